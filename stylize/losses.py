@@ -1,0 +1,64 @@
+"""Perceptual losses as pure functions, with one normalization for all of them.
+
+Every loss is a mean over pixels (or Gram entries) and the feature losses are relative to their target's
+energy, so the same weights work at any image size and for any choice of VGG layer. This deliberately
+differs from Gatys et al. (2016), whose 1/(4 N^2 M^2) factor makes the right style weight depend on the
+image size and on each layer's width; the anchors' default weights differ by orders of magnitude for that
+reason. Default weights live in config.py next to this contract.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch
+
+_EPS = 1e-8
+
+
+def gram(features: torch.Tensor) -> torch.Tensor:
+    """Gram matrices (N, C, C) of features (N, C, H, W), averaged over positions, in fp32.
+
+    Dividing by H*W (not C*H*W) makes the result a spatial mean: the same texture gives the same matrix at
+    any image size, and the entries keep the scale of the activations.
+    """
+    n, c, h, w = features.shape
+    flat = features.float().reshape(n, c, h * w)
+    return torch.bmm(flat, flat.transpose(1, 2)).div_(h * w)
+
+
+def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Squared feature error relative to the target's energy: 0 when equal, about 1 for unrelated images."""
+    dims = tuple(range(1, features.dim()))
+    error = (features.float() - target.float()).pow(2).mean(dim=dims)
+    return (error / (target.float().pow(2).mean(dim=dims) + _EPS)).mean()
+
+
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
+    """Squared Gram error relative to the target Gram's energy; target_gram is (C, C) or (N, C, C)."""
+    error = (gram(features) - target_gram).pow(2).sum(dim=(-2, -1))
+    return (error / (target_gram.pow(2).sum(dim=(-2, -1)) + _EPS)).mean()
+
+
+def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
+    """Total variation: mean squared difference between neighbouring pixels (values in [0, 1])."""
+    dx = (pixels[..., :, 1:] - pixels[..., :, :-1]).pow(2).mean()
+    dy = (pixels[..., 1:, :] - pixels[..., :-1, :]).pow(2).mean()
+    return dx + dy
+
+
+def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
+    """One target per layer from several styles: the weighted mean of their Gram matrices."""
+    total = float(sum(weights))
+    return {layer: sum(w / total * g[layer] for w, g in zip(weights, grams)) for layer in grams[0]}
+
+
+def perceptual_losses(
+    features: Mapping[str, torch.Tensor],
+    content_targets: Mapping[str, torch.Tensor],
+    style_targets: Mapping[str, torch.Tensor],
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(content, style) losses, each the mean over its layers so that adding a layer keeps the balance."""
+    content = torch.stack([content_loss(features[k], t) for k, t in content_targets.items()]).mean()
+    style = torch.stack([style_loss(features[k], t) for k, t in style_targets.items()]).mean()
+    return content, style

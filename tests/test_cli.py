@@ -1,0 +1,239 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import file_digest, gradient_image
+
+from stylize.cli import cli
+from stylize.images import load_image
+
+FAST = ["--size", "40", "--steps", "2"]
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def error_lines(result):
+    return [line for line in result.stderr.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def inputs(content_path, style_path, second_style_path):
+    paths = [content_path, style_path, second_style_path]
+    digests = [file_digest(p) for p in paths]
+    yield paths
+    assert [file_digest(p) for p in paths] == digests, "an input image was modified"
+
+
+def test_run_end_to_end_with_bundled_weights(inputs, tmp_path):
+    content, style, _ = inputs
+    out = tmp_path / "out.png"
+    result = invoke("run", content, "--style", style, "-o", out, "--size", "48", "--steps", "12", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {out}" in result.stderr
+    pixels = load_image(out).pixels
+    assert pixels.shape == (1, 3, 40, 48)
+    assert (pixels - load_image(content).pixels).abs().mean() > 0.02
+
+
+def test_default_output_name_is_in_the_current_folder(inputs, tmp_path, monkeypatch):
+    content, style, _ = inputs
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert invoke("run", content, "--style", style, *FAST, "--quiet").exit_code == 0
+    assert (work / "content_style.png").is_file()
+
+
+def test_same_seed_gives_identical_bytes(inputs, tmp_path):
+    content, style, _ = inputs
+    outs = [tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"]
+    for out, seed in zip(outs, (3, 3, 4)):
+        result = invoke("run", content, "--style", style, "-o", out, *FAST, "--init", "noise", "--seed", seed, "-q")
+        assert result.exit_code == 0
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    assert outs[0].read_bytes() != outs[2].read_bytes()
+
+
+def test_all_optimization_options_are_accepted_and_used(inputs, tmp_path):
+    content, style, second = inputs
+    out = tmp_path / "blend.jpg"
+    result = invoke(
+        "run", content, "--style", style, "--style", second, "--style-blend", "0.7,0.3", "--style-scale", "0.8",
+        "-o", out, "--size", "64", "--start-size", "32", "--steps", "3", "--content-weight", "2",
+        "--style-weight", "20", "--tv-weight", "0.5", "--content-layers", "relu3_2",
+        "--style-layers", "relu1_1,relu2_1,relu3_1", "--optimizer", "adam", "--lr", "0.05", "--init", "style",
+        "--seed", "1", "--pooling", "avg", "--weights", "caffe", "--quality", "80", "--device", "cpu",
+    )
+    assert result.exit_code == 0, result.output
+    assert load_image(out).pixels.shape == (1, 3, 53, 64)
+
+
+def test_preserve_color_flag(inputs, tmp_path):
+    from stylize.color import rgb_to_yiq
+    from stylize.images import resize_longest
+
+    content, style, _ = inputs
+    plain, kept = tmp_path / "plain.png", tmp_path / "kept.png"
+    invoke("run", content, "--style", style, "-o", plain, "--size", "40", "--steps", "12", "-q")
+    invoke("run", content, "--style", style, "-o", kept, "--size", "40", "--steps", "12", "-q", "--preserve-color")
+    reference = rgb_to_yiq(resize_longest(load_image(content).pixels, 40))[:, 1:]
+    error = {p: (rgb_to_yiq(load_image(p).pixels)[:, 1:] - reference).abs().mean() for p in (plain, kept)}
+    assert error[kept] < 0.5 * error[plain]
+
+
+def test_save_every_writes_intermediate_images(inputs, tmp_path):
+    content, style, _ = inputs
+    out = tmp_path / "out.png"
+    assert invoke("run", content, "--style", style, "-o", out, *FAST[:2], "--steps", "4",
+                  "--save-every", "2", "-q").exit_code == 0
+    assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out.png", "out_step0002.png"]
+
+
+def test_quiet_prints_nothing_and_default_prints_progress(inputs, tmp_path):
+    content, style, _ = inputs
+    quiet = invoke("run", content, "--style", style, "-o", tmp_path / "q.png", *FAST, "--quiet")
+    assert quiet.exit_code == 0 and quiet.output == ""
+    loud = invoke("run", content, "--style", style, "-o", tmp_path / "l.png", *FAST)
+    assert "Wrote" in loud.stderr
+
+
+def test_size_zero_keeps_the_content_size(inputs, tmp_path):
+    content, style, _ = inputs
+    out = tmp_path / "native.webp"
+    assert invoke("run", content, "--style", style, "-o", out, "--size", "0", "--steps", "1", "-q").exit_code == 0
+    assert load_image(out).pixels.shape == load_image(content).pixels.shape
+
+
+def test_torchvision_weights_offline_is_a_one_line_error(inputs, tmp_path, monkeypatch):
+    from urllib.error import URLError
+
+    from torchvision.models import VGG19_Weights
+
+    def offline(self, *args, **kwargs):
+        raise URLError("no network")
+
+    monkeypatch.setattr(type(VGG19_Weights.IMAGENET1K_V1), "get_state_dict", offline)
+    content, style, _ = inputs
+    result = invoke("run", content, "--style", style, "-o", tmp_path / "o.png", *FAST, "--weights", "torchvision")
+    assert result.exit_code == 1
+    assert len(error_lines(result)) == 1 and "--weights caffe" in result.stderr
+
+
+def _bad_file(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / f"{kind}.png"
+    if kind == "empty":
+        path.write_bytes(b"")
+    elif kind == "text":
+        path.write_text("this is not an image")
+    elif kind == "truncated":
+        gradient_image(64, 64).save(path)
+        path.write_bytes(path.read_bytes()[:120])
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("missing content", 2, "does not exist"),
+        ("folder content", 2, "is a directory"),
+        ("missing style", 2, "does not exist"),
+        ("empty content", 1, "empty"),
+        ("text style", 1, "not an image"),
+        ("truncated content", 1, "corrupt or truncated"),
+        ("output is input", 2, "input image"),
+        ("output is style", 2, "input image"),
+        ("output in a file", 2, "cannot write"),
+        ("output extension", 2, "unknown image extension"),
+        ("output folder", 2, "is a folder"),
+        ("steps zero", 2, "steps must be at least 1"),
+        ("negative weight", 2, "must not be negative"),
+        ("bad layer", 2, "unknown layer"),
+        ("blend count", 2, "1 weight(s) for 2 style"),
+        ("blend text", 2, "comma-separated numbers"),
+        ("bad optimizer", 2, "'sgd' is not one of"),
+        ("bad size", 2, "--size"),
+        ("missing device", 2, "not available"),
+        ("unknown device", 2, "unknown device"),
+        ("no style", 2, "Missing option '--style'"),
+    ],
+)
+def test_bad_input_gives_one_line_and_exit_code(inputs, tmp_path, case, code, message):
+    content, style, second = inputs
+    out = tmp_path / "out.png"
+    args = {
+        "missing content": ["run", tmp_path / "nope.jpg", "--style", style],
+        "folder content": ["run", tmp_path, "--style", style],
+        "missing style": ["run", content, "--style", tmp_path / "nope.jpg"],
+        "empty content": ["run", _bad_file(tmp_path, "empty"), "--style", style],
+        "text style": ["run", content, "--style", _bad_file(tmp_path, "text")],
+        "truncated content": ["run", _bad_file(tmp_path, "truncated"), "--style", style],
+        "output is input": ["run", content, "--style", style, "-o", content],
+        "output is style": ["run", content, "--style", style, "-o", style.parent / ".." / style.parent.name / style.name],
+        "output in a file": ["run", content, "--style", style, "-o", content / "out.png"],
+        "output extension": ["run", content, "--style", style, "-o", tmp_path / "out.xyz"],
+        "output folder": ["run", content, "--style", style, "-o", _folder(tmp_path / "folder.png")],
+        "steps zero": ["run", content, "--style", style, "--steps", "0"],
+        "negative weight": ["run", content, "--style", style, "--tv-weight", "-1"],
+        "bad layer": ["run", content, "--style", style, "--style-layers", "relu1_1,relu6_1"],
+        "blend count": ["run", content, "--style", style, "--style", second, "--style-blend", "1"],
+        "blend text": ["run", content, "--style", style, "--style-blend", "a"],
+        "bad optimizer": ["run", content, "--style", style, "--optimizer", "sgd"],
+        "bad size": ["run", content, "--style", style, "--size", "-5"],
+        "missing device": ["run", content, "--style", style, "--device", "cuda:7"],
+        "unknown device": ["run", content, "--style", style, "--device", "tpu"],
+        "no style": ["run", content],
+    }[case]
+    if "-o" not in args:
+        args += ["-o", out]
+    for option, value in (("--size", "40"), ("--steps", "1")):
+        if option not in args:
+            args += [option, value]
+    result = invoke(*args, "-q")
+    assert result.exit_code == code, result.output
+    lines = error_lines(result)
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0]
+    assert "Traceback" not in result.output
+    if case not in ("output is input", "output is style"):
+        assert not out.exists()
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+def test_version_and_help():
+    assert invoke("--version").output.startswith("stylize, version ")
+    help_text = invoke("run", "--help").output
+    for option in ("--style-blend", "--preserve-color", "--save-every", "--start-size", "--weights"):
+        assert option in help_text
+
+
+def test_python_dash_m_and_fast_help():
+    # --help must not import torch: start-up is a feature users feel on every command.
+    code = "import sys, runpy; sys.argv=['stylize','--help']\ntry: runpy.run_module('stylize', run_name='__main__')\n" \
+           "except SystemExit: pass\nassert 'torch' not in sys.modules"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "run" in result.stdout
+
+
+def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
+    from stylize import gatys
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gatys.GatysTransfer, "__call__", interrupted)
+    content, style, _ = inputs
+    result = invoke("run", content, "--style", style, "-o", tmp_path / "o.png", *FAST)
+    assert result.exit_code == 130
+    assert error_lines(result) == ["Error: interrupted"]
+    assert not (tmp_path / "o.png").exists()
+    assert torch.get_num_threads() >= 1

@@ -1,0 +1,135 @@
+import pytest
+import torch
+from conftest import gradient_image, stripes_image
+from PIL import Image
+
+from stylize.config import GatysConfig
+from stylize.errors import ConfigError
+from stylize.gatys import GatysTransfer, pyramid_sizes, steps_per_scale, transfer
+from stylize.images import pil_to_tensor
+
+
+@pytest.fixture(scope="module")
+def content():
+    return pil_to_tensor(gradient_image(48, 40))
+
+
+@pytest.fixture(scope="module")
+def style():
+    return pil_to_tensor(stripes_image(48, 48))
+
+
+def run(content, style, device, **options):
+    config = GatysConfig(**{"size": 0, "steps": 8, **options})
+    history = []
+    output = GatysTransfer([style], config, device)(content, on_step=history.append)
+    return output, history
+
+
+@pytest.mark.parametrize("optimizer", ["lbfgs", "adam"])
+def test_loss_falls_and_image_moves_toward_the_style(content, style, device, optimizer):
+    output, history = run(content, style, device, steps=15, optimizer=optimizer)
+    # Adam at its default rate moves more slowly than L-BFGS but must still make steady progress.
+    assert history[-1].losses["total"] < {"lbfgs": 0.5, "adam": 0.8}[optimizer] * history[0].losses["total"]
+    assert history[-1].losses["style"] < history[0].losses["style"]
+    assert output.shape == content.shape
+    assert (output - content).abs().mean() > 0.02
+    assert 0 <= output.min() and output.max() <= 1
+
+
+def test_same_seed_same_output_and_seed_matters_for_noise(content, style, device):
+    first, _ = run(content, style, device, init="noise", seed=7, steps=3)
+    again, _ = run(content, style, device, init="noise", seed=7, steps=3)
+    other, _ = run(content, style, device, init="noise", seed=8, steps=3)
+    assert torch.equal(first, again)
+    assert not torch.equal(first, other)
+
+
+def test_style_init_starts_from_the_style(content, style, device):
+    _, history = run(content, style, device, init="style", steps=1, style_weight=1.0)
+    _, from_content = run(content, style, device, init="content", steps=1, style_weight=1.0)
+    assert history[0].losses["style"] < from_content[0].losses["style"]
+
+
+def test_every_pyramid_scale_runs_coarse_to_fine(style, device):
+    content = pil_to_tensor(gradient_image(64, 48))
+    _, history = run(content, style, device, steps=4, start_size=32)
+    assert [(h.scale, h.image.shape[-1]) for h in history] == [(0, 32)] * 4 + [(1, 64)] * 2
+    assert [h.done for h in history] == list(range(1, 7)) and history[-1].total == 6
+
+
+def test_pyramid_plan():
+    assert pyramid_sizes(512, 512) == [512]
+    assert pyramid_sizes(1024, 512) == [512, 1024]
+    assert pyramid_sizes(2000, 512) == [1000, 2000]
+    assert pyramid_sizes(2048, 384) == [512, 1024, 2048]
+    assert steps_per_scale(300, 3) == [300, 150, 150]
+
+
+def test_style_targets_computed_once_per_output_size(content, style, device):
+    stylizer = GatysTransfer([style], GatysConfig(size=0, steps=1), device)
+    stylizer(content)
+    stylizer(content.flip(-1))
+    assert stylizer.style_target_computations == 1
+    stylizer(pil_to_tensor(gradient_image(64, 40)))
+    assert stylizer.style_target_computations == 2
+
+
+def test_style_blend_weights_move_the_result(content, style, device):
+    other = pil_to_tensor(gradient_image(48, 48, seed=5))
+    config = GatysConfig(size=0, steps=4)
+    mostly_first = GatysTransfer([style, other], config.replace(style_blend=(0.9, 0.1)), device)(content)
+    mostly_second = GatysTransfer([style, other], config.replace(style_blend=(0.1, 0.9)), device)(content)
+    assert (mostly_first - mostly_second).abs().mean() > 0.01
+    with pytest.raises(ConfigError, match="2 weight"):
+        GatysTransfer([style], config.replace(style_blend=(0.5, 0.5)), device)
+
+
+def test_content_too_small_for_the_layers_is_a_clear_error(style, device):
+    with pytest.raises(ConfigError, match="at least 16 px"):
+        GatysTransfer([style], GatysConfig(size=0, steps=1), device)(torch.rand(1, 3, 12, 40))
+
+
+def test_transfer_takes_pil_and_returns_pil_at_the_requested_size(device):
+    result = transfer(gradient_image(60, 40), stripes_image(30, 30), size=48, steps=2, device=device)
+    assert isinstance(result, Image.Image)
+    assert result.size == (48, 32)
+
+
+def test_transfer_takes_tensors_and_returns_tensors(content, style, device):
+    result = transfer(content[0], [style, style], size=0, steps=1, device=device, style_blend="1,3")
+    assert isinstance(result, torch.Tensor) and result.shape == content.shape
+
+
+def test_preserve_color_option_keeps_content_colours(content, style, device):
+    plain, _ = run(content, style, device, steps=6)
+    kept, _ = run(content, style, device, steps=6, preserve_color=True)
+    from stylize.color import rgb_to_yiq
+
+    chroma_error = lambda image: (rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()  # noqa: E731
+    assert chroma_error(kept) < 0.5 * chroma_error(plain)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"steps": 0}, "steps"),
+        ({"style_weight": -1}, "style weight"),
+        ({"content_layers": "relu9_1"}, "unknown layer"),
+        ({"optimizer": "sgd"}, "optimizer"),
+        ({"init": "zeros"}, "init"),
+        ({"size": 8}, "too small"),
+        ({"style_scale": 0}, "style scale"),
+        ({"lr": 0}, "learning rate"),
+        ({"style_blend": (0, 0)}, "blend"),
+    ],
+)
+def test_config_validation(options, message):
+    with pytest.raises(ConfigError, match=message):
+        GatysConfig(**options)
+
+
+def test_config_to_dict_is_plain():
+    data = GatysConfig(style_blend="1,2").to_dict()
+    assert data["style_layers"] == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
+    assert data["style_blend"] == [1.0, 2.0]

@@ -1,0 +1,173 @@
+import io
+import os
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import gradient_image
+from PIL import Image, ImageCms
+
+from stylize.errors import ImageError
+from stylize.images import (
+    is_image_file,
+    load_image,
+    pil_to_tensor,
+    resize_longest,
+    save_image,
+    tensor_to_pil,
+)
+
+
+def test_load_gives_float_rgb_batch_in_unit_range(tmp_path):
+    path = tmp_path / "a.png"
+    gradient_image(30, 20).save(path)
+    pixels = load_image(path).pixels
+    assert pixels.shape == (1, 3, 20, 30)
+    assert pixels.dtype == torch.float32
+    assert 0 <= pixels.min() and pixels.max() <= 1
+
+
+def test_resize_by_longest_side_keeps_aspect(tmp_path):
+    path = tmp_path / "a.png"
+    gradient_image(300, 200).save(path)
+    assert load_image(path, max_side=60).pixels.shape == (1, 3, 40, 60)
+    assert load_image(path, max_side=600).pixels.shape == (1, 3, 400, 600)
+    assert resize_longest(torch.rand(1, 3, 50, 100), 20).shape == (1, 3, 10, 20)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    path = tmp_path / "rotated.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+    gradient_image(40, 20).save(path, exif=exif)
+    assert load_image(path).pixels.shape == (1, 3, 40, 20)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "LA", "I;16", "RGBA"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    image = gradient_image(16, 12).convert(mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        image = image.convert("I").point(lambda v: v * 257).convert("I;16")
+    path = tmp_path / ("x.tif" if mode == "CMYK" else "x.png")
+    image.save(path)
+    pixels = load_image(path).pixels
+    assert pixels.shape == (1, 3, 12, 16)
+    assert pixels.std() > 0.05  # not flattened to a constant (16-bit is scaled, not clipped)
+
+
+def test_sixteen_bit_is_scaled_not_clipped(tmp_path):
+    image = Image.new("I;16", (4, 4), 32768)
+    path = tmp_path / "half.png"
+    image.save(path)
+    assert load_image(path).pixels.mean().item() == pytest.approx(0.5, abs=0.01)
+
+
+def test_transparent_pixels_are_laid_on_white(tmp_path):
+    image = Image.new("RGBA", (4, 4), (255, 0, 0, 0))
+    image.putpixel((0, 0), (255, 0, 0, 255))
+    path = tmp_path / "alpha.png"
+    image.save(path)
+    pixels = load_image(path).pixels
+    assert torch.allclose(pixels[0, :, 1, 1], torch.ones(3))
+    assert torch.allclose(pixels[0, :, 0, 0], torch.tensor([1.0, 0, 0]))
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding(tmp_path):
+    path = tmp_path / "bomb.png"
+    path.write_bytes(_png_header_only(100_000, 100_000))
+    with pytest.raises(ImageError, match="over the limit"):
+        load_image(path)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"", "empty"), (b"hello, not an image", "not an image"), (None, "corrupt or truncated")],
+)
+def test_unreadable_files_raise_one_line_errors(tmp_path, content, message):
+    path = tmp_path / "bad.jpg"
+    if content is None:
+        buffer = io.BytesIO()
+        gradient_image(64, 64).save(buffer, format="JPEG")
+        content = buffer.getvalue()[:300]
+    path.write_bytes(content)
+    with pytest.raises(ImageError, match=message) as info:
+        load_image(path)
+    assert "\n" not in str(info.value)
+
+
+def test_folder_and_missing_file_errors(tmp_path):
+    with pytest.raises(ImageError, match="folder"):
+        load_image(tmp_path)
+    with pytest.raises(ImageError, match="no such file"):
+        load_image(tmp_path / "missing.png")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg", ".jpeg", ".webp"])
+def test_save_round_trips_by_extension(tmp_path, suffix):
+    pixels = torch.rand(1, 3, 10, 12)
+    path = save_image(pixels, tmp_path / f"out{suffix}")
+    with Image.open(path) as image:
+        assert image.format == {".jpeg": "JPEG", ".jpg": "JPEG"}.get(suffix, suffix[1:].upper())
+        assert image.size == (12, 10)
+    if suffix == ".png":
+        assert torch.equal(load_image(path).pixels, tensor_to_pil(pixels) and pil_to_tensor(tensor_to_pil(pixels)))
+    assert oct(path.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_save_rejects_unknown_extension(tmp_path):
+    with pytest.raises(ImageError, match="extension"):
+        save_image(torch.rand(1, 3, 4, 4), tmp_path / "out.gifx")
+
+
+def test_failed_save_leaves_no_partial_file_and_keeps_old_output(tmp_path, monkeypatch):
+    path = tmp_path / "out.png"
+    save_image(torch.zeros(1, 3, 4, 4), path)
+    before = path.read_bytes()
+
+    def broken_save(self, fp, *args, **kwargs):
+        fp.write(b"partial")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Image.Image, "save", broken_save)
+    with pytest.raises(ImageError, match="No space left"):
+        save_image(torch.ones(1, 3, 4, 4), path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.png"]
+
+
+def test_icc_profile_is_carried_to_the_output(tmp_path):
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    source = tmp_path / "tagged.jpg"
+    gradient_image(8, 8).save(source, icc_profile=profile)
+    loaded = load_image(source)
+    assert loaded.icc_profile == profile
+    for suffix in (".png", ".jpg", ".webp"):
+        out = save_image(loaded.pixels, tmp_path / f"out{suffix}", loaded.icc_profile)
+        with Image.open(out) as image:
+            assert image.info.get("icc_profile") == profile
+
+
+def test_is_image_file(tmp_path):
+    (tmp_path / "a.JPG").write_bytes(b"x")
+    (tmp_path / "b.txt").write_bytes(b"x")
+    (tmp_path / "c.png").mkdir()
+    assert is_image_file(tmp_path / "a.JPG")
+    assert not is_image_file(tmp_path / "b.txt")
+    assert not is_image_file(tmp_path / "c.png")
+    assert not is_image_file(Path("missing.png"))
