@@ -86,15 +86,23 @@ def cli() -> None:
     """Neural style transfer, offline: stylize photos with paintings."""
 
 
+# `run` options that only the optimization path uses; given with --model they are an error, not ignored.
+_GATYS_ONLY = ("style_blend", "style_scale", "content_weight", "style_weight", "tv_weight", "content_layers",
+               "style_layers", "steps", "optimizer", "lr", "init", "seed", "pooling", "weights", "start_size",
+               "save_every")
+_FAST_ONLY = ("strength", "tile")
+
+
 @cli.command()
 @click.argument("content", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--style", "styles", multiple=True, required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Style image; repeat to blend several styles.")
+@click.option("--style", "styles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Style image; repeat to blend several styles. Either this or --model.")
+@click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (.png, .jpg, .webp). Default: CONTENT_STYLE.png in the current folder.")
 @click.option("--size", type=click.IntRange(min=0), default=_default("size"), show_default=True,
-              help="Longest side of the output in pixels; 0 keeps the content's own size.")
+              help="Longest side of the output in pixels; 0 keeps the content's own size "
+                   "(the default with --model).")
 @click.option("--style-blend", help="Comma-separated weights, one per --style (e.g. 0.7,0.3). Default: equal.")
 @click.option("--style-scale", type=float, default=_default("style_scale"), show_default=True,
               help="Style image size relative to the output: below 1 gives larger brush strokes.")
@@ -124,15 +132,58 @@ def cli() -> None:
 @click.option("--start-size", type=int, default=_default("start_size"), show_default=True,
               help="Pyramid: start at --size halved while at least this large; set to --size to disable.")
 @click.option("--preserve-color", is_flag=True, help="Keep the content's colours; take only the style's texture.")
+@click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+              help="With --model: blend toward the photo (0 = photo, 1 = full style).")
+@click.option("--tile", type=click.IntRange(min=0),
+              help="With --model: tile side in px for large images; 0 never tiles. Default: automatic.")
 @click.option("--save-every", type=click.IntRange(min=1),
               help="Also save the image every N steps, as OUTPUT_stepNNNN next to the output.")
 @click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
               help="JPEG and WebP quality.")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages; errors only.")
-def run(content: Path, styles: tuple[Path, ...], output: Path | None, save_every: int | None,
+@click.pass_context
+def run(ctx: click.Context, content: Path, styles: tuple[Path, ...], model: str | None, output: Path | None,
         quality: int, device: str, quiet: bool, **options: Any) -> None:
-    """Stylize CONTENT with one or more --style images (optimization, Gatys et al.)."""
+    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model."""
+    if bool(styles) == bool(model):
+        raise click.UsageError("give either --style (one or more images) or --model, not both" if styles
+                               else "Missing option '--style' (or '--model')")
+    given = {k for k in options if ctx.get_parameter_source(k) != click.core.ParameterSource.DEFAULT}
+    misplaced = given & set(_GATYS_ONLY if model else _FAST_ONLY)
+    if misplaced:
+        names = ", ".join("--" + k.replace("_", "-") for k in sorted(misplaced))
+        raise click.UsageError(f"{names} cannot be used with {'--model' if model else '--style'}")
+    if model:
+        size = options["size"] if "size" in given else 0
+        if output is None:
+            output = Path.cwd() / f"{content.stem}_{Path(model).stem}.png"
+        _check_output(output, [content])
+        _run_fast(content, model, output, size, options, quality, device, quiet)
+    else:
+        _run_gatys(content, styles, output, options, quality, device, quiet)
+
+
+def _run_fast(content: Path, model: str, output: Path, size: int, options: dict[str, Any], quality: int,
+              device: str, quiet: bool) -> None:
+    started = time.perf_counter()
+    from stylize.fast import FastOptions, FastStylizer
+    from stylize.images import load_image, save_image
+
+    fast_options = FastOptions(options["strength"], options["preserve_color"], options["tile"])
+    stylizer = FastStylizer.load(model, device)
+    image = load_image(content, size or None)
+    result = stylizer(image.pixels, fast_options)
+    save_image(result, output, image.icc_profile, quality)
+    if not quiet:
+        height, width = result.shape[-2:]
+        seconds = time.perf_counter() - started
+        click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {stylizer.device})", err=True)
+
+
+def _run_gatys(content: Path, styles: tuple[Path, ...], output: Path | None, options: dict[str, Any],
+               quality: int, device: str, quiet: bool) -> None:
+    save_every = options.pop("save_every")
     try:
         config = _config_from(options, GatysConfig)
     except ConfigError as error:
@@ -180,6 +231,159 @@ def run(content: Path, styles: tuple[Path, ...], output: Path | None, save_every
         height, width = result.shape[-2:]
         seconds = time.perf_counter() - started
         click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {stylizer.device})", err=True)
+
+
+def _train_default(name: str) -> Any:
+    from stylize.config import TrainConfig
+
+    return TrainConfig.__dataclass_fields__[name].default
+
+
+@cli.command()
+@click.option("--style", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The style image to learn.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of training photos (searched recursively), e.g. COCO train2014.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (.safetensors). Default: STYLE.safetensors in the model cache, "
+                   "so `--model STYLE` finds it.")
+@click.option("--steps", type=click.IntRange(min=1), default=_train_default("steps"), show_default=True,
+              help="Optimizer steps (batches).")
+@click.option("--epochs", type=click.IntRange(min=1), help="Passes over the data; overrides --steps.")
+@click.option("--image-size", type=int, default=_train_default("image_size"), show_default=True,
+              help="Side of the square training crops; larger learns larger strokes, slower.")
+@click.option("--batch-size", type=int, default=_train_default("batch_size"), show_default=True,
+              help="Crops per step on each process.")
+@click.option("--lr", type=float, default=_train_default("lr"), show_default=True, help="Adam learning rate.")
+@click.option("--content-weight", type=float, default=_train_default("content_weight"), show_default=True,
+              help="How much of the photo's structure the model keeps.")
+@click.option("--style-weight", type=float, default=_train_default("style_weight"), show_default=True,
+              help="How strongly the style is imposed.")
+@click.option("--tv-weight", type=float, default=_train_default("tv_weight"), show_default=True,
+              help="Smoothness of the output.")
+@click.option("--style-size", type=int, default=_train_default("style_size"), show_default=True,
+              help="Longest side of the style image for its targets; smaller gives larger strokes.")
+@click.option("--seed", type=int, default=_train_default("seed"), show_default=True, help="Random seed.")
+@click.option("--weights", type=click.Choice(WEIGHT_SOURCES), default=_train_default("weights"),
+              show_default=True, help="VGG19 weights for the losses.")
+@click.option("--width", type=int, default=_train_default("width"), show_default=True,
+              help="Channels of the network's first layer (32 as Johnson; 16 is faster, a little softer).")
+@click.option("--residual-blocks", type=int, default=_train_default("residual_blocks"), show_default=True,
+              help="Residual blocks in the network.")
+@click.option("--workers", type=int, default=_train_default("workers"), show_default=True,
+              help="Data loading processes.")
+@click.option("--log-every", type=int, default=_train_default("log_every"), show_default=True,
+              help="Steps between loss reports.")
+@click.option("--checkpoint-every", type=int, default=_train_default("checkpoint_every"), show_default=True,
+              help="Steps between checkpoints (OUTPUT.ckpt).")
+@click.option("--preview-every", type=int, default=_train_default("preview_every"), show_default=True,
+              help="Steps between previews (OUTPUT_previews/).")
+@click.option("--preview-images", type=int, default=_train_default("preview_images"), show_default=True,
+              help="Photos held back from training for the previews.")
+@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision on CUDA.")
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt exactly where it stopped.")
+@click.option("--title", help="Title of the style's artwork, stored in the model's credits.")
+@click.option("--artist", help="Artist of the style's artwork.")
+@click.option("--year", help="Year of the artwork.")
+@click.option("--license", "license_", help="Licence status of the style image, e.g. 'public domain'.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages; errors only.")
+def train(style: Path, data: Path, output: Path | None, resume: bool, title: str | None, artist: str | None,
+          year: str | None, license_: str | None, device: str, quiet: bool, **options: Any) -> None:
+    """Train a fast style model for --style on the photos under --data."""
+    import signal
+
+    from stylize.config import TrainConfig
+    from stylize.pretrained import MODEL_SUFFIX, cache_dir
+
+    try:
+        config = _config_from(options, TrainConfig)
+    except ConfigError as error:
+        raise click.UsageError(str(error)) from None
+    if output is None:
+        output = cache_dir() / f"{style.stem}{MODEL_SUFFIX}"
+    if output.suffix != MODEL_SUFFIX:
+        raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
+    credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
+
+    from tqdm import tqdm
+
+    from stylize.train import TrainLog, TrainStart, fit
+
+    stop_requested: list[int] = []
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a final checkpoint
+        stop_requested.append(signum)
+
+    bar: tqdm | None = None
+
+    def on_start(info: TrainStart) -> None:
+        nonlocal bar
+        if not quiet:
+            skipped = f", {info.unreadable} unreadable skipped" if info.unreadable else ""
+            click.echo(f"Training on {info.images} images{skipped} ({info.held_back} held back for previews); "
+                       f"{info.world_size} process(es), effective batch {info.effective_batch}, on {info.device}",
+                       err=True)
+        bar = tqdm(total=info.total_steps, initial=info.start_step, unit="step", disable=quiet, dynamic_ncols=True)
+
+    def on_log(log: TrainLog) -> None:
+        if bar is not None:
+            bar.update(log.step - bar.n)
+            bar.set_postfix({**{k: f"{v:.3g}" for k, v in log.losses.items()}, "img/s": f"{log.images_per_second:.1f}"})
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = fit(config, style, data, output, device=device, resume=resume, credit=credit,
+                     on_start=on_start, on_log=on_log, should_stop=lambda: bool(stop_requested))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if bar is not None:
+            bar.close()
+    if result.interrupted:
+        click.echo(f"Stopped at step {result.steps}; checkpoint {result.checkpoint_path}: "
+                   "run the same command with --resume to continue", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if not quiet and result.model_path is not None:
+        losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
+        click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses})", err=True)
+
+
+@cli.command()
+def models() -> None:
+    """List the shipped and cached fast style models with their credits."""
+    from stylize.pretrained import available_models, cache_dir
+
+    entries = available_models()
+    if not entries:
+        click.echo(f"No models yet: train one with `stylize train` (they go to {cache_dir()}).")
+        return
+    for entry in entries:
+        style = entry.metadata.get("style", {})
+        credit = ", ".join(str(style[k]) for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
+        licence = f" [{style['license']}]" if style.get("license") else ""
+        steps = entry.metadata.get("training", {}).get("steps_done")
+        click.echo(f"{entry.name:<20} {entry.source:<8} {credit}{licence}"
+                   f"{f', {steps} steps' if steps else ''}  {entry.path}")
+
+
+@cli.command()
+@click.argument("model")
+@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX file to write; height and width are dynamic.")
+@click.option("--opset", type=int, default=17, show_default=True, help="ONNX opset version.")
+@click.option("-q", "--quiet", is_flag=True, help="No messages; errors only.")
+def export(model: str, onnx_path: Path, opset: int, quiet: bool) -> None:
+    """Export MODEL (a name or file) to ONNX, checked against PyTorch when onnxruntime is installed."""
+    from stylize.export import export_onnx
+
+    report = export_onnx(model, onnx_path, opset)
+    if not quiet:
+        checked = (f"checked with onnxruntime, max difference {report.max_difference:.2g}"
+                   if report.max_difference is not None else "not checked: onnxruntime is not installed")
+        click.echo(f"Wrote {onnx_path} ({checked})", err=True)
 
 
 def main() -> None:

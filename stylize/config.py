@@ -42,7 +42,7 @@ class GatysConfig:
     style_scale: float = 1.0  # style image's longest side relative to the output's
     style_blend: tuple[float, ...] | None = None  # one weight per style image; None = equal
     content_weight: float = 1.0
-    style_weight: float = 30.0
+    style_weight: float = 10.0
     tv_weight: float = 2.0
     content_layers: tuple[str, ...] = ("relu4_2",)  # Gatys et al. 2016
     style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys et al.
@@ -114,4 +114,76 @@ class GatysConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready types, for reports and metadata."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training a fast style network (Johnson et al.) with the losses of losses.py.
+
+    Johnson et al. take content from relu2_2 and style from relu1_2, relu2_2, relu3_3 and relu4_3; the
+    weights differ from GatysConfig's because a network must serve every photo at once.
+    """
+
+    image_size: int = 256  # side of the square training crops
+    batch_size: int = 4
+    steps: int | None = 20000  # optimizer steps; ignored when epochs is given
+    epochs: int | None = None
+    lr: float = 1e-3
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 1.0
+    content_layers: tuple[str, ...] = ("relu2_2",)
+    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
+    style_size: int = 512  # longest side of the style image when its targets are computed
+    seed: int = 0
+    weights: str = "caffe"
+    width: int = 32  # first-layer channels of the transform network
+    residual_blocks: int = 5
+    workers: int = 2  # data loader processes (0: load in the training process)
+    log_every: int = 10
+    checkpoint_every: int = 500
+    preview_every: int = 500
+    preview_images: int = 4  # photos held back from training and stylized for previews
+    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 with a scaler)
+
+    def __post_init__(self) -> None:
+        for name in ("content_layers", "style_layers"):
+            object.__setattr__(self, name, _as_tuple(getattr(self, name)))
+        if self.image_size < 32:
+            raise ConfigError(f"image size must be at least 32 px, got {self.image_size}")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
+        if self.epochs is None and (self.steps is None or self.steps < 1):
+            raise ConfigError("give a positive number of steps or of epochs")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        for name in ("content_weight", "style_weight", "tv_weight"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name.replace('_', ' ')} must not be negative, got {getattr(self, name)}")
+        for layer in self.content_layers + self.style_layers:
+            if layer not in RELU_LAYERS:
+                raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
+        if not self.content_layers or not self.style_layers:
+            raise ConfigError("at least one content layer and one style layer are needed")
+        if self.style_size < 32:
+            raise ConfigError(f"style size must be at least 32 px, got {self.style_size}")
+        if self.weights not in WEIGHT_SOURCES:
+            raise ConfigError(f"unknown weights {self.weights!r}: use {' or '.join(WEIGHT_SOURCES)}")
+        if self.width < 4 or self.residual_blocks < 0:
+            raise ConfigError("width must be at least 4 and residual blocks not negative")
+        if self.workers < 0:
+            raise ConfigError(f"workers must not be negative, got {self.workers}")
+        for name in ("log_every", "checkpoint_every", "preview_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
+        if self.preview_images < 0:
+            raise ConfigError(f"preview images must not be negative, got {self.preview_images}")
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}

@@ -5,8 +5,6 @@ Everything else sees float32 RGB tensors of shape (1, 3, H, W) with values in [0
 
 from __future__ import annotations
 
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from stylize.errors import ImageError
+from stylize.files import atomic_output
 
 # Anything larger is refused before decoding: a 100 MB PNG can claim billions of pixels (decompression bomb).
 # 150 MP holds every camera on sale (the largest sensors give about 150 MP) with room to spare.
@@ -177,23 +176,8 @@ def save_image(
     elif fmt == "WEBP":
         options.update(quality=quality, method=4)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+        with atomic_output(path) as stream:
+            image.save(stream, format=fmt, **options)
     except OSError as error:
         raise ImageError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            image.save(stream, format=fmt, **options)
-            stream.flush()
-            os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); give the output the permissions a plain open() would.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
-        os.replace(temporary, path)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError):
-            raise ImageError(f"cannot write {path}: {error.strerror or error}") from None
-        raise
     return path

@@ -159,7 +159,7 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
         ("bad size", 2, "--size"),
         ("missing device", 2, "not available"),
         ("unknown device", 2, "unknown device"),
-        ("no style", 2, "Missing option '--style'"),
+        ("no style", 2, "Missing option '--style' (or '--model')"),
     ],
 )
 def test_bad_input_gives_one_line_and_exit_code(inputs, tmp_path, case, code, message):

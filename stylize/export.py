@@ -1,0 +1,78 @@
+"""Export a fast style model to ONNX with dynamic batch, height and width."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from stylize.checkpoint import load_model
+from stylize.errors import StylizeError
+from stylize.files import write_bytes_atomic
+from stylize.pretrained import resolve_model
+from stylize.transformer import SIZE_MULTIPLE, TransformerNet
+
+
+class _TraceablePadding(torch.nn.Module):
+    """TransformerNet with padding written as shape arithmetic that tracing records, with no branches.
+
+    Exported models need inputs of at least MIN_SIDE (16) px per side.
+    """
+
+    def __init__(self, net: TransformerNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        height, width = x.shape[-2], x.shape[-1]
+        pad_h = (SIZE_MULTIPLE - height % SIZE_MULTIPLE) % SIZE_MULTIPLE
+        pad_w = (SIZE_MULTIPLE - width % SIZE_MULTIPLE) % SIZE_MULTIPLE
+        padded = torch.nn.functional.pad(x, [0, pad_w, 0, pad_h], mode="reflect")
+        return self.net.body(padded)[..., :height, :width]
+
+
+@dataclass(frozen=True)
+class ExportReport:
+    path: Path
+    max_difference: float | None  # largest |onnxruntime - PyTorch| on test inputs; None when not checked
+
+
+def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportReport:
+    """Write MODEL as ONNX (input "image", output "stylized", both (N, 3, H, W) in [0, 1]).
+
+    The export is checked against PyTorch on two odd-sized inputs when onnxruntime is installed.
+    """
+    net, _ = load_model(resolve_model(model))
+    example = torch.rand(1, 3, 61, 95)  # sides not multiples of 4, so the padding is traced
+    buffer = io.BytesIO()
+    try:
+        torch.onnx.export(
+            _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"], opset_version=opset,
+            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                          "stylized": {0: "batch", 2: "height", 3: "width"}},
+            dynamo=False,
+            # Constant folding merges equal initializers (fresh norm weights) into a graph onnxruntime rejects.
+            do_constant_folding=False,
+        )
+    except ModuleNotFoundError as error:
+        raise StylizeError(f"ONNX export needs the '{error.name}' package: pip install 'stylize[onnx]'") from None
+    write_bytes_atomic(output, buffer.getvalue())
+    return ExportReport(Path(output), _check_with_onnxruntime(net, buffer.getvalue()))
+
+
+def _check_with_onnxruntime(net: torch.nn.Module, model_bytes: bytes) -> float | None:
+    try:
+        import onnxruntime
+    except ImportError:
+        return None
+    session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
+    difference = 0.0
+    for shape in ((1, 3, 37, 53), (2, 3, 130, 71)):
+        pixels = torch.rand(shape)
+        (exported,) = session.run(None, {"image": pixels.numpy()})
+        with torch.inference_mode():
+            expected = net(pixels)
+        difference = max(difference, (torch.from_numpy(exported) - expected).abs().max().item())
+    return difference

@@ -1,0 +1,209 @@
+"""CLI of the fast-model path: run --model, train, models, export."""
+
+import importlib.util
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_image, stripes_image
+
+from stylize.checkpoint import load_model, save_model
+from stylize.cli import cli
+from stylize.images import load_image
+from stylize.transformer import TransformerNet
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(autouse=True)
+def model_cache(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("STYLIZE_HOME", str(home))
+    return home / "models"
+
+
+@pytest.fixture
+def model_file(model_cache):
+    torch.manual_seed(0)
+    net = TransformerNet(width=8, residual_blocks=1)
+    return save_model(model_cache / "stripes.safetensors", net,
+                      {"style": {"file": "stripes.png", "title": "Stripes", "artist": "Test", "license": "CC0"},
+                       "training": {"steps_done": 7}})
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    gradient_image(45, 31).save(path)
+    return path
+
+
+def test_run_model_by_name_keeps_full_size(photo, model_file, tmp_path):
+    out = tmp_path / "out.png"
+    result = invoke("run", photo, "--model", "stripes", "-o", out, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert load_image(out).pixels.shape == (1, 3, 31, 45)
+
+
+def test_run_model_by_path_with_every_fast_option(photo, model_file, tmp_path):
+    out = tmp_path / "out.jpg"
+    result = invoke("run", photo, "--model", model_file, "-o", out, "--size", "60", "--strength", "0.5",
+                    "--preserve-color", "--tile", "200", "--quality", "90", "-q")
+    assert result.exit_code == 0, result.output
+    assert load_image(out).pixels.shape == (1, 3, 41, 60)
+
+
+def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert invoke("run", photo, "--model", "stripes", "-q").exit_code == 0
+    assert (tmp_path / "photo_stripes.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--model", "nosuch"], 1, "unknown model 'nosuch'; known models: stripes"),
+        (["--model", "missing.safetensors"], 1, "no such model file"),
+        (["--model", "stripes", "--steps", "3"], 2, "--steps cannot be used with --model"),
+        (["--model", "stripes", "--strength", "2"], 2, "0<=x<=1"),
+        (["--model", "stripes", "--style", "x"], 2, ""),
+    ],
+)
+def test_run_model_errors(photo, model_file, tmp_path, args, code, message):
+    result = invoke("run", photo, *args, "-o", tmp_path / "o.png")
+    assert result.exit_code == code
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0]
+
+
+def test_corrupt_model_file_is_a_one_line_error(photo, tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00" * 64)
+    result = invoke("run", photo, "--model", bad, "-o", tmp_path / "o.png")
+    assert result.exit_code == 1 and "not a valid model file" in result.stderr
+
+
+def test_strength_option_only_with_model(photo, tmp_path):
+    style = tmp_path / "s.png"
+    stripes_image(32, 32).save(style)
+    result = invoke("run", photo, "--style", style, "--strength", "0.5", "-o", tmp_path / "o.png")
+    assert result.exit_code == 2 and "--strength cannot be used with --style" in result.stderr
+
+
+def test_models_lists_credits(model_file):
+    result = invoke("models")
+    assert result.exit_code == 0
+    assert "stripes" in result.output and "Stripes, Test" in result.output and "[CC0]" in result.output
+
+
+def test_models_with_none_installed_says_how_to_get_one(monkeypatch):
+    import stylize.pretrained as pretrained
+
+    monkeypatch.setattr(pretrained, "shipped_dir", lambda: pretrained.cache_dir() / "none")
+    result = invoke("models")
+    assert result.exit_code == 0 and "stylize train" in result.output
+
+
+@pytest.fixture
+def photos(tmp_path):
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    for i in range(6):
+        gradient_image(50, 40, seed=i).save(root / ("sub" if i % 2 else ".") / f"{i}.png")
+    (root / "broken.jpg").write_bytes(b"garbage")
+    style = tmp_path / "style.png"
+    stripes_image(48, 48).save(style)
+    return root, style
+
+
+TRAIN_FAST = ["--steps", "4", "--image-size", "32", "--batch-size", "2", "--workers", "0", "--width", "8",
+              "--residual-blocks", "1", "--style-size", "48", "--log-every", "2", "--checkpoint-every", "2",
+              "--preview-every", "2", "--preview-images", "1", "--device", "cpu"]
+
+
+def test_train_writes_a_model_that_run_can_use(photos, tmp_path, model_cache):
+    data, style = photos
+    result = invoke("train", "--style", style, "--data", data, *TRAIN_FAST, "--lr", "0.002", "--seed", "3",
+                    "--content-weight", "1", "--style-weight", "5", "--tv-weight", "0.5", "--weights", "caffe",
+                    "--title", "Stripes", "--artist", "Me", "--year", "2026", "--license", "CC0", "--no-amp")
+    assert result.exit_code == 0, result.output
+    assert "Training on 5 images, 1 unreadable skipped (1 held back" in result.stderr
+    assert "effective batch 2" in result.stderr
+    model = model_cache / "style.safetensors"
+    _, metadata = load_model(model)
+    assert metadata["style"] == {**metadata["style"], "title": "Stripes", "artist": "Me", "year": "2026",
+                                 "license": "CC0"}
+    assert metadata["training"]["seed"] == 3 and metadata["training"]["amp"] is False
+    assert (model_cache / "style_previews" / "step0000004.png").is_file()
+    assert invoke("run", data / "0.png", "--model", "style", "-o", tmp_path / "o.png").exit_code == 0
+
+
+def test_train_epochs_and_resume(photos, tmp_path):
+    data, style = photos
+    out = tmp_path / "m.safetensors"
+    result = invoke("train", "--style", style, "--data", data, "-o", out, *TRAIN_FAST, "--epochs", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert load_model(out)[1]["training"]["steps_done"] == 2  # 5 - 1 held back = 4 photos, batch 2
+    more = invoke("train", "--style", style, "--data", data, "-o", out, *TRAIN_FAST, "--epochs", "2", "--resume", "-q")
+    assert more.exit_code == 0, more.output
+    assert load_model(out)[1]["training"]["steps_done"] == 4
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("empty data", 1, "no readable images"),
+        ("missing data", 2, "does not exist"),
+        ("bad style", 1, "not an image"),
+        ("nothing to resume", 1, "nothing to resume"),
+        ("bad output", 2, "model files end in .safetensors"),
+        ("bad size", 2, "image size must be at least 32"),
+    ],
+)
+def test_train_errors(photos, tmp_path, case, code, message):
+    data, style = photos
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    bad_style = tmp_path / "bad.png"
+    bad_style.write_text("not an image")
+    out = tmp_path / "m.safetensors"
+    args = {
+        "empty data": ["--style", style, "--data", empty],
+        "missing data": ["--style", style, "--data", tmp_path / "nope"],
+        "bad style": ["--style", bad_style, "--data", data],
+        "nothing to resume": ["--style", style, "--data", data, "--resume"],
+        "bad output": ["--style", style, "--data", data, "-o", tmp_path / "m.pt"],
+        "bad size": ["--style", style, "--data", data, "--image-size", "8"],
+    }[case]
+    if "-o" not in args:
+        args += ["-o", out]
+    result = invoke("train", *args, *[a for a in TRAIN_FAST if a != "--image-size" or case != "bad size"]
+                    if case != "bad size" else ["--steps", "1", "--workers", "0"])
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not out.exists()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_export_onnx_round_trip(model_file, tmp_path):
+    out = tmp_path / "m.onnx"
+    result = invoke("export", "stripes", "--onnx", out, "--opset", "17")
+    assert result.exit_code == 0, result.output
+    assert "checked with onnxruntime" in result.stderr
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    pixels = torch.rand(1, 3, 45, 67)
+    (exported,) = session.run(None, {"image": pixels.numpy()})
+    with torch.inference_mode():
+        expected = load_model(model_file)[0](pixels)
+    assert exported.shape == (1, 3, 45, 67)
+    assert (torch.from_numpy(exported) - expected).abs().max() < 1e-4
+
+
+def test_export_unknown_model(tmp_path):
+    result = invoke("export", "nosuch", "--onnx", tmp_path / "m.onnx", "-q")
+    assert result.exit_code == 1 and "unknown model" in result.stderr

@@ -1,0 +1,56 @@
+import pytest
+import torch
+from conftest import gradient_image
+
+from stylize.data import DataError, ImageFiles, ResumableSampler, find_images
+
+
+def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    gradient_image(20, 20).save(tmp_path / "one.jpg")
+    gradient_image(20, 20).save(tmp_path / "a" / "b" / "two.png")
+    (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
+    (tmp_path / "a" / "notes.txt").write_text("hello")
+    paths, unreadable = find_images(tmp_path)
+    assert [p.name for p in paths] == ["two.png", "one.jpg"] or sorted(p.name for p in paths) == ["one.jpg", "two.png"]
+    assert unreadable == 1
+
+
+def test_missing_or_empty_data_folder(tmp_path):
+    with pytest.raises(DataError, match="not a folder"):
+        find_images(tmp_path / "missing")
+    with pytest.raises(DataError, match="no readable images"):
+        find_images(tmp_path)
+
+
+def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
+    for i in range(3):
+        gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")
+    paths, _ = find_images(tmp_path)
+    data = ImageFiles(paths, 32, seed=1)
+    first = data[1]
+    assert first.shape == (3, 32, 32)
+    torch.manual_seed(123)  # the global generator must not matter
+    assert torch.equal(data[1], first)
+    data.epoch = 1
+    assert not torch.equal(data[1], first)
+
+
+def test_truncated_file_is_replaced_by_the_next(tmp_path):
+    gradient_image(40, 40).save(tmp_path / "a.png")
+    gradient_image(40, 40).save(tmp_path / "b.png")
+    (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes()[:80])
+    paths = sorted(tmp_path.glob("*.png"))
+    assert ImageFiles(paths, 16)[0].shape == (3, 16, 16)
+
+
+def test_sampler_shards_partition_each_epoch_and_resume_mid_epoch():
+    shards = [list(ResumableSampler(10, seed=3, rank=r, world=3)) for r in range(3)]
+    assert all(len(s) == 4 for s in shards)
+    assert set(sum(shards, [])) == set(range(10))
+    sampler = ResumableSampler(10, seed=3)
+    full = list(sampler)
+    sampler.start = 4
+    assert list(sampler) == full[4:]
+    sampler.start, sampler.epoch = 0, 1
+    assert list(sampler) != full
