@@ -9,6 +9,7 @@ import dataclasses
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -86,66 +87,78 @@ def cli() -> None:
     """Neural style transfer, offline: stylize photos with paintings."""
 
 
-# `run` options that only the optimization path uses; given with --model they are an error, not ignored.
+# Stylization options shared by `run` and `batch`: they mirror GatysConfig and FastOptions.
+_STYLIZE_OPTIONS = [
+    click.option("--style", "styles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                 help="Style image; repeat to blend several styles. Either this or --model."),
+    click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file."),
+    click.option("--size", type=click.IntRange(min=0), default=_default("size"), show_default=True,
+                 help="Longest side of the output in pixels; 0 keeps the image's own size "
+                      "(the default with --model)."),
+    click.option("--style-blend", help="Comma-separated weights, one per --style (e.g. 0.7,0.3). Default: equal."),
+    click.option("--style-scale", type=float, default=_default("style_scale"), show_default=True,
+                 help="Style image size relative to the output: below 1 gives larger brush strokes."),
+    click.option("--content-weight", type=float, default=_default("content_weight"), show_default=True,
+                 help="How strongly the content's structure is kept."),
+    click.option("--style-weight", type=float, default=_default("style_weight"), show_default=True,
+                 help="How strongly the style's textures are imposed."),
+    click.option("--tv-weight", type=float, default=_default("tv_weight"), show_default=True,
+                 help="Smoothness: raise against noise and speckle, lower for crisper detail."),
+    click.option("--content-layers", default=_csv(_default("content_layers")), show_default=True,
+                 help="Comma-separated VGG19 layers for the content loss."),
+    click.option("--style-layers", default=_csv(_default("style_layers")), show_default=True,
+                 help="Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns)."),
+    click.option("--steps", type=int, default=_default("steps"), show_default=True,
+                 help="Optimizer steps at the first scale; finer scales run half as many."),
+    click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=_default("optimizer"), show_default=True,
+                 help="L-BFGS converges in fewer steps; Adam uses less memory."),
+    click.option("--lr", type=float, help="Learning rate. Default: 1 for lbfgs, 0.02 for adam."),
+    click.option("--init", type=click.Choice(INITS), default=_default("init"), show_default=True,
+                 help="Starting image: content keeps most structure, noise gives more varied results."),
+    click.option("--seed", type=int, default=_default("seed"), show_default=True,
+                 help="Random seed; the same seed on the same device gives the same image."),
+    click.option("--pooling", type=click.Choice(POOLINGS), default=_default("pooling"), show_default=True,
+                 help="VGG pooling: avg gives smoother, softer results."),
+    click.option("--weights", type=click.Choice(WEIGHT_SOURCES), default=_default("weights"), show_default=True,
+                 help="VGG19 weights: caffe (original, bundled, offline) or torchvision (downloaded once)."),
+    click.option("--start-size", type=int, default=_default("start_size"), show_default=True,
+                 help="Pyramid: start at --size halved while at least this large; set to --size to disable."),
+    click.option("--preserve-color", is_flag=True, help="Keep the content's colours; take only the style's texture."),
+    click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
+                 help="With --model: blend toward the photo (0 = photo, 1 = full style)."),
+    click.option("--tile", type=click.IntRange(min=0),
+                 help="With --model: tile side in px for large images; 0 never tiles. Default: automatic."),
+    click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                 help="JPEG and WebP quality."),
+    click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps."),
+    click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages; errors only."),
+]
+
+# Options that only the optimization path uses; given with --model they are an error, not ignored.
 _GATYS_ONLY = ("style_blend", "style_scale", "content_weight", "style_weight", "tv_weight", "content_layers",
                "style_layers", "steps", "optimizer", "lr", "init", "seed", "pooling", "weights", "start_size",
                "save_every")
-_FAST_ONLY = ("strength", "tile")
+_FAST_ONLY = ("strength", "tile", "batch_size")
 
 
-@cli.command()
-@click.argument("content", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--style", "styles", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Style image; repeat to blend several styles. Either this or --model.")
-@click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file.")
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file (.png, .jpg, .webp). Default: CONTENT_STYLE.png in the current folder.")
-@click.option("--size", type=click.IntRange(min=0), default=_default("size"), show_default=True,
-              help="Longest side of the output in pixels; 0 keeps the content's own size "
-                   "(the default with --model).")
-@click.option("--style-blend", help="Comma-separated weights, one per --style (e.g. 0.7,0.3). Default: equal.")
-@click.option("--style-scale", type=float, default=_default("style_scale"), show_default=True,
-              help="Style image size relative to the output: below 1 gives larger brush strokes.")
-@click.option("--content-weight", type=float, default=_default("content_weight"), show_default=True,
-              help="How strongly the content's structure is kept.")
-@click.option("--style-weight", type=float, default=_default("style_weight"), show_default=True,
-              help="How strongly the style's textures are imposed.")
-@click.option("--tv-weight", type=float, default=_default("tv_weight"), show_default=True,
-              help="Smoothness: raise against noise and speckle, lower for crisper detail.")
-@click.option("--content-layers", default=_csv(_default("content_layers")), show_default=True,
-              help="Comma-separated VGG19 layers for the content loss.")
-@click.option("--style-layers", default=_csv(_default("style_layers")), show_default=True,
-              help="Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns).")
-@click.option("--steps", type=int, default=_default("steps"), show_default=True,
-              help="Optimizer steps at the first scale; finer scales run half as many.")
-@click.option("--optimizer", type=click.Choice(OPTIMIZERS), default=_default("optimizer"), show_default=True,
-              help="L-BFGS converges in fewer steps; Adam uses less memory.")
-@click.option("--lr", type=float, help="Learning rate. Default: 1 for lbfgs, 0.02 for adam.")
-@click.option("--init", type=click.Choice(INITS), default=_default("init"), show_default=True,
-              help="Starting image: content keeps most structure, noise gives more varied results.")
-@click.option("--seed", type=int, default=_default("seed"), show_default=True,
-              help="Random seed; the same seed on the same device gives the same image.")
-@click.option("--pooling", type=click.Choice(POOLINGS), default=_default("pooling"), show_default=True,
-              help="VGG pooling: avg gives smoother, softer results.")
-@click.option("--weights", type=click.Choice(WEIGHT_SOURCES), default=_default("weights"), show_default=True,
-              help="VGG19 weights: caffe (original, bundled, offline) or torchvision (downloaded once).")
-@click.option("--start-size", type=int, default=_default("start_size"), show_default=True,
-              help="Pyramid: start at --size halved while at least this large; set to --size to disable.")
-@click.option("--preserve-color", is_flag=True, help="Keep the content's colours; take only the style's texture.")
-@click.option("--strength", type=click.FloatRange(0, 1), default=1.0, show_default=True,
-              help="With --model: blend toward the photo (0 = photo, 1 = full style).")
-@click.option("--tile", type=click.IntRange(min=0),
-              help="With --model: tile side in px for large images; 0 never tiles. Default: automatic.")
-@click.option("--save-every", type=click.IntRange(min=1),
-              help="Also save the image every N steps, as OUTPUT_stepNNNN next to the output.")
-@click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-              help="JPEG and WebP quality.")
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:N or mps.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages; errors only.")
-@click.pass_context
-def run(ctx: click.Context, content: Path, styles: tuple[Path, ...], model: str | None, output: Path | None,
-        quality: int, device: str, quiet: bool, **options: Any) -> None:
-    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model."""
+def _stylize_options(command: Any) -> Any:
+    for option in reversed(_STYLIZE_OPTIONS):
+        command = option(command)
+    return command
+
+
+@dataclass
+class _Plan:
+    """What to stylize with, resolved from the options: exactly one of gatys and fast is set."""
+
+    gatys: GatysConfig | None
+    fast: Any  # FastOptions, imported lazily with torch
+    size: int | None  # longest side to load images at; None keeps their own size
+    name: str  # used in default output names
+
+
+def _plan(ctx: click.Context, styles: tuple[Path, ...], model: str | None, options: dict[str, Any]) -> _Plan:
+    """Check which options apply and build the config; usage errors raise click exceptions."""
     if bool(styles) == bool(model):
         raise click.UsageError("give either --style (one or more images) or --model, not both" if styles
                                else "Missing option '--style' (or '--model')")
@@ -155,25 +168,75 @@ def run(ctx: click.Context, content: Path, styles: tuple[Path, ...], model: str 
         names = ", ".join("--" + k.replace("_", "-") for k in sorted(misplaced))
         raise click.UsageError(f"{names} cannot be used with {'--model' if model else '--style'}")
     if model:
+        from stylize.fast import FastOptions
+
+        fast = FastOptions(options["strength"], options["preserve_color"], options["tile"])
         size = options["size"] if "size" in given else 0
-        if output is None:
-            output = Path.cwd() / f"{content.stem}_{Path(model).stem}.png"
-        _check_output(output, [content])
-        _run_fast(content, model, output, size, options, quality, device, quiet)
-    else:
-        _run_gatys(content, styles, output, options, quality, device, quiet)
+        return _Plan(None, fast, size or None, Path(model).stem)
+    config = _config_from(options, GatysConfig)
+    if config.style_blend is not None and len(config.style_blend) != len(styles):
+        raise click.BadParameter(
+            f"{len(config.style_blend)} weight(s) for {len(styles)} style image(s)", param_hint="'--style-blend'"
+        )
+    return _Plan(config, None, config.size or None, "_".join(s.stem for s in styles))
 
 
-def _run_fast(content: Path, model: str, output: Path, size: int, options: dict[str, Any], quality: int,
-              device: str, quiet: bool) -> None:
+def _gatys_stylizer(config: GatysConfig, styles: tuple[Path, ...], output_side: int, device: str) -> Any:
+    from stylize.gatys import GatysTransfer
+    from stylize.images import load_image
+
+    style_side = round(output_side * config.style_scale)
+    return GatysTransfer([load_image(path, style_side).pixels for path in styles], config, device)
+
+
+@cli.command()
+@click.argument("content", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (.png, .jpg, .webp). Default: CONTENT_STYLE.png in the current folder.")
+@click.option("--save-every", type=click.IntRange(min=1),
+              help="Also save the image every N steps, as OUTPUT_stepNNNN next to the output.")
+@_stylize_options
+@click.pass_context
+def run(ctx: click.Context, content: Path, output: Path | None, save_every: int | None, styles: tuple[Path, ...],
+        model: str | None, quality: int, device: str, quiet: bool, **options: Any) -> None:
+    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model."""
+    if save_every and model:
+        raise click.UsageError("--save-every cannot be used with --model")
+    plan = _plan(ctx, styles, model, options)
+    output = output or Path.cwd() / f"{content.stem}_{plan.name}.png"
+    _check_output(output, [content, *styles])
+
     started = time.perf_counter()
-    from stylize.fast import FastOptions, FastStylizer
+    from tqdm import tqdm
+
     from stylize.images import load_image, save_image
 
-    fast_options = FastOptions(options["strength"], options["preserve_color"], options["tile"])
-    stylizer = FastStylizer.load(model, device)
-    image = load_image(content, size or None)
-    result = stylizer(image.pixels, fast_options)
+    image = load_image(content, plan.size)
+    if plan.fast is not None:
+        from stylize.fast import FastStylizer
+
+        stylizer: Any = FastStylizer.load(model, device)
+        result = stylizer(image.pixels, plan.fast)
+    else:
+        stylizer = _gatys_stylizer(plan.gatys, styles, max(image.pixels.shape[-2:]), device)
+        bar: tqdm | None = None
+
+        def on_step(info: Any) -> None:
+            nonlocal bar
+            if bar is None:  # created at the first step, when the total over all scales is known
+                bar = tqdm(total=info.total, unit="step", disable=quiet, dynamic_ncols=True, leave=False)
+            bar.set_description(f"scale {info.scale + 1}/{info.scales}", refresh=False)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
+            bar.update(1)
+            if save_every and info.done % save_every == 0 and info.done < info.total:
+                save_image(info.image, output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
+                           image.icc_profile, quality)
+
+        try:
+            result = stylizer(image.pixels, on_step=on_step)
+        finally:
+            if bar is not None:
+                bar.close()
     save_image(result, output, image.icc_profile, quality)
     if not quiet:
         height, width = result.shape[-2:]
@@ -181,56 +244,95 @@ def _run_fast(content: Path, model: str, output: Path, size: int, options: dict[
         click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {stylizer.device})", err=True)
 
 
-def _run_gatys(content: Path, styles: tuple[Path, ...], output: Path | None, options: dict[str, Any],
-               quality: int, device: str, quiet: bool) -> None:
-    save_every = options.pop("save_every")
-    try:
-        config = _config_from(options, GatysConfig)
-    except ConfigError as error:
-        raise click.UsageError(str(error)) from None
-    if config.style_blend is not None and len(config.style_blend) != len(styles):
-        raise click.BadParameter(
-            f"{len(config.style_blend)} weight(s) for {len(styles)} style image(s)", param_hint="'--style-blend'"
-        )
-    if output is None:
-        output = Path.cwd() / f"{content.stem}_{'_'.join(s.stem for s in styles)}.png"
-    _check_output(output, [content, *styles])
+@cli.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; the input tree is mirrored below it.")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default="png", show_default=True,
+              help="Output format.")
+@click.option("--suffix", default="", show_default=True, help="Added to each output's file name, e.g. _starry.")
+@click.option("--overwrite", is_flag=True, help="Redo images whose output exists (default: skip them).")
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write a JSON report: per-file status, reason and seconds.")
+@click.option("--shard", help="I/N: process only the I-th of N equal parts of the sorted inputs (1-based).")
+@click.option("--batch-size", type=click.IntRange(min=1), default=4, show_default=True,
+              help="With --model: same-sized images stylized together.")
+@click.option("--io-threads", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Threads decoding and encoding images while the model works.")
+@_stylize_options
+@click.pass_context
+def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: str, suffix: str, overwrite: bool,
+          report: Path | None, shard: str | None, io_threads: int, styles: tuple[Path, ...], model: str | None,
+          quality: int, device: str, quiet: bool, **options: Any) -> None:
+    """Stylize INPUTS (files, folders, glob patterns) into a mirrored tree under -o.
 
-    started = time.perf_counter()
+    Outputs that exist are skipped, so rerunning an interrupted command finishes the rest. Exit code 0
+    only if no image failed. Under torchrun each process takes its own share.
+    """
+    batch_size = options.pop("batch_size")
+    plan = _plan(ctx, styles, model, {**options, "batch_size": batch_size})
+
+    from stylize import batch as batching
+
+    shard_index, shard_count = batching.parse_shard(shard) if shard else (0, 1)
+    world, rank = int(os.environ.get("WORLD_SIZE", "1")), int(os.environ.get("RANK", "0"))
+    if world > 1:  # torchrun: every rank takes its share of this shard
+        shard_index, shard_count = shard_index * world + rank, shard_count * world
+        if device == "auto":
+            import torch
+
+            if torch.cuda.is_available():
+                device = f"cuda:{int(os.environ.get('LOCAL_RANK', '0')) % torch.cuda.device_count()}"
+        if report is not None:
+            report = report.with_name(f"{report.stem}.rank{rank}{report.suffix}")
+    found, not_images = batching.collect_inputs(inputs)
+    jobs = batching.shard(batching.plan_jobs(found, output_dir, fmt, suffix), shard_index, shard_count)
+
     from tqdm import tqdm
 
-    from stylize.gatys import GatysTransfer, StepInfo
-    from stylize.images import load_image, save_image
+    if plan.fast is not None:
+        import torch
 
-    content_image = load_image(content, config.size or None)
-    output_side = max(content_image.pixels.shape[-2:])
-    style_side = round(output_side * config.style_scale)
-    style_images = [load_image(path, style_side).pixels for path in styles]
-    stylizer = GatysTransfer(style_images, config, device)
+        from stylize.fast import FastStylizer
 
-    bar: tqdm | None = None
+        stylizer: Any = FastStylizer.load(model, device)
 
-    def on_step(info: StepInfo) -> None:
-        nonlocal bar
-        if bar is None:  # created at the first step, when the total over all scales is known
-            bar = tqdm(total=info.total, unit="step", disable=quiet, dynamic_ncols=True, leave=False)
-        bar.set_description(f"scale {info.scale + 1}/{info.scales}", refresh=False)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
-        bar.update(1)
-        if save_every and info.done % save_every == 0 and info.done < info.total:
-            save_image(info.image, output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
-                       content_image.icc_profile, quality)
+        def stylize_group(images: list, group_jobs: list) -> list:
+            return list(stylizer(torch.cat(images), plan.fast).split(1))
+    else:
+        stylizer = _gatys_stylizer(plan.gatys, styles, plan.size or 512, device)
+
+        def stylize_group(images: list, group_jobs: list) -> list:
+            seed = batching.job_seed(plan.gatys.seed, group_jobs[0])
+            return [stylizer(images[0], seed=seed)]
+
+    bar = tqdm(total=len(jobs), unit="img", disable=quiet, dynamic_ncols=True)
 
     try:
-        result = stylizer(content_image.pixels, on_step=on_step)
+        outcome = batching.run_jobs(jobs, stylize_group, size=plan.size, batch_size=batch_size if model else 1,
+                                    overwrite=overwrite, quality=quality, io_threads=io_threads,
+                                    on_result=lambda result: bar.update(1))
     finally:
-        if bar is not None:
-            bar.close()
-    save_image(result, output, content_image.icc_profile, quality)
+        bar.close()
+    outcome.not_images = [str(p) for p in not_images]
+    if report is not None:
+        settings = {"inputs": list(inputs), "output": str(output_dir), "model": model,
+                    "styles": [str(s) for s in styles], "format": fmt, "suffix": suffix,
+                    "shard": f"{shard_index + 1}/{shard_count}", "device": str(stylizer.device),
+                    "gatys": plan.gatys.to_dict() if plan.gatys else None}
+        outcome.write_json(report, settings)
     if not quiet:
-        height, width = result.shape[-2:]
-        seconds = time.perf_counter() - started
-        click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {stylizer.device})", err=True)
+        click.echo(f"{outcome.count('done')} done, {outcome.count('skipped')} skipped (output exists), "
+                   f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
+        for path in not_images:
+            click.echo(f"  not an image: {path}", err=True)
+    for result in outcome.failed:
+        click.echo(f"  failed: {result.source}: {result.error}", err=True)
+    if outcome.interrupted:
+        click.echo("Interrupted: run the same command again to finish the rest", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    if outcome.failed:
+        sys.exit(EXIT_RUNTIME)
 
 
 def _train_default(name: str) -> Any:

@@ -30,7 +30,7 @@ def run(content, style, device, **options):
 def test_loss_falls_and_image_moves_toward_the_style(content, style, device, optimizer):
     output, history = run(content, style, device, steps=15, optimizer=optimizer)
     # Adam at its default rate moves more slowly than L-BFGS but must still make steady progress.
-    assert history[-1].losses["total"] < {"lbfgs": 0.5, "adam": 0.8}[optimizer] * history[0].losses["total"]
+    assert history[-1].losses["total"] < {"lbfgs": 0.7, "adam": 0.9}[optimizer] * history[0].losses["total"]
     assert history[-1].losses["style"] < history[0].losses["style"]
     assert output.shape == content.shape
     assert (output - content).abs().mean() > 0.02
@@ -77,7 +77,7 @@ def test_style_targets_computed_once_per_output_size(content, style, device):
 
 def test_style_blend_weights_move_the_result(content, style, device):
     other = pil_to_tensor(gradient_image(48, 48, seed=5))
-    config = GatysConfig(size=0, steps=4)
+    config = GatysConfig(size=0, steps=10)
     mostly_first = GatysTransfer([style, other], config.replace(style_blend=(0.9, 0.1)), device)(content)
     mostly_second = GatysTransfer([style, other], config.replace(style_blend=(0.1, 0.9)), device)(content)
     assert (mostly_first - mostly_second).abs().mean() > 0.01

@@ -1,0 +1,208 @@
+import json
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_image, stripes_image
+
+from stylize import batch
+from stylize.checkpoint import save_model
+from stylize.cli import cli
+from stylize.errors import ConfigError
+from stylize.images import load_image
+from stylize.transformer import TransformerNet
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """photos/ with nested folders, a corrupt JPEG, a zero-byte file, text named .png and a non-image."""
+    root = tmp_path / "photos"
+    (root / "trip" / "day1").mkdir(parents=True)
+    gradient_image(40, 30, seed=1).save(root / "a.jpg")
+    gradient_image(40, 30, seed=2).save(root / "trip" / "b.png")
+    gradient_image(30, 40, seed=3).save(root / "trip" / "day1" / "c.jpg")
+    gradient_image(40, 30, seed=4).save(root / "trip" / "day1" / "d.webp")
+    good = (root / "a.jpg").read_bytes()
+    (root / "trip" / "corrupt.jpg").write_bytes(good[: len(good) // 3])
+    (root / "trip" / "empty.jpg").write_bytes(b"")
+    (root / "trip" / "fake.png").write_text("not really a png")
+    (root / "notes.txt").write_text("hello")
+    return root
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    return save_model(tmp_path / "m.safetensors", TransformerNet(width=8, residual_blocks=1), {})
+
+
+GOOD = ["a.png", "trip/b.png", "trip/day1/c.png", "trip/day1/d.png"]
+BAD = {"trip/corrupt.jpg": "corrupt or truncated", "trip/empty.jpg": "empty", "trip/fake.png": "not an image"}
+
+
+def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(tree, model, tmp_path):
+    out, report = tmp_path / "out", tmp_path / "report.json"
+    result = invoke("batch", tree, "-o", out, "--model", model, "--report", report, "--device", "cpu")
+    assert result.exit_code == 1
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.png")) == GOOD
+    assert "4 done, 0 skipped (output exists), 3 failed, 1 not images" in result.stderr
+    data = json.loads(report.read_text())
+    assert data["totals"] == {"done": 4, "skipped": 0, "failed": 3}
+    failed = {r["source"]: r["error"] for r in data["files"] if r["status"] == "failed"}
+    for name, reason in BAD.items():
+        assert reason in failed[str(tree / name)]
+    assert all(r["seconds"] >= 0 for r in data["files"])
+    assert data["not_images"] == [str(tree / "notes.txt")]
+    assert data["settings"]["model"] == str(model)
+    assert load_image(out / "trip" / "day1" / "c.png").pixels.shape == (1, 3, 40, 30)
+
+
+def test_rerun_skips_done_and_overwrite_redoes(tree, model, tmp_path):
+    out = tmp_path / "out"
+    invoke("batch", tree / "a.jpg", tree / "trip" / "b.png", "-o", out, "--model", model, "-q")
+    before = (out / "a.png").stat().st_mtime_ns
+    again = invoke("batch", tree / "a.jpg", tree / "trip" / "b.png", "-o", out, "--model", model)
+    assert again.exit_code == 0 and "0 done, 2 skipped" in again.stderr
+    assert (out / "a.png").stat().st_mtime_ns == before
+    redo = invoke("batch", tree / "a.jpg", "-o", out, "--model", model, "--overwrite")
+    assert "1 done" in redo.stderr
+
+
+def test_interrupted_run_and_rerun_write_every_output_exactly_once(tree, tmp_path, monkeypatch):
+    jobs = batch.plan_jobs(batch.collect_inputs([tree])[0], tmp_path / "out")
+    good_jobs = [job for job in jobs if job.relative not in BAD]
+    writes = []
+    real_save = batch.save_image
+
+    def counting_save(pixels, path, *args):
+        writes.append(path)
+        return real_save(pixels, path, *args)
+
+    monkeypatch.setattr(batch, "save_image", counting_save)
+    calls = []
+
+    def interrupting(images, group_jobs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return images
+
+    first = batch.run_jobs(good_jobs, interrupting)
+    assert first.interrupted and first.count("done") == 2
+    assert not list((tmp_path / "out").rglob("*.part"))
+    second = batch.run_jobs(good_jobs, lambda images, group_jobs: images)
+    assert second.count("skipped") == 2 and second.count("done") == 2
+    assert sorted(writes) == sorted(job.output for job in good_jobs)
+
+
+def test_failed_write_leaves_no_partial_file_and_run_goes_on(tree, tmp_path, monkeypatch):
+    from PIL import Image
+
+    jobs = batch.plan_jobs(batch.collect_inputs([tree / "a.jpg", tree / "trip" / "b.png"])[0], tmp_path / "out")
+    real = Image.Image.save
+    calls = []
+
+    def failing(self, fp, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:  # the first save (a.png, with one I/O thread) runs out of disk half-way
+            fp.write(b"half")
+            raise OSError(28, "No space left on device")
+        return real(self, fp, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "save", failing)
+    report = batch.run_jobs(jobs, lambda images, group_jobs: images, io_threads=1)
+    assert [r.status for r in sorted(report.results, key=lambda r: r.source)] == ["failed", "done"]
+    assert "No space left" in report.failed[0].error
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["b.png"]
+
+
+def test_shards_partition_the_inputs_and_match_one_process(tree, model, tmp_path):
+    whole = tmp_path / "whole"
+    invoke("batch", tree, "-o", whole, "--model", model, "-q")
+    parts = tmp_path / "parts"
+    for index in (1, 2, 3):
+        invoke("batch", tree, "-o", parts, "--model", model, "--shard", f"{index}/3", "-q")
+    names = sorted(p.relative_to(parts).as_posix() for p in parts.rglob("*.png"))
+    assert names == GOOD
+    for name in GOOD:
+        assert torch.equal(load_image(parts / name).pixels, load_image(whole / name).pixels)
+    jobs = batch.plan_jobs(batch.collect_inputs([tree])[0], tmp_path / "x")
+    shards = [batch.shard(jobs, i, 3) for i in range(3)]
+    assert sorted(j.relative for s in shards for j in s) == sorted(j.relative for j in jobs)
+    assert sum(len(s) for s in shards) == len(jobs)
+
+
+def test_style_mode_computes_style_targets_once(tree, tmp_path, monkeypatch):
+    from stylize import gatys
+
+    style = tmp_path / "style.png"
+    stripes_image(40, 40).save(style)
+    made = []
+    real_init = gatys.GatysTransfer.__init__
+
+    def spy(self, *args, **kwargs):
+        real_init(self, *args, **kwargs)
+        made.append(self)
+
+    monkeypatch.setattr(gatys.GatysTransfer, "__init__", spy)
+    result = invoke("batch", tree / "a.jpg", tree / "trip", "-o", tmp_path / "out", "--style", style,
+                    "--size", "32", "--steps", "2", "--seed", "5", "--format", "jpg", "--suffix", "_s",
+                    "--quality", "90", "-q")
+    assert result.exit_code == 1  # the bad files in trip/
+    assert len(made) == 1 and made[0].style_target_computations == 1
+    assert sorted(p.name for p in (tmp_path / "out").rglob("*.jpg")) == ["a_s.jpg", "b_s.jpg", "c_s.jpg", "d_s.jpg"]
+
+
+def test_style_mode_seeds_each_image_reproducibly(tree, tmp_path):
+    style = tmp_path / "style.png"
+    stripes_image(40, 40).save(style)
+    for name in ("one", "two"):
+        invoke("batch", tree / "a.jpg", "-o", tmp_path / name, "--style", style, "--size", "32", "--steps", "2",
+               "--init", "noise", "-q")
+    assert (tmp_path / "one" / "a.png").read_bytes() == (tmp_path / "two" / "a.png").read_bytes()
+
+
+def test_glob_patterns_keep_the_path_below_the_fixed_part(tree, model, tmp_path, monkeypatch):
+    monkeypatch.chdir(tree.parent)
+    result = invoke("batch", "photos/trip/**/*.jpg", "-o", tmp_path / "out", "--model", model, "--batch-size", "2",
+                    "--io-threads", "2", "--format", "webp")
+    assert result.exit_code == 1  # corrupt.jpg and empty.jpg match the pattern too
+    assert sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.webp")) == [
+        "day1/c.webp"
+    ]
+
+
+def test_never_overwrites_an_input(tree, model):
+    result = invoke("batch", tree / "trip", "-o", tree / "trip", "--model", model)
+    assert result.exit_code == 2 and "would overwrite an input" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nope/*.jpg"], "matches no file"),
+        (["missing.jpg"], "no such file"),
+        (["--shard", "0/3"], "between 1 and N"),
+        (["--shard", "x"], "I/N"),
+        (["--steps", "3"], "--steps cannot be used with --model"),
+    ],
+)
+def test_batch_usage_errors(tree, model, tmp_path, args, message, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    inputs = [a for a in args if not a.startswith("-") and a not in ("0/3", "x", "3")]
+    options = [a for a in args if a not in inputs]
+    result = invoke("batch", *(inputs or [tree]), "-o", tmp_path / "out", "--model", model, *options)
+    assert result.exit_code == 2 and message in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+
+
+def test_same_stem_collisions_are_refused(tmp_path):
+    (tmp_path / "x").mkdir()
+    gradient_image(8, 8).save(tmp_path / "x" / "p.jpg")
+    gradient_image(8, 8).save(tmp_path / "x" / "p.png")
+    with pytest.raises(ConfigError, match="would both write"):
+        batch.plan_jobs(batch.collect_inputs([tmp_path / "x"])[0], tmp_path / "out")
