@@ -55,3 +55,21 @@ def test_perceptual_losses_average_over_layers():
     features = {"a": torch.rand(1, 4, 4, 4), "b": torch.rand(1, 4, 4, 4)}
     content, style = perceptual_losses(features, {"a": features["a"]}, {k: gram(v) for k, v in features.items()})
     assert content == 0 and style < 1e-6
+
+
+def test_gram_gradient_matches_autograd_of_the_plain_product():
+    from stylize.losses import _Gram
+
+    assert torch.autograd.gradcheck(_Gram.apply, (torch.rand(2, 5, 12, dtype=torch.float64, requires_grad=True),))
+    features = torch.rand(2, 5, 4, 3, requires_grad=True)
+    target = torch.rand(5, 5)
+    style_loss(features, target).backward()
+    flat = features.detach().float().reshape(2, 5, 12).requires_grad_()
+    plain = torch.bmm(flat, flat.transpose(1, 2)) / 12
+    ((plain - target).pow(2).sum(dim=(-2, -1)) / (target.pow(2).sum() + 1e-8)).mean().backward()
+    assert torch.allclose(features.grad.reshape(2, 5, 12), flat.grad, atol=1e-5)
+
+
+def test_gram_stays_fp32_under_autocast():
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert gram(torch.rand(1, 4, 3, 3)).dtype == torch.float32
