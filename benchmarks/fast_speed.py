@@ -85,7 +85,7 @@ def inference(repeats: int) -> None:
 
 RSS_SCRIPT = """
 import resource, sys, time, torch
-from stylize.fast import FastStylizer
+from stylize.fast import FastOptions, FastStylizer
 from stylize.checkpoint import load_model
 net, _ = load_model(sys.argv[1])
 image = torch.rand(1, 3, 4000, 6000)

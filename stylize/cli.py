@@ -39,7 +39,12 @@ class StylizeGroup(click.Group):
         except (KeyboardInterrupt, click.exceptions.Abort):
             _fail("interrupted", EXIT_INTERRUPTED)
         except MemoryError:
-            _fail("out of memory: try a smaller --size", EXIT_RUNTIME)
+            _fail("out of memory: try a smaller --size (or --tile with --model)", EXIT_RUNTIME)
+        except RuntimeError as error:
+            # torch reports device memory exhaustion as RuntimeError (torch.OutOfMemoryError).
+            if "out of memory" not in str(error):
+                raise
+            _fail("out of memory on the device: try a smaller --size (or --tile with --model)", EXIT_RUNTIME)
         sys.exit(result if isinstance(result, int) else 0)
 
 
