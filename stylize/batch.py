@@ -203,7 +203,7 @@ def run_jobs(
                                          _one_line(error)))
                     continue
                 seconds = (time.perf_counter() - started) / len(group)
-                for item, output in zip(group, outputs):
+                for item, output in zip(group, outputs, strict=False):
                     future = pool.submit(save_image, output, item.job.output, item.image.icc_profile, quality)
                     saves.append((item.job, seconds + item.seconds, future))
                 saves = _collect_saves(saves, record, wait=False)

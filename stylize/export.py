@@ -49,7 +49,8 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     buffer = io.BytesIO()
     try:
         torch.onnx.export(
-            _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"], opset_version=opset,
+            _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"],
+            opset_version=opset,
             dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
                           "stylized": {0: "batch", 2: "height", 3: "width"}},
             dynamo=False,

@@ -117,7 +117,7 @@ class GatysTransfer:
         steps = steps_per_scale(cfg.steps, len(sizes))
         total, done = sum(steps), 0
         image: torch.Tensor | None = None
-        for scale, (side, scale_steps) in enumerate(zip(sizes, steps)):
+        for scale, (side, scale_steps) in enumerate(zip(sizes, steps, strict=False)):
             scaled_content = content if side == max(height, width) else resize_longest(content, side)
             if image is None:
                 image = self._initial_image(scaled_content, side)

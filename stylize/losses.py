@@ -68,7 +68,7 @@ def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
 def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
     """One target per layer from several styles: the weighted mean of their Gram matrices."""
     total = float(sum(weights))
-    return {layer: sum(w / total * g[layer] for w, g in zip(weights, grams)) for layer in grams[0]}
+    return {layer: sum(w / total * g[layer] for w, g in zip(weights, grams, strict=False)) for layer in grams[0]}
 
 
 def perceptual_losses(

@@ -246,7 +246,7 @@ def _fit(config, style, data, output, checkpoint_path, device, group, resume, cr
                         f"the loss stopped being finite by step {step}; the last good checkpoint is kept "
                         f"at {checkpoint_path}: lower --lr and resume, or start again"
                     )
-                last = dict(zip(("content", "style", "tv", "total"), values))
+                last = dict(zip(("content", "style", "tv", "total"), values, strict=False))
                 if at_log and on_log and group.main:
                     now = time.perf_counter()
                     speed = (step - logged_step) * config.batch_size * group.world / (now - logged_time)
@@ -254,7 +254,8 @@ def _fit(config, style, data, output, checkpoint_path, device, group, resume, cr
                 sums.zero_()
                 logged_step, logged_time = step, time.perf_counter()
             if group.main and previews and (step % config.preview_every == 0 or step == total):
-                path = _save_preview(net, previews, config.image_size, device, preview_dir_for(output) / f"step{step:07d}.png")
+                preview_path = preview_dir_for(output) / f"step{step:07d}.png"
+                path = _save_preview(net, previews, config.image_size, device, preview_path)
                 if on_preview:
                     on_preview(path)
             if stop:

@@ -95,7 +95,9 @@ class TransformerNet(nn.Module):
         self.width = width
         self.residual_blocks = residual_blocks
         w = width
-        self.down = nn.Sequential(ConvLayer(3, w, 9), ConvLayer(w, 2 * w, 3, stride=2), ConvLayer(2 * w, 4 * w, 3, stride=2))
+        self.down = nn.Sequential(
+            ConvLayer(3, w, 9), ConvLayer(w, 2 * w, 3, stride=2), ConvLayer(2 * w, 4 * w, 3, stride=2)
+        )
         self.res = nn.Sequential(*(ResidualBlock(4 * w) for _ in range(residual_blocks)))
         self.up = nn.Sequential(UpsampleConv(4 * w, 2 * w), UpsampleConv(2 * w, w))
         self.out = ConvLayer(w, 3, 9, norm=False, relu=False)

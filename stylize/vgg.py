@@ -165,7 +165,7 @@ class VGGFeatures(nn.Module):
             if weights == "torchvision":
                 state = _torchvision_state()
                 with torch.no_grad():
-                    for index, (name, module) in enumerate(modules.items()):
+                    for index, module in enumerate(modules.values()):
                         if isinstance(module, nn.Conv2d):
                             module.weight.copy_(state[f"features.{index}.weight"])
                             module.bias.copy_(state[f"features.{index}.bias"])
@@ -193,7 +193,7 @@ class VGGFeatures(nn.Module):
         wanted = set(self.layers)
         features = {}
         x = self.normalize(pixels)
-        for name, module in zip(self._names, self.net):
+        for name, module in zip(self._names, self.net, strict=False):
             x = module(x)
             if name in wanted:
                 features[name] = x

@@ -33,7 +33,8 @@ def test_cached_models_are_found_and_shipped_names_win(tmp_path, monkeypatch):
     cached = save_model(tmp_path / "models" / "mine.safetensors", TransformerNet(width=8, residual_blocks=1), {})
     assert resolve_model("mine") == cached
     if SHIPPED:
-        save_model(tmp_path / "models" / f"{SHIPPED[0].name}.safetensors", TransformerNet(width=8, residual_blocks=1), {})
+        shadowed = tmp_path / "models" / f"{SHIPPED[0].name}.safetensors"
+        save_model(shadowed, TransformerNet(width=8, residual_blocks=1), {})
         assert resolve_model(SHIPPED[0].name).parent == shipped_dir()
     (tmp_path / "models" / "junk.safetensors").write_bytes(b"junk")
     assert "junk" not in [e.name for e in available_models()]
