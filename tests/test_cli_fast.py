@@ -64,7 +64,7 @@ def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, mo
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--model", "nosuch"], 1, "unknown model 'nosuch'; known models: stripes"),
+        (["--model", "nosuch"], 1, "unknown model 'nosuch'; known models: "),
         (["--model", "missing.safetensors"], 1, "no such model file"),
         (["--model", "stripes", "--steps", "3"], 2, "--steps cannot be used with --model"),
         (["--model", "stripes", "--strength", "2"], 2, "0<=x<=1"),
@@ -76,6 +76,8 @@ def test_run_model_errors(photo, model_file, tmp_path, args, code, message):
     assert result.exit_code == code
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0]
+    if "nosuch" in args:
+        assert "stripes" in lines[0]  # the cached model is listed beside the shipped ones
 
 
 def test_corrupt_model_file_is_a_one_line_error(photo, tmp_path):
