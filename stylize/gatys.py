@@ -120,7 +120,7 @@ class GatysTransfer:
         for scale, (side, scale_steps) in enumerate(zip(sizes, steps, strict=False)):
             scaled_content = content if side == max(height, width) else resize_longest(content, side)
             if image is None:
-                image = self._initial_image(scaled_content, side)
+                image = self._initial_image(scaled_content)
             else:
                 image = resize_to(image, tuple(scaled_content.shape[-2:]))
             image = self._optimize(image, scaled_content, side, scale, len(sizes), scale_steps, done, total, on_step)
@@ -129,7 +129,7 @@ class GatysTransfer:
             image = preserve_color(image, content)
         return image.cpu()
 
-    def _initial_image(self, content: torch.Tensor, side: int) -> torch.Tensor:
+    def _initial_image(self, content: torch.Tensor) -> torch.Tensor:
         init = self.config.init
         if init == "content":
             return content.clone()
@@ -226,7 +226,9 @@ def transfer(
     Images are PIL images or (1, 3, H, W) / (3, H, W) tensors in [0, 1]; the result has the content's
     type. Keyword options are GatysConfig fields, e.g. transfer(photo, monet, size=512, steps=200).
     """
-    config = (config or GatysConfig()).replace(**options) if options else (config or GatysConfig())
+    config = config or GatysConfig()
+    if options:
+        config = config.replace(**options)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     content_pixels = _to_tensor(content, config.size or None)
     output_side = max(content_pixels.shape[-2:])
