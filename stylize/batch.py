@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import glob
 import json
-import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -20,7 +19,7 @@ from typing import Any
 import torch
 
 from stylize.errors import ConfigError, StylizeError
-from stylize.files import write_bytes_atomic
+from stylize.files import walk_files, write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, SAVE_FORMATS, LoadedImage, load_image, save_image
 
 _GLOB_CHARS = set("*?[")
@@ -96,11 +95,8 @@ def collect_inputs(specs: Sequence[str | Path]) -> tuple[list[tuple[Path, str]],
                 if match.is_file():
                     add(match, match.relative_to(base))
         elif path.is_dir():
-            for folder, dirs, names in os.walk(path, followlinks=True):
-                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-                for name in sorted(names):
-                    if not name.startswith("."):
-                        add(Path(folder) / name, (Path(folder) / name).relative_to(path))
+            for file in walk_files(path):
+                add(file, file.relative_to(path))
         elif path.is_file():
             add(path, Path(path.name))
         else:

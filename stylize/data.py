@@ -7,7 +7,6 @@ start mid-epoch, which is what makes `--resume` exact.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from stylize.errors import ImageError, StylizeError
-from stylize.images import IMAGE_EXTENSIONS, open_image, pil_to_tensor, to_rgb
+from stylize.files import walk_files
+from stylize.images import IMAGE_EXTENSIONS, has_readable_header, open_image, pil_to_tensor, to_rgb
 
 
 class DataError(StylizeError):
@@ -30,22 +30,9 @@ def find_images(root: Path) -> tuple[list[Path], int]:
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root} is not a folder of images")
-    candidates = sorted(
-        Path(folder) / name
-        for folder, _, names in os.walk(root, followlinks=True)
-        for name in names
-        if Path(name).suffix.lower() in IMAGE_EXTENSIONS and not name.startswith(".")
-    )
-    readable, unreadable = [], 0
-    from PIL import Image
-
-    for path in candidates:
-        try:
-            with Image.open(path) as image:
-                image.size  # noqa: B018 - header parsed
-            readable.append(path)
-        except Exception:  # any decoder error means: skip and count
-            unreadable += 1
+    candidates = [path for path in walk_files(root) if path.suffix.lower() in IMAGE_EXTENSIONS]
+    readable = [path for path in candidates if has_readable_header(path)]
+    unreadable = len(candidates) - len(readable)
     if not readable:
         raise DataError(f"no readable images under {root} ({unreadable} unreadable)")
     return readable, unreadable

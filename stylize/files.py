@@ -40,3 +40,12 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     with atomic_output(path) as stream:
         stream.write(data)
     return Path(path)
+
+
+def walk_files(root: Path) -> Iterator[Path]:
+    """Every file below `root`, recursively and in sorted order, skipping hidden files and folders."""
+    for folder, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(names):
+            if not name.startswith("."):
+                yield Path(folder) / name

@@ -49,6 +49,15 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
+def has_readable_header(path: Path) -> bool:
+    """True if Pillow recognizes the file from its header alone (cheap: no pixels are decoded)."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # any error from any decoder plugin means: not readable
+        return False
+
+
 def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open, decode and orient an image file, with a one-line ImageError for every way that can fail."""
     path = Path(path)
