@@ -1,30 +1,68 @@
-"""stylize: neural style transfer for photographs, offline.
+"""stylize: neural style transfer and image-to-image jobs for photographs, offline.
 
-    from stylize import transfer
-    out = transfer(photo, painting, size=512)   # PIL in, PIL out; tensors accepted too
+    from stylize import transfer, FastStylizer
+    out = transfer(photo, painting, size=512)             # optimization; PIL in, PIL out (tensors too)
+    fast = FastStylizer.load("starry")(pixels)            # a fast model on a (N, 3, H, W) batch in [0, 1]
+    fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
 
-Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch.
+Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch;
+type checkers see the real definitions below.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stylize.version import __version__
 
+if TYPE_CHECKING:
+    from stylize.colorspace import preserve_color
+    from stylize.config import FastConfig, GatysConfig, StyleTrainConfig, TrainConfig
+    from stylize.device import resolve_device
+    from stylize.errors import ConfigError, DeviceError, ImageError, ModelFileError, StylizeError, WeightsError
+    from stylize.images import LoadedImage, load_image, save_image
+    from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model
+    from stylize.tasks.fast import FastStylizer, StyleObjective
+    from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer
+    from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit
+    from stylize.vgg import VGGFeatures
+    from stylize.zoo import ModelEntry, available_models, resolve_model
+
 # public name -> module that defines it
 _EXPORTS = {
-    "transfer": "stylize.gatys",
-    "GatysTransfer": "stylize.gatys",
-    "StepInfo": "stylize.gatys",
+    "transfer": "stylize.tasks.gatys",
+    "GatysTransfer": "stylize.tasks.gatys",
+    "StepInfo": "stylize.tasks.gatys",
+    "FastStylizer": "stylize.tasks.fast",
+    "StyleObjective": "stylize.tasks.fast",
+    "fit": "stylize.training.loop",
+    "TrainLog": "stylize.training.loop",
+    "TrainResult": "stylize.training.loop",
+    "TrainStart": "stylize.training.loop",
     "GatysConfig": "stylize.config",
+    "FastConfig": "stylize.config",
+    "TrainConfig": "stylize.config",
+    "StyleTrainConfig": "stylize.config",
     "VGGFeatures": "stylize.vgg",
+    "LoadedImage": "stylize.images",
     "load_image": "stylize.images",
     "save_image": "stylize.images",
-    "preserve_color": "stylize.color",
+    "preserve_color": "stylize.colorspace",
     "resolve_device": "stylize.device",
+    "ModelInfo": "stylize.modelfile",
+    "load_model": "stylize.modelfile",
+    "read_model_info": "stylize.modelfile",
+    "save_model": "stylize.modelfile",
+    "ModelEntry": "stylize.zoo",
+    "available_models": "stylize.zoo",
+    "resolve_model": "stylize.zoo",
     "StylizeError": "stylize.errors",
+    "ConfigError": "stylize.errors",
+    "DeviceError": "stylize.errors",
+    "ImageError": "stylize.errors",
+    "ModelFileError": "stylize.errors",
+    "WeightsError": "stylize.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

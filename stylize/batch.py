@@ -1,13 +1,17 @@
 """Batch jobs: plan outputs that mirror the input tree, skip what is done, run, report.
 
-This module knows no model: `run_jobs` takes a function from a list of same-sized image tensors to their
-stylized versions. Images are decoded and encoded in background threads while the model works.
+This module knows no task: `run_jobs` takes a function from a list of same-sized loaded images to their
+results. Images are decoded and encoded in background threads while the model works. Every command that
+takes files, folders and globs (batch, upscale, colorize) and the single-file `run` go through here, so
+they share the same safety: nothing is written onto a file the job reads, outputs stay inside -o, every
+write is atomic, a failure of one file is recorded and the run goes on.
 """
 
 from __future__ import annotations
 
 import glob
 import json
+import os
 import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
@@ -18,9 +22,10 @@ from typing import Any
 
 import torch
 
-from stylize.errors import ConfigError, StylizeError
-from stylize.files import walk_files, write_bytes_atomic
-from stylize.images import IMAGE_EXTENSIONS, SAVE_FORMATS, LoadedImage, load_image, save_image
+from stylize.device import is_out_of_memory
+from stylize.errors import ConfigError, OutputError, StylizeError
+from stylize.files import ReadFiles, check_writable, is_within, remove_stale_parts, walk_files, write_bytes_atomic
+from stylize.images import IMAGE_EXTENSIONS, SAVE_FORMATS, LoadedImage, load_image, made_by_stylize, save_image
 
 _GLOB_CHARS = set("*?[")
 
@@ -39,13 +44,19 @@ class JobResult:
     status: str  # "done", "skipped" (output existed) or "failed"
     seconds: float = 0.0
     error: str | None = None
+    size: tuple[int, int] | None = None  # (width, height) of the written output
+    details: dict[str, Any] | None = None  # what the task reports about this file (e.g. references used)
 
 
 @dataclass
 class BatchReport:
     results: list[JobResult] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
-    interrupted: bool = False
+    interruption: KeyboardInterrupt | None = None  # what stopped the run early (Ctrl-C or its like)
+
+    @property
+    def interrupted(self) -> bool:
+        return self.interruption is not None
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -59,7 +70,7 @@ class BatchReport:
             "totals": {s: self.count(s) for s in ("done", "skipped", "failed")},
             "interrupted": self.interrupted,
             "settings": settings or {},
-            "files": [asdict(r) for r in self.results],
+            "files": [{k: v for k, v in asdict(r).items() if v is not None or k == "error"} for r in self.results],
             "not_images": self.not_images,
         }
 
@@ -67,16 +78,43 @@ class BatchReport:
         return write_bytes_atomic(path, json.dumps(self.to_dict(settings), indent=2).encode())
 
 
-def collect_inputs(specs: Sequence[str | Path]) -> tuple[list[tuple[Path, str]], list[Path]]:
+@dataclass(frozen=True)
+class Output:
+    """A task's result for one image when it is more than pixels: transparency, a colour profile other
+    than the input's, or details for the report (e.g. which references were used)."""
+
+    pixels: torch.Tensor
+    alpha: torch.Tensor | None = None
+    icc_profile: bytes | None = None
+    details: dict[str, Any] | None = None
+
+
+Result = torch.Tensor | Output
+ProcessBatch = Callable[[list[LoadedImage], list[Job]], list[Result]]
+
+
+def _is_pattern(spec: str) -> bool:
+    """A glob pattern, unless a file or folder of exactly that name exists (`photo[1].jpg` is a name)."""
+    return bool(_GLOB_CHARS & set(spec)) and not os.path.lexists(os.path.expanduser(spec))
+
+
+def collect_inputs(
+    specs: Sequence[str | Path], exclude: Sequence[Path] = ()
+) -> tuple[list[tuple[Path, str]], list[Path]]:
     """Expand files, folders (recursively) and glob patterns into (image, relative output path) pairs.
 
     Folders and globs keep the path below the folder (or below the glob's fixed part); files named
-    directly go to the top. Non-image files are returned separately. ConfigError for a missing input.
+    directly go to the top. Folders in `exclude` strictly below an input folder (an output folder inside
+    it) are not entered. Non-image files are returned separately. ConfigError for a missing input, and for a pattern
+    whose '..' would lead its matches out of its fixed folder (and their outputs out of -o).
     """
     images: list[tuple[Path, str]] = []
     not_images: list[Path] = []
+    excluded = [Path(e).resolve() for e in exclude]
 
-    def add(path: Path, relative: Path) -> None:
+    def add(path: Path, relative: Path, root: Path) -> None:
+        if any(folder != root and is_within(path, folder) for folder in excluded):
+            return
         if path.suffix.lower() in IMAGE_EXTENSIONS:
             images.append((path, relative.as_posix()))
         else:
@@ -84,47 +122,100 @@ def collect_inputs(specs: Sequence[str | Path]) -> tuple[list[tuple[Path, str]],
 
     for spec in map(str, specs):
         path = Path(spec).expanduser()
-        if _GLOB_CHARS & set(spec):
-            parts = Path(spec).expanduser().parts
+        if _is_pattern(spec):
+            parts = path.parts
             fixed = next(i for i, part in enumerate(parts) if _GLOB_CHARS & set(part))
             base = Path(*parts[:fixed]) if fixed else Path(".")
             matches = sorted(Path(m) for m in glob.glob(str(path), recursive=True))
             if not matches:
                 raise ConfigError(f"{spec}: the pattern matches no file")
             for match in matches:
+                relative = Path(os.path.relpath(os.path.normpath(match), os.path.normpath(base)))
+                if ".." in relative.parts:
+                    raise ConfigError(f"{spec}: '..' after a wildcard leads outside {base}; name the folder "
+                                      "without '..' after the wildcard")
                 if match.is_file():
-                    add(match, match.relative_to(base))
+                    add(match, relative, base.resolve())
         elif path.is_dir():
             for file in walk_files(path):
-                add(file, file.relative_to(path))
+                add(file, file.relative_to(path), path.resolve())
         elif path.is_file():
-            add(path, Path(path.name))
+            add(path, Path(path.name), path.parent.resolve())
         else:
             raise ConfigError(f"{spec}: no such file, folder or pattern")
     return images, not_images
 
 
 def plan_jobs(
-    inputs: Sequence[tuple[Path, str]], output_dir: Path, fmt: str = "png", suffix: str = ""
+    inputs: Sequence[tuple[Path, str]],
+    output_dir: Path,
+    fmt: str = "png",
+    suffix: str = "",
+    reads: ReadFiles | None = None,
 ) -> list[Job]:
     """One job per input, sorted by relative path, writing OUTPUT_DIR/relative/STEM+SUFFIX.FMT.
 
-    ConfigError if two inputs would write the same output or an output would replace an input.
+    An input that is the earlier output of another input (the output folder is the input folder, and the
+    file carries stylize's mark) is taken as that output, not as an input. ConfigError if two inputs would
+    write one output; OutputError if an output would replace a file the job reads (an input, a style
+    image, a mask, a model: `reads`) or land outside OUTPUT_DIR.
     """
     if f".{fmt}" not in SAVE_FORMATS:
         raise ConfigError(f"unknown format {fmt!r}: use {', '.join(sorted(s[1:] for s in SAVE_FORMATS))}")
+    if "/" in suffix or os.sep in suffix or "\0" in suffix:
+        raise ConfigError(f"--suffix {suffix!r} must not contain a path separator")
+    output_dir = Path(output_dir)
+    root = output_dir.resolve()
+    planned = [(source, relative, _output_for(output_dir, relative, fmt, suffix)) for source, relative in inputs]
+    outputs = {output.resolve() for _, _, output in planned}
+    kept = [(source, relative, output) for source, relative, output in planned
+            if not (source.resolve() in outputs and source.resolve() != output.resolve() and made_by_stylize(source))]
+    reads = reads or ReadFiles()
+    for source, _, _ in kept:
+        reads.add(source)
     jobs: dict[Path, Job] = {}
-    sources = {source.resolve() for source, _ in inputs}
-    for source, relative in sorted(inputs, key=lambda item: item[1]):
-        rel = Path(relative)
-        output = Path(output_dir) / rel.with_name(f"{rel.stem}{suffix}.{fmt}")
+    for source, relative, output in sorted(kept, key=lambda item: item[1]):
         key = output.resolve()
-        if key in sources:
-            raise ConfigError(f"{output} would overwrite an input image: choose another -o or a --suffix")
+        if root not in key.parents:
+            raise OutputError(f"{output} would be written outside {output_dir}")
+        role = reads.role_of(output)
+        if role is not None:
+            raise OutputError(f"{output} would overwrite {role} of this job: choose another -o or a --suffix")
         if key in jobs:
-            raise ConfigError(f"{jobs[key].source} and {source} would both write {output}: stylize them separately")
+            raise ConfigError(f"{jobs[key].source} and {source} would both write {output}: process them separately")
         jobs[key] = Job(source, output, relative)
     return sorted(jobs.values(), key=lambda job: job.relative)
+
+
+def _output_for(output_dir: Path, relative: str, fmt: str, suffix: str) -> Path:
+    rel = Path(relative)
+    return output_dir / rel.with_name(f"{rel.stem}{suffix}.{fmt}")
+
+
+def single_job(source: Path, output: Path, reads: ReadFiles | None = None) -> Job:
+    """The job of a command that writes one named output file (`stylize run photo.jpg -o out.png`)."""
+    reads = reads or ReadFiles()
+    reads.add(source)
+    reads.check(output)
+    check_writable(output)
+    return Job(Path(source), Path(output), Path(source).name)
+
+
+def prepare_outputs(jobs: Sequence[Job], report: Path | None = None, reads: ReadFiles | None = None) -> None:
+    """Before any work: every output folder and the report can be written, and stale temporary files
+    left there by killed runs are removed."""
+    folders = sorted({job.output.parent for job in jobs})
+    for folder in folders[:1000]:  # one check per folder; thousands of folders share a few roots
+        check_writable(folder / ".stylize-probe", "output")
+    if report is not None:
+        if reads is not None:
+            reads.check(report, "report")
+        for job in jobs:
+            if job.output.resolve() == Path(report).resolve():
+                raise OutputError(f"the report {report} is also an output image: choose another name")
+        check_writable(report, "report")
+    for folder in folders:
+        remove_stale_parts(folder)
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -148,23 +239,21 @@ def job_seed(seed: int, job: Job) -> int:
     return (seed * 1_000_003 + zlib.crc32(job.relative.encode())) % 2**31
 
 
-StylizeBatch = Callable[[list[torch.Tensor], list[Job]], list[torch.Tensor]]
-
-
 def run_jobs(
     jobs: Sequence[Job],
-    stylize: StylizeBatch,
+    process: ProcessBatch,
     *,
     size: int | None = None,
     batch_size: int = 1,
     overwrite: bool = False,
     quality: int = 95,
     io_threads: int = 4,
+    keep_alpha: bool = False,
     on_result: Callable[[JobResult], None] | None = None,
 ) -> BatchReport:
-    """Stylize every job; a failure is recorded and the run goes on. Existing outputs are skipped.
+    """Process every job; a failure is recorded and the run goes on. Existing outputs are skipped.
 
-    Up to `batch_size` consecutive images of the same size go to `stylize` together. Loading runs ahead
+    Up to `batch_size` consecutive images of the same size go to `process` together. Loading runs ahead
     in `io_threads` threads and saving happens behind, so the model rarely waits for the disk.
     KeyboardInterrupt ends the run after saving what was finished; report.interrupted is then true.
     """
@@ -183,28 +272,33 @@ def run_jobs(
             todo.append(job)
 
     with ThreadPoolExecutor(io_threads, thread_name_prefix="stylize-io") as pool:
-        saves: list[tuple[Job, float, Future]] = []
+        saves: list[tuple[Job, float, dict[str, Any] | None, Future]] = []
         try:
-            loaded = _prefetch(pool, todo, size, 2 * batch_size + io_threads)
+            loaded = _prefetch(pool, todo, size, keep_alpha, 2 * batch_size + io_threads)
             for group in _same_size_groups(loaded, batch_size, record):
                 started = time.perf_counter()
                 group_jobs = [item.job for item in group]
                 try:
-                    outputs = stylize([item.image.pixels for item in group], group_jobs)
-                except (StylizeError, RuntimeError, ValueError) as error:
-                    # RuntimeError covers out-of-memory on a huge image: that image fails, the run goes on.
+                    results = process([item.image for item in group], group_jobs)
+                    if len(results) != len(group):
+                        raise RuntimeError(f"the task returned {len(results)} images for {len(group)}")
+                except (StylizeError, RuntimeError, ValueError, MemoryError) as error:
+                    # Out of memory on a huge image (host or device): that image fails, the run goes on.
                     seconds = (time.perf_counter() - started) / len(group)
+                    message = "out of memory" if is_out_of_memory(error) else _one_line(error)
                     for job in group_jobs:
-                        record(JobResult(str(job.source), str(job.output), "failed", round(seconds, 4),
-                                         _one_line(error)))
+                        record(JobResult(str(job.source), str(job.output), "failed", round(seconds, 4), message))
                     continue
                 seconds = (time.perf_counter() - started) / len(group)
-                for item, output in zip(group, outputs, strict=False):
-                    future = pool.submit(save_image, output, item.job.output, item.image.icc_profile, quality)
-                    saves.append((item.job, seconds + item.seconds, future))
+                for item, result in zip(group, results, strict=True):
+                    output = result if isinstance(result, Output) else Output(result)
+                    future = pool.submit(save_image, output.pixels, item.job.output,
+                                         output.icc_profile or item.image.icc_profile, quality, output.alpha)
+                    details = {"size": (output.pixels.shape[-1], output.pixels.shape[-2]), "details": output.details}
+                    saves.append((item.job, seconds + item.seconds, details, future))
                 saves = _collect_saves(saves, record, wait=False)
-        except KeyboardInterrupt:
-            report.interrupted = True
+        except KeyboardInterrupt as interruption:
+            report.interruption = interruption
         _collect_saves(saves, record, wait=True)
     return report
 
@@ -222,27 +316,30 @@ class _Loaded:
     error: str | None = None
 
 
-def _load(job: Job, size: int | None) -> _Loaded:
+def _load(job: Job, size: int | None, keep_alpha: bool) -> _Loaded:
     started = time.perf_counter()
     try:
-        return _Loaded(job, load_image(job.source, size), time.perf_counter() - started)
+        return _Loaded(job, load_image(job.source, size, keep_alpha=keep_alpha), time.perf_counter() - started)
     except StylizeError as error:
         return _Loaded(job, None, time.perf_counter() - started, _one_line(error))
+    except MemoryError:
+        return _Loaded(job, None, time.perf_counter() - started, "out of memory while decoding")
 
 
-def _prefetch(pool: ThreadPoolExecutor, jobs: Sequence[Job], size: int | None, ahead: int) -> Iterator[_Loaded]:
+def _prefetch(pool: ThreadPoolExecutor, jobs: Sequence[Job], size: int | None, keep_alpha: bool,
+              ahead: int) -> Iterator[_Loaded]:
     """Loaded images in job order, with up to `ahead` loads in flight."""
     pending: list[Future] = []
     queue = iter(jobs)
     for job in queue:
-        pending.append(pool.submit(_load, job, size))
+        pending.append(pool.submit(_load, job, size, keep_alpha))
         if len(pending) >= ahead:
             break
     while pending:
         future = pending.pop(0)
         next_job = next(queue, None)
         if next_job is not None:
-            pending.append(pool.submit(_load, next_job, size))
+            pending.append(pool.submit(_load, next_job, size, keep_alpha))
         yield future.result()
 
 
@@ -254,7 +351,8 @@ def _same_size_groups(
         if item.image is None:
             record(JobResult(str(item.job.source), str(item.job.output), "failed", round(item.seconds, 4), item.error))
             continue
-        if group and (len(group) >= batch_size or group[0].image.pixels.shape != item.image.pixels.shape):
+        if group and (len(group) >= batch_size or group[0].image.pixels.shape != item.image.pixels.shape
+                      or (group[0].image.alpha is None) != (item.image.alpha is None)):
             yield group
             group = []
         group.append(item)
@@ -263,16 +361,16 @@ def _same_size_groups(
 
 
 def _collect_saves(
-    saves: list[tuple[Job, float, Future]], record: Callable[[JobResult], None], wait: bool
-) -> list[tuple[Job, float, Future]]:
+    saves: list[tuple[Job, float, dict[str, Any] | None, Future]], record: Callable[[JobResult], None], wait: bool
+) -> list[tuple[Job, float, dict[str, Any] | None, Future]]:
     remaining = []
-    for job, seconds, future in saves:
+    for job, seconds, details, future in saves:
         if not wait and not future.done():
-            remaining.append((job, seconds, future))
+            remaining.append((job, seconds, details, future))
             continue
         try:
             future.result()
-            record(JobResult(str(job.source), str(job.output), "done", round(seconds, 4)))
-        except StylizeError as error:
+            record(JobResult(str(job.source), str(job.output), "done", round(seconds, 4), **details))
+        except (StylizeError, OSError, ValueError, MemoryError) as error:
             record(JobResult(str(job.source), str(job.output), "failed", round(seconds, 4), _one_line(error)))
     return remaining

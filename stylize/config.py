@@ -1,189 +1,293 @@
-"""Job configurations: frozen dataclasses that hold every default and check every value.
+"""Job configurations: frozen dataclasses that are the single home of every default, help text and check.
 
-The CLI mirrors these fields as options; the resolved config is stored in outputs' metadata and reports.
-Plain types only (no torch import), so the CLI can build and validate a config before loading torch.
+Each field is declared with `setting(...)`: its default, a help sentence and its allowed range or choices.
+The CLI generates its options from these fields (stylize/cli/options.py), the checks run for Python callers
+too, and the resolved config is stored in model files and reports. Plain types only (no torch import), so
+the CLI can build and validate a config before it loads torch.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from stylize.errors import ConfigError
+from stylize.vgg_layers import POOLINGS, RELU_LAYERS, WEIGHT_SOURCES
+
+# Images larger than this are refused before decoding: a 100 MB PNG can claim billions of pixels (a
+# decompression bomb). 150 MP holds every camera on sale (the largest sensors give about 150 MP).
+MAX_PIXELS = 150_000_000
+# The longest side any resize may ask for: a 4:1 panorama at the pixel limit. Outputs are also checked
+# against MAX_PIXELS itself once their other side is known.
+MAX_SIDE = math.isqrt(4 * MAX_PIXELS)
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style")
-WEIGHT_SOURCES = ("caffe", "torchvision")
-POOLINGS = ("max", "avg")
 
 # Learning rates when --lr is not given: L-BFGS takes full quasi-Newton steps; for Adam, 0.02 per step in
 # [0, 1] pixel units (as crowsonkb/style-transfer-pytorch) moves fast without speckle.
 DEFAULT_LR = {"lbfgs": 1.0, "adam": 0.02}
 
-RELU_LAYERS = tuple(f"relu{b}_{c}" for b, n in ((1, 2), (2, 2), (3, 4), (4, 4), (5, 4)) for c in range(1, n + 1))
+S = TypeVar("S", bound="Settings")
 
 
-def _as_tuple(value: Any) -> tuple:
+def setting(
+    default: Any,
+    help: str,
+    *,
+    min: float | None = None,
+    max: float | None = None,
+    choices: tuple[str, ...] | None = None,
+    label: str | None = None,
+    default_text: str | None = None,
+    metavar: str | None = None,
+) -> Any:
+    """A dataclass field with what the CLI and the checks need to know about it.
+
+    label names the value in error messages (default: the field name in words); default_text replaces the
+    shown default where the value None stands for a rule ("1 for lbfgs, 0.02 for adam").
+    """
+    metadata = {"help": help, "min": min, "max": max, "choices": choices, "label": label,
+                "default_text": default_text, "metavar": metavar}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def field_kind(field: dataclasses.Field) -> tuple[str, bool]:
+    """(base type name, whether None is allowed) from a field's annotation, e.g. ("tuple[str, ...]", True)."""
+    text = str(field.type).replace(" ", "")
+    optional = text.endswith("|None")
+    base = text[: -len("|None")] if optional else text
+    return base.replace(",", ", "), optional
+
+
+def label_of(field: dataclasses.Field) -> str:
+    return field.metadata.get("label") or field.name.replace("_", " ")
+
+
+def as_tuple(value: Any) -> tuple:
+    """Lists and comma-separated strings (from Python callers and the CLI) as tuples."""
     if isinstance(value, str):
         return tuple(part.strip() for part in value.split(",") if part.strip())
     return tuple(value)
 
 
+def _describe_range(lo: float | None, hi: float | None) -> str:
+    if lo is not None and hi is not None:
+        return f"must be between {lo:g} and {hi:g}"
+    if lo == 0:
+        return "must not be negative"
+    return f"must be at least {lo:g}" if lo is not None else f"must be at most {hi:g}"
+
+
 @dataclass(frozen=True)
-class GatysConfig:
+class Settings:
+    """Base of every job configuration: coercion and checks driven by the fields' metadata."""
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            object.__setattr__(self, field.name, self._checked(field, value))
+        self._validate()
+
+    def _checked(self, field: dataclasses.Field, value: Any) -> Any:
+        kind, _ = field_kind(field)
+        label = label_of(field)
+        if kind.startswith("tuple["):
+            value = as_tuple(value)
+            if kind == "tuple[float, ...]":
+                try:
+                    value = tuple(float(v) for v in value)
+                except (TypeError, ValueError):
+                    raise ConfigError(f"{label} must be comma-separated numbers, got {value!r}") from None
+                if not all(math.isfinite(v) for v in value):
+                    raise ConfigError(f"{label} must be finite numbers, got {value!r}")
+            return value
+        if kind == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                if isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                else:
+                    raise ConfigError(f"{label} must be a whole number, got {value!r}")
+        elif kind == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{label} must be a number, got {value!r}")
+            value = float(value)
+            if not math.isfinite(value):
+                raise ConfigError(f"{label} must be a finite number, got {value}")
+        elif kind == "bool":
+            if not isinstance(value, bool):
+                raise ConfigError(f"{label} must be true or false, got {value!r}")
+        lo, hi, choices = field.metadata.get("min"), field.metadata.get("max"), field.metadata.get("choices")
+        if kind in ("int", "float") and ((lo is not None and value < lo) or (hi is not None and value > hi)):
+            raise ConfigError(f"{label} {_describe_range(lo, hi)}, got {value:g}")
+        if choices and value not in choices:
+            options = ", ".join(choices[:-1]) + f" or {choices[-1]}" if len(choices) > 1 else choices[0]
+            raise ConfigError(f"unknown {label} {value!r}: use {options}")
+        return value
+
+    def _validate(self) -> None:
+        """Checks that involve several fields; subclasses extend it."""
+
+    def replace(self: S, **changes: Any) -> S:
+        """A copy with some fields changed (checked again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready types, for reports and model files."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def from_options(cls: type[S], options: dict[str, Any]) -> S:
+        """A config from a dict that may hold other keys and None for "not given"."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in options.items() if k in names and v is not None})
+
+    @classmethod
+    def field_names(cls) -> frozenset[str]:
+        return frozenset(f.name for f in dataclasses.fields(cls))
+
+
+def _check_layers(content_layers: tuple[str, ...], style_layers: tuple[str, ...]) -> None:
+    if not content_layers:
+        raise ConfigError("at least one content layer is needed")
+    if not style_layers:
+        raise ConfigError("at least one style layer is needed")
+    for layer in content_layers + style_layers:
+        if layer not in RELU_LAYERS:
+            raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
+
+
+_SIZE_HELP = "Longest side of the output in px; 0 keeps the photo's own size."
+
+
+@dataclass(frozen=True)
+class GatysConfig(Settings):
     """Optimization-based style transfer (Gatys et al.). Losses are normalized as losses.py documents.
 
     Weights: content and style errors are both relative (about 1 for unrelated images), so style_weight is
     how many times more a unit of style error counts than a unit of content error.
     """
 
-    size: int = 512  # longest side of the output in pixels; 0 keeps the content image's own size
-    style_scale: float = 1.0  # style image's longest side relative to the output's
-    style_blend: tuple[float, ...] | None = None  # one weight per style image; None = equal
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 2.0
-    content_layers: tuple[str, ...] = ("relu4_2",)  # Gatys et al. 2016
-    style_layers: tuple[str, ...] = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")  # Gatys et al.
-    steps: int = 300  # optimizer steps at the first scale; each finer scale runs half as many
-    optimizer: str = "lbfgs"
-    lr: float | None = None  # None: DEFAULT_LR for the optimizer
-    init: str = "content"
-    seed: int = 0
-    pooling: str = "max"
-    weights: str = "caffe"
-    start_size: int = 512  # the pyramid halves `size` while the result stays at least this large
-    preserve_color: bool = False
-
-    def __post_init__(self) -> None:
-        # Accept lists and comma-separated strings from Python callers, store tuples.
-        for name in ("content_layers", "style_layers"):
-            object.__setattr__(self, name, _as_tuple(getattr(self, name)))
-        if self.style_blend is not None:
-            try:
-                blend = tuple(float(w) for w in _as_tuple(self.style_blend))
-            except ValueError:
-                raise ConfigError(f"style blend must be comma-separated numbers, got {self.style_blend!r}") from None
-            object.__setattr__(self, "style_blend", blend)
-        self._validate()
+    size: int = setting(512, _SIZE_HELP + " Larger gives finer detail and takes longer.", min=0, max=MAX_SIDE)
+    style_scale: float = setting(1.0, "Style image size relative to the output: below 1 gives larger brush "
+                                      "strokes.", min=0.05, max=8)
+    style_blend: tuple[float, ...] | None = setting(
+        None, "Comma-separated weights, one per --style (e.g. 0.7,0.3).", default_text="equal", metavar="W,W,...")
+    content_weight: float = setting(1.0, "How strongly the content's structure is kept.", min=0)
+    style_weight: float = setting(10.0, "How strongly the style's textures are imposed.", min=0)
+    tv_weight: float = setting(2.0, "Smoothness: raise against noise and speckle, lower for crisper detail.", min=0)
+    # Gatys et al. 2016: content from relu4_2, style from relu1_1 to relu5_1.
+    content_layers: tuple[str, ...] = setting(("relu4_2",), "Comma-separated VGG19 layers for the content loss.")
+    style_layers: tuple[str, ...] = setting(
+        ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
+        "Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns).")
+    steps: int = setting(300, "Optimizer steps at the first scale; finer scales run half as many.", min=1)
+    optimizer: str = setting("lbfgs", "L-BFGS converges in fewer steps; Adam uses less memory.", choices=OPTIMIZERS)
+    lr: float | None = setting(None, "Learning rate.", min=0, label="learning rate",
+                               default_text="1 for lbfgs, 0.02 for adam")
+    init: str = setting("content", "Starting image: content keeps most structure, noise gives more varied results.",
+                        choices=INITS)
+    seed: int = setting(0, "Random seed; the same seed on the same device gives the same image.")
+    pooling: str = setting("max", "VGG pooling: avg gives smoother, softer results.", choices=POOLINGS)
+    weights: str = setting("caffe", "VGG19 weights: caffe (original, bundled, offline) or torchvision "
+                                    "(downloaded once).", choices=WEIGHT_SOURCES)
+    start_size: int = setting(512, "Pyramid: start at --size halved while at least this large; set to --size "
+                                   "to disable.", min=32, max=MAX_SIDE)
+    preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
 
     def _validate(self) -> None:
-        if self.size < 0:
-            raise ConfigError(f"size must be a positive number of pixels (or 0 for the original), got {self.size}")
         if self.size and self.size < 32:
             raise ConfigError(f"size {self.size} is too small: use at least 32 px")
-        if not 0.05 <= self.style_scale <= 8:
-            raise ConfigError(f"style scale must be between 0.05 and 8, got {self.style_scale}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name.replace('_', ' ')} must not be negative, got {getattr(self, name)}")
-        if self.style_blend is not None and (
-            not self.style_blend or any(w < 0 for w in self.style_blend) or sum(self.style_blend) <= 0
-        ):
-            raise ConfigError(f"style blend weights must be non-negative with a positive sum: {self.style_blend}")
-        if not self.content_layers:
-            raise ConfigError("at least one content layer is needed")
-        if not self.style_layers:
-            raise ConfigError("at least one style layer is needed")
-        for layer in self.content_layers + self.style_layers:
-            if layer not in RELU_LAYERS:
-                raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
-        if self.steps < 1:
-            raise ConfigError(f"steps must be at least 1, got {self.steps}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}: use {' or '.join(OPTIMIZERS)}")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
-        if self.init not in INITS:
-            raise ConfigError(f"unknown init {self.init!r}: use {', '.join(INITS)}")
-        if self.pooling not in POOLINGS:
-            raise ConfigError(f"unknown pooling {self.pooling!r}: use {' or '.join(POOLINGS)}")
-        if self.weights not in WEIGHT_SOURCES:
-            raise ConfigError(f"unknown weights {self.weights!r}: use {' or '.join(WEIGHT_SOURCES)}")
-        if self.start_size < 32:
-            raise ConfigError(f"start size must be at least 32 px, got {self.start_size}")
+        if self.style_blend is not None and (not self.style_blend or sum(self.style_blend) <= 0
+                                             or any(w < 0 for w in self.style_blend)):
+            raise ConfigError(f"style blend weights must be non-negative with a positive sum: {self.style_blend}")
+        _check_layers(self.content_layers, self.style_layers)
 
     @property
     def learning_rate(self) -> float:
         return self.lr if self.lr is not None else DEFAULT_LR[self.optimizer]
 
-    def replace(self, **changes: Any) -> GatysConfig:
-        """A copy with some fields changed (validated again)."""
-        return dataclasses.replace(self, **changes)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready types, for reports and metadata."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+# Tiles smaller than this would be mostly margin.
+MIN_TILE = 128
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Training a fast style network (Johnson et al.) with the losses of losses.py.
+class FastConfig(Settings):
+    """Applying a fast style model (Johnson et al.) to photos."""
+
+    size: int = setting(0, _SIZE_HELP, min=0, max=MAX_SIDE)
+    strength: float = setting(1.0, "Blend toward the photo: 0 = photo, 1 = full style.", min=0, max=1)
+    preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
+    tile: int | None = setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
+                               default_text="automatic")
+
+    def _validate(self) -> None:
+        if self.size and self.size < 16:
+            raise ConfigError(f"size {self.size} is too small: use at least 16 px")
+        if self.tile and self.tile < MIN_TILE:
+            raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {self.tile}")
+
+
+@dataclass(frozen=True)
+class TrainConfig(Settings):
+    """What every training run shares: the loop, its data and its schedule. One subclass per task."""
+
+    task: ClassVar[str] = ""
+
+    image_size: int = setting(256, "Side of the square training crops in px.", min=32)
+    batch_size: int = setting(4, "Crops per step on each process.", min=1)
+    steps: int | None = setting(20000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
+    epochs: int | None = setting(None, "Passes over the data; overrides --steps.", min=1)
+    lr: float = setting(1e-3, "Adam learning rate.", label="learning rate", min=0)
+    seed: int = setting(0, "Random seed.")
+    workers: int = setting(2, "Data loading processes (0: load in the training process).", min=0, max=256)
+    log_every: int = setting(10, "Steps between loss reports.", min=1)
+    checkpoint_every: int = setting(500, "Steps between checkpoints (OUTPUT.ckpt).", min=1)
+    preview_every: int = setting(500, "Steps between previews (OUTPUT_previews/).", min=1)
+    preview_images: int = setting(4, "Photos held back from training for the previews.", min=0, max=64)
+    amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).")
+
+    # Fields that may change between an interrupted run and its resumption without changing the result.
+    RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
+        {"steps", "epochs", "workers", "log_every", "checkpoint_every", "preview_every"})
+
+    def _validate(self) -> None:
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.epochs is None and self.steps is None:
+            raise ConfigError("give a positive number of steps or of epochs")
+
+
+@dataclass(frozen=True)
+class StyleTrainConfig(TrainConfig):
+    """Training a fast style network (Johnson et al. 2016) with the losses of losses.py.
 
     Johnson et al. take content from relu2_2 and style from relu1_2, relu2_2, relu3_3 and relu4_3; the
     weights differ from GatysConfig's because a network must serve every photo at once.
     """
 
-    image_size: int = 256  # side of the square training crops
-    batch_size: int = 4
-    steps: int | None = 20000  # optimizer steps; ignored when epochs is given
-    epochs: int | None = None
-    lr: float = 1e-3
-    content_weight: float = 1.0
-    style_weight: float = 10.0
-    tv_weight: float = 1.0
-    content_layers: tuple[str, ...] = ("relu2_2",)
-    style_layers: tuple[str, ...] = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
-    style_size: int = 512  # longest side of the style image when its targets are computed
-    seed: int = 0
-    weights: str = "caffe"
-    width: int = 32  # first-layer channels of the transform network
-    residual_blocks: int = 5
-    workers: int = 2  # data loader processes (0: load in the training process)
-    log_every: int = 10
-    checkpoint_every: int = 500
-    preview_every: int = 500
-    preview_images: int = 4  # photos held back from training and stylized for previews
-    amp: bool = True  # mixed precision on CUDA (bf16 where supported, else fp16 with a scaler)
+    task: ClassVar[str] = "style"
 
-    def __post_init__(self) -> None:
-        for name in ("content_layers", "style_layers"):
-            object.__setattr__(self, name, _as_tuple(getattr(self, name)))
-        if self.image_size < 32:
-            raise ConfigError(f"image size must be at least 32 px, got {self.image_size}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be at least 1, got {self.batch_size}")
-        if self.epochs is None and (self.steps is None or self.steps < 1):
-            raise ConfigError("give a positive number of steps or of epochs")
-        if self.epochs is not None and self.epochs < 1:
-            raise ConfigError(f"epochs must be at least 1, got {self.epochs}")
-        if not self.lr > 0:
-            raise ConfigError(f"learning rate must be positive, got {self.lr}")
-        for name in ("content_weight", "style_weight", "tv_weight"):
-            if getattr(self, name) < 0:
-                raise ConfigError(f"{name.replace('_', ' ')} must not be negative, got {getattr(self, name)}")
-        for layer in self.content_layers + self.style_layers:
-            if layer not in RELU_LAYERS:
-                raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
-        if not self.content_layers or not self.style_layers:
-            raise ConfigError("at least one content layer and one style layer are needed")
-        if self.style_size < 32:
-            raise ConfigError(f"style size must be at least 32 px, got {self.style_size}")
-        if self.weights not in WEIGHT_SOURCES:
-            raise ConfigError(f"unknown weights {self.weights!r}: use {' or '.join(WEIGHT_SOURCES)}")
-        if self.width < 4 or self.residual_blocks < 0:
-            raise ConfigError("width must be at least 4 and residual blocks not negative")
-        if self.workers < 0:
-            raise ConfigError(f"workers must not be negative, got {self.workers}")
-        for name in ("log_every", "checkpoint_every", "preview_every"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name.replace('_', ' ')} must be at least 1, got {getattr(self, name)}")
-        if self.preview_images < 0:
-            raise ConfigError(f"preview images must not be negative, got {self.preview_images}")
+    content_weight: float = setting(1.0, "How much of the photo's structure the model keeps.", min=0)
+    style_weight: float = setting(10.0, "How strongly the style is imposed.", min=0)
+    tv_weight: float = setting(1.0, "Smoothness of the output.", min=0)
+    content_layers: tuple[str, ...] = setting(("relu2_2",), "Comma-separated VGG19 layers for the content loss.")
+    style_layers: tuple[str, ...] = setting(("relu1_2", "relu2_2", "relu3_3", "relu4_3"),
+                                            "Comma-separated VGG19 layers for the style loss.")
+    style_size: int = setting(512, "Longest side of the style image for its targets; smaller gives larger "
+                                   "strokes.", min=32, max=MAX_SIDE)
+    weights: str = setting("caffe", "VGG19 weights for the losses.", choices=WEIGHT_SOURCES)
+    width: int = setting(32, "Channels of the network's first layer (32 as Johnson; 16 is faster, a little "
+                             "softer).", min=4, max=128)
+    residual_blocks: int = setting(5, "Residual blocks in the network.", min=0, max=32)
 
-    def replace(self, **changes: Any) -> TrainConfig:
-        return dataclasses.replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+    def _validate(self) -> None:
+        super()._validate()
+        _check_layers(self.content_layers, self.style_layers)

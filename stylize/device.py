@@ -1,13 +1,46 @@
-"""The one place that picks the device and the precision, and seeds the random generators."""
+"""The one place that picks the device and the precision, reads torchrun's environment, and seeds.
+
+Resolving a device changes no process-wide setting: the faster cuDNN modes are switched on only inside
+`accelerated(device)`, around the work, and restored after it.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import random
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import torch
 
 from stylize.errors import DeviceError
+
+
+@dataclass(frozen=True)
+class DistributedEnv:
+    """This process's place in a torchrun job (rank 0 of 1 outside torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    @classmethod
+    def from_environment(cls) -> DistributedEnv:
+        """Read RANK, WORLD_SIZE and LOCAL_RANK as torchrun sets them."""
+        try:
+            world = int(os.environ.get("WORLD_SIZE", "1"))
+            rank = int(os.environ.get("RANK", "0"))
+            local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        except ValueError:
+            raise DeviceError("RANK, WORLD_SIZE and LOCAL_RANK must be whole numbers (as torchrun sets them)") from None
+        if world < 1 or not 0 <= rank < world or local_rank < 0:
+            raise DeviceError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={world}")
+        return cls(rank, world, local_rank)
 
 
 def _mps_available() -> bool:
@@ -15,50 +48,62 @@ def _mps_available() -> bool:
     return bool(backend and backend.is_available())
 
 
-def resolve_device(name: str | torch.device = "auto") -> torch.device:
+def resolve_device(name: str | torch.device = "auto", env: DistributedEnv | None = None) -> torch.device:
     """Turn "auto", "cpu", "cuda", "cuda:1" or "mps" into a usable device.
 
-    auto picks CUDA, then MPS, then the CPU. A device asked for by name that is not there is an error,
-    never a silent fall back to the CPU.
+    auto picks CUDA, then MPS, then the CPU. Under torchrun (env.world > 1), "auto" and "cuda" mean this
+    process's own GPU, cuda:LOCAL_RANK. A device asked for by name that is not there is an error, never a
+    silent fall back to the CPU.
     """
+    env = env or DistributedEnv.from_environment()
     if isinstance(name, torch.device):
         name = str(name)
     name = name.strip().lower()
     if name == "auto":
         if torch.cuda.is_available():
-            device = torch.device("cuda")
+            name = "cuda"
         elif _mps_available():
-            device = torch.device("mps")
+            return torch.device("mps")
         else:
-            device = torch.device("cpu")
-    else:
-        try:
-            device = torch.device(name)
-        except RuntimeError:
-            raise DeviceError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
-        if device.type == "cuda":
-            if not torch.cuda.is_available():
-                raise DeviceError(f"device {name!r} asked for, but CUDA is not available here")
-            if device.index is not None and device.index >= torch.cuda.device_count():
-                raise DeviceError(
-                    f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist"
-                )
-        elif device.type == "mps" and not _mps_available():
-            raise DeviceError(f"device {name!r} asked for, but MPS is not available here")
-        elif device.type not in ("cpu", "cuda", "mps"):
-            raise DeviceError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
+            return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DeviceError(f"unknown device {name!r}: use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda":
-        # TF32 keeps fp32 storage and range; the loss of mantissa in convolutions does not show in images.
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-        torch.backends.cudnn.benchmark = True
+        if not torch.cuda.is_available():
+            raise DeviceError(f"device {name!r} asked for, but CUDA is not available here")
+        if device.index is None:
+            index = env.local_rank % torch.cuda.device_count() if env.world > 1 else torch.cuda.current_device()
+            device = torch.device("cuda", index)
+        if device.index >= torch.cuda.device_count():
+            raise DeviceError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+    elif device.type == "mps" and not _mps_available():
+        raise DeviceError(f"device {name!r} asked for, but MPS is not available here")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise DeviceError(f"unsupported device {name!r}: use auto, cpu, cuda, cuda:N or mps")
     return device
+
+
+@contextlib.contextmanager
+def accelerated(device: torch.device) -> Iterator[None]:
+    """Within the block, cuDNN picks the fastest kernels for the shapes it sees (a no-op off CUDA).
+
+    benchmark mode pays off because every job runs many passes at a few fixed sizes. TF32 convolutions
+    (cuDNN's default) keep fp32 storage and range; matmuls stay full fp32, so Gram matrices stay exact.
+    """
+    if device.type != "cuda":
+        yield
+        return
+    with torch.cuda.device(device), torch.backends.cudnn.flags(enabled=True, benchmark=True, allow_tf32=True):
+        yield
 
 
 def autocast_dtype(device: torch.device) -> torch.dtype | None:
     """The reduced precision to autocast to on this device, or None for plain fp32.
 
-    Never half precision on the CPU: it is slower there and some kernels lack it.
+    Never half precision on the CPU: it is slower there and some kernels lack it (Real-ESRGAN's fp16
+    default on CPU drew a stream of "Half not implemented" reports).
     """
     if device.type != "cuda":
         return None
@@ -66,7 +111,7 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """An autocast context for the network forward on this device (a no-op on CPU and MPS)."""
+    """An autocast context for network forwards on this device (a no-op on CPU and MPS)."""
     dtype = autocast_dtype(device)
     if not enabled or dtype is None:
         return contextlib.nullcontext()
@@ -82,3 +127,15 @@ def seed_everything(seed: int) -> None:
     """Seed Python's and torch's generators (all devices) for a reproducible run."""
     random.seed(seed)
     torch.manual_seed(seed)
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Whether an exception means the host or the device ran out of memory.
+
+    torch reports exhaustion as torch.OutOfMemoryError on CUDA, and on the CPU as a RuntimeError from its
+    allocator ("DefaultCPUAllocator: can't allocate memory"); Python raises MemoryError.
+    """
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return True
+    text = str(error)
+    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)

@@ -1,12 +1,21 @@
-"""Errors the library raises for problems a user can fix; the CLI shows their message as one line."""
+"""Every error the library raises for a problem a user can fix; the CLI shows the message as one line.
+
+The class decides the exit code (see `stylize.cli`): usage problems exit 2, runtime problems 1.
+"""
+
+from __future__ import annotations
 
 
 class StylizeError(Exception):
-    """Base class: the message is complete and meant for the user."""
+    """Base class: the message is complete, one line, and meant for the user."""
 
 
 class ConfigError(StylizeError, ValueError):
-    """An option value is invalid (a usage error)."""
+    """An option value is invalid (a usage error, exit 2)."""
+
+
+class DeviceError(StylizeError):
+    """The requested device is not available (a usage error, exit 2)."""
 
 
 class ImageError(StylizeError):
@@ -17,5 +26,33 @@ class WeightsError(StylizeError):
     """Network weights cannot be found or loaded."""
 
 
-class DeviceError(StylizeError):
-    """The requested device is not available."""
+class ModelFileError(StylizeError):
+    """A model or checkpoint file is missing, foreign, corrupt or for another task."""
+
+
+class DataError(StylizeError):
+    """The training data cannot be used."""
+
+
+class TrainingError(StylizeError):
+    """Training cannot go on (diverged, nothing left to resume, mismatched checkpoint)."""
+
+
+class VideoError(StylizeError):
+    """A video cannot be read or written."""
+
+
+class OutputError(StylizeError):
+    """An output location cannot be written, or would replace a file the job reads (a usage error, exit 2)."""
+
+
+class ResourceError(StylizeError):
+    """The machine ran out of memory (host or device) for this job."""
+
+
+class MissingExtraError(StylizeError):
+    """An optional dependency is not installed; the message names the pip command that adds it."""
+
+
+# Error classes that mean "the command was used wrongly": exit code 2 rather than 1.
+USAGE_ERRORS: tuple[type[StylizeError], ...] = (ConfigError, DeviceError, OutputError)

@@ -1,4 +1,4 @@
-"""Export a fast style model to ONNX with dynamic batch, height and width."""
+"""Export a fast style model to ONNX with dynamic batch, height and width (needs the onnx extra)."""
 
 from __future__ import annotations
 
@@ -8,20 +8,20 @@ from pathlib import Path
 
 import torch
 
-from stylize.checkpoint import load_model
-from stylize.errors import StylizeError
-from stylize.files import write_bytes_atomic
-from stylize.pretrained import resolve_model
-from stylize.transformer import SIZE_MULTIPLE, TransformerNet
+from stylize.extras import available, require
+from stylize.files import ReadFiles, check_writable, write_bytes_atomic
+from stylize.modelfile import load_model
+from stylize.nets.johnson import SIZE_MULTIPLE, JohnsonNet
+from stylize.zoo import resolve_model
 
 
 class _TraceablePadding(torch.nn.Module):
-    """TransformerNet with padding written as shape arithmetic that tracing records, with no branches.
+    """JohnsonNet with padding written as shape arithmetic that tracing records, with no branches.
 
     Exported models need inputs of at least MIN_SIDE (16) px per side.
     """
 
-    def __init__(self, net: TransformerNet) -> None:
+    def __init__(self, net: JohnsonNet) -> None:
         super().__init__()
         self.net = net
 
@@ -44,30 +44,31 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
 
     The export is checked against PyTorch on two odd-sized inputs when onnxruntime is installed.
     """
-    net, _ = load_model(resolve_model(model))
+    require("onnx")
+    require("onnxscript")
+    path = resolve_model(model)
+    ReadFiles([path]).check(Path(output), "ONNX file")
+    check_writable(Path(output), "ONNX file")
+    net, _ = load_model(path, task="style")
     example = torch.rand(1, 3, 61, 95)  # sides not multiples of 4, so the padding is traced
     buffer = io.BytesIO()
-    try:
-        torch.onnx.export(
-            _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"],
-            opset_version=opset,
-            dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                          "stylized": {0: "batch", 2: "height", 3: "width"}},
-            dynamo=False,
-            # Constant folding merges equal initializers (fresh norm weights) into a graph onnxruntime rejects.
-            do_constant_folding=False,
-        )
-    except ModuleNotFoundError as error:
-        raise StylizeError(f"ONNX export needs the '{error.name}' package: pip install 'stylize[onnx]'") from None
+    torch.onnx.export(
+        _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"],
+        opset_version=opset,
+        dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
+                      "stylized": {0: "batch", 2: "height", 3: "width"}},
+        dynamo=False,
+        # Constant folding merges equal initializers (fresh norm weights) into a graph onnxruntime rejects.
+        do_constant_folding=False,
+    )
     write_bytes_atomic(output, buffer.getvalue())
     return ExportReport(Path(output), _check_with_onnxruntime(net, buffer.getvalue()))
 
 
 def _check_with_onnxruntime(net: torch.nn.Module, model_bytes: bytes) -> float | None:
-    try:
-        import onnxruntime
-    except ImportError:
+    if not available("onnxruntime"):
         return None
+    onnxruntime = require("onnxruntime")
     session = onnxruntime.InferenceSession(model_bytes, providers=["CPUExecutionProvider"])
     difference = 0.0
     for shape in ((1, 3, 37, 53), (2, 3, 130, 71)):

@@ -1,13 +1,26 @@
-"""Atomic file output: a reader sees the old file or the complete new one, never a partial write."""
+"""Files: atomic output, safe folder walks, and the guard that keeps a job from writing onto what it reads.
+
+Atomic output: a reader sees the old file or the complete new one, never a partial write. The temporary
+file sits beside the target as a hidden `.NAME.PID.XXXX.part`, so one killed with its process (SIGKILL, a
+power cut) can be recognized as stale and removed by a later run.
+"""
 
 from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+from stylize.errors import OutputError
+
+PART_SUFFIX = ".part"
+# A temporary file whose writer is gone is removed only once it is this old, in case its writer runs on
+# another machine sharing the folder (where our process table says nothing).
+STALE_PART_SECONDS = 600
 
 
 @contextmanager
@@ -19,7 +32,7 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=PART_SUFFIX)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
@@ -42,10 +55,143 @@ def write_bytes_atomic(path: Path, data: bytes) -> Path:
     return Path(path)
 
 
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return True  # exists but is not ours, or not a pid we can ask about: leave its file alone
+    return True
+
+
+def remove_stale_parts(folder: Path) -> int:
+    """Delete temporary files left in `folder` by killed writers; returns how many were removed."""
+    removed = 0
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    now = time.time()
+    for entry in entries:
+        name = entry.name
+        if not (name.startswith(".") and name.endswith(PART_SUFFIX)) or not entry.is_file(follow_symlinks=False):
+            continue
+        parts = name[: -len(PART_SUFFIX)].split(".")
+        pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
+        try:
+            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_PART_SECONDS
+        except OSError:
+            continue
+        if old and (pid is None or not _process_alive(pid) or pid == os.getpid()):
+            Path(entry.path).unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def walk_files(root: Path) -> Iterator[Path]:
-    """Every file below `root`, recursively and in sorted order, skipping hidden files and folders."""
+    """Every file below `root`, recursively and in sorted order, skipping hidden files and folders.
+
+    Links to folders are followed, but each real folder is walked once, whatever links point to it: a
+    link to a parent (`ln -s .. loop`) adds nothing and two such loops cannot make the walk endless.
+    """
+    seen: set[tuple[int, int]] = set()
+    try:
+        info = os.stat(root)
+    except OSError:
+        return
+    seen.add((info.st_dev, info.st_ino))
     for folder, dirs, names in os.walk(root, followlinks=True):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        kept = []
+        for name in sorted(dirs):
+            if name.startswith("."):
+                continue
+            try:
+                info = os.stat(os.path.join(folder, name))
+            except OSError:
+                continue  # a dangling link
+            key = (info.st_dev, info.st_ino)
+            if key not in seen:
+                seen.add(key)
+                kept.append(name)
+        dirs[:] = kept
         for name in sorted(names):
             if not name.startswith("."):
                 yield Path(folder) / name
+
+
+def is_within(path: Path, folder: Path) -> bool:
+    """Whether `path` is `folder` or lies below it, after resolving links."""
+    path, folder = Path(path).resolve(), Path(folder).resolve()
+    return path == folder or folder in path.parents
+
+
+def check_writable(path: Path, what: str = "output") -> None:
+    """OutputError now, before any work, if `path` (a file to write) cannot be created or replaced."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; the {what} must be a file name")
+    folder = path.parent
+    while not folder.exists():
+        if folder.is_symlink():  # a dangling link: creating the folder would fail
+            break
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write the {what} {path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"cannot write the {what} {path}: {folder} is not writable")
+    if path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
+        raise OutputError(f"cannot replace the {what} {path}: permission denied")
+
+
+def check_writable_folder(folder: Path, what: str = "output folder") -> None:
+    """OutputError now if files cannot be created in `folder` (created later if it does not exist)."""
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise OutputError(f"the {what} {folder} is a file, not a folder")
+    check_writable(folder / ".stylize-probe", what)
+
+
+class ReadFiles:
+    """The files a job reads (inputs, styles, masks, references, models): no output may land on one.
+
+    Files are compared by resolved path and by identity (device and inode), so a link or a hard link to
+    an input counts as the input.
+    """
+
+    def __init__(self, paths: Iterable[Path] = ()) -> None:
+        self._paths: dict[Path, str] = {}
+        self._ids: dict[tuple[int, int], str] = {}
+        for path in paths:
+            self.add(path)
+
+    def add(self, path: Path, role: str = "an input image") -> None:
+        path = Path(path)
+        self._paths.setdefault(path.resolve(), role)
+        try:
+            info = path.stat()
+        except OSError:
+            return
+        self._ids.setdefault((info.st_dev, info.st_ino), role)
+
+    def add_all(self, paths: Iterable[Path], role: str = "an input image") -> None:
+        for path in paths:
+            self.add(path, role)
+
+    def role_of(self, path: Path) -> str | None:
+        """What the job reads at `path` ("an input image", "the style image", ...), or None."""
+        path = Path(path)
+        role = self._paths.get(path.resolve())
+        if role is None and path.exists():
+            try:
+                info = path.stat()
+            except OSError:
+                return None
+            role = self._ids.get((info.st_dev, info.st_ino))
+        return role
+
+    def check(self, path: Path, what: str = "output") -> None:
+        """OutputError if writing `path` would replace a file the job reads."""
+        role = self.role_of(path)
+        if role is not None:
+            raise OutputError(f"the {what} {path} is {role} of this job; it would be overwritten: choose another")

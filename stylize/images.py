@@ -10,15 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
 from stylize.files import atomic_output
-
-# Anything larger is refused before decoding: a 100 MB PNG can claim billions of pixels (decompression bomb).
-# 150 MP holds every camera on sale (the largest sensors give about 150 MP) with room to spare.
-MAX_PIXELS = 150_000_000
+from stylize.tensors import fit_longest_side
+from stylize.version import __version__
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
@@ -36,12 +34,23 @@ _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 _RGB_PROFILE_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
 
 
+# Every output says it was made by stylize (PNG text chunk or EXIF Software tag), so that a rerun whose
+# output folder is its input folder can tell its earlier outputs from photos.
+SOFTWARE = f"stylize {__version__}"
+_EXIF_SOFTWARE = 0x0131
+
+# Largest side each encoder accepts (libwebp: 16383 px; JPEG: 65535 px).
+_FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
+
+
 @dataclass(frozen=True)
 class LoadedImage:
-    """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], and the ICC profile to carry into outputs."""
+    """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], the ICC profile to carry into outputs, and the
+    transparency as (1, 1, H, W) when it was asked for and the image has one."""
 
     pixels: torch.Tensor
     icc_profile: bytes | None = None
+    alpha: torch.Tensor | None = None
 
 
 def is_image_file(path: Path) -> bool:
@@ -127,34 +136,72 @@ def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:
     return Image.fromarray(data.permute(1, 2, 0).contiguous().cpu().numpy())
 
 
-def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:
-    """(width, height) scaled so the longer side is `longest`, keeping the aspect ratio."""
-    scale = longest / max(width, height)
-    return max(1, round(width * scale)), max(1, round(height * scale))
+def made_by_stylize(path: Path) -> bool:
+    """Whether an image file carries the mark stylize puts in its outputs (header only, never raises)."""
+    try:
+        with Image.open(path) as image:
+            software = image.info.get("Software") or image.getexif().get(_EXIF_SOFTWARE) or ""
+    except Exception:  # unreadable files are simply not ours
+        return False
+    return isinstance(software, str) and software.startswith("stylize")
 
 
-def load_image(path: Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS) -> LoadedImage:
-    """Read an image file as RGB in [0, 1], resized (Lanczos, up or down) so its longest side is max_side."""
+def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
+    """(RGB colour, alpha as 8-bit "L" or None) of an image, colour not laid on any background."""
+    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "F":
+        return to_rgb(image), None
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
+        image.mode == "P" and "transparency" in image.info
+    )
+    if not has_alpha:
+        return to_rgb(image), None
+    rgba = image.convert("RGBA")
+    return rgba.convert("RGB"), rgba.getchannel("A")
+
+
+def load_image(
+    path: Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS, keep_alpha: bool = False
+) -> LoadedImage:
+    """Read an image file as RGB in [0, 1], resized (Lanczos, up or down) so its longest side is max_side.
+
+    keep_alpha: return the transparency separately (LoadedImage.alpha) instead of laying the image on
+    white; the colour of transparent pixels is then kept as stored.
+    """
     image = open_image(path, max_pixels)
     icc_profile = image.info.get("icc_profile") if image.mode in _RGB_PROFILE_MODES else None
+    alpha = None
+    if keep_alpha:
+        image, alpha = split_alpha(image)
     if max_side and max(image.size) != max_side:
-        image = to_rgb(image).resize(fit_longest_side(*image.size, max_side), Image.Resampling.LANCZOS)
-    return LoadedImage(pil_to_tensor(image), icc_profile or None)
+        size = fit_longest_side(*image.size, max_side)
+        if size[0] * size[1] > max_pixels:
+            raise ImageError(f"{path} resized to {size[0]}x{size[1]} would be over the limit of "
+                             f"{max_pixels / 1e6:.0f} MP")
+        image = to_rgb(image).resize(size, Image.Resampling.LANCZOS)
+        if alpha is not None:
+            alpha = alpha.resize(size, Image.Resampling.LANCZOS)
+    return LoadedImage(pil_to_tensor(image), icc_profile or None, None if alpha is None else _gray_to_tensor(alpha))
 
 
-def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
-    """Resize a (N, 3, H, W) batch so its longer side is `longest`, antialiased when shrinking."""
-    height, width = pixels.shape[-2:]
-    new_width, new_height = fit_longest_side(width, height, longest)
-    return resize_to(pixels, (new_height, new_width))
+def load_gray(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """A grayscale image (a mask) as (1, 1, H, W) float32 in [0, 1], resized to (height, width) if given.
+
+    Colour images are converted to luminance; transparent pixels count as black (not selected).
+    """
+    image = open_image(path)
+    if image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        black = Image.new("RGBA", rgba.size, (0, 0, 0, 255))
+        image = Image.alpha_composite(black, rgba)
+    gray = to_rgb(image).convert("L")
+    if size is not None and gray.size != (size[1], size[0]):
+        gray = gray.resize((size[1], size[0]), Image.Resampling.BILINEAR)
+    return _gray_to_tensor(gray)
 
 
-def resize_to(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resize a (N, 3, H, W) batch to (height, width) with antialiased bicubic filtering, kept in [0, 1]."""
-    if tuple(pixels.shape[-2:]) == tuple(size):
-        return pixels
-    resized = F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=True)
-    return resized.clamp_(0, 1)
+def _gray_to_tensor(image: Image.Image) -> torch.Tensor:
+    data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
+    return data.view(1, 1, image.height, image.width).float().div_(255)
 
 
 def check_output_path(path: Path) -> None:
@@ -164,29 +211,60 @@ def check_output_path(path: Path) -> None:
         raise ImageError(f"{path}: cannot tell the format from the extension; use one of {known}")
 
 
+def check_output_size(path: Path, width: int, height: int) -> None:
+    """ImageError if the format of `path` cannot hold an image of this size (WebP stops at 16383 px)."""
+    fmt = SAVE_FORMATS.get(Path(path).suffix.lower())
+    limit = _FORMAT_MAX_SIDE.get(fmt or "")
+    if limit and max(width, height) > limit:
+        raise ImageError(f"cannot write {path}: {fmt} images are at most {limit} px a side, this one is "
+                         f"{width}x{height}; use .png")
+
+
 def save_image(
     pixels: torch.Tensor | Image.Image,
     path: Path,
     icc_profile: bytes | None = None,
     quality: int = 95,
+    alpha: torch.Tensor | None = None,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename); format from extension.
 
     JPEG and WebP use `quality`; JPEG keeps full-resolution colour (4:4:4), since stylized images are
-    rich in fine colour detail. A reader never sees a partial file, and a failed write leaves none.
+    rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format has an alpha
+    channel and laid on white for JPEG. A reader never sees a partial file, and a failed write leaves none;
+    every failure is an ImageError.
     """
     path = Path(path)
     check_output_path(path)
     image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)
+    check_output_size(path, *image.size)
     fmt = SAVE_FORMATS[path.suffix.lower()]
+    if alpha is not None:
+        mask = Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].numpy())
+        if fmt == "JPEG":
+            background = Image.new("RGB", image.size, ALPHA_BACKGROUND)
+            image = Image.composite(image, background, mask)
+        else:
+            image = image.convert("RGBA")
+            image.putalpha(mask)
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
-    if fmt == "JPEG":
-        options.update(quality=quality, subsampling=0)
-    elif fmt == "WEBP":
-        options.update(quality=quality, method=4)
+    if fmt == "PNG":
+        text = PngImagePlugin.PngInfo()
+        text.add_text("Software", SOFTWARE)
+        options["pnginfo"] = text
+    else:
+        exif = Image.Exif()
+        exif[_EXIF_SOFTWARE] = SOFTWARE
+        options.update(quality=quality, exif=exif.tobytes())
+        if fmt == "JPEG":
+            options["subsampling"] = 0
+        else:
+            options["method"] = 4
     try:
         with atomic_output(path) as stream:
             image.save(stream, format=fmt, **options)
     except OSError as error:
         raise ImageError(f"cannot write {path}: {error.strerror or error}") from None
+    except (ValueError, MemoryError) as error:  # encoder limits, and allocation failures in the encoder
+        raise ImageError(f"cannot write {path}: {str(error).strip() or type(error).__name__}") from None
     return path

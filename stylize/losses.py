@@ -65,10 +65,15 @@ def tv_loss(pixels: torch.Tensor) -> torch.Tensor:
     return dx + dy
 
 
+def range_loss(pixels: torch.Tensor) -> torch.Tensor:
+    """Mean squared distance of pixel values outside [0, 1] to the range; 0 for any image in range."""
+    return (pixels - pixels.clamp(0, 1)).pow(2).mean()
+
+
 def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]) -> dict[str, torch.Tensor]:
     """One target per layer from several styles: the weighted mean of their Gram matrices."""
     total = float(sum(weights))
-    return {layer: sum(w / total * g[layer] for w, g in zip(weights, grams, strict=False)) for layer in grams[0]}
+    return {layer: sum(w / total * g[layer] for w, g in zip(weights, grams, strict=True)) for layer in grams[0]}
 
 
 def perceptual_losses(

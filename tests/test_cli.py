@@ -74,8 +74,8 @@ def test_all_optimization_options_are_accepted_and_used(inputs, tmp_path):
 
 
 def test_preserve_color_flag(inputs, tmp_path):
-    from stylize.color import rgb_to_yiq
-    from stylize.images import resize_longest
+    from stylize.colorspace import rgb_to_yiq
+    from stylize.tensors import resize_longest
 
     content, style, _ = inputs
     plain, kept = tmp_path / "plain.png", tmp_path / "kept.png"
@@ -145,13 +145,13 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
         ("empty content", 1, "empty"),
         ("text style", 1, "not an image"),
         ("truncated content", 1, "corrupt or truncated"),
-        ("output is input", 2, "input image"),
-        ("output is style", 2, "input image"),
+        ("output is input", 2, "is an input image of this job; it would be overwritten"),
+        ("output is style", 2, "is the style image of this job; it would be overwritten"),
         ("output in a file", 2, "cannot write"),
         ("output extension", 2, "unknown image extension"),
         ("output folder", 2, "is a folder"),
-        ("steps zero", 2, "steps must be at least 1"),
-        ("negative weight", 2, "must not be negative"),
+        ("steps zero", 2, "'--steps': 0 is not in the range x>=1"),
+        ("negative weight", 2, "'--tv-weight': -1 is not in the range x>=0"),
         ("bad layer", 2, "unknown layer"),
         ("blend count", 2, "1 weight(s) for 2 style"),
         ("blend text", 2, "comma-separated numbers"),
@@ -225,7 +225,7 @@ def test_python_dash_m_and_fast_help():
 
 
 def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
-    from stylize import gatys
+    from stylize.tasks import gatys
 
     def interrupted(self, *args, **kwargs):
         raise KeyboardInterrupt

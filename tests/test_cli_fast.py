@@ -7,10 +7,10 @@ import torch
 from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 
-from stylize.checkpoint import load_model, save_model
+from stylize.modelfile import load_model, save_model
 from stylize.cli import cli
 from stylize.images import load_image
-from stylize.transformer import TransformerNet
+from stylize.nets.johnson import JohnsonNet
 
 
 def invoke(*args):
@@ -27,8 +27,8 @@ def model_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def model_file(model_cache):
     torch.manual_seed(0)
-    net = TransformerNet(width=8, residual_blocks=1)
-    return save_model(model_cache / "stripes.safetensors", net,
+    net = JohnsonNet(width=8, residual_blocks=1)
+    return save_model(model_cache / "stripes.safetensors", net, "style",
                       {"style": {"file": "stripes.png", "title": "Stripes", "artist": "Test", "license": "CC0"},
                        "training": {"steps_done": 7}})
 
@@ -101,7 +101,7 @@ def test_models_lists_credits(model_file):
 
 
 def test_models_with_none_installed_says_how_to_get_one(monkeypatch):
-    import stylize.pretrained as pretrained
+    import stylize.zoo as pretrained
 
     monkeypatch.setattr(pretrained, "shipped_dir", lambda: pretrained.cache_dir() / "none")
     result = invoke("models")
@@ -134,10 +134,11 @@ def test_train_writes_a_model_that_run_can_use(photos, tmp_path, model_cache):
     assert "Training on 5 images, 1 unreadable skipped (1 held back" in result.stderr
     assert "effective batch 2" in result.stderr
     model = model_cache / "style.safetensors"
-    _, metadata = load_model(model)
-    assert metadata["style"] == {**metadata["style"], "title": "Stripes", "artist": "Me", "year": "2026",
-                                 "license": "CC0"}
-    assert metadata["training"]["seed"] == 3 and metadata["training"]["amp"] is False
+    _, info = load_model(model)
+    assert info.style == {**info.style, "title": "Stripes", "artist": "Me", "year": "2026", "license": "CC0"}
+    assert info.training["seed"] == 3 and info.training["amp"] is False
+    assert info.training["command"].startswith("stylize train --task style --style ")
+    assert "--no-amp" in info.training["command"] and "--seed 3" in info.training["command"]
     assert (model_cache / "style_previews" / "step0000004.png").is_file()
     assert invoke("run", data / "0.png", "--model", "style", "-o", tmp_path / "o.png").exit_code == 0
 
@@ -147,10 +148,10 @@ def test_train_epochs_and_resume(photos, tmp_path):
     out = tmp_path / "m.safetensors"
     result = invoke("train", "--style", style, "--data", data, "-o", out, *TRAIN_FAST, "--epochs", "1", "-q")
     assert result.exit_code == 0, result.output
-    assert load_model(out)[1]["training"]["steps_done"] == 2  # 5 - 1 held back = 4 photos, batch 2
+    assert load_model(out)[1].training["steps_done"] == 2  # 5 - 1 held back = 4 photos, batch 2
     more = invoke("train", "--style", style, "--data", data, "-o", out, *TRAIN_FAST, "--epochs", "2", "--resume", "-q")
     assert more.exit_code == 0, more.output
-    assert load_model(out)[1]["training"]["steps_done"] == 4
+    assert load_model(out)[1].training["steps_done"] == 4
 
 
 @pytest.mark.parametrize(
@@ -161,7 +162,7 @@ def test_train_epochs_and_resume(photos, tmp_path):
         ("bad style", 1, "not an image"),
         ("nothing to resume", 1, "nothing to resume"),
         ("bad output", 2, "model files end in .safetensors"),
-        ("bad size", 2, "image size must be at least 32"),
+        ("bad size", 2, "'--image-size': 8 is not in the range x>=32"),
     ],
 )
 def test_train_errors(photos, tmp_path, case, code, message):

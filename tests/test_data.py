@@ -2,7 +2,9 @@ import pytest
 import torch
 from conftest import gradient_image
 
-from stylize.data import DataError, ImageFiles, ResumableSampler, find_images
+from stylize.errors import DataError
+from stylize.tasks.fast import CropTransform
+from stylize.training.data import ImageFiles, ResumableSampler, find_images
 
 
 def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
@@ -12,7 +14,8 @@ def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
     (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
     (tmp_path / "a" / "notes.txt").write_text("hello")
     paths, unreadable = find_images(tmp_path)
-    assert [p.name for p in paths] == ["two.png", "one.jpg"] or sorted(p.name for p in paths) == ["one.jpg", "two.png"]
+    # Walk order: a folder's own files (sorted) before its subfolders (sorted), the same on every machine.
+    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["one.jpg", "a/b/two.png"]
     assert unreadable == 1
 
 
@@ -27,7 +30,7 @@ def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
     for i in range(3):
         gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")
     paths, _ = find_images(tmp_path)
-    data = ImageFiles(paths, 32, seed=1)
+    data = ImageFiles(paths, CropTransform(32), seed=1)
     first = data[1]
     assert first.shape == (3, 32, 32)
     torch.manual_seed(123)  # the global generator must not matter
@@ -41,7 +44,7 @@ def test_truncated_file_is_replaced_by_the_next(tmp_path):
     gradient_image(40, 40).save(tmp_path / "b.png")
     (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes()[:80])
     paths = sorted(tmp_path.glob("*.png"))
-    assert ImageFiles(paths, 16)[0].shape == (3, 16, 16)
+    assert ImageFiles(paths, CropTransform(16))[0].shape == (3, 16, 16)
 
 
 def test_sampler_shards_partition_each_epoch_and_resume_mid_epoch():

@@ -1,33 +1,57 @@
 import pytest
 import torch
 
+from stylize.config import FastConfig
 from stylize.errors import ConfigError
-from stylize.fast import TILE_MARGIN, FastOptions, FastStylizer, tile_boxes
-from stylize.transformer import TransformerNet
+from stylize.nets.johnson import JohnsonNet
+from stylize.nets.norm import norms
+from stylize.tasks.fast import FastStylizer
+from stylize.tasks.network import tile_spec
+from stylize.tensors import tile_boxes
 
 
-@pytest.fixture(scope="module")
-def stylizer():
+def _stylizer(residual_blocks: int) -> FastStylizer:
     torch.manual_seed(0)
-    net = TransformerNet(width=8, residual_blocks=2)
+    net = JohnsonNet(width=8, residual_blocks=residual_blocks)
     # Random but not trivial: larger norm affine weights make the output depend on the statistics.
     with torch.no_grad():
-        for norm in net.norms():
+        for norm in norms(net):
             norm.weight.uniform_(0.5, 2.0)
             norm.bias.uniform_(-0.5, 0.5)
     return FastStylizer(net, device="cpu")
 
 
-def test_tiled_output_matches_untiled_and_has_no_seam(stylizer):
-    image = torch.rand(1, 3, 300, 260)
-    image = torch.nn.functional.avg_pool2d(image, 5, 1, 2)  # some structure, less pure noise
-    whole = stylizer(image, FastOptions(tile=0))
-    tiled = stylizer(image, FastOptions(tile=2 * TILE_MARGIN + 40))
-    assert len(tile_boxes(300, 260, 2 * TILE_MARGIN + 40)) > 4
-    assert (tiled - whole).abs().max() < 1e-4
+@pytest.fixture(scope="module")
+def stylizer():
+    return _stylizer(2)
 
-    # Seam check: the step across a tile border is no larger than steps between neighbouring columns.
-    border = tile_boxes(300, 260, 2 * TILE_MARGIN + 40)[0][3]
+
+def _image(height: int, width: int) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.nn.functional.avg_pool2d(torch.rand(1, 3, height, width), 5, 1, 2)  # some structure
+
+
+@pytest.mark.parametrize("residual_blocks", [2, 10])
+def test_tiled_output_matches_untiled_with_a_margin_from_the_receptive_field(residual_blocks):
+    # Ten residual blocks reach 98 px, beyond the fixed 64 px margin tiling used to have.
+    stylizer = _stylizer(residual_blocks)
+    spec = tile_spec(stylizer.net)
+    assert spec.margin == stylizer.net.receptive_radius() >= 18 + 8 * residual_blocks
+    tile = max(128, spec.min_tile() + 24)
+    image = _image(2 * tile, tile + 40)
+    assert len(tile_boxes(*image.shape[-2:], tile, spec)) >= 4
+    whole = stylizer(image, FastConfig(tile=0))
+    tiled = stylizer(image, FastConfig(tile=tile))
+    # Exact up to float rounding (about 1e-7); the old fixed 64 px margin was off by 6e-5 at ten blocks.
+    assert (tiled - whole).abs().max() < 1e-6
+
+
+def test_seam_free_join(stylizer):
+    spec = tile_spec(stylizer.net)
+    tile = max(128, spec.min_tile() + 40)
+    image = _image(tile + 60, tile + 50)
+    tiled = stylizer(image, FastConfig(tile=tile))
+    border = tile_boxes(*image.shape[-2:], tile, spec)[0][3]
     steps = (tiled[..., 1:] - tiled[..., :-1]).abs().mean(dim=(0, 1, 2))
     assert steps[border - 1] < 2 * steps[border - 8 : border + 8].median()
 
@@ -35,20 +59,11 @@ def test_tiled_output_matches_untiled_and_has_no_seam(stylizer):
 def test_tiles_without_shared_statistics_would_differ(stylizer):
     # The reason for recording statistics: plain per-tile normalization changes the result.
     image = torch.rand(1, 3, 300, 260)
-    whole = stylizer(image, FastOptions(tile=0))
-    y0, y1, x0, x1 = 0, 168, 0, 168
+    whole = stylizer(image, FastConfig(tile=0))
+    margin = tile_spec(stylizer.net).padded_margin
     with torch.inference_mode():
-        alone = stylizer.net(image[..., y0 : y1 + TILE_MARGIN, x0 : x1 + TILE_MARGIN])[..., :y1, :x1]
-    assert (alone - whole[..., :y1, :x1]).abs().max() > 1e-3
-
-
-def test_tile_grid_covers_the_image_once_on_the_stride_grid():
-    boxes = tile_boxes(301, 517, 256)
-    covered = torch.zeros(301, 517, dtype=torch.int)
-    for top, bottom, left, right in boxes:
-        assert top % 4 == 0 and left % 4 == 0
-        covered[top:bottom, left:right] += 1
-    assert torch.equal(covered, torch.ones_like(covered))
+        alone = stylizer.net(image[..., : 168 + margin, : 168 + margin])[..., :168, :168]
+    assert (alone - whole[..., :168, :168]).abs().max() > 1e-3
 
 
 def test_odd_sizes_and_batches_keep_shape(stylizer):
@@ -60,23 +75,25 @@ def test_odd_sizes_and_batches_keep_shape(stylizer):
 def test_strength_blends_toward_the_photo(stylizer):
     image = torch.rand(1, 3, 32, 32)
     full = stylizer(image)
-    assert torch.allclose(stylizer(image, FastOptions(strength=0.0)), image)
-    half = stylizer(image, FastOptions(strength=0.5))
+    assert torch.allclose(stylizer(image, FastConfig(strength=0.0)), image)
+    half = stylizer(image, FastConfig(strength=0.5))
     assert torch.allclose(half, (full + image) / 2, atol=1e-5)
 
 
 def test_preserve_color_keeps_the_photos_chroma(stylizer):
-    from stylize.color import rgb_to_yiq
+    from stylize.colorspace import rgb_to_yiq
 
     image = torch.rand(1, 3, 32, 32) * 0.5 + 0.25
     plain = stylizer(image)
-    kept = stylizer(image, FastOptions(preserve_color=True))
+    kept = stylizer(image, FastConfig(preserve_color=True))
     error = lambda x: (rgb_to_yiq(x)[:, 1:] - rgb_to_yiq(image)[:, 1:]).abs().mean()  # noqa: E731
     assert error(kept) < 0.2 * error(plain)
 
 
-def test_options_are_validated():
+def test_options_are_validated(stylizer):
     with pytest.raises(ConfigError, match="strength"):
-        FastOptions(strength=1.5)
+        FastConfig(strength=1.5)
     with pytest.raises(ConfigError, match="tile"):
-        FastOptions(tile=50)
+        FastConfig(tile=50)
+    with pytest.raises(ConfigError, match="at least .* px for this model"):
+        FastStylizer(_stylizer(10).net, device="cpu", config=FastConfig(tile=150))

@@ -5,7 +5,7 @@ from PIL import Image
 
 from stylize.config import GatysConfig
 from stylize.errors import ConfigError
-from stylize.gatys import GatysTransfer, pyramid_sizes, steps_per_scale, transfer
+from stylize.tasks.gatys import GatysTransfer, pyramid_sizes, steps_per_scale, transfer
 from stylize.images import pil_to_tensor
 
 
@@ -104,7 +104,7 @@ def test_transfer_takes_tensors_and_returns_tensors(content, style, device):
 def test_preserve_color_option_keeps_content_colours(content, style, device):
     plain, _ = run(content, style, device, steps=6)
     kept, _ = run(content, style, device, steps=6, preserve_color=True)
-    from stylize.color import rgb_to_yiq
+    from stylize.colorspace import rgb_to_yiq
 
     chroma_error = lambda image: (rgb_to_yiq(image)[:, 1:] - rgb_to_yiq(content)[:, 1:]).abs().mean()  # noqa: E731
     assert chroma_error(kept) < 0.5 * chroma_error(plain)

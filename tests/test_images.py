@@ -14,10 +14,10 @@ from stylize.images import (
     is_image_file,
     load_image,
     pil_to_tensor,
-    resize_longest,
     save_image,
     tensor_to_pil,
 )
+from stylize.tensors import resize_longest
 
 
 def test_load_gives_float_rgb_batch_in_unit_range(tmp_path):

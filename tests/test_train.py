@@ -6,13 +6,19 @@ import torch
 import torch.multiprocessing as mp
 from conftest import gradient_image, stripes_image
 
-from stylize.checkpoint import load_model
-from stylize.config import TrainConfig
-from stylize.errors import ConfigError
-from stylize.train import TrainingError, checkpoint_path_for, fit
+from stylize.config import StyleTrainConfig
+from stylize.errors import ConfigError, TrainingError
+from stylize.modelfile import load_model
+from stylize.tasks.fast import StyleObjective
+from stylize.training.checkpoint import checkpoint_path_for
+from stylize.training.loop import fit
 
-TINY = TrainConfig(image_size=48, batch_size=2, steps=30, workers=0, width=8, residual_blocks=1, log_every=5,
-                   checkpoint_every=10, preview_every=15, preview_images=2, style_size=64, lr=5e-3)
+TINY = StyleTrainConfig(image_size=48, batch_size=2, steps=30, workers=0, width=8, residual_blocks=1, log_every=5,
+                        checkpoint_every=10, preview_every=15, preview_images=2, style_size=64, lr=5e-3)
+
+
+def train(config, style, data, output, credit=None, **options):
+    return fit(StyleObjective(config, style, credit), data, output, **options)
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +35,14 @@ def dataset(tmp_path_factory):
 def test_training_loss_falls_and_writes_model_checkpoint_and_previews(dataset, tmp_path, device):
     data, style = dataset
     logs, previews = [], []
-    result = fit(TINY, style, data, tmp_path / "m.safetensors", device=device, on_log=logs.append,
-                 on_preview=previews.append, credit={"title": "Stripes"})
+    result = train(TINY, style, data, tmp_path / "m.safetensors", device=device, on_log=logs.append,
+                   on_preview=previews.append, credit={"title": "Stripes"}, record={"command": "stylize train ..."})
     assert logs[-1].losses["total"] < 0.85 * logs[0].losses["total"]
     assert result.steps == 30 and not result.interrupted
-    net, metadata = load_model(result.model_path)
-    assert metadata["style"]["title"] == "Stripes" and metadata["training"]["steps_done"] == 30
-    assert metadata["losses"]["total"] == pytest.approx(logs[-1].losses["total"])
+    net, info = load_model(result.model_path, task="style")
+    assert info.style["title"] == "Stripes" and info.training["steps_done"] == 30
+    assert info.training["command"] == "stylize train ..."
+    assert info.document["losses"]["total"] == pytest.approx(logs[-1].losses["total"])
     assert checkpoint_path_for(result.model_path).is_file()
     assert [p.name for p in previews] == ["step0000015.png", "step0000030.png"]
 
@@ -43,40 +50,75 @@ def test_training_loss_falls_and_writes_model_checkpoint_and_previews(dataset, t
 def test_interrupt_and_resume_gives_the_same_weights(dataset, tmp_path):
     data, style = dataset
     config = TINY.replace(steps=12, checkpoint_every=4)
-    straight = fit(config, style, data, tmp_path / "a.safetensors", device="cpu")
+    straight = train(config, style, data, tmp_path / "a.safetensors", device="cpu")
 
     calls = []
-    stopped = fit(config, style, data, tmp_path / "b.safetensors", device="cpu",
-                  should_stop=lambda: calls.append(1) or len(calls) >= 6)
+    stopped = train(config, style, data, tmp_path / "b.safetensors", device="cpu",
+                    should_stop=lambda: calls.append(1) or len(calls) >= 6)
     assert stopped.interrupted and stopped.steps == 6 and stopped.model_path is None
-    resumed = fit(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True)
+    resumed = train(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True)
     assert resumed.steps == 12
     a, b = load_model(straight.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_stop_during_the_last_step_still_writes_the_model(dataset, tmp_path):
+    data, style = dataset
+    objective = StyleObjective(TINY.replace(steps=3), style)
+    losses = []
+    real_loss = objective.loss
+    objective.loss = lambda net, batch: losses.append(1) or real_loss(net, batch)
+    # The stop (a SIGTERM, say) arrives while the third and last step computes.
+    result = fit(objective, data, tmp_path / "m.safetensors", device="cpu", should_stop=lambda: len(losses) >= 3)
+    assert not result.interrupted and result.steps == 3
+    assert result.model_path is not None and load_model(result.model_path)[1].training["steps_done"] == 3
+
+
+def test_resume_of_a_finished_checkpoint_without_its_model_writes_the_model(dataset, tmp_path):
+    data, style = dataset
+    output = tmp_path / "m.safetensors"
+    train(TINY.replace(steps=2), style, data, output, device="cpu")
+    output.unlink()  # killed between the last checkpoint and the model write
+    result = train(TINY.replace(steps=2), style, data, output, device="cpu", resume=True)
+    assert result.model_path == output and load_model(output)[1].training["steps_done"] == 2
+
+
 def test_resume_with_nothing_or_other_settings(dataset, tmp_path):
     data, style = dataset
     with pytest.raises(Exception, match="nothing to resume"):
-        fit(TINY, style, data, tmp_path / "none.safetensors", device="cpu", resume=True)
-    fit(TINY.replace(steps=2), style, data, tmp_path / "m.safetensors", device="cpu")
+        train(TINY, style, data, tmp_path / "none.safetensors", device="cpu", resume=True)
+    train(TINY.replace(steps=2), style, data, tmp_path / "m.safetensors", device="cpu")
     with pytest.raises(ConfigError, match="batch_size=2"):
-        fit(TINY.replace(batch_size=3), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)
+        train(TINY.replace(batch_size=3), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)
     with pytest.raises(TrainingError, match="nothing left"):
-        fit(TINY.replace(steps=2), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)
+        train(TINY.replace(steps=2), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)
+
+
+def test_resume_with_another_style_or_other_photos_is_refused(dataset, tmp_path):
+    data, style = dataset
+    output = tmp_path / "m.safetensors"
+    train(TINY.replace(steps=2), style, data, output, device="cpu")
+    other_style = tmp_path / "other.png"
+    gradient_image(64, 64, seed=9).save(other_style)
+    with pytest.raises(ConfigError, match="other style image"):
+        train(TINY.replace(steps=4), other_style, data, output, device="cpu", resume=True)
+    other_data = tmp_path / "other_data"
+    other_data.mkdir()
+    for i in range(8):
+        gradient_image(72, 56, seed=20 + i).save(other_data / f"p{i}.jpg")
+    with pytest.raises(ConfigError, match="other photos under --data"):
+        train(TINY.replace(steps=4), style, other_data, output, device="cpu", resume=True)
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(dataset, tmp_path):
     data, style = dataset
     output = tmp_path / "m.safetensors"
-    fit(TINY.replace(steps=4, checkpoint_every=2), style, data, output, device="cpu")
+    train(TINY.replace(steps=4, checkpoint_every=2), style, data, output, device="cpu")
     good = checkpoint_path_for(output).read_bytes()
     with pytest.raises(TrainingError, match="finite"):
-        fit(TINY.replace(steps=8, checkpoint_every=2, lr=1e30), style, data, output, device="cpu", resume=False)
-    # A diverged run writes neither a model nor a checkpoint after the loss went bad.
-    state = torch.load(checkpoint_path_for(output), weights_only=True)
-    assert all(torch.isfinite(v).all() for v in state["model"].values())
-    assert good
+        train(TINY.replace(steps=8, checkpoint_every=2, lr=1e30), style, data, output, device="cpu")
+    # The diverged run wrote no checkpoint after its loss went bad: the last good one is untouched.
+    assert checkpoint_path_for(output).read_bytes() == good
 
 
 def _free_port() -> int:
@@ -89,12 +131,13 @@ def _rank_main(rank: int, world: int, port: int, data, style, output) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world), RANK=str(rank),
                       LOCAL_RANK=str(rank))
     torch.set_num_threads(1)
-    fit(TINY.replace(steps=3, preview_images=0), style, data, output, device="cpu")
+    train(TINY.replace(steps=3, preview_images=0), style, data, output, device="cpu")
 
 
+@pytest.mark.slow
 def test_two_process_gloo_run_writes_exactly_one_model(dataset, tmp_path):
     data, style = dataset
     output = tmp_path / "out" / "m.safetensors"
     mp.spawn(_rank_main, args=(2, _free_port(), data, style, output), nprocs=2, join=True)
     assert sorted(p.name for p in output.parent.iterdir()) == ["m.ckpt", "m.safetensors"]
-    assert load_model(output)[1]["training"]["world_size"] == 2
+    assert load_model(output)[1].training["world_size"] == 2

@@ -1,10 +1,10 @@
-"""Colour preservation: keep the content's colours and take only luminance structure from the style."""
+"""Colour spaces: YIQ for colour preservation (keep the photo's colours, take only luminance from the style)."""
 
 from __future__ import annotations
 
 import torch
 
-from stylize.images import resize_to
+from stylize.tensors import resize_to
 
 # YIQ, the space Gatys et al. (2016, "Preserving Color in Neural Artistic Style Transfer") use for
 # luminance-only transfer; coefficients of the FCC NTSC standard.

@@ -1,6 +1,6 @@
 import torch
 
-from stylize.color import preserve_color, rgb_to_yiq, yiq_to_rgb
+from stylize.colorspace import preserve_color, rgb_to_yiq, yiq_to_rgb
 
 
 def test_yiq_round_trip():

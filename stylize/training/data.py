@@ -1,4 +1,4 @@
-"""Training data: every image file under a folder tree, as square crops with torchvision transforms.
+"""Training data: every image file under a folder tree, turned into training items by a task's transform.
 
 Augmentation is seeded per (seed, epoch, index), so a sample is the same whatever the worker count and
 whether or not the run was interrupted and resumed; the sampler's permutation is seeded per epoch and can
@@ -7,25 +7,28 @@ start mid-epoch, which is what makes `--resume` exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import hashlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import torch
+from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from stylize.errors import ImageError, StylizeError
+from stylize.errors import DataError, ImageError
 from stylize.files import walk_files
-from stylize.images import IMAGE_EXTENSIONS, has_readable_header, open_image, pil_to_tensor, to_rgb
+from stylize.images import IMAGE_EXTENSIONS, has_readable_header, open_image, to_rgb
 
-
-class DataError(StylizeError):
-    """The training data cannot be used."""
+# A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors).
+Transform = Callable[[Image.Image], Any]
 
 
 def find_images(root: Path) -> tuple[list[Path], int]:
     """(readable image files under `root`, sorted; count of image-named files that could not be opened).
 
-    Only headers are read here, so a folder of thousands of photos scans in seconds.
+    Only headers are read here, so a folder of thousands of photos scans in seconds. Each real folder is
+    walked once, whatever links point to it.
     """
     root = Path(root)
     if not root.is_dir():
@@ -38,25 +41,28 @@ def find_images(root: Path) -> tuple[list[Path], int]:
     return readable, unreadable
 
 
+def fingerprint(root: Path, paths: list[Path]) -> str:
+    """A digest of the training files' paths below `root` and their sizes: what --resume checks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(str(path.stat().st_size).encode())
+    return digest.hexdigest()
+
+
 class ImageFiles(Dataset):
-    """Square crops of `image_size` px: random resized crop (25-100 % of the area) and horizontal flip."""
+    """Training items made by `transform` from the photos at `paths`, seeded per (seed, epoch, index)."""
 
-    def __init__(self, paths: list[Path], image_size: int, seed: int = 0) -> None:
-        from torchvision.transforms import v2
-
+    def __init__(self, paths: list[Path], transform: Transform, seed: int = 0) -> None:
         self.paths = list(paths)
+        self.transform = transform
         self.seed = seed
         self.epoch = 0
-        # Scale from 25 %: smaller crops would magnify photos until the style's strokes look oversized.
-        self.transform = v2.Compose([
-            v2.RandomResizedCrop(image_size, scale=(0.25, 1.0), antialias=True),
-            v2.RandomHorizontalFlip(),
-        ])
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> torch.Tensor:
+    def __getitem__(self, index: int) -> Any:
         # A file that fails to decode (truncated after its header) is replaced by the next one.
         for attempt in range(len(self.paths)):
             path = self.paths[(index + attempt) % len(self.paths)]
@@ -66,7 +72,7 @@ class ImageFiles(Dataset):
                 continue
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF)
-                return pil_to_tensor(self.transform(image))[0]
+                return self.transform(image)
         raise DataError("none of the training images could be decoded")
 
 

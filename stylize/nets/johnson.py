@@ -10,45 +10,18 @@ Attribute names are the on-disk format of model files: do not rename them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylize.nets.norm import InstanceNorm
+
 # Two stride-2 convolutions: inputs are padded to a multiple of this and the output cropped back.
 SIZE_MULTIPLE = 4
 # The reflection paddings inside need a few pixels at the quarter-resolution layers.
 MIN_SIDE = 16
-
-
-class InstanceNorm(nn.Module):
-    """Instance normalization whose statistics can be recorded once and then imposed.
-
-    Tiled inference records each layer's mean and variance on the whole image (at a size that fits in
-    memory) and imposes them on every tile, so tiles are normalized alike and join without seams.
-    """
-
-    def __init__(self, channels: int, eps: float = 1e-5) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-        self.mode = "normal"  # "normal", "record" or "impose"
-        self.stats: tuple[torch.Tensor, torch.Tensor] | None = None
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.mode == "impose":
-            assert self.stats is not None, "impose mode needs recorded statistics"
-            mean, var = self.stats
-        else:
-            var, mean = torch.var_mean(x.float(), dim=(2, 3), keepdim=True, correction=0)
-            if self.mode == "record":
-                self.stats = (mean.detach(), var.detach())
-        scale = self.weight.view(1, -1, 1, 1) * torch.rsqrt(var + self.eps)
-        shift = self.bias.view(1, -1, 1, 1) - mean * scale
-        return (x * scale.to(x.dtype) + shift.to(x.dtype))
 
 
 class ConvLayer(nn.Sequential):
@@ -83,12 +56,17 @@ class UpsampleConv(nn.Module):
         return self.conv(F.interpolate(x, scale_factor=2, mode="nearest"))
 
 
-class TransformerNet(nn.Module):
+class JohnsonNet(nn.Module):
     """Image (N, 3, H, W) in [0, 1] -> stylized image of exactly the same size, in [0, 1].
 
     width: channels of the first layer (Johnson: 32); the deeper layers use 2x and 4x that.
     residual_blocks: Johnson uses 5.
     """
+
+    architecture: ClassVar[str] = "johnson"
+    ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"width": (4, 128), "residual_blocks": (0, 32)}
+    scale: ClassVar[int] = 1
+    size_multiple: ClassVar[int] = SIZE_MULTIPLE
 
     def __init__(self, width: int = 32, residual_blocks: int = 5) -> None:
         super().__init__()
@@ -106,6 +84,16 @@ class TransformerNet(nn.Module):
         """The constructor arguments, stored in model files."""
         return {"width": self.width, "residual_blocks": self.residual_blocks}
 
+    def receptive_radius(self) -> int:
+        """Input pixels an output pixel can depend on, on each side (with normalization statistics fixed).
+
+        Each k x k convolution adds k // 2 steps of its input grid: 9x9 at full resolution (4), 3x3 at full
+        and half resolution for the two downsamplings (1 + 2), two 3x3 per residual block at quarter
+        resolution (8 each), 3x3 after each upsampling at half and full resolution (2 + 1), the final 9x9
+        (4); one quarter-resolution step (4) more covers the nearest-neighbour upsampling's rounding.
+        """
+        return 4 + 1 + 2 + 8 * self.residual_blocks + 2 + 1 + 4 + SIZE_MULTIPLE
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
         pad_h = max(MIN_SIDE - height, (-height) % SIZE_MULTIPLE)
@@ -119,20 +107,3 @@ class TransformerNet(nn.Module):
     def body(self, x: torch.Tensor) -> torch.Tensor:
         """The network proper, for inputs whose sides are multiples of SIZE_MULTIPLE (and >= MIN_SIDE)."""
         return torch.sigmoid(self.out(self.up(self.res(self.down(x)))))
-
-    def norms(self) -> Iterator[InstanceNorm]:
-        return (m for m in self.modules() if isinstance(m, InstanceNorm))
-
-    @contextmanager
-    def normalization(self, mode: str) -> Iterator[None]:
-        """Within the block, every InstanceNorm records ("record") or imposes ("impose") statistics."""
-        norms = list(self.norms())
-        for norm in norms:
-            norm.mode = mode
-        try:
-            yield
-        finally:
-            for norm in norms:
-                norm.mode = "normal"
-                if mode == "impose":
-                    norm.stats = None

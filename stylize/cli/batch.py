@@ -1,0 +1,49 @@
+"""`stylize batch`: stylize files, folders and globs into a mirrored tree, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli import jobs as file_jobs
+from stylize.cli.options import device_option, given, quality_option, quiet_option
+from stylize.cli.styling import plan_style, style_options
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output folder; the input tree is mirrored below it.")
+@file_jobs.folder_options
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="With --model: same-sized images stylized together. Default: 4 on CUDA, 1 on the CPU, "
+                   "where batching was measured to gain nothing.")
+@style_options
+@quality_option
+@device_option
+@quiet_option
+@click.pass_context
+def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: str, suffix: str, overwrite: bool,
+          report: Path | None, shard: str | None, io_threads: int, batch_size: int | None, styles: tuple[Path, ...],
+          model: str | None, quality: int, device: str, quiet: bool, **options: Any) -> None:
+    """Stylize INPUTS (files, folders, glob patterns) into a mirrored tree under -o.
+
+    Outputs that exist are skipped, so rerunning an interrupted command finishes the rest. Exit code 0
+    only if no image failed. Under torchrun each process takes its own share.
+    """
+    if not model and given(ctx, ["batch_size"]):
+        raise click.UsageError("--batch-size cannot be used with --style")
+    plan = plan_style(ctx, styles, model, options)
+    reads = plan.reads()
+    jobs, not_images, shard_label, report = file_jobs.plan(inputs, output_dir, fmt, suffix, reads, shard, report)
+    task = plan.build(device)
+    if batch_size is None:
+        batch_size = 4 if model and task.device.type == "cuda" else 1
+    outcome = file_jobs.execute(jobs, task.process, quiet=quiet, size=plan.size, batch_size=batch_size,
+                                overwrite=overwrite, quality=quality, io_threads=io_threads)
+    settings = {"inputs": list(inputs), "output": str(output_dir), "model": model,
+                "styles": [str(s) for s in styles], "format": fmt, "suffix": suffix,
+                "shard": shard_label, "device": str(task.device), "config": plan.config.to_dict()}
+    file_jobs.conclude(outcome, not_images, report, settings, quiet)

@@ -1,0 +1,29 @@
+"""`stylize export`: a fast style model as ONNX."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stylize.cli.options import quiet_option
+
+
+@click.command()
+@click.argument("model")
+@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="ONNX file to write; batch, height and width are dynamic.")
+@click.option("--opset", type=click.IntRange(9, 30), default=17, show_default=True, help="ONNX opset version.")
+@quiet_option
+def export(model: str, onnx_path: Path, opset: int, quiet: bool) -> None:
+    """Export MODEL (a name or file) to ONNX, checked against PyTorch when onnxruntime is installed.
+
+    Needs the onnx extra: pip install "stylize[onnx]".
+    """
+    from stylize.export import export_onnx
+
+    report = export_onnx(model, onnx_path, opset)
+    if not quiet:
+        checked = (f"checked with onnxruntime, max difference {report.max_difference:.2g}"
+                   if report.max_difference is not None else "not checked: onnxruntime is not installed")
+        click.echo(f"Wrote {onnx_path} ({checked})", err=True)

@@ -1,0 +1,87 @@
+"""What every command over files, folders and globs shares (batch, upscale, colorize): options, planning,
+the progress bar, the summary, the report and the exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli.app import EXIT_RUNTIME, fail_interrupted
+from stylize.files import ReadFiles
+
+
+def folder_options(command: Any) -> Any:
+    """--format, --suffix, --overwrite, --report, --shard and --io-threads."""
+    decorators = [
+        click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default="png", show_default=True,
+                     help="Output format (when writing into a folder)."),
+        click.option("--suffix", default="", show_default=True, help="Added to each output's file name, e.g. _starry."),
+        click.option("--overwrite", is_flag=True, help="Redo images whose output exists (default: skip them)."),
+        click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a JSON report: per-file status, reason, size and seconds."),
+        click.option("--shard", help="I/N: process only the I-th of N equal parts of the sorted inputs (1-based)."),
+        click.option("--io-threads", type=click.IntRange(min=1), default=2, show_default=True,
+                     help="Threads decoding and encoding images while the model works."),
+    ]
+    for decorator in reversed(decorators):
+        command = decorator(command)
+    return command
+
+
+def plan(
+    inputs: tuple[str, ...], output: Path, fmt: str, suffix: str, reads: ReadFiles, shard_text: str | None,
+    report: Path | None,
+) -> tuple[list, list[Path], str, Path | None]:
+    """(jobs of this process, non-image inputs, "I/N" of the shard, the report path of this process).
+
+    Under torchrun each process takes its own share of the shard and writes its own report.
+    """
+    from stylize import batch as batching
+    from stylize.device import DistributedEnv
+
+    shard_index, shard_count = batching.parse_shard(shard_text) if shard_text else (0, 1)
+    env = DistributedEnv.from_environment()
+    if env.world > 1:
+        shard_index, shard_count = shard_index * env.world + env.rank, shard_count * env.world
+        if report is not None:
+            report = report.with_name(f"{report.stem}.rank{env.rank}{report.suffix}")
+    found, not_images = batching.collect_inputs(inputs, exclude=[output])
+    if not found and not not_images:
+        raise click.UsageError("no input images found")
+    jobs = batching.shard(batching.plan_jobs(found, output, fmt, suffix, reads), shard_index, shard_count)
+    batching.prepare_outputs(jobs, report, reads)
+    return jobs, not_images, f"{shard_index + 1}/{shard_count}", report
+
+
+def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **options: Any) -> Any:
+    """batch.run_jobs with a progress bar."""
+    from tqdm import tqdm
+
+    from stylize.batch import run_jobs
+
+    bar = tqdm(total=len(jobs), unit=unit, disable=quiet, dynamic_ncols=True)
+    try:
+        return run_jobs(jobs, process, on_result=lambda result: bar.update(1), **options)
+    finally:
+        bar.close()
+
+
+def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings: dict[str, Any], quiet: bool) -> None:
+    """Write the report, print the summary and every failure, and exit non-zero if anything failed."""
+    outcome.not_images = [str(p) for p in not_images]
+    if report is not None:
+        outcome.write_json(report, settings)
+    if not quiet:
+        click.echo(f"{outcome.count('done')} done, {outcome.count('skipped')} skipped (output exists), "
+                   f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
+        for path in not_images:
+            click.echo(f"  not an image: {path}", err=True)
+    for result in outcome.failed:
+        click.echo(f"  failed: {result.source}: {result.error}", err=True)
+    if outcome.interruption is not None:
+        fail_interrupted(outcome.interruption, "run the same command again to finish the rest")
+    if outcome.failed:
+        raise SystemExit(EXIT_RUNTIME)

@@ -1,0 +1,73 @@
+"""`stylize run`: stylize one photo with style images (optimization) or a fast model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
+from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
+from stylize.cli.styling import plan_style, style_options
+
+
+@click.command()
+@click.argument("content", type=existing_file())
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file (.png, .jpg, .webp). Default: CONTENT_STYLE.png in the current folder.")
+@click.option("--save-every", type=click.IntRange(min=1),
+              help="With --style: also save the image every N steps, as OUTPUT_stepNNNN next to the output.")
+@style_options
+@quality_option
+@device_option
+@quiet_option
+@click.pass_context
+def run(ctx: click.Context, content: Path, output: Path | None, save_every: int | None, styles: tuple[Path, ...],
+        model: str | None, quality: int, device: str, quiet: bool, **options: Any) -> None:
+    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model."""
+    plan = plan_style(ctx, styles, model, options)
+    if save_every and model:
+        raise click.UsageError("--save-every cannot be used with --model")
+    output = output or Path.cwd() / f"{content.stem}_{plan.name}.png"
+    from stylize.images import SAVE_FORMATS
+
+    if output.suffix.lower() not in SAVE_FORMATS:
+        raise click.BadParameter(
+            f"{output}: unknown image extension; use one of {', '.join(sorted(SAVE_FORMATS))}", param_hint="'-o'"
+        )
+    started = time.perf_counter()
+    from tqdm import tqdm
+
+    from stylize.batch import run_jobs, single_job
+    from stylize.images import save_image
+
+    job = single_job(content, output, plan.reads())
+    bar: tqdm | None = None
+
+    def on_step(info: Any) -> None:
+        nonlocal bar
+        if bar is None:  # created at the first step, when the total over all scales is known
+            bar = tqdm(total=info.total, unit="step", disable=quiet, dynamic_ncols=True, leave=False)
+        bar.set_description(f"scale {info.scale + 1}/{info.scales}", refresh=False)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
+        bar.update(1)
+        if save_every and info.done % save_every == 0 and info.done < info.total:
+            save_image(info.image.clamp(0, 1), output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
+                       quality=quality)
+
+    task = plan.build(device, on_step)
+    try:
+        report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if report.interruption is not None:
+        fail_interrupted(report.interruption)
+    if report.failed:
+        fail(report.failed[0].error or "failed", EXIT_RUNTIME)
+    if not quiet:
+        width, height = report.results[0].size
+        seconds = time.perf_counter() - started
+        click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {task.device})", err=True)

@@ -1,0 +1,132 @@
+"""`stylize train`: train a model for a task (fast style transfer; later more) with resume and previews."""
+
+from __future__ import annotations
+
+import shlex
+import signal
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
+from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
+from stylize.config import StyleTrainConfig, TrainConfig
+
+TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig}
+MODES = tuple((f"--task {name}", config) for name, config in TASKS.items())
+_STYLE_ONLY = ("style", "title", "artist", "year", "license_")
+
+
+@click.command()
+@click.option("--task", type=click.Choice(sorted(TASKS)), default="style", show_default=True,
+              help="What the model learns: style = a fast style model for --style.")
+@click.option("--style", type=existing_file(), help="With --task style: the style image to learn.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Folder of training photos (searched recursively), e.g. COCO train2014.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Model file to write (.safetensors). Default: in the model cache, named after the style, so "
+                   "`--model NAME` finds it.")
+@config_options(MODES)
+@click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt exactly where it stopped.")
+@click.option("--title", help="Title of the style's artwork, stored in the model's credits.")
+@click.option("--artist", help="Artist of the style's artwork.")
+@click.option("--year", help="Year of the artwork.")
+@click.option("--license", "license_", help="Licence status of the style image, e.g. 'public domain'.")
+@device_option
+@quiet_option
+@click.pass_context
+def train(ctx: click.Context, task: str, style: Path | None, data: Path, output: Path | None, resume: bool,
+          title: str | None, artist: str | None, year: str | None, license_: str | None, device: str, quiet: bool,
+          **options: Any) -> None:
+    """Train a model on the photos under --data: a fast style model for --style (--task style)."""
+    config_class = TASKS[task]
+    refuse_misplaced(ctx, options, set(config_class.field_names()), f"--task {task}")
+    config = config_class.from_options(options)
+
+    from stylize.files import ReadFiles
+    from stylize.modelfile import MODEL_SUFFIX
+    from stylize.zoo import cache_dir
+
+    if task == "style":
+        if style is None:
+            raise click.UsageError("Missing option '--style' (the style image to learn)")
+        output = output or cache_dir() / f"{style.stem}{MODEL_SUFFIX}"
+    else:
+        misplaced = given(ctx, list(_STYLE_ONLY))
+        if misplaced:
+            raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
+    if output.suffix != MODEL_SUFFIX:
+        raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
+    from stylize.training.checkpoint import checkpoint_path_for
+
+    reads = ReadFiles([style] if style else [], )
+    for path, what in ((output, "model file"), (checkpoint_path_for(output), "checkpoint")):
+        reads.check(path, what)
+
+    from tqdm import tqdm
+
+    from stylize.training.loop import TrainLog, TrainStart, fit
+
+    if task == "style":
+        from stylize.tasks.fast import StyleObjective
+
+        credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
+        objective: Any = StyleObjective(config, style, credit)
+
+    stop_requested: list[int] = []
+
+    def request_stop(signum: int, frame: Any) -> None:
+        if stop_requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a final checkpoint
+        stop_requested.append(signum)
+
+    bar: tqdm | None = None
+
+    def on_start(info: TrainStart) -> None:
+        nonlocal bar
+        if not quiet:
+            skipped = f", {info.unreadable} unreadable skipped" if info.unreadable else ""
+            click.echo(f"Training on {info.images} images{skipped} ({info.held_back} held back for previews); "
+                       f"{info.world_size} process(es), effective batch {info.effective_batch}, on {info.device}",
+                       err=True)
+        bar = tqdm(total=info.total_steps, initial=info.start_step, unit="step", disable=quiet, dynamic_ncols=True)
+
+    def on_log(log: TrainLog) -> None:
+        if bar is not None:
+            bar.update(log.step - bar.n)
+            bar.set_postfix({**{k: f"{v:.3g}" for k, v in log.losses.items()}, "img/s": f"{log.images_per_second:.1f}"})
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = fit(objective, data, output, device=device, resume=resume, record={"command": _command(ctx)},
+                     on_start=on_start, on_log=on_log, should_stop=lambda: bool(stop_requested))
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if bar is not None:
+            bar.close()
+    if result.interrupted:
+        click.echo(f"Stopped at step {result.steps}; checkpoint {result.checkpoint_path}: "
+                   "run the same command with --resume to continue", err=True)
+        raise SystemExit(EXIT_TERMINATED if signal.SIGTERM in stop_requested else EXIT_INTERRUPTED)
+    if not quiet and result.model_path is not None:
+        losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
+        click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses})", err=True)
+
+
+def _command(ctx: click.Context) -> str:
+    """The command line that reproduces this run: every option the user gave, in a stable order."""
+    words = ["stylize", "train"]
+    for param in ctx.command.params:
+        name = param.name
+        if name in ("resume", "quiet", "device") or (name != "task" and ctx.get_parameter_source(name) in (
+                None, click.core.ParameterSource.DEFAULT)):
+            continue
+        value = ctx.params[name]
+        flag = param.opts[0] if isinstance(param, click.Option) else name
+        if isinstance(param, click.Option) and param.is_flag:
+            words.append(flag if value else (param.secondary_opts or [flag])[0])
+        else:
+            words += [flag, str(value)]
+    return shlex.join(words)

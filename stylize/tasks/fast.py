@@ -1,0 +1,159 @@
+"""Fast style transfer (Johnson, Alahi & Fei-Fei 2016): a trained network stylizes a photo in one pass.
+
+FastStylizer applies a model file of the task "style" to images of any size (tiled without seams by
+tasks/network.py); StyleObjective is what `stylize train --task style` optimizes: the perceptual losses
+of losses.py between the network's output, the photo (content) and the style image (Gram targets).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from torch import nn
+
+from stylize.colorspace import preserve_color
+from stylize.config import FastConfig, StyleTrainConfig
+from stylize.device import autocast, memory_format
+from stylize.batch import Job
+from stylize.images import LoadedImage, load_image, pil_to_tensor
+from stylize.losses import gram, perceptual_losses, tv_loss
+from stylize.modelfile import ModelInfo, file_sha256, load_model
+from stylize.nets.johnson import JohnsonNet
+from stylize.tasks.network import NetworkRunner
+from stylize.tensors import check_batch, resize_to
+from stylize.training.loop import preview_sheet
+from stylize.vgg import VGGFeatures
+from stylize.zoo import resolve_model
+
+TASK = "style"
+# Above this many pixels an image is tiled automatically: about 0.6 KB of activations per pixel for the
+# width-32 network in fp32, so 4 MP keeps one pass near 2.5 GB.
+AUTO_TILE_PIXELS = 4_000_000
+
+
+class FastStylizer:
+    """A loaded fast style model on a device. Call it with a (N, 3, H, W) batch in [0, 1]."""
+
+    def __init__(self, net: nn.Module, info: ModelInfo | None = None, device: str | torch.device = "auto",
+                 config: FastConfig | None = None) -> None:
+        self.config = config or FastConfig()
+        self.info = info
+        self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS)
+        self.device = self.runner.device
+        self.net = self.runner.net
+
+    @classmethod
+    def load(cls, model: str | Path, device: str | torch.device = "auto",
+             config: FastConfig | None = None) -> FastStylizer:
+        """Load a model file, or a model by name (see `stylize models`)."""
+        net, info = load_model(resolve_model(model), task=TASK)
+        return cls(net, info, device, config)
+
+    def __call__(self, pixels: torch.Tensor, config: FastConfig | None = None) -> torch.Tensor:
+        """Stylize a batch; returns float32 on the CPU, same shape as the input.
+
+        config overrides the stylizer's own for this call (strength, colour; the tile size stays).
+        """
+        config = config or self.config
+        pixels = check_batch(pixels)
+        runner = self.runner
+        if config.tile != runner.tile:
+            runner = NetworkRunner(self.net, self.device, config.tile, AUTO_TILE_PIXELS)
+        return finish(runner(pixels), pixels, config)
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
+        """Batch interface (batch.run_jobs): same-sized images stylized in one pass."""
+        return list(self(torch.cat([image.pixels for image in images])).split(1))
+
+
+def finish(stylized: torch.Tensor, content: torch.Tensor, config: FastConfig) -> torch.Tensor:
+    """Apply colour preservation, then strength.
+
+    Strength blends pixels linearly toward the content: predictable (0 is the photo, 1 the full style),
+    exact at both ends, and free; interpolating network weights would need a second, 'identity' model.
+    """
+    if config.preserve_color:
+        stylized = preserve_color(stylized, content)
+    if config.strength < 1:
+        stylized = torch.lerp(content.to(stylized), stylized, config.strength)
+    return stylized
+
+
+class CropTransform:
+    """Random resized crop (25-100 % of the area) and horizontal flip, as a (3, S, S) tensor.
+
+    Scale from 25 %: smaller crops would magnify photos until the style's strokes look oversized.
+    """
+
+    def __init__(self, size: int) -> None:
+        from torchvision.transforms import v2
+
+        self.transform = v2.Compose([
+            v2.RandomResizedCrop(size, scale=(0.25, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(),
+        ])
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return pil_to_tensor(self.transform(image))[0]
+
+
+class StyleObjective:
+    """Johnson et al.'s training objective for one style image: content, style (Gram) and TV losses."""
+
+    task = TASK
+    loss_names = ("content", "style", "tv")
+
+    def __init__(self, config: StyleTrainConfig, style: Path, credit: dict[str, str] | None = None) -> None:
+        self.config = config
+        self.style_path = Path(style)
+        self.credit = credit or {}
+        # Read now: a bad style image is reported before the photos are scanned.
+        self.style_image = load_image(self.style_path, config.style_size).pixels
+        self.style_sha256 = file_sha256(self.style_path)
+
+    def inputs(self) -> dict[str, str]:
+        return {"style_sha256": self.style_sha256}
+
+    def build(self) -> nn.Module:
+        return JohnsonNet(self.config.width, self.config.residual_blocks)
+
+    def transform(self) -> CropTransform:
+        return CropTransform(self.config.image_size)
+
+    def prepare(self, device: torch.device) -> None:
+        config, layout = self.config, memory_format(device)
+        self.vgg = VGGFeatures(config.style_layers + config.content_layers, config.weights).to(
+            device, memory_format=layout)
+        self.content_vgg = VGGFeatures(config.content_layers, config.weights).to(device, memory_format=layout)
+        with torch.no_grad():
+            features = self.vgg(self.style_image.to(device).contiguous(memory_format=layout))
+            self.style_targets = {k: gram(features[k]) for k in config.style_layers}
+
+    def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        stylized = net(batch)
+        with torch.no_grad():
+            content_targets = self.content_vgg(batch)
+        content, style = perceptual_losses(self.vgg(stylized), content_targets, self.style_targets)
+        return torch.stack([
+            config.content_weight * content,
+            config.style_weight * style,
+            config.tv_weight * tv_loss(stylized.float()),
+        ])
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """Held-back photos on top, their stylized versions below, each `image_size` px high."""
+        size, columns = self.config.image_size, []
+        for photo in photos:
+            height, width = photo.shape[-2:]
+            photo = resize_to(photo, (size, max(1, round(width * size / height))))
+            with autocast(device):
+                stylized = net(photo.to(device).contiguous(memory_format=memory_format(device))).float().cpu()
+            columns.append([photo, stylized])
+        return preview_sheet(columns)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"style": {"file": self.style_path.name, "sha256": self.style_sha256, **self.credit}}

@@ -1,0 +1,330 @@
+"""Optimization-based style transfer (Gatys, Ecker & Bethge 2016): optimize the pixels of the output.
+
+Style targets are computed once per style image and output scale; a coarse-to-fine pyramid starts each
+finer scale from the upsampled result of the previous one, which both saves time and keeps large
+structures coherent at high resolution. The optimizer's state is carried across scales (its curvature
+pairs or moments upsampled), so a finer scale does not start from a blind first step.
+
+The pixels are never clamped behind the optimizer's back (that corrupts L-BFGS's curvature pairs, whose
+step s must be the step really taken): a penalty on values outside [0, 1] keeps them in range, and only
+the returned image is clipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import overload
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from stylize.batch import Job, job_seed
+from stylize.colorspace import preserve_color
+from stylize.config import GatysConfig
+from stylize.device import accelerated, memory_format, resolve_device, seed_everything
+from stylize.errors import ConfigError, StylizeError
+from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
+from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
+from stylize.tensors import check_batch, check_pixels, resize_longest, resize_to
+from stylize.vgg import VGGFeatures
+
+# Weight of the out-of-range penalty: with the relative losses of losses.py, a pixel 0.05 outside [0, 1]
+# then costs about as much per pixel as a typical style error, so values stay within about 1/255 of the
+# range (measured on the benchmark pairs) while in-range pixels are not affected at all.
+RANGE_WEIGHT = 1000.0
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """Progress after one optimizer step; `image` is the current result (do not modify it)."""
+
+    scale: int  # 0-based index of the pyramid scale
+    scales: int
+    step: int  # 1-based step within this scale
+    steps: int  # steps at this scale
+    done: int  # steps done over all scales
+    total: int  # steps over all scales
+    losses: dict[str, float] = field(default_factory=dict)  # weighted: content, style, tv, total
+    image: torch.Tensor | None = None
+
+
+StepCallback = Callable[[StepInfo], None]
+
+
+def pyramid_sizes(size: int, start_size: int) -> list[int]:
+    """Longest sides of the scales, coarse to fine: `size` halved while it stays >= start_size."""
+    sizes = [size]
+    while sizes[0] // 2 >= start_size:
+        sizes.insert(0, sizes[0] // 2)
+    return sizes
+
+
+def steps_per_scale(steps: int, scales: int) -> list[int]:
+    """`steps` at the first scale, half as many at each finer one (it starts from a good image)."""
+    return [steps] + [max(1, steps // 2)] * (scales - 1)
+
+
+class GatysTransfer:
+    """Stylize content images with fixed style images; reusable across many contents (batch jobs).
+
+    Style images are kept as given (full resolution is best) and resized for each output size; the Gram
+    targets are cached per size, so a folder of same-sized images computes them once.
+    `style_target_computations` counts how often they were computed.
+    """
+
+    def __init__(
+        self,
+        styles: Sequence[torch.Tensor],
+        config: GatysConfig | None = None,
+        device: str | torch.device = "auto",
+        on_step: StepCallback | None = None,
+    ) -> None:
+        self.config = config or GatysConfig()
+        self.on_step = on_step
+        if not styles:
+            raise ConfigError("at least one style image is needed")
+        blend = self.config.style_blend or (1.0,) * len(styles)
+        if len(blend) != len(styles):
+            raise ConfigError(f"style blend has {len(blend)} weight(s) for {len(styles)} style image(s)")
+        self.blend = blend
+        self.device = resolve_device(device)
+        self.memory_format = memory_format(self.device)
+        cfg = self.config
+        self.vgg = VGGFeatures(cfg.content_layers + cfg.style_layers, cfg.weights, cfg.pooling)
+        self.vgg.to(self.device, memory_format=self.memory_format)
+        self.styles = [check_batch(s) for s in styles]
+        self._style_targets: dict[int, dict[str, torch.Tensor]] = {}
+        self.style_target_computations = 0
+
+    @classmethod
+    def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None,
+                   device: str | torch.device = "auto", on_step: StepCallback | None = None) -> GatysTransfer:
+        """Style images read from files at their own size (each output size gets its own resize)."""
+        return cls([load_image(path).pixels for path in styles], config, device, on_step)
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
+        """Batch interface (batch.run_jobs): each image seeded from the run's seed and its relative path."""
+        return [self(image.pixels, seed=job_seed(self.config.seed, job)) for image, job in zip(images, jobs, strict=True)]
+
+    def _features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.vgg(pixels.contiguous(memory_format=self.memory_format))
+
+    def style_targets(self, output_longest: int) -> dict[str, torch.Tensor]:
+        """Blended Gram targets for an output whose longer side is `output_longest` px (cached)."""
+        style_side = max(self.vgg.min_side, round(output_longest * self.config.style_scale))
+        if style_side not in self._style_targets:
+            grams = []
+            with torch.no_grad():
+                for style in self.styles:
+                    features = self._features(resize_longest(style, style_side).to(self.device))
+                    grams.append({k: gram(features[k]) for k in self.config.style_layers})
+            self._style_targets[style_side] = blend_grams(grams, self.blend)
+            self.style_target_computations += 1
+        return self._style_targets[style_side]
+
+    def __call__(
+        self, content: torch.Tensor, on_step: StepCallback | None = None, seed: int | None = None
+    ) -> torch.Tensor:
+        """Stylize one (1, 3, H, W) image in [0, 1] at its own size; returns the same shape on the CPU."""
+        cfg = self.config
+        on_step = on_step or self.on_step
+        seed_everything(cfg.seed if seed is None else seed)
+        content = check_batch(content).to(self.device)
+        if content.shape[0] != 1:
+            raise ConfigError(f"stylize one image at a time, got a batch of {content.shape[0]}")
+        height, width = content.shape[-2:]
+        if min(height, width) < self.vgg.min_side:
+            raise ConfigError(
+                f"the content image is {width}x{height} px after resizing; each side needs at least "
+                f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size"
+            )
+        sizes = pyramid_sizes(max(height, width), cfg.start_size)
+        # A coarse scale too small for the deepest layer is dropped rather than upscaled.
+        sizes = [s for s in sizes if s * min(height, width) // max(height, width) >= self.vgg.min_side]
+        steps = steps_per_scale(cfg.steps, len(sizes))
+        total, done = sum(steps), 0
+        image: torch.Tensor | None = None
+        carried: dict | None = None
+        with accelerated(self.device):
+            for scale, (side, scale_steps) in enumerate(zip(sizes, steps, strict=True)):
+                scaled_content = content if side == max(height, width) else resize_longest(content, side)
+                if image is None:
+                    image = self._initial_image(scaled_content)
+                else:
+                    image = F.interpolate(image, size=scaled_content.shape[-2:], mode="bicubic", align_corners=False)
+                image, carried = self._optimize(image, scaled_content, side, carried,
+                                                _Progress(scale, len(sizes), scale_steps, done, total, on_step))
+                done += scale_steps
+        image = image.clamp(0, 1)
+        if cfg.preserve_color:
+            image = preserve_color(image, content)
+        return image.cpu()
+
+    def _initial_image(self, content: torch.Tensor) -> torch.Tensor:
+        init = self.config.init
+        if init == "content":
+            return content.clone()
+        if init == "noise":
+            return torch.rand(content.shape, device="cpu").to(self.device)
+        return resize_to(self.styles[0].to(self.device), tuple(content.shape[-2:]))
+
+    def _optimize(
+        self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None, progress: _Progress
+    ) -> tuple[torch.Tensor, dict]:
+        """Run one scale's steps from `image`; returns the result and the optimizer state to carry on."""
+        cfg = self.config
+        with torch.no_grad():
+            content_features = self._features(content)
+            content_targets = {k: content_features[k] for k in cfg.content_layers}
+        style_targets = self.style_targets(side)
+        del content_features
+
+        # The parameter stays in the default layout (L-BFGS flattens it with .view); the copy into
+        # channels_last inside _features is one small tensor per step.
+        pixels = image.detach().clone().contiguous().requires_grad_(True)
+        if cfg.optimizer == "lbfgs":
+            # One iteration per step() and no line search: exactly one forward and backward per step, and
+            # the history carries over between calls. Tolerances off: the step count alone decides.
+            optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
+                [pixels], lr=cfg.learning_rate, max_iter=1, history_size=50,
+                tolerance_grad=-1.0, tolerance_change=-1.0,
+            )
+        else:
+            optimizer = torch.optim.Adam([pixels], lr=cfg.learning_rate)
+        if carried is not None:
+            optimizer.state[pixels] = carry_state(carried, cfg.optimizer, tuple(pixels.shape))
+        losses: dict[str, torch.Tensor] = {}
+
+        def closure() -> torch.Tensor:
+            optimizer.zero_grad(set_to_none=True)
+            content_value, style_value = perceptual_losses(self._features(pixels), content_targets, style_targets)
+            losses["content"] = cfg.content_weight * content_value
+            losses["style"] = cfg.style_weight * style_value
+            losses["tv"] = cfg.tv_weight * tv_loss(pixels)
+            losses["range"] = RANGE_WEIGHT * range_loss(pixels)
+            losses["total"] = losses["content"] + losses["style"] + losses["tv"] + losses["range"]
+            losses["total"].backward()
+            return losses["total"]
+
+        for step in range(1, progress.steps + 1):
+            if cfg.optimizer == "lbfgs":
+                optimizer.step(closure)
+            else:
+                closure()
+                optimizer.step()
+            values = {k: v.item() for k, v in losses.items()}
+            if not math.isfinite(values["total"]):
+                raise StylizeError(
+                    f"the optimization diverged (loss is {values['total']}) at step {progress.done + step}: "
+                    "lower --lr or the loss weights"
+                )
+            progress.report(step, values, pixels.detach())
+        return pixels.detach(), {"shape": tuple(pixels.shape), **optimizer.state[pixels]}
+
+
+@dataclass(frozen=True)
+class _Progress:
+    scale: int
+    scales: int
+    steps: int
+    done: int
+    total: int
+    on_step: StepCallback | None
+
+    def report(self, step: int, losses: dict[str, float], image: torch.Tensor) -> None:
+        if self.on_step is not None:
+            self.on_step(StepInfo(self.scale, self.scales, step, self.steps, self.done + step, self.total, losses,
+                                  image))
+
+
+def _upsample_flat(vector: torch.Tensor, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> torch.Tensor:
+    """A flattened per-pixel quantity of an image of old_shape, resampled to new_shape (bilinear)."""
+    grid = vector.view(old_shape)
+    return F.interpolate(grid, size=new_shape[-2:], mode="bilinear", align_corners=False).reshape(-1)
+
+
+def carry_state(state: dict, optimizer: str, new_shape: tuple[int, ...]) -> dict:
+    """The optimizer state of one pyramid scale, made to serve the next (larger) one.
+
+    Every loss is a mean over pixels, so a per-pixel gradient shrinks by the ratio of pixel counts when the
+    image grows; steps keep their size. L-BFGS keeps its curvature pairs (steps s resampled, gradient
+    changes y resampled and scaled; 1/(y.s) and the initial Hessian scale follow) and takes its next step
+    from them instead of a blind, tiny steepest-descent step; the step that led to the previous scale's last
+    point is not a pair at the new scale, so it is dropped (d = 0). Adam keeps its moments and step count
+    (first moments scaled like gradients, second like their squares).
+    """
+    old_shape = state["shape"]
+    ratio = (old_shape[-1] * old_shape[-2]) / (new_shape[-1] * new_shape[-2])
+    if optimizer == "adam":
+        if "exp_avg" not in state:
+            return {}
+        return {
+            "step": state["step"],
+            "exp_avg": _upsample_flat(state["exp_avg"].reshape(-1), old_shape, new_shape).view(new_shape) * ratio,
+            "exp_avg_sq": _upsample_flat(state["exp_avg_sq"].reshape(-1), old_shape, new_shape).view(new_shape)
+            * ratio**2,
+        }
+    pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", []), strict=True))
+    steps = [_upsample_flat(s, old_shape, new_shape) for s, _ in pairs]
+    changes = [_upsample_flat(y, old_shape, new_shape) * ratio for _, y in pairs]
+    kept = [(s, y) for s, y in zip(steps, changes, strict=True) if y.dot(s) > 1e-10]
+    if not kept:
+        return {}
+    size = kept[-1][0].numel()
+    s_last, y_last = kept[-1]
+    return {
+        "func_evals": 0,
+        "n_iter": 1,  # the next step() is an ordinary quasi-Newton step, not the first
+        "d": torch.zeros(size, device=s_last.device),
+        "t": 0.0,  # with d = 0 the "previous step" is empty, so no spurious pair is recorded
+        "prev_flat_grad": torch.zeros(size, device=s_last.device),
+        "prev_loss": None,
+        "old_stps": [s for s, _ in kept],
+        "old_dirs": [y for _, y in kept],
+        "ro": [1.0 / y.dot(s) for s, y in kept],
+        "H_diag": y_last.dot(s_last) / y_last.dot(y_last),
+    }
+
+
+ImageInput = Image.Image | torch.Tensor
+
+
+def _to_tensor(image: ImageInput, longest: int | None, name: str) -> torch.Tensor:
+    pixels = pil_to_tensor(image) if isinstance(image, Image.Image) else check_pixels(image, name)
+    if pixels.shape[0] != 1:
+        raise ValueError(f"{name} must be one image, got a batch of {pixels.shape[0]}")
+    return resize_longest(pixels, longest) if longest else pixels
+
+
+@overload
+def transfer(content: Image.Image, style: ImageInput | Sequence[ImageInput], *, config: GatysConfig | None = ...,
+             device: str | torch.device = ..., on_step: StepCallback | None = ..., **options: object) -> Image.Image: ...
+@overload
+def transfer(content: torch.Tensor, style: ImageInput | Sequence[ImageInput], *, config: GatysConfig | None = ...,
+             device: str | torch.device = ..., on_step: StepCallback | None = ..., **options: object) -> torch.Tensor: ...
+def transfer(
+    content: ImageInput,
+    style: ImageInput | Sequence[ImageInput],
+    *,
+    config: GatysConfig | None = None,
+    device: str | torch.device = "auto",
+    on_step: StepCallback | None = None,
+    **options: object,
+) -> ImageInput:
+    """Stylize `content` with one style image or a list of them.
+
+    Images are PIL images or (1, 3, H, W) / (3, H, W) tensors in [0, 1]; the result has the content's
+    type. Keyword options are GatysConfig fields, e.g. transfer(photo, monet, size=512, steps=200).
+    """
+    config = config or GatysConfig()
+    if options:
+        config = config.replace(**options)
+    styles = list(style) if isinstance(style, (list, tuple)) else [style]
+    content_pixels = _to_tensor(content, config.size or None, "content")
+    style_pixels = [_to_tensor(s, None, "style") for s in styles]
+    result = GatysTransfer(style_pixels, config, device)(content_pixels, on_step=on_step)
+    return result if isinstance(content, torch.Tensor) else tensor_to_pil(result)

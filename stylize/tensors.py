@@ -1,0 +1,129 @@
+"""Pixel tensors: the one pixel contract, resizing, and tiling.
+
+Everywhere outside vgg.py, images are float32 RGB batches (N, 3, H, W) with values in [0, 1].
+
+Tiling runs a network on overlapping tiles of an image too large for one pass. A tile is computed with
+a margin of context at least the network's receptive-field radius and with its origin on the network's
+stride grid, so each kept output pixel sees exactly the input it would see in one pass; the output may be
+`scale` times the input (super-resolution). Networks with instance normalization also need the statistics
+of the whole image imposed on every tile (see nets/norm.py); the caller arranges that around the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+
+def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:
+    """(width, height) scaled so the longer side is `longest`, keeping the aspect ratio."""
+    scale = longest / max(width, height)
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def resize_to(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Resize a (N, C, H, W) batch to (height, width) with antialiased bicubic filtering, kept in [0, 1]."""
+    if tuple(pixels.shape[-2:]) == tuple(size):
+        return pixels
+    resized = F.interpolate(pixels, size=size, mode="bicubic", align_corners=False, antialias=True)
+    return resized.clamp_(0, 1)
+
+
+def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
+    """Resize a (N, C, H, W) batch so its longer side is `longest`, antialiased when shrinking."""
+    height, width = pixels.shape[-2:]
+    new_width, new_height = fit_longest_side(width, height, longest)
+    return resize_to(pixels, (new_height, new_width))
+
+
+def check_pixels(value: object, name: str = "image") -> torch.Tensor:
+    """A public API's image argument as a float32 (N, 3, H, W) batch, or a clear TypeError / ValueError.
+
+    Accepts (3, H, W) and (N, 3, H, W) tensors of floats in [0, 1]; uint8 tensors only if their values are
+    0 and 1 (a 0-255 tensor is a mistake, not an image in [0, 1]).
+    """
+    if not isinstance(value, torch.Tensor):
+        kind = type(value).__name__
+        raise TypeError(f"{name} must be a PIL image or a torch tensor (N, 3, H, W) in [0, 1], got {kind}")
+    pixels = value.unsqueeze(0) if value.dim() == 3 else value
+    if pixels.dim() != 4 or pixels.shape[1] != 3 or pixels.shape[-1] < 1 or pixels.shape[-2] < 1:
+        raise ValueError(f"{name} must have shape (N, 3, H, W) or (3, H, W), got {tuple(value.shape)}")
+    if pixels.dtype == torch.uint8:
+        if pixels.numel() and pixels.max().item() > 1:
+            raise ValueError(f"{name} is a uint8 tensor with values up to {pixels.max().item()}: stylize takes "
+                             "floats in [0, 1] (divide by 255)")
+    elif not pixels.is_floating_point():
+        raise TypeError(f"{name} must hold floats in [0, 1], got {pixels.dtype}")
+    pixels = pixels.float()
+    if pixels.numel():
+        low, high = pixels.min().item(), pixels.max().item()
+        if not (low >= -1e-3 and high <= 1 + 1e-3):  # also false for NaN
+            raise ValueError(f"{name} must hold values in [0, 1], got values from {low:g} to {high:g}")
+    return pixels.clamp(0, 1)
+
+
+def check_batch(pixels: torch.Tensor) -> torch.Tensor:
+    """An internal (N, 3, H, W) or (3, H, W) float batch, with a ValueError for any other shape."""
+    if pixels.dim() == 3:
+        pixels = pixels.unsqueeze(0)
+    if pixels.dim() != 4 or pixels.shape[1] != 3:
+        raise ValueError(f"expected RGB images as an (N, 3, H, W) tensor, got shape {tuple(pixels.shape)}")
+    return pixels.float()
+
+
+@dataclass(frozen=True)
+class TileSpec:
+    """How a network tiles: scale = output side / input side; margin = input pixels of context a tile
+    needs on each side (its receptive-field radius); multiple = the stride grid tile origins stay on."""
+
+    scale: int = 1
+    margin: int = 0
+    multiple: int = 1
+
+    @property
+    def padded_margin(self) -> int:
+        """The margin rounded up to the stride grid, so that a tile's input origin stays on it too."""
+        return -(-self.margin // self.multiple) * self.multiple
+
+    def min_tile(self) -> int:
+        """The smallest tile that still keeps a core of one stride step."""
+        return 2 * self.padded_margin + self.multiple
+
+
+def tile_boxes(height: int, width: int, tile: int, spec: TileSpec) -> list[tuple[int, int, int, int]]:
+    """(top, bottom, left, right) input boxes that cover the image once, origins on the stride grid.
+
+    `tile` is the side of a tile including its margins; the cores are what remains.
+    """
+    core = max(spec.multiple, (tile - 2 * spec.padded_margin) // spec.multiple * spec.multiple)
+    return [
+        (top, min(top + core, height), left, min(left + core, width))
+        for top in range(0, height, core)
+        for left in range(0, width, core)
+    ]
+
+
+def run_tiled(
+    forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int, spec: TileSpec
+) -> torch.Tensor:
+    """forward() over tiles of a (1, C, H, W) image, stitched into its (1, C', s*H, s*W) output on the CPU.
+
+    Equal to forward(image) wherever forward's output depends only on input within `spec.margin` pixels.
+    """
+    height, width = image.shape[-2:]
+    margin, scale = spec.padded_margin, spec.scale
+    output: torch.Tensor | None = None
+    for top, bottom, left, right in tile_boxes(height, width, tile, spec):
+        y0, x0 = max(0, top - margin), max(0, left - margin)
+        y1, x1 = min(height, bottom + margin), min(width, right + margin)
+        result = forward(image[..., y0:y1, x0:x1]).float().cpu()
+        if output is None:
+            output = torch.empty(image.shape[0], result.shape[1], height * scale, width * scale)
+        output[..., top * scale : bottom * scale, left * scale : right * scale] = result[
+            ..., (top - y0) * scale : (bottom - y0) * scale, (left - x0) * scale : (right - x0) * scale
+        ]
+    assert output is not None
+    return output

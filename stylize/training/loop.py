@@ -1,0 +1,345 @@
+"""The one training loop, for every task: AMP, DistributedDataParallel under torchrun, exact resume,
+previews and a stop on non-finite losses.
+
+A task takes part with an Objective: its network, the transform that turns a photo into a training item,
+its loss, previews and the metadata its model files carry. Only rank 0 logs and writes files. Checkpoints
+hold everything needed to continue exactly: model, optimizer, gradient scaler, step, epoch and sampler
+position (augmentation is seeded per sample, see data.py), plus a fingerprint of what was learned from,
+so that `--resume` with another style or other photos is refused rather than mixed in.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from stylize.config import TrainConfig
+from stylize.device import DistributedEnv, accelerated, autocast, autocast_dtype, memory_format, resolve_device, seed_everything
+from stylize.errors import ConfigError, DataError, TrainingError
+from stylize.files import check_writable, check_writable_folder, remove_stale_parts
+from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
+from stylize.modelfile import MODEL_SUFFIX, save_model
+from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
+from stylize.training.data import ImageFiles, ResumableSampler, Transform, find_images, fingerprint
+
+
+class Objective(Protocol):
+    """What a task gives the training loop."""
+
+    task: str  # stored in model files: "style", "upscale", ...
+    config: TrainConfig
+    loss_names: tuple[str, ...]  # names of the weighted terms loss() returns, in order
+
+    def inputs(self) -> dict[str, str]:
+        """Fingerprints of what is learned from besides the photos (e.g. the style image's hash)."""
+
+    def build(self) -> nn.Module:
+        """A freshly initialized network (seeded by the loop)."""
+
+    def prepare(self, device: torch.device) -> None:
+        """Load what the loss needs (VGG, style targets) on the training device."""
+
+    def transform(self) -> Transform:
+        """Photo -> training item; must be picklable for worker processes."""
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        """The weighted loss terms for a batch, a 1-d tensor in the order of loss_names."""
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """An image showing held-back photos and the network's output for them."""
+
+    def metadata(self) -> dict[str, Any]:
+        """Sections for the model file (credits, degradation...)."""
+
+
+@dataclass(frozen=True)
+class TrainStart:
+    images: int
+    unreadable: int
+    held_back: int
+    total_steps: int
+    start_step: int
+    world_size: int
+    effective_batch: int
+    device: str
+
+
+@dataclass(frozen=True)
+class TrainLog:
+    step: int
+    total_steps: int
+    epoch: int
+    losses: dict[str, float]  # weighted, averaged since the previous log
+    images_per_second: float
+
+
+@dataclass
+class TrainResult:
+    model_path: Path | None
+    checkpoint_path: Path
+    steps: int
+    losses: dict[str, float] = field(default_factory=dict)
+    interrupted: bool = False
+
+
+def preview_dir_for(output: Path) -> Path:
+    return Path(output).with_name(Path(output).stem + "_previews")
+
+
+def check_outputs(output: Path) -> None:
+    """Before any work: the model file, its checkpoint and previews can all be written."""
+    output = Path(output)
+    if output.suffix != MODEL_SUFFIX:
+        raise ConfigError(f"{output}: model files end in {MODEL_SUFFIX}")
+    check_writable(output, "model file")
+    check_writable(checkpoint_path_for(output), "checkpoint")
+    check_writable_folder(preview_dir_for(output), "preview folder")
+
+
+class _ProcessGroup:
+    """Creates and destroys the process group a torchrun job needs (none for a single process)."""
+
+    def __init__(self, env: DistributedEnv, device: torch.device) -> None:
+        self.env = env
+        self.owned = False
+        if env.world > 1 and not dist.is_initialized():
+            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+            self.owned = True
+
+    def barrier(self) -> None:
+        if self.env.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.owned:
+            dist.destroy_process_group()
+
+
+def fit(
+    objective: Objective,
+    data: Path,
+    output: Path,
+    *,
+    device: str | torch.device = "auto",
+    resume: bool = False,
+    record: dict[str, Any] | None = None,
+    on_start: Callable[[TrainStart], None] | None = None,
+    on_log: Callable[[TrainLog], None] | None = None,
+    on_preview: Callable[[Path], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Train the objective's network on the photos under `data`; write the model to `output`.
+
+    Checkpoints go to OUTPUT.ckpt, previews to OUTPUT_previews/; `record` (e.g. the command line) is stored
+    in the model's training section. Returns early (interrupted=True, after a checkpoint) when
+    should_stop() turns true before the last step. Raises TrainingError when the loss stops being finite.
+    """
+    output = Path(output)
+    check_outputs(output)
+    env = DistributedEnv.from_environment()
+    device = resolve_device(device, env)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    group = _ProcessGroup(env, device)
+    try:
+        with accelerated(device):
+            return _Run(objective, Path(data), output, device, group, record or {}).fit(
+                resume, on_start, on_log, on_preview, should_stop)
+    finally:
+        group.close()
+
+
+class _Run:
+    def __init__(self, objective: Objective, data: Path, output: Path, device: torch.device,
+                 group: _ProcessGroup, record: dict[str, Any]) -> None:
+        self.objective, self.config = objective, objective.config
+        self.data, self.output, self.device, self.group, self.record = data, output, device, group, record
+        self.env = group.env
+        self.checkpoint_path = checkpoint_path_for(output)
+
+    def fit(self, resume: bool, on_start: Callable[[TrainStart], None] | None,
+            on_log: Callable[[TrainLog], None] | None, on_preview: Callable[[Path], None] | None,
+            should_stop: Callable[[], bool] | None) -> TrainResult:
+        config, env, device = self.config, self.env, self.device
+        state = load_training_state(self.checkpoint_path) if resume else None
+        paths, unreadable = find_images(self.data)
+        held_back = config.preview_images if len(paths) > config.preview_images + config.batch_size else 0
+        shuffled = paths[:]
+        random.Random(config.seed).shuffle(shuffled)
+        preview_paths, train_paths = sorted(shuffled[:held_back]), sorted(shuffled[held_back:])
+        if len(train_paths) < config.batch_size * env.world:
+            raise DataError(
+                f"{len(train_paths)} training image(s) under {self.data}: fewer than one batch of "
+                f"{config.batch_size} for each of {env.world} process(es)"
+            )
+        inputs = {**self.objective.inputs(), "data": fingerprint(self.data, paths)}
+        if state is not None:
+            self._check_resumable(state, inputs)
+        if env.main:
+            remove_stale_parts(self.output.parent)
+
+        seed_everything(config.seed)
+        net = self.objective.build()
+        layout = memory_format(device)
+        net.to(device, memory_format=layout)
+        optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
+        amp_dtype = autocast_dtype(device) if config.amp else None
+        scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+
+        dataset = ImageFiles(train_paths, self.objective.transform(), config.seed)
+        sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world)
+        batches_per_epoch = sampler.per_rank() // config.batch_size
+        total = config.epochs * batches_per_epoch if config.epochs else config.steps
+        step, epoch, position = 0, 0, 0
+        if state is not None:
+            net.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scaler.load_state_dict(state["scaler"])
+            torch.set_rng_state(state["rng_cpu"])
+            step, epoch, position = state["step"], state["epoch"], state["position"]
+            if step >= total and self.output.is_file():
+                raise TrainingError(
+                    f"the checkpoint is at step {step} of {total} and {self.output} is written: nothing left to "
+                    "train; raise --steps")
+
+        model: nn.Module = net
+        if env.world > 1:
+            model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+        self.objective.prepare(device)
+        previews = [pil_to_tensor(to_rgb(open_image(p))) for p in preview_paths] if env.main else []
+
+        if on_start and env.main:
+            on_start(TrainStart(len(train_paths), unreadable, held_back, total, step, env.world,
+                                config.batch_size * env.world, str(device)))
+
+        names = self.objective.loss_names
+        sums = torch.zeros(len(names) + 1, device=device)  # each term and the total since the last log
+        logged_step, logged_time = step, time.perf_counter()
+        last: dict[str, float] = {}
+        interrupted = False
+
+        def save_checkpoint() -> None:
+            if env.main:
+                save_training_state(self.checkpoint_path, {
+                    "task": self.objective.task, "step": step, "epoch": epoch, "position": position,
+                    "model": net.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
+                    "rng_cpu": torch.get_rng_state(), "config": config.to_dict(), "inputs": inputs,
+                })
+            self.group.barrier()
+
+        while step < total and not interrupted:
+            dataset.epoch = sampler.epoch = epoch
+            sampler.start = position
+            loader = DataLoader(
+                dataset, batch_size=config.batch_size, sampler=sampler, drop_last=True,
+                num_workers=config.workers, pin_memory=device.type == "cuda",
+                persistent_workers=False, prefetch_factor=4 if config.workers else None,
+            )
+            for batch in loader:
+                batch = _to_device(batch, device, layout)
+                with autocast(device, enabled=amp_dtype is not None):
+                    weighted = self.objective.loss(model, batch)
+                loss = weighted.sum()
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                sums += torch.cat([weighted.detach().float(), loss.detach().float()[None]])
+                step += 1
+                position += config.batch_size
+
+                done = step >= total
+                at_log = step % config.log_every == 0 or done
+                at_checkpoint = step % config.checkpoint_every == 0 or done
+                # A stop asked for during the last step is no interruption: the model gets written.
+                stop = not done and should_stop is not None and should_stop()
+                if at_log or at_checkpoint or stop:
+                    values = (sums / max(1, step - logged_step)).tolist()
+                    if not all(map(_finite, values)):
+                        raise TrainingError(
+                            f"the loss stopped being finite by step {step}; the last good checkpoint is kept "
+                            f"at {self.checkpoint_path}: lower --lr and resume, or start again"
+                        )
+                    last = dict(zip((*names, "total"), values, strict=True))
+                    if at_log and on_log and env.main:
+                        now = time.perf_counter()
+                        speed = (step - logged_step) * config.batch_size * env.world / (now - logged_time)
+                        on_log(TrainLog(step, total, epoch, last, speed))
+                    sums.zero_()
+                    logged_step, logged_time = step, time.perf_counter()
+                if env.main and previews and (step % config.preview_every == 0 or done):
+                    path = self._save_preview(net, previews, step)
+                    if on_preview:
+                        on_preview(path)
+                if stop:
+                    interrupted = True
+                if at_checkpoint or stop:
+                    save_checkpoint()
+                if done or interrupted:
+                    break
+            else:
+                epoch, position = epoch + 1, 0
+
+        model_path = None
+        if not interrupted and env.main:
+            metadata = {
+                **self.objective.metadata(),
+                "training": {**config.to_dict(), **self.record, "steps_done": step, "data": str(self.data),
+                             "images": len(train_paths), "world_size": env.world},
+                "losses": last,
+            }
+            model_path = save_model(self.output, net, self.objective.task, metadata)
+        self.group.barrier()
+        return TrainResult(model_path, self.checkpoint_path, step, last, interrupted)
+
+    def _check_resumable(self, state: dict[str, Any], inputs: dict[str, str]) -> None:
+        if state["task"] != self.objective.task:
+            raise ConfigError(f"the checkpoint {self.checkpoint_path} trains a {state['task']} model, not "
+                              f"{self.objective.task}: start afresh or use another -o")
+        saved, current = state["config"], self.config.to_dict()
+        changed = [k for k in current if k not in self.config.RESUMABLE_CHANGES and saved.get(k) != current[k]]
+        if changed:
+            details = ", ".join(f"{k}={saved.get(k)!r} (now {current[k]!r})" for k in changed)
+            raise ConfigError(f"the checkpoint was made with other settings: {details}; use those, or start afresh")
+        for key, value in state["inputs"].items():
+            if inputs.get(key, value) != value:
+                what = "photos under --data" if key == "data" else key.replace("_sha256", " image").replace("_", " ")
+                raise ConfigError(f"the checkpoint was trained with other {what} than now: resuming would mix the "
+                                  "two; use the same files, or start afresh")
+
+    @torch.no_grad()
+    def _save_preview(self, net: nn.Module, photos: list[torch.Tensor], step: int) -> Path:
+        was_training = net.training
+        net.eval()
+        try:
+            sheet = self.objective.preview(net, photos, self.device)
+        finally:
+            net.train(was_training)
+        return save_image(sheet, preview_dir_for(self.output) / f"step{step:07d}.png")
+
+
+def _to_device(batch: Any, device: torch.device, layout: torch.memory_format) -> Any:
+    if isinstance(batch, torch.Tensor):
+        return batch.to(device, non_blocking=True).contiguous(memory_format=layout)
+    return type(batch)(_to_device(item, device, layout) for item in batch)
+
+
+def _finite(value: float) -> bool:
+    return value == value and abs(value) != float("inf")
+
+
+def preview_sheet(columns: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
+    """One column per photo, its images (1, 3, h, w) stacked top to bottom; columns side by side.
+
+    The images of a column share a width, and the columns' total heights must be equal.
+    """
+    return torch.cat([torch.cat(list(column), dim=2) for column in columns], dim=3)

@@ -1,0 +1,54 @@
+import numpy as np
+import pytest
+import torch
+
+from stylize.tensors import TileSpec, check_pixels, run_tiled, tile_boxes
+
+
+@pytest.mark.parametrize("spec", [TileSpec(), TileSpec(scale=1, margin=10, multiple=4), TileSpec(scale=3, margin=5)])
+def test_tile_grid_covers_the_image_once_on_the_stride_grid(spec):
+    boxes = tile_boxes(301, 517, 96, spec)
+    covered = torch.zeros(301, 517, dtype=torch.int)
+    for top, bottom, left, right in boxes:
+        assert top % spec.multiple == 0 and left % spec.multiple == 0
+        covered[top:bottom, left:right] += 1
+    assert torch.equal(covered, torch.ones_like(covered))
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3])
+def test_tiling_a_local_operation_with_an_output_scale_equals_one_pass(scale):
+    # A 5x5 blur then nearest upscaling: radius 2 in input pixels, output `scale` times larger.
+    def forward(x):
+        blurred = torch.nn.functional.avg_pool2d(torch.nn.functional.pad(x, (2, 2, 2, 2), mode="replicate"), 5, 1)
+        return torch.nn.functional.interpolate(blurred, scale_factor=scale, mode="nearest")
+
+    image = torch.rand(1, 3, 61, 47)
+    spec = TileSpec(scale=scale, margin=2)
+    tiled = run_tiled(forward, image, 16, spec)
+    assert tiled.shape == (1, 3, 61 * scale, 47 * scale)
+    assert torch.allclose(tiled, forward(image), atol=1e-6)
+    with pytest.raises(AssertionError):  # too little margin shows
+        assert torch.allclose(run_tiled(forward, image, 16, TileSpec(scale=scale, margin=1)), forward(image))
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "message"),
+    [
+        (np.zeros((1, 3, 4, 4), dtype=np.float32), TypeError, "got ndarray"),
+        (None, TypeError, "got NoneType"),
+        ("photo.jpg", TypeError, "got str"),
+        (torch.full((1, 3, 4, 4), 255, dtype=torch.uint8), ValueError, "divide by 255"),
+        (torch.full((1, 3, 4, 4), 2.0), ValueError, "values in \\[0, 1\\]"),
+        (torch.full((1, 3, 4, 4), float("nan")), ValueError, "values in \\[0, 1\\]"),
+        (torch.zeros(1, 4, 4, 4), ValueError, "shape"),
+        (torch.zeros(1, 3, 4, 4, dtype=torch.int64), TypeError, "floats"),
+    ],
+)
+def test_public_pixel_arguments_get_clear_errors(value, error, message):
+    with pytest.raises(error, match=message):
+        check_pixels(value)
+
+
+def test_valid_pixels_pass_as_float_batches():
+    assert check_pixels(torch.ones(3, 4, 5, dtype=torch.uint8)).shape == (1, 3, 4, 5)
+    assert check_pixels(torch.rand(2, 3, 4, 5, dtype=torch.float64)).dtype == torch.float32
