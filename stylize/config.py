@@ -253,6 +253,10 @@ class TrainConfig(Settings):
     preview_every: int = setting(500, "Steps between previews (OUTPUT_previews/).", min=1)
     preview_images: int = setting(4, "Photos held back from training for the previews.", min=0, max=64)
     amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).")
+    lr_decay: str = setting("none", "Learning-rate schedule: none keeps it constant, cosine lowers it to 1 % by "
+                                    "the last step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
+    init: str | None = setting(None, "A model file (or name) to start from: its weights with matching names and "
+                                     "shapes are loaded before training (fine-tuning).", metavar="MODEL")
 
     # Fields that may change between an interrupted run and its resumption without changing the result.
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
@@ -263,6 +267,13 @@ class TrainConfig(Settings):
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
         if self.epochs is None and self.steps is None:
             raise ConfigError("give a positive number of steps or of epochs")
+
+    def learning_rate(self, step: int, total: int) -> float:
+        """The learning rate for 0-based `step` of `total`: a pure function of the step, so resume is exact."""
+        if self.lr_decay == "cosine":
+            progress = min(1.0, step / max(1, total - 1))
+            return self.lr * (0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress)))
+        return self.lr
 
 
 @dataclass(frozen=True)
@@ -291,3 +302,45 @@ class StyleTrainConfig(TrainConfig):
     def _validate(self) -> None:
         super()._validate()
         _check_layers(self.content_layers, self.style_layers)
+
+
+UPSCALE_SCALES = (2, 3, 4)
+
+
+@dataclass(frozen=True)
+class UpscaleConfig(Settings):
+    """Super-resolution of photos with a trained network (stylize upscale)."""
+
+    scale: int | None = setting(None, "Enlargement factor: 2, 3 or 4.", min=2, max=4,
+                                default_text="4, or the --model's own")
+    sharpness: float = setting(0.0, "0 = faithful (the PSNR model: smooth, no invented detail), 1 = crisp (the "
+                                    "perceptual model: sharper texture, some invented detail); in between blends "
+                                    "the two networks.", min=0, max=1)
+    tile: int | None = setting(None, "Tile side in input px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
+                               default_text="automatic")
+
+
+@dataclass(frozen=True)
+class UpscaleTrainConfig(TrainConfig):
+    """Training a super-resolution network (stylize train --task upscale): pairs of a photo crop and its
+    MATLAB-bicubic downscaled version, L1 loss (EDSR), plus a VGG feature loss for perceptual models."""
+
+    task: ClassVar[str] = "upscale"
+
+    scale: int = setting(4, "Enlargement factor the network learns: 2, 3 or 4.", min=2, max=4)
+    image_size: int = setting(192, "Side of the high-resolution training crops in px (a multiple of --scale).", min=32)
+    batch_size: int = setting(16, "Crops per step on each process.", min=1)
+    lr: float = setting(5e-4, "Adam learning rate.", label="learning rate", min=0)
+    lr_decay: str = setting("cosine", "Learning-rate schedule: none keeps it constant, cosine lowers it to 1 % by "
+                                      "the last step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
+    width: int = setting(32, "Channels of the network's layers.", min=8, max=128)
+    blocks: int = setting(8, "Residual blocks in the network.", min=1, max=32)
+    perceptual_weight: float = setting(0.0, "Weight of the VGG feature loss (relu2_2, Johnson et al.) beside the "
+                                            "pixel loss: 0 trains a faithful PSNR model, about 0.1 a crisp one.", min=0)
+
+    def _validate(self) -> None:
+        super()._validate()
+        if self.scale not in UPSCALE_SCALES:
+            raise ConfigError(f"scale must be 2, 3 or 4, got {self.scale}")
+        if self.image_size % self.scale:
+            raise ConfigError(f"image size {self.image_size} must be a multiple of the scale {self.scale}")

@@ -93,27 +93,31 @@ def walk_files(root: Path) -> Iterator[Path]:
     """Every file below `root`, recursively and in sorted order, skipping hidden files and folders.
 
     Links to folders are followed, but each real folder is walked once, whatever links point to it: a
-    link to a parent (`ln -s .. loop`) adds nothing and two such loops cannot make the walk endless.
+    link to a parent (`ln -s .. loop`) adds nothing and two such loops cannot make the walk endless. A
+    folder inside the tree is walked under its own path, not under a link's name.
     """
-    seen: set[tuple[int, int]] = set()
-    try:
-        info = os.stat(root)
-    except OSError:
-        return
-    seen.add((info.st_dev, info.st_ino))
+    def identity(path: str) -> tuple[int, int] | None:
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None  # a dangling link
+        return info.st_dev, info.st_ino
+
+    # The tree's own folders, by identity: links to them are skipped, their real path walks them.
+    own = {identity(folder) for folder, _, _ in os.walk(root)}
+    own.discard(None)
+    seen: set[tuple[int, int] | None] = {identity(str(root))}
     for folder, dirs, names in os.walk(root, followlinks=True):
         kept = []
         for name in sorted(dirs):
             if name.startswith("."):
                 continue
-            try:
-                info = os.stat(os.path.join(folder, name))
-            except OSError:
-                continue  # a dangling link
-            key = (info.st_dev, info.st_ino)
-            if key not in seen:
-                seen.add(key)
-                kept.append(name)
+            path = os.path.join(folder, name)
+            key = identity(path)
+            if key is None or key in seen or (os.path.islink(path) and key in own):
+                continue
+            seen.add(key)
+            kept.append(name)
         dirs[:] = kept
         for name in sorted(names):
             if not name.startswith("."):

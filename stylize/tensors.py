@@ -11,6 +11,7 @@ of the whole image imposed on every tile (see nets/norm.py); the caller arranges
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -127,3 +128,51 @@ def run_tiled(
         ]
     assert output is not None
     return output
+
+
+def _cubic(x: torch.Tensor) -> torch.Tensor:
+    """Keys' cubic convolution kernel with a = -0.5, as MATLAB's imresize uses it."""
+    absx = x.abs()
+    absx2, absx3 = absx**2, absx**3
+    return ((1.5 * absx3 - 2.5 * absx2 + 1) * (absx <= 1)
+            + (-0.5 * absx3 + 2.5 * absx2 - 4 * absx + 2) * ((absx > 1) & (absx <= 2)))
+
+
+def _matlab_weights(in_length: int, out_length: int, scale: float) -> torch.Tensor:
+    """The (out_length, in_length) matrix of MATLAB imresize's bicubic resampling along one axis."""
+    width = 4.0 / scale if scale < 1 else 4.0  # antialiasing: the kernel widens when shrinking
+    x = torch.arange(1, out_length + 1, dtype=torch.float64)
+    u = x / scale + 0.5 * (1 - 1 / scale)  # the input coordinate (1-based) each output pixel maps to
+    left = torch.floor(u - width / 2)
+    taps = int(math.ceil(width)) + 2
+    indices = left.unsqueeze(1) + torch.arange(taps, dtype=torch.float64).unsqueeze(0)
+    distance = u.unsqueeze(1) - indices
+    weights = scale * _cubic(distance * scale) if scale < 1 else _cubic(distance)
+    weights = weights / weights.sum(dim=1, keepdim=True)
+    # Symmetric padding ("mirror with the edge pixel repeated"), as MATLAB does at the borders.
+    mirrored = torch.cat([torch.arange(in_length), torch.arange(in_length - 1, -1, -1)])
+    columns = mirrored[((indices - 1) % (2 * in_length)).long()]
+    matrix = torch.zeros(out_length, in_length, dtype=torch.float64)
+    matrix.scatter_add_(1, columns, weights)
+    return matrix.float()
+
+
+def resize_matlab(pixels: torch.Tensor, scale: float) -> torch.Tensor:
+    """Resize (N, C, H, W) by `scale` as MATLAB's imresize(..., 'bicubic') does, antialiased when shrinking.
+
+    This is the degradation the super-resolution literature's tables use (Set5, Set14, BSD100: LR images
+    made by MATLAB), so training and benchmarks use it rather than PIL's or torch's bicubic, which differ
+    at the borders and, for torch without antialiasing, in the kernel. Output sides are ceil(side * scale).
+    Not clamped: bicubic overshoots a little at edges, as MATLAB's does before its uint8 rounding.
+    """
+    height, width = pixels.shape[-2:]
+    out_height, out_width = math.ceil(height * scale - 1e-9), math.ceil(width * scale - 1e-9)
+    rows = _matlab_weights(height, out_height, scale).to(pixels.device)
+    columns = _matlab_weights(width, out_width, scale).to(pixels.device)
+    resized = torch.einsum("oh,nchw->ncow", rows, pixels.float())
+    return torch.einsum("pw,nchw->nchp", columns, resized)
+
+
+def quantize(pixels: torch.Tensor) -> torch.Tensor:
+    """Round to 8-bit levels in [0, 1], as saving to and reading from an 8-bit file would."""
+    return pixels.clamp(0, 1).mul(255).round().div(255)

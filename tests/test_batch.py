@@ -206,3 +206,24 @@ def test_same_stem_collisions_are_refused(tmp_path):
     gradient_image(8, 8).save(tmp_path / "x" / "p.png")
     with pytest.raises(ConfigError, match="would both write"):
         batch.plan_jobs(batch.collect_inputs([tmp_path / "x"])[0], tmp_path / "out")
+
+
+def test_batch_at_the_photos_own_size_uses_the_style_at_full_resolution(tmp_path):
+    # The style must not be read at a hidden 512 px and upsampled for larger photos: batch equals run.
+    photo, style = tmp_path / "wide.png", tmp_path / "style.png"
+    gradient_image(600, 40).save(photo)
+    stripes_image(700, 700).save(style)
+    common = ["--style", style, "--size", "0", "--steps", "2", "--optimizer", "adam", "--lr", "0.1",
+              "--style-layers", "relu1_1,relu2_1", "--content-layers", "relu2_1", "-q"]
+    assert invoke("run", photo, "-o", tmp_path / "run.png", *common).exit_code == 0
+    assert invoke("batch", photo, "-o", tmp_path / "out", *common).exit_code == 0
+    assert (tmp_path / "run.png").read_bytes() == (tmp_path / "out" / "wide.png").read_bytes()
+
+
+def test_a_task_returning_fewer_images_fails_the_whole_group(tree, tmp_path):
+    jobs = [job for job in batch.plan_jobs(batch.collect_inputs([tree])[0], tmp_path / "out") if job.relative
+            in ("a.jpg", "trip/b.png")]
+    report = batch.run_jobs(jobs, lambda images, group_jobs: [images[0].pixels][:1], batch_size=2)
+    assert sorted((r.source.rsplit("/", 1)[1], r.status) for r in report.results) == [("a.jpg", "failed"),
+                                                                                       ("b.png", "failed")]
+    assert all("returned 1 images for 2" in r.error for r in report.results)

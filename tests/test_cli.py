@@ -236,4 +236,3 @@ def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
     assert result.exit_code == 130
     assert error_lines(result) == ["Error: interrupted"]
     assert not (tmp_path / "o.png").exists()
-    assert torch.get_num_threads() >= 1

@@ -68,10 +68,12 @@ def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, mo
         (["--model", "missing.safetensors"], 1, "no such model file"),
         (["--model", "stripes", "--steps", "3"], 2, "--steps cannot be used with --model"),
         (["--model", "stripes", "--strength", "2"], 2, "0<=x<=1"),
-        (["--model", "stripes", "--style", "x"], 2, ""),
+        (["--model", "stripes", "--style", "PHOTO"], 2, "give either --style (one or more images) or --model, not both"),
+        (["--model", "stripes", "--style", "missing.png"], 2, "'missing.png' does not exist"),
     ],
 )
 def test_run_model_errors(photo, model_file, tmp_path, args, code, message):
+    args = [photo if a == "PHOTO" else a for a in args]
     result = invoke("run", photo, *args, "-o", tmp_path / "o.png")
     assert result.exit_code == code
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -37,8 +37,8 @@ def test_tiled_output_matches_untiled_with_a_margin_from_the_receptive_field(res
     stylizer = _stylizer(residual_blocks)
     spec = tile_spec(stylizer.net)
     assert spec.margin == stylizer.net.receptive_radius() >= 18 + 8 * residual_blocks
-    tile = max(128, spec.min_tile() + 24)
-    image = _image(2 * tile, tile + 40)
+    tile = spec.min_tile() + 196  # cores of 200 px
+    image = _image(300, tile + 6)
     assert len(tile_boxes(*image.shape[-2:], tile, spec)) >= 4
     whole = stylizer(image, FastConfig(tile=0))
     tiled = stylizer(image, FastConfig(tile=tile))

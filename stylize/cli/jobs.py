@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.app import EXIT_RUNTIME, fail_interrupted
+from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
 from stylize.files import ReadFiles
 
 
@@ -56,6 +56,33 @@ def plan(
     return jobs, not_images, f"{shard_index + 1}/{shard_count}", report
 
 
+def is_single(inputs: tuple[str, ...], output: Path | None) -> bool:
+    """One input file to one output file (rather than into a mirrored folder)."""
+    from stylize.images import SAVE_FORMATS
+
+    single = len(inputs) == 1 and Path(inputs[0]).expanduser().is_file()
+    return single and (output is None or output.suffix.lower() in SAVE_FORMATS)
+
+
+def plan_files_or_folder(
+    inputs: tuple[str, ...], output: Path | None, default_name: Callable[[Path], str], fmt: str, suffix: str,
+    reads: ReadFiles, shard_text: str | None, report: Path | None,
+) -> tuple[list, list[Path], str, Path | None]:
+    """Like plan(), and one named input file may also go to one output file (-o FILE, or default_name in
+    the current folder when -o is not given)."""
+    from stylize.batch import prepare_outputs, single_job
+
+    if is_single(inputs, output):
+        source = Path(inputs[0]).expanduser()
+        target = output or Path.cwd() / default_name(source)
+        job = single_job(source, target, reads)
+        prepare_outputs([job], report, reads)
+        return [job], [], "1/1", report
+    if output is None:
+        raise click.UsageError("give -o FOLDER when the inputs are folders, patterns or several files")
+    return plan(inputs, output, fmt, suffix, reads, shard_text, report)
+
+
 def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **options: Any) -> Any:
     """batch.run_jobs with a progress bar."""
     from tqdm import tqdm
@@ -67,6 +94,17 @@ def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **
         return run_jobs(jobs, process, on_result=lambda result: bar.update(1), **options)
     finally:
         bar.close()
+
+
+def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str]) -> None:
+    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line."""
+    if outcome.interruption is not None:
+        fail_interrupted(outcome.interruption)
+    result = outcome.results[0]
+    if result.status == "failed":
+        fail(result.error or "failed", EXIT_RUNTIME)
+    if not quiet:
+        click.echo(describe(result), err=True)
 
 
 def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings: dict[str, Any], quiet: bool) -> None:

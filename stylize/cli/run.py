@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
+from stylize.cli.jobs import conclude_single
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
 
@@ -63,11 +63,5 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     finally:
         if bar is not None:
             bar.close()
-    if report.interruption is not None:
-        fail_interrupted(report.interruption)
-    if report.failed:
-        fail(report.failed[0].error or "failed", EXIT_RUNTIME)
-    if not quiet:
-        width, height = report.results[0].size
-        seconds = time.perf_counter() - started
-        click.echo(f"Wrote {output} ({width}x{height}, {seconds:.1f} s on {task.device})", err=True)
+    conclude_single(report, quiet, lambda result: f"Wrote {output} ({result.size[0]}x{result.size[1]}, "
+                                                  f"{time.perf_counter() - started:.1f} s on {task.device})")

@@ -11,22 +11,23 @@ import click
 
 from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
 from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
-from stylize.config import StyleTrainConfig, TrainConfig
+from stylize.config import StyleTrainConfig, TrainConfig, UpscaleTrainConfig
 
-TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig}
+TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig, "upscale": UpscaleTrainConfig}
 MODES = tuple((f"--task {name}", config) for name, config in TASKS.items())
 _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 
 
 @click.command()
 @click.option("--task", type=click.Choice(sorted(TASKS)), default="style", show_default=True,
-              help="What the model learns: style = a fast style model for --style.")
+              help="What the model learns: style = a fast style model for --style; upscale = super-resolution "
+                   "by --scale.")
 @click.option("--style", type=existing_file(), help="With --task style: the style image to learn.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training photos (searched recursively), e.g. COCO train2014.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Model file to write (.safetensors). Default: in the model cache, named after the style, so "
-                   "`--model NAME` finds it.")
+              help="Model file to write (.safetensors). Default: in the model cache, named after the style (or "
+                   "DATA-xSCALE for upscale), so `--model NAME` finds it.")
 @config_options(MODES)
 @click.option("--resume", is_flag=True, help="Continue from OUTPUT.ckpt exactly where it stopped.")
 @click.option("--title", help="Title of the style's artwork, stored in the model's credits.")
@@ -39,7 +40,8 @@ _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 def train(ctx: click.Context, task: str, style: Path | None, data: Path, output: Path | None, resume: bool,
           title: str | None, artist: str | None, year: str | None, license_: str | None, device: str, quiet: bool,
           **options: Any) -> None:
-    """Train a model on the photos under --data: a fast style model for --style (--task style)."""
+    """Train a model on the photos under --data: a fast style model for --style (--task style), or a
+    super-resolution network (--task upscale --scale N)."""
     config_class = TASKS[task]
     refuse_misplaced(ctx, options, set(config_class.field_names()), f"--task {task}")
     config = config_class.from_options(options)
@@ -56,11 +58,12 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         misplaced = given(ctx, list(_STYLE_ONLY))
         if misplaced:
             raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
+        output = output or cache_dir() / f"{data.resolve().name}-x{config.scale}{MODEL_SUFFIX}"
     if output.suffix != MODEL_SUFFIX:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
     from stylize.training.checkpoint import checkpoint_path_for
 
-    reads = ReadFiles([style] if style else [], )
+    reads = ReadFiles([style] if style else [])
     for path, what in ((output, "model file"), (checkpoint_path_for(output), "checkpoint")):
         reads.check(path, what)
 
@@ -73,6 +76,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
 
         credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
         objective: Any = StyleObjective(config, style, credit)
+    else:
+        from stylize.tasks.upscale import UpscaleObjective
+
+        objective = UpscaleObjective(config)
 
     stop_requested: list[int] = []
 

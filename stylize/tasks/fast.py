@@ -23,7 +23,7 @@ from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.modelfile import ModelInfo, file_sha256, load_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.tasks.network import NetworkRunner
-from stylize.tensors import check_batch, resize_to
+from stylize.tensors import check_pixels, resize_to
 from stylize.training.loop import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
@@ -58,7 +58,7 @@ class FastStylizer:
         config overrides the stylizer's own for this call (strength, colour; the tile size stays).
         """
         config = config or self.config
-        pixels = check_batch(pixels)
+        pixels = check_pixels(pixels)
         runner = self.runner
         if config.tile != runner.tile:
             runner = NetworkRunner(self.net, self.device, config.tile, AUTO_TILE_PIXELS)

@@ -29,7 +29,7 @@ from stylize.device import accelerated, memory_format, resolve_device, seed_ever
 from stylize.errors import ConfigError, StylizeError
 from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
-from stylize.tensors import check_batch, check_pixels, resize_longest, resize_to
+from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
 
 # Weight of the out-of-range penalty: with the relative losses of losses.py, a pixel 0.05 outside [0, 1]
@@ -96,7 +96,7 @@ class GatysTransfer:
         cfg = self.config
         self.vgg = VGGFeatures(cfg.content_layers + cfg.style_layers, cfg.weights, cfg.pooling)
         self.vgg.to(self.device, memory_format=self.memory_format)
-        self.styles = [check_batch(s) for s in styles]
+        self.styles = [check_pixels(s, "style") for s in styles]
         self._style_targets: dict[int, dict[str, torch.Tensor]] = {}
         self.style_target_computations = 0
 
@@ -133,7 +133,7 @@ class GatysTransfer:
         cfg = self.config
         on_step = on_step or self.on_step
         seed_everything(cfg.seed if seed is None else seed)
-        content = check_batch(content).to(self.device)
+        content = check_pixels(content, "content").to(self.device)
         if content.shape[0] != 1:
             raise ConfigError(f"stylize one image at a time, got a batch of {content.shape[0]}")
         height, width = content.shape[-2:]

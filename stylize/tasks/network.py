@@ -49,7 +49,7 @@ class NetworkRunner:
         tile = self.tile if self.tile is not None else (DEFAULT_TILE if height * width > self.auto_tile_pixels else 0)
         return tile if tile and max(height, width) > tile else 0
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: its tensors cannot be modified in place outside it
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         """The network's output for a batch, float32 on the CPU."""
         height, width = pixels.shape[-2:]

@@ -27,9 +27,10 @@ from stylize.device import DistributedEnv, accelerated, autocast, autocast_dtype
 from stylize.errors import ConfigError, DataError, TrainingError
 from stylize.files import check_writable, check_writable_folder, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
-from stylize.modelfile import MODEL_SUFFIX, save_model
+from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
 from stylize.training.data import ImageFiles, ResumableSampler, Transform, find_images, fingerprint
+from stylize.zoo import resolve_model
 
 
 class Objective(Protocol):
@@ -182,6 +183,9 @@ class _Run:
                 f"{config.batch_size} for each of {env.world} process(es)"
             )
         inputs = {**self.objective.inputs(), "data": fingerprint(self.data, paths)}
+        init_path = resolve_model(config.init) if config.init else None
+        if init_path is not None:
+            inputs["init_sha256"] = file_sha256(init_path)
         if state is not None:
             self._check_resumable(state, inputs)
         if env.main:
@@ -189,6 +193,8 @@ class _Run:
 
         seed_everything(config.seed)
         net = self.objective.build()
+        if init_path is not None and state is None:
+            start_from(net, init_path)
         layout = memory_format(device)
         net.to(device, memory_format=layout)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
@@ -249,6 +255,8 @@ class _Run:
                 with autocast(device, enabled=amp_dtype is not None):
                     weighted = self.objective.loss(model, batch)
                 loss = weighted.sum()
+                for group in optimizer.param_groups:
+                    group["lr"] = config.learning_rate(step, total)
                 optimizer.zero_grad(set_to_none=True)
                 scaler.scale(loss).backward()
                 scaler.step(optimizer)
@@ -312,7 +320,8 @@ class _Run:
             raise ConfigError(f"the checkpoint was made with other settings: {details}; use those, or start afresh")
         for key, value in state["inputs"].items():
             if inputs.get(key, value) != value:
-                what = "photos under --data" if key == "data" else key.replace("_sha256", " image").replace("_", " ")
+                what = {"data": "photos under --data", "init_sha256": "--init model"}.get(
+                    key, key.replace("_sha256", " image").replace("_", " "))
                 raise ConfigError(f"the checkpoint was trained with other {what} than now: resuming would mix the "
                                   "two; use the same files, or start afresh")
 
@@ -325,6 +334,18 @@ class _Run:
         finally:
             net.train(was_training)
         return save_image(sheet, preview_dir_for(self.output) / f"step{step:07d}.png")
+
+
+def start_from(net: nn.Module, path: Path) -> int:
+    """Copy into `net` every weight of the model file at `path` whose name and shape match (fine-tuning
+    from a related model, e.g. an x2 network from an x4 one: all but the upsampler carry over)."""
+    source, _ = load_model(path)
+    own = net.state_dict()
+    matching = {k: v for k, v in source.state_dict().items() if k in own and own[k].shape == v.shape}
+    if not matching:
+        raise ConfigError(f"--init {path}: none of its weights fit the network being trained")
+    net.load_state_dict(matching, strict=False)
+    return len(matching)
 
 
 def _to_device(batch: Any, device: torch.device, layout: torch.memory_format) -> Any:

@@ -1,0 +1,59 @@
+"""`stylize upscale`: enlarge photos x2, x3 or x4 with a super-resolution network, offline."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli import jobs as file_jobs
+from stylize.cli.options import config_options, device_option, quality_option, quiet_option
+from stylize.config import UpscaleConfig
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file for one input (default: PHOTO_x4.png in the current folder), or the folder that "
+                   "mirrors the inputs' tree.")
+@click.option("--model", help="A super-resolution model (a name from `stylize models` or a .safetensors file) "
+                              "instead of the shipped one for --scale.")
+@config_options([("", UpscaleConfig)])
+@file_jobs.folder_options
+@click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Same-sized images upscaled together (worth raising on a GPU for many small images).")
+@quality_option
+@device_option
+@quiet_option
+def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
+            report: Path | None, shard: str | None, io_threads: int, batch_size: int, quality: int, device: str,
+            quiet: bool, **options: Any) -> None:
+    """Enlarge INPUTS (files, folders, glob patterns) by --scale with a trained network.
+
+    Transparency is kept (upscaled separately), and so is the colour profile. Large images are processed
+    in tiles that join exactly. Folders, patterns and several files behave as in `stylize batch`.
+    """
+    config = UpscaleConfig.from_options(options)
+    from stylize.files import ReadFiles
+    from stylize.tasks.upscale import DEFAULT_SCALE, Upscaler
+
+    task = Upscaler.load(model, device, config)
+    reads = ReadFiles()
+    if task.info is not None:
+        reads.add(task.info.path, "the model")
+    scale = task.scale or DEFAULT_SCALE
+    jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
+        inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
+    single = file_jobs.is_single(inputs, output)
+    outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
+                                overwrite=overwrite or single, quality=quality, io_threads=io_threads,
+                                keep_alpha=True)
+    if single:
+        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
+                                                                 f"{result.size[1]}, x{scale} on {task.device})")
+        return
+    settings = {"inputs": list(inputs), "output": str(output), "model": model, "scale": scale,
+                "format": fmt, "suffix": suffix, "shard": shard_label, "device": str(task.device),
+                "config": config.to_dict()}
+    file_jobs.conclude(outcome, not_images, report, settings, quiet)

@@ -1,0 +1,206 @@
+"""Super-resolution: low-resolution photos to high-resolution ones with a trained SRNet (nets/srnet.py).
+
+Each scale ships two models trained with `stylize train --task upscale`: a faithful one (L1 loss: the
+highest PSNR, smooth where detail is unknown) and a crisp one fine-tuned from it with a VGG feature loss
+(Johnson et al. 2016's perceptual loss for super-resolution: sharper texture, some of it invented).
+`sharpness` interpolates the two networks' weights (ESRGAN's network interpolation, Wang et al. 2018),
+which needs one pass and moves smoothly between them because the crisp model starts from the faithful one.
+
+The degradation learned is the benchmarks' own: MATLAB's antialiased bicubic downscaling
+(tensors.resize_matlab). Transparency is upscaled separately with bicubic interpolation, never flattened.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from stylize.batch import Job, Output
+from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
+from stylize.device import autocast, memory_format
+from stylize.errors import ConfigError, ImageError, ModelFileError
+from stylize.images import LoadedImage, pil_to_tensor
+from stylize.losses import content_loss
+from stylize.modelfile import ModelInfo, load_model
+from stylize.nets.srnet import SRNet, upscale_bicubic
+from stylize.tasks.network import NetworkRunner
+from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
+from stylize.training.loop import preview_sheet
+from stylize.vgg import VGGFeatures
+from stylize.zoo import resolve_model
+
+TASK = "upscale"
+DEFAULT_SCALE = 4
+# One pass over this many input pixels needs about 2 GB at x4 (measured: about 2 KB of activations per
+# input pixel for the width-32 network, most of it in the last upsampling stage); larger inputs are tiled.
+AUTO_TILE_PIXELS = 1_000_000
+
+
+def shipped_name(scale: int, sharp: bool = False) -> str:
+    """The shipped model's name for a scale: upscale-x4, and upscale-x4-sharp for the perceptual one."""
+    return f"upscale-x{scale}{'-sharp' if sharp else ''}"
+
+
+def blend_weights(faithful: nn.Module, crisp: nn.Module, sharpness: float) -> nn.Module:
+    """A network whose weights are (1 - sharpness) * faithful + sharpness * crisp (same architecture)."""
+    if sharpness <= 0:
+        return faithful
+    if sharpness >= 1:
+        return crisp
+    crisp_state = crisp.state_dict()
+    blended = {k: torch.lerp(v, crisp_state[k], sharpness) for k, v in faithful.state_dict().items()}
+    net = SRNet(**faithful.arguments())
+    net.load_state_dict(blended)
+    return net
+
+
+class Upscaler:
+    """A loaded super-resolution model on a device. Call it with an (N, 3, H, W) batch in [0, 1]."""
+
+    def __init__(self, net: nn.Module, info: ModelInfo | None = None, device: str | torch.device = "auto",
+                 config: UpscaleConfig | None = None) -> None:
+        self.config = config or UpscaleConfig()
+        self.info = info
+        self.scale = net.scale
+        self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS)
+        self.device = self.runner.device
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, device: str | torch.device = "auto",
+             config: UpscaleConfig | None = None) -> Upscaler:
+        """The shipped pair for config.scale blended at config.sharpness, or one model file or name.
+
+        A model given by the user is used alone (sharpness needs a faithful and a crisp model of one
+        architecture, which the shipped pairs are).
+        """
+        config = config or UpscaleConfig()
+        if model is not None:
+            if config.sharpness:
+                raise ConfigError("--sharpness blends the shipped pair of models; it cannot be used with --model")
+            net, info = load_model(resolve_model(model), task=TASK)
+            if config.scale is not None and config.scale != net.scale:
+                raise ConfigError(f"the model {model} enlarges x{net.scale}, not x{config.scale}: drop --scale or "
+                                  "choose another model")
+            return cls(net, info, device, config)
+        scale = config.scale or DEFAULT_SCALE
+        try:
+            faithful, info = load_model(resolve_model(f"shipped:{shipped_name(scale)}"), task=TASK)
+            crisp = load_model(resolve_model(f"shipped:{shipped_name(scale, sharp=True)}"), task=TASK)[0] \
+                if config.sharpness else faithful
+        except ModelFileError:
+            raise ConfigError(f"no model for x{scale} is installed: train one with `stylize train --task upscale "
+                              f"--scale {scale}` and pass it with --model") from None
+        return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config)
+
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the CPU."""
+        pixels = check_pixels(pixels)
+        height, width = pixels.shape[-2:]
+        if height * width * self.scale**2 > MAX_PIXELS:
+            raise ImageError(f"x{self.scale} of {width}x{height} would be {width * self.scale}x{height * self.scale}, "
+                             f"over the limit of {MAX_PIXELS / 1e6:.0f} MP")
+        return self.runner(pixels).clamp_(0, 1)
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
+        """Batch interface (batch.run_jobs): transparency upscaled beside the colour, never flattened."""
+        upscaled = self(torch.cat([image.pixels for image in images]))
+        outputs = []
+        for image, pixels in zip(images, upscaled.split(1), strict=True):
+            alpha = None
+            if image.alpha is not None:
+                alpha = upscale_bicubic(image.alpha, self.scale).clamp_(0, 1)
+            outputs.append(Output(pixels, alpha))
+        return outputs
+
+
+class PairTransform:
+    """A photo -> (low-resolution crop, high-resolution crop): the photo (cropped to a multiple of the
+    scale) is downscaled whole with MATLAB's bicubic and rounded to 8 bits, as benchmark LR images are;
+    then aligned random crops, flips and 90-degree rotations (EDSR's augmentation)."""
+
+    def __init__(self, scale: int, size: int) -> None:
+        self.scale, self.size = scale, size
+
+    def __call__(self, image: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, size = self.scale, self.size
+        hr = pil_to_tensor(image)
+        height, width = hr.shape[-2:]
+        if min(height, width) < size:  # a photo smaller than a crop: enlarge it just enough
+            factor = size / min(height, width)
+            hr = resize_to(hr, (max(size, round(height * factor)), max(size, round(width * factor))))
+            height, width = hr.shape[-2:]
+        # Downscaling the whole photo is costly, so a region a little larger than the crop is cut first
+        # (its MATLAB downscale equals the whole photo's away from the region's border, which is dropped).
+        pad = 4 * scale
+        top = int(torch.randint(0, (height - size) // scale + 1, ()).item()) * scale
+        left = int(torch.randint(0, (width - size) // scale + 1, ()).item()) * scale
+        y0, x0 = max(0, top - pad), max(0, left - pad)
+        y1, x1 = min(height, top + size + pad), min(width, left + size + pad)
+        region = hr[..., y0:y1, x0:x1]
+        low = quantize(resize_matlab(region, 1 / scale))
+        ly, lx, lsize = (top - y0) // scale, (left - x0) // scale, size // scale
+        hr_crop = hr[..., top : top + size, left : left + size]
+        lr_crop = low[..., ly : ly + lsize, lx : lx + lsize]
+        if torch.rand(()) < 0.5:
+            hr_crop, lr_crop = hr_crop.flip(-1), lr_crop.flip(-1)
+        turns = int(torch.randint(0, 4, ()).item())
+        hr_crop, lr_crop = hr_crop.rot90(turns, (-2, -1)), lr_crop.rot90(turns, (-2, -1))
+        return lr_crop[0].contiguous(), hr_crop[0].contiguous()
+
+
+class UpscaleObjective:
+    """L1 pixel loss (EDSR), plus a relative VGG relu2_2 feature loss for perceptual models."""
+
+    task = TASK
+    loss_names = ("pixel", "perceptual")
+
+    def __init__(self, config: UpscaleTrainConfig) -> None:
+        self.config = config
+
+    def inputs(self) -> dict[str, str]:
+        return {}
+
+    def build(self) -> nn.Module:
+        return SRNet(self.config.scale, self.config.width, self.config.blocks)
+
+    def transform(self) -> PairTransform:
+        return PairTransform(self.config.scale, self.config.image_size)
+
+    def prepare(self, device: torch.device) -> None:
+        self.vgg = None
+        if self.config.perceptual_weight:
+            self.vgg = VGGFeatures(["relu2_2"]).to(device, memory_format=memory_format(device))
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        low, high = batch
+        output = net(low).float()
+        pixel = F.l1_loss(output, high)
+        if self.vgg is None:
+            return torch.stack([pixel, torch.zeros_like(pixel)])
+        with torch.no_grad():
+            target = self.vgg(high)["relu2_2"]
+        perceptual = content_loss(self.vgg(output)["relu2_2"], target)
+        return torch.stack([pixel, self.config.perceptual_weight * perceptual])
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """Per held-back photo, a centre crop: bicubic on top, the network below, the original at the bottom."""
+        scale, size, columns = self.config.scale, self.config.image_size, []
+        for photo in photos:
+            height, width = photo.shape[-2:]
+            side = min(size, height, width) // scale * scale
+            top, left = (height - side) // 2 // scale * scale, (width - side) // 2 // scale * scale
+            crop = photo[..., top : top + side, left : left + side]
+            low = quantize(resize_matlab(crop, 1 / scale))
+            with autocast(device):
+                output = net(low.to(device)).float().cpu().clamp(0, 1)
+            columns.append([upscale_bicubic(low, scale).clamp(0, 1), output, crop])
+        return preview_sheet(columns)
+
+    def metadata(self) -> dict[str, Any]:
+        kind = "perceptual" if self.config.perceptual_weight else "faithful"
+        return {"upscale": {"scale": self.config.scale, "kind": kind, "degradation": "matlab-bicubic"}}

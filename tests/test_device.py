@@ -1,0 +1,62 @@
+import pytest
+import torch
+
+from stylize import device as devices
+from stylize.device import DistributedEnv, accelerated, is_out_of_memory, resolve_device
+from stylize.errors import DeviceError
+
+
+def _flags():
+    return (torch.backends.cudnn.benchmark, torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
+
+
+@pytest.fixture
+def fake_cuda(monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 4)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+
+
+def test_resolving_a_device_changes_no_process_wide_flag(fake_cuda):
+    before = _flags()
+    assert resolve_device("cuda", DistributedEnv()) == torch.device("cuda", 0)
+    assert resolve_device("auto", DistributedEnv()).type == "cuda"
+    assert _flags() == before
+
+
+def test_torchrun_picks_each_process_its_own_gpu(fake_cuda, monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "8")
+    monkeypatch.setenv("RANK", "6")
+    monkeypatch.setenv("LOCAL_RANK", "6")
+    env = DistributedEnv.from_environment()
+    assert (env.rank, env.world, env.local_rank, env.main) == (6, 8, 6, False)
+    assert resolve_device("auto") == torch.device("cuda", 2)  # 6 % 4 devices
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)  # named explicitly: as asked
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_bad_environments_and_devices_are_device_errors(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "two")
+    with pytest.raises(DeviceError, match="whole numbers"):
+        DistributedEnv.from_environment()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "5")
+    with pytest.raises(DeviceError, match="inconsistent"):
+        DistributedEnv.from_environment()
+    with pytest.raises(DeviceError, match="unknown device"):
+        resolve_device("tpu", DistributedEnv())
+
+
+def test_accelerated_restores_flags_and_is_a_no_op_on_cpu():
+    before = _flags()
+    with accelerated(torch.device("cpu")):
+        assert _flags() == before
+    assert _flags() == before
+
+
+def test_out_of_memory_is_recognized_on_host_and_device():
+    assert is_out_of_memory(MemoryError())
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory"))
+    assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
+    assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    assert devices.autocast_dtype(torch.device("cpu")) is None  # never half precision on the CPU

@@ -1,0 +1,320 @@
+"""What a hostile or unlucky user can do: loops, writes onto inputs, planted files, odd names, signals."""
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_image, stripes_image
+
+from stylize import batch
+from stylize.cli import cli
+from stylize.errors import DataError, WeightsError
+from stylize.files import remove_stale_parts, walk_files
+from stylize.modelfile import save_model
+from stylize.nets.johnson import JohnsonNet
+from stylize.training.data import find_images
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert "Traceback" not in result.output
+    return lines[0]
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
+
+
+@pytest.fixture
+def photos(tmp_path):
+    root = tmp_path / "photos"
+    (root / "sub").mkdir(parents=True)
+    gradient_image(20, 16, seed=1).save(root / "a.jpg")
+    gradient_image(20, 16, seed=2).save(root / "sub" / "b.png")
+    return root
+
+
+def test_symlink_loops_walk_each_real_folder_once(photos):
+    os.symlink("..", photos / "sub" / "loop")
+    os.symlink("../..", photos / "sub" / "loop2")
+    os.symlink(photos / "sub", photos / "again")  # a second name for a real folder: walked once
+    files = [p.relative_to(photos).as_posix() for p in walk_files(photos)]
+    assert sorted(files) == ["a.jpg", "sub/b.png"]
+    assert len(find_images(photos)[0]) == 2
+    found, _ = batch.collect_inputs([photos])
+    assert sorted(relative for _, relative in found) == ["a.jpg", "sub/b.png"]
+
+
+def test_report_on_an_input_is_refused_before_any_work(photos, model, tmp_path):
+    before = (photos / "a.jpg").read_bytes()
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--report", photos / "a.jpg")
+    assert result.exit_code == 2 and "report" in one_error_line(result) and "would be overwritten" in result.stderr
+    assert (photos / "a.jpg").read_bytes() == before and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("overwrite", [False, True])
+def test_an_output_landing_on_the_style_image_is_refused(tmp_path, overwrite):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    gradient_image(20, 16).save(inputs / "s.jpg")
+    out = tmp_path / "out"
+    out.mkdir()
+    style = out / "s.png"  # the style sits exactly where in/s.jpg's output would go
+    stripes_image(24, 24).save(style)
+    before = style.read_bytes()
+    flags = ["--overwrite"] if overwrite else []
+    result = invoke("batch", inputs, "-o", out, "--style", style, "--size", "32", "--steps", "1", *flags)
+    assert result.exit_code == 2 and "would overwrite the style image of this job" in one_error_line(result)
+    assert style.read_bytes() == before
+
+
+def test_an_output_landing_on_the_model_is_refused(tmp_path):
+    photo = tmp_path / "x.jpg"
+    gradient_image(20, 16).save(photo)
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    planted = save_model(odd / "x.png", JohnsonNet(width=8, residual_blocks=1), "style", {})  # a model named .png
+    result = invoke("batch", photo, "-o", odd, "--model", planted, "--overwrite")
+    assert result.exit_code == 2 and "would overwrite the model of this job" in one_error_line(result)
+
+
+def test_torchvision_cache_is_read_as_data_only(tmp_path, monkeypatch):
+    # A file planted in the torch hub cache must not run code when --weights torchvision loads it.
+    import torch.hub
+
+    hub = tmp_path / "hub"
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(hub))
+    (hub / "checkpoints").mkdir(parents=True)
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    with open(hub / "checkpoints" / "vgg19-dcbb9e9d.pth", "wb") as stream:
+        pickle.dump({"features.0.weight": Payload()}, stream)
+    from stylize.vgg import VGGFeatures
+
+    with pytest.raises(WeightsError, match="cannot be read as plain weights") as info:
+        VGGFeatures(["relu1_1"], weights="torchvision")
+    assert not marker.exists() and "\n" not in str(info.value)
+    torch.save({"features.0.weight": torch.zeros(3)}, hub / "checkpoints" / "vgg19-dcbb9e9d.pth")
+    with pytest.raises(WeightsError, match="do not fit VGG19"):
+        VGGFeatures(["relu1_1"], weights="torchvision")
+
+
+def test_a_malformed_cached_model_is_listed_and_breaks_nothing(tmp_path, monkeypatch, model):
+    monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
+    cache = tmp_path / "home" / "models"
+    cache.mkdir(parents=True)
+    header = b'{"__metadata__": {"stylize": "' + b"[" * 50000 + b'"}}'
+    (cache / "deep.safetensors").write_bytes(len(header).to_bytes(8, "little") + header)
+    (cache / "list.safetensors").write_bytes((5).to_bytes(8, "little") + b"[1,2]")
+    save_model(cache / "good.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
+    listing = invoke("models")
+    assert listing.exit_code == 0
+    assert "deep" in listing.output and "list" in listing.output and "unreadable" in listing.output
+    photo = tmp_path / "p.png"
+    gradient_image(20, 16).save(photo)
+    assert invoke("run", photo, "--model", "good", "-o", tmp_path / "o.png", "-q").exit_code == 0
+
+
+def test_unwritable_outputs_are_found_before_any_work(tmp_path, photos, model):
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    result = invoke("train", "--style", style, "--data", photos, "-o", blocker / "m.safetensors", "--steps", "1")
+    assert result.exit_code == 2 and "cannot write the model file" in one_error_line(result)
+    result = invoke("batch", photos, "-o", blocker / "out", "--model", model)
+    assert result.exit_code == 2 and "cannot write" in one_error_line(result)
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--report", blocker / "r.json")
+    assert result.exit_code == 2 and "cannot write the report" in one_error_line(result)
+    assert not (tmp_path / "out").exists()
+
+
+def test_unwritable_model_cache_is_found_before_training(tmp_path, photos, monkeypatch):
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
+    (tmp_path / "home" / "models").mkdir(parents=True)  # as if read-only (root ignores modes, so os.access is faked)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if "home" in str(path) else real_access(path, mode))
+    result = invoke("train", "--style", style, "--data", photos, "--steps", "1")
+    assert result.exit_code == 2 and "is not writable" in one_error_line(result)
+
+
+def test_a_save_failure_is_a_per_file_failure_with_a_report(tmp_path, photos, model, monkeypatch):
+    import stylize.images as images
+
+    monkeypatch.setitem(images._FORMAT_MAX_SIDE, "WEBP", 18)  # as a 17000 px WebP would fail
+    report = tmp_path / "r.json"
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--format", "webp", "--report", report)
+    assert result.exit_code == 1
+    data = json.loads(report.read_text())
+    assert data["totals"] == {"done": 0, "skipped": 0, "failed": 2}
+    assert all("WEBP images are at most 18 px" in f["error"] for f in data["files"])
+
+
+def test_glob_characters_in_existing_names_are_names(tmp_path, model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    gradient_image(20, 16).save(folder / "photo[1].jpg")
+    gradient_image(20, 16).save(folder / "photo1.jpg")
+    result = invoke("batch", folder / "photo[1].jpg", "-o", tmp_path / "out", "--model", model)
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo[1].png"]
+
+
+def test_output_inside_the_input_folder_can_be_rerun(photos, model):
+    for run in range(2):
+        result = invoke("batch", photos, "-o", photos / "styled", "--model", model)
+        assert result.exit_code == 0, result.output
+        assert f"{2 - 2 * run} done, {2 * run} skipped" in result.stderr
+    assert sorted(p.relative_to(photos).as_posix() for p in (photos / "styled").rglob("*.png")) == [
+        "styled/a.png", "styled/sub/b.png"]
+
+
+def test_output_equal_to_the_input_folder_can_be_rerun(photos, model):
+    for run in range(2):
+        result = invoke("batch", photos, "-o", photos, "--model", model, "--suffix", "_s")
+        assert result.exit_code == 0, result.output
+        assert f"{2 - 2 * run} done, {2 * run} skipped" in result.stderr
+    assert sorted(p.name for p in photos.rglob("*_s*.png")) == ["a_s.png", "b_s.png"]  # no a_s_s.png
+
+
+def test_a_photo_that_happens_to_be_named_like_an_output_is_still_protected(tmp_path, model):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    gradient_image(20, 16).save(folder / "a.jpg")
+    gradient_image(20, 16, seed=5).save(folder / "a_s.png")  # a real photo, not stylize's output
+    result = invoke("batch", folder, "-o", folder, "--model", model, "--suffix", "_s", "--overwrite")
+    assert result.exit_code == 2 and "would overwrite an input image" in one_error_line(result)
+
+
+def test_glob_with_dotdot_cannot_write_outside_the_output(tmp_path, model, monkeypatch):
+    (tmp_path / "photos" / "a").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    gradient_image(20, 16).save(tmp_path / "other" / "x.jpg")
+    monkeypatch.chdir(tmp_path)
+    result = invoke("batch", "photos/*/../../other/*.jpg", "-o", tmp_path / "out", "--model", model)
+    assert result.exit_code == 2 and "'..' after a wildcard" in one_error_line(result)
+    assert not (tmp_path / "out").exists() and sorted(p.name for p in tmp_path.rglob("*.png")) == []
+
+
+def test_out_of_memory_on_the_cpu_is_one_line(tmp_path, model, monkeypatch):
+    from stylize.tasks.fast import FastStylizer
+
+    def exhausted(self, *args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory: you "
+                           "tried to allocate 99999999999 bytes")
+
+    monkeypatch.setattr(FastStylizer, "__call__", exhausted)
+    photo = tmp_path / "p.png"
+    gradient_image(20, 16).save(photo)
+    result = invoke("run", photo, "--model", model, "-o", tmp_path / "o.png")
+    assert result.exit_code == 1 and one_error_line(result) == "Error: out of memory"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["--suffix", "/x"], 2, "must not contain a path separator"),
+        (["--style-weight", "nan"], 2, "is not a finite number"),
+        (["--size", "99999"], 2, "'--size': 99999 is not in the range"),
+    ],
+)
+def test_odd_option_values_are_one_line_usage_errors(photos, tmp_path, args, code, message):
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--style", style, "--steps", "1", *args)
+    assert result.exit_code == code and message in one_error_line(result)
+
+
+def test_a_foreign_checkpoint_to_resume_is_one_line(tmp_path, photos):
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "m.ckpt")
+    result = invoke("train", "--style", style, "--data", photos, "-o", tmp_path / "m.safetensors", "--resume",
+                    "--steps", "1", "--workers", "0")
+    assert result.exit_code == 1 and "not a stylize training checkpoint" in one_error_line(result)
+
+
+def test_export_without_the_onnx_extra_names_the_install_command(model, tmp_path, monkeypatch):
+    import stylize.extras as extras
+
+    real = extras.importlib.import_module
+
+    def missing(name, *args):
+        if name.startswith("onnx"):
+            raise ImportError(name)
+        return real(name, *args)
+
+    monkeypatch.setattr(extras.importlib, "import_module", missing)
+    result = invoke("export", model, "--onnx", tmp_path / "m.onnx")
+    assert result.exit_code == 1 and 'pip install "stylize[onnx]"' in one_error_line(result)
+
+
+def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path, photos, model):
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = out / ".a.png.999999999.abcd.part"
+    dead.write_bytes(b"half")
+    old = time.time() - 3600
+    os.utime(dead, (old, old))
+    alive = out / f".b.png.{os.getpid()}1.efgh.part"  # recent: could belong to a running writer
+    alive.write_bytes(b"half")
+    assert invoke("batch", photos, "-o", out, "--model", model, "-q").exit_code == 0
+    assert not dead.exists() and alive.exists()
+    assert remove_stale_parts(out) == 0
+
+
+def test_find_images_in_an_empty_tree_of_loops_ends(tmp_path):
+    os.symlink(".", tmp_path / "self")
+    with pytest.raises(DataError, match="no readable images"):
+        find_images(tmp_path)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_a_signal_stops_a_batch_cleanly_with_summary_and_report(tmp_path, signum, code):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    for i in range(3):
+        gradient_image(40, 32, seed=i).save(inputs / f"{i}.png")
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    report = tmp_path / "report.json"
+    command = [sys.executable, "-m", "stylize", "batch", str(inputs), "-o", str(tmp_path / "out"), "--style",
+               str(style), "--size", "40", "--steps", "100000", "--report", str(report), "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while not report.exists() and time.time() < deadline:
+        time.sleep(0.5)
+        if process.poll() is not None:
+            break
+        if any((tmp_path / "out").glob("*")) or time.time() > deadline - 50:
+            break
+    time.sleep(4)  # torch imported, the work under way
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert "run the same command again" in stderr and "Traceback" not in stderr
+    data = json.loads(report.read_text())
+    assert data["interrupted"] is True
+    assert not list((tmp_path / "out").rglob("*.part"))

@@ -1,0 +1,168 @@
+"""Super-resolution: the network, tiling at a scale, training pairs, the upscale command and its errors."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_image
+from PIL import Image
+
+from stylize.cli import cli
+from stylize.config import UpscaleConfig, UpscaleTrainConfig
+from stylize.errors import ConfigError
+from stylize.images import load_image
+from stylize.modelfile import save_model
+from stylize.nets.johnson import JohnsonNet
+from stylize.nets.srnet import SRNet
+from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights
+from stylize.tensors import resize_matlab, tile_boxes
+from stylize.training.loop import fit
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def tiny(scale: int, seed: int = 0) -> SRNet:
+    torch.manual_seed(seed)
+    net = SRNet(scale, width=8, blocks=2)
+    with torch.no_grad():  # a visible residual, so that tiling mistakes would show
+        for parameter in net.parameters():
+            parameter.mul_(3)
+    return net
+
+
+@pytest.fixture
+def model_file(tmp_path):
+    return save_model(tmp_path / "x3.safetensors", tiny(3), "upscale", {})
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+@pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 8, 5)])
+def test_output_is_exactly_scale_times_the_input(scale, shape):
+    assert tiny(scale)(torch.rand(shape)).shape == (shape[0], 3, shape[2] * scale, shape[3] * scale)
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_tiled_equals_untiled(scale):
+    upscaler = Upscaler(tiny(scale), device="cpu", config=UpscaleConfig(tile=0))
+    tiled = Upscaler(tiny(scale), device="cpu", config=UpscaleConfig(tile=32))
+    image = torch.rand(1, 3, 70, 53)
+    assert len(tile_boxes(70, 53, 32, tiled.runner.spec)) >= 4
+    # Before clamping, so that saturated pixels cannot hide a difference.
+    assert torch.allclose(tiled.runner(image), upscaler.runner(image), rtol=1e-5, atol=1e-4)
+
+
+def test_sharpness_blends_weights_and_reproduces_each_end():
+    faithful, crisp = tiny(2, seed=1), tiny(2, seed=2)
+    x = torch.rand(1, 3, 9, 9)
+    with torch.no_grad():
+        assert torch.equal(blend_weights(faithful, crisp, 0.0)(x), faithful(x))
+        assert torch.equal(blend_weights(faithful, crisp, 1.0)(x), crisp(x))
+        middle = blend_weights(faithful, crisp, 0.5)
+        expected = {k: (v + crisp.state_dict()[k]) / 2 for k, v in faithful.state_dict().items()}
+        assert all(torch.allclose(middle.state_dict()[k], v, atol=1e-6) for k, v in expected.items())
+
+
+def test_training_pairs_are_aligned_and_degraded_like_the_benchmarks():
+    photo = gradient_image(100, 90)
+    torch.manual_seed(0)
+    low, high = PairTransform(3, 48)(photo)
+    assert low.shape == (3, 16, 16) and high.shape == (3, 48, 48)
+    # The low-resolution crop is the MATLAB bicubic downscale of the high one (up to 8-bit rounding and
+    # the crop's border, where the whole photo's neighbours differ).
+    expected = resize_matlab(high[None], 1 / 3)[0]
+    assert (low - expected)[:, 2:-2, 2:-2].abs().max() < 1.5 / 255
+
+
+def test_a_few_training_steps_lower_the_loss(tmp_path):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(6):
+        gradient_image(64, 64, seed=i).save(data / f"{i}.png")
+    logs = []
+    config = UpscaleTrainConfig(scale=2, image_size=32, batch_size=4, steps=30, lr=3e-3, workers=0, width=8,
+                                blocks=1, log_every=5, preview_images=1, preview_every=30)
+    result = fit(UpscaleObjective(config), data, tmp_path / "x2.safetensors", device="cpu", on_log=logs.append)
+    assert logs[-1].losses["pixel"] < 0.8 * logs[0].losses["pixel"]
+    upscaler = Upscaler.load(result.model_path, "cpu")
+    assert upscaler.scale == 2 and upscaler.info.document["upscale"]["kind"] == "faithful"
+    assert (tmp_path / "x2_previews" / "step0000030.png").is_file()
+
+
+def test_cli_single_file_keeps_alpha_and_profile(model_file, tmp_path):
+    image = gradient_image(21, 15).convert("RGBA")
+    image.putalpha(Image.new("L", image.size, 128))
+    source = tmp_path / "photo.png"
+    image.save(source)
+    result = invoke("upscale", source, "--model", model_file, "-o", tmp_path / "big.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.stderr and "63x45" in result.stderr
+    with Image.open(tmp_path / "big.png") as big:
+        assert big.mode == "RGBA" and big.size == (63, 45)
+        assert abs(big.getchannel("A").getextrema()[0] - 128) <= 1
+
+
+def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "scans" / "old").mkdir(parents=True)
+    gradient_image(10, 8).save(tmp_path / "scans" / "a.jpg")
+    gradient_image(9, 7).save(tmp_path / "scans" / "old" / "b.png")
+    assert invoke("upscale", "scans/a.jpg", "--model", model_file, "-q").exit_code == 0
+    assert load_image(tmp_path / "a_x3.png").pixels.shape == (1, 3, 24, 30)
+    result = invoke("upscale", "scans", "-o", "big", "--model", model_file, "--format", "webp", "--suffix", "_x3",
+                    "--report", "report.json", "--io-threads", "1", "--batch-size", "2", "--shard", "1/1",
+                    "--overwrite", "--tile", "0", "--quality", "90")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.relative_to(tmp_path / "big").as_posix() for p in (tmp_path / "big").rglob("*.webp")) == [
+        "a_x3.webp", "old/b_x3.webp"]
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("scale without a model", 2, "no model for x3 is installed"),
+        ("bad scale", 2, "'--scale': 8 is not in the range 2<=x<=4"),
+        ("style model", 1, "is a model for 'style', not 'upscale': use it with `stylize run --model`"),
+        ("scale mismatch", 2, "enlarges x3, not x2"),
+        ("sharpness with a model", 2, "cannot be used with --model"),
+        ("too large", 1, "would be 36x30, over the limit of"),
+        ("folder without -o", 2, "give -o FOLDER"),
+    ],
+)
+def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
+    import stylize.tasks.upscale as upscale_task
+
+    photo = tmp_path / "p.png"
+    gradient_image(12, 10).save(photo)
+    style_model = save_model(tmp_path / "style.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
+    if case == "scale without a model":
+        monkeypatch.setattr(upscale_task, "shipped_name", lambda scale, sharp=False: "no-such-model")
+    if case == "too large":
+        monkeypatch.setattr(upscale_task, "MAX_PIXELS", 1000)
+    args = {
+        "scale without a model": [photo, "--scale", "3"],
+        "bad scale": [photo, "--scale", "8"],
+        "style model": [photo, "--model", style_model],
+        "scale mismatch": [photo, "--model", model_file, "--scale", "2"],
+        "sharpness with a model": [photo, "--model", model_file, "--sharpness", "0.5"],
+        "too large": [photo, "--model", model_file],
+        "folder without -o": [tmp_path, "--model", model_file],
+    }[case]
+    result = invoke("upscale", *args, "-o", tmp_path / "out.png") if case not in ("folder without -o",) else \
+        invoke("upscale", *args)
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_an_upscale_model_is_refused_by_run(model_file, tmp_path):
+    photo = tmp_path / "p.png"
+    gradient_image(12, 10).save(photo)
+    result = invoke("run", photo, "--model", model_file, "-o", tmp_path / "o.png")
+    assert result.exit_code == 1 and "is a model for 'upscale', not 'style'" in result.stderr
+
+
+def test_config_checks():
+    with pytest.raises(ConfigError, match="multiple of the scale"):
+        UpscaleTrainConfig(scale=3, image_size=64)
