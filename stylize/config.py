@@ -161,6 +161,15 @@ def _check_layers(content_layers: tuple[str, ...], style_layers: tuple[str, ...]
             raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
 
 
+def _feather() -> Any:
+    return setting(0.0, "Soften the edges of every --mask over about this many px (a rough brush is enough).",
+                   min=0, max=1000)
+
+
+def _mask_invert() -> Any:
+    return setting(False, "Invert every --mask: stylize where it is black, keep the photo where it is white.")
+
+
 _SIZE_HELP = "Longest side of the output in px; 0 keeps the photo's own size."
 
 
@@ -198,6 +207,8 @@ class GatysConfig(Settings):
     start_size: int = setting(512, "Pyramid: start at --size halved while at least this large; set to --size "
                                    "to disable.", min=32, max=MAX_SIDE)
     preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
+    feather: float = _feather()
+    mask_invert: bool = _mask_invert()
 
     def _validate(self) -> None:
         if self.size and self.size < 32:
@@ -227,6 +238,8 @@ class FastConfig(Settings):
     preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
     tile: int | None = setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
                                default_text="automatic")
+    feather: float = _feather()
+    mask_invert: bool = _mask_invert()
 
     def _validate(self) -> None:
         if self.size and self.size < 16:

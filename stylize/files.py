@@ -166,8 +166,13 @@ class ReadFiles:
     def __init__(self, paths: Iterable[Path] = ()) -> None:
         self._paths: dict[Path, str] = {}
         self._ids: dict[tuple[int, int], str] = {}
+        self._folders: dict[Path, str] = {}
         for path in paths:
             self.add(path)
+
+    def add_folder(self, folder: Path, role: str) -> None:
+        """Every file below `folder` is read by the job (a folder of masks or references)."""
+        self._folders.setdefault(Path(folder).resolve(), role)
 
     def add(self, path: Path, role: str = "an input image") -> None:
         path = Path(path)
@@ -185,7 +190,11 @@ class ReadFiles:
     def role_of(self, path: Path) -> str | None:
         """What the job reads at `path` ("an input image", "the style image", ...), or None."""
         path = Path(path)
-        role = self._paths.get(path.resolve())
+        resolved = path.resolve()
+        role = self._paths.get(resolved)
+        for folder, folder_role in self._folders.items():
+            if role is None and folder in resolved.parents:
+                role = folder_role
         if role is None and path.exists():
             try:
                 info = path.stat()

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 import torch
+import torch.nn.functional as F
 
 _EPS = 1e-8
 
@@ -45,6 +46,21 @@ def gram(features: torch.Tensor) -> torch.Tensor:
     return _Gram.apply(flat) / (h * w)
 
 
+def guided_gram(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Gram matrices (N, C, C) of the features inside a soft mask (Gatys et al. 2017, "Controlling Perceptual
+    Factors in Neural Style Transfer", guided Gram matrices).
+
+    The (N, 1, h, w) mask is area-averaged down to the layer's size (the paper's simplest propagation of
+    the guidance channel), the features are weighted by it, and the sum is divided by the mask's weight
+    (sum of m^2) instead of H*W: a masked-mean, so a small region gets the same statistics, and so the same
+    loss scale, as a whole image with that texture (the paper normalizes by the full size instead).
+    """
+    n, c, h, w = features.shape
+    weights = F.adaptive_avg_pool2d(mask.float(), (h, w))
+    flat = (features.float() * weights).reshape(n, c, h * w)
+    return _Gram.apply(flat) / (weights.pow(2).sum(dim=(1, 2, 3)).view(n, 1, 1) + _EPS)
+
+
 def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Squared feature error relative to the target's energy: 0 when equal, about 1 for unrelated images."""
     dims = tuple(range(1, features.dim()))
@@ -52,9 +68,13 @@ def content_loss(features: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return (error / (target.float().pow(2).mean(dim=dims) + _EPS)).mean()
 
 
-def style_loss(features: torch.Tensor, target_gram: torch.Tensor) -> torch.Tensor:
-    """Squared Gram error relative to the target Gram's energy; target_gram is (C, C) or (N, C, C)."""
-    error = (gram(features) - target_gram).pow(2).sum(dim=(-2, -1))
+def style_loss(features: torch.Tensor, target_gram: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Squared Gram error relative to the target Gram's energy; target_gram is (C, C) or (N, C, C).
+
+    With a mask, the Gram of the features is taken inside it (guided_gram).
+    """
+    current = gram(features) if mask is None else guided_gram(features, mask)
+    error = (current - target_gram).pow(2).sum(dim=(-2, -1))
     return (error / (target_gram.pow(2).sum(dim=(-2, -1)) + _EPS)).mean()
 
 
@@ -79,9 +99,20 @@ def blend_grams(grams: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[f
 def perceptual_losses(
     features: Mapping[str, torch.Tensor],
     content_targets: Mapping[str, torch.Tensor],
-    style_targets: Mapping[str, torch.Tensor],
+    style_targets: Mapping[str, torch.Tensor] | Sequence[Mapping[str, torch.Tensor]],
+    masks: Sequence[torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(content, style) losses, each the mean over its layers so that adding a layer keeps the balance."""
+    """(content, style) losses, each the mean over its layers so that adding a layer keeps the balance.
+
+    With masks, style_targets holds one target per mask (region): the style loss is the mean over regions
+    of each region's guided style loss, so every region gets its own style in full whatever its size.
+    """
     content = torch.stack([content_loss(features[k], t) for k, t in content_targets.items()]).mean()
-    style = torch.stack([style_loss(features[k], t) for k, t in style_targets.items()]).mean()
-    return content, style
+    if masks is None:
+        style = torch.stack([style_loss(features[k], t) for k, t in style_targets.items()]).mean()
+        return content, style
+    regions = [
+        torch.stack([style_loss(features[k], t, mask) for k, t in targets.items()]).mean()
+        for targets, mask in zip(style_targets, masks, strict=True)
+    ]
+    return content, torch.stack(regions).mean()

@@ -57,7 +57,7 @@ def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(tree, model, tmp_
         assert reason in failed[str(tree / name)]
     assert all(r["seconds"] >= 0 for r in data["files"])
     assert data["not_images"] == [str(tree / "notes.txt")]
-    assert data["settings"]["model"] == str(model)
+    assert data["settings"]["models"] == [str(model)]
     assert load_image(out / "trip" / "day1" / "c.png").pixels.shape == (1, 3, 40, 30)
 
 

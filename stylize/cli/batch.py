@@ -27,23 +27,26 @@ from stylize.cli.styling import plan_style, style_options
 @click.pass_context
 def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: str, suffix: str, overwrite: bool,
           report: Path | None, shard: str | None, io_threads: int, batch_size: int | None, styles: tuple[Path, ...],
-          model: str | None, quality: int, device: str, quiet: bool, **options: Any) -> None:
+          models: tuple[str, ...], masks: tuple[Path, ...], quality: int, device: str, quiet: bool,
+          **options: Any) -> None:
     """Stylize INPUTS (files, folders, glob patterns) into a mirrored tree under -o.
 
     Outputs that exist are skipped, so rerunning an interrupted command finishes the rest. Exit code 0
-    only if no image failed. Under torchrun each process takes its own share.
+    only if no image failed. Under torchrun each process takes its own share. A --mask folder gives each
+    photo the mask of the same relative path and name below it.
     """
-    if not model and given(ctx, ["batch_size"]):
+    if not models and given(ctx, ["batch_size"]):
         raise click.UsageError("--batch-size cannot be used with --style")
-    plan = plan_style(ctx, styles, model, options)
+    plan = plan_style(ctx, styles, models, masks, options)
     reads = plan.reads()
     jobs, not_images, shard_label, report = file_jobs.plan(inputs, output_dir, fmt, suffix, reads, shard, report)
     task = plan.build(device)
     if batch_size is None:
-        batch_size = 4 if model and task.device.type == "cuda" else 1
+        batch_size = 4 if models and not masks and task.device.type == "cuda" else 1
     outcome = file_jobs.execute(jobs, task.process, quiet=quiet, size=plan.size, batch_size=batch_size,
                                 overwrite=overwrite, quality=quality, io_threads=io_threads)
-    settings = {"inputs": list(inputs), "output": str(output_dir), "model": model,
+    settings = {"inputs": list(inputs), "output": str(output_dir), "models": list(models),
+                "masks": [str(m) for m in masks],
                 "styles": [str(s) for s in styles], "format": fmt, "suffix": suffix,
                 "shard": shard_label, "device": str(task.device), "config": plan.config.to_dict()}
     file_jobs.conclude(outcome, not_images, report, settings, quiet)

@@ -25,10 +25,14 @@ from stylize.cli.styling import plan_style, style_options
 @quiet_option
 @click.pass_context
 def run(ctx: click.Context, content: Path, output: Path | None, save_every: int | None, styles: tuple[Path, ...],
-        model: str | None, quality: int, device: str, quiet: bool, **options: Any) -> None:
-    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model."""
-    plan = plan_style(ctx, styles, model, options)
-    if save_every and model:
+        models: tuple[str, ...], masks: tuple[Path, ...], quality: int, device: str, quiet: bool,
+        **options: Any) -> None:
+    """Stylize CONTENT with --style images (optimization, Gatys et al.) or a fast --model.
+
+    With --mask, each style (or model) paints only its region and the photo stays elsewhere.
+    """
+    plan = plan_style(ctx, styles, models, masks, options)
+    if save_every and models:
         raise click.UsageError("--save-every cannot be used with --model")
     output = output or Path.cwd() / f"{content.stem}_{plan.name}.png"
     from stylize.images import SAVE_FORMATS

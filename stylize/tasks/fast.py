@@ -20,6 +20,7 @@ from stylize.device import autocast, memory_format
 from stylize.batch import Job
 from stylize.images import LoadedImage, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
+from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, file_sha256, load_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.tasks.network import NetworkRunner
@@ -67,6 +68,27 @@ class FastStylizer:
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         """Batch interface (batch.run_jobs): same-sized images stylized in one pass."""
         return list(self(torch.cat([image.pixels for image in images])).split(1))
+
+
+class FastRegions:
+    """Several fast models (or one), each laid into the photo through its own mask; the photo stays
+    where no mask is. Masks are feathered and inverted as the MaskSet says."""
+
+    def __init__(self, stylizers: list[FastStylizer], masks: MaskSet) -> None:
+        masks.check_count(len(stylizers), "models")
+        self.stylizers = stylizers
+        self.masks = masks
+        self.device = stylizers[0].device
+
+    def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+        """Stylize one (1, 3, H, W) image with masks (1, 1, H, W), one per model."""
+        pixels = check_pixels(pixels)
+        return composite(pixels, [stylizer(pixels) for stylizer in self.stylizers], masks)
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
+        """Batch interface (batch.run_jobs): each photo with its own masks."""
+        return [self(image.pixels, self.masks.for_image(job.relative, tuple(image.pixels.shape[-2:])))
+                for image, job in zip(images, jobs, strict=True)]
 
 
 def finish(stylized: torch.Tensor, content: torch.Tensor, config: FastConfig) -> torch.Tensor:

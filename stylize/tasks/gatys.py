@@ -29,6 +29,7 @@ from stylize.device import accelerated, memory_format, resolve_device, seed_ever
 from stylize.errors import ConfigError, StylizeError
 from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
+from stylize.masks import MaskSet, composite
 from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
 
@@ -82,11 +83,17 @@ class GatysTransfer:
         config: GatysConfig | None = None,
         device: str | torch.device = "auto",
         on_step: StepCallback | None = None,
+        masks: MaskSet | None = None,
     ) -> None:
         self.config = config or GatysConfig()
         self.on_step = on_step
         if not styles:
             raise ConfigError("at least one style image is needed")
+        self.masks = masks
+        if masks is not None:
+            masks.check_count(len(styles), "style images")
+            if self.config.style_blend is not None:
+                raise ConfigError("style blend weights mix styles everywhere; with masks each style has its region")
         blend = self.config.style_blend or (1.0,) * len(styles)
         if len(blend) != len(styles):
             raise ConfigError(f"style blend has {len(blend)} weight(s) for {len(styles)} style image(s)")
@@ -97,24 +104,31 @@ class GatysTransfer:
         self.vgg = VGGFeatures(cfg.content_layers + cfg.style_layers, cfg.weights, cfg.pooling)
         self.vgg.to(self.device, memory_format=self.memory_format)
         self.styles = [check_pixels(s, "style") for s in styles]
-        self._style_targets: dict[int, dict[str, torch.Tensor]] = {}
+        self._style_targets: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.style_target_computations = 0
 
     @classmethod
-    def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None,
-                   device: str | torch.device = "auto", on_step: StepCallback | None = None) -> GatysTransfer:
+    def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
+                   on_step: StepCallback | None = None, masks: MaskSet | None = None) -> GatysTransfer:
         """Style images read from files at their own size (each output size gets its own resize)."""
-        return cls([load_image(path).pixels for path in styles], config, device, on_step)
+        return cls([load_image(path).pixels for path in styles], config, device, on_step, masks)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
-        """Batch interface (batch.run_jobs): each image seeded from the run's seed and its relative path."""
-        return [self(image.pixels, seed=job_seed(self.config.seed, job)) for image, job in zip(images, jobs, strict=True)]
+        """Batch interface (batch.run_jobs): each image seeded from the run's seed and its relative path,
+        with its own masks when the styles have regions."""
+        results = []
+        for image, job in zip(images, jobs, strict=True):
+            masks = None
+            if self.masks is not None:
+                masks = self.masks.for_image(job.relative, tuple(image.pixels.shape[-2:]))
+            results.append(self(image.pixels, seed=job_seed(self.config.seed, job), masks=masks))
+        return results
 
     def _features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.vgg(pixels.contiguous(memory_format=self.memory_format))
 
-    def style_targets(self, output_longest: int) -> dict[str, torch.Tensor]:
-        """Blended Gram targets for an output whose longer side is `output_longest` px (cached)."""
+    def style_grams(self, output_longest: int) -> list[dict[str, torch.Tensor]]:
+        """Each style's Gram matrices for an output whose longer side is `output_longest` px (cached)."""
         style_side = max(self.vgg.min_side, round(output_longest * self.config.style_scale))
         if style_side not in self._style_targets:
             grams = []
@@ -122,14 +136,23 @@ class GatysTransfer:
                 for style in self.styles:
                     features = self._features(resize_longest(style, style_side).to(self.device))
                     grams.append({k: gram(features[k]) for k in self.config.style_layers})
-            self._style_targets[style_side] = blend_grams(grams, self.blend)
+            self._style_targets[style_side] = grams
             self.style_target_computations += 1
         return self._style_targets[style_side]
 
+    def style_targets(self, output_longest: int) -> dict[str, torch.Tensor]:
+        """The styles' Gram targets blended by style_blend, for an output of this longer side."""
+        return blend_grams(self.style_grams(output_longest), self.blend)
+
     def __call__(
-        self, content: torch.Tensor, on_step: StepCallback | None = None, seed: int | None = None
+        self, content: torch.Tensor, on_step: StepCallback | None = None, seed: int | None = None,
+        masks: Sequence[torch.Tensor] | None = None,
     ) -> torch.Tensor:
-        """Stylize one (1, 3, H, W) image in [0, 1] at its own size; returns the same shape on the CPU."""
+        """Stylize one (1, 3, H, W) image in [0, 1] at its own size; returns the same shape on the CPU.
+
+        masks: one (1, 1, H, W) mask per style image: each style goes to its region (guided Gram
+        matrices, Gatys et al. 2017) and the photo stays where no mask is.
+        """
         cfg = self.config
         on_step = on_step or self.on_step
         seed_everything(cfg.seed if seed is None else seed)
@@ -147,6 +170,10 @@ class GatysTransfer:
         sizes = [s for s in sizes if s * min(height, width) // max(height, width) >= self.vgg.min_side]
         steps = steps_per_scale(cfg.steps, len(sizes))
         total, done = sum(steps), 0
+        if masks is not None:
+            if len(masks) != len(self.styles):
+                raise ConfigError(f"{len(masks)} mask(s) for {len(self.styles)} style image(s)")
+            masks = [mask.to(self.device).float() for mask in masks]
         image: torch.Tensor | None = None
         carried: dict | None = None
         with accelerated(self.device):
@@ -156,12 +183,15 @@ class GatysTransfer:
                     image = self._initial_image(scaled_content)
                 else:
                     image = F.interpolate(image, size=scaled_content.shape[-2:], mode="bicubic", align_corners=False)
-                image, carried = self._optimize(image, scaled_content, side, carried,
+                scaled_masks = None if masks is None else [resize_to(m, tuple(scaled_content.shape[-2:])) for m in masks]
+                image, carried = self._optimize(image, scaled_content, side, carried, scaled_masks,
                                                 _Progress(scale, len(sizes), scale_steps, done, total, on_step))
                 done += scale_steps
         image = image.clamp(0, 1)
         if cfg.preserve_color:
             image = preserve_color(image, content)
+        if masks is not None:
+            image = composite(content, [image], [torch.stack(masks).sum(dim=0).clamp(max=1)])
         return image.cpu()
 
     def _initial_image(self, content: torch.Tensor) -> torch.Tensor:
@@ -173,14 +203,15 @@ class GatysTransfer:
         return resize_to(self.styles[0].to(self.device), tuple(content.shape[-2:]))
 
     def _optimize(
-        self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None, progress: _Progress
+        self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None,
+        masks: list[torch.Tensor] | None, progress: _Progress,
     ) -> tuple[torch.Tensor, dict]:
         """Run one scale's steps from `image`; returns the result and the optimizer state to carry on."""
         cfg = self.config
         with torch.no_grad():
             content_features = self._features(content)
             content_targets = {k: content_features[k] for k in cfg.content_layers}
-        style_targets = self.style_targets(side)
+        style_targets = self.style_grams(side) if masks is not None else self.style_targets(side)
         del content_features
 
         # The parameter stays in the default layout (L-BFGS flattens it with .view); the copy into
@@ -201,7 +232,8 @@ class GatysTransfer:
 
         def closure() -> torch.Tensor:
             optimizer.zero_grad(set_to_none=True)
-            content_value, style_value = perceptual_losses(self._features(pixels), content_targets, style_targets)
+            content_value, style_value = perceptual_losses(self._features(pixels), content_targets, style_targets,
+                                                           masks)
             losses["content"] = cfg.content_weight * content_value
             losses["style"] = cfg.style_weight * style_value
             losses["tv"] = cfg.tv_weight * tv_loss(pixels)

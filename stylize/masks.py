@@ -1,0 +1,105 @@
+"""Masks for spatial control: which regions get which style, and which stay the photo.
+
+A mask is a grayscale image, white where its style applies; soft values blend. Masks are resized to the
+output, optionally inverted and feathered (a Gaussian blur, so a rough brush stroke gives a soft edge).
+Pixels outside every mask stay the photo. A mask source is one file (the same mask for every photo) or
+a folder whose tree mirrors the inputs' (photos/trip/a.jpg takes MASKS/trip/a.png, any image extension).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from stylize.errors import ConfigError, ImageError
+from stylize.files import ReadFiles
+from stylize.images import IMAGE_EXTENSIONS, load_gray
+
+# Below this mean a mask selects nothing a viewer would see: an error rather than a silent no-op.
+ALL_BLACK = 1 / 512
+
+
+def feather(mask: torch.Tensor, pixels: float) -> torch.Tensor:
+    """Blur a (N, 1, H, W) mask so its edges ramp over about `pixels` px (Gaussian, sigma = pixels / 2).
+
+    The kernel is cut at 3 sigma: beyond 1.5 * pixels from an edge the mask is exactly what it was.
+    """
+    if pixels <= 0:
+        return mask
+    sigma = pixels / 2
+    radius = math.ceil(3 * sigma)
+    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = (kernel / kernel.sum()).to(mask)
+    padded = F.pad(mask, (radius, radius, radius, radius), mode="replicate")
+    blurred = F.conv2d(padded, kernel.view(1, 1, 1, -1))
+    return F.conv2d(blurred, kernel.view(1, 1, -1, 1)).clamp_(0, 1)
+
+
+def composite(photo: torch.Tensor, stylized: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """The photo with each stylized version laid in through its mask; where masks overlap past full
+    coverage they share it in proportion, and outside every mask the photo is kept exactly."""
+    total = torch.stack(list(masks)).sum(dim=0)
+    share = 1 / total.clamp(min=1)
+    result = photo * (1 - total.clamp(max=1))
+    for image, mask in zip(stylized, masks, strict=True):
+        result = result + image * (mask * share)
+    return result
+
+
+@dataclass(frozen=True)
+class MaskSet:
+    """One mask source per style (or model): files or folders mirroring the inputs, read per photo."""
+
+    sources: tuple[Path, ...]
+    invert: bool = False
+    feather: float = 0.0
+
+    def __post_init__(self) -> None:
+        for source in self.sources:
+            if not Path(source).exists():
+                raise ConfigError(f"mask {source}: no such file or folder")
+
+    def check_count(self, styles: int, what: str) -> None:
+        if len(self.sources) != styles:
+            raise ConfigError(f"{len(self.sources)} mask(s) for {styles} {what}: give one --mask per {what[:-1]}, "
+                              "in the same order")
+
+    def register(self, reads: ReadFiles) -> None:
+        """Tell the write guard about every mask file, so no output can replace one."""
+        for source in self.sources:
+            if Path(source).is_dir():
+                reads.add_folder(source, "a mask")
+            else:
+                reads.add(source, "a mask")
+
+    def for_image(self, relative: str, size: tuple[int, int]) -> list[torch.Tensor]:
+        """The masks for the photo at `relative` (its path in the input tree), at (height, width), checked."""
+        masks = []
+        for source in self.sources:
+            path = _mask_file(Path(source), relative)
+            mask = load_gray(path, size)
+            if self.invert:
+                mask = 1 - mask
+            if mask.mean().item() < ALL_BLACK:
+                raise ImageError(f"the mask {path} is all black{' once inverted' if self.invert else ''}: nothing "
+                                 "would be stylized")
+            masks.append(feather(mask, self.feather))
+        return masks
+
+
+def _mask_file(source: Path, relative: str) -> Path:
+    if not source.is_dir():
+        return source
+    stem = Path(relative).with_suffix("")
+    folder = source / stem.parent
+    candidates = sorted(folder.iterdir()) if folder.is_dir() else []
+    for candidate in candidates:  # compared by name, not globbed: names may hold [ ] * ?
+        if candidate.stem == stem.name and candidate.suffix.lower() in IMAGE_EXTENSIONS and candidate.is_file():
+            return candidate
+    raise ImageError(f"no mask for {relative} in {source} (expected {source / stem}.png or another image type)")
