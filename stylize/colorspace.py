@@ -36,3 +36,64 @@ def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tenso
     luminance = rgb_to_yiq(stylized)[:, :1]
     chroma = rgb_to_yiq(content)[:, 1:]
     return yiq_to_rgb(torch.cat([luminance, chroma], dim=1)).clamp_(0, 1)
+
+
+# CIE L*a*b* with the D65 white point, from sRGB (IEC 61966-2-1): the space of colorization (luminance
+# L kept from the photo, chroma a, b predicted) and of the CIEDE2000 benchmark (skimage uses the same).
+_SRGB_TO_XYZ = torch.tensor(
+    [
+        [0.412453, 0.357580, 0.180423],
+        [0.212671, 0.715160, 0.072169],
+        [0.019334, 0.119193, 0.950227],
+    ]
+)
+_D65_WHITE = (0.95047, 1.0, 1.08883)
+_DELTA = 6 / 29
+
+
+def _srgb_to_linear(pixels: torch.Tensor) -> torch.Tensor:
+    return torch.where(pixels <= 0.04045, pixels / 12.92, ((pixels.clamp(min=0) + 0.055) / 1.055) ** 2.4)
+
+
+def _linear_to_srgb(linear: torch.Tensor) -> torch.Tensor:
+    return torch.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear.clamp(min=0) ** (1 / 2.4) - 0.055)
+
+
+def rgb_to_lab(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) sRGB in [0, 1] -> Lab: L in [0, 100], a and b about [-128, 127]."""
+    xyz = torch.einsum("ij,njhw->nihw", _SRGB_TO_XYZ.to(pixels), _srgb_to_linear(pixels))
+    xyz = xyz / torch.tensor(_D65_WHITE, dtype=pixels.dtype, device=pixels.device).view(1, 3, 1, 1)
+    f = torch.where(xyz > _DELTA**3, xyz.clamp(min=1e-12) ** (1 / 3), xyz / (3 * _DELTA**2) + 4 / 29)
+    return torch.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], dim=1)
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """Lab -> (N, 3, H, W) sRGB, not clipped (out-of-gamut colours fall outside [0, 1])."""
+    fy = (lab[:, 0] + 16) / 116
+    f = torch.stack([fy + lab[:, 1] / 500, fy, fy - lab[:, 2] / 200], dim=1)
+    xyz = torch.where(f > _DELTA, f**3, 3 * _DELTA**2 * (f - 4 / 29))
+    xyz = xyz * torch.tensor(_D65_WHITE, dtype=lab.dtype, device=lab.device).view(1, 3, 1, 1)
+    linear = torch.einsum("ij,njhw->nihw", torch.linalg.inv(_SRGB_TO_XYZ).to(lab), xyz)
+    return _linear_to_srgb(linear)
+
+
+def lab_to_rgb_in_gamut(lightness: torch.Tensor, chroma: torch.Tensor, iterations: int = 12) -> torch.Tensor:
+    """sRGB in [0, 1] with exactly this L (N, 1, H, W) and the chroma (N, 2, H, W) scaled down per pixel
+    just enough to fit the sRGB gamut: clipping RGB instead would change the lightness.
+
+    A gray of any L in [0, 100] is in gamut, so a bisection on the chroma scale always finds one.
+    """
+    def fits(scale: torch.Tensor) -> torch.Tensor:
+        rgb = lab_to_rgb(torch.cat([lightness, chroma * scale], dim=1))
+        return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(dim=1, keepdim=True)
+
+    low = torch.zeros_like(lightness)
+    high = torch.ones_like(lightness)
+    whole = fits(high)
+    for _ in range(iterations):
+        middle = (low + high) / 2
+        ok = fits(middle)
+        low = torch.where(ok, middle, low)
+        high = torch.where(ok, high, middle)
+    scale = torch.where(whole, torch.ones_like(low), low)
+    return lab_to_rgb(torch.cat([lightness, chroma * scale], dim=1)).clamp(0, 1)

@@ -194,7 +194,9 @@ class GatysConfig(Settings):
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns).")
-    steps: int = setting(300, "Optimizer steps at the first scale; finer scales run half as many.", min=1)
+    steps: int = setting(300, "Most optimizer steps at the full size; each coarser scale of the pyramid runs up to "
+                              "twice as many as the next finer one. A scale stops earlier once converged "
+                              "(--tolerance).", min=1)
     optimizer: str = setting("lbfgs", "L-BFGS converges in fewer steps; Adam uses less memory.", choices=OPTIMIZERS)
     lr: float | None = setting(None, "Learning rate.", min=0, label="learning rate",
                                default_text="1 for lbfgs, 0.02 for adam")
@@ -206,6 +208,8 @@ class GatysConfig(Settings):
                                     "(downloaded once).", choices=WEIGHT_SOURCES)
     start_size: int = setting(512, "Pyramid: start at --size halved while at least this large; set to --size "
                                    "to disable.", min=32, max=MAX_SIDE)
+    tolerance: float = setting(0.0, "Stop a scale early once the loss fell by less than this fraction over its "
+                                    "last 10 steps; 0 runs every step.", min=0, max=1)
     preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
     feather: float = _feather()
     mask_invert: bool = _mask_invert()
@@ -357,3 +361,16 @@ class UpscaleTrainConfig(TrainConfig):
             raise ConfigError(f"scale must be 2, 3 or 4, got {self.scale}")
         if self.image_size % self.scale:
             raise ConfigError(f"image size {self.image_size} must be a multiple of the scale {self.scale}")
+
+
+@dataclass(frozen=True)
+class ColorizeConfig(Settings):
+    """Colorizing black-and-white photos from colour references (stylize colorize)."""
+
+    strength: float = setting(1.0, "Colour saturation of the result: 0 keeps the photo gray, 1 takes the "
+                                   "references' colours in full.", min=0, max=1)
+    working_size: int = setting(384, "Longest side at which photo and references are matched (the colours are "
+                                     "then brought to the photo's full size along its edges); larger finds "
+                                     "smaller details, slower.", min=64, max=2048)
+    top: int = setting(3, "With --references: how many of the folder's most similar images are used.", min=1,
+                       max=20)

@@ -8,17 +8,16 @@ a folder whose tree mirrors the inputs' (photos/trip/a.jpg takes MASKS/trip/a.pn
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
 from stylize.errors import ConfigError, ImageError
 from stylize.files import ReadFiles
 from stylize.images import IMAGE_EXTENSIONS, load_gray
+from stylize.tensors import gaussian_blur
 
 # Below this mean a mask selects nothing a viewer would see: an error rather than a silent no-op.
 ALL_BLACK = 1 / 512
@@ -29,16 +28,7 @@ def feather(mask: torch.Tensor, pixels: float) -> torch.Tensor:
 
     The kernel is cut at 3 sigma: beyond 1.5 * pixels from an edge the mask is exactly what it was.
     """
-    if pixels <= 0:
-        return mask
-    sigma = pixels / 2
-    radius = math.ceil(3 * sigma)
-    x = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
-    kernel = (kernel / kernel.sum()).to(mask)
-    padded = F.pad(mask, (radius, radius, radius, radius), mode="replicate")
-    blurred = F.conv2d(padded, kernel.view(1, 1, 1, -1))
-    return F.conv2d(blurred, kernel.view(1, 1, -1, 1)).clamp_(0, 1)
+    return gaussian_blur(mask, pixels / 2).clamp_(0, 1)
 
 
 def composite(photo: torch.Tensor, stylized: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> torch.Tensor:

@@ -176,3 +176,49 @@ def resize_matlab(pixels: torch.Tensor, scale: float) -> torch.Tensor:
 def quantize(pixels: torch.Tensor) -> torch.Tensor:
     """Round to 8-bit levels in [0, 1], as saving to and reading from an 8-bit file would."""
     return pixels.clamp(0, 1).mul(255).round().div(255)
+
+
+def box_mean(pixels: torch.Tensor, radius: int) -> torch.Tensor:
+    """Mean over a (2r+1)^2 window around every pixel, the borders mirrored."""
+    if radius <= 0:
+        return pixels
+    padded = F.pad(pixels, (radius, radius, radius, radius), mode="replicate")
+    return F.avg_pool2d(padded, 2 * radius + 1, stride=1)
+
+
+def guided_coefficients(guide: torch.Tensor, target: torch.Tensor, radius: int, eps: float) -> torch.Tensor:
+    """The guided filter's local linear model (He, Sun & Tang 2013): in every window target ~ a * guide + b.
+
+    guide (N, 1, h, w), target (N, C, h, w) -> (N, 2C, h, w): the window-averaged a (first C channels)
+    and b. eps is the ridge that keeps a small where the guide is flat (so flat areas just smooth).
+    """
+    mean_guide, mean_target = box_mean(guide, radius), box_mean(target, radius)
+    covariance = box_mean(guide * target, radius) - mean_guide * mean_target
+    variance = box_mean(guide * guide, radius) - mean_guide**2
+    a = covariance / (variance + eps)
+    b = mean_target - a * mean_guide
+    return torch.cat([box_mean(a, radius), box_mean(b, radius)], dim=1)
+
+
+def sample_bilinear(low: torch.Tensor, top: int, bottom: int, width: int, height: int) -> torch.Tensor:
+    """Rows [top, bottom) of `low` (N, C, h, w) upsampled bilinearly to (height, width), computed for those
+    rows only (the same values as upsampling the whole map, with align_corners=False)."""
+    n = low.shape[0]
+    ys = (torch.arange(top, bottom, dtype=torch.float32, device=low.device) + 0.5) / height * 2 - 1
+    xs = (torch.arange(width, dtype=torch.float32, device=low.device) + 0.5) / width * 2 - 1
+    grid = torch.stack(torch.meshgrid(xs, ys, indexing="xy"), dim=-1).expand(n, -1, -1, -1)
+    return F.grid_sample(low, grid.to(low.dtype), mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """A separable Gaussian blur of an (N, C, H, W) batch, the kernel cut at 3 sigma, borders replicated."""
+    if sigma <= 0:
+        return image
+    radius = max(1, math.ceil(3 * sigma))
+    x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
+    kernel = torch.exp(-0.5 * (x / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    channels = image.shape[1]
+    padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
+    horizontal = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
+    return F.conv2d(horizontal, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)

@@ -5,7 +5,7 @@ from PIL import Image
 
 from stylize.config import GatysConfig
 from stylize.errors import ConfigError
-from stylize.tasks.gatys import GatysTransfer, pyramid_sizes, steps_per_scale, transfer
+from stylize.tasks.gatys import GatysTransfer, Scale, converged, pyramid_sizes, schedule, transfer
 from stylize.images import pil_to_tensor
 
 
@@ -54,8 +54,11 @@ def test_style_init_starts_from_the_style(content, style, device):
 def test_every_pyramid_scale_runs_coarse_to_fine(style, device):
     content = pil_to_tensor(gradient_image(64, 48))
     _, history = run(content, style, device, steps=4, start_size=32)
-    assert [(h.scale, h.image.shape[-1]) for h in history] == [(0, 32)] * 4 + [(1, 64)] * 2
-    assert [h.done for h in history] == list(range(1, 7)) and history[-1].total == 6
+    assert [(h.scale, h.image.shape[-1]) for h in history] == [(0, 32)] * 8 + [(1, 64)] * 4
+    assert [h.done for h in history] == list(range(1, 13))
+    # Work in full-size steps: eight quarter-cost steps, then four full ones.
+    assert history[7].work_done == pytest.approx(2.0) and history[-1].work_done == pytest.approx(6.0)
+    assert history[-1].work_total == pytest.approx(6.0)
 
 
 def test_pyramid_plan():
@@ -63,7 +66,24 @@ def test_pyramid_plan():
     assert pyramid_sizes(1024, 512) == [512, 1024]
     assert pyramid_sizes(2000, 512) == [1000, 2000]
     assert pyramid_sizes(2048, 384) == [512, 1024, 2048]
-    assert steps_per_scale(300, 3) == [300, 150, 150]
+    assert schedule(512, 128, 20) == [Scale(128, 80), Scale(256, 40), Scale(512, 20)]
+    assert schedule(1000, 512, 7) == [Scale(1000, 7)]
+    assert schedule(2048, 256, 10) == [Scale(256, 80), Scale(512, 40), Scale(1024, 20), Scale(2048, 10)]
+
+
+def test_convergence_test_stops_only_when_progress_stalls():
+    falling = [100 * 0.9**i for i in range(30)]
+    assert not converged(falling, 0.01)
+    flat = falling + [falling[-1] * (1 - 1e-5 * i) for i in range(11)]
+    assert converged(flat, 0.01) and not converged(flat, 0) and not converged(flat[:5], 0.01)
+
+
+def test_early_stop_on_a_converged_toy_problem_and_work_shrinks(device):
+    # A content-only problem starting at its solution is converged from the start.
+    content = pil_to_tensor(gradient_image(40, 32))
+    _, history = run(content, content, device, steps=60, style_weight=0.0, tv_weight=0.0, tolerance=0.01)
+    assert len(history) == 11  # the first window, then it stops
+    assert history[-1].work_total == pytest.approx(11.0)
 
 
 def test_style_targets_computed_once_per_output_size(content, style, device):

@@ -41,19 +41,33 @@ RANGE_WEIGHT = 1000.0
 
 @dataclass(frozen=True)
 class StepInfo:
-    """Progress after one optimizer step; `image` is the current result (do not modify it)."""
+    """Progress after one optimizer step; `image` is the current result (do not modify it).
+
+    Work is counted in full-size steps (a step at half the size is a quarter of one), so work_done /
+    work_total is the fraction of the whole run's cost done, the remaining scales included.
+    """
 
     scale: int  # 0-based index of the pyramid scale
     scales: int
+    side: int  # longest side of this scale in px
     step: int  # 1-based step within this scale
-    steps: int  # steps at this scale
+    steps: int  # most steps at this scale (it may stop earlier, once converged)
     done: int  # steps done over all scales
-    total: int  # steps over all scales
-    losses: dict[str, float] = field(default_factory=dict)  # weighted: content, style, tv, total
+    work_done: float
+    work_total: float
+    losses: dict[str, float] = field(default_factory=dict)  # weighted: content, style, tv, range, total
     image: torch.Tensor | None = None
 
 
 StepCallback = Callable[[StepInfo], None]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """One level of the pyramid: its longest side and its most steps."""
+
+    side: int
+    steps: int
 
 
 def pyramid_sizes(size: int, start_size: int) -> list[int]:
@@ -64,9 +78,15 @@ def pyramid_sizes(size: int, start_size: int) -> list[int]:
     return sizes
 
 
-def steps_per_scale(steps: int, scales: int) -> list[int]:
-    """`steps` at the first scale, half as many at each finer one (it starts from a good image)."""
-    return [steps] + [max(1, steps // 2)] * (scales - 1)
+def schedule(size: int, start_size: int, steps: int) -> list[Scale]:
+    """The pyramid's scales, coarse to fine: the full size runs `steps` steps and each coarser scale
+    (half the side, a quarter of the cost per step) twice as many as the next finer one.
+
+    Most of the work thus happens where it is cheap: the coarse scales settle the large structures and
+    the colours, the full size adds the fine texture starting from a good image.
+    """
+    sizes = pyramid_sizes(size, start_size)
+    return [Scale(side, steps * 2 ** (len(sizes) - 1 - index)) for index, side in enumerate(sizes)]
 
 
 class GatysTransfer:
@@ -106,6 +126,7 @@ class GatysTransfer:
         self.styles = [check_pixels(s, "style") for s in styles]
         self._style_targets: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.style_target_computations = 0
+        self.carry_optimizer_state = True  # False starts every scale afresh (for comparisons)
 
     @classmethod
     def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
@@ -165,34 +186,38 @@ class GatysTransfer:
                 f"the content image is {width}x{height} px after resizing; each side needs at least "
                 f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size"
             )
-        sizes = pyramid_sizes(max(height, width), cfg.start_size)
-        # A coarse scale too small for the deepest layer is dropped rather than upscaled.
-        sizes = [s for s in sizes if s * min(height, width) // max(height, width) >= self.vgg.min_side]
-        steps = steps_per_scale(cfg.steps, len(sizes))
-        total, done = sum(steps), 0
+        scales = self.scales_for(height, width)
+        work_total = sum(scale.steps * (scale.side / max(height, width)) ** 2 for scale in scales)
         if masks is not None:
             if len(masks) != len(self.styles):
                 raise ConfigError(f"{len(masks)} mask(s) for {len(self.styles)} style image(s)")
             masks = [mask.to(self.device).float() for mask in masks]
         image: torch.Tensor | None = None
         carried: dict | None = None
+        progress = _Progress(len(scales), max(height, width), work_total, on_step)
         with accelerated(self.device):
-            for scale, (side, scale_steps) in enumerate(zip(sizes, steps, strict=True)):
-                scaled_content = content if side == max(height, width) else resize_longest(content, side)
+            for index, scale in enumerate(scales):
+                scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
                 if image is None:
                     image = self._initial_image(scaled_content)
                 else:
                     image = F.interpolate(image, size=scaled_content.shape[-2:], mode="bicubic", align_corners=False)
                 scaled_masks = None if masks is None else [resize_to(m, tuple(scaled_content.shape[-2:])) for m in masks]
-                image, carried = self._optimize(image, scaled_content, side, carried, scaled_masks,
-                                                _Progress(scale, len(sizes), scale_steps, done, total, on_step))
-                done += scale_steps
+                progress.start(index, scale)
+                image, carried = self._optimize(image, scaled_content, scale.side, carried, scaled_masks, progress)
         image = image.clamp(0, 1)
         if cfg.preserve_color:
             image = preserve_color(image, content)
         if masks is not None:
             image = composite(content, [image], [torch.stack(masks).sum(dim=0).clamp(max=1)])
         return image.cpu()
+
+    def scales_for(self, height: int, width: int) -> list[Scale]:
+        """The pyramid for an output of this size; coarse scales too small for the deepest layer are dropped."""
+        cfg = self.config
+        longest, shortest = max(height, width), min(height, width)
+        scales = schedule(longest, cfg.start_size, cfg.steps)
+        return [s for s in scales if s.side * shortest // longest >= self.vgg.min_side] or scales[-1:]
 
     def _initial_image(self, content: torch.Tensor) -> torch.Tensor:
         init = self.config.init
@@ -226,7 +251,7 @@ class GatysTransfer:
             )
         else:
             optimizer = torch.optim.Adam([pixels], lr=cfg.learning_rate)
-        if carried is not None:
+        if carried is not None and self.carry_optimizer_state:
             optimizer.state[pixels] = carry_state(carried, cfg.optimizer, tuple(pixels.shape))
         losses: dict[str, torch.Tensor] = {}
 
@@ -242,7 +267,8 @@ class GatysTransfer:
             losses["total"].backward()
             return losses["total"]
 
-        for step in range(1, progress.steps + 1):
+        history: list[float] = []
+        for step in range(1, progress.scale.steps + 1):
             if cfg.optimizer == "lbfgs":
                 optimizer.step(closure)
             else:
@@ -251,26 +277,49 @@ class GatysTransfer:
             values = {k: v.item() for k, v in losses.items()}
             if not math.isfinite(values["total"]):
                 raise StylizeError(
-                    f"the optimization diverged (loss is {values['total']}) at step {progress.done + step}: "
+                    f"the optimization diverged (loss is {values['total']}) at step {progress.done + 1}: "
                     "lower --lr or the loss weights"
                 )
-            progress.report(step, values, pixels.detach())
+            history.append(values["total"])
+            stop = converged(history, cfg.tolerance)
+            progress.report(step, values, pixels.detach(), stop)
+            if stop:
+                break
         return pixels.detach(), {"shape": tuple(pixels.shape), **optimizer.state[pixels]}
 
 
-@dataclass(frozen=True)
-class _Progress:
-    scale: int
-    scales: int
-    steps: int
-    done: int
-    total: int
-    on_step: StepCallback | None
+# Steps over which convergence is judged: long enough to see through L-BFGS's uneven progress.
+CONVERGENCE_WINDOW = 10
 
-    def report(self, step: int, losses: dict[str, float], image: torch.Tensor) -> None:
+
+def converged(history: Sequence[float], tolerance: float) -> bool:
+    """Whether the loss fell by less than `tolerance` (a fraction of it) over the last CONVERGENCE_WINDOW
+    steps: the scale has stopped paying for its steps (0 never stops early)."""
+    if tolerance <= 0 or len(history) <= CONVERGENCE_WINDOW:
+        return False
+    before, now = history[-1 - CONVERGENCE_WINDOW], history[-1]
+    return before - now <= tolerance * abs(now)
+
+
+class _Progress:
+    """Counts steps and work over the scales and reports them through the callback."""
+
+    def __init__(self, scales: int, full_side: int, work_total: float, on_step: StepCallback | None) -> None:
+        self.scales, self.full_side, self.work_total, self.on_step = scales, full_side, work_total, on_step
+        self.index, self.scale, self.done, self.work_done = 0, Scale(full_side, 0), 0, 0.0
+
+    def start(self, index: int, scale: Scale) -> None:
+        self.index, self.scale = index, scale
+
+    def report(self, step: int, losses: dict[str, float], image: torch.Tensor, stopping: bool = False) -> None:
+        cost = (self.scale.side / self.full_side) ** 2
+        self.done += 1
+        self.work_done += cost
+        if stopping:  # the scale's unspent steps leave the total, so the ETA stays right
+            self.work_total -= (self.scale.steps - step) * cost
         if self.on_step is not None:
-            self.on_step(StepInfo(self.scale, self.scales, step, self.steps, self.done + step, self.total, losses,
-                                  image))
+            self.on_step(StepInfo(self.index, self.scales, self.scale.side, step, self.scale.steps, self.done,
+                                  self.work_done, self.work_total, losses, image))
 
 
 def _upsample_flat(vector: torch.Tensor, old_shape: tuple[int, ...], new_shape: tuple[int, ...]) -> torch.Tensor:

@@ -1,0 +1,160 @@
+"""Optimization (`stylize run --style`): picture quality against wall time, beside pastiche.
+
+Each row is one command run as a user runs it (a fresh process: start-up, weights, targets, optimization,
+writing the file), timed from start to written file and scored by an evaluator that is independent of
+the loss being optimized: the original VGG19 (the bundled Caffe weights) at fixed layers,
+    content = ||F - F_photo||^2 / ||F_photo||^2 at relu4_2,
+    style   = sum over relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 of ||G - G_style||^2 / ||G_style||^2,
+with Gram matrices as spatial means and the style image at the output's size. Lower is better for both.
+Time is also given in units of one raw VGG19 forward+backward at the output's size (the "raw step",
+measured in the same run, so the ratio holds on any machine).
+
+Rows: "old default" (300 L-BFGS steps at full size, the default before the schedule of issue 14), the
+current default, and pastiche with as many steps as fit in the current default's wall time.
+
+Run: python benchmarks/gatys_time_to_quality.py [--size 512] [--pairs N] [--extra "--steps 40"]
+Needs ../shared/data beside the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from stylize.device import memory_format
+from stylize.images import load_image
+from stylize.losses import gram
+from stylize.tensors import resize_longest, resize_to
+from stylize.vgg import VGGFeatures
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# Held-out pairs: photos never used to choose defaults, and styles of different character.
+PAIRS = [
+    ("photos/sun-hays80_img_036.jpg", "styles/starry_night.jpg"),
+    ("photos/bsd100_img_066.jpg", "styles/the_scream.jpg"),
+    ("photos/urban100_img_026.jpg", "styles/mosaic.jpg"),
+    ("content/chicago.jpg", "styles/composition_vii.jpg"),
+]
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+CONTENT_LAYER = "relu4_2"
+BIN = Path(sys.executable).parent
+
+
+class Evaluator:
+    def __init__(self) -> None:
+        self.vgg = VGGFeatures((*STYLE_LAYERS, CONTENT_LAYER), weights="caffe")
+
+    @torch.no_grad()
+    def __call__(self, output: torch.Tensor, photo: torch.Tensor, style: torch.Tensor) -> tuple[float, float]:
+        photo = resize_to(photo, tuple(output.shape[-2:]))
+        style = resize_longest(style, max(output.shape[-2:]))
+        out, ref, sty = self.vgg(output), self.vgg(photo), self.vgg(style)
+        content = ((out[CONTENT_LAYER] - ref[CONTENT_LAYER]).pow(2).sum() / ref[CONTENT_LAYER].pow(2).sum()).item()
+        style_score = 0.0
+        for layer in STYLE_LAYERS:
+            target = gram(sty[layer])
+            style_score += ((gram(out[layer]) - target).pow(2).sum() / target.pow(2).sum()).item()
+        return content, style_score
+
+
+def raw_step_seconds(shape: tuple[int, ...], repeats: int = 3) -> float:
+    """One forward+backward of VGG19 (cut at relu5_1, as the default layers need) at this size."""
+    device = torch.device("cpu")
+    vgg = VGGFeatures(("relu4_2", *STYLE_LAYERS)).to(memory_format=memory_format(device))
+    pixels = torch.rand(shape, requires_grad=True)
+
+    def once() -> None:
+        features = vgg(pixels.contiguous(memory_format=memory_format(device)))
+        sum(f.sum() for f in features.values()).backward()
+
+    once()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        once()
+    return (time.perf_counter() - started) / repeats
+
+
+def timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def stylize_command(content: Path, style: Path, output: Path, size: int, extra: list[str]) -> list[str]:
+    return [str(BIN / "stylize"), "run", str(content), "--style", str(style), "-o", str(output), "--size", str(size),
+            "--device", "cpu", "-q", *extra]
+
+
+def pastiche_command(content: Path, style: Path, output: Path, size: int, steps: int) -> list[str]:
+    return [str(BIN / "pastiche"), "--device", "cpu", "--size", str(size), "--num-steps", str(steps),
+            "--no-verbose", "-c", str(content), "-s", str(style), "-o", str(output)]
+
+
+def pastiche_steps_for(seconds: float, content: Path, style: Path, size: int, folder: Path) -> int:
+    """pastiche's step count that fills `seconds`, from its start-up and per-step time measured here."""
+    short = timed(pastiche_command(content, style, folder / "p1.png", size, 1))
+    longer = timed(pastiche_command(content, style, folder / "p2.png", size, 11))
+    per_step = max(1e-3, (longer - short) / 10)
+    return max(1, round((seconds - short) / per_step) + 1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--pairs", type=int, default=len(PAIRS))
+    parser.add_argument("--extra", action="append", default=[],
+                        help='another row: stylize run options, e.g. --extra "--steps 40" (repeatable)')
+    parser.add_argument("--no-old", action="store_true", help="skip the slow old-default row")
+    parser.add_argument("--no-pastiche", action="store_true")
+    args = parser.parse_args()
+    evaluator = Evaluator()
+    rows: dict[str, list[tuple[float, float, float, float]]] = {}
+    variants = {"current default": []}
+    if not args.no_old:
+        variants = {"old default (300 steps, full size)": ["--steps", "300", "--start-size", str(args.size)],
+                    **variants}
+    for extra in args.extra:
+        variants[f"run {extra}"] = shlex.split(extra)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, size {args.size}")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        for content_name, style_name in PAIRS[: args.pairs]:
+            content, style = DATA / content_name, DATA / style_name
+            photo, painting = load_image(content, args.size).pixels, load_image(style).pixels
+            raw = raw_step_seconds(tuple(photo.shape))
+            print(f"\n{content.name} x {style.name}: {photo.shape[-1]}x{photo.shape[-2]}, raw step {raw:.2f} s")
+            current_seconds = None
+            for label, extra in variants.items():
+                output = folder / "out.png"
+                seconds = timed(stylize_command(content, style, output, args.size, extra))
+                scores = evaluator(load_image(output).pixels, photo, painting)
+                rows.setdefault(label, []).append((seconds, seconds / raw, *scores))
+                print(f"  {label:<36} {seconds:7.1f} s = {seconds / raw:6.1f} raw steps   content {scores[0]:.3f}   "
+                      f"style {scores[1]:.3f}")
+                if label == "current default":
+                    current_seconds = seconds
+            if not args.no_pastiche and current_seconds is not None:
+                steps = pastiche_steps_for(current_seconds, content, style, args.size, folder)
+                output = folder / "pastiche.png"
+                seconds = timed(pastiche_command(content, style, output, args.size, steps))
+                scores = evaluator(load_image(output).pixels, photo, painting)
+                label = "pastiche, equal wall time"
+                rows.setdefault(label, []).append((seconds, seconds / raw, *scores))
+                print(f"  {label:<36} {seconds:7.1f} s = {seconds / raw:6.1f} raw steps   content {scores[0]:.3f}   "
+                      f"style {scores[1]:.3f}   ({steps} steps)")
+    print("\nmean over pairs")
+    print(f"  {'':<36} {'seconds':>8} {'raw steps':>10} {'content':>8} {'style':>8}")
+    for label, values in rows.items():
+        means = [sum(v[i] for v in values) / len(values) for i in range(4)]
+        print(f"  {label:<36} {means[0]:>8.1f} {means[1]:>10.1f} {means[2]:>8.3f} {means[3]:>8.3f}")
+
+
+if __name__ == "__main__":
+    main()

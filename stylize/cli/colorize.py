@@ -1,0 +1,61 @@
+"""`stylize colorize`: black-and-white photos to colour, from colour references of similar scenes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli import jobs as file_jobs
+from stylize.cli.options import config_options, device_option, existing_file, quality_option, quiet_option
+from stylize.config import ColorizeConfig
+
+
+@click.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="Output file for one input (default: PHOTO_color.png in the current folder), or the folder that "
+                   "mirrors the inputs' tree.")
+@click.option("--reference", "references", multiple=True, type=existing_file(),
+              help="A colour photo of a similar scene whose colours are transferred; repeat for several.")
+@click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder of colour photos: for each input, the --top most similar are used (and named in the "
+                   "report).")
+@config_options([("", ColorizeConfig)])
+@file_jobs.folder_options
+@quality_option
+@device_option
+@quiet_option
+def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
+             reference_folder: Path | None, fmt: str, suffix: str, overwrite: bool, report: Path | None,
+             shard: str | None, io_threads: int, quality: int, device: str, quiet: bool, **options: Any) -> None:
+    """Colorize INPUTS (files, folders, glob patterns) with the colours of --reference photos.
+
+    The result keeps each photo's own lightness exactly (CIE L*); colours come from the parts of the
+    references whose VGG19 features match, and follow the photo's edges. Inputs that are not gray (a sepia
+    scan, a colour photo) are converted to their lightness first. Folders, patterns and several files
+    behave as in `stylize batch`.
+    """
+    config = ColorizeConfig.from_options(options)
+    from stylize.files import ReadFiles
+    from stylize.tasks.colorize import Colorizer
+
+    reads = ReadFiles()
+    reads.add_all(references, "a reference")
+    if reference_folder is not None:
+        reads.add_folder(reference_folder, "a reference")
+    single = file_jobs.is_single(inputs, output)
+    jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
+        inputs, output, lambda source: f"{source.stem}_color.png", fmt, suffix, reads, shard, report)
+    task = Colorizer.from_files(list(references), reference_folder, config, device)
+    outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
+                                quality=quality, io_threads=io_threads)
+    if single:
+        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
+                                  f"{result.size[1]}; references: {', '.join(Path(r).name for r in result.details['references'])})")
+        return
+    settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
+                "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
+                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}
+    file_jobs.conclude(outcome, not_images, report, settings, quiet)

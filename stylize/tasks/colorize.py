@@ -1,0 +1,253 @@
+"""Colorization of black-and-white photos from colour references, through matched VGG19 features.
+
+The method, in the line of deep exemplar-based colorization (He et al. 2018, "Deep Exemplar-based
+Colorization") but without a trained network, only the bundled VGG19:
+1. The photo's lightness (CIE L*) is kept exactly; only chroma (a*, b*) is predicted. A colour input (a
+   sepia scan, a colour photo) is reduced to its lightness first.
+2. Gray versions of the photo and of the references are described by VGG19 features at relu3_1, relu4_1
+   and relu5_1, centred and normalized per position (cosine similarity), at a quarter of a bounded working
+   size; the deeper layers, upsampled, make the match semantic, relu3_1 keeps it local.
+3. Every position of the photo takes the chroma of its matches: a softmax over the similarities of all
+   reference positions (a soft nearest neighbour, as in the correlation layer of Zhang et al. 2019,
+   "Deep Exemplar-based Video Colorization"), with a penalty on lightness differences in the spirit of
+   Welsh et al. 2002 (a sky matches a sky, not a white wall in shadow).
+4. Where no match is confident, chroma comes from the confident neighbours (normalized convolution,
+   Knutsson & Westin 1993) and, failing those, from the references' average colour.
+5. The coarse chroma is brought to full resolution by the guided filter's linear model (He et al. 2013;
+   applied to upsampling as the fast guided filter of He & Sun 2015): chroma edges follow the photo's
+   luminance edges, so colours do not bleed across them.
+6. The chroma is scaled down per pixel just enough to stay in the sRGB gamut, so the lightness stays the
+   photo's (colorspace.lab_to_rgb_in_gamut).
+Large photos are matched at the working size and only the final linear step runs at full resolution, in
+bands of rows: memory stays bounded for any size.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from stylize.batch import Job, Output
+from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.config import ColorizeConfig
+from stylize.device import accelerated, memory_format, resolve_device
+from stylize.errors import ConfigError, ImageError
+from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image
+from stylize.tensors import check_pixels, gaussian_blur, guided_coefficients, resize_longest, sample_bilinear
+from stylize.vgg import VGGFeatures
+
+# Layers matched and their weights in the cosine similarity (relu3_1 locates, the deeper ones recognize).
+MATCH_LAYERS = {"relu3_1": 0.5, "relu4_1": 0.3, "relu5_1": 0.2}
+# Softmax temperature over cosine similarities: matches within ~0.02 of the best share the vote.
+TEMPERATURE = 0.02
+# Weight of the lightness difference (in units of L*/100) subtracted from the similarity.
+LIGHTNESS_PENALTY = 0.5
+# Below this best similarity a match is not trusted; the confidence ramps over CONFIDENCE_RAMP above it.
+CONFIDENCE_FLOOR = 0.25
+CONFIDENCE_RAMP = 0.15
+# Guided upsampling: window radius (in coarse pixels) and ridge (in (L*/100)^2 units).
+GUIDE_RADIUS = 2
+GUIDE_EPS = 1e-3
+# Queries per block of the similarity matrix: bounds its memory (block x reference positions floats).
+QUERY_BLOCK = 1024
+# Rows of the full-resolution output computed at a time.
+BAND_ROWS = 512
+GLOBAL_LAYERS = ("relu4_1", "relu5_1")
+
+
+def lightness_of(pixels: torch.Tensor) -> torch.Tensor:
+    """L* (N, 1, H, W) in [0, 100] of an sRGB batch."""
+    return rgb_to_lab(pixels)[:, :1]
+
+
+def gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
+    """The neutral gray sRGB image of a given L*: what the photo looks like without colour."""
+    return lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)).clamp(0, 1)
+
+
+def is_gray(pixels: torch.Tensor, tolerance: float = 2.0) -> bool:
+    """Whether an image has (almost) no chroma: mean |a*| + |b*| under `tolerance`."""
+    chroma = rgb_to_lab(pixels)[:, 1:]
+    return chroma.abs().sum(dim=1).mean().item() < tolerance
+
+
+@dataclass
+class Reference:
+    """A colour reference prepared for matching: features (positions x dims), chroma and lightness at the
+    match grid, and its global descriptor for retrieval."""
+
+    name: str
+    features: torch.Tensor  # (P, D), rows L2-normalized per layer block
+    chroma: torch.Tensor  # (P, 2)
+    lightness: torch.Tensor  # (P,) in [0, 1]
+    descriptor: torch.Tensor  # (D_global,), L2-normalized
+
+
+class Colorizer:
+    """Colorize gray photos from colour references (or refuse, when there is none). Call it with an
+    (N, 3, H, W) batch in [0, 1]; `process` is the batch interface and reports the references used."""
+
+    def __init__(self, references: list[tuple[str, torch.Tensor]], config: ColorizeConfig | None = None,
+                 device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None) -> None:
+        self.config = config or ColorizeConfig()
+        self.device = resolve_device(device)
+        self.layout = memory_format(self.device)
+        self.vgg = VGGFeatures(tuple(MATCH_LAYERS), weights="caffe").to(self.device, memory_format=self.layout)
+        self.edge_aware = True  # False: plain bilinear upsampling of the chroma (the baseline it improves on)
+        self.references = [self.prepare(name, pixels) for name, pixels in references]
+        self.pool = pool or []  # (name, path) of candidates ranked per photo (--references DIR)
+        self._pool_cache: dict[Path, Reference] = {}
+        if not self.references and not self.pool:
+            raise ConfigError("colorize needs a colour reference: give --reference FILE or --references FOLDER "
+                              "(automatic colorization did not beat the gray photo in our benchmark)")
+
+    @classmethod
+    def from_files(cls, references: list[Path], folder: Path | None = None, config: ColorizeConfig | None = None,
+                   device: str | torch.device = "auto") -> Colorizer:
+        """References from files, and optionally a folder whose best matches are chosen per photo."""
+        loaded = []
+        for path in references:
+            pixels = load_image(path).pixels
+            if is_gray(pixels):
+                raise ImageError(f"the reference {path} is itself black and white: it has no colour to give")
+            loaded.append((str(path), pixels))
+        pool = []
+        if folder is not None:
+            from stylize.files import walk_files
+
+            pool = [(str(p), p) for p in walk_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS]
+            if not pool:
+                raise ConfigError(f"--references {folder}: no images in it")
+        return cls(loaded, config, device, pool)
+
+    @torch.no_grad()
+    def prepare(self, name: str, pixels: torch.Tensor) -> Reference:
+        """Features, chroma and lightness of a colour reference at the working size."""
+        working = self._working(check_pixels(pixels, "reference")).to(self.device)
+        lab = rgb_to_lab(working)
+        features, grid = self._features(gray_rgb(lab[:, :1]))
+        chroma = F.adaptive_avg_pool2d(lab[:, 1:], grid).flatten(2)[0].T
+        lightness = F.adaptive_avg_pool2d(lab[:, :1] / 100, grid).flatten()
+        return Reference(name, features, chroma, lightness, self._descriptor(gray_rgb(lab[:, :1])))
+
+    def _working(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Shrunk to the working size (never enlarged: a small photo is matched at its own size)."""
+        longest = max(pixels.shape[-2:])
+        side = max(self.vgg.min_side * 4, min(self.config.working_size, longest))
+        return resize_longest(pixels, side) if side != longest else pixels
+
+    def _features(self, gray: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
+        """(positions x dims) matching features of a gray image, at relu3_1's grid; and that grid."""
+        maps = self.vgg(gray.contiguous(memory_format=self.layout))
+        grid = tuple(maps["relu3_1"].shape[-2:])
+        blocks = []
+        for layer, weight in MATCH_LAYERS.items():
+            level = F.interpolate(maps[layer], size=grid, mode="bilinear", align_corners=False) if \
+                tuple(maps[layer].shape[-2:]) != grid else maps[layer]
+            flat = level.flatten(2)[0].T.float()  # (P, C)
+            flat = flat - flat.mean(dim=0, keepdim=True)  # centred: common activations say nothing
+            blocks.append(F.normalize(flat, dim=1) * math.sqrt(weight))
+        return torch.cat(blocks, dim=1), grid
+
+    def _descriptor(self, gray: torch.Tensor) -> torch.Tensor:
+        maps = self.vgg(gray.contiguous(memory_format=self.layout))
+        pooled = [F.normalize(maps[layer].float().mean(dim=(2, 3))[0], dim=0) for layer in GLOBAL_LAYERS]
+        return F.normalize(torch.cat(pooled), dim=0)
+
+    def choose(self, lightness: torch.Tensor) -> list[Reference]:
+        """The given references, plus the folder's best matches for this photo by global similarity."""
+        if not self.pool:
+            return self.references
+        descriptor = self._descriptor(gray_rgb(self._working(lightness / 100) * 100))
+        ranked = []
+        for name, path in self.pool:
+            if path not in self._pool_cache:
+                try:
+                    pixels = load_image(path, self.config.working_size).pixels
+                except ImageError:
+                    continue
+                if is_gray(pixels):
+                    continue
+                self._pool_cache[path] = self.prepare(name, pixels)
+            reference = self._pool_cache[path]
+            ranked.append((float(reference.descriptor @ descriptor), reference))
+        if not ranked and not self.references:
+            raise ImageError("none of the --references images is a readable colour photo")
+        ranked.sort(key=lambda item: -item[0])
+        return self.references + [reference for _, reference in ranked[: self.config.top]]
+
+    @torch.no_grad()
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        """Colorize a batch; returns (N, 3, H, W) sRGB in [0, 1] on the CPU."""
+        pixels = check_pixels(pixels)
+        return torch.cat([self.colorize(image[None])[0] for image in pixels])
+
+    @torch.no_grad()
+    def colorize(self, pixels: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
+        """One (1, 3, H, W) image -> (colorized image, names of the references used)."""
+        with accelerated(self.device):
+            lightness = lightness_of(pixels.to(self.device))
+            references = self.choose(lightness)
+            coefficients, guide_low = self._coarse(lightness, references)
+            return self._full_resolution(lightness, coefficients, guide_low).cpu(), [r.name for r in references]
+
+    def _coarse(self, lightness: torch.Tensor, references: list[Reference]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chroma model at the match grid: guided-filter coefficients (or plain chroma), and the guide."""
+        working = self._working(lightness / 100) * 100
+        features, grid = self._features(gray_rgb(working))
+        guide = F.adaptive_avg_pool2d(working / 100, grid)
+        ref_features = torch.cat([r.features for r in references])
+        ref_chroma = torch.cat([r.chroma for r in references])
+        ref_lightness = torch.cat([r.lightness for r in references])
+        own_lightness = guide.flatten()
+        chroma, best = [], []
+        for start in range(0, features.shape[0], QUERY_BLOCK):
+            block = features[start : start + QUERY_BLOCK]
+            similarity = block @ ref_features.T
+            similarity -= LIGHTNESS_PENALTY * (own_lightness[start : start + QUERY_BLOCK, None] - ref_lightness).abs()
+            best.append(similarity.max(dim=1).values)
+            chroma.append(torch.softmax(similarity / TEMPERATURE, dim=1) @ ref_chroma)
+        chroma_map = torch.cat(chroma).T.reshape(1, 2, *grid)
+        confidence = ((torch.cat(best) - CONFIDENCE_FLOOR) / CONFIDENCE_RAMP).clamp(0, 1).reshape(1, 1, *grid)
+        chroma_map = _fill_unconfident(chroma_map, confidence, ref_chroma.mean(dim=0).view(1, 2, 1, 1))
+        chroma_map = chroma_map * self.config.strength
+        if not self.edge_aware:
+            return torch.cat([torch.zeros_like(chroma_map), chroma_map], dim=1), guide
+        return guided_coefficients(guide, chroma_map, GUIDE_RADIUS, GUIDE_EPS), guide
+
+    def _full_resolution(self, lightness: torch.Tensor, coefficients: torch.Tensor,
+                         guide_low: torch.Tensor) -> torch.Tensor:
+        """chroma = a * L + b with the coefficients upsampled, in bands of rows; in gamut; as sRGB."""
+        height, width = lightness.shape[-2:]
+        output = torch.empty(1, 3, height, width)
+        for top in range(0, height, BAND_ROWS):
+            bottom = min(height, top + BAND_ROWS)
+            band = sample_bilinear(coefficients, top, bottom, width, height)
+            light = lightness[..., top:bottom, :]
+            chroma = band[:, :2] * (light / 100) + band[:, 2:]
+            output[..., top:bottom, :] = lab_to_rgb_in_gamut(light, chroma).cpu()
+        return output
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
+        """Batch interface (batch.run_jobs): the report names the references used for each photo."""
+        outputs = []
+        for image in images:
+            colorized, used = self.colorize(image.pixels)
+            outputs.append(Output(colorized, details={"references": used}))
+        return outputs
+
+
+def _fill_unconfident(chroma: torch.Tensor, confidence: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
+    """Replace chroma where confidence is low by that of confident neighbours (normalized convolution over
+    a wide Gaussian), and by `fallback` where no neighbour is confident either."""
+    size = max(chroma.shape[-2:])
+    sigma = max(1.0, size / 16)
+    weight = gaussian_blur(confidence, sigma)
+    spread = gaussian_blur(chroma * confidence, sigma) / weight.clamp(min=1e-6)
+    trust = (weight / 0.05).clamp(0, 1)  # where some confident neighbour is near
+    neighbours = trust * spread + (1 - trust) * fallback
+    return confidence * chroma + (1 - confidence) * neighbours

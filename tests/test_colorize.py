@@ -1,0 +1,139 @@
+"""Colorization from references: lightness kept, colours recovered, references chosen, bad inputs."""
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import gradient_image, stripes_image
+from PIL import Image
+
+from stylize.cli import cli
+from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.errors import ConfigError, ImageError
+from stylize.images import load_image, pil_to_tensor
+from stylize.tasks.colorize import Colorizer, gray_rgb
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def scene(seed: int = 0, size: int = 96) -> torch.Tensor:
+    """Blue sky over green ground with a red house: regions of distinct colour and luminance."""
+    generator = torch.Generator().manual_seed(seed)
+    image = torch.zeros(1, 3, size, size)
+    image[..., : size // 2, :] = torch.tensor([0.35, 0.55, 0.9]).view(1, 3, 1, 1)
+    image[..., size // 2 :, :] = torch.tensor([0.2, 0.55, 0.15]).view(1, 3, 1, 1)
+    image[..., size // 3 : 2 * size // 3, size // 3 : 2 * size // 3] = torch.tensor([0.8, 0.15, 0.1]).view(1, 3, 1, 1)
+    return (image + 0.03 * torch.randn(image.shape, generator=generator)).clamp(0, 1)
+
+
+def delta(a: torch.Tensor, b: torch.Tensor) -> float:
+    return (rgb_to_lab(a) - rgb_to_lab(b)).norm(dim=1).mean().item()
+
+
+def test_lab_round_trip_and_gamut_keeps_lightness():
+    pixels = torch.rand(1, 3, 8, 8)
+    assert torch.allclose(lab_to_rgb(rgb_to_lab(pixels)), pixels, atol=1e-4)
+    lightness = rgb_to_lab(pixels)[:, :1]
+    rgb = lab_to_rgb_in_gamut(lightness, torch.full((1, 2, 8, 8), 120.0))
+    assert rgb.min() >= 0 and rgb.max() <= 1
+    assert (rgb_to_lab(rgb)[:, :1] - lightness).abs().max() < 0.05
+
+
+def test_lightness_is_the_photos_and_its_own_colours_come_back():
+    original = scene()
+    gray = gray_rgb(rgb_to_lab(original)[:, :1])
+    colorizer = Colorizer([("self", original)], device="cpu")
+    result = colorizer(gray)
+    quantized = result.mul(255).round().div(255)
+    assert (rgb_to_lab(quantized)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6  # 8-bit rounding only
+    assert delta(result, original) < 0.3 * delta(gray, original)
+
+
+def test_colour_inputs_are_reduced_to_lightness_first():
+    original = scene()
+    colorizer = Colorizer([("self", original)], device="cpu")
+    sepia = lab_to_rgb_in_gamut(rgb_to_lab(original)[:, :1], torch.tensor([8.0, 25.0]).view(1, 2, 1, 1).expand(
+        1, 2, 96, 96))
+    assert torch.allclose(colorizer(sepia), colorizer(gray_rgb(rgb_to_lab(original)[:, :1])), atol=1e-3)
+
+
+def test_several_references_and_strength(tmp_path):
+    original = scene()
+    gray = gray_rgb(rgb_to_lab(original)[:, :1])
+    top, bottom = original.clone(), original.clone()
+    top[..., 48:, :] = 0.5
+    bottom[..., :48, :] = 0.5
+    both = Colorizer([("top", top), ("bottom", bottom)], device="cpu")(gray)
+    assert delta(both, original) < 0.4 * delta(gray, original)
+    from stylize.config import ColorizeConfig
+
+    faint = Colorizer([("self", original)], ColorizeConfig(strength=0.0), device="cpu")(gray)
+    assert delta(faint, gray) < 0.5
+
+
+def test_folder_retrieval_picks_the_near_duplicate(tmp_path):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    Image.fromarray((scene(seed=3)[0].permute(1, 2, 0) * 255).byte().numpy()).save(folder / "twin.png")
+    stripes_image(96, 96).save(folder / "stripes.png")
+    gradient_image(96, 96, seed=9).save(folder / "gradient.png")
+    Image.new("L", (96, 96), 128).save(folder / "gray.png")  # gray images are never references
+    photo = tmp_path / "photo.png"
+    gray = gray_rgb(rgb_to_lab(scene(seed=1))[:, :1])
+    Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(photo)
+    report = tmp_path / "report.json"
+    result = invoke("colorize", photo, "--references", folder, "--top", "1", "-o", tmp_path / "out", "--report",
+                    report)
+    assert result.exit_code == 0, result.output
+    import json
+
+    used = json.loads(report.read_text())["files"][0]["details"]["references"]
+    assert [u.rsplit("/", 1)[-1] for u in used] == ["twin.png"]
+    colored = load_image(tmp_path / "out" / "photo.png").pixels
+    assert delta(colored, scene(seed=1)) < 0.4 * delta(gray, scene(seed=1))
+
+
+def test_cli_single_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    pil_reference = Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy())
+    pil_reference.save(tmp_path / "ref.png")
+    pil_reference.convert("L").save(tmp_path / "old.png")
+    result = invoke("colorize", "old.png", "--reference", "ref.png", "--strength", "0.8", "--working-size", "128",
+                    "--quality", "90", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.stderr and "references: ref.png" in result.stderr
+    out = load_image(tmp_path / "old_color.png").pixels
+    assert out.shape == (1, 3, 96, 96) and rgb_to_lab(out)[:, 1:].abs().mean() > 5
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("no reference", 2, "colorize needs a colour reference"),
+        ("gray reference", 1, "is itself black and white"),
+        ("missing reference", 2, "does not exist"),
+        ("unreadable photo", 1, "not an image"),
+        ("unreadable reference", 1, "not an image"),
+    ],
+)
+def test_bad_input(tmp_path, case, code, message):
+    photo, reference, gray, text = (tmp_path / n for n in ("photo.png", "ref.png", "gray.png", "text.png"))
+    Image.new("L", (32, 32), 100).save(photo)
+    Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy()).save(reference)
+    Image.new("L", (32, 32), 90).save(gray)
+    text.write_text("not an image")
+    args = {
+        "no reference": [photo],
+        "gray reference": [photo, "--reference", gray],
+        "missing reference": [photo, "--reference", tmp_path / "nope.png"],
+        "unreadable photo": [text, "--reference", reference],
+        "unreadable reference": [photo, "--reference", text],
+    }[case]
+    result = invoke("colorize", *args, "-o", tmp_path / "out.png")
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
