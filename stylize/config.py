@@ -374,3 +374,29 @@ class ColorizeConfig(Settings):
                                      "smaller details, slower.", min=64, max=2048)
     top: int = setting(3, "With --references: how many of the folder's most similar images are used.", min=1,
                        max=20)
+
+
+@dataclass(frozen=True)
+class VideoConfig(Settings):
+    """Stylizing a video (stylize video): encoding, temporal consistency, segments for resuming."""
+
+    crf: int = setting(18, "Video quality (x264's constant rate factor): lower is better and larger; 18 looks "
+                           "like the input.", min=0, max=51)
+    temporal: bool = setting(True, "Temporal consistency: blend in the previous stylized frame, warped by the "
+                                   "optical flow, where the flow is reliable (--no-temporal: each frame alone).")
+    consistency: float = setting(0.8, "With --temporal: how much of each pixel comes from the warped previous "
+                                      "frame where the flow is reliable (0 = none, 0.95 = very steady).",
+                                 min=0, max=0.99)
+    segment_seconds: float = setting(10.0, "Length of the segments written as the job goes; --resume continues "
+                                           "after the last finished one.", min=0.5, max=3600)
+
+
+@dataclass(frozen=True)
+class GatysVideoConfig(GatysConfig):
+    """Optimization per frame: the first frame as `stylize run`, each later one starting from the warped
+    previous result with a temporal loss on reliable pixels (Ruder, Dosovitskiy & Brox 2016)."""
+
+    frame_steps: int = setting(30, "Steps for each frame after the first, at full size, starting from the warped "
+                                   "previous result.", min=1)
+    temporal_weight: float = setting(50.0, "Weight of the temporal loss (distance to the warped previous result "
+                                           "where the flow is reliable).", min=0)

@@ -84,14 +84,14 @@ class StylizeGroup(click.Group):
 
 def command_group() -> click.Group:
     """The `stylize` group with every command (imported here: each imports torch only when it runs)."""
-    from stylize.cli import batch, colorize, export, models, run, train, upscale
+    from stylize.cli import batch, colorize, export, models, run, train, upscale, video
 
     @click.group(cls=StylizeGroup, context_settings={"help_option_names": ["-h", "--help"]})
     @click.version_option(__version__, prog_name="stylize")
     def cli() -> None:
         """Neural style transfer and image-to-image jobs, offline."""
 
-    for command in (run.run, batch.batch, upscale.upscale, colorize.colorize, train.train, models.models,
-                    export.export):
+    for command in (run.run, batch.batch, video.video, upscale.upscale, colorize.colorize, train.train,
+                    models.models, export.export):
         cli.add_command(command)
     return cli

@@ -227,9 +227,27 @@ class GatysTransfer:
             return torch.rand(content.shape, device="cpu").to(self.device)
         return resize_to(self.styles[0].to(self.device), tuple(content.shape[-2:]))
 
+    def refine(self, content: torch.Tensor, init: torch.Tensor, steps: int,
+               extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+               on_step: StepCallback | None = None) -> torch.Tensor:
+        """Optimize at full size only, from `init`, for at most `steps` steps: for video frames after the
+        first, which start from the warped previous result. extra_loss(pixels) is added to the loss (the
+        temporal loss of Ruder et al. 2016)."""
+        content = check_pixels(content, "content").to(self.device)
+        side = max(content.shape[-2:])
+        progress = _Progress(1, side, float(steps), on_step or self.on_step)
+        progress.start(0, Scale(side, steps))
+        with accelerated(self.device):
+            image, _ = self._optimize(init.to(self.device).float(), content, side, None, None, progress, extra_loss)
+        image = image.clamp(0, 1)
+        if self.config.preserve_color:
+            image = preserve_color(image, content)
+        return image.cpu()
+
     def _optimize(
         self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None,
         masks: list[torch.Tensor] | None, progress: _Progress,
+        extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """Run one scale's steps from `image`; returns the result and the optimizer state to carry on."""
         cfg = self.config
@@ -259,13 +277,19 @@ class GatysTransfer:
             optimizer.zero_grad(set_to_none=True)
             content_value, style_value = perceptual_losses(self._features(pixels), content_targets, style_targets,
                                                            masks)
-            losses["content"] = cfg.content_weight * content_value
-            losses["style"] = cfg.style_weight * style_value
-            losses["tv"] = cfg.tv_weight * tv_loss(pixels)
-            losses["range"] = RANGE_WEIGHT * range_loss(pixels)
-            losses["total"] = losses["content"] + losses["style"] + losses["tv"] + losses["range"]
-            losses["total"].backward()
-            return losses["total"]
+            terms = {
+                "content": cfg.content_weight * content_value,
+                "style": cfg.style_weight * style_value,
+                "tv": cfg.tv_weight * tv_loss(pixels),
+                "range": RANGE_WEIGHT * range_loss(pixels),
+            }
+            if extra_loss is not None:
+                terms["temporal"] = extra_loss(pixels)
+            total = sum(terms.values())
+            losses.clear()
+            losses.update(terms, total=total)
+            total.backward()
+            return total
 
         history: list[float] = []
         for step in range(1, progress.scale.steps + 1):

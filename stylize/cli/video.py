@@ -1,0 +1,83 @@
+"""`stylize video`: stylize a clip with a fast model (or style images), steady from frame to frame."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from stylize.cli.app import fail_interrupted
+from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
+from stylize.config import FastConfig, GatysVideoConfig, VideoConfig
+
+MODES = (("--style", GatysVideoConfig), ("--model", FastConfig))
+
+
+@click.command()
+@click.argument("source", type=existing_file())
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Output video (.mp4, .mov, .mkv or .webm). Default: SOURCE_NAME.mp4 (or the source's own "
+                   "container) in the current folder.")
+@click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file.")
+@click.option("--style", "styles", multiple=True, type=existing_file(),
+              help="Style image(s) for optimization per frame (slow: minutes per frame on a CPU).")
+@config_options(MODES, skip=("tile", "feather", "mask_invert"))
+@config_options([("", VideoConfig)])
+@click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
+@click.option("--batch-size", type=click.IntRange(min=1),
+              help="With --model: frames stylized together. Default: 8 on CUDA, 1 on the CPU.")
+@device_option
+@quiet_option
+@click.pass_context
+def video(ctx: click.Context, source: Path, output: Path | None, model: str | None, styles: tuple[Path, ...],
+          resume: bool, batch_size: int | None, device: str, quiet: bool, **options: Any) -> None:
+    """Stylize the video SOURCE frame by frame, keeping its frame rate, frame count, rotation, audio and
+    subtitles. Temporal consistency (on by default) blends in the previous stylized frame where the
+    optical flow is reliable, which removes most of the flicker of frames stylized alone.
+
+    Needs the video extra: pip install "stylize[video]".
+    """
+    if bool(styles) == bool(model):
+        raise click.UsageError("give either --model or --style, not both" if styles else
+                               "Missing option '--model' (or '--style')")
+    mode_config = FastConfig if model else GatysVideoConfig
+    video_fields = set(VideoConfig.field_names())
+    refuse_misplaced(ctx, options, set(mode_config.field_names()) | video_fields, "--model" if model else "--style")
+    config = VideoConfig.from_options(options)
+    frame_config = mode_config.from_options({k: v for k, v in options.items() if k not in video_fields})
+    name = Path(model).stem.rpartition(":")[2] if model else "_".join(s.stem for s in styles)
+    suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
+    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
+
+    from tqdm import tqdm
+
+    from stylize.files import ReadFiles
+    from stylize.tasks.video import VideoJob, VideoProgress, frame_functions, work_folder
+
+    reads = ReadFiles([source])
+    reads.add_all(styles, "the style image")
+    for path in (output, work_folder(output)):
+        reads.check(path, "output video")
+    stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device)
+    if batch_size is None:
+        batch_size = 8 if model and task_device.type == "cuda" else 1
+    job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,
+                   size=frame_config.size, refine=refine)
+    bar = tqdm(total=job.info.frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
+
+    def on_progress(progress: VideoProgress) -> None:
+        bar.update(progress.frames_done - bar.n)
+        bar.set_postfix(segment=progress.segment + 1, refresh=False)
+
+    try:
+        result = job.run(resume, on_progress)
+    finally:
+        bar.close()
+    if result.interrupted is not None:
+        fail_interrupted(result.interrupted, "run the same command with --resume to continue")
+    if not quiet:
+        for notice in result.notices:
+            click.echo(f"Note: {notice}", err=True)
+        resumed = f", resumed at frame {result.resumed_from}" if result.resumed_from else ""
+        click.echo(f"Wrote {result.output} ({result.frames} frames{resumed}, on {task_device})", err=True)

@@ -1,0 +1,408 @@
+"""Video: stylize every frame of a clip, without the flicker of frames stylized alone.
+
+Temporal consistency (fast models): the previous stylized frame is warped to the current one by the
+optical flow between the input frames (OpenCV's DIS flow, Kroeger et al. 2016) and blended in where the
+flow is reliable, so static and smoothly moving areas keep their strokes while new content is stylized
+fresh. Reliability follows Ruder, Dosovitskiy & Brox 2016 ("Artistic style transfer for videos"): the
+forward-backward consistency check (after Sundaram et al. 2010) marks occlusions, and large flow gradients
+mark motion boundaries. The blend is a training-free form of the short-term consistency that Lai et al.
+2018 ("Learning Blind Video Temporal Consistency") train a network for; it is measured with their warping
+error (benchmarks/video_consistency.py).
+
+Optimization (style images): the first frame as `stylize run`; each later frame starts from the warped
+previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
+
+Frames stream through three threads (decoding, the model, encoding). Output is written in segments with
+the state needed to continue (the last input and output frames, losslessly), so `--resume` continues an
+interrupted job exactly where its last finished segment ended; the final file is written only at the end,
+atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import queue
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from stylize.config import VideoConfig
+from stylize.errors import VideoError
+from stylize.extras import require
+from stylize.files import check_writable
+from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
+
+# Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
+# forward flow at its target do not cancel within 1 % of their size plus half a pixel, and at a motion
+# boundary when its gradient is large against its size.
+CONSISTENCY_RELATIVE, CONSISTENCY_ABSOLUTE = 0.01, 0.5
+BOUNDARY_RELATIVE, BOUNDARY_ABSOLUTE = 0.01, 0.002
+# Softening of the reliability mask, in px, so that blended and fresh regions meet without a seam.
+RELIABILITY_BLUR = 1.5
+
+
+def _cv2() -> Any:
+    return require("cv2")
+
+
+def to_gray(rgb: np.ndarray) -> np.ndarray:
+    return _cv2().cvtColor(rgb, _cv2().COLOR_RGB2GRAY)
+
+
+class Flow:
+    """Dense optical flow between frames (OpenCV's DIS, medium preset) and what it says about them."""
+
+    def __init__(self) -> None:
+        cv2 = _cv2()
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+
+    def between(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
+        """(H, W, 2) flow: pixel x of `source` moves to x + flow(x) in `target` (gray uint8 frames)."""
+        return self.dis.calc(source, target, None)
+
+    def backward_and_reliability(self, previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(flow from current to previous, reliability in [0, 1]) for gray frames."""
+        backward = self.between(current, previous)
+        forward = self.between(previous, current)
+        return backward, reliability(backward, forward)
+
+
+def _sample(field: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """field (H, W, C) sampled at x + flow(x), bilinear, borders replicated."""
+    cv2 = _cv2()
+    height, width = flow.shape[:2]
+    grid_x, grid_y = np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32))
+    return cv2.remap(field, grid_x + flow[..., 0], grid_y + flow[..., 1], cv2.INTER_LINEAR,
+                     borderMode=cv2.BORDER_REPLICATE)
+
+
+def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """The previous frame's image brought to the current frame: image sampled at x + backward flow(x)."""
+    return _sample(image, flow)
+
+
+def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    """Where the backward flow can be trusted (1) or not (0: occluded, at a motion boundary, leaving the
+    frame), softened by a small blur."""
+    cv2 = _cv2()
+    height, width = backward.shape[:2]
+    forward_there = _sample(forward, backward)
+    mismatch = ((backward + forward_there) ** 2).sum(axis=2)
+    scale = (backward**2).sum(axis=2) + (forward_there**2).sum(axis=2)
+    consistent = mismatch <= CONSISTENCY_RELATIVE * scale + CONSISTENCY_ABSOLUTE
+    du_y, du_x = np.gradient(backward[..., 0])
+    dv_y, dv_x = np.gradient(backward[..., 1])
+    gradient = du_x**2 + du_y**2 + dv_x**2 + dv_y**2
+    smooth = gradient <= BOUNDARY_RELATIVE * (backward**2).sum(axis=2) + BOUNDARY_ABSOLUTE
+    grid_x, grid_y = np.meshgrid(np.arange(width), np.arange(height))
+    target_x, target_y = grid_x + backward[..., 0], grid_y + backward[..., 1]
+    inside = (target_x >= 0) & (target_x <= width - 1) & (target_y >= 0) & (target_y <= height - 1)
+    mask = (consistent & smooth & inside).astype(np.float32)
+    return cv2.GaussianBlur(mask, (0, 0), RELIABILITY_BLUR) * mask
+
+
+def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], flow: Flow | None = None) -> float:
+    """Lai et al. 2018's warping error: mean over frames of the reliability-weighted squared difference
+    between each output frame and the previous output warped to it, the flow and its reliability taken
+    from the input frames (so it judges the outputs, not their own motion). Values in [0, 1] per pixel."""
+    flow = flow or Flow()
+    total, weight = 0.0, 0.0
+    for index in range(1, len(outputs)):
+        backward, trust = flow.backward_and_reliability(to_gray(inputs[index - 1]), to_gray(inputs[index]))
+        previous = warp(outputs[index - 1].astype(np.float32) / 255, backward)
+        difference = ((outputs[index].astype(np.float32) / 255 - previous) ** 2).mean(axis=2)
+        total += float((difference * trust).sum())
+        weight += float(trust.sum())
+    return total / max(weight, 1.0)
+
+
+class TemporalBlend:
+    """Blends each stylized frame with the warped previous output where the flow is reliable."""
+
+    def __init__(self, consistency: float) -> None:
+        self.consistency = consistency
+        self.flow = Flow()
+
+    def __call__(self, previous_input: np.ndarray | None, previous_output: np.ndarray | None,
+                 current_input: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        """All (H, W, 3) uint8; returns the output frame, uint8."""
+        if previous_input is None or previous_output is None or self.consistency <= 0:
+            return stylized
+        backward, trust = self.flow.backward_and_reliability(to_gray(previous_input), to_gray(current_input))
+        warped = warp(previous_output.astype(np.float32), backward)
+        weight = (self.consistency * trust)[..., None]
+        blended = stylized.astype(np.float32) * (1 - weight) + warped * weight
+        return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+FrameStylizer = Callable[[list[np.ndarray]], list[np.ndarray]]
+
+
+@dataclass
+class VideoProgress:
+    frames_done: int
+    frames_total: int  # 0 when the container does not say
+    segment: int
+
+
+@dataclass
+class VideoResult:
+    output: Path | None
+    frames: int
+    resumed_from: int  # the first frame computed in this run
+    interrupted: KeyboardInterrupt | None
+    notices: list[str]
+
+
+def work_folder(output: Path) -> Path:
+    """Where segments and their state wait until the final file is written: .OUTPUT.stylize beside it."""
+    return Path(output).with_name(f".{Path(output).name}.stylize")
+
+
+class VideoJob:
+    """Stylize `source` into `output` with `stylize_frames` (uint8 RGB frames in, same out), in segments.
+
+    settings: what the result depends on (model, options); a resumed job must have the same.
+    batch: frames passed to stylize_frames together (more on a GPU); blending stays frame by frame.
+    refine: for optimization, a function (input, stylized first guess, warped previous, reliability) ->
+    output used instead of the blend (the temporal loss is applied inside it).
+    """
+
+    def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
+                 settings: dict[str, Any], batch: int = 1, size: int = 0,
+                 refine: Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
+                                  np.ndarray] | None = None) -> None:
+        self.source, self.output = Path(source), Path(output)
+        self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
+        self.size = size  # longest side frames are resized to first; 0 keeps them
+        output_format(self.output)
+        check_writable(self.output)
+        self.info: VideoInfo = probe(self.source)
+        self.settings = {**settings, "video": config.to_dict(), "source": _fingerprint(self.source)}
+        self.work = work_folder(self.output)
+        self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
+
+    def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
+        start_segment = self._prepare(resume)
+        first_frame = start_segment * self.segment_frames
+        previous_input, previous_output = self._state(start_segment)
+        done = first_frame
+        segment, writer, interrupted = start_segment, None, None
+        blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
+        flow = Flow() if self.refine is not None and self.config.temporal else None
+        try:
+            for frames, outputs in self._stylized(first_frame):
+                for frame, stylized in zip(frames, outputs, strict=True):
+                    if frame.index // self.segment_frames != segment or writer is None:
+                        if writer is not None:
+                            self._finish(writer, segment, previous_input, previous_output)
+                        segment = frame.index // self.segment_frames
+                        height, width = stylized.shape[:2]
+                        writer = SegmentWriter(self._segment(segment), self.info, width, height, self.config.crf,
+                                               output_format(self.output))
+                    output = self._temporal(blend, flow, previous_input, previous_output, frame.rgb, stylized)
+                    writer.write(output, frame.pts)
+                    previous_input, previous_output = frame.rgb, output
+                    done += 1
+                    if on_progress is not None:
+                        on_progress(VideoProgress(done, self.info.frames, segment))
+            if writer is not None:
+                self._finish(writer, segment, previous_input, previous_output)
+                writer = None
+        except KeyboardInterrupt as error:
+            interrupted = error
+        finally:
+            if writer is not None:
+                writer.abandon()
+        if interrupted is not None:
+            return VideoResult(None, done, first_frame, interrupted, [])
+        segments = sorted(self.work.glob("segment_*.mp4"))
+        if not segments:
+            raise VideoError(f"{self.source} gave no frames to write")
+        notices = mux(segments, self.source, self.output, self.info)
+        shutil.rmtree(self.work, ignore_errors=True)
+        return VideoResult(self.output, done, first_frame, None, notices)
+
+    def _temporal(self, blend: TemporalBlend | None, flow: Flow | None, previous_input: np.ndarray | None,
+                  previous_output: np.ndarray | None, current: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+        if self.refine is None:
+            return stylized if blend is None else blend(previous_input, previous_output, current, stylized)
+        warped = trust = None
+        if flow is not None and previous_input is not None and previous_output is not None:
+            backward, trust = flow.backward_and_reliability(to_gray(previous_input), to_gray(current))
+            warped = warp(previous_output.astype(np.float32), backward)
+        return self.refine(current, stylized, warped, trust)
+
+    def _stylized(self, first_frame: int) -> Iterator[tuple[list[Frame], list[np.ndarray]]]:
+        """Frames with their stylized versions, decoding ahead in a thread while the model works."""
+        frames: queue.Queue = queue.Queue(maxsize=2 * self.batch + 2)
+        stop = threading.Event()
+
+        def decode() -> None:
+            try:
+                for frame in read_frames(self.source, first_frame):
+                    frame.rgb = self._resized(frame.rgb)
+                    while not stop.is_set():
+                        try:
+                            frames.put(frame, timeout=0.2)
+                            break
+                        except queue.Full:
+                            continue
+                    if stop.is_set():
+                        return
+                frames.put(None)
+            except BaseException as error:  # handed to the consumer, which raises it
+                frames.put(error)
+
+        reader = threading.Thread(target=decode, name="stylize-decode", daemon=True)
+        reader.start()
+        try:
+            pending: list[Frame] = []
+            while True:
+                item = frames.get()
+                if isinstance(item, BaseException):
+                    raise item
+                if item is not None:
+                    pending.append(item)
+                if pending and (item is None or len(pending) >= self.batch
+                                or pending[-1].rgb.shape != pending[0].rgb.shape):
+                    yield pending, self.stylize_frames([f.rgb for f in pending])
+                    pending = []
+                if item is None:
+                    return
+        finally:
+            stop.set()
+            reader.join(timeout=5)
+
+    def _resized(self, rgb: np.ndarray) -> np.ndarray:
+        height, width = rgb.shape[:2]
+        if not self.size or max(height, width) == self.size:
+            return rgb
+        from stylize.tensors import fit_longest_side
+
+        cv2 = _cv2()
+        size = fit_longest_side(width, height, self.size)
+        shrinking = size[0] < width
+        return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
+
+    def _prepare(self, resume: bool) -> int:
+        """The first segment to compute: after the finished ones when resuming a job with the same settings."""
+        manifest = self.work / "job.json"
+        if resume and manifest.is_file():
+            try:
+                saved = json.loads(manifest.read_text())
+            except (OSError, json.JSONDecodeError):
+                saved = None
+            if saved != _jsonable(self.settings):
+                raise VideoError(f"the unfinished job in {self.work} was made with other settings or another input; "
+                                 "run without --resume to start again")
+            finished = 0
+            while self._segment(finished).is_file() and self._state_path(finished, "output").is_file():
+                finished += 1
+            for stale in self.work.glob("*.part"):
+                stale.unlink()
+            return finished
+        if self.work.exists():
+            shutil.rmtree(self.work)
+        self.work.mkdir(parents=True)
+        (self.work / "job.json").write_text(json.dumps(_jsonable(self.settings)))
+        return 0
+
+    def _segment(self, index: int) -> Path:
+        return self.work / f"segment_{index:05d}.mp4"
+
+    def _state_path(self, index: int, kind: str) -> Path:
+        return self.work / f"segment_{index:05d}.{kind}.png"
+
+    def _state(self, start_segment: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """The last input and output frames before `start_segment`, for the flow and the blend."""
+        if start_segment == 0:
+            return None, None
+        from PIL import Image
+
+        with Image.open(self._state_path(start_segment - 1, "input")) as image_in, \
+                Image.open(self._state_path(start_segment - 1, "output")) as image_out:
+            return np.asarray(image_in.convert("RGB")), np.asarray(image_out.convert("RGB"))
+
+    def _finish(self, writer: SegmentWriter, segment: int, last_input: np.ndarray | None,
+                last_output: np.ndarray | None) -> None:
+        """Close a segment and save the state after it (the output frame last, as the sign it is done)."""
+        from PIL import Image
+
+        writer.close()
+        if last_input is None or last_output is None:
+            return
+        for kind, pixels in (("input", last_input), ("output", last_output)):
+            path = self._state_path(segment, kind)
+            part = path.with_name(path.name + ".part")
+            Image.fromarray(pixels).save(part, format="PNG")
+            part.replace(path)
+
+
+def _fingerprint(path: Path) -> dict[str, Any]:
+    info = path.stat()
+    return {"path": str(path.resolve()), "size": info.st_size, "mtime": math.floor(info.st_mtime)}
+
+
+def _jsonable(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor]) -> FrameStylizer:
+    """A FrameStylizer from a function on (N, 3, H, W) float batches in [0, 1]."""
+    def run(frames: list[np.ndarray]) -> list[np.ndarray]:
+        batch = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255)
+        out = stylize(batch).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).contiguous().numpy()
+        return list(out)
+
+    return run
+
+
+def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
+                    device: str | torch.device = "auto") -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
+    """(stylize_frames, refine or None, device, settings) for a fast model or for style images.
+
+    A fast model stylizes batches of frames (half precision under CUDA autocast). Style images
+    optimize every frame: the first with the whole schedule, each later one from the warped previous
+    result for config.frame_steps steps with the temporal loss on reliable pixels (Ruder et al. 2016).
+    """
+    if model is not None:
+        from stylize.tasks.fast import FastStylizer
+
+        stylizer = FastStylizer.load(model, device, config)
+        info = stylizer.info
+        settings = {"model": str(info.path) if info else model, "config": config.to_dict()}
+        return tensor_frames(stylizer), None, stylizer.device, settings
+
+    from stylize.tasks.gatys import GatysTransfer
+
+    transfer = GatysTransfer.from_files(list(styles), config, device)
+
+    def identity(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return frames  # the work happens in refine, which needs the previous frame
+
+    def refine(current: np.ndarray, content: np.ndarray, warped: np.ndarray | None,
+               trust: np.ndarray | None) -> np.ndarray:
+        pixels = torch.from_numpy(content).permute(2, 0, 1)[None].float().div(255)
+        if warped is None or trust is None:
+            result = transfer(pixels)
+        else:
+            target = torch.from_numpy(warped).permute(2, 0, 1)[None].div(255).to(transfer.device)
+            weight = torch.from_numpy(trust)[None, None].to(transfer.device)
+            init = weight * target + (1 - weight) * pixels.to(transfer.device)
+
+            def temporal(image: torch.Tensor) -> torch.Tensor:
+                return config.temporal_weight * (weight * (image - target) ** 2).mean()
+
+            result = transfer.refine(pixels, init, config.frame_steps, temporal)
+        return result[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().numpy()
+
+    settings = {"styles": [str(s) for s in styles], "config": config.to_dict()}
+    return identity, refine, transfer.device, settings

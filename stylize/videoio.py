@@ -1,0 +1,251 @@
+"""Video input and output with PyAV (FFmpeg's libraries, installed from the package registry with
+`pip install "stylize[video]"`): frames stream in and out, never the whole video in memory.
+
+Frames keep their timestamps, so the frame rate (29.97, variable rates) and the frame count are kept
+exactly; the rotation in the input's display matrix is written to the output; audio and subtitle streams
+are copied packet for packet where the output container can hold them (audio is re-encoded to AAC, or
+Opus for WebM, only where it cannot). Video is written in segments (each a file of its own, finished or
+absent) that `mux` joins with the copied streams at the end: an interrupted job keeps its finished
+segments and `--resume` continues after them.
+"""
+
+from __future__ import annotations
+
+import heapq
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stylize.errors import VideoError
+from stylize.extras import require
+from stylize.files import check_writable
+
+# Output containers by extension, with their video encoder and what they can carry unchanged.
+CONTAINERS = {
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+}
+_AUDIO_COPY = {
+    "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"},
+    "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be"},
+    "matroska": None,  # anything
+    "webm": {"opus", "vorbis"},
+}
+_SUBTITLE_COPY = {
+    "mp4": {"mov_text"}, "mov": {"mov_text"}, "matroska": None, "webm": {"webvtt"},
+}
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video file holds, as far as stylizing it needs."""
+
+    path: Path
+    width: int
+    height: int
+    frames: int  # from the container; 0 when it does not say
+    fps: Fraction  # average frame rate
+    time_base: Fraction
+    rotation: int  # degrees counter-clockwise, from the display matrix
+    codec: str
+    audio: int  # audio streams
+    subtitles: int  # subtitle streams
+
+
+@dataclass
+class Frame:
+    """A decoded frame: its index in the stream, its timestamp, and its RGB pixels (H, W, 3) uint8."""
+
+    index: int
+    pts: int | None
+    rgb: np.ndarray
+
+
+def _open(path: Path) -> Any:
+    av = require("av")
+    path = Path(path)
+    if not path.is_file():
+        raise VideoError(f"{path}: no such file")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise VideoError(f"{path} is not a video FFmpeg can read ({_reason(error)})") from None
+
+
+def _reason(error: BaseException) -> str:
+    return str(getattr(error, "strerror", None) or error).strip().splitlines()[0]
+
+
+def probe(path: Path) -> VideoInfo:
+    """The video's size, rate, frame count and rotation (from its first frame) and its other streams."""
+    av = require("av")
+    with _open(path) as container:
+        if not container.streams.video:
+            raise VideoError(f"{path} has no video stream")
+        stream = container.streams.video[0]
+        try:
+            first = next(container.decode(stream))
+        except StopIteration:
+            raise VideoError(f"{path} has a video stream without frames") from None
+        except (av.error.FFmpegError, ValueError) as error:
+            raise VideoError(f"{path}: its {stream.codec_context.name} video cannot be decoded ({_reason(error)})") \
+                from None
+        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+        return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
+                         Fraction(stream.time_base), int(getattr(first, "rotation", 0) or 0),
+                         stream.codec_context.name, len(container.streams.audio), len(container.streams.subtitles))
+
+
+def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
+    """Every frame from index `start` on, decoded in order (earlier ones are decoded and skipped, which is
+    exact where seeking would not be)."""
+    av = require("av")
+    with _open(path) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for index, frame in enumerate(container.decode(stream)):
+                if index >= start:
+                    yield Frame(index, frame.pts, frame.to_ndarray(format="rgb24"))
+        except av.error.FFmpegError as error:
+            raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
+
+
+def output_format(path: Path) -> str:
+    """The container for an output path, or VideoError naming the ones supported."""
+    fmt = CONTAINERS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise VideoError(f"{path}: cannot tell the container from the extension; use one of "
+                         f"{', '.join(sorted(CONTAINERS))}")
+    return fmt
+
+
+class SegmentWriter:
+    """Encodes frames into one segment file (video only), atomically: SEGMENT.part, renamed on close.
+
+    H.264 (VP9 for WebM) at constant quality `crf`; 4:2:0 chroma where the size allows it (both sides
+    even), else 4:4:4 so that the size stays exactly the input's.
+    """
+
+    def __init__(self, path: Path, info: VideoInfo, width: int, height: int, crf: int, fmt: str) -> None:
+        av = require("av")
+        self.path = Path(path)
+        self.part = self.path.with_name(self.path.name + ".part")
+        self.container = av.open(str(self.part), "w", format=fmt)
+        codec = "libvpx-vp9" if fmt == "webm" else "libx264"
+        self.stream = self.container.add_stream(codec, rate=info.fps)
+        self.stream.width, self.stream.height = width, height
+        self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self.stream.time_base = info.time_base
+        self.stream.options = {"crf": str(crf)} if codec == "libx264" else {"crf": str(crf), "b": "0"}
+        if info.rotation:
+            self.stream.set_display_rotation(info.rotation)
+        self.av = av
+
+    def write(self, rgb: np.ndarray, pts: int | None) -> None:
+        frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame.pts = pts
+        frame.time_base = self.stream.time_base
+        for packet in self.stream.encode(frame):
+            self.container.mux(packet)
+
+    def close(self) -> None:
+        for packet in self.stream.encode():
+            self.container.mux(packet)
+        self.container.close()
+        os.replace(self.part, self.path)
+
+    def abandon(self) -> None:
+        try:
+            self.container.close()
+        except Exception:  # closing a half-written file may fail in many ways; it is deleted either way
+            pass
+        self.part.unlink(missing_ok=True)
+
+
+def _packet_time(packet: Any) -> float:
+    stamp = packet.dts if packet.dts is not None else packet.pts
+    return float((stamp or 0) * packet.time_base) if packet.time_base else 0.0
+
+
+def mux(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
+    """Join the video segments and the source's audio and subtitle streams into `output`, atomically.
+
+    Returns notices (streams that could not be carried). Packets are interleaved by time as they are
+    read, so memory stays small for any length.
+    """
+    av = require("av")
+    fmt = output_format(output)
+    check_writable(output)
+    temporary = output.with_name(f".{output.stem}.{os.getpid()}.muxing{output.suffix}")
+    notices: list[str] = []
+    try:
+        with av.open(str(temporary), "w", format=fmt) as target, _open(source) as original:
+            inputs = [av.open(str(segment)) for segment in segments]
+            try:
+                video_template = inputs[0].streams.video[0]
+                video_out = target.add_stream_from_template(video_template)
+                if info.rotation:
+                    video_out.set_display_rotation(info.rotation)
+                carried, transcoders = {}, {}
+                for stream in list(original.streams.audio) + list(original.streams.subtitles):
+                    allowed = (_AUDIO_COPY if stream.type == "audio" else _SUBTITLE_COPY)[fmt]
+                    name = stream.codec_context.name
+                    if allowed is None or name in allowed:
+                        carried[stream.index] = target.add_stream_from_template(stream)
+                    elif stream.type == "audio":
+                        codec = "libopus" if fmt == "webm" else "aac"
+                        out_stream = target.add_stream(codec, rate=stream.codec_context.sample_rate or 48000)
+                        transcoders[stream.index] = (stream, out_stream)
+                        notices.append(f"audio stream {stream.index} ({name}) re-encoded to {codec}: the "
+                                       f"{fmt} container cannot hold {name}")
+                    else:
+                        notices.append(f"subtitle stream {stream.index} ({name}) left out: the {fmt} container "
+                                       "cannot hold it")
+                video_packets = _segment_packets(inputs, video_out)
+                wanted = [original.streams[i] for i in (*carried, *transcoders)]
+                other_packets = original.demux(wanted) if wanted else iter(())
+                for packet in heapq.merge(video_packets, _tagged(other_packets), key=_packet_time):
+                    if packet.stream is video_out:
+                        target.mux(packet)
+                    elif packet.dts is None and packet.size == 0:
+                        continue  # a flush packet from demux
+                    elif packet.stream.index in carried:
+                        packet.stream = carried[packet.stream.index]
+                        target.mux(packet)
+                    else:
+                        source_stream, out_stream = transcoders[packet.stream.index]
+                        for frame in packet.decode():
+                            frame.pts = None
+                            target.mux(out_stream.encode(frame))
+                for _, out_stream in transcoders.values():
+                    target.mux(out_stream.encode(None))
+            finally:
+                for handle in inputs:
+                    handle.close()
+        os.replace(temporary, output)
+    except av.error.FFmpegError as error:
+        raise VideoError(f"cannot write {output}: {_reason(error)}") from None
+    finally:
+        temporary.unlink(missing_ok=True)
+    return notices
+
+
+def _segment_packets(inputs: list[Any], video_out: Any) -> Iterator[Any]:
+    for handle in inputs:
+        for packet in handle.demux(handle.streams.video[0]):
+            if packet.dts is None and packet.size == 0:
+                continue
+            packet.stream = video_out
+            yield packet
+
+
+def _tagged(packets: Iterator[Any]) -> Iterator[Any]:
+    for packet in packets:
+        if packet.size == 0 and packet.dts is None:
+            continue
+        yield packet

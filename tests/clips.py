@@ -1,0 +1,59 @@
+"""Tiny generated video clips for the video tests (PyAV), with audio and rotation when asked."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+
+def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
+    """A textured photo-like frame; `shift` pans it horizontally (sub-pixel), wrapping around."""
+    ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+    xs = xs + shift
+    red = 0.5 + 0.4 * np.sin(xs / 7.0) * np.cos(ys / 9.0)
+    green = 0.5 + 0.4 * np.sin((xs + ys) / 11.0)
+    blue = 0.5 + 0.3 * np.cos(xs / 5.0 - ys / 13.0)
+    return (np.stack([red, green, blue], axis=2) * 255).clip(0, 255).astype(np.uint8)
+
+
+def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, fps: Fraction = Fraction(30000, 1001),
+              audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
+              vfr: bool = False) -> Path:
+    """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation."""
+    import av
+
+    generator = np.random.default_rng(seed)
+    container = av.open(str(path), "w")
+    video = container.add_stream("libx264", rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+    video.options = {"crf": "12"}
+    if rotation:
+        video.set_display_rotation(rotation)
+    tone = container.add_stream("aac", rate=22050) if audio else None
+    time_base = video.time_base or Fraction(1, 90000)
+    for index in range(frames):
+        pixels = scene(width, height, pan * index).astype(np.float32)
+        if noise:
+            pixels += generator.normal(0, noise, pixels.shape)
+        frame = av.VideoFrame.from_ndarray(pixels.clip(0, 255).astype(np.uint8), format="rgb24")
+        if vfr:  # uneven gaps: 1, 2, 1, 3 frame durations...
+            frame.pts = int(sum(1 + (i % 3 == 1) + 2 * (i % 5 == 3) for i in range(index)) / fps / time_base)
+            frame.time_base = time_base
+        for packet in video.encode(frame):
+            container.mux(packet)
+    for packet in video.encode():
+        container.mux(packet)
+    if tone is not None:
+        samples = int(22050 * frames / fps)
+        wave = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / 22050)).astype(np.float32)[None]
+        for start in range(0, samples, 1024):
+            frame = av.AudioFrame.from_ndarray(wave[:, start : start + 1024], format="flt", layout="mono")
+            frame.sample_rate = 22050
+            for packet in tone.encode(frame):
+                container.mux(packet)
+        for packet in tone.encode():
+            container.mux(packet)
+    container.close()
+    return path

@@ -1,0 +1,196 @@
+"""Video: streams kept, temporal consistency, resume, bad inputs (tiny generated clips)."""
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from clips import make_clip, scene
+
+av = pytest.importorskip("av")
+pytest.importorskip("cv2")
+
+from stylize.cli import cli  # noqa: E402
+from stylize.config import VideoConfig  # noqa: E402
+from stylize.errors import VideoError  # noqa: E402
+from stylize.modelfile import save_model  # noqa: E402
+from stylize.nets.johnson import JohnsonNet  # noqa: E402
+from stylize.tasks.video import VideoJob, tensor_frames, warping_error  # noqa: E402
+from stylize.videoio import probe  # noqa: E402
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def decoded(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def timestamps(path) -> list[int]:
+    with av.open(str(path)) as container:
+        return [frame.pts for frame in container.decode(video=0)]
+
+
+def audio_packets(path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(packet) for packet in container.demux(audio=0) if packet.size]
+
+
+@pytest.fixture
+def model(tmp_path):
+    torch.manual_seed(0)
+    net = JohnsonNet(width=8, residual_blocks=1)
+    with torch.no_grad():  # sensitive to small input changes, as real style models are
+        for parameter in net.parameters():
+            parameter.mul_(2)
+    return save_model(tmp_path / "m.safetensors", net, "style", {})
+
+
+def test_rate_count_rotation_and_audio_are_kept(tmp_path, model):
+    source = make_clip(tmp_path / "clip.mp4", frames=12, rotation=90, pan=1.0)
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "--crf", "20",
+                    "--segment-seconds", "0.5", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "Wrote" in result.stderr and "12 frames" in result.stderr
+    before, after = probe(source), probe(tmp_path / "out.mp4")
+    assert (after.fps, after.frames, after.rotation, after.width, after.height) == (Fraction(30000, 1001), 12, 90, 64, 48)
+    assert timestamps(tmp_path / "out.mp4") == timestamps(source)
+    assert audio_packets(tmp_path / "out.mp4") == audio_packets(source)  # copied, not re-encoded
+    assert before.audio == after.audio == 1
+    assert not list(tmp_path.glob(".out.mp4.stylize"))  # the work folder is gone
+
+
+def test_variable_frame_rate_timestamps_are_kept(tmp_path, model):
+    source = make_clip(tmp_path / "vfr.mkv", frames=9, vfr=True, audio=False)
+    assert invoke("video", source, "--model", model, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
+    assert timestamps(tmp_path / "out.mkv") == timestamps(source)
+    assert len(set(np.diff(timestamps(source)))) > 1
+
+
+def _job(source, output, model, temporal=True, **options):
+    from stylize.tasks.fast import FastStylizer
+
+    stylizer = FastStylizer.load(model, "cpu")
+    config = VideoConfig(temporal=temporal, segment_seconds=options.pop("segment_seconds", 10.0), **options)
+    return VideoJob(source, output, tensor_frames(stylizer), config, {"model": str(model)})
+
+
+def test_a_noisy_still_clip_stays_still_with_temporal_blending(tmp_path, model):
+    source = make_clip(tmp_path / "still.mp4", frames=8, noise=6.0, audio=False)
+    for temporal in (True, False):
+        _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
+    steady, alone = decoded(tmp_path / "True.mp4"), decoded(tmp_path / "False.mp4")
+
+    def change(frames):
+        return np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(frames[3:], frames[4:], strict=False)])
+
+    assert change(steady) < 0.5 * change(alone)
+
+
+def test_a_pan_has_lower_warping_error_than_frames_alone(tmp_path, model):
+    source = make_clip(tmp_path / "pan.mp4", frames=8, pan=2.0, noise=3.0, audio=False, width=96, height=64)
+    for temporal in (True, False):
+        _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
+    inputs = decoded(source)
+    steady = warping_error(decoded(tmp_path / "True.mp4"), inputs)
+    alone = warping_error(decoded(tmp_path / "False.mp4"), inputs)
+    assert steady < 0.6 * alone
+
+
+def test_an_interrupted_and_resumed_job_equals_an_uninterrupted_one(tmp_path, model):
+    source = make_clip(tmp_path / "clip.mp4", frames=14, pan=1.0, audio=True)
+    _job(source, tmp_path / "straight.mp4", model, segment_seconds=0.5).run()
+
+    job = _job(source, tmp_path / "resumed.mp4", model, segment_seconds=0.5)
+    calls = []
+    real = job.stylize_frames
+
+    def interrupting(frames):
+        calls.append(1)
+        if len(calls) == 12:  # inside the second segment (frames 15-29 at 29.97 fps: 15 frames a segment)
+            raise KeyboardInterrupt
+        return real(frames)
+
+    job.stylize_frames = interrupting
+    job.segment_frames = 5
+    first = job.run()
+    assert first.interrupted is not None and first.output is None and not (tmp_path / "resumed.mp4").exists()
+    again = _job(source, tmp_path / "resumed.mp4", model, segment_seconds=0.5)
+    again.segment_frames = 5
+    done = again.run(resume=True)
+    assert done.resumed_from == 10 and done.output == tmp_path / "resumed.mp4"
+    straight = _job(source, tmp_path / "straight5.mp4", model)
+    straight.segment_frames = 5
+    straight.run()
+    assert all(np.array_equal(a, b) for a, b in zip(decoded(tmp_path / "resumed.mp4"),
+                                                     decoded(tmp_path / "straight5.mp4"), strict=True))
+    assert len(decoded(tmp_path / "resumed.mp4")) == 14
+    assert audio_packets(tmp_path / "resumed.mp4") == audio_packets(source)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path, model):
+    source = make_clip(tmp_path / "clip.mp4", frames=6, audio=False)
+    job = _job(source, tmp_path / "out.mp4", model)
+    job.stylize_frames = lambda frames: (_ for _ in ()).throw(KeyboardInterrupt)
+    assert job.run().interrupted is not None
+    other = _job(source, tmp_path / "out.mp4", model, consistency=0.5)
+    with pytest.raises(VideoError, match="other settings"):
+        other.run(resume=True)
+
+
+@pytest.mark.parametrize(
+    ("case", "code", "message"),
+    [
+        ("not a video", 1, "is not a video FFmpeg can read"),
+        ("no video stream", 1, "has no video stream"),
+        ("bad extension", 1, "cannot tell the container"),
+        ("unwritable", 2, "cannot write"),
+        ("no model", 2, "Missing option '--model'"),
+    ],
+)
+def test_bad_input(tmp_path, model, case, code, message):
+    source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    text = tmp_path / "text.mp4"
+    text.write_text("not a video")
+    sound = tmp_path / "sound.m4a"
+    with av.open(str(sound), "w") as container:
+        stream = container.add_stream("aac", rate=22050)
+        frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="flt", layout="mono")
+        frame.sample_rate = 22050
+        for packet in stream.encode(frame):
+            container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    args = {
+        "not a video": [text, "--model", model, "-o", tmp_path / "o.mp4"],
+        "no video stream": [sound, "--model", model, "-o", tmp_path / "o.mp4"],
+        "bad extension": [source, "--model", model, "-o", tmp_path / "o.avi"],
+        "unwritable": [source, "--model", model, "-o", blocker / "o.mp4"],
+        "no model": [source, "-o", tmp_path / "o.mp4"],
+    }[case]
+    result = invoke("video", *args)
+    assert result.exit_code == code, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "o.mp4").exists()
+
+
+def test_missing_extra_names_the_install_command(tmp_path, model, monkeypatch):
+    import stylize.extras as extras
+
+    real = extras.importlib.import_module
+    monkeypatch.setattr(extras.importlib, "import_module",
+                        lambda name, *a: (_ for _ in ()).throw(ImportError(name)) if name == "av" else real(name, *a))
+    source = tmp_path / "clip.mp4"
+    source.write_bytes(b"whatever")
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4")
+    assert result.exit_code == 1 and 'pip install "stylize[video]"' in result.stderr
+
+
+def test_scene_helper_pans():
+    assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
