@@ -3,8 +3,8 @@
 Fast model: images/s over the photos of ../shared/data/photos through batch.run_jobs (background decoding
 and encoding, same-size batching) and through a plain loop (load, stylize, save, one at a time), in the
 same run, plus the share of wall time spent in the model; once with the real network and once with a
-4-channel one standing in for a fast GPU, where decoding and encoding dominate. Style mode: seconds per image for one batch
-command against separate `stylize run` commands.
+4-channel one standing in for a fast GPU, where decoding and encoding dominate. Style mode: seconds per
+image for one batch command against separate `stylize run` commands.
 
 Run: python benchmarks/batch_speed.py [--limit 280]
 """
@@ -21,16 +21,16 @@ from pathlib import Path
 import torch
 
 from stylize import batch
-from stylize.fast import FastStylizer
 from stylize.images import load_image, save_image
-from stylize.transformer import TransformerNet
+from stylize.nets.johnson import JohnsonNet
+from stylize.tasks.fast import FastStylizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def fast_mode(limit: int, width: int) -> None:
     torch.manual_seed(0)
-    stylizer = FastStylizer(TransformerNet(width=width), device="cpu")
+    stylizer = FastStylizer(JohnsonNet(width=width), device="cpu")
     found, _ = batch.collect_inputs([DATA / "photos"])
     found = found[:limit]
     model_seconds = 0.0
@@ -38,7 +38,7 @@ def fast_mode(limit: int, width: int) -> None:
     def stylize_group(images, jobs):
         nonlocal model_seconds
         started = time.perf_counter()
-        result = list(stylizer(torch.cat(images)).split(1))
+        result = list(stylizer(torch.cat([image.pixels for image in images])).split(1))
         model_seconds += time.perf_counter() - started
         return result
 

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import torch
 
-from stylize.checkpoint import save_model
-from stylize.config import TrainConfig
+from stylize.config import StyleTrainConfig
 from stylize.device import memory_format
-from stylize.fast import FastStylizer
 from stylize.losses import gram, perceptual_losses, tv_loss
-from stylize.train import fit
-from stylize.transformer import TransformerNet
+from stylize.modelfile import save_model
+from stylize.nets.johnson import JohnsonNet
+from stylize.tasks.fast import FastStylizer, StyleObjective
+from stylize.training.loop import fit
 from stylize.vgg import VGGFeatures
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -41,16 +41,16 @@ def timed(fn, repeats: int) -> float:
 
 
 def training(steps: int) -> None:
-    config = TrainConfig(image_size=256, batch_size=4, steps=steps + 2, workers=2, log_every=1,
-                         checkpoint_every=10_000, preview_every=10_000, preview_images=0)
+    config = StyleTrainConfig(image_size=256, batch_size=4, steps=steps + 2, workers=2, log_every=1,
+                              checkpoint_every=10_000, preview_every=10_000, preview_images=0)
     logs = []
     with tempfile.TemporaryDirectory() as folder:
-        fit(config, DATA / "styles" / "wave.jpg", DATA / "photos", Path(folder) / "m.safetensors", device="cpu",
-            on_log=logs.append)
+        fit(StyleObjective(config, DATA / "styles" / "wave.jpg"), DATA / "photos", Path(folder) / "m.safetensors",
+            device="cpu", on_log=logs.append)
     ours = sum(log.images_per_second for log in logs[2:]) / len(logs[2:])
 
     layout = memory_format(CPU)
-    net = TransformerNet().to(memory_format=layout)
+    net = JohnsonNet().to(memory_format=layout)
     vgg = VGGFeatures(config.style_layers + config.content_layers).to(memory_format=layout)
     content_vgg = VGGFeatures(config.content_layers).to(memory_format=layout)
     batch = torch.rand(4, 3, 256, 256).contiguous(memory_format=layout)
@@ -73,7 +73,7 @@ def training(steps: int) -> None:
 
 def inference(repeats: int) -> None:
     torch.manual_seed(0)
-    stylizer = FastStylizer(TransformerNet(), device="cpu")
+    stylizer = FastStylizer(JohnsonNet(), device="cpu")
     for side in (512, 1024):
         image = torch.rand(1, 3, side, side)
         ours = timed(lambda image=image: stylizer(image), repeats)
@@ -85,19 +85,21 @@ def inference(repeats: int) -> None:
 
 RSS_SCRIPT = """
 import resource, sys, time, torch
-from stylize.fast import FastOptions, FastStylizer
-from stylize.checkpoint import load_model
+from stylize.config import FastConfig
+from stylize.modelfile import load_model
+from stylize.tasks.fast import FastStylizer
 net, _ = load_model(sys.argv[1])
 image = torch.rand(1, 3, 4000, 6000)
 started = time.perf_counter()
-FastStylizer(net, device="cpu")(image, FastOptions(tile=int(sys.argv[2])))
-print(f"{time.perf_counter() - started:.1f} s, peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+FastStylizer(net, device="cpu", config=FastConfig(tile=int(sys.argv[2])))(image)
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(f"{time.perf_counter() - started:.1f} s, peak RSS {rss:.0f} MiB")
 """
 
 
 def memory() -> None:
     with tempfile.TemporaryDirectory() as folder:
-        model = save_model(Path(folder) / "m.safetensors", TransformerNet(), {})
+        model = save_model(Path(folder) / "m.safetensors", JohnsonNet(), "style", {})
         for tile, label in ((1024, "tiled (1024 px tiles)"), (0, "untiled")):
             result = subprocess.run([sys.executable, "-c", RSS_SCRIPT, str(model), str(tile)],
                                     capture_output=True, text=True, timeout=1800)

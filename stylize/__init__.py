@@ -16,18 +16,25 @@ from typing import TYPE_CHECKING, Any
 
 from stylize.version import __version__
 
-if TYPE_CHECKING:
-    from stylize.colorspace import preserve_color
-    from stylize.config import FastConfig, GatysConfig, StyleTrainConfig, TrainConfig
-    from stylize.device import resolve_device
-    from stylize.errors import ConfigError, DeviceError, ImageError, ModelFileError, StylizeError, WeightsError
-    from stylize.images import LoadedImage, load_image, save_image
-    from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model
-    from stylize.tasks.fast import FastStylizer, StyleObjective
-    from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer
-    from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit
-    from stylize.vgg import VGGFeatures
-    from stylize.zoo import ModelEntry, available_models, resolve_model
+if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__ loads them
+    from stylize.colorspace import preserve_color  # noqa: F401
+    from stylize.config import FastConfig, GatysConfig, StyleTrainConfig, TrainConfig  # noqa: F401
+    from stylize.device import resolve_device  # noqa: F401
+    from stylize.errors import (  # noqa: F401
+        ConfigError,
+        DeviceError,
+        ImageError,
+        ModelFileError,
+        StylizeError,
+        WeightsError,
+    )
+    from stylize.images import LoadedImage, load_image, save_image  # noqa: F401
+    from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model  # noqa: F401
+    from stylize.tasks.fast import FastStylizer, StyleObjective  # noqa: F401
+    from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
+    from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
+    from stylize.vgg import VGGFeatures  # noqa: F401
+    from stylize.zoo import ModelEntry, available_models, resolve_model  # noqa: F401
 
 # public name -> module that defines it
 _EXPORTS = {

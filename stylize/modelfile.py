@@ -234,7 +234,8 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
     if not isinstance(task, str) or not task:
         raise ModelFileError(f"{path} has corrupt stylize metadata (task)")
     if architecture not in ARCHITECTURES:
-        raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): upgrade stylize")
+        raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): "
+                             "upgrade stylize")
     cls = ARCHITECTURES[architecture]
     if not isinstance(arguments, dict) or set(arguments) != set(cls.ARGUMENT_LIMITS):
         raise ModelFileError(f"{path}: the {architecture} arguments must be {sorted(cls.ARGUMENT_LIMITS)}")

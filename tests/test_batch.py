@@ -6,10 +6,10 @@ from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 
 from stylize import batch
-from stylize.modelfile import save_model
 from stylize.cli import cli
 from stylize.errors import ConfigError
 from stylize.images import load_image
+from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 
 

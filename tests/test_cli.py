@@ -3,7 +3,6 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from click.testing import CliRunner
 from conftest import file_digest, gradient_image
 
@@ -173,7 +172,8 @@ def test_bad_input_gives_one_line_and_exit_code(inputs, tmp_path, case, code, me
         "text style": ["run", content, "--style", _bad_file(tmp_path, "text")],
         "truncated content": ["run", _bad_file(tmp_path, "truncated"), "--style", style],
         "output is input": ["run", content, "--style", style, "-o", content],
-        "output is style": ["run", content, "--style", style, "-o", style.parent / ".." / style.parent.name / style.name],
+        "output is style": ["run", content, "--style", style, "-o",
+                            style.parent / ".." / style.parent.name / style.name],
         "output in a file": ["run", content, "--style", style, "-o", content / "out.png"],
         "output extension": ["run", content, "--style", style, "-o", tmp_path / "out.xyz"],
         "output folder": ["run", content, "--style", style, "-o", _folder(tmp_path / "folder.png")],

@@ -7,9 +7,9 @@ import torch
 from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 
-from stylize.modelfile import load_model, save_model
 from stylize.cli import cli
 from stylize.images import load_image
+from stylize.modelfile import load_model, save_model
 from stylize.nets.johnson import JohnsonNet
 
 
@@ -68,7 +68,8 @@ def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, mo
         (["--model", "missing.safetensors"], 1, "no such model file"),
         (["--model", "stripes", "--steps", "3"], 2, "--steps cannot be used with --model"),
         (["--model", "stripes", "--strength", "2"], 2, "0<=x<=1"),
-        (["--model", "stripes", "--style", "PHOTO"], 2, "give either --style (one or more images) or --model, not both"),
+        (["--model", "stripes", "--style", "PHOTO"], 2,
+         "give either --style (one or more images) or --model, not both"),
         (["--model", "stripes", "--style", "missing.png"], 2, "'missing.png' does not exist"),
     ],
 )

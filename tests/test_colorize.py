@@ -8,8 +8,7 @@ from PIL import Image
 
 from stylize.cli import cli
 from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
-from stylize.errors import ConfigError, ImageError
-from stylize.images import load_image, pil_to_tensor
+from stylize.images import load_image
 from stylize.tasks.colorize import Colorizer, gray_rgb
 
 

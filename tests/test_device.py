@@ -56,7 +56,8 @@ def test_accelerated_restores_flags_and_is_a_no_op_on_cpu():
 
 def test_out_of_memory_is_recognized_on_host_and_device():
     assert is_out_of_memory(MemoryError())
-    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory"))
+    assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate "
+                                         "memory"))
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert devices.autocast_dtype(torch.device("cpu")) is None  # never half precision on the CPU

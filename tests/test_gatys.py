@@ -5,8 +5,8 @@ from PIL import Image
 
 from stylize.config import GatysConfig
 from stylize.errors import ConfigError
-from stylize.tasks.gatys import GatysTransfer, Scale, converged, pyramid_sizes, schedule, transfer
 from stylize.images import pil_to_tensor
+from stylize.tasks.gatys import GatysTransfer, Scale, converged, pyramid_sizes, schedule, transfer
 
 
 @pytest.fixture(scope="module")

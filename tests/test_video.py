@@ -56,7 +56,8 @@ def test_rate_count_rotation_and_audio_are_kept(tmp_path, model):
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.stderr and "12 frames" in result.stderr
     before, after = probe(source), probe(tmp_path / "out.mp4")
-    assert (after.fps, after.frames, after.rotation, after.width, after.height) == (Fraction(30000, 1001), 12, 90, 64, 48)
+    assert (after.fps, after.frames, after.rotation) == (Fraction(30000, 1001), 12, 90)
+    assert (after.width, after.height) == (64, 48)
     assert timestamps(tmp_path / "out.mp4") == timestamps(source)
     assert audio_packets(tmp_path / "out.mp4") == audio_packets(source)  # copied, not re-encoded
     assert before.audio == after.audio == 1

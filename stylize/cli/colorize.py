@@ -52,8 +52,11 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
                                 quality=quality, io_threads=io_threads)
     if single:
-        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
-                                  f"{result.size[1]}; references: {', '.join(Path(r).name for r in result.details['references'])})")
+        def describe(result: Any) -> str:
+            used = ", ".join(Path(reference).name for reference in result.details["references"])
+            return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; references: {used})"
+
+        file_jobs.conclude_single(outcome, quiet, describe)
         return
     settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,

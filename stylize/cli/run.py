@@ -52,12 +52,18 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
 
     def on_step(info: Any) -> None:
         nonlocal bar
-        if bar is None:  # created at the first step, when the total over all scales is known
-            bar = tqdm(total=info.total, unit="step", disable=quiet, dynamic_ncols=True, leave=False)
-        bar.set_description(f"scale {info.scale + 1}/{info.scales}", refresh=False)
-        bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items()}, refresh=False)
-        bar.update(1)
-        if save_every and info.done % save_every == 0 and info.done < info.total:
+        if bar is None:  # created at the first step, when the work over all scales is known
+            # Work in full-size steps (a step at half the size counts a quarter), so the ETA holds across scales.
+            bar = tqdm(total=info.work_total, disable=quiet, dynamic_ncols=True, leave=False,
+                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} full-size steps "
+                                  "[{elapsed}<{remaining}{postfix}]")
+        if abs(bar.total - info.work_total) > 1e-9:  # a scale converged early: less work remains
+            bar.total = info.work_total
+        bar.set_description(f"scale {info.scale + 1}/{info.scales} ({info.side} px)", refresh=False)
+        bar.set_postfix({k: f"{v:.3g}" for k, v in info.losses.items() if k in ("content", "style", "total")},
+                        refresh=False)
+        bar.update(info.work_done - bar.n)
+        if save_every and info.done % save_every == 0 and info.work_done < info.work_total - 1e-9:
             save_image(info.image.clamp(0, 1), output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
                        quality=quality)
 

@@ -8,8 +8,9 @@ Deviations from EDSR, each for a small CPU budget: `width` 32-64 channels instea
 goes straight to RGB as in the efficient-SR networks IMDN (Hui et al. 2019) and RFDN (Liu et al. 2020)
 instead of EDSR's convolutions at the high resolution (measured 3x cheaper to train at x4, with nothing
 computed at the output's size); and a global image skip (the network learns only the residual over
-bicubic, as VDSR, Kim et al. 2016), which makes short trainings converge much faster. The output is not clamped, so weight interpolation between a PSNR
-model and its perceptual fine-tuning (ESRGAN's network interpolation) stays linear.
+bicubic, as VDSR, Kim et al. 2016), which makes short trainings converge much faster. The output is not
+clamped, so weight interpolation between a PSNR model and its perceptual fine-tuning (ESRGAN's network
+interpolation) stays linear.
 
 Attribute names are the on-disk format of model files: do not rename them.
 """

@@ -14,10 +14,10 @@ import torch
 from PIL import Image
 from torch import nn
 
+from stylize.batch import Job
 from stylize.colorspace import preserve_color
 from stylize.config import FastConfig, StyleTrainConfig
 from stylize.device import autocast, memory_format
-from stylize.batch import Job
 from stylize.images import LoadedImage, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite

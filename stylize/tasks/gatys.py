@@ -198,11 +198,12 @@ class GatysTransfer:
         with accelerated(self.device):
             for index, scale in enumerate(scales):
                 scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
+                size = tuple(scaled_content.shape[-2:])
                 if image is None:
                     image = self._initial_image(scaled_content)
                 else:
-                    image = F.interpolate(image, size=scaled_content.shape[-2:], mode="bicubic", align_corners=False)
-                scaled_masks = None if masks is None else [resize_to(m, tuple(scaled_content.shape[-2:])) for m in masks]
+                    image = F.interpolate(image, size=size, mode="bicubic", align_corners=False)
+                scaled_masks = None if masks is None else [resize_to(mask, size) for mask in masks]
                 progress.start(index, scale)
                 image, carried = self._optimize(image, scaled_content, scale.side, carried, scaled_masks, progress)
         image = image.clamp(0, 1)
@@ -407,10 +408,12 @@ def _to_tensor(image: ImageInput, longest: int | None, name: str) -> torch.Tenso
 
 @overload
 def transfer(content: Image.Image, style: ImageInput | Sequence[ImageInput], *, config: GatysConfig | None = ...,
-             device: str | torch.device = ..., on_step: StepCallback | None = ..., **options: object) -> Image.Image: ...
+             device: str | torch.device = ..., on_step: StepCallback | None = ...,
+             **options: object) -> Image.Image: ...
 @overload
 def transfer(content: torch.Tensor, style: ImageInput | Sequence[ImageInput], *, config: GatysConfig | None = ...,
-             device: str | torch.device = ..., on_step: StepCallback | None = ..., **options: object) -> torch.Tensor: ...
+             device: str | torch.device = ..., on_step: StepCallback | None = ...,
+             **options: object) -> torch.Tensor: ...
 def transfer(
     content: ImageInput,
     style: ImageInput | Sequence[ImageInput],

@@ -23,7 +23,15 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from stylize.config import TrainConfig
-from stylize.device import DistributedEnv, accelerated, autocast, autocast_dtype, memory_format, resolve_device, seed_everything
+from stylize.device import (
+    DistributedEnv,
+    accelerated,
+    autocast,
+    autocast_dtype,
+    memory_format,
+    resolve_device,
+    seed_everything,
+)
 from stylize.errors import ConfigError, DataError, TrainingError
 from stylize.files import check_writable, check_writable_folder, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
@@ -219,7 +227,8 @@ class _Run:
 
         model: nn.Module = net
         if env.world > 1:
-            model = nn.parallel.DistributedDataParallel(net, device_ids=[device.index] if device.type == "cuda" else None)
+            device_ids = [device.index] if device.type == "cuda" else None
+            model = nn.parallel.DistributedDataParallel(net, device_ids=device_ids)
         self.objective.prepare(device)
         previews = [pil_to_tensor(to_rgb(open_image(p))) for p in preview_paths] if env.main else []
 

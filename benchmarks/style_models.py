@@ -1,0 +1,76 @@
+"""How strongly each fast style model stylizes held-out photos, and how much of the photo it keeps.
+
+For every model and held-out photo (pretrained/heldout.txt): the style distance of the output, the sum over
+relu1_1..relu5_1 of ||G(output) - G(style)||^2 / ||G(style)||^2 (original VGG19, Gram matrices as spatial
+means), divided by the same distance for the photo itself: 1.0 means the model did not move the photo's
+texture statistics toward the style at all, lower is more stylized. Beside it the content distance at
+relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's structure changed.
+
+Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from stylize.images import load_image
+from stylize.losses import gram
+from stylize.tasks.fast import FastStylizer
+from stylize.tensors import resize_longest
+from stylize.vgg import VGGFeatures
+from stylize.zoo import available_models
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+
+
+def held_out(limit: int | None) -> list[Path]:
+    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return [DATA / "photos" / name for name in names][:limit]
+
+
+def style_distance(features: dict, grams: dict) -> float:
+    return sum(((gram(features[k]) - g).pow(2).sum() / g.pow(2).sum()).item() for k, g in grams.items())
+
+
+@torch.no_grad()
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", help="comma-separated model names or files (default: the shipped style models)")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--limit", type=int, default=10)
+    args = parser.parse_args()
+    names = args.models.split(",") if args.models else [
+        e.name for e in available_models() if e.source == "shipped" and e.info and e.info.task == "style"]
+    vgg = VGGFeatures((*STYLE_LAYERS, "relu4_2"))
+    photos = held_out(args.limit)
+    print(f"{len(photos)} held-out photos at {args.size} px")
+    print(f"{'model':<24} {'style distance (output / photo)':>32} {'content distance':>17}")
+    for name in names:
+        stylizer = FastStylizer.load(name, "cpu")
+        style_file = stylizer.info.style.get("file", "") if stylizer.info else ""
+        style_path = DATA / "styles" / style_file
+        if not style_path.is_file():
+            print(f"{name:<24} (style image {style_file!r} not in ../shared/data/styles)")
+            continue
+        style = load_image(style_path).pixels
+        ratios, contents = [], []
+        for path in photos:
+            photo = load_image(path, args.size).pixels
+            output = stylizer(photo)
+            targets = vgg(resize_longest(style, args.size))
+            grams = {k: gram(targets[k]) for k in STYLE_LAYERS}
+            photo_features, output_features = vgg(photo), vgg(output)
+            ratios.append(style_distance(output_features, grams) / style_distance(photo_features, grams))
+            reference = photo_features["relu4_2"]
+            contents.append(((output_features["relu4_2"] - reference).pow(2).sum() / reference.pow(2).sum()).item())
+        print(f"{name:<24} {sum(ratios) / len(ratios):>32.3f} {sum(contents) / len(contents):>17.3f}")
+
+
+if __name__ == "__main__":
+    main()
