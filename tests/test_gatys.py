@@ -153,3 +153,65 @@ def test_config_to_dict_is_plain():
     data = GatysConfig(style_blend="1,2").to_dict()
     assert data["style_layers"] == ["relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"]
     assert data["style_blend"] == [1.0, 2.0]
+
+
+@pytest.fixture
+def upscale_models(tmp_path, monkeypatch):
+    """A shipped set with tiny x2 and x4 super-resolution models."""
+    import stylize.zoo as zoo
+    from stylize.modelfile import save_model
+    from stylize.nets.srnet import SRNet
+
+    folder = tmp_path / "shipped"
+    for scale in (2, 4):
+        save_model(folder / f"upscale-x{scale}.safetensors", SRNet(scale, width=8, blocks=1), "upscale", {})
+    monkeypatch.setattr(zoo, "shipped_dir", lambda: folder)
+    return folder
+
+
+def test_memory_plan_optimizes_smaller_and_enlarges_when_the_full_size_would_not_fit(style, upscale_models,
+                                                                                         monkeypatch, device):
+    from stylize.tasks import gatys
+
+    content = pil_to_tensor(gradient_image(96, 64))
+    full, half = gatys.step_memory(96 * 64), gatys.step_memory(48 * 32)
+    monkeypatch.setattr(gatys, "available_memory", lambda device: int((full + half) / 2 / gatys.MEMORY_SHARE))
+    notices, history = [], []
+    transfer = GatysTransfer([style], GatysConfig(size=0, steps=2, start_size=32), device, on_notice=notices.append)
+    assert transfer.memory_plan(64, 96)[1] == 2
+    result = transfer(content, on_step=history.append)
+    assert result.shape == content.shape
+    assert max(info.image.shape[-1] for info in history) == 48  # optimized at half the size
+    assert len(notices) == 1 and "enlarged x2 with the super-resolution model" in notices[0]
+    monkeypatch.setattr(gatys, "available_memory", lambda device: 1000)
+    with pytest.raises(gatys.ResourceError, match="use a smaller --size"):
+        transfer(content)
+
+
+def test_an_allocation_failure_falls_back_to_the_smaller_plan(style, upscale_models, monkeypatch, device):
+    from stylize.tasks import gatys
+
+    content = pil_to_tensor(gradient_image(96, 64))
+    transfer = GatysTransfer([style], GatysConfig(size=0, steps=2, start_size=32), device)
+    real_run, calls = transfer._run, []
+
+    def failing_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9999999999 bytes")
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(transfer, "_run", failing_once)
+    assert transfer(content).shape == content.shape and len(calls) == 2
+
+
+def test_carried_state_reaches_a_lower_loss_than_a_fresh_optimizer(style, device):
+    content = pil_to_tensor(gradient_image(64, 48))
+    finals = {}
+    for carry in (True, False):
+        history = []
+        transfer = GatysTransfer([style], GatysConfig(size=0, steps=6, start_size=32), device)
+        transfer.carry_optimizer_state = carry
+        transfer(content, on_step=history.append)
+        finals[carry] = history[-1].losses["total"]
+    assert finals[True] < finals[False]

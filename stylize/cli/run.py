@@ -67,7 +67,11 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
             save_image(info.image.clamp(0, 1), output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
                        quality=quality)
 
-    task = plan.build(device, on_step)
+    def on_notice(message: str) -> None:
+        if not quiet:
+            click.echo(f"Note: {message}", err=True)
+
+    task = plan.build(device, on_step, on_notice)
     try:
         report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
     finally:

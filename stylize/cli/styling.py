@@ -67,7 +67,7 @@ class StylePlan:
             self.masks.register(reads)
         return reads
 
-    def build(self, device: str, on_step: Any = None) -> Any:
+    def build(self, device: str, on_step: Any = None, on_notice: Any = None) -> Any:
         """The task: a GatysTransfer with the styles at full size, or the loaded fast model(s)."""
         if self.models:
             from stylize.tasks.fast import FastRegions, FastStylizer
@@ -76,7 +76,8 @@ class StylePlan:
             return stylizers[0] if self.masks is None else FastRegions(stylizers, self.masks)
         from stylize.tasks.gatys import GatysTransfer
 
-        return GatysTransfer.from_files(self.styles, self.config, device, on_step=on_step, masks=self.masks)
+        return GatysTransfer.from_files(self.styles, self.config, device, on_step=on_step, masks=self.masks,
+                                        on_notice=on_notice)
 
 
 def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, ...], masks: tuple[Path, ...],

@@ -25,13 +25,37 @@ from PIL import Image
 from stylize.batch import Job, job_seed
 from stylize.colorspace import preserve_color
 from stylize.config import GatysConfig
-from stylize.device import accelerated, memory_format, resolve_device, seed_everything
-from stylize.errors import ConfigError, StylizeError
+from stylize.device import (
+    accelerated,
+    available_memory,
+    is_out_of_memory,
+    memory_format,
+    resolve_device,
+    seed_everything,
+)
+from stylize.errors import ConfigError, ResourceError, StylizeError
 from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
+
+# Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
+# activations kept for the backward pass up to relu5_1 (about 1.3 KB/px), max-pool indices, gradients, the
+# L-BFGS pairs (3 floats a pixel each) and the image. Measured with benchmarks/gatys_memory.py; the README
+# gives the formula.
+BYTES_PER_PIXEL = 4000
+BASE_BYTES = 600 * 2**20
+# Share of the free memory a plan may count on (the rest: other processes, allocator slack).
+MEMORY_SHARE = 0.8
+# Curvature pairs carried to a finer scale: the most recent ones, which bound the history's memory there.
+CARRIED_PAIRS = 10
+
+
+def step_memory(pixels: float) -> int:
+    """Bytes one optimization step needs at an output of `pixels` pixels."""
+    return int(BASE_BYTES + BYTES_PER_PIXEL * pixels)
+
 
 # Weight of the out-of-range penalty: with the relative losses of losses.py, a pixel 0.05 outside [0, 1]
 # then costs about as much per pixel as a typical style error, so values stay within about 1/255 of the
@@ -104,9 +128,11 @@ class GatysTransfer:
         device: str | torch.device = "auto",
         on_step: StepCallback | None = None,
         masks: MaskSet | None = None,
+        on_notice: Callable[[str], None] | None = None,
     ) -> None:
         self.config = config or GatysConfig()
         self.on_step = on_step
+        self.on_notice = on_notice  # one-line messages about what was decided (memory fallbacks)
         if not styles:
             raise ConfigError("at least one style image is needed")
         self.masks = masks
@@ -130,9 +156,10 @@ class GatysTransfer:
 
     @classmethod
     def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
-                   on_step: StepCallback | None = None, masks: MaskSet | None = None) -> GatysTransfer:
+                   on_step: StepCallback | None = None, masks: MaskSet | None = None,
+                   on_notice: Callable[[str], None] | None = None) -> GatysTransfer:
         """Style images read from files at their own size (each output size gets its own resize)."""
-        return cls([load_image(path).pixels for path in styles], config, device, on_step, masks)
+        return cls([load_image(path).pixels for path in styles], config, device, on_step, masks, on_notice)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         """Batch interface (batch.run_jobs): each image seeded from the run's seed and its relative path,
@@ -186,7 +213,66 @@ class GatysTransfer:
                 f"the content image is {width}x{height} px after resizing; each side needs at least "
                 f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size"
             )
-        scales = self.scales_for(height, width)
+        scales, enlarge = self.memory_plan(height, width)
+        if enlarge == 1:
+            try:
+                return self._run(content, scales, masks, on_step)
+            except (RuntimeError, MemoryError) as error:  # the estimate was too hopeful (memory is shared)
+                if not is_out_of_memory(error):
+                    raise
+                if self.device.type == "cuda":
+                    torch.cuda.empty_cache()
+                # Plan as if just short of what the full size needs were free.
+                short = int((step_memory(height * width) - 1) / MEMORY_SHARE)
+                scales, enlarge = self.memory_plan(height, width, available=short)
+        return self._enlarged(content, scales, enlarge, masks, on_step)
+
+    def memory_plan(self, height: int, width: int, available: int | None = None) -> tuple[list[Scale], int]:
+        """(scales, enlargement): the pyramid, or, when its full size would not fit in memory, the pyramid up
+        to 1/2 or 1/4 of the size, whose result the super-resolution model then enlarges.
+
+        available: bytes free for the job (default: what the device has free now). ResourceError when even
+        the smallest plan does not fit, or no super-resolution model is installed to make it up.
+        """
+        longest = max(height, width)
+        free = available_memory(self.device) if available is None else available
+        if step_memory(height * width) <= MEMORY_SHARE * free:
+            return self.scales_for(height, width), 1
+        from stylize.zoo import available_models
+
+        installed = {e.name for e in available_models() if e.source == "shipped" and e.info is not None}
+        for factor in (2, 4):
+            fits = step_memory(height * width / factor**2) <= MEMORY_SHARE * free
+            if fits and f"upscale-x{factor}" in installed and longest // factor >= self.vgg.min_side:
+                small = [s for s in self.scales_for(height, width) if s.side <= longest // factor]
+                return small or schedule(longest // factor, longest // factor, self.config.steps), factor
+        need = step_memory(height * width) / 2**30
+        raise ResourceError(
+            f"optimizing at {width}x{height} needs about {need:.1f} GiB and {free / 2**30:.1f} GiB is free on "
+            f"{self.device}: use a smaller --size"
+        )
+
+    def _enlarged(self, content: torch.Tensor, scales: list[Scale], factor: int,
+                  masks: Sequence[torch.Tensor] | None, on_step: StepCallback | None) -> torch.Tensor:
+        """The result at 1/factor of the size, enlarged by the super-resolution model (tasks/upscale.py)."""
+        from stylize.config import UpscaleConfig
+        from stylize.tasks.upscale import Upscaler
+
+        height, width = content.shape[-2:]
+        side = scales[-1].side
+        if self.on_notice is not None:
+            need = step_memory(height * width) / 2**30
+            self.on_notice(f"the full {width}x{height} would need about {need:.1f} GiB on {self.device}: optimized "
+                           f"at {side} px and enlarged x{factor} with the super-resolution model")
+        small = resize_longest(content, side)
+        small_masks = None if masks is None else [resize_to(m.float(), tuple(small.shape[-2:])) for m in masks]
+        result = self._run(small, scales, small_masks, on_step, finish=False)
+        enlarged = Upscaler.load(None, self.device, UpscaleConfig(scale=factor))(result)
+        return self._finish(resize_to(enlarged, (height, width)).to(self.device), content, masks).cpu()
+
+    def _run(self, content: torch.Tensor, scales: list[Scale], masks: Sequence[torch.Tensor] | None,
+             on_step: StepCallback | None, finish: bool = True) -> torch.Tensor:
+        height, width = content.shape[-2:]
         work_total = sum(scale.steps * (scale.side / max(height, width)) ** 2 for scale in scales)
         if masks is not None:
             if len(masks) != len(self.styles):
@@ -207,11 +293,16 @@ class GatysTransfer:
                 progress.start(index, scale)
                 image, carried = self._optimize(image, scaled_content, scale.side, carried, scaled_masks, progress)
         image = image.clamp(0, 1)
-        if cfg.preserve_color:
+        return self._finish(image, content, masks).cpu() if finish else image.cpu()
+
+    def _finish(self, image: torch.Tensor, content: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
+        """Colour preservation, and the photo put back outside the masks."""
+        if self.config.preserve_color:
             image = preserve_color(image, content)
         if masks is not None:
-            image = composite(content, [image], [torch.stack(masks).sum(dim=0).clamp(max=1)])
-        return image.cpu()
+            masks = [mask.to(image.device).float() for mask in masks]
+            image = composite(content.to(image.device), [image], [torch.stack(masks).sum(dim=0).clamp(max=1)])
+        return image
 
     def scales_for(self, height: int, width: int) -> list[Scale]:
         """The pyramid for an output of this size; coarse scales too small for the deepest layer are dropped."""
@@ -374,7 +465,7 @@ def carry_state(state: dict, optimizer: str, new_shape: tuple[int, ...]) -> dict
             "exp_avg_sq": _upsample_flat(state["exp_avg_sq"].reshape(-1), old_shape, new_shape).view(new_shape)
             * ratio**2,
         }
-    pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", []), strict=True))
+    pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", []), strict=True))[-CARRIED_PAIRS:]
     steps = [_upsample_flat(s, old_shape, new_shape) for s, _ in pairs]
     changes = [_upsample_flat(y, old_shape, new_shape) * ratio for _, y in pairs]
     kept = [(s, y) for s, y in zip(steps, changes, strict=True) if y.dot(s) > 1e-10]
