@@ -170,6 +170,11 @@ def _mask_invert() -> Any:
     return setting(False, "Invert every --mask: stylize where it is black, keep the photo where it is white.")
 
 
+def _lr_decay(default: str) -> Any:
+    return setting(default, "Learning-rate schedule: none keeps it constant, cosine lowers it to 1 % by the last "
+                            "step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
+
+
 _SIZE_HELP = "Longest side of the output in px; 0 keeps the photo's own size."
 
 
@@ -270,8 +275,7 @@ class TrainConfig(Settings):
     preview_every: int = setting(500, "Steps between previews (OUTPUT_previews/).", min=1)
     preview_images: int = setting(4, "Photos held back from training for the previews.", min=0, max=64)
     amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).")
-    lr_decay: str = setting("none", "Learning-rate schedule: none keeps it constant, cosine lowers it to 1 % by "
-                                    "the last step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
+    lr_decay: str = _lr_decay("none")
     init: str | None = setting(None, "A model file (or name) to start from: its weights with matching names and "
                                      "shapes are loaded before training (fine-tuning).", metavar="MODEL")
 
@@ -348,8 +352,7 @@ class UpscaleTrainConfig(TrainConfig):
     image_size: int = setting(192, "Side of the high-resolution training crops in px (a multiple of --scale).", min=32)
     batch_size: int = setting(16, "Crops per step on each process.", min=1)
     lr: float = setting(5e-4, "Adam learning rate.", label="learning rate", min=0)
-    lr_decay: str = setting("cosine", "Learning-rate schedule: none keeps it constant, cosine lowers it to 1 % by "
-                                      "the last step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
+    lr_decay: str = _lr_decay("cosine")
     width: int = setting(32, "Channels of the network's layers.", min=8, max=128)
     blocks: int = setting(8, "Residual blocks in the network.", min=1, max=32)
     perceptual_weight: float = setting(0.0, "Weight of the VGG feature loss (relu2_2, Johnson et al.) beside the "
@@ -400,3 +403,17 @@ class GatysVideoConfig(GatysConfig):
                                    "previous result.", min=1)
     temporal_weight: float = setting(50.0, "Weight of the temporal loss (distance to the warped previous result "
                                            "where the flow is reliable).", min=0)
+
+
+@dataclass(frozen=True)
+class ColorizeTrainConfig(TrainConfig):
+    """Training the automatic colorizer (stylize train --task colorize): a head on VGG19 hypercolumns of the
+    gray photo, regressing its a*, b* (nets/colornet.py)."""
+
+    task: ClassVar[str] = "colorize"
+
+    image_size: int = setting(224, "Side of the square training crops in px.", min=64)
+    batch_size: int = setting(8, "Crops per step on each process.", min=1)
+    steps: int | None = setting(3000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
+    lr_decay: str = _lr_decay("cosine")
+    width: int = setting(64, "Channels of the network's layers.", min=8, max=256)

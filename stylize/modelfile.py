@@ -29,6 +29,7 @@ from torch import nn
 
 from stylize.errors import ModelFileError
 from stylize.files import write_bytes_atomic
+from stylize.nets.colornet import ColorNet
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
 from stylize.version import __version__
@@ -43,10 +44,12 @@ METADATA_KEY = "stylize"
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "johnson": JohnsonNet,
     "srnet": SRNet,
+    "colornet": ColorNet,
 }
 
 # Which command uses a model of each task, for messages that say where a file belongs.
-TASK_COMMANDS = {"style": "stylize run --model", "upscale": "stylize upscale --model"}
+TASK_COMMANDS = {"style": "stylize run --model", "upscale": "stylize upscale --model",
+                 "colorize": "stylize colorize --model"}
 
 # Bounds on what a header may claim, far above any real model: the header is read before anything else.
 _MAX_HEADER_BYTES = 16 * 2**20

@@ -136,3 +136,28 @@ def test_bad_input(tmp_path, case, code, message):
     assert not (tmp_path / "out.png").exists()
 
 
+
+
+def test_automatic_colorizer_trains_and_colorizes_without_a_reference(tmp_path):
+    from stylize.config import ColorizeTrainConfig
+    from stylize.tasks.colorize import ColorizeObjective
+    from stylize.training.loop import fit
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(6):
+        Image.fromarray((scene(seed=i)[0].permute(1, 2, 0) * 255).byte().numpy()).save(data / f"{i}.png")
+    logs = []
+    config = ColorizeTrainConfig(image_size=64, batch_size=3, steps=50, lr=1e-3, lr_decay="none", workers=0,
+                                 width=16, log_every=10, preview_images=1, preview_every=50)
+    result = fit(ColorizeObjective(config), data, tmp_path / "auto.safetensors", device="cpu", on_log=logs.append)
+    assert logs[-1].losses["chroma"] < 0.5 * logs[0].losses["chroma"]
+    photo = tmp_path / "old.png"
+    gray = gray_rgb(rgb_to_lab(scene(seed=9))[:, :1])
+    Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(photo)
+    out = tmp_path / "old_color.png"
+    cli_result = invoke("colorize", photo, "--model", result.model_path, "-o", out)
+    assert cli_result.exit_code == 0, cli_result.output
+    colored = load_image(out).pixels
+    assert delta(colored, scene(seed=9)) < 0.7 * delta(gray, scene(seed=9))
+    assert (rgb_to_lab(colored)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6

@@ -22,15 +22,19 @@ from stylize.config import ColorizeConfig
 @click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of colour photos: for each input, the --top most similar are used (and named in the "
                    "report).")
+@click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
+                              "colorize`); default: the shipped one.")
 @config_options([("", ColorizeConfig)])
 @file_jobs.folder_options
 @quality_option
 @device_option
 @quiet_option
 def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
-             reference_folder: Path | None, fmt: str, suffix: str, overwrite: bool, report: Path | None,
-             shard: str | None, io_threads: int, quality: int, device: str, quiet: bool, **options: Any) -> None:
-    """Colorize INPUTS (files, folders, glob patterns) with the colours of --reference photos.
+             reference_folder: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
+             report: Path | None, shard: str | None, io_threads: int, quality: int, device: str, quiet: bool,
+             **options: Any) -> None:
+    """Colorize INPUTS (files, folders, glob patterns) with the colours of --reference photos, or
+    automatically (a network trained on photos) when none is given.
 
     The result keeps each photo's own lightness exactly (CIE L*); colours come from the parts of the
     references whose VGG19 features match, and follow the photo's edges. Inputs that are not gray (a sepia
@@ -48,7 +52,7 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     single = file_jobs.is_single(inputs, output)
     jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
         inputs, output, lambda source: f"{source.stem}_color.png", fmt, suffix, reads, shard, report)
-    task = Colorizer.from_files(list(references), reference_folder, config, device)
+    task = Colorizer.from_files(list(references), reference_folder, config, device, model)
     outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
                                 quality=quality, io_threads=io_threads)
     if single:

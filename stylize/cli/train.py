@@ -11,9 +11,10 @@ import click
 
 from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
 from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
-from stylize.config import StyleTrainConfig, TrainConfig, UpscaleTrainConfig
+from stylize.config import ColorizeTrainConfig, StyleTrainConfig, TrainConfig, UpscaleTrainConfig
 
-TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig, "upscale": UpscaleTrainConfig}
+TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig, "upscale": UpscaleTrainConfig,
+                                       "colorize": ColorizeTrainConfig}
 MODES = tuple((f"--task {name}", config) for name, config in TASKS.items())
 _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 
@@ -21,7 +22,7 @@ _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 @click.command()
 @click.option("--task", type=click.Choice(sorted(TASKS)), default="style", show_default=True,
               help="What the model learns: style = a fast style model for --style; upscale = super-resolution "
-                   "by --scale.")
+                   "by --scale; colorize = automatic colorization (for photos without a reference).")
 @click.option("--style", type=existing_file(), help="With --task style: the style image to learn.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training photos (searched recursively), e.g. COCO train2014.")
@@ -40,8 +41,8 @@ _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 def train(ctx: click.Context, task: str, style: Path | None, data: Path, output: Path | None, resume: bool,
           title: str | None, artist: str | None, year: str | None, license_: str | None, device: str, quiet: bool,
           **options: Any) -> None:
-    """Train a model on the photos under --data: a fast style model for --style (--task style), or a
-    super-resolution network (--task upscale --scale N)."""
+    """Train a model on the photos under --data: a fast style model for --style (--task style), a
+    super-resolution network (--task upscale --scale N) or an automatic colorizer (--task colorize)."""
     config_class = TASKS[task]
     refuse_misplaced(ctx, options, set(config_class.field_names()), f"--task {task}")
     config = config_class.from_options(options)
@@ -58,7 +59,8 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         misplaced = given(ctx, list(_STYLE_ONLY))
         if misplaced:
             raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
-        output = output or cache_dir() / f"{data.resolve().name}-x{config.scale}{MODEL_SUFFIX}"
+        name = f"{data.resolve().name}-x{config.scale}" if task == "upscale" else f"colorize-{data.resolve().name}"
+        output = output or cache_dir() / f"{name}{MODEL_SUFFIX}"
     if output.suffix != MODEL_SUFFIX:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
     from stylize.training.checkpoint import checkpoint_path_for
@@ -76,10 +78,14 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
 
         credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
         objective: Any = StyleObjective(config, style, credit)
-    else:
+    elif task == "upscale":
         from stylize.tasks.upscale import UpscaleObjective
 
         objective = UpscaleObjective(config)
+    else:
+        from stylize.tasks.colorize import ColorizeObjective
+
+        objective = ColorizeObjective(config)
 
     stop_requested: list[int] = []
 

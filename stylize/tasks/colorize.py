@@ -18,6 +18,8 @@ Colorization") but without a trained network, only the bundled VGG19:
    luminance edges, so colours do not bleed across them.
 6. The chroma is scaled down per pixel just enough to stay in the sRGB gamut, so the lightness stays the
    photo's (colorspace.lab_to_rgb_in_gamut).
+Without a reference, a small network trained with `stylize train --task colorize` predicts the chroma
+from the same VGG19 features (nets/colornet.py); steps 5 and 6 are the same.
 Large photos are matched at the working size and only the final linear step runs at full resolution, in
 bands of rows: memory stays bounded for any size.
 """
@@ -30,14 +32,25 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from torch import nn
 
 from stylize.batch import Job, Output
 from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
-from stylize.config import ColorizeConfig
+from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
-from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image
-from stylize.tensors import check_pixels, gaussian_blur, guided_coefficients, resize_longest, sample_bilinear
+from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
+from stylize.nets.colornet import ColorNet
+from stylize.tensors import (
+    check_pixels,
+    gaussian_blur,
+    guided_coefficients,
+    resize_longest,
+    resize_to,
+    sample_bilinear,
+)
+from stylize.training.loop import preview_sheet
 from stylize.vgg import VGGFeatures
 
 # Layers matched and their weights in the cosine similarity (relu3_1 locates, the deeper ones recognize).
@@ -57,6 +70,23 @@ QUERY_BLOCK = 1024
 # Rows of the full-resolution output computed at a time.
 BAND_ROWS = 512
 GLOBAL_LAYERS = ("relu4_1", "relu5_1")
+TASK = "colorize"
+# The shipped network for photos without a reference (trained by pretrained/retrain.py).
+AUTOMATIC_MODEL = "colorize-auto"
+
+
+def automatic_model(model: str | Path | None = None) -> nn.Module | None:
+    """The automatic colorization network: a given model file or name, else the shipped one if installed."""
+    from stylize.errors import ModelFileError
+    from stylize.modelfile import load_model
+    from stylize.zoo import resolve_model
+
+    if model is not None:
+        return load_model(resolve_model(model), task=TASK)[0]
+    try:
+        return load_model(resolve_model(f"shipped:{AUTOMATIC_MODEL}"), task=TASK)[0]
+    except ModelFileError:
+        return None
 
 
 def lightness_of(pixels: torch.Tensor) -> torch.Tensor:
@@ -92,7 +122,8 @@ class Colorizer:
     (N, 3, H, W) batch in [0, 1]; `process` is the batch interface and reports the references used."""
 
     def __init__(self, references: list[tuple[str, torch.Tensor]], config: ColorizeConfig | None = None,
-                 device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None) -> None:
+                 device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None,
+                 model: nn.Module | None = None) -> None:
         self.config = config or ColorizeConfig()
         self.device = resolve_device(device)
         self.layout = memory_format(self.device)
@@ -101,14 +132,16 @@ class Colorizer:
         self.references = [self.prepare(name, pixels) for name, pixels in references]
         self.pool = pool or []  # (name, path) of candidates ranked per photo (--references DIR)
         self._pool_cache: dict[Path, Reference] = {}
-        if not self.references and not self.pool:
+        self.model = None if model is None else model.eval().requires_grad_(False).to(self.device)
+        if not self.references and not self.pool and self.model is None:
             raise ConfigError("colorize needs a colour reference: give --reference FILE or --references FOLDER "
-                              "(automatic colorization did not beat the gray photo in our benchmark)")
+                              f"(the automatic model '{AUTOMATIC_MODEL}' is not installed)")
 
     @classmethod
     def from_files(cls, references: list[Path], folder: Path | None = None, config: ColorizeConfig | None = None,
-                   device: str | torch.device = "auto") -> Colorizer:
-        """References from files, and optionally a folder whose best matches are chosen per photo."""
+                   device: str | torch.device = "auto", model: str | Path | None = None) -> Colorizer:
+        """References from files, and optionally a folder whose best matches are chosen per photo; without
+        either, the automatic network (`model`, or the shipped one)."""
         loaded = []
         for path in references:
             pixels = load_image(path).pixels
@@ -122,7 +155,12 @@ class Colorizer:
             pool = [(str(p), p) for p in walk_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS]
             if not pool:
                 raise ConfigError(f"--references {folder}: no images in it")
-        return cls(loaded, config, device, pool)
+        network = None
+        if not loaded and not pool:
+            network = automatic_model(model)
+        elif model is not None:
+            raise ConfigError("--model is the automatic colorizer, for photos without --reference or --references")
+        return cls(loaded, config, device, pool, network)
 
     @torch.no_grad()
     def prepare(self, name: str, pixels: torch.Tensor) -> Reference:
@@ -142,16 +180,7 @@ class Colorizer:
 
     def _features(self, gray: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """(positions x dims) matching features of a gray image, at relu3_1's grid; and that grid."""
-        maps = self.vgg(gray.contiguous(memory_format=self.layout))
-        grid = tuple(maps["relu3_1"].shape[-2:])
-        blocks = []
-        for layer, weight in MATCH_LAYERS.items():
-            level = F.interpolate(maps[layer], size=grid, mode="bilinear", align_corners=False) if \
-                tuple(maps[layer].shape[-2:]) != grid else maps[layer]
-            flat = level.flatten(2)[0].T.float()  # (P, C)
-            flat = flat - flat.mean(dim=0, keepdim=True)  # centred: common activations say nothing
-            blocks.append(F.normalize(flat, dim=1) * math.sqrt(weight))
-        return torch.cat(blocks, dim=1), grid
+        return flatten_features(self.vgg(gray.contiguous(memory_format=self.layout)))
 
     def _descriptor(self, gray: torch.Tensor) -> torch.Tensor:
         maps = self.vgg(gray.contiguous(memory_format=self.layout))
@@ -198,8 +227,12 @@ class Colorizer:
     def _coarse(self, lightness: torch.Tensor, references: list[Reference]) -> tuple[torch.Tensor, torch.Tensor]:
         """The chroma model at the match grid: guided-filter coefficients (or plain chroma), and the guide."""
         working = self._working(lightness / 100) * 100
-        features, grid = self._features(gray_rgb(working))
+        maps = self.vgg(gray_rgb(working).contiguous(memory_format=self.layout))
+        features, grid = flatten_features(maps)
         guide = F.adaptive_avg_pool2d(working / 100, grid)
+        if not references:  # automatic: the network predicts the chroma from the same features
+            chroma_map = self.model(maps, guide) * self.config.strength
+            return self._coefficients(chroma_map, guide), guide
         ref_features = torch.cat([r.features for r in references])
         ref_chroma = torch.cat([r.chroma for r in references])
         ref_lightness = torch.cat([r.lightness for r in references])
@@ -214,10 +247,13 @@ class Colorizer:
         chroma_map = torch.cat(chroma).T.reshape(1, 2, *grid)
         confidence = ((torch.cat(best) - CONFIDENCE_FLOOR) / CONFIDENCE_RAMP).clamp(0, 1).reshape(1, 1, *grid)
         chroma_map = _fill_unconfident(chroma_map, confidence, ref_chroma.mean(dim=0).view(1, 2, 1, 1))
-        chroma_map = chroma_map * self.config.strength
+        return self._coefficients(chroma_map * self.config.strength, guide), guide
+
+    def _coefficients(self, chroma_map: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """The guided filter's linear model (a, b: chroma = a * L + b), or a = 0 for plain bilinear."""
         if not self.edge_aware:
-            return torch.cat([torch.zeros_like(chroma_map), chroma_map], dim=1), guide
-        return guided_coefficients(guide, chroma_map, GUIDE_RADIUS, GUIDE_EPS), guide
+            return torch.cat([torch.zeros_like(chroma_map), chroma_map], dim=1)
+        return guided_coefficients(guide, chroma_map, GUIDE_RADIUS, GUIDE_EPS)
 
     def _full_resolution(self, lightness: torch.Tensor, coefficients: torch.Tensor,
                          guide_low: torch.Tensor) -> torch.Tensor:
@@ -241,6 +277,20 @@ class Colorizer:
         return outputs
 
 
+def flatten_features(maps: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Matching features (positions x dims) at relu3_1's grid: each layer upsampled there, centred (common
+    activations say nothing) and L2-normalized per position, weighted by MATCH_LAYERS; and the grid."""
+    grid = tuple(maps["relu3_1"].shape[-2:])
+    blocks = []
+    for layer, weight in MATCH_LAYERS.items():
+        level = F.interpolate(maps[layer], size=grid, mode="bilinear", align_corners=False) if \
+            tuple(maps[layer].shape[-2:]) != grid else maps[layer]
+        flat = level.flatten(2)[0].T.float()  # (P, C)
+        flat = flat - flat.mean(dim=0, keepdim=True)  # centred: common activations say nothing
+        blocks.append(F.normalize(flat, dim=1) * math.sqrt(weight))
+    return torch.cat(blocks, dim=1), grid
+
+
 def _fill_unconfident(chroma: torch.Tensor, confidence: torch.Tensor, fallback: torch.Tensor) -> torch.Tensor:
     """Replace chroma where confidence is low by that of confident neighbours (normalized convolution over
     a wide Gaussian), and by `fallback` where no neighbour is confident either."""
@@ -251,3 +301,67 @@ def _fill_unconfident(chroma: torch.Tensor, confidence: torch.Tensor, fallback: 
     trust = (weight / 0.05).clamp(0, 1)  # where some confident neighbour is near
     neighbours = trust * spread + (1 - trust) * fallback
     return confidence * chroma + (1 - confidence) * neighbours
+
+
+class ColorCrops:
+    """A photo -> a random square crop (50-100 % of its area, flipped half the time), RGB (3, S, S)."""
+
+    def __init__(self, size: int) -> None:
+        from torchvision.transforms import v2
+
+        self.transform = v2.Compose([v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True),
+                                     v2.RandomHorizontalFlip()])
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        return pil_to_tensor(self.transform(image))[0]
+
+
+class ColorizeObjective:
+    """Training the automatic colorizer: the Huber loss between predicted and true a*, b* at the feature
+    grid (Huber rather than L2: less pull toward the gray average of uncertain colours)."""
+
+    task = TASK
+    loss_names = ("chroma",)
+
+    def __init__(self, config: ColorizeTrainConfig) -> None:
+        self.config = config
+
+    def inputs(self) -> dict[str, str]:
+        return {}
+
+    def build(self) -> nn.Module:
+        return ColorNet(self.config.width)
+
+    def transform(self) -> ColorCrops:
+        return ColorCrops(self.config.image_size)
+
+    def prepare(self, device: torch.device) -> None:
+        self.vgg = VGGFeatures(tuple(MATCH_LAYERS)).to(device, memory_format=memory_format(device))
+
+    def _inputs(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        lab = rgb_to_lab(batch.float())
+        with torch.no_grad():
+            maps = self.vgg(gray_rgb(lab[:, :1]))
+        grid = tuple(maps["relu3_1"].shape[-2:])
+        return maps, F.adaptive_avg_pool2d(lab[:, :1] / 100, grid), F.adaptive_avg_pool2d(lab[:, 1:], grid)
+
+    def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        maps, lightness, chroma = self._inputs(batch)
+        # In units of 10 a*b* steps, so that Huber's quadratic zone covers the small errors.
+        return F.smooth_l1_loss(net(maps, lightness) / 10, chroma / 10)[None]
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """Per held-back photo: gray on top, the network's colours, the true colours at the bottom."""
+        size, columns = self.config.image_size, []
+        for photo in photos:
+            height, width = photo.shape[-2:]
+            photo = resize_to(photo, (size, max(1, round(width * size / height)))).to(device)
+            maps, lightness, _ = self._inputs(photo)
+            chroma = F.interpolate(net(maps, lightness), size=photo.shape[-2:], mode="bilinear", align_corners=False)
+            full_lightness = rgb_to_lab(photo)[:, :1]
+            colored = lab_to_rgb_in_gamut(full_lightness, chroma)
+            columns.append([gray_rgb(full_lightness).cpu(), colored.cpu(), photo.cpu()])
+        return preview_sheet(columns)
+
+    def metadata(self) -> dict[str, object]:
+        return {"colorize": {"features": list(MATCH_LAYERS), "weights": "caffe"}}

@@ -1,0 +1,178 @@
+"""Retrain every shipped model from scratch with `stylize train`, then install it into pretrained/.
+
+    python pretrained/retrain.py --profile cpu                    # what ships today (2-core CPU, hours)
+    python pretrained/retrain.py --profile gpu --device cuda      # long runs at 256 px, width 32 (a GPU)
+    python pretrained/retrain.py --profile cpu --only starry,upscale-x4 --dry-run
+
+Training photos: ../shared/data/photos without the held-out list pretrained/heldout.txt (the benchmarks' own
+photos); style images: ../shared/data/styles. Each model file records the `stylize train` command that made
+it (its training.command), and its credits; the models that others start from (--init: x2 and x3 from x4,
+the crisp upscalers from the faithful ones) are trained first. A finished model is not trained again unless
+--force; an interrupted one resumes.
+
+Profiles:
+  cpu  style: 128 px crops, width 16 (today's settings, 1000-3000 steps); upscale: width 32, 8 blocks;
+       colorize: 3000 steps. Hours on two cores.
+  gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
+       16 blocks, 150000 steps; colorize: 30000 steps. Files are stored in fp16 to stay under 40 MB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent.parent / "shared" / "data"
+
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    task: str
+    cpu: tuple[str, ...]
+    gpu: tuple[str, ...]
+    style: str | None = None
+    credit: tuple[str, ...] = ()
+    init: str | None = None  # another model of this list to start from
+    extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _style(name: str, file: str, title: str, artist: str, year: str, cpu: tuple[str, ...],
+           gpu_weight: str) -> Model:
+    return Model(
+        name, "style",
+        cpu=("--image-size", "128", "--batch-size", "2", "--width", "16", "--residual-blocks", "5",
+             "--style-size", "256", "--lr", "2e-3", "--workers", "1", "--log-every", "25", "--checkpoint-every",
+             "100", "--preview-every", "250", *cpu),
+        gpu=("--image-size", "256", "--batch-size", "8", "--width", "32", "--residual-blocks", "5",
+             "--style-size", "512", "--lr", "1e-3", "--lr-decay", "cosine", "--steps", "40000", "--style-weight",
+             gpu_weight, "--workers", "8", "--checkpoint-every", "1000", "--preview-every", "2000"),
+        style=file, credit=("--title", title, "--artist", artist, "--year", year, "--license", "public domain"),
+    )
+
+
+_UPSCALE_CPU = ("--width", "32", "--blocks", "8", "--batch-size", "16", "--workers", "1", "--log-every", "50",
+                "--checkpoint-every", "250", "--preview-every", "2000")
+_UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--workers", "8", "--checkpoint-every",
+                "2000", "--preview-every", "10000")
+
+
+def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str) -> Model:
+    name = f"upscale-x{scale}{'-sharp' if sharp else ''}"
+    # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
+    # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
+    init = f"upscale-x{scale}" if sharp else (None if scale == 4 else "upscale-x4")
+    tuning = ("--perceptual-weight", "0.1", "--lr", "2e-4") if sharp else ("--lr", "1e-3")
+    return Model(name, "upscale", cpu=("--scale", str(scale), *_UPSCALE_CPU, "--steps", cpu_steps, *tuning),
+                 gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning), init=init)
+
+
+MODELS = [
+    _style("starry", "starry_night.jpg", "The Starry Night", "Vincent van Gogh", "1889",
+           ("--steps", "3000", "--style-weight", "8"), "8"),
+    _style("wave", "wave.jpg", "The Great Wave off Kanagawa", "Katsushika Hokusai", "c. 1831",
+           ("--steps", "600", "--style-weight", "3"), "5"),
+    _style("scream", "the_scream.jpg", "The Scream", "Edvard Munch", "1893",
+           ("--steps", "1000", "--style-weight", "3"), "5"),
+    _style("composition", "composition_vii.jpg", "Composition VII", "Wassily Kandinsky", "1913",
+           ("--steps", "3000", "--style-weight", "8"), "8"),
+    _style("udnie", "udnie.jpg", "Udnie", "Francis Picabia", "1913",
+           ("--steps", "1000", "--style-weight", "3"), "5"),
+    _upscale(4, False, "12000", "150000"),
+    _upscale(2, False, "3000", "50000"),
+    _upscale(3, False, "3000", "50000"),
+    _upscale(4, True, "1500", "20000"),
+    _upscale(2, True, "1500", "20000"),
+    _upscale(3, True, "1500", "20000"),
+    Model("colorize-auto", "colorize",
+          cpu=("--steps", "3000", "--batch-size", "8", "--image-size", "224", "--workers", "1", "--log-every", "25",
+               "--checkpoint-every", "250", "--preview-every", "1000"),
+          gpu=("--steps", "30000", "--batch-size", "32", "--image-size", "256", "--width", "128", "--workers", "8",
+               "--checkpoint-every", "2000", "--preview-every", "5000")),
+]
+
+
+def training_photos(work: Path, photos: Path) -> Path:
+    """A folder of links to every photo except the held-out ones (rebuilt each time: the list may change)."""
+    held_out = {line.strip() for line in (HERE / "heldout.txt").read_text().splitlines()
+                if line.strip() and not line.startswith("#")}
+    folder = work / "photos"
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for photo in sorted(photos.iterdir()):
+        if photo.is_file() and photo.name not in held_out:
+            (folder / photo.name).symlink_to(photo.resolve())
+    return folder
+
+
+def command(model: Model, profile: str, work: Path, photos: Path, styles: Path, device: str) -> list[str]:
+    words = [str(Path(sys.executable).parent / "stylize"), "train", "--task", model.task, "--data", str(photos),
+             "-o", str(work / f"{model.name}.safetensors"), "--device", device, "--seed", "0"]
+    if model.style:
+        words += ["--style", str(styles / model.style), *model.credit]
+    if model.init:
+        words += ["--init", str(work / f"{model.init}.safetensors")]
+    return words + list(model.cpu if profile == "cpu" else model.gpu)
+
+
+def install(model: Model, work: Path, half: bool) -> Path:
+    """Copy the trained model into pretrained/ (re-saved in fp16 when asked: half the size)."""
+    sys.path.insert(0, str(HERE.parent))
+    from stylize.modelfile import load_model, save_model
+
+    source = work / f"{model.name}.safetensors"
+    target = HERE / source.name
+    if not half:
+        shutil.copyfile(source, target)
+        return target
+    net, info = load_model(source)
+    extra = {k: v for k, v in info.document.items()
+             if k not in ("format", "format_version", "stylize_version", "task", "architecture", "arguments")}
+    return save_model(target, net, info.task, extra, half=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", choices=("cpu", "gpu"), default="cpu")
+    parser.add_argument("--only", help="comma-separated model names (default: all)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/stylize_retrain"),
+                        help="where training runs write (checkpoints, previews)")
+    parser.add_argument("--photos", type=Path, default=DATA / "photos")
+    parser.add_argument("--styles", type=Path, default=DATA / "styles")
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--force", action="store_true", help="train again models already trained in --work")
+    parser.add_argument("--no-install", action="store_true", help="leave the models in --work")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    args = parser.parse_args()
+    wanted = set(args.only.split(",")) if args.only else {m.name for m in MODELS}
+    unknown = wanted - {m.name for m in MODELS}
+    if unknown:
+        raise SystemExit(f"unknown models: {', '.join(sorted(unknown))}")
+    work = args.work / args.profile
+    photos = args.photos if args.dry_run else training_photos(work, args.photos)
+    for model in MODELS:
+        if model.name not in wanted:
+            continue
+        words = command(model, args.profile, work, photos, args.styles, args.device)
+        print(shlex.join(words), flush=True)
+        if args.dry_run:
+            continue
+        output = work / f"{model.name}.safetensors"
+        if output.is_file() and not args.force:
+            print(f"  {output} exists: kept (--force to train again)")
+        else:
+            resume = ["--resume"] if output.with_suffix(".ckpt").is_file() and not args.force else []
+            subprocess.run(words + resume, check=True)
+        if not args.no_install:
+            print(f"  installed {install(model, work, half=args.profile == 'gpu')}")
+
+
+if __name__ == "__main__":
+    main()
