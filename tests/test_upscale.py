@@ -166,3 +166,26 @@ def test_an_upscale_model_is_refused_by_run(model_file, tmp_path):
 def test_config_checks():
     with pytest.raises(ConfigError, match="multiple of the scale"):
         UpscaleTrainConfig(scale=3, image_size=64)
+
+
+def test_fine_tuning_starts_from_another_models_matching_weights(tmp_path):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(5):
+        gradient_image(48, 48, seed=i).save(data / f"{i}.png")
+    x4 = save_model(tmp_path / "x4.safetensors", tiny(4), "upscale", {})
+    result = invoke("train", "--task", "upscale", "--scale", "2", "--data", data, "-o", tmp_path / "x2.safetensors",
+                    "--init", x4, "--width", "8", "--blocks", "2", "--steps", "1", "--lr", "1e-9", "--lr-decay",
+                    "none", "--image-size", "32", "--batch-size", "2", "--workers", "0", "--preview-images", "0",
+                    "-q")
+    assert result.exit_code == 0, result.output
+    from stylize.modelfile import load_model
+
+    tuned, info = load_model(tmp_path / "x2.safetensors")
+    source = tiny(4).state_dict()
+    assert torch.allclose(tuned.state_dict()["head.weight"], source["head.weight"], atol=1e-6)
+    assert "--init" in info.training["command"] and info.training["init"] == str(x4)
+    mismatch = invoke("train", "--task", "upscale", "--scale", "2", "--data", data, "-o", tmp_path / "y.safetensors",
+                      "--init", x4, "--width", "16", "--steps", "1", "--workers", "0", "--batch-size", "2",
+                      "--image-size", "32", "-q")
+    assert mismatch.exit_code == 2 and "none of its weights fit" in mismatch.stderr

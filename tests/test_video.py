@@ -195,3 +195,24 @@ def test_missing_extra_names_the_install_command(tmp_path, model, monkeypatch):
 
 def test_scene_helper_pans():
     assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
+
+
+def test_optimization_mode_starts_each_frame_from_the_last(tmp_path):
+    from conftest import stripes_image
+
+    source = make_clip(tmp_path / "clip.mp4", frames=3, pan=1.0, audio=False)
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    result = invoke("video", source, "--style", style, "--size", "40", "--steps", "2", "--frame-steps", "2",
+                    "--temporal-weight", "20", "--start-size", "40", "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    frames = decoded(tmp_path / "out.mp4")
+    assert len(frames) == 3 and frames[0].shape == (30, 40, 3)
+
+
+def test_an_output_onto_the_source_or_the_model_is_refused(tmp_path, model):
+    source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    before = source.read_bytes()
+    result = invoke("video", source, "--model", model, "-o", source, "--batch-size", "2")
+    assert result.exit_code == 2 and "is an input image of this job" in result.stderr
+    assert source.read_bytes() == before

@@ -109,7 +109,7 @@ def config_options(modes: Sequence[tuple[str, type[Settings]]], skip: Sequence[s
         click_type, flag = _click_type(first)
         help_text = first.metadata.get("help", "")
         if len(per_mode) < len(modes):
-            if help_text[:2].istitle():
+            if help_text[:1].isupper() and help_text[1:2].islower():
                 help_text = help_text[0].lower() + help_text[1:]
             help_text = f"With {' or '.join(mode for mode, _ in per_mode)}: {help_text}"
         defaults = {_default_text(field) for _, field in per_mode}

@@ -57,6 +57,10 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     reads = ReadFiles([source])
     reads.add_all(styles, "the style image")
+    if model is not None:
+        from stylize.zoo import resolve_model
+
+        reads.add(resolve_model(model), "the model")
     for path in (output, work_folder(output)):
         reads.check(path, "output video")
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device)

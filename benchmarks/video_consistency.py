@@ -1,0 +1,133 @@
+"""Video: flicker with and without temporal consistency, and frames per second.
+
+Clips are made from held-out photos (pretrained/heldout.txt), so the motion is known: a pan across a still
+photo, a slow zoom, and a still shot with sensor-like noise. Each is stylized twice with a shipped model,
+frame by frame alone (--no-temporal) and with temporal consistency (the default), and scored by the warping
+error of Lai et al. 2018: the mean squared difference between each output frame and the previous output
+warped to it by the flow of the input frames, over pixels where that flow is reliable (lower = steadier).
+Then frames per second of `stylize video` on the CPU at 640x360 and 1920x1080.
+
+Run: python benchmarks/video_consistency.py [--model starry] [--frames 24] [--skip-speed]
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image
+
+from stylize.config import VideoConfig
+from stylize.tasks.fast import FastStylizer
+from stylize.tasks.video import VideoJob, tensor_frames, warping_error
+
+ROOT = Path(__file__).resolve().parents[1]
+PHOTOS = ROOT.parent / "shared" / "data" / "photos"
+
+
+def held_out(count: int) -> list[Path]:
+    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return [PHOTOS / name for name in names if name.startswith(("sun", "urban"))][:count]
+
+
+def clip_frames(photo: Path, kind: str, frames: int, size: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
+    """Frames of a known motion over a still photo: pan (2 px a frame), zoom (0.5 % a frame) or still+noise."""
+    image = np.asarray(Image.open(photo).convert("RGB"), dtype=np.float32)
+    width, height = size
+    generator = np.random.default_rng(seed)
+    out = []
+    for index in range(frames):
+        if kind == "pan":
+            x = 2 * index
+            crop = image[:height, x : x + width]
+        elif kind == "zoom":
+            scale = 1 + 0.005 * index
+            crop_w, crop_h = int(width / scale), int(height / scale)
+            left, top = (image.shape[1] - crop_w) // 2, (image.shape[0] - crop_h) // 2
+            piece = Image.fromarray(image[top : top + crop_h, left : left + crop_w].astype(np.uint8))
+            crop = np.asarray(piece.resize((width, height), Image.Resampling.BICUBIC), dtype=np.float32)
+        else:
+            crop = image[:height, :width] + generator.normal(0, 4, (height, width, 3))
+        out.append(np.clip(crop, 0, 255).astype(np.uint8))
+    return out
+
+
+def write_clip(path: Path, frames: list[np.ndarray], fps: int = 25) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt, stream.options = "yuv420p", {"crf": "12"}
+        for frame in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def decode(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def consistency(model: str, frames: int) -> None:
+    stylizer = FastStylizer.load(model, "cpu")
+    photos = held_out(3)
+    print(f"warping error (x1e-3), model {model}, {frames} frames of 384x256 from {len(photos)} held-out photos")
+    print(f"  {'clip':<34} {'alone':>8} {'temporal':>9} {'ratio':>6}")
+    ratios = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for photo in photos:
+            for kind in ("pan", "zoom", "still"):
+                source = write_clip(Path(folder) / f"{kind}.mp4", clip_frames(photo, kind, frames, (384, 256)))
+                inputs = decode(source)
+                errors = {}
+                for temporal in (False, True):
+                    output = Path(folder) / f"{kind}_{temporal}.mp4"
+                    job = VideoJob(source, output, tensor_frames(stylizer), VideoConfig(temporal=temporal), {})
+                    job.run()
+                    errors[temporal] = warping_error(decode(output), inputs)
+                ratio = errors[True] / errors[False]
+                ratios.setdefault(kind, []).append(ratio)
+                print(f"  {kind + ' over ' + photo.stem:<34} {errors[False] * 1e3:>8.2f} {errors[True] * 1e3:>9.2f} "
+                      f"{ratio:>6.2f}")
+    for kind, values in ratios.items():
+        print(f"  mean ratio, {kind}: {np.mean(values):.2f}")
+
+
+def speed(model: str) -> None:
+    stylizer = FastStylizer.load(model, "cpu")
+    print("\nframes per second of stylize video on the CPU (fast model, temporal consistency on)")
+    photo = held_out(1)[0]
+    with tempfile.TemporaryDirectory() as folder:
+        for width, height, count in ((640, 360, 24), (1920, 1080, 8)):
+            big = np.asarray(Image.open(photo).convert("RGB").resize((width + 2 * count, height)))
+            frames = [np.ascontiguousarray(big[:, 2 * i : 2 * i + width]) for i in range(count)]
+            source = write_clip(Path(folder) / f"{width}.mp4", frames)
+            for temporal in (True, False):
+                job = VideoJob(source, Path(folder) / f"out{width}{temporal}.mp4", tensor_frames(stylizer),
+                               VideoConfig(temporal=temporal), {})
+                started = time.perf_counter()
+                job.run()
+                rate = count / (time.perf_counter() - started)
+                print(f"  {width}x{height}, {'temporal' if temporal else 'alone   '}: {rate:.2f} frames/s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="starry")
+    parser.add_argument("--frames", type=int, default=24)
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    consistency(args.model, args.frames)
+    if not args.skip_speed:
+        speed(args.model)
+
+
+if __name__ == "__main__":
+    main()
