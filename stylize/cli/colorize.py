@@ -8,15 +8,12 @@ from typing import Any
 import click
 
 from stylize.cli import jobs as file_jobs
-from stylize.cli.options import config_options, device_option, existing_file, quality_option, quiet_option
+from stylize.cli.options import config_options, existing_file
 from stylize.config import ColorizeConfig
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file for one input (default: PHOTO_color.png in the current folder), or the folder that "
-                   "mirrors the inputs' tree.")
+@file_jobs.inputs_and_output("PHOTO_color.png")
 @click.option("--reference", "references", multiple=True, type=existing_file(),
               help="A colour photo of a similar scene whose colours are transferred; repeat for several.")
 @click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -25,10 +22,7 @@ from stylize.config import ColorizeConfig
 @click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
                               "colorize`); default: the shipped one.")
 @config_options([("", ColorizeConfig)])
-@file_jobs.folder_options
-@quality_option
-@device_option
-@quiet_option
+@file_jobs.file_options
 def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
              reference_folder: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
              report: Path | None, shard: str | None, io_threads: int, quality: int, device: str, quiet: bool,

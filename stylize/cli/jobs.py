@@ -13,6 +13,26 @@ from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
 from stylize.files import ReadFiles
 
 
+def inputs_and_output(default_name: str) -> Callable[[Any], Any]:
+    """INPUTS (files, folders, globs) and -o: a file for one input (default_name here), else a folder."""
+    def decorate(command: Any) -> Any:
+        command = click.option("-o", "--output", type=click.Path(path_type=Path),
+                               help=f"Output file for one input (default: {default_name} in the current folder), "
+                                    "or the folder that mirrors the inputs' tree.")(command)
+        return click.argument("inputs", nargs=-1, required=True)(command)
+
+    return decorate
+
+
+def file_options(command: Any) -> Any:
+    """folder_options and --quality, --device, --quiet: what every command over files takes."""
+    from stylize.cli.options import device_option, quality_option, quiet_option
+
+    for decorator in (quiet_option, device_option, quality_option, folder_options):
+        command = decorator(command)
+    return command
+
+
 def folder_options(command: Any) -> Any:
     """--format, --suffix, --overwrite, --report, --shard and --io-threads."""
     decorators = [

@@ -8,24 +8,18 @@ from typing import Any
 import click
 
 from stylize.cli import jobs as file_jobs
-from stylize.cli.options import config_options, device_option, quality_option, quiet_option
+from stylize.cli.options import config_options
 from stylize.config import UpscaleConfig
 
 
 @click.command()
-@click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", type=click.Path(path_type=Path),
-              help="Output file for one input (default: PHOTO_x4.png in the current folder), or the folder that "
-                   "mirrors the inputs' tree.")
+@file_jobs.inputs_and_output("PHOTO_x4.png")
 @click.option("--model", help="A super-resolution model (a name from `stylize models` or a .safetensors file) "
                               "instead of the shipped one for --scale.")
 @config_options([("", UpscaleConfig)])
-@file_jobs.folder_options
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Same-sized images upscaled together (worth raising on a GPU for many small images).")
-@quality_option
-@device_option
-@quiet_option
+@file_jobs.file_options
 def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
             report: Path | None, shard: str | None, io_threads: int, batch_size: int, quality: int, device: str,
             quiet: bool, **options: Any) -> None:
