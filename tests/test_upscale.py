@@ -189,3 +189,28 @@ def test_fine_tuning_starts_from_another_models_matching_weights(tmp_path):
                       "--init", x4, "--width", "16", "--steps", "1", "--workers", "0", "--batch-size", "2",
                       "--image-size", "32", "-q")
     assert mismatch.exit_code == 2 and "none of its weights fit" in mismatch.stderr
+
+
+SHIPPED_SCALES = [scale for scale in (2, 3, 4)
+                  if any(e.name == f"upscale-x{scale}" for e in __import__("stylize.zoo").zoo.available_models())]
+
+
+@pytest.mark.skipif(not SHIPPED_SCALES, reason="no shipped upscale models")
+@pytest.mark.parametrize("scale", SHIPPED_SCALES)
+def test_shipped_models_beat_bicubic_on_a_held_out_crop(scale):
+    from pathlib import Path
+
+    photo = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").pixels
+    truth = photo[..., 60:156, 120:240]  # 120x96: divisible by 2, 3 and 4; never trained on
+    low = resize_matlab(truth, 1 / scale).clamp(0, 1).mul(255).round().div(255)
+
+    def psnr(output):
+        error = (output.clamp(0, 1) - truth)[..., scale:-scale, scale:-scale].pow(2).mean()
+        return -10 * torch.log10(error).item()
+
+    bicubic = psnr(resize_matlab(low, scale))
+    for sharpness in (0.0, 1.0):
+        ours = Upscaler.load(None, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness))(low)
+        assert ours.shape[-2:] == truth.shape[-2:]
+        if sharpness == 0:
+            assert psnr(ours) > bicubic + 0.3

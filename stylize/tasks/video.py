@@ -123,6 +123,68 @@ def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], flow: Flo
     return total / max(weight, 1.0)
 
 
+class _Encoder:
+    """Encodes in its own thread, so encoding overlaps the model: open a segment, write frames, finish it
+    (close the file, then save the state with `finish`'s callback). An error there is raised here."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.writer: SegmentWriter | None = None
+        self.thread = threading.Thread(target=self._work, name="stylize-encode", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            command, arguments = self.queue.get()
+            if command == "stop":
+                return
+            if self.error is not None:
+                continue
+            try:
+                if command == "open":
+                    self.writer = SegmentWriter(*arguments)
+                elif command == "write":
+                    self.writer.write(*arguments)
+                elif command == "finish":
+                    callback, *rest = arguments
+                    self.writer.close()
+                    self.writer = None
+                    callback(*rest)
+            except BaseException as error:  # raised again in the main thread by _put
+                self.error = error
+
+    def _put(self, command: str, *arguments: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((command, arguments))
+
+    def open(self, *arguments: Any) -> None:
+        self._put("open", *arguments)
+
+    def write(self, rgb: np.ndarray, pts: int | None) -> None:
+        self._put("write", rgb.copy(), pts)
+
+    def finish(self, callback: Callable[..., None], *arguments: Any) -> None:
+        self._put("finish", callback, *arguments)
+
+    def close(self) -> None:
+        """Wait for everything queued to be written; raise an encoding error if there was one."""
+        self._put("stop")
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop at once (after an interruption): the segment in progress is deleted."""
+        if self.thread.is_alive():
+            self.queue.put(("stop", ()))
+            self.thread.join()
+        if self.writer is not None:
+            self.writer.abandon()
+            self.writer = None
+
+
 class TemporalBlend:
     """Blends each stylized frame with the warped previous output where the flow is reliable."""
 
@@ -194,33 +256,34 @@ class VideoJob:
         first_frame = start_segment * self.segment_frames
         previous_input, previous_output = self._state(start_segment)
         done = first_frame
-        segment, writer, interrupted = start_segment, None, None
+        segment, opened, interrupted = start_segment, False, None
         blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
         flow = Flow() if self.refine is not None and self.config.temporal else None
+        encoder = _Encoder()
         try:
             for frames, outputs in self._stylized(first_frame):
                 for frame, stylized in zip(frames, outputs, strict=True):
-                    if frame.index // self.segment_frames != segment or writer is None:
-                        if writer is not None:
-                            self._finish(writer, segment, previous_input, previous_output)
+                    if frame.index // self.segment_frames != segment or not opened:
+                        if opened:
+                            encoder.finish(self._finish, segment, previous_input, previous_output)
                         segment = frame.index // self.segment_frames
                         height, width = stylized.shape[:2]
-                        writer = SegmentWriter(self._segment(segment), self.info, width, height, self.config.crf,
-                                               output_format(self.output))
+                        encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
+                                     output_format(self.output))
+                        opened = True
                     output = self._temporal(blend, flow, previous_input, previous_output, frame.rgb, stylized)
-                    writer.write(output, frame.pts)
+                    encoder.write(output, frame.pts)
                     previous_input, previous_output = frame.rgb, output
                     done += 1
                     if on_progress is not None:
                         on_progress(VideoProgress(done, self.info.frames, segment))
-            if writer is not None:
-                self._finish(writer, segment, previous_input, previous_output)
-                writer = None
+            if opened:
+                encoder.finish(self._finish, segment, previous_input, previous_output)
+            encoder.close()
         except KeyboardInterrupt as error:
             interrupted = error
         finally:
-            if writer is not None:
-                writer.abandon()
+            encoder.abandon()
         if interrupted is not None:
             return VideoResult(None, done, first_frame, interrupted, [])
         segments = sorted(self.work.glob("segment_*.mp4"))
@@ -331,12 +394,10 @@ class VideoJob:
                 Image.open(self._state_path(start_segment - 1, "output")) as image_out:
             return np.asarray(image_in.convert("RGB")), np.asarray(image_out.convert("RGB"))
 
-    def _finish(self, writer: SegmentWriter, segment: int, last_input: np.ndarray | None,
-                last_output: np.ndarray | None) -> None:
-        """Close a segment and save the state after it (the output frame last, as the sign it is done)."""
+    def _finish(self, segment: int, last_input: np.ndarray | None, last_output: np.ndarray | None) -> None:
+        """Save the state after a closed segment (the output frame last, as the sign that it is done)."""
         from PIL import Image
 
-        writer.close()
         if last_input is None or last_output is None:
             return
         for kind, pixels in (("input", last_input), ("output", last_output)):

@@ -1,0 +1,32 @@
+"""The retraining script of the shipped models: every model, dependencies first, commands recorded."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from stylize.zoo import available_models
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_dry_run_lists_every_shipped_model_with_dependencies_first():
+    result = subprocess.run([sys.executable, str(ROOT / "pretrained" / "retrain.py"), "--dry-run", "--profile", "cpu"],
+                            capture_output=True, text=True, check=True)
+    lines = [line for line in result.stdout.splitlines() if " train " in line]
+    names = [line.split(" -o ")[1].split()[0].rsplit("/", 1)[1].removesuffix(".safetensors") for line in lines]
+    shipped = {entry.name for entry in available_models() if entry.source == "shipped"}
+    assert shipped <= set(names)
+    for line, name in zip(lines, names, strict=True):
+        if "--init" in line:
+            dependency = line.split("--init ")[1].split()[0].rsplit("/", 1)[1].removesuffix(".safetensors")
+            assert names.index(dependency) < names.index(name)
+    gpu = subprocess.run([sys.executable, str(ROOT / "pretrained" / "retrain.py"), "--dry-run", "--profile", "gpu"],
+                         capture_output=True, text=True, check=True).stdout
+    assert "--width 32" in gpu and "--image-size 256" in gpu
+
+
+def test_every_shipped_model_records_the_command_that_made_it():
+    for entry in available_models():
+        if entry.source == "shipped":
+            assert entry.info is not None, entry.error
+            assert entry.info.training.get("command", "").startswith("stylize train --task "), entry.name
