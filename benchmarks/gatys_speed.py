@@ -54,7 +54,7 @@ def stylize_step_seconds(size: int, steps: int) -> tuple[float, tuple[int, ...]]
     content = load_image(CONTENT, size).pixels
     style = load_image(STYLE, size).pixels
     stamps: list[float] = []
-    GatysTransfer([style], CONFIG.replace(size=size, steps=steps + 1), "cpu")(
+    GatysTransfer([style], CONFIG.replace(size=size, start_size=size, steps=steps + 1, tolerance=0.0), "cpu")(
         content, on_step=lambda info: stamps.append(time.perf_counter())
     )
     # The first step also computes the targets; time the steady state from then on.
@@ -102,7 +102,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         bin_dir = Path(sys.executable).parent
         ours_cmd = [str(bin_dir / "stylize"), "run", str(CONTENT), "--style", str(STYLE), "--size", "256",
-                    "--steps", "1", "--device", "cpu", "-q", "-o", f"{folder}/a.png"]
+                    "--start-size", "256", "--steps", "1", "--device", "cpu", "-q", "-o", f"{folder}/a.png"]
         theirs_cmd = [str(bin_dir / "pastiche"), "--device", "cpu", "--size", "256", "--num-steps", "1",
                       "--no-verbose", "-c", str(CONTENT), "-s", str(STYLE), "-o", f"{folder}/b.png"]
         print("\nwall seconds for a one-step 256 px command (start-up, targets, one step, save)")
@@ -117,8 +117,8 @@ def main() -> None:
         print(f"  (import torch + build VGG19 with bundled weights: {time.perf_counter() - started:.2f})")
 
         if not args.skip_rss:
-            rss_cmd = ours_cmd[:ours_cmd.index("--size")] + ["--size", "1024", "--steps", "2", "--device", "cpu",
-                                                              "-q", "-o", f"{folder}/c.png"]
+            rss_cmd = ours_cmd[:ours_cmd.index("--size")] + ["--size", "1024", "--start-size", "512", "--steps", "1",
+                                                              "--device", "cpu", "-q", "-o", f"{folder}/c.png"]
             seconds = command_seconds(rss_cmd)
             peak_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
             print(f"\npeak RSS of a 1024 px run (2 steps at 512, 1 at 1024): {peak_mib:.0f} MiB, {seconds:.1f} s")

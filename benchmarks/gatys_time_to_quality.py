@@ -118,8 +118,9 @@ def main() -> None:
     rows: dict[str, list[tuple[float, float, float, float]]] = {}
     variants = {"current default": []}
     if not args.no_old:
-        variants = {"old default (300 steps, full size)": ["--steps", "300", "--start-size", str(args.size)],
-                    **variants}
+        # The defaults before the schedule: 300 L-BFGS steps at full size, style weight 10, no early stop.
+        old = ["--steps", "300", "--start-size", str(args.size), "--style-weight", "10", "--tolerance", "0"]
+        variants = {"old default (300 steps, full size)": old, **variants}
     for extra in args.extra:
         variants[f"run {extra}"] = shlex.split(extra)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU, size {args.size}")
