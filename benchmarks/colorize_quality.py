@@ -11,9 +11,10 @@ Methods, side by side on the same pairs:
              deviation against 200 jittered reference samples
   plain      our feature matching with the chroma upsampled bilinearly (no edge-aware step)
   ours       `stylize colorize` as shipped
+  automatic  no reference: the automatic network (the shipped colorize-auto, or --model), when there is one
 Also: seconds per photo, and the peak memory of colorizing a 24 MP scan (--rss).
 
-Run: python benchmarks/colorize_quality.py [--limit N] [--rss]
+Run: python benchmarks/colorize_quality.py [--limit N] [--rss] [--model colorize-auto.safetensors]
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from skimage.color import deltaE_ciede2000
 from stylize.colorspace import lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.images import load_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, gray_rgb
+from stylize.tasks.colorize import Colorizer, automatic_model, gray_rgb
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -87,12 +88,16 @@ def welsh(gray: torch.Tensor, reference: torch.Tensor, samples: int = 200, seed:
     return lab_to_rgb_in_gamut(own, chroma)
 
 
-def quality(limit: int | None) -> None:
+def quality(limit: int | None, model: str | None) -> None:
     photos = held_out_photos()[:limit]
     if not photos:
         raise SystemExit(f"no held-out photos found under {PHOTOS}")
     config = ColorizeConfig()
     scores: dict[str, list[float]] = {"gray": [], "welsh": [], "plain": [], "ours": []}
+    network = automatic_model(model)
+    automatic = Colorizer([], config, "cpu", model=network) if network is not None else None
+    if automatic is not None:
+        scores["automatic"] = []
     seconds = []
     for path in photos:
         pixels = load_image(path).pixels
@@ -109,11 +114,13 @@ def quality(limit: int | None) -> None:
             scores["welsh"].append(ciede2000(welsh(gray, reference), truth))
             scores["plain"].append(ciede2000(plain, truth))
             scores["ours"].append(ciede2000(colored, truth))
+            if automatic is not None:
+                scores["automatic"].append(ciede2000(automatic(gray), truth))
     print(f"{len(photos)} held-out photos from {PHOTOS}, {2 * len(photos)} pairs (half of a photo colorized "
           "from its other half)")
     print("mean CIEDE2000 to the true colours (lower is better)")
     for method, values in scores.items():
-        print(f"  {method:<6} {np.mean(values):6.2f}")
+        print(f"  {method:<9} {np.mean(values):6.2f}")
     print(f"ours: {np.mean(seconds):.2f} s per half-photo on the CPU ({torch.get_num_threads()} threads)")
 
 
@@ -136,8 +143,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N held-out photos")
     parser.add_argument("--rss", action="store_true", help="also measure peak memory on a 24 MP scan")
+    parser.add_argument("--model", help="an automatic colorization model to score (default: the shipped one, if any)")
     args = parser.parse_args()
-    quality(args.limit)
+    quality(args.limit, args.model)
     if args.rss:
         peak_rss()
 

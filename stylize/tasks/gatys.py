@@ -41,11 +41,12 @@ from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
 
 # Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
-# activations kept for the backward pass up to relu5_1 (about 1.3 KB/px), max-pool indices, gradients, the
-# L-BFGS pairs (3 floats a pixel each) and the image. Measured with benchmarks/gatys_memory.py; the README
+# activations kept for the backward pass up to relu5_1, max-pool indices, gradients, the L-BFGS pairs and the
+# image; fixed: the weights, the style targets, PyTorch itself. Fitted by benchmarks/gatys_memory.py on a
+# 2-core CPU (peak RSS at 512, 1024 and 2048 px: 873 MiB + 2509 bytes x pixels), rounded up; the README
 # gives the formula.
-BYTES_PER_PIXEL = 4000
-BASE_BYTES = 600 * 2**20
+BYTES_PER_PIXEL = 2600
+BASE_BYTES = 900 * 2**20
 # Share of the free memory a plan may count on (the rest: other processes, allocator slack).
 MEMORY_SHARE = 0.8
 # Curvature pairs carried to a finer scale: the most recent ones, which bound the history's memory there.
