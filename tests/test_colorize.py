@@ -161,3 +161,19 @@ def test_automatic_colorizer_trains_and_colorizes_without_a_reference(tmp_path):
     colored = load_image(out).pixels
     assert delta(colored, scene(seed=9)) < 0.7 * delta(gray, scene(seed=9))
     assert (rgb_to_lab(colored)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
+
+
+def test_automatic_network_starts_gray_and_is_not_saturated_by_large_features():
+    """VGG19's raw activations reach the hundreds: the network must not saturate its output's tanh on them
+    (the first real training run stalled at a constant loss for that reason)."""
+    from stylize.nets.colornet import FEATURE_LAYERS, ColorNet
+
+    torch.manual_seed(0)
+    net = ColorNet(width=8)
+    features = {name: torch.rand(1, channels, 6, 6) * 300 for name, channels in FEATURE_LAYERS.items()}
+    lightness = torch.rand(1, 1, 6, 6)
+    assert torch.equal(net(features, lightness), torch.zeros(1, 2, 6, 6))  # a fresh network predicts gray
+    torch.nn.init.normal_(net.out.weight, std=0.1)
+    scaled = {name: level * 1000 for name, level in features.items()}
+    assert torch.allclose(net(features, lightness), net(scaled, lightness), atol=1e-3)
+    assert net(scaled, lightness).abs().max() < 0.5 * 110

@@ -43,6 +43,9 @@ class ColorNet(nn.Module):
             nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
         )
         self.out = nn.Conv2d(width, 2, 1)
+        # Start from gray (zero chroma), the safest guess, with the output's tanh far from saturation.
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
 
     def arguments(self) -> dict[str, int]:
         return {"width": self.width}
@@ -58,5 +61,7 @@ class ColorNet(nn.Module):
             level = features[name]
             if level.shape[-2:] != grid:
                 level = F.interpolate(level, size=grid, mode="bilinear", align_corners=False)
-            columns.append(reduce(level.float()))
+            # Centred and scaled per position (a layer norm over channels): raw VGG19 activations reach the
+            # hundreds, which saturate the output's tanh from the first step and stop training.
+            columns.append(reduce(F.layer_norm(level.float().movedim(1, -1), level.shape[1:2]).movedim(-1, 1)))
         return torch.tanh(self.out(self.body(torch.cat(columns, dim=1)))) * CHROMA_RANGE
