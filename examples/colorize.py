@@ -33,8 +33,8 @@ def main() -> None:
     if model is not None:
         cat = load_image(HERE / "chelsea.jpg", 360).pixels
         gray_cat = gray_rgb(rgb_to_lab(cat)[:, :1])
-        rows.append([("gray", gray_cat), ("automatic (no reference)", Colorizer([], device="cpu", model=model)(gray_cat)),
-                     ("true colours", cat)])
+        automatic = Colorizer([], device="cpu", model=model)(gray_cat)
+        rows.append([("gray", gray_cat), ("automatic (no reference)", automatic), ("true colours", cat)])
     height = max(p.shape[-2] for row in rows for _, p in row)
     cell = max(p.shape[-1] for row in rows for _, p in row)
     sheet = Image.new("RGB", (cell * 3, (height + LABEL) * len(rows)), "white")
