@@ -35,13 +35,13 @@ def main() -> None:
         gray_cat = gray_rgb(rgb_to_lab(cat)[:, :1])
         automatic = Colorizer([], device="cpu", model=model)(gray_cat)
         rows.append([("gray", gray_cat), ("automatic (no reference)", automatic), ("true colours", cat)])
-    height = max(p.shape[-2] for row in rows for _, p in row)
+    heights = [max(p.shape[-2] for _, p in row) + LABEL for row in rows]
     cell = max(p.shape[-1] for row in rows for _, p in row)
-    sheet = Image.new("RGB", (cell * 3, (height + LABEL) * len(rows)), "white")
+    sheet = Image.new("RGB", (cell * 3, sum(heights)), "white")
     draw = ImageDraw.Draw(sheet)
     for r, row in enumerate(rows):
         for c, (label, pixels) in enumerate(row):
-            x, y = c * cell, r * (height + LABEL)
+            x, y = c * cell, sum(heights[:r])
             draw.text((x + 6, y + 5), label, fill="black")
             sheet.paste(tensor_to_pil(pixels), (x, y + LABEL))
     save_image(sheet, HERE / "colorize.jpg", quality=88)

@@ -1,5 +1,7 @@
 """Colorization from references: lightness kept, colours recovered, references chosen, bad inputs."""
 
+from pathlib import Path
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -116,7 +118,11 @@ def test_cli_single_file(tmp_path, monkeypatch):
         ("unreadable reference", 1, "not an image"),
     ],
 )
-def test_bad_input(tmp_path, case, code, message):
+def test_bad_input(tmp_path, monkeypatch, case, code, message):
+    import stylize.tasks.colorize
+
+    # "no reference" is an error only where no automatic model is installed: simulate that.
+    monkeypatch.setattr(stylize.tasks.colorize, "automatic_model", lambda model=None: None)
     photo, reference, gray, text = (tmp_path / n for n in ("photo.png", "ref.png", "gray.png", "text.png"))
     Image.new("L", (32, 32), 100).save(photo)
     Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy()).save(reference)
@@ -177,3 +183,20 @@ def test_automatic_network_starts_gray_and_is_not_saturated_by_large_features():
     scaled = {name: level * 1000 for name, level in features.items()}
     assert torch.allclose(net(features, lightness), net(scaled, lightness), atol=1e-3)
     assert net(scaled, lightness).abs().max() < 0.5 * 110
+
+
+def test_shipped_automatic_model_colorizes_without_a_reference(tmp_path):
+    """End to end with the shipped colorize-auto weights at a tiny size: lightness kept, colour added."""
+    from stylize.tasks.colorize import automatic_model
+
+    if automatic_model() is None:
+        pytest.skip("no shipped automatic colorization model")
+    cat = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg", 128).pixels
+    gray = gray_rgb(rgb_to_lab(cat)[:, :1])
+    Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(tmp_path / "cat.png")
+    result = invoke("colorize", tmp_path / "cat.png", "-o", tmp_path / "cat_color.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = load_image(tmp_path / "cat_color.png").pixels
+    assert out.shape == gray.shape
+    assert (rgb_to_lab(out)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
+    assert rgb_to_lab(out)[:, 1:].abs().mean() > 1  # some colour, where the input had none
