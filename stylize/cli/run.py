@@ -55,7 +55,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         if bar is None:  # created at the first step, when the work over all scales is known
             # Work in full-size steps (a step at half the size counts a quarter), so the ETA holds across scales.
             bar = tqdm(total=info.work_total, disable=quiet, dynamic_ncols=True, leave=False,
-                       bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} full-size steps "
+                       bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} full-size steps "
                                   "[{elapsed}<{remaining}{postfix}]")
         if abs(bar.total - info.work_total) > 1e-9:  # a scale converged early: less work remains
             bar.total = info.work_total
