@@ -189,7 +189,6 @@ def test_memory_plan_optimizes_smaller_and_enlarges_when_the_full_size_would_not
 
 
 def test_an_allocation_failure_falls_back_to_the_smaller_plan(style, upscale_models, monkeypatch, device):
-
     content = pil_to_tensor(gradient_image(96, 64))
     transfer = GatysTransfer([style], GatysConfig(size=0, steps=2, start_size=32), device)
     real_run, calls = transfer._run, []

@@ -197,7 +197,7 @@ def test_scene_helper_pans():
     assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
 
 
-def test_optimization_mode_starts_each_frame_from_the_last(tmp_path):
+def test_optimization_mode_writes_every_frame_at_the_asked_size(tmp_path):
     from conftest import stripes_image
 
     source = make_clip(tmp_path / "clip.mp4", frames=3, pan=1.0, audio=False)

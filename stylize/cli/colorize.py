@@ -42,9 +42,7 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     reads = ReadFiles()
     reads.add_all(references, "a reference")
     if model is not None:
-        from stylize.zoo import resolve_model
-
-        reads.add(resolve_model(model), "the model")
+        file_jobs.add_model(reads, model)
     if reference_folder is not None:
         reads.add_folder(reference_folder, "a reference")
     single = file_jobs.is_single(inputs, output)

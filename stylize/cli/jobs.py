@@ -13,6 +13,13 @@ from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
 from stylize.files import ReadFiles
 
 
+def add_model(reads: ReadFiles, model: str) -> None:
+    """Guard the file behind a model name or path (what `--model` resolves to): no output may replace it."""
+    from stylize.zoo import resolve_model
+
+    reads.add(resolve_model(model), "the model")
+
+
 def inputs_and_output(default_name: str) -> Callable[[Any], Any]:
     """INPUTS (files, folders, globs) and -o: a file for one input (default_name here), else a folder."""
     def decorate(command: Any) -> Any:

@@ -57,12 +57,12 @@ class StylePlan:
 
     def reads(self) -> ReadFiles:
         """The files this plan reads, which no output may replace."""
-        from stylize.zoo import resolve_model
+        from stylize.cli.jobs import add_model
 
         reads = ReadFiles()
         reads.add_all(self.styles, "the style image")
         for model in self.models:
-            reads.add(resolve_model(model), "the model")
+            add_model(reads, model)
         if self.masks is not None:
             self.masks.register(reads)
         return reads

@@ -52,15 +52,14 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     from tqdm import tqdm
 
+    from stylize.cli.jobs import add_model
     from stylize.files import ReadFiles
     from stylize.tasks.video import VideoJob, VideoProgress, frame_functions, work_folder
 
     reads = ReadFiles([source])
     reads.add_all(styles, "the style image")
     if model is not None:
-        from stylize.zoo import resolve_model
-
-        reads.add(resolve_model(model), "the model")
+        add_model(reads, model)
     for path in (output, work_folder(output)):
         reads.check(path, "output video")
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device)
