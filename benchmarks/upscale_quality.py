@@ -6,7 +6,8 @@ method's output is rounded to 8 bits; PSNR and SSIM (Wang et al. 2004: Gaussian 
 measured on the Y channel of ITU-R BT.601 (16-235) with `scale` pixels cropped at every border.
 Photos: the held-out list pretrained/heldout.txt of ../shared/data/photos (never trained on).
 
-Run: python benchmarks/upscale_quality.py [--scales 2,3,4] [--sharpness 0] [--model FILE] [--speed] [--rss]
+Run: python benchmarks/upscale_quality.py [--scales 2,3,4] [--sharpness 0] [--model FILE] [--ensemble] [--speed]
+     [--rss]
 """
 
 from __future__ import annotations
@@ -61,15 +62,17 @@ def lanczos(low: torch.Tensor, scale: int) -> torch.Tensor:
     return torch.from_numpy(np.array(big)).permute(2, 0, 1)[None].float() / 255
 
 
-def quality(scales: list[int], sharpness: float, model: str | None, limit: int | None) -> None:
+def quality(scales: list[int], sharpness: float, model: str | None, limit: int | None, ensemble: bool) -> None:
     photos = held_out_photos()[:limit]
     if not photos:
         raise SystemExit(f"no held-out photos found under {PHOTOS}")
+    methods = ("bicubic", "lanczos", "ours", *(("ensemble",) if ensemble else ()))
     print(f"{len(photos)} held-out photos from {PHOTOS} (BSD100, Urban100, Sun-Hays80; 512 px JPEG)")
-    print(f"{'scale':>5} {'set':<11} {'bicubic':>14} {'lanczos':>14} {'ours':>14} {'ours-bicubic':>13} "
+    print(f"{'scale':>5} {'set':<11} " + " ".join(f"{m:>14}" for m in methods) + f" {'ours-bicubic':>13} "
           f"{'consistency':>11}")
     for scale in scales:
         upscaler = Upscaler.load(model, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness, tile=0))
+        averaged = Upscaler.load(model, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness, tile=0, ensemble=True))
         scores: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
         drift = []
         for path in photos:
@@ -82,6 +85,8 @@ def quality(scales: list[int], sharpness: float, model: str | None, limit: int |
                 "lanczos": lanczos(low, scale),
                 "ours": quantize(upscaler(low)),
             }
+            if ensemble:
+                outputs["ensemble"] = quantize(averaged(low))
             group = path.name.split("_")[0]
             for method, output in outputs.items():
                 score = psnr_ssim(output, truth, scale)
@@ -91,10 +96,11 @@ def quality(scales: list[int], sharpness: float, model: str | None, limit: int |
             drift.append((resize_matlab(outputs["ours"], 1 / scale) - low).abs().mean().item() * 255)
         for group, methods in sorted(scores.items(), key=lambda item: item[0] == "all"):
             cells = {m: (np.mean([p for p, _ in v]), np.mean([s for _, s in v])) for m, v in methods.items()}
-            text = " ".join(f"{cells[m][0]:>7.2f}/{cells[m][1]:.4f}" for m in ("bicubic", "lanczos", "ours"))
+            text = " ".join(f"{cells[m][0]:>7.2f}/{cells[m][1]:.4f}" for m in methods)
             consistency = f"{np.mean(drift):>11.2f}" if group == "all" else ""
             print(f"x{scale:>4} {group:<11} {text} {cells['ours'][0] - cells['bicubic'][0]:>+13.2f} {consistency}")
-    print("cells: PSNR (dB) / SSIM on Y; consistency: mean |downscale(ours) - input| in 8-bit levels")
+    print("cells: PSNR (dB) / SSIM on Y; ensemble: ours with --ensemble; consistency: mean |downscale(ours) - "
+          "input| in 8-bit levels")
 
 
 def speed(scales: list[int], sharpness: float) -> None:
@@ -135,11 +141,12 @@ def main() -> None:
     parser.add_argument("--sharpness", type=float, default=0.0)
     parser.add_argument("--model", help="a model file or name instead of the shipped ones (one scale)")
     parser.add_argument("--limit", type=int, help="only the first N held-out photos")
+    parser.add_argument("--ensemble", action="store_true", help="also ours with --ensemble (8 times slower)")
     parser.add_argument("--speed", action="store_true", help="also time 1920x1080 inputs")
     parser.add_argument("--rss", action="store_true", help="also measure peak memory on a 6000x4000 photo")
     args = parser.parse_args()
     scales = [int(s) for s in args.scales.split(",")]
-    quality(scales, args.sharpness, args.model, args.limit)
+    quality(scales, args.sharpness, args.model, args.limit, args.ensemble)
     if args.speed:
         speed(scales, args.sharpness)
     if args.rss:

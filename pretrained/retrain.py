@@ -13,8 +13,9 @@ the crisp upscalers from the faithful ones) are trained first. A finished model 
 Profiles:
   cpu  what ships today, sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
        stronger style for starry and composition, which barely moved the photo at 600);
-       upscale: width 32, 16 blocks, x4 4000 steps, x2 and x3 600 from it, the crisp ones 200 from the
-       faithful ones; colorize: 800 steps at 160 px.
+       upscale: width 32, 16 blocks, x4 4000 steps (upscale-x4-base, not shipped) then 10000 more from it at
+       half the rate, x2 and x3 600 from upscale-x4-base, the crisp ones 200 from the faithful ones;
+       colorize: 800 steps at 160 px.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
        16 blocks, 150000 steps; colorize: 30000 steps. Files are stored in fp16 to stay under 40 MB.
 """
@@ -42,6 +43,7 @@ class Model:
     style: str | None = None
     credit: tuple[str, ...] = ()
     init: str | None = None  # another model of this list to start from
+    ship: bool = True  # False: a stage that others start from, not installed into pretrained/
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -65,19 +67,22 @@ _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--work
                 "2000", "--preview-every", "10000")
 
 
-def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str) -> Model:
-    name = f"upscale-x{scale}{'-sharp' if sharp else ''}"
-    # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
-    # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
-    init = f"upscale-x{scale}" if sharp else (None if scale == 4 else "upscale-x4")
+def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str = "", init: str | None = None,
+             lr: str = "1e-3", ship: bool = True) -> Model:
+    name = name or f"upscale-x{scale}{'-sharp' if sharp else ''}"
+    # x2 and x3 start from the x4 network's first cycle (all but the sub-pixel layer carry over, as EDSR's
+    # x3/x4 models start from x2); the crisp models from the faithful ones, so that weight interpolation is
+    # smooth.
+    if init is None and (sharp or scale != 4):
+        init = f"upscale-x{scale}" if sharp else "upscale-x4-base"
     # Perceptual weight 0.02: at 0.1 the crisp models drew a faint pixel grid (the VGG loss's checkerboard)
     # over smooth areas; 0.02 sharpens without it (looked at side by side, examples/upscale.py).
-    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", "1e-3")
+    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", lr)
     # The perceptual loss runs VGG19 at the high resolution: smaller crops keep CPU steps affordable.
     # Crops of 48 low-resolution px (EDSR's patch size) whatever the scale, 32 for the perceptual loss.
     crops = ("--batch-size", "8" if sharp else "16", "--image-size", str(scale * (32 if sharp else 48)))
     return Model(name, "upscale", cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning),
-                 gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning), init=init)
+                 gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning), init=init, ship=ship)
 
 
 MODELS = [
@@ -91,7 +96,11 @@ MODELS = [
            ("--steps", "2000", "--style-weight", "8"), "8"),
     _style("udnie", "udnie.jpg", "Udnie", "Francis Picabia", "1913",
            ("--steps", "600", "--style-weight", "3"), "5"),
-    _upscale(4, False, "4000", "150000"),
+    # x4 in two cosine cycles on the CPU (a warm restart, Loshchilov & Hutter 2017's SGDR): the first 4000
+    # steps are what shipped before; the second cycle of 10000 at half the peak rate continues from it. On
+    # the GPU one long cycle from scratch (the base stage is then just its first steps, cheap there).
+    _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False),
+    _upscale(4, False, "10000", "150000", init="upscale-x4-base", lr="5e-4"),
     _upscale(2, False, "600", "50000"),
     _upscale(3, False, "600", "50000"),
     _upscale(4, True, "200", "20000"),
@@ -177,7 +186,7 @@ def main() -> None:
         else:
             resume = ["--resume"] if output.with_suffix(".ckpt").is_file() and not args.force else []
             subprocess.run(words + resume, check=True)
-        if not args.no_install:
+        if model.ship and not args.no_install:
             print(f"  installed {install(model, work, half=args.profile == 'gpu')}")
 
 

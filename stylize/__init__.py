@@ -4,6 +4,8 @@
     out = transfer(photo, painting, size=512)             # optimization; PIL in, PIL out (tensors too)
     fast = FastStylizer.load("starry")(pixels)            # a fast model on a (N, 3, H, W) batch in [0, 1]
     fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
+    big = Upscaler.load(config=UpscaleConfig(scale=2))(pixels)  # super-resolution, shipped models
+    Colorizer, VideoJob (with frame_functions): colorize photos, stylize videos
 
 Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch;
 type checkers see the real definitions below.
@@ -18,7 +20,18 @@ from stylize.version import __version__
 
 if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__ loads them
     from stylize.colorspace import preserve_color  # noqa: F401
-    from stylize.config import FastConfig, GatysConfig, StyleTrainConfig, TrainConfig  # noqa: F401
+    from stylize.config import (  # noqa: F401
+        ColorizeConfig,
+        ColorizeTrainConfig,
+        FastConfig,
+        GatysConfig,
+        GatysVideoConfig,
+        StyleTrainConfig,
+        TrainConfig,
+        UpscaleConfig,
+        UpscaleTrainConfig,
+        VideoConfig,
+    )
     from stylize.device import resolve_device  # noqa: F401
     from stylize.errors import (  # noqa: F401
         ConfigError,
@@ -30,8 +43,11 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     )
     from stylize.images import LoadedImage, load_image, save_image  # noqa: F401
     from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model  # noqa: F401
+    from stylize.tasks.colorize import ColorizeObjective, Colorizer  # noqa: F401
     from stylize.tasks.fast import FastStylizer, StyleObjective  # noqa: F401
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
+    from stylize.tasks.upscale import UpscaleObjective, Upscaler  # noqa: F401
+    from stylize.tasks.video import VideoJob, VideoResult, frame_functions, warping_error  # noqa: F401
     from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
     from stylize.vgg import VGGFeatures  # noqa: F401
     from stylize.zoo import ModelEntry, available_models, resolve_model  # noqa: F401
@@ -43,6 +59,14 @@ _EXPORTS = {
     "StepInfo": "stylize.tasks.gatys",
     "FastStylizer": "stylize.tasks.fast",
     "StyleObjective": "stylize.tasks.fast",
+    "Upscaler": "stylize.tasks.upscale",
+    "UpscaleObjective": "stylize.tasks.upscale",
+    "Colorizer": "stylize.tasks.colorize",
+    "ColorizeObjective": "stylize.tasks.colorize",
+    "VideoJob": "stylize.tasks.video",
+    "VideoResult": "stylize.tasks.video",
+    "frame_functions": "stylize.tasks.video",
+    "warping_error": "stylize.tasks.video",
     "fit": "stylize.training.loop",
     "TrainLog": "stylize.training.loop",
     "TrainResult": "stylize.training.loop",
@@ -51,6 +75,12 @@ _EXPORTS = {
     "FastConfig": "stylize.config",
     "TrainConfig": "stylize.config",
     "StyleTrainConfig": "stylize.config",
+    "UpscaleConfig": "stylize.config",
+    "UpscaleTrainConfig": "stylize.config",
+    "ColorizeConfig": "stylize.config",
+    "ColorizeTrainConfig": "stylize.config",
+    "VideoConfig": "stylize.config",
+    "GatysVideoConfig": "stylize.config",
     "VGGFeatures": "stylize.vgg",
     "LoadedImage": "stylize.images",
     "load_image": "stylize.images",

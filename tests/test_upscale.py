@@ -52,6 +52,26 @@ def test_tiled_equals_untiled(scale):
     assert torch.allclose(tiled.runner(image), upscaler.runner(image), rtol=1e-5, atol=1e-4)
 
 
+def test_self_ensemble_is_exactly_equivariant_and_exact_for_an_equivariant_network():
+    image = torch.rand(1, 3, 11, 7)  # odd and not square: a turn undone the wrong way changes the shape
+    ensemble = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(tile=0, ensemble=True))
+    plain = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(tile=0))
+    with torch.no_grad():
+        output = ensemble(image)
+        assert output.shape == (1, 3, 22, 14)
+        assert not torch.allclose(output, plain(image), atol=1e-3)  # the tiny network is not equivariant
+        # The average over the 8 flips and turns commutes with each of them, whatever the network.
+        assert torch.allclose(ensemble(image.flip(-1)), output.flip(-1), atol=1e-5)
+        assert torch.allclose(ensemble(image.rot90(1, (-2, -1))), output.rot90(1, (-2, -1)), atol=1e-5)
+        # A network that is only its bicubic skip is equivariant already: the ensemble changes nothing.
+        bicubic_only = tiny(2)
+        bicubic_only.upsample[0].weight.zero_()
+        bicubic_only.upsample[0].bias.zero_()
+        expected = Upscaler(bicubic_only, device="cpu", config=UpscaleConfig(tile=0))(image)
+        actual = Upscaler(bicubic_only, device="cpu", config=UpscaleConfig(tile=0, ensemble=True))(image)
+        assert torch.allclose(actual, expected, atol=1e-5)
+
+
 def test_sharpness_blends_weights_and_reproduces_each_end():
     faithful, crisp = tiny(2, seed=1), tiny(2, seed=2)
     x = torch.rand(1, 3, 9, 9)

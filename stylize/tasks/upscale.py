@@ -104,7 +104,18 @@ class Upscaler:
         if height * width * self.scale**2 > MAX_PIXELS:
             raise ImageError(f"x{self.scale} of {width}x{height} would be {width * self.scale}x{height * self.scale}, "
                              f"over the limit of {MAX_PIXELS / 1e6:.0f} MP")
-        return self.runner(pixels).clamp_(0, 1)
+        if not self.config.ensemble:
+            return self.runner(pixels).clamp_(0, 1)
+        # Geometric self-ensemble (Timofte et al. 2016, "Seven ways to improve example-based single image
+        # super resolution"; EDSR+ in Lim et al. 2017): the network is not exactly equivariant to flips and
+        # 90-degree turns, so averaging its 8 answers, each turned back, cancels part of its error.
+        total = torch.zeros(())
+        for flip in (False, True):
+            flipped = pixels.flip(-1) if flip else pixels
+            for turns in range(4):
+                output = self.runner(flipped.rot90(turns, (-2, -1))).rot90(-turns, (-2, -1))
+                total = total + (output.flip(-1) if flip else output)
+        return total.div_(8).clamp_(0, 1)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
         """Batch interface (batch.run_jobs): transparency upscaled beside the colour, never flattened."""
