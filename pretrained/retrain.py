@@ -14,8 +14,8 @@ Profiles:
   cpu  what ships today, sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
        stronger style for starry and composition, which barely moved the photo at 600);
        upscale: width 32, 16 blocks, x4 4000 steps (upscale-x4-base, not shipped) then 10000 more from it at
-       half the rate, x2 and x3 600 from upscale-x4-base, the crisp ones 200 from the faithful ones;
-       colorize: 800 steps at 160 px.
+       half the rate, x2 and x3 600 from x4, the crisp ones 200 from the faithful ones; colorize: 800 steps
+       at 160 px.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
        16 blocks, 150000 steps; colorize: 30000 steps. Files are stored in fp16 to stay under 40 MB.
 """
@@ -70,11 +70,10 @@ _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--work
 def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str = "", init: str | None = None,
              lr: str = "1e-3", ship: bool = True) -> Model:
     name = name or f"upscale-x{scale}{'-sharp' if sharp else ''}"
-    # x2 and x3 start from the x4 network's first cycle (all but the sub-pixel layer carry over, as EDSR's
-    # x3/x4 models start from x2); the crisp models from the faithful ones, so that weight interpolation is
-    # smooth.
+    # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
+    # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
     if init is None and (sharp or scale != 4):
-        init = f"upscale-x{scale}" if sharp else "upscale-x4-base"
+        init = f"upscale-x{scale}" if sharp else "upscale-x4"
     # Perceptual weight 0.02: at 0.1 the crisp models drew a faint pixel grid (the VGG loss's checkerboard)
     # over smooth areas; 0.02 sharpens without it (looked at side by side, examples/upscale.py).
     tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", lr)

@@ -109,12 +109,13 @@ class Upscaler:
         # Geometric self-ensemble (Timofte et al. 2016, "Seven ways to improve example-based single image
         # super resolution"; EDSR+ in Lim et al. 2017): the network is not exactly equivariant to flips and
         # 90-degree turns, so averaging its 8 answers, each turned back, cancels part of its error.
-        total = torch.zeros(())
+        # Summed in place: one output-sized buffer beside the pass in flight, whatever the image's size.
+        total = torch.zeros(pixels.shape[0], 3, height * self.scale, width * self.scale)
         for flip in (False, True):
             flipped = pixels.flip(-1) if flip else pixels
             for turns in range(4):
                 output = self.runner(flipped.rot90(turns, (-2, -1))).rot90(-turns, (-2, -1))
-                total = total + (output.flip(-1) if flip else output)
+                total.add_(output.flip(-1) if flip else output)
         return total.div_(8).clamp_(0, 1)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
