@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -72,7 +73,7 @@ def quality(scales: list[int], sharpness: float, model: str | None, limit: int |
           f"{'consistency':>11}")
     for scale in scales:
         upscaler = Upscaler.load(model, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness, tile=0))
-        averaged = Upscaler.load(model, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness, tile=0, ensemble=True))
+        averaged = Upscaler(upscaler.runner.net, upscaler.info, "cpu", replace(upscaler.config, ensemble=True))
         scores: dict[str, dict[str, list[tuple[float, float]]]] = defaultdict(lambda: defaultdict(list))
         drift = []
         for path in photos:

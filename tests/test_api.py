@@ -21,4 +21,3 @@ def test_type_checkers_see_exactly_the_public_names():
     guarded = next(node for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
     imported = {alias.asname or alias.name for node in guarded.body for alias in node.names}
     assert imported == set(stylize.__all__) - {"__version__"}
-
