@@ -1,12 +1,13 @@
 """Optimization memory: peak RSS of `stylize run --style` against the output's size, and the formula.
 
-Each size runs as its own process at a single scale (--start-size equal to --size) for two steps, which
-is the peak of any schedule (the full size is its largest scale). The fit of peak bytes against pixels
+Each size runs as its own process at a single scale (--start-size equal to --size), which is the peak of any
+schedule (the full size is its largest scale), for --steps steps (default: the default step count, so that
+L-BFGS's curvature history, one pair per step, is as large as in a real run). The fit of peak bytes against pixels
 gives the per-pixel and fixed costs that stylize's memory plan uses (tasks/gatys.py: BYTES_PER_PIXEL and
 BASE_BYTES). Then one default run at a size that does not fit is timed with its peak, to show the plan
 (optimize smaller, enlarge with the super-resolution network) keeps memory bounded.
 
-Run: python benchmarks/gatys_memory.py [--sizes 512,1024,2048] [--large 4096]
+Run: python benchmarks/gatys_memory.py [--sizes 512,1024,2048] [--steps 20] [--large 4096]
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from stylize.config import GatysConfig
 from stylize.tasks.gatys import BASE_BYTES, BYTES_PER_PIXEL
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,16 +46,17 @@ def peak_of(command: list[str]) -> tuple[int, int, str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="512,1024,2048")
+    parser.add_argument("--steps", type=int, default=GatysConfig().steps)
     parser.add_argument("--large", type=int, default=4096, help="a size run with the default plan (0: skip)")
     args = parser.parse_args()
     stylize = str(Path(sys.executable).parent / "stylize")
     width, height = Image.open(CONTENT).size
     pixels, peaks = [], []
     with tempfile.TemporaryDirectory() as folder:
-        print("single-scale optimization, 2 L-BFGS steps, CPU")
+        print(f"single-scale optimization, {args.steps} L-BFGS steps, CPU")
         for size in (int(s) for s in args.sizes.split(",")):
             command = [stylize, "run", str(CONTENT), "--style", str(STYLE), "--size", str(size), "--start-size",
-                       str(size), "--steps", "2", "--device", "cpu", "-q", "-o", f"{folder}/out.png"]
+                       str(size), "--steps", str(args.steps), "--device", "cpu", "-q", "-o", f"{folder}/out.png"]
             peak, code, _, seconds = peak_of(command)
             count = size * size * min(width, height) / max(width, height)
             pixels.append(count)

@@ -192,24 +192,29 @@ class GatysConfig(Settings):
     style_blend: tuple[float, ...] | None = setting(
         None, "Comma-separated weights, one per --style (e.g. 0.7,0.3).", default_text="equal", metavar="W,W,...")
     content_weight: float = setting(1.0, "How strongly the content's structure is kept.", min=0)
-    # 5, not 10: with most of the work at coarse scales the style is reached sooner; 10 then over-paints the
-    # content (benchmarks/gatys_time_to_quality.py: content 0.73 against 0.55 at 10 and 5, for style 0.13/0.21).
-    style_weight: float = setting(5.0, "How strongly the style's textures are imposed.", min=0)
+    # 10: with the Laplacian levels and the photo's detail at each scale (tasks/gatys.py) the content holds at
+    # this weight (benchmarks/gatys_time_to_quality.py: content 0.58, style 0.13; at 5 before them, 0.59 / 0.23).
+    style_weight: float = setting(10.0, "How strongly the style's textures are imposed.", min=0)
     tv_weight: float = setting(2.0, "Smoothness: raise against noise and speckle, lower for crisper detail.", min=0)
     # Gatys et al. 2016: content from relu4_2, style from relu1_1 to relu5_1.
     content_layers: tuple[str, ...] = setting(("relu4_2",), "Comma-separated VGG19 layers for the content loss.")
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns).")
-    # Chosen with benchmarks/gatys_time_to_quality.py and by looking: at 512 px, 16 steps at the full size (32 at
-    # 256 px, 64 at 128 px) cost 28 full-size steps, about a minute on a 2-core CPU; content is kept, but the
-    # style's Gram distance stays about twice that of the old 300-step default (the note of issue 14).
-    steps: int = setting(16, "Most optimizer steps at the full size; each coarser scale of the pyramid runs up to "
-                             "twice as many as the next finer one. A scale stops earlier once converged "
-                             "(--tolerance).", min=1)
+    # Chosen with benchmarks/gatys_time_to_quality.py and by looking: at 512 px the three scales cost 26 full-size
+    # steps of work (the coarse ones a sixteenth and a quarter each) and the whole command about 34 raw VGG19
+    # steps, under a minute on a 2-core CPU; 22 steps cost 37 for content / style 0.585 / 0.132 against
+    # 0.595 / 0.140.
+    steps: int = setting(20, "Most optimizer steps at each scale of the pyramid; a step at half the size costs a "
+                             "quarter, so the full size's steps are most of the time. A scale stops earlier once "
+                             "converged (--tolerance).", min=1)
     optimizer: str = setting("lbfgs", "L-BFGS converges in fewer steps; Adam uses less memory.", choices=OPTIMIZERS)
     lr: float | None = setting(None, "Learning rate.", min=0, label="learning rate",
                                default_text="1 for lbfgs, 0.02 for adam")
+    # 6 levels take a 512 px image down to 8 px, below the scale of any stroke (tasks/gatys.py, LEVEL_GAIN).
+    coarse_levels: int = setting(6, "Optimize the image together with this many coarser copies of it (a Laplacian "
+                                    "pyramid): large structures settle in fewer steps. 0 optimizes plain pixels.",
+                                 min=0, max=12)
     init: str = setting("content", "Starting image: content keeps most structure, noise gives more varied results.",
                         choices=INITS)
     seed: int = setting(0, "Random seed; the same seed on the same device gives the same image.")

@@ -301,7 +301,8 @@ def test_a_signal_stops_a_batch_cleanly_with_summary_and_report(tmp_path, signum
     stripes_image(32, 32).save(style)
     report = tmp_path / "report.json"
     command = [sys.executable, "-m", "stylize", "batch", str(inputs), "-o", str(tmp_path / "out"), "--style",
-               str(style), "--size", "40", "--steps", "100000", "--report", str(report), "--device", "cpu"]
+               str(style), "--size", "40", "--steps", "100000", "--tolerance", "0", "--report", str(report),
+               "--device", "cpu"]
     process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 60
     while not report.exists() and time.time() < deadline:
