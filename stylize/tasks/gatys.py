@@ -468,7 +468,8 @@ class _Progress:
 
 
 def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """An image (or per-pixel quantity) resampled to `size` (bicubic)."""
+    """The optimizer's image enlarged to `size` (bicubic), not clamped: unlike tensors.resize_to, values
+    outside [0, 1] are left to the range penalty, so the optimization is not changed behind its back."""
     return F.interpolate(image, size=size, mode="bicubic", align_corners=False)
 
 
