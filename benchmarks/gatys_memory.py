@@ -4,8 +4,8 @@ Each size runs as its own process at a single scale (--start-size equal to --siz
 schedule (the full size is its largest scale), for --steps steps (default: the default step count, so that
 L-BFGS's curvature history, one pair per step, is as large as in a real run). The fit of peak bytes against pixels
 gives the per-pixel and fixed costs that stylize's memory plan uses (tasks/gatys.py: BYTES_PER_PIXEL and
-BASE_BYTES). Then one default run at a size that does not fit is timed with its peak, to show the plan
-(optimize smaller, enlarge with the super-resolution network) keeps memory bounded.
+BASE_BYTES). Then one run at a size that does not fit (the default plan, --steps steps) is timed with its peak,
+to show the plan (optimize smaller, enlarge with the super-resolution network) keeps memory bounded.
 
 Run: python benchmarks/gatys_memory.py [--sizes 512,1024,2048] [--steps 20] [--large 4096]
 """
@@ -68,7 +68,7 @@ def main() -> None:
               f"(the plan assumes {BASE_BYTES / 2**20:.0f} MiB + {BYTES_PER_PIXEL} bytes x pixels)")
         if args.large:
             command = [stylize, "run", str(CONTENT), "--style", str(STYLE), "--size", str(args.large), "--steps",
-                       "2", "--device", "cpu", "-o", f"{folder}/large.png"]
+                       str(args.steps), "--device", "cpu", "-o", f"{folder}/large.png"]
             peak, code, last, seconds = peak_of(command)
             print(f"\n--size {args.large} with the default plan: peak RSS {peak / 2**30:.2f} GiB, {seconds:.0f} s, "
                   f"exit {code}\n  {last}")

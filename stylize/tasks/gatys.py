@@ -35,6 +35,7 @@ from stylize.device import (
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
 from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
+from stylize.lbfgs import LBFGS, Pair
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.tensors import check_pixels, resize_longest, resize_to
@@ -51,6 +52,10 @@ BASE_BYTES = 900 * 2**20
 MEMORY_SHARE = 0.8
 # Curvature pairs carried to a finer scale: the most recent ones, which bound the history's memory there.
 CARRIED_PAIRS = 10
+# L-BFGS's history in pairs. At the default 20 steps a scale it holds them all; a history of 20 measured the same
+# as 50 (benchmarks/gatys_time_to_quality.py's evaluator, three pairs, content / style 0.647 / 0.130 against
+# 0.647 / 0.133); 50 stays for longer runs (--steps 300), where 20 was not measured.
+HISTORY_SIZE = 50
 
 
 # The image is optimized as levels[0] + sum over k of LEVEL_GAIN**k * upsample(levels[k]), levels[k] at 1/2**k
@@ -368,27 +373,24 @@ class GatysTransfer:
         style_targets = self.style_grams(side) if masks is not None else self.style_targets(side)
         del content_features
 
-        # The parameters stay in the default layout (L-BFGS flattens them with .view); the copy into
-        # channels_last inside _features is one small tensor per step.
         levels = pyramid_levels(image.detach(), cfg.coarse_levels)
+        shapes = [tuple(level.shape) for level in levels]
+        carry = carried if carried is not None and self.carry_optimizer_state else None
+        optimizer: LBFGS | torch.optim.Adam
         if cfg.optimizer == "lbfgs":
-            # One iteration per step() and no line search: exactly one forward and backward per step, and
-            # the history carries over between calls. Tolerances off: the step count alone decides.
-            optimizer: torch.optim.Optimizer = torch.optim.LBFGS(
-                levels, lr=cfg.learning_rate, max_iter=1, history_size=50,
-                tolerance_grad=-1.0, tolerance_change=-1.0,
-            )
+            pairs = carry_pairs(carry["pairs"], carry["shapes"], shapes) if carry else []
+            optimizer = LBFGS(levels, lr=cfg.learning_rate, history_size=HISTORY_SIZE, pairs=pairs)
         else:
             optimizer = torch.optim.Adam(levels, lr=cfg.learning_rate)
-        if carried is not None and self.carry_optimizer_state:
-            for level, state in zip(levels, carry_state(carried, cfg.optimizer, [lv.shape for lv in levels]),
-                                    strict=True):
-                if state:
+            if carry:
+                for level, state in zip(levels, carry_adam_state(carry["states"], carry["shapes"], shapes),
+                                        strict=True):
                     optimizer.state[level] = state
         losses: dict[str, torch.Tensor] = {}
 
         def closure() -> torch.Tensor:
-            optimizer.zero_grad(set_to_none=True)
+            for level in levels:
+                level.grad = None
             pixels = compose_levels(levels)
             content_value, style_value = perceptual_losses(self._features(pixels), content_targets, style_targets,
                                                            masks)
@@ -404,18 +406,11 @@ class GatysTransfer:
             losses.clear()
             losses.update(terms, total=total)
             total.backward()
-            for level in levels:  # upsampling's backward may hand back channels_last gradients
-                if level.grad is not None and not level.grad.is_contiguous():
-                    level.grad = level.grad.contiguous()
             return total
 
         history: list[float] = []
         for step in range(1, progress.scale.steps + 1):
-            if cfg.optimizer == "lbfgs":
-                optimizer.step(closure)
-            else:
-                closure()
-                optimizer.step()
+            optimizer.step(closure)
             values = {k: v.item() for k, v in losses.items()}
             if not math.isfinite(values["total"]):
                 raise StylizeError(
@@ -430,7 +425,9 @@ class GatysTransfer:
                 break
         with torch.no_grad():
             result = compose_levels(levels)
-        return result, {"shapes": [tuple(lv.shape) for lv in levels], "states": [optimizer.state[lv] for lv in levels]}
+        if isinstance(optimizer, LBFGS):
+            return result, {"shapes": shapes, "pairs": optimizer.pairs}
+        return result, {"shapes": shapes, "states": [optimizer.state[level] for level in levels]}
 
 
 # Steps over which convergence is judged: long enough to see through L-BFGS's uneven progress.
@@ -506,55 +503,39 @@ def _resample_flat(vector: torch.Tensor, old_shapes: Sequence[tuple[int, ...]],
     return torch.cat(parts)
 
 
-def carry_state(carried: dict, optimizer: str, new_shapes: Sequence[tuple[int, ...]]) -> list[dict]:
-    """The optimizer state of one pyramid scale, made to serve the next (larger) one: one state per parameter
-    (the levels of pyramid_levels, same count at every scale).
+def carry_pairs(pairs: Sequence[Pair], old_shapes: Sequence[tuple[int, ...]],
+                new_shapes: Sequence[tuple[int, ...]]) -> list[Pair]:
+    """L-BFGS's most recent curvature pairs of one pyramid scale, made to serve the next (larger) one, whose
+    parameters (the levels of pyramid_levels, same count at every scale) have new_shapes.
 
     Every loss is a mean over pixels, so a gradient shrinks by the ratio of pixel counts when the image grows
-    (for each level alike: a coarse level's gradient sums a fixed 4**k pixels); steps keep their size.
-    L-BFGS (whose state lives with the first parameter, flat over all) keeps its curvature pairs (steps s
-    resampled, gradient changes y resampled and scaled; 1/(y.s) and the initial Hessian scale follow) and
-    takes its next step from them instead of a blind, tiny steepest-descent step; the step that led to the
-    previous scale's last point is not a pair at the new scale, so it is dropped (d = 0). Adam keeps its
-    moments and step count (first moments scaled like gradients, second like their squares).
+    (for each level alike: a coarse level's gradient sums a fixed 4**k pixels) while steps keep their size:
+    the steps s are resampled, the gradient changes y resampled and scaled. The next scale then takes its
+    first step from this curvature instead of a blind, tiny steepest-descent step. Pairs whose curvature is
+    no longer positive are dropped by LBFGS itself.
     """
-    old_shapes, states = carried["shapes"], carried["states"]
-    new_shapes = [tuple(shape) for shape in new_shapes]
     ratio = math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
-    if optimizer == "adam":
-        carried_states = []
-        for state, old, new in zip(states, old_shapes, new_shapes, strict=True):
-            if "exp_avg" not in state:
-                return [{} for _ in new_shapes]
-            carried_states.append({
-                "step": state["step"],
-                "exp_avg": _resample_flat(state["exp_avg"].reshape(-1), [old], [new]).view(new) * ratio,
-                "exp_avg_sq": _resample_flat(state["exp_avg_sq"].reshape(-1), [old], [new]).view(new) * ratio**2,
-            })
-        return carried_states
-    empty: list[dict] = [{} for _ in new_shapes]
-    state = states[0]
-    pairs = list(zip(state.get("old_stps", []), state.get("old_dirs", []), strict=True))[-CARRIED_PAIRS:]
-    steps = [_resample_flat(s, old_shapes, new_shapes) for s, _ in pairs]
-    changes = [_resample_flat(y, old_shapes, new_shapes) * ratio for _, y in pairs]
-    kept = [(s, y) for s, y in zip(steps, changes, strict=True) if y.dot(s) > 1e-10]
-    if not kept:
-        return empty
-    size = kept[-1][0].numel()
-    s_last, y_last = kept[-1]
-    empty[0] = {
-        "func_evals": 0,
-        "n_iter": 1,  # the next step() is an ordinary quasi-Newton step, not the first
-        "d": torch.zeros(size, device=s_last.device),
-        "t": 0.0,  # with d = 0 the "previous step" is empty, so no spurious pair is recorded
-        "prev_flat_grad": torch.zeros(size, device=s_last.device),
-        "prev_loss": None,
-        "old_stps": [s for s, _ in kept],
-        "old_dirs": [y for _, y in kept],
-        "ro": [1.0 / y.dot(s) for s, y in kept],
-        "H_diag": y_last.dot(s_last) / y_last.dot(y_last),
-    }
-    return empty
+    return [
+        (_resample_flat(s, old_shapes, new_shapes), _resample_flat(y, old_shapes, new_shapes) * ratio)
+        for s, y in list(pairs)[-CARRIED_PAIRS:]
+    ]
+
+
+def carry_adam_state(states: Sequence[dict], old_shapes: Sequence[tuple[int, ...]],
+                     new_shapes: Sequence[tuple[int, ...]]) -> list[dict]:
+    """Adam's state per level for the next scale: its step count and moments resampled, the first moments
+    scaled like gradients (see carry_pairs), the second like their squares. Empty when no step was taken."""
+    ratio = math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
+    if any("exp_avg" not in state for state in states):
+        return [{} for _ in new_shapes]
+    return [
+        {
+            "step": state["step"],
+            "exp_avg": _resample_flat(state["exp_avg"].reshape(-1), [old], [new]).view(new) * ratio,
+            "exp_avg_sq": _resample_flat(state["exp_avg_sq"].reshape(-1), [old], [new]).view(new) * ratio**2,
+        }
+        for state, old, new in zip(states, old_shapes, new_shapes, strict=True)
+    ]
 
 
 ImageInput = Image.Image | torch.Tensor
