@@ -1,9 +1,9 @@
 """Optimization memory: peak RSS of `stylize run --style` against the output's size, and the formula.
 
-Each size runs as its own process at a single scale (--start-size equal to --size), which is the peak of any
-schedule (the full size is its largest scale), for --steps steps (default: the default step count, so that
-L-BFGS's curvature history, one pair per step, is as large as in a real run). The fit of peak bytes against pixels
-gives the per-pixel and fixed costs that stylize's memory plan uses (tasks/gatys.py: BYTES_PER_PIXEL and
+Each size runs as its own process with the default schedule (the coarser scales raise the peak: a single-scale
+run peaks about a fifth lower) and --steps steps a scale (default: the default step count, so that L-BFGS's
+history, one pair per step, is as in a real run). The fit of peak bytes against pixels gives the per-pixel and
+fixed costs that stylize's memory plan uses (tasks/gatys.py: BYTES_PER_PIXEL and
 BASE_BYTES). Then one run at a size that does not fit (the default plan, --steps steps) is timed with its peak,
 to show the plan (optimize smaller, enlarge with the super-resolution network) keeps memory bounded.
 
@@ -53,10 +53,10 @@ def main() -> None:
     width, height = Image.open(CONTENT).size
     pixels, peaks = [], []
     with tempfile.TemporaryDirectory() as folder:
-        print(f"single-scale optimization, {args.steps} L-BFGS steps, CPU")
+        print(f"default schedule, {args.steps} L-BFGS steps a scale, CPU")
         for size in (int(s) for s in args.sizes.split(",")):
-            command = [stylize, "run", str(CONTENT), "--style", str(STYLE), "--size", str(size), "--start-size",
-                       str(size), "--steps", str(args.steps), "--device", "cpu", "-q", "-o", f"{folder}/out.png"]
+            command = [stylize, "run", str(CONTENT), "--style", str(STYLE), "--size", str(size), "--steps",
+                       str(args.steps), "--device", "cpu", "-q", "-o", f"{folder}/out.png"]
             peak, code, _, seconds = peak_of(command)
             count = size * size * min(width, height) / max(width, height)
             pixels.append(count)

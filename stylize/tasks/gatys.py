@@ -44,9 +44,12 @@ from stylize.vgg import VGGFeatures
 # Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
 # activations kept for the backward pass up to relu5_1, max-pool indices, gradients, the Laplacian levels, the
 # L-BFGS pairs (one per step, each two vectors over the levels, 4/3 of the pixels) and the image; fixed: the
-# weights, the style targets, PyTorch itself. Fitted by benchmarks/gatys_memory.py on a 2-core CPU (peak RSS
-# of 20-step runs at 512 and 1024 px: 801 MiB + 3491 bytes x pixels), rounded up; the README gives the formula.
-BYTES_PER_PIXEL = 3600
+# weights, the style targets, PyTorch itself. Fitted by benchmarks/gatys_memory.py on a 2-core CPU with whole
+# default runs, the pyramid's coarser scales included: they raise the peak by about a fifth over a single-scale
+# run (3.42 against 2.90 GiB at 1024 px; probably their freed memory, which the C allocator keeps). 3.42 GiB at
+# 0.70 MP and, for --size 4096 (optimized at 2.79 MP, then enlarged), 11.38 GiB: 775 MiB + 4090 bytes x pixels,
+# rounded up; the README gives the formula.
+BYTES_PER_PIXEL = 4100
 BASE_BYTES = 900 * 2**20
 # Share of the free memory a plan may count on (the rest: other processes, allocator slack).
 MEMORY_SHARE = 0.8
