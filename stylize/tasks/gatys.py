@@ -506,18 +506,23 @@ def _resample_flat(vector: torch.Tensor, old_shapes: Sequence[tuple[int, ...]],
     return torch.cat(parts)
 
 
+def _gradient_ratio(old_shapes: Sequence[tuple[int, ...]], new_shapes: Sequence[tuple[int, ...]]) -> float:
+    """How much a gradient shrinks from one scale to the next: every loss is a mean over pixels, so by the
+    ratio of pixel counts (for each level alike: a coarse level's gradient sums a fixed 4**k pixels)."""
+    return math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
+
+
 def carry_pairs(pairs: Sequence[Pair], old_shapes: Sequence[tuple[int, ...]],
                 new_shapes: Sequence[tuple[int, ...]]) -> list[Pair]:
     """L-BFGS's most recent curvature pairs of one pyramid scale, made to serve the next (larger) one, whose
     parameters (the levels of pyramid_levels, same count at every scale) have new_shapes.
 
-    Every loss is a mean over pixels, so a gradient shrinks by the ratio of pixel counts when the image grows
-    (for each level alike: a coarse level's gradient sums a fixed 4**k pixels) while steps keep their size:
-    the steps s are resampled, the gradient changes y resampled and scaled. The next scale then takes its
+    Gradients shrink by _gradient_ratio when the image grows while steps keep their size: the steps s are
+    resampled, the gradient changes y resampled and scaled. The next scale then takes its
     first step from this curvature instead of a blind, tiny steepest-descent step. Pairs whose curvature is
     no longer positive are dropped by LBFGS itself.
     """
-    ratio = math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
+    ratio = _gradient_ratio(old_shapes, new_shapes)
     return [
         (_resample_flat(s, old_shapes, new_shapes), _resample_flat(y, old_shapes, new_shapes) * ratio)
         for s, y in list(pairs)[-CARRIED_PAIRS:]
@@ -527,8 +532,8 @@ def carry_pairs(pairs: Sequence[Pair], old_shapes: Sequence[tuple[int, ...]],
 def carry_adam_state(states: Sequence[dict], old_shapes: Sequence[tuple[int, ...]],
                      new_shapes: Sequence[tuple[int, ...]]) -> list[dict]:
     """Adam's state per level for the next scale: its step count and moments resampled, the first moments
-    scaled like gradients (see carry_pairs), the second like their squares. Empty when no step was taken."""
-    ratio = math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
+    scaled like gradients (_gradient_ratio), the second like their squares. Empty when no step was taken."""
+    ratio = _gradient_ratio(old_shapes, new_shapes)
     if any("exp_avg" not in state for state in states):
         return [{} for _ in new_shapes]
     return [
