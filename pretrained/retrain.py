@@ -13,9 +13,9 @@ the crisp upscalers from the faithful ones) are trained first. A finished model 
 Profiles:
   cpu  what ships today, sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
        stronger style for starry and composition, which barely moved the photo at 600);
-       upscale: width 32, 16 blocks, x4 4000 steps (upscale-x4-base, not shipped) then 10000 more from it at
-       half the rate, x2 and x3 600 from x4, the crisp ones 200 from the faithful ones; colorize: 800 steps
-       at 160 px.
+       upscale: width 32, 16 blocks, x4 in three cosine cycles, 4000, 10000 and 3000 steps,
+       each from the last at half its rate (upscale-x4-base and -cycle2 are not shipped), x2 and x3 600 from
+       x4, the crisp ones 200 from the faithful ones; colorize: 800 steps at 160 px.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
        16 blocks, 150000 steps; colorize: 30000 steps. Files are stored in fp16 to stay under 40 MB.
 """
@@ -44,6 +44,7 @@ class Model:
     credit: tuple[str, ...] = ()
     init: str | None = None  # another model of this list to start from
     ship: bool = True  # False: a stage that others start from, not installed into pretrained/
+    seed: int = 0  # a stage that continues another draws other crops than it did
     extra: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -68,7 +69,7 @@ _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--work
 
 
 def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str = "", init: str | None = None,
-             lr: str = "1e-3", ship: bool = True) -> Model:
+             lr: str = "1e-3", ship: bool = True, seed: int = 0, rescale: bool = True) -> Model:
     name = name or f"upscale-x{scale}{'-sharp' if sharp else ''}"
     # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
     # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
@@ -80,8 +81,14 @@ def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str 
     # The perceptual loss runs VGG19 at the high resolution: smaller crops keep CPU steps affordable.
     # Crops of 48 low-resolution px (EDSR's patch size) whatever the scale, 32 for the perceptual loss.
     crops = ("--batch-size", "8" if sharp else "16", "--image-size", str(scale * (32 if sharp else 48)))
-    return Model(name, "upscale", cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning),
-                 gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning), init=init, ship=ship)
+    # Scale augmentation (photos shrunk by 0.5 to 1 first): 248 photos are few for a long training. On the
+    # CPU the first two x4 stages ran without it (they predate it; kept so the shipped x4 is reproducible).
+    augment = ("--rescale", "0.5")
+    return Model(name, "upscale",
+                 cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning,
+                      *(augment if rescale else ())),
+                 gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning, *augment),
+                 init=init, ship=ship, seed=seed)
 
 
 MODELS = [
@@ -95,11 +102,15 @@ MODELS = [
            ("--steps", "2000", "--style-weight", "8"), "8"),
     _style("udnie", "udnie.jpg", "Udnie", "Francis Picabia", "1913",
            ("--steps", "600", "--style-weight", "3"), "5"),
-    # x4 in two cosine cycles on the CPU (a warm restart, Loshchilov & Hutter 2017's SGDR): the first 4000
-    # steps are what shipped before; the second cycle of 10000 at half the peak rate continues from it. On
-    # the GPU one long cycle from scratch (the base stage is then just its first steps, cheap there).
-    _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False),
-    _upscale(4, False, "10000", "150000", init="upscale-x4-base", lr="5e-4"),
+    # x4 in three cosine cycles on the CPU (warm restarts, Loshchilov & Hutter 2017's SGDR), each at half the
+    # previous peak rate and continuing from the last: 4000 steps, 10000, then 3000 with scale augmentation
+    # on other crops (seed 1). Held-out x4 PSNR after the second: 26.66 dB; a third of 8000 steps without
+    # augmentation: 26.66 (its gain kept rising on training photos only); 3000 with it: 26.71. On the GPU
+    # one long cycle from scratch does the work (the base stage is then its first steps), the last polishes.
+    _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False, rescale=False),
+    _upscale(4, False, "10000", "150000", name="upscale-x4-cycle2", init="upscale-x4-base", lr="5e-4", ship=False,
+             rescale=False),
+    _upscale(4, False, "3000", "20000", init="upscale-x4-cycle2", lr="2.5e-4", seed=1),
     _upscale(2, False, "600", "50000"),
     _upscale(3, False, "600", "50000"),
     _upscale(4, True, "200", "20000"),
@@ -129,7 +140,7 @@ def training_photos(work: Path, photos: Path) -> Path:
 
 def command(model: Model, profile: str, work: Path, photos: Path, styles: Path, device: str) -> list[str]:
     words = [str(Path(sys.executable).parent / "stylize"), "train", "--task", model.task, "--data", str(photos),
-             "-o", str(work / f"{model.name}.safetensors"), "--device", device, "--seed", "0"]
+             "-o", str(work / f"{model.name}.safetensors"), "--device", device, "--seed", str(model.seed)]
     if model.style:
         words += ["--style", str(styles / model.style), *model.credit]
     if model.init:

@@ -371,6 +371,9 @@ class UpscaleTrainConfig(TrainConfig):
     blocks: int = setting(8, "Residual blocks in the network.", min=1, max=32)
     perceptual_weight: float = setting(0.0, "Weight of the VGG feature loss (relu2_2, Johnson et al.) beside the "
                                             "pixel loss: 0 trains a faithful PSNR model, about 0.1 a crisp one.", min=0)
+    rescale: float = setting(1.0, "Scale augmentation: each photo is first shrunk by a random factor between this "
+                                  "and 1, which makes more (and cleaner) training images of a small collection; "
+                                  "1 turns it off.", min=0.25, max=1)
 
     def _validate(self) -> None:
         super()._validate()

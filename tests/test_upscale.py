@@ -9,7 +9,7 @@ from PIL import Image
 from stylize.cli import cli
 from stylize.config import UpscaleConfig, UpscaleTrainConfig
 from stylize.errors import ConfigError
-from stylize.images import load_image
+from stylize.images import load_image, tensor_to_pil
 from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
@@ -92,6 +92,39 @@ def test_training_pairs_are_aligned_and_degraded_like_the_benchmarks():
     # the crop's border, where the whole photo's neighbours differ).
     expected = resize_matlab(high[None], 1 / 3)[0]
     assert (low - expected)[:, 2:-2, 2:-2].abs().max() < 1.5 / 255
+
+
+def test_scale_augmentation_shrinks_the_photo_but_never_below_a_crop(monkeypatch):
+    # A horizontal ramp: the span of values across a crop tells how much of the photo it covers.
+    ramp = torch.linspace(0, 1, 200).expand(1, 3, 120, 200)
+    photo = tensor_to_pil(ramp)
+
+    def spans(transform, seeds=range(8)):
+        result = []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            low, high = transform(photo)
+            assert low.shape == (3, 16, 16) and high.shape == (3, 64, 64)
+            expected = resize_matlab(high[None], 1 / 4)[0]  # still the benchmark degradation of the crop
+            assert (low - expected)[:, 2:-2, 2:-2].abs().max() < 1.5 / 255
+            result.append(float(high.max() - high.min()))  # flips and turns do not change it
+        return result
+
+    plain = spans(PairTransform(4, 64))
+    assert max(plain) - min(plain) < 0.01  # the same coverage every time: 63/199 of the ramp
+    shrunk = spans(PairTransform(4, 64, rescale=0.6))
+    assert max(shrunk) > 1.2 * plain[0] and max(shrunk) < plain[0] / 0.6 + 0.01
+    # The short side (120 px) may shrink to the crop's 64, never below (an enlarged photo would be blurred).
+    factors = []
+
+    def recording(pixels, factor):
+        if pixels.shape[-2] == 120:
+            factors.append(factor)
+        return resize_matlab(pixels, factor)
+
+    monkeypatch.setattr("stylize.tasks.upscale.resize_matlab", recording)
+    spans(PairTransform(4, 64, rescale=0.25), seeds=range(20))
+    assert len(factors) == 20 and min(factors) >= 64 / 120 and max(factors) < 1
 
 
 def test_a_few_training_steps_lower_the_loss(tmp_path):
