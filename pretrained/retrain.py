@@ -17,7 +17,8 @@ Profiles:
        each from the last at half its rate (upscale-x4-base and -cycle2 are not shipped), x2 and x3 600 from
        x4, the crisp ones 200 from the faithful ones; colorize: 800 steps at 160 px.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
-       16 blocks, 150000 steps; colorize: 30000 steps. Files are stored in fp16 to stay under 40 MB.
+       16 blocks, 150000 steps, scale augmentation (--rescale 0.5) in every stage; colorize: 30000 steps.
+       Files are stored in fp16 to stay under 40 MB.
 """
 
 from __future__ import annotations
