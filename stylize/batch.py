@@ -293,7 +293,8 @@ def run_jobs(
                 for item, result in zip(group, results, strict=True):
                     output = result if isinstance(result, Output) else Output(result)
                     future = pool.submit(save_image, output.pixels, item.job.output,
-                                         output.icc_profile or item.image.icc_profile, quality, output.alpha)
+                                         output.icc_profile or item.image.icc_profile, quality, output.alpha,
+                                         item.image.exif)
                     details = {"size": (output.pixels.shape[-1], output.pixels.shape[-2]), "details": output.details}
                     saves.append((item.job, seconds + item.seconds, details, future))
                 saves = _collect_saves(saves, record, wait=False)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from PIL import Image, ImageOps, PngImagePlugin, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
 from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
@@ -38,6 +38,15 @@ _RGB_PROFILE_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
 # output folder is its input folder can tell its earlier outputs from photos.
 SOFTWARE = f"stylize {__version__}"
 _EXIF_SOFTWARE = 0x0131
+# A photo's EXIF (camera, lens, exposure, date, place) goes into its outputs, as photo editors keep it, less
+# what stylize's work makes wrong: the Orientation (open_image turns the pixels upright), the pixel
+# dimensions (PixelXDimension, PixelYDimension), the maker note (a vendor blob whose offsets point into the
+# original file) and the thumbnail (Pillow writes no IFD1).
+_EXIF_ORIENTATION = 0x0112
+_EXIF_STALE = (0xA002, 0xA003, 0x927C)
+# A JPEG's EXIF is one APP1 marker segment: at most 65535 bytes with its 2-byte length (ITU T.81, annex B);
+# Pillow refuses more than this many bytes of EXIF data (measured).
+_JPEG_EXIF_LIMIT = 65533
 
 # Largest side each encoder accepts (libwebp: 16383 px; JPEG: 65535 px).
 _FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
@@ -45,12 +54,13 @@ _FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], the ICC profile to carry into outputs, and the
-    transparency as (1, 1, H, W) when it was asked for and the image has one."""
+    """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], the ICC profile and EXIF to carry into outputs,
+    and the transparency as (1, 1, H, W) when it was asked for and the image has one."""
 
     pixels: torch.Tensor
     icc_profile: bytes | None = None
     alpha: torch.Tensor | None = None
+    exif: bytes | None = None
 
 
 def is_image_file(path: Path) -> bool:
@@ -79,6 +89,8 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             raise ImageError(f"{path} is empty (0 bytes)")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Damaged metadata costs only the metadata (see carried_exif): no warning line for it.
+            warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
             image = Image.open(path)
             if image.width * image.height > max_pixels:
                 raise ImageError(
@@ -146,6 +158,25 @@ def made_by_stylize(path: Path) -> bool:
     return isinstance(software, str) and software.startswith("stylize")
 
 
+def carried_exif(image: Image.Image) -> bytes | None:
+    """The EXIF of an opened (upright) image to write into its outputs, or None when it has none."""
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+            exif = image.getexif()
+        if not exif:
+            return None
+        if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
+            details = exif.get_ifd(ExifTags.IFD.Exif)
+            for tag in _EXIF_STALE:
+                details.pop(tag, None)
+        exif.pop(_EXIF_SOFTWARE, None)
+        exif.pop(_EXIF_ORIENTATION, None)  # exif_transpose leaves an Orientation of 1 (upright) in place
+        return exif.tobytes()
+    except Exception:  # damaged metadata is left behind; it must never cost the picture
+        return None
+
+
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     """(RGB colour, alpha as 8-bit "L" or None) of an image, colour not laid on any background."""
     if image.mode in _SIXTEEN_BIT_MODES or image.mode == "F":
@@ -169,6 +200,7 @@ def load_image(
     """
     image = open_image(path, max_pixels)
     icc_profile = image.info.get("icc_profile") if image.mode in _RGB_PROFILE_MODES else None
+    exif = carried_exif(image)
     alpha = None
     if keep_alpha:
         image, alpha = split_alpha(image)
@@ -180,7 +212,8 @@ def load_image(
         image = to_rgb(image).resize(size, Image.Resampling.LANCZOS)
         if alpha is not None:
             alpha = alpha.resize(size, Image.Resampling.LANCZOS)
-    return LoadedImage(pil_to_tensor(image), icc_profile or None, None if alpha is None else _gray_to_tensor(alpha))
+    return LoadedImage(pil_to_tensor(image), icc_profile or None, None if alpha is None else _gray_to_tensor(alpha),
+                       exif)
 
 
 def load_gray(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -226,13 +259,14 @@ def save_image(
     icc_profile: bytes | None = None,
     quality: int = 95,
     alpha: torch.Tensor | None = None,
+    exif: bytes | None = None,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename); format from extension.
 
     JPEG and WebP use `quality`; JPEG keeps full-resolution colour (4:4:4), since stylized images are
     rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format has an alpha
-    channel and laid on white for JPEG. A reader never sees a partial file, and a failed write leaves none;
-    every failure is an ImageError.
+    channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
+    A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
     path = Path(path)
     check_output_path(path)
@@ -248,14 +282,18 @@ def save_image(
             image = image.convert("RGBA")
             image.putalpha(mask)
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
+    tags = Image.Exif()
+    if exif and not (fmt == "JPEG" and len(exif) > _JPEG_EXIF_LIMIT):  # a PNG's or TIFF's may not fit
+        tags.load(exif)
+    tags[_EXIF_SOFTWARE] = SOFTWARE
     if fmt == "PNG":
         text = PngImagePlugin.PngInfo()
         text.add_text("Software", SOFTWARE)
         options["pnginfo"] = text
+        if exif:  # the text chunk marks PNG outputs; an eXIf chunk only when there is a photo's EXIF to keep
+            options["exif"] = tags.tobytes()
     else:
-        exif = Image.Exif()
-        exif[_EXIF_SOFTWARE] = SOFTWARE
-        options.update(quality=quality, exif=exif.tobytes())
+        options.update(quality=quality, exif=tags.tobytes())
         if fmt == "JPEG":
             options["subsampling"] = 0
         else:

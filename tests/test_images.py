@@ -1,6 +1,7 @@
 import io
 import os
 import struct
+import warnings
 import zlib
 from pathlib import Path
 
@@ -161,6 +162,64 @@ def test_icc_profile_is_carried_to_the_output(tmp_path):
         out = save_image(loaded.pixels, tmp_path / f"out{suffix}", loaded.icc_profile)
         with Image.open(out) as image:
             assert image.info.get("icc_profile") == profile
+
+
+def _camera_exif(orientation: int) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "Fujifilm"  # Make
+    exif[0x0112] = orientation
+    exif[0x0131] = "Camera firmware 1.0"  # Software
+    details = exif.get_ifd(0x8769)
+    details[0x9003] = "2024:05:06 07:08:09"  # DateTimeOriginal
+    details[0xA002], details[0xA003] = 40, 20  # PixelXDimension, PixelYDimension
+    exif.get_ifd(0x8825)[2] = (48.0, 51.0, 30.0)  # GPSLatitude
+    return exif
+
+
+def test_exif_is_carried_to_the_output_upright_and_marked(tmp_path):
+    source = tmp_path / "camera.jpg"
+    gradient_image(40, 20).save(source, exif=_camera_exif(orientation=6))
+    loaded = load_image(source)
+    assert loaded.pixels.shape == (1, 3, 40, 20)
+    for suffix in (".png", ".jpg", ".webp"):
+        out = save_image(loaded.pixels, tmp_path / f"out{suffix}", exif=loaded.exif)
+        with Image.open(out) as image:
+            exif = image.getexif()
+            # Kept: what the photographer recorded. Dropped: what no longer describes these pixels.
+            assert exif[0x010F] == "Fujifilm" and exif.get_ifd(0x8825)[2] == (48.0, 51.0, 30.0)
+            assert exif.get_ifd(0x8769)[0x9003] == "2024:05:06 07:08:09"
+            assert 0x0112 not in exif and not {0xA002, 0xA003} & set(exif.get_ifd(0x8769))
+            assert exif[0x0131].startswith("stylize")
+            assert image.size == (20, 40)
+
+
+def test_outputs_of_photos_without_exif_get_only_the_mark(tmp_path):
+    source = tmp_path / "plain.png"
+    gradient_image(8, 8).save(source)
+    assert load_image(source).exif is None
+    with Image.open(save_image(load_image(source).pixels, tmp_path / "out.png")) as image:
+        assert "exif" not in image.info and image.info["Software"].startswith("stylize")
+
+
+def test_exif_too_long_for_a_jpeg_is_left_out_of_it(tmp_path):
+    exif = Image.Exif()
+    exif[0x010E] = "scan notes " * 7000  # ImageDescription: 77 KB, more than a JPEG segment holds
+    source = tmp_path / "scan.png"
+    gradient_image(8, 8).save(source, exif=exif)
+    loaded = load_image(source)
+    with Image.open(save_image(loaded.pixels, tmp_path / "out.jpg", exif=loaded.exif)) as image:
+        assert 0x010E not in image.getexif() and image.getexif()[0x0131].startswith("stylize")
+    with Image.open(save_image(loaded.pixels, tmp_path / "out.png", exif=loaded.exif)) as image:
+        assert image.getexif()[0x010E].startswith("scan notes")
+
+
+def test_damaged_exif_is_left_behind(tmp_path):
+    source = tmp_path / "damaged.jpg"
+    gradient_image(8, 8).save(source, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # and quietly: no warning line for the user either
+        loaded = load_image(source)
+    assert loaded.exif is None and loaded.pixels.shape == (1, 3, 8, 8)
 
 
 def test_is_image_file(tmp_path):

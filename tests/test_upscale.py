@@ -142,17 +142,20 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
     assert (tmp_path / "x2_previews" / "step0000030.png").is_file()
 
 
-def test_cli_single_file_keeps_alpha_and_profile(model_file, tmp_path):
+def test_cli_single_file_keeps_alpha_and_metadata(model_file, tmp_path):
     image = gradient_image(21, 15).convert("RGBA")
     image.putalpha(Image.new("L", image.size, 128))
     source = tmp_path / "photo.png"
-    image.save(source)
+    exif = Image.Exif()
+    exif[0x010F] = "Scanner maker"
+    image.save(source, exif=exif)
     result = invoke("upscale", source, "--model", model_file, "-o", tmp_path / "big.png", "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "Wrote" in result.stderr and "63x45" in result.stderr
     with Image.open(tmp_path / "big.png") as big:
         assert big.mode == "RGBA" and big.size == (63, 45)
         assert abs(big.getchannel("A").getextrema()[0] - 128) <= 1
+        assert big.getexif()[0x010F] == "Scanner maker"
 
 
 def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
@@ -180,6 +183,8 @@ def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
         ("sharpness with a model", 2, "cannot be used with --model"),
         ("too large", 1, "would be 36x30, over the limit of"),
         ("folder without -o", 2, "give -o FOLDER"),
+        ("missing file without -o", 2, "missing.png: no such file, folder or pattern"),
+        ("empty pattern without -o", 2, "*.tif: the pattern matches no file"),
     ],
 )
 def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
@@ -200,9 +205,11 @@ def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
         "sharpness with a model": [photo, "--model", model_file, "--sharpness", "0.5"],
         "too large": [photo, "--model", model_file],
         "folder without -o": [tmp_path, "--model", model_file],
+        "missing file without -o": [tmp_path / "missing.png", "--model", model_file],
+        "empty pattern without -o": [tmp_path / "*.tif", "--model", model_file],
     }[case]
-    result = invoke("upscale", *args, "-o", tmp_path / "out.png") if case not in ("folder without -o",) else \
-        invoke("upscale", *args)
+    result = invoke("upscale", *args) if case.endswith("without -o") else \
+        invoke("upscale", *args, "-o", tmp_path / "out.png")
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stderr

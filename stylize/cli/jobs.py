@@ -106,6 +106,10 @@ def plan_files_or_folder(
         prepare_outputs([job], report, reads)
         return [job], [], "1/1", report
     if output is None:
+        # A mistyped file name is not a folder: name the missing input or empty pattern rather than ask for -o.
+        from stylize.batch import collect_inputs
+
+        collect_inputs(inputs, exclude=[])
         raise click.UsageError("give -o FOLDER when the inputs are folders, patterns or several files")
     return plan(inputs, output, fmt, suffix, reads, shard_text, report)
 
