@@ -185,6 +185,7 @@ def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
         ("folder without -o", 2, "give -o FOLDER"),
         ("missing file without -o", 2, "missing.png: no such file, folder or pattern"),
         ("empty pattern without -o", 2, "*.tif: the pattern matches no file"),
+        ("unwritable format", 2, "out.tif: unknown image extension; use one of .jpeg, .jpg, .png, .webp"),
     ],
 )
 def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
@@ -207,13 +208,14 @@ def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
         "folder without -o": [tmp_path, "--model", model_file],
         "missing file without -o": [tmp_path / "missing.png", "--model", model_file],
         "empty pattern without -o": [tmp_path / "*.tif", "--model", model_file],
+        "unwritable format": [photo, "--model", model_file, "-o", tmp_path / "out.tif"],  # not a folder either
     }[case]
-    result = invoke("upscale", *args) if case.endswith("without -o") else \
+    result = invoke("upscale", *args) if case.endswith("without -o") or "-o" in args else \
         invoke("upscale", *args, "-o", tmp_path / "out.png")
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and message in lines[0], result.stderr
-    assert not (tmp_path / "out.png").exists()
+    assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.tif").exists()
 
 
 def test_an_upscale_model_is_refused_by_run(model_file, tmp_path):

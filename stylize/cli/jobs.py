@@ -85,10 +85,21 @@ def plan(
 
 def is_single(inputs: tuple[str, ...], output: Path | None) -> bool:
     """One input file to one output file (rather than into a mirrored folder)."""
-    from stylize.images import SAVE_FORMATS
+    from stylize.images import IMAGE_EXTENSIONS
 
     single = len(inputs) == 1 and Path(inputs[0]).expanduser().is_file()
-    return single and (output is None or output.suffix.lower() in SAVE_FORMATS)
+    # `-o big.tif` names a file (of a format stylize cannot write: refused), not a folder called big.tif.
+    return single and (output is None or (output.suffix.lower() in IMAGE_EXTENSIONS and not output.is_dir()))
+
+
+def check_output_file(output: Path) -> None:
+    """-o for one output file must name a format stylize writes."""
+    from stylize.images import SAVE_FORMATS
+
+    if output.suffix.lower() not in SAVE_FORMATS:
+        raise click.BadParameter(
+            f"{output}: unknown image extension; use one of {', '.join(sorted(SAVE_FORMATS))}", param_hint="'-o'"
+        )
 
 
 def plan_files_or_folder(
@@ -102,6 +113,7 @@ def plan_files_or_folder(
     if is_single(inputs, output):
         source = Path(inputs[0]).expanduser()
         target = output or Path.cwd() / default_name(source)
+        check_output_file(target)
         job = single_job(source, target, reads)
         prepare_outputs([job], report, reads)
         return [job], [], "1/1", report

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.jobs import conclude_single
+from stylize.cli.jobs import check_output_file, conclude_single
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
 
@@ -35,12 +35,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     if save_every and models:
         raise click.UsageError("--save-every cannot be used with --model")
     output = output or Path.cwd() / f"{content.stem}_{plan.name}.png"
-    from stylize.images import SAVE_FORMATS
-
-    if output.suffix.lower() not in SAVE_FORMATS:
-        raise click.BadParameter(
-            f"{output}: unknown image extension; use one of {', '.join(sorted(SAVE_FORMATS))}", param_hint="'-o'"
-        )
+    check_output_file(output)
     started = time.perf_counter()
     from tqdm import tqdm
 
