@@ -172,7 +172,7 @@ def carried_exif(image: Image.Image) -> bytes | None:
                 details.pop(tag, None)
         exif.pop(_EXIF_SOFTWARE, None)
         exif.pop(_EXIF_ORIENTATION, None)  # exif_transpose leaves an Orientation of 1 (upright) in place
-        return exif.tobytes()
+        return exif.tobytes() if exif else None
     except Exception:  # damaged metadata is left behind; it must never cost the picture
         return None
 

@@ -197,6 +197,10 @@ def test_outputs_of_photos_without_exif_get_only_the_mark(tmp_path):
     source = tmp_path / "plain.png"
     gradient_image(8, 8).save(source)
     assert load_image(source).exif is None
+    orientation_only = Image.Exif()
+    orientation_only[0x0112] = 1
+    gradient_image(8, 8).save(tmp_path / "upright.jpg", exif=orientation_only)
+    assert load_image(tmp_path / "upright.jpg").exif is None  # nothing left worth carrying
     with Image.open(save_image(load_image(source).pixels, tmp_path / "out.png")) as image:
         assert "exif" not in image.info and image.info["Software"].startswith("stylize")
 
