@@ -211,5 +211,5 @@ def test_export_onnx_round_trip(model_file, tmp_path):
 
 
 def test_export_unknown_model(tmp_path):
-    result = invoke("export", "nosuch", "--onnx", tmp_path / "m.onnx", "-q")
+    result = invoke("export", "nosuch", "-o", tmp_path / "m.onnx", "-q")
     assert result.exit_code == 1 and "unknown model" in result.stderr

@@ -11,7 +11,7 @@ from stylize.cli.options import quiet_option
 
 @click.command()
 @click.argument("model")
-@click.option("--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("-o", "--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="ONNX file to write; batch, height and width are dynamic.")
 @click.option("--opset", type=click.IntRange(9, 30), default=17, show_default=True, help="ONNX opset version.")
 @quiet_option
