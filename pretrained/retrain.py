@@ -70,7 +70,7 @@ _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--work
 
 
 def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str = "", init: str | None = None,
-             lr: str = "1e-3", ship: bool = True, seed: int = 0, rescale: bool = True) -> Model:
+             lr: str = "1e-3", ship: bool = True, seed: int = 0, scale_augment: bool = True) -> Model:
     name = name or f"upscale-x{scale}{'-sharp' if sharp else ''}"
     # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
     # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
@@ -87,7 +87,7 @@ def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str 
     augment = ("--rescale", "0.5")
     return Model(name, "upscale",
                  cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning,
-                      *(augment if rescale else ())),
+                      *(augment if scale_augment else ())),
                  gpu=("--scale", str(scale), *_UPSCALE_GPU, "--steps", gpu_steps, *tuning, *augment),
                  init=init, ship=ship, seed=seed)
 
@@ -108,9 +108,9 @@ MODELS = [
     # on other crops (seed 1). Held-out x4 PSNR after the second: 26.66 dB; a third of 8000 steps without
     # augmentation: 26.66 (its gain kept rising on training photos only); 3000 with it: 26.71. On the GPU
     # one long cycle from scratch does the work (the base stage is then its first steps), the last polishes.
-    _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False, rescale=False),
+    _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False, scale_augment=False),
     _upscale(4, False, "10000", "150000", name="upscale-x4-cycle2", init="upscale-x4-base", lr="5e-4", ship=False,
-             rescale=False),
+             scale_augment=False),
     _upscale(4, False, "3000", "20000", init="upscale-x4-cycle2", lr="2.5e-4", seed=1),
     _upscale(2, False, "600", "50000"),
     _upscale(3, False, "600", "50000"),

@@ -253,6 +253,15 @@ def check_output_size(path: Path, width: int, height: int) -> None:
                          f"{width}x{height}; use .png")
 
 
+def _exif_block(exif: bytes | None) -> bytes:
+    """The EXIF to write: a photo's (LoadedImage.exif) or none, with stylize as its Software."""
+    tags = Image.Exif()
+    if exif:
+        tags.load(exif)
+    tags[_EXIF_SOFTWARE] = SOFTWARE
+    return tags.tobytes()
+
+
 def save_image(
     pixels: torch.Tensor | Image.Image,
     path: Path,
@@ -282,18 +291,17 @@ def save_image(
             image = image.convert("RGBA")
             image.putalpha(mask)
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
-    tags = Image.Exif()
-    if exif and not (fmt == "JPEG" and len(exif) > _JPEG_EXIF_LIMIT):  # a PNG's or TIFF's may not fit
-        tags.load(exif)
-    tags[_EXIF_SOFTWARE] = SOFTWARE
+    block = _exif_block(exif)
+    if fmt == "JPEG" and len(block) > _JPEG_EXIF_LIMIT:  # a PNG's or TIFF's EXIF may not fit: the mark alone
+        block = _exif_block(None)
     if fmt == "PNG":
         text = PngImagePlugin.PngInfo()
         text.add_text("Software", SOFTWARE)
         options["pnginfo"] = text
         if exif:  # the text chunk marks PNG outputs; an eXIf chunk only when there is a photo's EXIF to keep
-            options["exif"] = tags.tobytes()
+            options["exif"] = block
     else:
-        options.update(quality=quality, exif=tags.tobytes())
+        options.update(quality=quality, exif=block)
         if fmt == "JPEG":
             options["subsampling"] = 0
         else:

@@ -217,13 +217,26 @@ def test_exif_too_long_for_a_jpeg_is_left_out_of_it(tmp_path):
         assert image.getexif()[0x010E].startswith("scan notes")
 
 
+def test_exif_that_fits_a_jpeg_only_without_the_mark_is_left_out_of_it(tmp_path):
+    def described(length: int) -> bytes:
+        exif = Image.Exif()
+        exif[0x010E] = "x" * length  # ImageDescription
+        return exif.tobytes()
+
+    exif = described(65533 - (len(described(1000)) - 1000))  # the most a JPEG holds (to a padding byte)
+    assert 65520 < len(exif) <= 65533  # fits alone; with the Software tag (over 12 bytes more) it would not
+    with Image.open(save_image(torch.rand(1, 3, 8, 8), tmp_path / "out.jpg", exif=exif)) as image:
+        assert 0x010E not in image.getexif() and image.getexif()[0x0131].startswith("stylize")
+
+
 def test_damaged_exif_is_left_behind(tmp_path):
     source = tmp_path / "damaged.jpg"
     gradient_image(8, 8).save(source, exif=b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # and quietly: no warning line for the user either
+    with warnings.catch_warnings(record=True) as caught:  # and quietly: no warning line for the user either
+        warnings.simplefilter("always")
         loaded = load_image(source)
     assert loaded.exif is None and loaded.pixels.shape == (1, 3, 8, 8)
+    assert [str(w.message) for w in caught] == []
 
 
 def test_is_image_file(tmp_path):
