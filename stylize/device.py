@@ -77,7 +77,8 @@ def resolve_device(name: str | torch.device = "auto", env: DistributedEnv | None
             index = env.local_rank % torch.cuda.device_count() if env.world > 1 else torch.cuda.current_device()
             device = torch.device("cuda", index)
         if device.index >= torch.cuda.device_count():
-            raise DeviceError(f"device {name!r} asked for, but only {torch.cuda.device_count()} CUDA device(s) exist")
+            raise DeviceError(f"device {name!r} asked for, but it is not available here: "
+                              f"{torch.cuda.device_count()} CUDA device(s), numbered from 0")
     elif device.type == "mps" and not _mps_available():
         raise DeviceError(f"device {name!r} asked for, but MPS is not available here")
     elif device.type not in ("cpu", "cuda", "mps"):
@@ -86,16 +87,20 @@ def resolve_device(name: str | torch.device = "auto", env: DistributedEnv | None
 
 
 @contextlib.contextmanager
-def accelerated(device: torch.device) -> Iterator[None]:
+def accelerated(device: torch.device, deterministic: bool = False) -> Iterator[None]:
     """Within the block, cuDNN picks the fastest kernels for the shapes it sees (a no-op off CUDA).
 
     benchmark mode pays off because every job runs many passes at a few fixed sizes. TF32 convolutions
     (cuDNN's default) keep fp32 storage and range; matmuls stay full fp32, so Gram matrices stay exact.
+    deterministic: cuDNN's reproducible kernels, chosen by its heuristics rather than timed, for jobs that
+    promise the same image for the same seed (benchmark mode may pick another algorithm on each run, and
+    some backward algorithms accumulate with atomics: PyTorch's notes on reproducibility).
     """
     if device.type != "cuda":
         yield
         return
-    with torch.cuda.device(device), torch.backends.cudnn.flags(enabled=True, benchmark=True, allow_tf32=True):
+    with torch.cuda.device(device), torch.backends.cudnn.flags(
+            enabled=True, benchmark=not deterministic, deterministic=deterministic, allow_tf32=True):
         yield
 
 

@@ -33,6 +33,33 @@ def resize_to(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return resized.clamp_(0, 1)
 
 
+def enlarge_bilinear(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """F.interpolate(mode="bilinear", align_corners=False) to `size`, with gradients that repeat exactly.
+
+    On CUDA, interpolate's bilinear backward accumulates with atomic adds, so its gradients differ in the
+    last bits from run to run (PyTorch's notes on reproducibility) and an optimization through it ends on a
+    different image each time. There the resize is two matrix products, rows @ pixels @ cols.T, whose
+    gradients are products too. Elsewhere interpolate is reproducible already, and cheaper: the dense
+    matrices cost work in proportion to the side for every pixel.
+    """
+    if pixels.device.type != "cuda":
+        return F.interpolate(pixels, size=size, mode="bilinear", align_corners=False)
+    return _bilinear_by_products(pixels, size)
+
+
+def _bilinear_by_products(pixels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    rows = _bilinear_matrix(pixels.shape[-2], size[0], pixels)
+    cols = _bilinear_matrix(pixels.shape[-1], size[1], pixels)
+    return rows @ pixels @ cols.T
+
+
+def _bilinear_matrix(source: int, target: int, like: torch.Tensor) -> torch.Tensor:
+    """The (target, source) matrix of 1-D bilinear resampling: interpolate applied to the identity (no
+    gradient flows through it), resampled along one axis only (the other keeps its size: weight 1)."""
+    eye = torch.eye(source, device=like.device, dtype=like.dtype).view(1, 1, source, source)
+    return F.interpolate(eye, size=(target, source), mode="bilinear", align_corners=False)[0, 0]
+
+
 def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
     """Resize a (N, C, H, W) batch so its longer side is `longest`, antialiased when shrinking."""
     height, width = pixels.shape[-2:]

@@ -54,6 +54,22 @@ def test_accelerated_restores_flags_and_is_a_no_op_on_cpu():
     assert _flags() == before
 
 
+def test_a_cuda_index_past_the_devices_is_not_available(fake_cuda):
+    with pytest.raises(DeviceError, match=r"'cuda:7' asked for, but it is not available here: 4 CUDA device"):
+        resolve_device("cuda:7", DistributedEnv())
+
+
+def test_deterministic_acceleration_turns_benchmark_off_on_cuda(device):
+    if not device.startswith("cuda"):
+        pytest.skip("cuDNN flags matter on CUDA only (run with --device cuda)")
+    before = _flags(), torch.backends.cudnn.deterministic
+    with accelerated(torch.device(device), deterministic=True):
+        assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+    with accelerated(torch.device(device)):
+        assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+    assert (_flags(), torch.backends.cudnn.deterministic) == before
+
+
 def test_out_of_memory_is_recognized_on_host_and_device():
     assert is_out_of_memory(MemoryError())
     assert is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate "

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from stylize.tensors import TileSpec, check_pixels, run_tiled, tile_boxes
+from stylize import tensors
+from stylize.tensors import TileSpec, check_pixels, enlarge_bilinear, run_tiled, tile_boxes
 
 
 @pytest.mark.parametrize("spec", [TileSpec(), TileSpec(scale=1, margin=10, multiple=4), TileSpec(scale=3, margin=5)])
@@ -52,3 +53,17 @@ def test_public_pixel_arguments_get_clear_errors(value, error, message):
 def test_valid_pixels_pass_as_float_batches():
     assert check_pixels(torch.ones(3, 4, 5, dtype=torch.uint8)).shape == (1, 3, 4, 5)
     assert check_pixels(torch.rand(2, 3, 4, 5, dtype=torch.float64)).dtype == torch.float32
+
+
+@pytest.mark.parametrize(("source", "target"), [((5, 7), (11, 13)), ((1, 3), (9, 24)), ((32, 24), (64, 48))])
+def test_bilinear_by_products_matches_interpolate_and_its_gradient(source, target):
+    # The CUDA path of enlarge_bilinear (products, reproducible gradients) computed here on the CPU.
+    generator = torch.Generator().manual_seed(0)
+    level = torch.rand(2, 3, *source, generator=generator, dtype=torch.float64)
+    weights = torch.rand(2, 3, *target, generator=generator, dtype=torch.float64)
+    ours = level.clone().requires_grad_(True)
+    theirs = level.clone().requires_grad_(True)
+    (tensors._bilinear_by_products(ours, target) * weights).sum().backward()
+    (enlarge_bilinear(theirs, target) * weights).sum().backward()
+    assert torch.allclose(tensors._bilinear_by_products(level, target), enlarge_bilinear(level, target), atol=1e-12)
+    assert torch.allclose(ours.grad, theirs.grad, atol=1e-12)

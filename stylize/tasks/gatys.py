@@ -38,7 +38,7 @@ from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
 from stylize.lbfgs import LBFGS, Pair
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
-from stylize.tensors import check_pixels, resize_longest, resize_to
+from stylize.tensors import check_pixels, enlarge_bilinear, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
 
 # Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
@@ -303,7 +303,7 @@ class GatysTransfer:
         carried: dict | None = None
         previous_content = content
         progress = _Progress(len(scales), max(height, width), work_total, on_step)
-        with accelerated(self.device):
+        with accelerated(self.device, deterministic=True):
             for index, scale in enumerate(scales):
                 scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
                 size = tuple(scaled_content.shape[-2:])
@@ -356,7 +356,7 @@ class GatysTransfer:
         side = max(content.shape[-2:])
         progress = _Progress(1, side, float(steps), on_step or self.on_step)
         progress.start(0, Scale(side, steps))
-        with accelerated(self.device):
+        with accelerated(self.device, deterministic=True):
             image, _ = self._optimize(init.to(self.device).float(), content, side, None, None, progress, extra_loss)
         image = image.clamp(0, 1)
         if self.config.preserve_color:
@@ -489,7 +489,7 @@ def compose_levels(levels: Sequence[torch.Tensor]) -> torch.Tensor:
     image = levels[0]
     size = tuple(image.shape[-2:])
     for k, level in enumerate(levels[1:], start=1):
-        image = image + LEVEL_GAIN**k * F.interpolate(level, size=size, mode="bilinear", align_corners=False)
+        image = image + LEVEL_GAIN**k * enlarge_bilinear(level, size)
     return image
 
 
