@@ -1,10 +1,13 @@
+from itertools import islice
+
 import pytest
 import torch
 from conftest import gradient_image
+from torch.utils.data import DataLoader
 
 from stylize.errors import DataError
 from stylize.tasks.fast import CropTransform
-from stylize.training.data import ImageFiles, ResumableSampler, find_images
+from stylize.training.data import ImageFiles, ResumableSampler, batches, find_images
 
 
 def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
@@ -31,12 +34,11 @@ def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
         gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")
     paths, _ = find_images(tmp_path)
     data = ImageFiles(paths, CropTransform(32), seed=1)
-    first = data[1]
+    first = data[(0, 1)]
     assert first.shape == (3, 32, 32)
     torch.manual_seed(123)  # the global generator must not matter
-    assert torch.equal(data[1], first)
-    data.epoch = 1
-    assert not torch.equal(data[1], first)
+    assert torch.equal(data[(0, 1)], first)
+    assert not torch.equal(data[(1, 1)], first)  # another epoch, other augmentation
 
 
 def test_truncated_file_is_replaced_by_the_next(tmp_path):
@@ -44,16 +46,39 @@ def test_truncated_file_is_replaced_by_the_next(tmp_path):
     gradient_image(40, 40).save(tmp_path / "b.png")
     (tmp_path / "a.png").write_bytes((tmp_path / "a.png").read_bytes()[:80])
     paths = sorted(tmp_path.glob("*.png"))
-    assert ImageFiles(paths, CropTransform(16))[0].shape == (3, 16, 16)
+    assert ImageFiles(paths, CropTransform(16))[(0, 0)].shape == (3, 16, 16)
+
+
+def test_a_workers_error_reaches_the_trainer_as_its_one_line(tmp_path):
+    # Photos that vanish or break after the scan (a disk unmounted mid-run): every one fails in the worker.
+    for name in ("a.png", "b.png"):
+        gradient_image(40, 40).save(tmp_path / name)
+        (tmp_path / name).write_bytes((tmp_path / name).read_bytes()[:80])
+    data = ImageFiles(sorted(tmp_path.glob("*.png")), CropTransform(16))
+    loader = DataLoader(data, batch_size=2, sampler=ResumableSampler(len(data), batch_size=2), num_workers=1)
+    with pytest.raises(DataError) as caught:
+        next(batches(loader))
+    assert str(caught.value) == "none of the training images could be decoded"
 
 
 def test_sampler_shards_partition_each_epoch_and_resume_mid_epoch():
-    shards = [list(ResumableSampler(10, seed=3, rank=r, world=3)) for r in range(3)]
+    shards = [ResumableSampler(10, seed=3, rank=r, world=3).order(0) for r in range(3)]
     assert all(len(s) == 4 for s in shards)
     assert set(sum(shards, [])) == set(range(10))
     sampler = ResumableSampler(10, seed=3)
-    full = list(sampler)
+    full = list(islice(sampler, 10))
+    assert full == [(0, i) for i in sampler.order(0)]
     sampler.start = 4
-    assert list(sampler) == full[4:]
-    sampler.start, sampler.epoch = 0, 1
-    assert list(sampler) != full
+    assert list(islice(sampler, 6)) == full[4:]
+    assert sampler.order(1) != sampler.order(0)
+
+
+def test_sampler_runs_on_through_epochs_in_whole_batches():
+    # 10 photos in batches of 4: each epoch serves 8 of them, so no batch mixes two epochs.
+    sampler = ResumableSampler(10, seed=3, batch_size=4)
+    assert sampler.per_epoch() == 8
+    keys = list(islice(sampler, 20))
+    assert [epoch for epoch, _ in keys] == [0] * 8 + [1] * 8 + [2] * 4
+    assert [index for _, index in keys[8:16]] == sampler.order(1)
+    sampler.epoch, sampler.start = 1, 4  # resumed mid-epoch: the rest of epoch 1, then epoch 2
+    assert list(islice(sampler, 8)) == keys[12:20]

@@ -5,12 +5,14 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from conftest import gradient_image, stripes_image
+from torch.utils.data import DataLoader
 
 from stylize.config import StyleTrainConfig
 from stylize.errors import ConfigError, TrainingError
 from stylize.modelfile import load_model
 from stylize.tasks.fast import StyleObjective
-from stylize.training.checkpoint import checkpoint_path_for
+from stylize.training import loop
+from stylize.training.checkpoint import checkpoint_path_for, save_training_state
 from stylize.training.loop import fit
 
 TINY = StyleTrainConfig(image_size=48, batch_size=2, steps=30, workers=0, width=8, residual_blocks=1, log_every=5,
@@ -58,6 +60,36 @@ def test_interrupt_and_resume_gives_the_same_weights(dataset, tmp_path):
     assert stopped.interrupted and stopped.steps == 6 and stopped.model_path is None
     resumed = train(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True)
     assert resumed.steps == 12
+    a, b = load_model(straight.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_one_loader_serves_every_epoch(dataset, tmp_path, monkeypatch):
+    # 6 training photos in batches of 2: 12 steps are 4 epochs, and the loader (its workers) starts once.
+    made = []
+    monkeypatch.setattr(loop, "DataLoader", lambda *args, **kwargs: made.append(1) or DataLoader(*args, **kwargs))
+    result = train(TINY.replace(steps=12), dataset[1], dataset[0], tmp_path / "m.safetensors", device="cpu")
+    assert result.steps == 12 and len(made) == 1
+
+
+def test_resume_of_a_checkpoint_saved_at_an_epochs_end_by_older_versions(dataset, tmp_path):
+    # Before one loader served every epoch, a checkpoint at an epoch's end kept (epoch, position = its end).
+    data, style = dataset
+    config = TINY.replace(steps=12, checkpoint_every=3)
+    straight = train(config, style, data, tmp_path / "a.safetensors", device="cpu")
+    calls = []
+    train(config, style, data, tmp_path / "b.safetensors", device="cpu",
+          should_stop=lambda: calls.append(1) or len(calls) >= 6)
+    path = checkpoint_path_for(tmp_path / "b.safetensors")
+    state = torch.load(path, weights_only=True)
+    assert (state["step"], state["epoch"], state["position"]) == (6, 2, 0)
+    save_training_state(path, {**state, "epoch": 1, "position": 6})
+    calls.clear()
+    train(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True,
+          should_stop=lambda: calls.append(1) or len(calls) >= 4)
+    state = torch.load(path, weights_only=True)
+    assert (state["step"], state["epoch"], state["position"]) == (10, 3, 2)  # counted on from epoch 2
+    resumed = train(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True)
     a, b = load_model(straight.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 

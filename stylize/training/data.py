@@ -8,7 +8,7 @@ start mid-epoch, which is what makes `--resume` exact.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
-from stylize.errors import DataError, ImageError
+from stylize.errors import DataError, ImageError, StylizeError
 from stylize.files import walk_files
 from stylize.images import IMAGE_EXTENSIONS, has_readable_header, open_image, to_rgb
 
@@ -57,12 +57,13 @@ class ImageFiles(Dataset):
         self.paths = list(paths)
         self.transform = transform
         self.seed = seed
-        self.epoch = 0
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, index: int) -> Any:
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        """The item for (epoch, index): the same photo gets other augmentation in each epoch."""
+        epoch, index = key
         # A file that fails to decode (truncated after its header) is replaced by the next one.
         for attempt in range(len(self.paths)):
             path = self.paths[(index + attempt) % len(self.paths)]
@@ -71,31 +72,64 @@ class ImageFiles(Dataset):
             except ImageError:
                 continue
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hash((self.seed, self.epoch, index)) & 0x7FFF_FFFF)
+                torch.manual_seed(hash((self.seed, epoch, index)) & 0x7FFF_FFFF)
                 return self.transform(image)
         raise DataError("none of the training images could be decoded")
 
 
-class ResumableSampler(Sampler[int]):
-    """A seeded permutation per epoch, sharded across ranks, that can start at any position.
+def batches(loader: Iterable[Any]) -> Iterator[Any]:
+    """The loader's batches, a worker's error raised with its own one-line message.
+
+    DataLoader re-raises a worker's exception in the training process as the same type, but with the
+    worker's whole traceback for its message ("Caught DataError in DataLoader worker process 0. Original
+    Traceback ..."), which would reach the user as a traceback; the traceback's last line holds the message.
+    """
+    iterator = iter(loader)
+    while True:
+        try:
+            batch = next(iterator)
+        except StopIteration:
+            return
+        except StylizeError as error:
+            text = str(error)
+            if "Original Traceback" not in text:
+                raise
+            last = text.rstrip().splitlines()[-1]
+            raise type(error)(last.partition(f"{type(error).__name__}: ")[2] or last) from None
+        yield batch
+
+
+class ResumableSampler(Sampler[tuple[int, int]]):
+    """(epoch, index) keys for ImageFiles: a seeded permutation per epoch, sharded across ranks, from any
+    (epoch, position) on through the later epochs without end, so one DataLoader serves a whole run.
 
     Rank r of w takes every w-th index of the epoch's permutation (padded by wrapping so every rank has the
-    same count), like DistributedSampler.
+    same count), like DistributedSampler. Each epoch gives whole batches only (per_epoch): the remainder is
+    left out, as DataLoader's drop_last does, so batches never straddle two epochs.
     """
 
-    def __init__(self, size: int, seed: int = 0, rank: int = 0, world: int = 1) -> None:
-        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+    def __init__(self, size: int, seed: int = 0, rank: int = 0, world: int = 1, batch_size: int = 1) -> None:
+        self.size, self.seed, self.rank, self.world, self.batch_size = size, seed, rank, world, batch_size
         self.epoch = 0
         self.start = 0  # position within this rank's share of the epoch
 
     def per_rank(self) -> int:
         return -(-self.size // self.world)
 
-    def __len__(self) -> int:
-        return self.per_rank() - self.start
+    def per_epoch(self) -> int:
+        """Items each rank takes from an epoch: its share, less what would not fill a batch."""
+        return self.per_rank() // self.batch_size * self.batch_size
 
-    def __iter__(self) -> Iterator[int]:
-        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch)
+    def order(self, epoch: int) -> list[int]:
+        """This rank's indices for `epoch`, in the order they are served."""
+        generator = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         order = torch.randperm(self.size, generator=generator).tolist()
         order += order[: self.per_rank() * self.world - self.size]
-        return iter(order[self.rank :: self.world][self.start :])
+        return order[self.rank :: self.world][: self.per_epoch()]
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch, start = self.epoch, self.start
+        while True:
+            for index in self.order(epoch)[start:]:
+                yield epoch, index
+            epoch, start = epoch + 1, 0
