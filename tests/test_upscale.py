@@ -1,5 +1,7 @@
 """Super-resolution: the network, tiling at a scale, training pairs, the upscale command and its errors."""
 
+import math
+
 import pytest
 import torch
 from click.testing import CliRunner
@@ -13,7 +15,7 @@ from stylize.images import load_image, tensor_to_pil
 from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
-from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights
+from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights, shrink_region
 from stylize.tensors import resize_matlab, tile_boxes
 from stylize.training.loop import fit
 
@@ -118,13 +120,26 @@ def test_scale_augmentation_shrinks_the_photo_but_never_below_a_crop(monkeypatch
     factors = []
 
     def recording(pixels, factor):
-        if pixels.shape[-2] == 120:
+        if factor != 1 / 4:  # the scale augmentation's resize, not the crop's downscale
             factors.append(factor)
         return resize_matlab(pixels, factor)
 
     monkeypatch.setattr("stylize.tasks.upscale.resize_matlab", recording)
     spans(PairTransform(4, 64, rescale=0.25), seeds=range(20))
     assert len(factors) == 20 and min(factors) >= 64 / 120 and max(factors) < 1
+
+
+@pytest.mark.parametrize("factor", [0.5, 0.75])
+def test_a_shrunk_region_equals_the_shrunk_photo_without_border_effects(monkeypatch, factor):
+    photo = torch.rand(1, 3, 300, 360, generator=torch.Generator().manual_seed(0))
+    start = 16  # where the region begins along each axis; 16 * factor is whole, so the grids coincide
+    monkeypatch.setattr(torch, "randint", lambda low, high, size: torch.tensor(start))
+    region = shrink_region(photo, 48, factor)
+    assert min(region.shape[-2:]) >= 48 and max(region.shape[-2:]) < 0.75 * 300
+    whole = resize_matlab(photo, factor)
+    first = round(start * factor) + math.ceil((math.ceil(2 / factor) + 1) * factor)  # the cut border's pixels
+    height, width = region.shape[-2:]
+    assert torch.allclose(region, whole[..., first : first + height, first : first + width], atol=1e-5)
 
 
 def test_a_few_training_steps_lower_the_loss(tmp_path):

@@ -12,6 +12,7 @@ The degradation learned is the benchmarks' own: MATLAB's antialiased bicubic dow
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -130,6 +131,33 @@ class Upscaler:
         return outputs
 
 
+def shrink_region(photo: torch.Tensor, size: int, factor: float) -> torch.Tensor:
+    """A random region of `photo` shrunk by `factor` with MATLAB's bicubic, at least `size` px a side.
+
+    Shrinking only the region a crop will come from, not the whole photo, more than halves a training
+    crop's cost (the whole-photo resize was 6 of its 10 ms on a 2-core CPU; data loading held an H100 to
+    250 crops a second). Along each axis where the photo is larger than needed, the region is cut with a
+    border of source pixels the resampling kernel reads (its taps reach 2 / factor px each side), and the
+    output pixels that read the border are dropped, so every pixel kept equals a resize of the whole photo
+    sampled on a shifted grid.
+    """
+    border = math.ceil(2 / factor) + 1
+    length = math.ceil((size + 2) / factor) + 2 * border
+    slices: list[slice] = []
+    trims: list[slice] = []
+    for axis_length in photo.shape[-2:]:
+        if length >= axis_length:
+            slices.append(slice(None))
+            trims.append(slice(None))
+            continue
+        start = int(torch.randint(0, axis_length - length + 1, ()).item())
+        slices.append(slice(start, start + length))
+        cut = math.ceil(border * factor)
+        trims.append(slice(cut, math.ceil(length * factor - 1e-9) - cut))
+    region = photo[..., slices[0], slices[1]]
+    return resize_matlab(region, factor)[..., trims[0], trims[1]]
+
+
 class PairTransform:
     """A photo -> (low-resolution crop, high-resolution crop): the photo (cropped to a multiple of the
     scale) is downscaled whole with MATLAB's bicubic and rounded to 8 bits, as benchmark LR images are;
@@ -150,7 +178,7 @@ class PairTransform:
         smallest = max(self.rescale, size / min(height, width))
         if smallest < 1:
             factor = smallest + (1 - smallest) * float(torch.rand(()))
-            hr = quantize(resize_matlab(hr, factor))
+            hr = quantize(shrink_region(hr, size, factor))
             height, width = hr.shape[-2:]
         if min(height, width) < size:  # a photo smaller than a crop: enlarge it just enough
             factor = size / min(height, width)
