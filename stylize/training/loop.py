@@ -254,8 +254,9 @@ class _Run:
             self.group.barrier()
 
         # One loader for the whole run: its sampler runs on from (epoch, position) through later epochs, so the
-        # workers start once (a loader per epoch restarted them every epoch: with 248 photos and batches of
-        # 32, every 7 steps, which held an H100 to 8 steps a second).
+        # workers start once. A loader per epoch restarted them every epoch, with 248 photos in batches of 32
+        # every 7 steps, each restart idling the GPU until the new workers' first batches (with the crops'
+        # cost, an H100 was held to 8 steps a second).
         sampler.epoch, sampler.start = epoch, position
         loader = DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
