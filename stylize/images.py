@@ -241,7 +241,7 @@ def check_output_path(path: Path) -> None:
     """Raise ImageError unless `path` has an extension we can write."""
     if Path(path).suffix.lower() not in SAVE_FORMATS:
         known = ", ".join(sorted(SAVE_FORMATS))
-        raise ImageError(f"{path}: cannot tell the format from the extension; use one of {known}")
+        raise ImageError(f"{path}: unknown image extension; use one of {known}")
 
 
 def check_output_size(path: Path, width: int, height: int) -> None:

@@ -93,13 +93,14 @@ def is_single(inputs: tuple[str, ...], output: Path | None) -> bool:
 
 
 def check_output_file(output: Path) -> None:
-    """-o for one output file must name a format stylize writes."""
-    from stylize.images import SAVE_FORMATS
+    """-o for one output file must name a format stylize writes: a usage error (exit 2) before any work."""
+    from stylize.errors import ImageError
+    from stylize.images import check_output_path
 
-    if output.suffix.lower() not in SAVE_FORMATS:
-        raise click.BadParameter(
-            f"{output}: unknown image extension; use one of {', '.join(sorted(SAVE_FORMATS))}", param_hint="'-o'"
-        )
+    try:
+        check_output_path(output)
+    except ImageError as error:
+        raise click.BadParameter(str(error), param_hint="'-o'") from None
 
 
 def plan_files_or_folder(
