@@ -84,6 +84,9 @@ def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str 
     crops = ("--batch-size", "8" if sharp else "16", "--image-size", str(scale * (32 if sharp else 48)))
     # Scale augmentation (photos shrunk by 0.5 to 1 first): 248 photos are few for a long training. On the
     # CPU the first two x4 stages ran without it (they predate it; kept so the shipped x4 is reproducible).
+    # Since stop 21 a shrunk crop comes from a shrunk region rather than the whole shrunk photo (the same
+    # pixels on a shifted grid): stages with it now draw other crops than the shipped models saw, so a
+    # retrain gives an equivalent model, not the same bytes.
     augment = ("--rescale", "0.5")
     return Model(name, "upscale",
                  cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning,
