@@ -81,12 +81,14 @@ class BatchReport:
 @dataclass(frozen=True)
 class Output:
     """A task's result for one image when it is more than pixels: transparency, a colour profile other
-    than the input's, or details for the report (e.g. which references were used)."""
+    than the input's, details for the report (e.g. which references were used), or pixels to be written
+    as grayscale."""
 
     pixels: torch.Tensor
     alpha: torch.Tensor | None = None
     icc_profile: bytes | None = None
     details: dict[str, Any] | None = None
+    grayscale: bool = False
 
 
 Result = torch.Tensor | Output
@@ -294,7 +296,8 @@ def run_jobs(
                     output = result if isinstance(result, Output) else Output(result)
                     future = pool.submit(save_image, output.pixels, item.job.output,
                                          output.icc_profile or item.image.icc_profile, quality, output.alpha,
-                                         item.image.exif)
+                                         item.image.exif, output.grayscale,
+                                         output.grayscale and item.image.sixteen_bit)
                     details = {"size": (output.pixels.shape[-1], output.pixels.shape[-2]), "details": output.details}
                     saves.append((item.job, seconds + item.seconds, details, future))
                 saves = _collect_saves(saves, record, wait=False)

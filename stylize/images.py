@@ -9,9 +9,11 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
+from stylize.colorspace import rgb_to_yiq
 from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
 from stylize.files import atomic_output
@@ -29,6 +31,8 @@ IMAGE_EXTENSIONS = frozenset(
 ALPHA_BACKGROUND = (255, 255, 255)
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
+# One-channel modes (with or without alpha): a black-and-white scan or photo.
+_GRAY_MODES = {"1", "L", "LA", "La", "F", *_SIXTEEN_BIT_MODES}
 # RGB-family modes whose ICC profile still describes the pixels after conversion to RGB; a CMYK or
 # grayscale profile would not, so it is dropped.
 _RGB_PROFILE_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
@@ -55,12 +59,16 @@ _FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 @dataclass(frozen=True)
 class LoadedImage:
     """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], the ICC profile and EXIF to carry into outputs,
-    and the transparency as (1, 1, H, W) when it was asked for and the image has one."""
+    the transparency as (1, 1, H, W) when it was asked for and the image has one, whether the file was
+    grayscale (its pixels are then three equal channels), and whether it had 16 bits a pixel (a 16-bit
+    grayscale scan: its pixels keep all 65536 levels)."""
 
     pixels: torch.Tensor
     icc_profile: bytes | None = None
     alpha: torch.Tensor | None = None
     exif: bytes | None = None
+    grayscale: bool = False
+    sixteen_bit: bool = False
 
 
 def is_image_file(path: Path) -> bool:
@@ -129,7 +137,10 @@ def to_rgb(image: Image.Image) -> Image.Image:
 
 
 def pil_to_tensor(image: Image.Image) -> torch.Tensor:
-    """PIL image of any mode -> (1, 3, H, W) float32 RGB in [0, 1]."""
+    """PIL image of any mode -> (1, 3, H, W) float32 RGB in [0, 1]; 16-bit grayscale at full precision."""
+    if image.mode in _SIXTEEN_BIT_MODES:
+        levels = torch.from_numpy(np.asarray(image.convert("I"), dtype=np.float32))
+        return levels.div_(65535).clamp_(0, 1).expand(1, 3, *levels.shape).contiguous()
     rgb = to_rgb(image)
     data = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
     return data.view(rgb.height, rgb.width, 3).permute(2, 0, 1).unsqueeze(0).float().div_(255)
@@ -178,8 +189,11 @@ def carried_exif(image: Image.Image) -> bytes | None:
 
 
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
-    """(RGB colour, alpha as 8-bit "L" or None) of an image, colour not laid on any background."""
-    if image.mode in _SIXTEEN_BIT_MODES or image.mode == "F":
+    """(colour, alpha as 8-bit "L" or None) of an image, colour not laid on any background: RGB, or the
+    16-bit grayscale image itself."""
+    if image.mode in _SIXTEEN_BIT_MODES:  # no alpha; kept as it is for pil_to_tensor's full precision
+        return image, None
+    if image.mode == "F":
         return to_rgb(image), None
     has_alpha = image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (
         image.mode == "P" and "transparency" in image.info
@@ -201,6 +215,7 @@ def load_image(
     image = open_image(path, max_pixels)
     icc_profile = image.info.get("icc_profile") if image.mode in _RGB_PROFILE_MODES else None
     exif = carried_exif(image)
+    grayscale, sixteen_bit = image.mode in _GRAY_MODES, image.mode in _SIXTEEN_BIT_MODES
     alpha = None
     if keep_alpha:
         image, alpha = split_alpha(image)
@@ -209,11 +224,11 @@ def load_image(
         if size[0] * size[1] > max_pixels:
             raise ImageError(f"{path} resized to {size[0]}x{size[1]} would be over the limit of "
                              f"{max_pixels / 1e6:.0f} MP")
-        image = to_rgb(image).resize(size, Image.Resampling.LANCZOS)
+        image, sixteen_bit = to_rgb(image).resize(size, Image.Resampling.LANCZOS), False
         if alpha is not None:
             alpha = alpha.resize(size, Image.Resampling.LANCZOS)
     return LoadedImage(pil_to_tensor(image), icc_profile or None, None if alpha is None else _gray_to_tensor(alpha),
-                       exif)
+                       exif, grayscale, sixteen_bit)
 
 
 def load_gray(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
@@ -269,26 +284,37 @@ def save_image(
     quality: int = 95,
     alpha: torch.Tensor | None = None,
     exif: bytes | None = None,
+    grayscale: bool = False,
+    sixteen_bit: bool = False,
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename); format from extension.
 
     JPEG and WebP use `quality`; JPEG keeps full-resolution colour (4:4:4), since stylized images are
     rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format has an alpha
     channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
+    `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray and alpha in PNG);
+    with `sixteen_bit` as well, a PNG without alpha gets 16 bits a pixel (Pillow has no 16-bit gray+alpha).
     A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
     path = Path(path)
     check_output_path(path)
-    image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)
-    check_output_size(path, *image.size)
     fmt = SAVE_FORMATS[path.suffix.lower()]
+    if grayscale and sixteen_bit and fmt == "PNG" and alpha is None and isinstance(pixels, torch.Tensor):
+        luma = rgb_to_yiq(pixels.detach().float().reshape(1, 3, *pixels.shape[-2:]))[0, 0]
+        image = Image.fromarray(luma.clamp(0, 1).mul(65535).round().to(torch.int32).cpu().numpy().astype(np.uint16))
+    else:
+        image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)
+        if grayscale:
+            image = image.convert("L")
+    check_output_size(path, *image.size)
     if alpha is not None:
         mask = Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].numpy())
         if fmt == "JPEG":
-            background = Image.new("RGB", image.size, ALPHA_BACKGROUND)
+            background = Image.new(image.mode, image.size, ALPHA_BACKGROUND[: len(image.getbands())])
             image = Image.composite(image, background, mask)
         else:
-            image = image.convert("RGBA")
+            # WebP has no gray-and-alpha mode: a gray image with alpha is stored as RGBA there.
+            image = image.convert("LA" if grayscale and fmt == "PNG" else "RGBA")
             image.putalpha(mask)
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
     block = _exif_block(exif)

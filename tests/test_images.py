@@ -136,6 +136,39 @@ def test_save_rejects_unknown_extension(tmp_path):
         save_image(torch.rand(1, 3, 4, 4), tmp_path / "out.gifx")
 
 
+
+def test_sixteen_bit_grayscale_keeps_every_level_through_load_and_save(tmp_path):
+    import numpy as np
+
+    levels = np.arange(0, 65536, 7, dtype=np.uint16)[:9000].reshape(90, 100)  # 9000 distinct levels
+    Image.fromarray(levels).save(tmp_path / "scan.png")
+    for keep_alpha in (False, True):
+        loaded = load_image(tmp_path / "scan.png", keep_alpha=keep_alpha)
+        assert loaded.grayscale and loaded.sixteen_bit and loaded.pixels.shape == (1, 3, 90, 100)
+        assert loaded.alpha is None
+        save_image(loaded.pixels, tmp_path / "out.png", grayscale=True, sixteen_bit=True)
+        with Image.open(tmp_path / "out.png") as written:
+            assert written.mode == "I;16" and np.array_equal(np.asarray(written), levels)
+    eight = load_image(tmp_path / "scan.png", max_side=50)  # resized: 8 bits, as every resized image
+    assert eight.grayscale and not eight.sixteen_bit
+
+
+@pytest.mark.parametrize(("suffix", "alpha", "mode"), [(".png", False, "L"), (".png", True, "LA"), (".jpg", False, "L"),
+                                                       (".jpg", True, "L"), (".webp", True, "RGBA")])
+def test_grayscale_save_writes_luma_and_keeps_alpha(tmp_path, suffix, alpha, mode):
+    pixels = torch.rand(1, 3, 6, 8)
+    transparency = torch.zeros(1, 1, 6, 8) if alpha else None
+    path = save_image(pixels, tmp_path / f"gray{suffix}", alpha=transparency, grayscale=True)
+    with Image.open(path) as image:
+        assert image.mode == mode and image.size == (8, 6)
+        if suffix == ".png" and not alpha:
+            assert image.tobytes() == tensor_to_pil(pixels).convert("L").tobytes()
+        if suffix == ".jpg" and alpha:  # transparent pixels laid on white, as for colour images
+            assert image.getextrema()[0] >= 250
+        if suffix == ".webp":  # lossy WebP's YUV rounding leaves a level here and there, not a tint
+            rgb = pil_to_tensor(image.convert("RGB")).mul(255)
+            assert (rgb - rgb.mean(dim=1, keepdim=True)).abs().max() <= 2
+
 def test_failed_save_leaves_no_partial_file_and_keeps_old_output(tmp_path, monkeypatch):
     path = tmp_path / "out.png"
     save_image(torch.zeros(1, 3, 4, 4), path)

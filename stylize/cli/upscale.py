@@ -25,8 +25,9 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
             quiet: bool, **options: Any) -> None:
     """Enlarge INPUTS (files, folders, glob patterns) by --scale with a trained network.
 
-    Transparency is kept (upscaled separately), and so is the colour profile. Large images are processed
-    in tiles that join exactly. Folders, patterns and several files behave as in `stylize batch`.
+    Transparency is kept (upscaled separately), and so is the colour profile; grayscale stays grayscale.
+    Large images are processed in tiles that join exactly. Folders, patterns and several files behave as
+    in `stylize batch`.
     """
     config = UpscaleConfig.from_options(options)
     from stylize.files import ReadFiles
