@@ -76,13 +76,14 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def has_readable_header(path: Path) -> bool:
-    """True if Pillow recognizes the file from its header alone (cheap: no pixels are decoded)."""
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as stored, if Pillow recognizes the file from its header alone, else None (cheap: no
+    pixels are decoded)."""
     try:
-        with Image.open(path):
-            return True
+        with Image.open(path) as image:
+            return image.size
     except Exception:  # any error from any decoder plugin means: not readable
-        return False
+        return None
 
 
 def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:

@@ -13,12 +13,14 @@ from stylize.training.data import ImageFiles, ResumableSampler, batches, find_im
 def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
     (tmp_path / "a" / "b").mkdir(parents=True)
     gradient_image(20, 20).save(tmp_path / "one.jpg")
-    gradient_image(20, 20).save(tmp_path / "a" / "b" / "two.png")
+    gradient_image(30, 10).save(tmp_path / "a" / "b" / "two.png")
     (tmp_path / "a" / "broken.jpg").write_bytes(b"not a jpeg")
     (tmp_path / "a" / "notes.txt").write_text("hello")
-    paths, unreadable = find_images(tmp_path)
+    sizes, unreadable = find_images(tmp_path)
     # Walk order: a folder's own files (sorted) before its subfolders (sorted), the same on every machine.
-    assert [p.relative_to(tmp_path).as_posix() for p in paths] == ["one.jpg", "a/b/two.png"]
+    assert {p.relative_to(tmp_path).as_posix(): size for p, size in sizes.items()} == {
+        "one.jpg": (20, 20), "a/b/two.png": (30, 10)}
+    assert [p.relative_to(tmp_path).as_posix() for p in sizes] == ["one.jpg", "a/b/two.png"]
     assert unreadable == 1
 
 
@@ -32,8 +34,8 @@ def test_missing_or_empty_data_folder(tmp_path):
 def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
     for i in range(3):
         gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")
-    paths, _ = find_images(tmp_path)
-    data = ImageFiles(paths, CropTransform(32), seed=1)
+    sizes, _ = find_images(tmp_path)
+    data = ImageFiles(list(sizes), CropTransform(32), seed=1)
     first = data[(0, 1)]
     assert first.shape == (3, 32, 32)
     torch.manual_seed(123)  # the global generator must not matter

@@ -293,6 +293,21 @@ def test_fine_tuning_starts_from_another_models_matching_weights(tmp_path):
     assert mismatch.exit_code == 2 and "none of its weights fit" in mismatch.stderr
 
 
+def test_training_warns_once_about_photos_smaller_than_a_crop(tmp_path):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i, side in enumerate((48, 48, 30, 28)):  # two of them under the 32 px crops: enlarged to fit
+        gradient_image(side, 40, seed=i).save(data / f"{i}.png")
+    args = ("--data", data, "--steps", "1", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+            "--preview-images", "0", "--width", "8")
+    result = invoke("train", "--task", "upscale", "--scale", "2", "--blocks", "1", "-o", tmp_path / "x2.safetensors",
+                    *args, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.count("Warning: 2 of the 4 training photos are smaller than the 32 px crops") == 1
+    style = invoke("train", "--style", data / "0.png", "-o", tmp_path / "s.safetensors", *args, "-q")
+    assert style.exit_code == 0 and "Warning" not in style.stderr  # random resized crops resample anyway
+
+
 SHIPPED_SCALES = [scale for scale in (2, 3, 4)
                   if any(e.name == f"upscale-x{scale}" for e in __import__("stylize.zoo").zoo.available_models())]
 

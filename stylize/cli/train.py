@@ -103,6 +103,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
             click.echo(f"Training on {info.images} images{skipped} ({info.held_back} held back for previews); "
                        f"{info.world_size} process(es), effective batch {info.effective_batch}, on {info.device}",
                        err=True)
+        if info.enlarged:  # said even with -q: it is a reason the model may come out blurry
+            click.echo(f"Warning: {info.enlarged} of the {info.images} training photos are smaller than the "
+                       f"{config.image_size} px crops and are enlarged to fit, which teaches the network blur: "
+                       "use larger photos or a smaller --image-size", err=True)
         bar = tqdm(total=info.total_steps, initial=info.start_step, unit="step", disable=quiet, dynamic_ncols=True)
 
     def on_log(log: TrainLog) -> None:

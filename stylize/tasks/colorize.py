@@ -321,6 +321,7 @@ class ColorizeObjective:
     grid (Huber rather than L2: less pull toward the gray average of uncertain colours)."""
 
     task = TASK
+    native_crops = False  # random resized crops: every crop is resampled anyway
     loss_names = ("chroma",)
 
     def __init__(self, config: ColorizeTrainConfig) -> None:

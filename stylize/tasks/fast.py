@@ -126,6 +126,7 @@ class StyleObjective:
     """Johnson et al.'s training objective for one style image: content, style (Gram) and TV losses."""
 
     task = TASK
+    native_crops = False  # random resized crops: every crop is resampled anyway
     loss_names = ("content", "style", "tv")
 
     def __init__(self, config: StyleTrainConfig, style: Path, credit: dict[str, str] | None = None) -> None:

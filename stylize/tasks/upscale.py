@@ -161,10 +161,11 @@ def shrink_region(photo: torch.Tensor, size: int, factor: float) -> torch.Tensor
 
 
 class PairTransform:
-    """A photo -> (low-resolution crop, high-resolution crop): the photo (cropped to a multiple of the
-    scale) is downscaled whole with MATLAB's bicubic and rounded to 8 bits, as benchmark LR images are;
-    then aligned random crops, flips and 90-degree rotations (EDSR's augmentation). With rescale < 1 the
-    photo is first shrunk by a random factor in [rescale, 1] (scale augmentation)."""
+    """A photo -> (low-resolution crop, high-resolution crop): a random crop (at a multiple of the scale)
+    and its MATLAB bicubic downscale rounded to 8 bits, as benchmark LR images are (the pixels the whole
+    photo's downscale would give there); flips and 90-degree rotations of both (EDSR's augmentation). With
+    rescale < 1 the photo is first shrunk by a random factor in [rescale, 1] (scale augmentation); a photo
+    smaller than a crop is enlarged to fit (the training command warns: it teaches blur)."""
 
     def __init__(self, scale: int, size: int, rescale: float = 1.0) -> None:
         self.scale, self.size, self.rescale = scale, size, rescale
@@ -209,6 +210,7 @@ class UpscaleObjective:
     """L1 pixel loss (EDSR), plus a relative VGG relu2_2 feature loss for perceptual models."""
 
     task = TASK
+    native_crops = True  # the crops are the photos' own pixels: the targets
     loss_names = ("pixel", "perceptual")
 
     def __init__(self, config: UpscaleTrainConfig) -> None:

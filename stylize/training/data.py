@@ -18,14 +18,15 @@ from torch.utils.data import Dataset, Sampler
 
 from stylize.errors import DataError, ImageError, StylizeError
 from stylize.files import walk_files
-from stylize.images import IMAGE_EXTENSIONS, has_readable_header, open_image, to_rgb
+from stylize.images import IMAGE_EXTENSIONS, header_size, open_image, to_rgb
 
 # A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors).
 Transform = Callable[[Image.Image], Any]
 
 
-def find_images(root: Path) -> tuple[list[Path], int]:
-    """(readable image files under `root`, sorted; count of image-named files that could not be opened).
+def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], int]:
+    """(readable image files under `root`, sorted, each with its stored (width, height); count of
+    image-named files that could not be opened).
 
     Only headers are read here, so a folder of thousands of photos scans in seconds. Each real folder is
     walked once, whatever links point to it.
@@ -34,7 +35,8 @@ def find_images(root: Path) -> tuple[list[Path], int]:
     if not root.is_dir():
         raise DataError(f"{root} is not a folder of images")
     candidates = [path for path in walk_files(root) if path.suffix.lower() in IMAGE_EXTENSIONS]
-    readable = [path for path in candidates if has_readable_header(path)]
+    sizes = {path: header_size(path) for path in candidates}
+    readable = {path: size for path, size in sizes.items() if size is not None}
     unreadable = len(candidates) - len(readable)
     if not readable:
         raise DataError(f"no readable images under {root} ({unreadable} unreadable)")

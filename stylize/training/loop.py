@@ -46,6 +46,9 @@ class Objective(Protocol):
 
     task: str  # stored in model files: "style", "upscale", ...
     config: TrainConfig
+    # Crops cut at the photos' own resolution (super-resolution), where a photo smaller than a crop, enlarged
+    # to fit, teaches blur; a transform that resizes every crop anyway (style) does not care.
+    native_crops: bool
     loss_names: tuple[str, ...]  # names of the weighted terms loss() returns, in order
 
     def inputs(self) -> dict[str, str]:
@@ -80,6 +83,7 @@ class TrainStart:
     world_size: int
     effective_batch: int
     device: str
+    enlarged: int = 0  # training photos smaller than a crop, with an objective that has native_crops
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,8 @@ class _Run:
             should_stop: Callable[[], bool] | None) -> TrainResult:
         config, env, device = self.config, self.env, self.device
         state = load_training_state(self.checkpoint_path) if resume else None
-        paths, unreadable = find_images(self.data)
+        sizes, unreadable = find_images(self.data)
+        paths = list(sizes)
         held_back = config.preview_images if len(paths) > config.preview_images + config.batch_size else 0
         shuffled = paths[:]
         random.Random(config.seed).shuffle(shuffled)
@@ -235,8 +240,10 @@ class _Run:
         previews = [pil_to_tensor(to_rgb(open_image(p))) for p in preview_paths] if env.main else []
 
         if on_start and env.main:
+            native = self.objective.native_crops
+            enlarged = sum(min(sizes[p]) < config.image_size for p in train_paths) if native else 0
             on_start(TrainStart(len(train_paths), unreadable, held_back, total, step, env.world,
-                                config.batch_size * env.world, str(device)))
+                                config.batch_size * env.world, str(device), enlarged))
 
         names = self.objective.loss_names
         sums = torch.zeros(len(names) + 1, device=device)  # each term and the total since the last log
