@@ -37,6 +37,26 @@ class ModelEntry:
         return f"{self.source}:{self.name}"
 
 
+def describe(info: ModelInfo) -> str:
+    """One line on what a model does, for listings: a style's credits, an upscaler's scale and end of the
+    --sharpness knob, and how long it trained (and from which model, when it was fine-tuned)."""
+    style, training = info.style, info.training
+    if info.task == "upscale":
+        section = info.document.get("upscale", {})
+        kind = {"faithful": "faithful", "perceptual": "crisp"}.get(section.get("kind"), section.get("kind", "?"))
+        what = f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}"
+    elif info.task == "colorize":
+        what = "automatic colorization"
+    else:
+        what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
+        what += f" [{style['license']}]" if style.get("license") else ""
+    steps = training.get("steps_done")
+    if isinstance(steps, int) and steps:
+        init = training.get("init")
+        what += f", {steps} steps" + (f" from {Path(init).stem}" if isinstance(init, str) and init else "")
+    return what.removeprefix(", ")
+
+
 def shipped_dir() -> Path:
     """The installed pretrained/ folder."""
     return Path(str(importlib.resources.files("stylize.pretrained_models")))

@@ -75,3 +75,20 @@ def test_unreadable_cached_files_are_listed_with_the_reason(tmp_path, monkeypatc
     assert entries["list"].info is None and "not a JSON object" in entries["list"].error
     with pytest.raises(StylizeError, match="known models: (?!.*junk)"):
         resolve_model("nosuch")
+
+
+def test_listing_says_what_each_kind_of_model_does(tmp_path):
+    from stylize.modelfile import read_model_info
+    from stylize.nets.colornet import ColorNet
+    from stylize.nets.srnet import SRNet
+    from stylize.zoo import describe
+
+    style = save_model(tmp_path / "s.safetensors", _tiny(), "style", {
+        "style": {"title": "Waves", "artist": "Anon", "license": "CC0"}, "training": {"steps_done": 50}})
+    crisp = save_model(tmp_path / "c.safetensors", SRNet(3, width=8, blocks=1), "upscale", {
+        "upscale": {"scale": 3, "kind": "perceptual"},
+        "training": {"steps_done": 200, "init": "/models/upscale-x3.safetensors"}})
+    colors = save_model(tmp_path / "k.safetensors", ColorNet(width=8), "colorize", {})
+    assert describe(read_model_info(style)) == "Waves, Anon [CC0], 50 steps"
+    assert describe(read_model_info(crisp)) == "x3, crisp, 200 steps from upscale-x3"
+    assert describe(read_model_info(colors)) == "automatic colorization"

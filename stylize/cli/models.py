@@ -12,7 +12,7 @@ def models() -> None:
     A bare NAME given to --model is looked up in the cache first, then among the shipped models;
     cache:NAME and shipped:NAME choose explicitly.
     """
-    from stylize.zoo import available_models, cache_dir
+    from stylize.zoo import available_models, cache_dir, describe
 
     entries = available_models()
     if not entries:
@@ -22,11 +22,6 @@ def models() -> None:
         if entry.info is None:
             click.echo(f"{entry.name:<20} {entry.source:<8} {'?':<9} unreadable: {entry.error}")
             continue
-        style = entry.info.style
-        credit = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
-        licence = f" [{style['license']}]" if style.get("license") else ""
-        steps = entry.info.training.get("steps_done")
-        steps_text = f", {steps} steps" if isinstance(steps, int) and steps else ""
         hidden = f"  (hidden by a cached model: use {entry.qualified_name})" if entry.hidden_by else ""
-        click.echo(f"{entry.name:<20} {entry.source:<8} {entry.info.task:<9} {credit}{licence}{steps_text}  "
+        click.echo(f"{entry.name:<20} {entry.source:<8} {entry.info.task:<9} {describe(entry.info)}  "
                    f"{entry.path}{hidden}")
