@@ -1,4 +1,5 @@
-"""Export a fast style model to ONNX with dynamic batch, height and width (needs the onnx extra)."""
+"""Export a fast style model or an upscaler to ONNX with dynamic batch, height and width (needs the onnx
+extra)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import torch
 
+from stylize.errors import ModelFileError
 from stylize.extras import available, require
 from stylize.files import ReadFiles, check_writable, write_bytes_atomic
 from stylize.modelfile import load_model
@@ -39,8 +41,14 @@ class ExportReport:
     max_difference: float | None  # largest |onnxruntime - PyTorch| on test inputs; None when not checked
 
 
+# What each exportable task's graph is called on the way out.
+_OUTPUT_NAMES = {"style": "stylized", "upscale": "upscaled"}
+
+
 def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportReport:
-    """Write MODEL as ONNX (input "image", output "stylized", both (N, 3, H, W) in [0, 1]).
+    """Write MODEL as ONNX: input "image" (N, 3, H, W) in [0, 1]; output "stylized" (N, 3, H, W) for a
+    style model, "upscaled" (N, 3, scale*H, scale*W) for an upscaler (its values not clamped to [0, 1]:
+    the network alone, as `stylize upscale` runs it before clamping, without tiles or the self-ensemble).
 
     The export is checked against PyTorch on two odd-sized inputs when onnxruntime is installed.
     """
@@ -49,14 +57,19 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     path = resolve_model(model)
     ReadFiles([path]).check(Path(output), "ONNX file")
     check_writable(Path(output), "ONNX file")
-    net, _ = load_model(path, task="style")
-    example = torch.rand(1, 3, 61, 95)  # sides not multiples of 4, so the padding is traced
+    net, info = load_model(path)
+    if info.task not in _OUTPUT_NAMES:
+        raise ModelFileError(f"{path} is a model for '{info.task}': only style models and upscalers can be "
+                             "exported to ONNX")
+    traced = _TraceablePadding(net) if info.task == "style" else net
+    output_name = _OUTPUT_NAMES[info.task]
+    example = torch.rand(1, 3, 61, 95)  # sides not multiples of 4, so a style model's padding is traced
     buffer = io.BytesIO()
     torch.onnx.export(
-        _TraceablePadding(net), (example,), buffer, input_names=["image"], output_names=["stylized"],
+        traced, (example,), buffer, input_names=["image"], output_names=[output_name],
         opset_version=opset,
         dynamic_axes={"image": {0: "batch", 2: "height", 3: "width"},
-                      "stylized": {0: "batch", 2: "height", 3: "width"}},
+                      output_name: {0: "batch", 2: "height", 3: "width"}},
         dynamo=False,
         # Constant folding merges equal initializers (fresh norm weights) into a graph onnxruntime rejects.
         do_constant_folding=False,

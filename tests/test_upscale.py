@@ -1,5 +1,6 @@
 """Super-resolution: the network, tiling at a scale, training pairs, the upscale command and its errors."""
 
+import importlib.util
 import math
 
 import numpy as np
@@ -306,6 +307,28 @@ def test_training_warns_once_about_photos_smaller_than_a_crop(tmp_path):
     assert result.stderr.count("Warning: 2 of the 4 training photos are smaller than the 32 px crops") == 1
     style = invoke("train", "--style", data / "0.png", "-o", tmp_path / "s.safetensors", *args, "-q")
     assert style.exit_code == 0 and "Warning" not in style.stderr  # random resized crops resample anyway
+
+
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_export_onnx_upscaler_round_trip_and_colorizer_refused(model_file, tmp_path):
+    out = tmp_path / "x3.onnx"
+    result = invoke("export", model_file, "-o", out)
+    assert result.exit_code == 0 and "checked with onnxruntime" in result.stderr, result.output
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [o.name for o in session.get_outputs()] == ["upscaled"]
+    pixels = torch.rand(2, 3, 19, 26)
+    (exported,) = session.run(None, {"image": pixels.numpy()})
+    with torch.inference_mode():
+        expected = tiny(3)(pixels)
+    assert exported.shape == (2, 3, 57, 78) and (torch.from_numpy(exported) - expected).abs().max() < 1e-4
+    from stylize.nets.colornet import ColorNet
+
+    colorizer = save_model(tmp_path / "k.safetensors", ColorNet(width=8), "colorize", {})
+    refused = invoke("export", colorizer, "-o", tmp_path / "k.onnx")
+    assert refused.exit_code == 1 and "only style models and upscalers can be exported" in refused.stderr
+    assert not (tmp_path / "k.onnx").exists()
 
 
 SHIPPED_SCALES = [scale for scale in (2, 3, 4)

@@ -1,4 +1,4 @@
-"""`stylize export`: a fast style model as ONNX."""
+"""`stylize export`: a fast style model or an upscaler as ONNX."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from stylize.cli.options import quiet_option
 @click.option("--opset", type=click.IntRange(9, 30), default=17, show_default=True, help="ONNX opset version.")
 @quiet_option
 def export(model: str, onnx_path: Path, opset: int, quiet: bool) -> None:
-    """Export MODEL (a name or file) to ONNX, checked against PyTorch when onnxruntime is installed.
+    """Export MODEL (a style model or an upscaler: a name or file) to ONNX, checked against PyTorch when
+    onnxruntime is installed.
 
     Needs the onnx extra: pip install "stylize[onnx]".
     """
