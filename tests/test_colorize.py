@@ -196,6 +196,7 @@ def test_shipped_automatic_model_colorizes_without_a_reference(tmp_path):
     Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(tmp_path / "cat.png")
     result = invoke("colorize", tmp_path / "cat.png", "-o", tmp_path / "cat_color.png", "--device", "cpu")
     assert result.exit_code == 0, result.output
+    assert "(128x85; automatic colorizer, no references)" in result.stderr
     out = load_image(tmp_path / "cat_color.png").pixels
     assert out.shape == gray.shape
     assert (rgb_to_lab(out)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6

@@ -54,7 +54,8 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     if single:
         def describe(result: Any) -> str:
             used = ", ".join(Path(reference).name for reference in result.details["references"])
-            return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; references: {used})"
+            how = f"references: {used}" if used else "automatic colorizer, no references"
+            return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"
 
         file_jobs.conclude_single(outcome, quiet, describe)
         return
