@@ -33,9 +33,16 @@ ALPHA_BACKGROUND = (255, 255, 255)
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
 # One-channel modes (with or without alpha): a black-and-white scan or photo.
 _GRAY_MODES = {"1", "L", "LA", "La", "F", *_SIXTEEN_BIT_MODES}
-# RGB-family modes whose ICC profile still describes the pixels after conversion to RGB; a CMYK or
-# grayscale profile would not, so it is dropped.
+# RGB-family modes whose ICC profile still describes the pixels after conversion to RGB; a CMYK profile
+# would not, so it is dropped. A grayscale image's profile is kept for grayscale outputs only (save_image).
 _RGB_PROFILE_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
+_GRAY_OUTPUT_MODES = {"L", "LA", "I;16"}
+
+
+def _describes_gray(profile: bytes) -> bool:
+    """True for an ICC profile of gray data: the header's data colour space (bytes 16-19, ICC.1:2010
+    section 7.2.6) is 'GRAY'."""
+    return profile[16:20] == b"GRAY"
 
 
 # Every output says it was made by stylize (PNG text chunk or EXIF Software tag), so that a rerun whose
@@ -214,9 +221,11 @@ def load_image(
     white; the colour of transparent pixels is then kept as stored.
     """
     image = open_image(path, max_pixels)
-    icc_profile = image.info.get("icc_profile") if image.mode in _RGB_PROFILE_MODES else None
-    exif = carried_exif(image)
     grayscale, sixteen_bit = image.mode in _GRAY_MODES, image.mode in _SIXTEEN_BIT_MODES
+    icc_profile = image.info.get("icc_profile")
+    if not (image.mode in _RGB_PROFILE_MODES or (grayscale and icc_profile and _describes_gray(icc_profile))):
+        icc_profile = None
+    exif = carried_exif(image)
     alpha = None
     if keep_alpha:
         image, alpha = split_alpha(image)
@@ -293,7 +302,9 @@ def save_image(
     JPEG and WebP use `quality`; JPEG keeps full-resolution colour (4:4:4), since stylized images are
     rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format has an alpha
     channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
-    `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray and alpha in PNG);
+    `icc_profile` is written where it describes the written pixels (a gray profile on grayscale output,
+    others on colour). `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray
+    and alpha in PNG);
     with `sixteen_bit` as well, a PNG without alpha gets 16 bits a pixel (Pillow has no 16-bit gray+alpha).
     A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
@@ -317,6 +328,9 @@ def save_image(
             # WebP has no gray-and-alpha mode: a gray image with alpha is stored as RGBA there.
             image = image.convert("LA" if grayscale and fmt == "PNG" else "RGBA")
             image.putalpha(mask)
+    # A profile goes only where it describes the pixels written: a gray one on gray pixels, others on colour.
+    if icc_profile and _describes_gray(icc_profile) != (image.mode in _GRAY_OUTPUT_MODES):
+        icc_profile = None
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
     block = _exif_block(exif)
     if fmt == "JPEG" and len(block) > _JPEG_EXIF_LIMIT:  # a PNG's or TIFF's EXIF may not fit: the mark alone

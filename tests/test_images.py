@@ -197,6 +197,25 @@ def test_icc_profile_is_carried_to_the_output(tmp_path):
             assert image.info.get("icc_profile") == profile
 
 
+def test_gray_profile_goes_to_gray_outputs_only(tmp_path):
+    gray_profile = bytes(16) + b"GRAY" + b"XYZ " + bytes(104)  # an ICC header of gray data (not parsed)
+    source = tmp_path / "scan.png"
+    gradient_image(8, 8).convert("L").save(source, icc_profile=gray_profile)
+    loaded = load_image(source)
+    assert loaded.icc_profile == gray_profile and loaded.grayscale
+    for suffix in (".png", ".jpg"):
+        gray = save_image(loaded.pixels, tmp_path / f"gray{suffix}", loaded.icc_profile, grayscale=True)
+        colour = save_image(loaded.pixels, tmp_path / f"colour{suffix}", loaded.icc_profile)
+        with Image.open(gray) as image:
+            assert image.mode == "L" and image.info.get("icc_profile") == gray_profile
+        with Image.open(colour) as image:  # an RGB image with a gray profile would be misread by viewers
+            assert image.mode == "RGB" and not image.info.get("icc_profile")
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    save_image(loaded.pixels, tmp_path / "g.png", srgb, grayscale=True)
+    with Image.open(tmp_path / "g.png") as image:
+        assert not image.info.get("icc_profile")
+
+
 def _camera_exif(orientation: int) -> Image.Exif:
     exif = Image.Exif()
     exif[0x010F] = "Fujifilm"  # Make
