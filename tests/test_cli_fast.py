@@ -210,6 +210,22 @@ def test_export_onnx_round_trip(model_file, tmp_path):
     assert (torch.from_numpy(exported) - expected).abs().max() < 1e-4
 
 
+@pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
+def test_export_of_a_shipped_model_says_one_line(tmp_path):
+    import warnings
+
+    from stylize.zoo import available_models
+
+    if not any(e.name == "starry" and e.source == "shipped" for e in available_models()):
+        pytest.skip("no shipped starry model")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = invoke("export", "shipped:starry", "-o", tmp_path / "starry.onnx")
+    assert result.exit_code == 0 and result.stderr.strip().splitlines() == [
+        line for line in result.stderr.strip().splitlines() if line.startswith("Wrote")]
+    assert not [str(w.message) for w in caught if issubclass(w.category, UserWarning)]  # the exporter's notes
+
+
 def test_export_unknown_model(tmp_path):
     result = invoke("export", "nosuch", "-o", tmp_path / "m.onnx", "-q")
     assert result.exit_code == 1 and "unknown model" in result.stderr
