@@ -176,7 +176,7 @@ def test_cli_single_file_keeps_alpha_and_metadata(model_file, tmp_path):
 
 @pytest.mark.parametrize(("mode", "suffix", "written"), [("L", ".png", "L"), ("LA", ".png", "LA"),
                                                         ("I;16", ".png", "I;16"), ("I;16", ".jpg", "L"),
-                                                        ("RGB", ".png", "RGB")])
+                                                        ("neutral RGB", ".png", "RGB"), ("RGB", ".png", "RGB")])
 def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix, written):
     # The tiny network's output for a gray photo is tinted (its channels differ), as the shipped ones are
     # slightly: a black-and-white scan must come back black and white, a colour photo in colour.
@@ -184,6 +184,10 @@ def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix,
     source = tmp_path / "scan.png"
     if mode == "RGB":
         image.save(source)
+    elif mode == "neutral RGB":  # a black-and-white photo saved as RGB, its channels a level apart here and there
+        levels = np.repeat(np.asarray(image.convert("L"))[..., None], 3, axis=2).astype("int16")
+        levels[::3, ::2, 2] += 1
+        Image.fromarray(levels.clip(0, 255).astype("uint8")).save(source)
     elif mode == "I;16":
         Image.fromarray((torch.rand(11, 13) * 65535).to(torch.int32).numpy().astype("uint16")).save(source)
     else:
@@ -194,9 +198,22 @@ def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix,
         assert big.mode == written and big.size == (39, 33)
         if written == "I;16":  # levels between the 8-bit ones: the 16 bits were not rounded away on the way
             assert (torch.from_numpy(np.asarray(big, dtype="int32")) % 257).any()
+        channels = load_image(output).pixels
+    spread = (channels.amax(dim=1) - channels.amin(dim=1)).max()
+    assert (spread > 0.1) if mode == "RGB" else (spread == 0)
     if mode != "RGB":
         colour = tiny(3)(load_image(source).pixels)
         assert (colour[:, 0] - colour[:, 1]).abs().max() > 0.01  # what would have been written in colour
+
+
+def test_neutral_means_channels_within_two_levels_and_sepia_is_colour():
+    from stylize.tasks.upscale import is_neutral
+
+    gray = torch.rand(1, 1, 9, 7).expand(1, 3, 9, 7).clone()
+    assert is_neutral(gray)
+    assert is_neutral(gray + torch.tensor([0, 1, 2]).view(1, 3, 1, 1) / 255)
+    sepia = gray * torch.tensor([1.0, 0.9, 0.7]).view(1, 3, 1, 1)  # toned prints keep their tone
+    assert not is_neutral(sepia) and not is_neutral(gray + torch.tensor([0, 0, 3]).view(1, 3, 1, 1) / 255)
 
 
 def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):

@@ -22,6 +22,7 @@ from PIL import Image
 from torch import nn
 
 from stylize.batch import Job, Output
+from stylize.colorspace import rgb_to_yiq
 from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
@@ -40,6 +41,9 @@ DEFAULT_SCALE = 4
 # One pass over this many input pixels needs about 2 GB at x4 (measured: about 2 KB of activations per
 # input pixel for the width-32 network, most of it in the last upsampling stage); larger inputs are tiled.
 AUTO_TILE_PIXELS = 1_000_000
+# A colour file whose channels all agree within this (in [0, 1]) is a black-and-white photo saved as RGB:
+# JPEG's YCbCr round trip leaves a level or two between the channels of neutral pixels.
+NEUTRAL_TOLERANCE = 2 / 255
 
 
 def shipped_name(scale: int, sharp: bool = False) -> str:
@@ -122,15 +126,23 @@ class Upscaler:
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
         """Batch interface (batch.run_jobs): transparency upscaled beside the colour, never flattened; a
         grayscale photo stays grayscale (as Real-ESRGAN's inference does), since the network, trained on
-        colour photos, can leave a faint tint on it (up to 5 levels measured on a BSD100 photo)."""
+        colour photos, can leave a faint tint on it (up to 5 levels measured on a BSD100 photo). A
+        black-and-white photo stored as RGB stays neutral: RGB with its luma in every channel."""
         upscaled = self(torch.cat([image.pixels for image in images]))
         outputs = []
         for image, pixels in zip(images, upscaled.split(1), strict=True):
+            if image.grayscale or is_neutral(image.pixels):
+                pixels = rgb_to_yiq(pixels)[:, :1].clamp_(0, 1).expand_as(pixels).contiguous()
             alpha = None
             if image.alpha is not None:
                 alpha = upscale_bicubic(image.alpha, self.scale).clamp_(0, 1)
             outputs.append(Output(pixels, alpha, grayscale=image.grayscale))
         return outputs
+
+
+def is_neutral(pixels: torch.Tensor) -> bool:
+    """True if every pixel's channels agree within NEUTRAL_TOLERANCE: a black-and-white photo."""
+    return bool((pixels.amax(dim=1) - pixels.amin(dim=1)).max() <= NEUTRAL_TOLERANCE + 1e-6)
 
 
 def shrink_region(photo: torch.Tensor, size: int, factor: float) -> torch.Tensor:
