@@ -22,6 +22,11 @@ def rgb_to_yiq(pixels: torch.Tensor) -> torch.Tensor:
     return torch.einsum("ij,njhw->nihw", _RGB_TO_YIQ.to(pixels), pixels)
 
 
+def luminance(pixels: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB -> (N, 1, H, W) Y of YIQ (ITU-R BT.601 luma weights), one channel's memory."""
+    return torch.einsum("j,njhw->nhw", _RGB_TO_YIQ[0].to(pixels), pixels).unsqueeze(1)
+
+
 def yiq_to_rgb(pixels: torch.Tensor) -> torch.Tensor:
     """(N, 3, H, W) YIQ -> RGB (not clipped)."""
     return torch.einsum("ij,njhw->nihw", torch.linalg.inv(_RGB_TO_YIQ).to(pixels), pixels)

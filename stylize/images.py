@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageError
 
-from stylize.colorspace import rgb_to_yiq
+from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
 from stylize.files import atomic_output
@@ -312,7 +312,7 @@ def save_image(
     check_output_path(path)
     fmt = SAVE_FORMATS[path.suffix.lower()]
     if grayscale and sixteen_bit and fmt == "PNG" and alpha is None and isinstance(pixels, torch.Tensor):
-        luma = rgb_to_yiq(pixels.detach().float().reshape(1, 3, *pixels.shape[-2:]))[0, 0]
+        luma = luminance(pixels.detach().float().reshape(1, 3, *pixels.shape[-2:]))[0, 0]
         image = Image.fromarray(luma.clamp(0, 1).mul(65535).round().to(torch.int32).cpu().numpy().astype(np.uint16))
     else:
         image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)

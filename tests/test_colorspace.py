@@ -24,3 +24,11 @@ def test_preserve_color_resizes_the_content():
     result = preserve_color(torch.rand(1, 3, 20, 30), torch.rand(1, 3, 40, 60))
     assert result.shape == (1, 3, 20, 30)
     assert 0 <= result.min() and result.max() <= 1
+
+
+def test_luminance_is_the_y_of_yiq_in_one_channel():
+    from stylize.colorspace import luminance
+
+    pixels = torch.rand(2, 3, 5, 4)
+    assert torch.allclose(luminance(pixels), rgb_to_yiq(pixels)[:, :1], atol=1e-6)
+    assert torch.allclose(luminance(torch.full((1, 3, 2, 2), 0.4)), torch.full((1, 1, 2, 2), 0.4))

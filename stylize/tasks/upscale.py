@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from stylize.batch import Job, Output
-from stylize.colorspace import rgb_to_yiq
+from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
@@ -132,7 +132,7 @@ class Upscaler:
         outputs = []
         for image, pixels in zip(images, upscaled.split(1), strict=True):
             if image.grayscale or is_neutral(image.pixels):
-                pixels = rgb_to_yiq(pixels)[:, :1].clamp_(0, 1).expand_as(pixels).contiguous()
+                pixels.copy_(luminance(pixels).clamp_(0, 1).expand_as(pixels))  # in place: images can be huge
             alpha = None
             if image.alpha is not None:
                 alpha = upscale_bicubic(image.alpha, self.scale).clamp_(0, 1)
