@@ -304,8 +304,8 @@ def save_image(
     channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
     `icc_profile` is written where it describes the written pixels (a gray profile on grayscale output,
     others on colour). `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray
-    and alpha in PNG);
-    with `sixteen_bit` as well, a PNG without alpha gets 16 bits a pixel (Pillow has no 16-bit gray+alpha).
+    and alpha in PNG); with `sixteen_bit` as well, a PNG without alpha gets 16 bits a pixel (Pillow has no
+    16-bit gray and alpha mode).
     A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
     path = Path(path)
