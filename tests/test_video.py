@@ -7,6 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from clips import make_clip, scene
+from PIL import Image
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
@@ -150,6 +151,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
         ("bad extension", 1, "cannot tell the container"),
         ("unwritable", 2, "cannot write"),
         ("no model", 2, "Missing option '--model'"),
+        ("still image", 2, "photo.PNG is a still image: use `stylize run`"),
     ],
 )
 def test_bad_input(tmp_path, model, case, code, message):
@@ -173,7 +175,9 @@ def test_bad_input(tmp_path, model, case, code, message):
         "bad extension": [source, "--model", model, "-o", tmp_path / "o.avi"],
         "unwritable": [source, "--model", model, "-o", blocker / "o.mp4"],
         "no model": [source, "-o", tmp_path / "o.mp4"],
+        "still image": [tmp_path / "photo.PNG", "--model", model, "-o", tmp_path / "o.mp4"],
     }[case]
+    Image.new("RGB", (16, 16)).save(tmp_path / "photo.PNG")
     result = invoke("video", *args)
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -38,6 +38,12 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     Needs the video extra: pip install "stylize[video]".
     """
+    from stylize.images import IMAGE_EXTENSIONS
+
+    # FFmpeg opens a still photo as a one-frame video; GIF and WebP may be animations, so they are let through.
+    if source.suffix.lower() in IMAGE_EXTENSIONS - {".gif", ".webp"}:
+        raise click.BadParameter(f"{source} is a still image: use `stylize run` (or `stylize batch` for many)",
+                                 param_hint="'SOURCE'")
     if bool(styles) == bool(model):
         raise click.UsageError("give either --model or --style, not both" if styles else
                                "Missing option '--model' (or '--style')")
