@@ -185,6 +185,14 @@ def test_bad_input(tmp_path, model, case, code, message):
     assert not (tmp_path / "o.mp4").exists()
 
 
+def test_an_animated_gif_is_a_video(tmp_path, model):
+    frames = [Image.fromarray(scene(48, 32, shift)) for shift in (0.0, 1.0, 2.0, 3.0)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = invoke("video", tmp_path / "loop.gif", "--model", model, "-o", tmp_path / "loop.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "loop.mp4").frames == 4
+
+
 def test_missing_extra_names_the_install_command(tmp_path, model, monkeypatch):
     import stylize.extras as extras
 
