@@ -115,6 +115,8 @@ MODELS = [
     # ran at 8 steps a second, held by data loading (8 workers, restarted every epoch of 7 batches), and
     # 5000 steps in 11 minutes gave 26.66 dB held-out x4, under the CPU model's 26.71: the network needs
     # the profile's length, which the loaders now serve faster (one loader for the run, crops 2.7x cheaper).
+    # More CPU from the shipped x4 moves nothing (26.71 -> 26.72-26.73): a fourth cycle, 24 blocks, 64-px
+    # crops, an MSE fine-tune (stops 20 and 22); nor does back-projection after it (+0.01).
     _upscale(4, False, "4000", "2000", name="upscale-x4-base", ship=False, scale_augment=False),
     _upscale(4, False, "10000", "150000", name="upscale-x4-cycle2", init="upscale-x4-base", lr="5e-4", ship=False,
              scale_augment=False),
