@@ -38,9 +38,8 @@ def preserve_color(stylized: torch.Tensor, content: torch.Tensor) -> torch.Tenso
     The content is resized to the stylized image's size first, so either may come at any resolution.
     """
     content = resize_to(content.to(stylized), tuple(stylized.shape[-2:]))
-    luminance = rgb_to_yiq(stylized)[:, :1]
     chroma = rgb_to_yiq(content)[:, 1:]
-    return yiq_to_rgb(torch.cat([luminance, chroma], dim=1)).clamp_(0, 1)
+    return yiq_to_rgb(torch.cat([luminance(stylized), chroma], dim=1)).clamp_(0, 1)
 
 
 # CIE L*a*b* with the D65 white point, from sRGB (IEC 61966-2-1): the space of colorization (luminance
