@@ -296,8 +296,7 @@ def run_jobs(
                     output = result if isinstance(result, Output) else Output(result)
                     future = pool.submit(save_image, output.pixels, item.job.output,
                                          output.icc_profile or item.image.icc_profile, quality, output.alpha,
-                                         item.image.exif, output.grayscale,
-                                         output.grayscale and item.image.sixteen_bit)
+                                         item.image.exif, output.grayscale, item.image.sixteen_bit)
                     details = {"size": (output.pixels.shape[-1], output.pixels.shape[-2]), "details": output.details}
                     saves.append((item.job, seconds + item.seconds, details, future))
                 saves = _collect_saves(saves, record, wait=False)

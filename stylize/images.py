@@ -6,8 +6,10 @@ Everything else sees float32 RGB tensors of shape (1, 3, H, W) with values in [0
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import torch
@@ -16,7 +18,9 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
+from stylize.extras import available
 from stylize.files import atomic_output
+from stylize.png16 import write_png16
 from stylize.tensors import fit_longest_side
 from stylize.version import __version__
 
@@ -37,6 +41,26 @@ _GRAY_MODES = {"1", "L", "LA", "La", "F", *_SIXTEEN_BIT_MODES}
 # would not, so it is dropped. A grayscale image's profile is kept for grayscale outputs only (save_image).
 _RGB_PROFILE_MODES = {"RGB", "RGBA", "RGBX", "RGBa", "P", "PA"}
 _GRAY_OUTPUT_MODES = {"L", "LA", "I;16"}
+
+# Pillow decodes 16-bit colour (and 16-bit gray with alpha) at 8 bits a channel: such PNGs and TIFFs (a
+# film scanner's, an editor's export) are decoded with OpenCV instead, when it is installed (the 16bit
+# extra). PNG: the signature, then IHDR's bit depth and colour type at bytes 24 and 25 (PNG spec 11.2.1;
+# types 2 RGB, 4 gray and alpha, 6 RGBA).
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_MULTICHANNEL = {2, 4, 6}
+_TIFF_SIGNATURES = (b"II*\0", b"MM\0*")  # little- and big-endian (TIFF 6.0, section 2)
+_TIFF_BITS_PER_SAMPLE = 258
+# EXIF Orientation -> how to turn (C, H, W) pixels upright, as Pillow's ImageOps.exif_transpose does
+# (TIFF 6.0 Orientation: 2 mirrored, 3 upside down, 4 flipped, 5 transposed, 6 turned, 7 transversed, 8).
+_UPRIGHT = {
+    2: lambda pixels: pixels.flip(-1),
+    3: lambda pixels: pixels.flip(-2, -1),
+    4: lambda pixels: pixels.flip(-2),
+    5: lambda pixels: pixels.transpose(-2, -1),
+    6: lambda pixels: pixels.rot90(-1, (-2, -1)),
+    7: lambda pixels: pixels.transpose(-2, -1).flip(-2, -1),
+    8: lambda pixels: pixels.rot90(1, (-2, -1)),
+}
 
 
 def _describes_gray(profile: bytes) -> bool:
@@ -67,8 +91,8 @@ _FORMAT_MAX_SIDE = {"WEBP": 16383, "JPEG": 65535}
 class LoadedImage:
     """Pixels as a (1, 3, H, W) float32 tensor in [0, 1], the ICC profile and EXIF to carry into outputs,
     the transparency as (1, 1, H, W) when it was asked for and the image has one, whether the file was
-    grayscale (its pixels are then three equal channels), and whether it had 16 bits a pixel (a 16-bit
-    grayscale scan: its pixels keep all 65536 levels)."""
+    grayscale (its pixels are then three equal channels), and whether it had 16 bits a channel (a scan or
+    an editor's export, read at its size: its pixels keep all 65536 levels)."""
 
     pixels: torch.Tensor
     icc_profile: bytes | None = None
@@ -212,6 +236,53 @@ def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
     return rgba.convert("RGB"), rgba.getchannel("A")
 
 
+def _sixteen_bit_samples(path: Path) -> torch.Tensor | None:
+    """The upright samples of a 16-bit colour or gray-and-alpha PNG or TIFF, which Pillow would read at 8
+    bits, as (C, H, W) uint16 with C 2 (gray, alpha), 3 (RGB) or 4 (RGBA); None for any other file, and
+    when OpenCV is not installed."""
+    with open(path, "rb") as stream:
+        head = stream.read(26)
+    png = head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in _PNG_MULTICHANNEL
+    if not (png or head[:4] in _TIFF_SIGNATURES) or not available("cv2"):
+        return None
+    with warnings.catch_warnings():  # as in open_image, damaged metadata costs no warning line
+        warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
+        with Image.open(path) as image:  # the header only: open_image has decoded the pixels
+            try:
+                orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
+            except Exception:  # damaged metadata: the pixels are taken as stored
+                orientation = 1
+            tiff_bits = image.tag_v2.get(_TIFF_BITS_PER_SAMPLE) if image.format == "TIFF" else None
+    if not png and not (isinstance(tiff_bits, tuple) and len(tiff_bits) in (2, 3, 4) and set(tiff_bits) == {16}):
+        return None
+    import cv2
+
+    # IMREAD_UNCHANGED: every channel at its depth, the orientation not applied (done below, as Pillow does).
+    # Decoded from memory, since OpenCV's own file opening fails on some non-ASCII paths.
+    planes = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if planes is None or planes.dtype != np.uint16 or planes.ndim != 3 or planes.shape[2] not in (2, 3, 4):
+        return None
+    if planes.shape[2] >= 3:  # OpenCV's channel order is BGR(A); it decodes gray and alpha as BGRA
+        planes = cv2.cvtColor(planes, cv2.COLOR_BGRA2RGBA if planes.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+        if (png and head[25] == 4) or len(tiff_bits or ()) == 2:
+            planes = planes[..., [0, 3]]
+    samples = torch.from_numpy(np.ascontiguousarray(planes)).permute(2, 0, 1)
+    upright = _UPRIGHT.get(orientation)
+    return upright(samples) if upright else samples
+
+
+def _sixteen_bit_image(samples: torch.Tensor, keep_alpha: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(1, 3, H, W) pixels and (1, 1, H, W) alpha or None, in [0, 1], from _sixteen_bit_samples' planes;
+    without keep_alpha the pixels are laid on white, as to_rgb does."""
+    levels = samples.unsqueeze(0).to(torch.float32).div_(65535)
+    colour, alpha = (levels[:, :-1], levels[:, -1:]) if samples.shape[0] in (2, 4) else (levels, None)
+    pixels = colour.expand(1, 3, *colour.shape[-2:]).contiguous()
+    if alpha is not None and not keep_alpha:
+        pixels.mul_(alpha).add_(1 - alpha)
+        alpha = None
+    return pixels, alpha
+
+
 def load_image(
     path: Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS, keep_alpha: bool = False
 ) -> LoadedImage:
@@ -226,6 +297,14 @@ def load_image(
     if not (image.mode in _RGB_PROFILE_MODES or (grayscale and icc_profile and _describes_gray(icc_profile))):
         icc_profile = None
     exif = carried_exif(image)
+    if not max_side or max(image.size) == max_side:
+        samples = _sixteen_bit_samples(Path(path))
+        if samples is not None and tuple(samples.shape[-2:]) == (image.height, image.width):
+            pixels, alpha = _sixteen_bit_image(samples, keep_alpha)
+            gray = samples.shape[0] == 2  # (Pillow opens a 16-bit gray-and-alpha PNG as RGBA)
+            if gray and icc_profile and not _describes_gray(icc_profile):
+                icc_profile = None
+            return LoadedImage(pixels, icc_profile or None, alpha, exif, gray, sixteen_bit=True)
     alpha = None
     if keep_alpha:
         image, alpha = split_alpha(image)
@@ -304,20 +383,26 @@ def save_image(
     channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
     `icc_profile` is written where it describes the written pixels (a gray profile on grayscale output,
     others on colour). `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray
-    and alpha in PNG); with `sixteen_bit` as well, a PNG without alpha gets 16 bits a pixel (Pillow has no
-    16-bit gray and alpha mode).
+    and alpha in PNG). `sixteen_bit` writes a PNG with 16 bits a channel, alpha included (JPEG and WebP
+    have 8).
     A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
     path = Path(path)
     check_output_path(path)
     fmt = SAVE_FORMATS[path.suffix.lower()]
-    if grayscale and sixteen_bit and fmt == "PNG" and alpha is None and isinstance(pixels, torch.Tensor):
-        luma = luminance(pixels.detach().float().reshape(1, 3, *pixels.shape[-2:]))[0, 0]
-        image = Image.fromarray(luma.clamp(0, 1).mul(65535).round().to(torch.int32).cpu().numpy().astype(np.uint16))
-    else:
-        image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)
-        if grayscale:
-            image = image.convert("L")
+    block = _exif_block(exif)
+    if sixteen_bit and fmt == "PNG" and isinstance(pixels, torch.Tensor):
+        colour = pixels.detach().float().reshape(1, 3, *pixels.shape[-2:])
+        samples = luminance(colour) if grayscale else colour
+        if alpha is not None:
+            samples = torch.cat([samples, alpha.detach().float().reshape(1, 1, *samples.shape[-2:])], dim=1)
+        if icc_profile and _describes_gray(icc_profile) != grayscale:
+            icc_profile = None
+        return _write(path, lambda stream: write_png16(stream, samples[0], icc_profile, {"Software": SOFTWARE},
+                                                       block if exif else None))
+    image = pixels if isinstance(pixels, Image.Image) else tensor_to_pil(pixels)
+    if grayscale:
+        image = image.convert("L")
     check_output_size(path, *image.size)
     if alpha is not None:
         mask = Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].numpy())
@@ -332,7 +417,6 @@ def save_image(
     if icc_profile and _describes_gray(icc_profile) != (image.mode in _GRAY_OUTPUT_MODES):
         icc_profile = None
     options: dict = {"icc_profile": icc_profile} if icc_profile else {}
-    block = _exif_block(exif)
     if fmt == "JPEG" and len(block) > _JPEG_EXIF_LIMIT:  # a PNG's or TIFF's EXIF may not fit: the mark alone
         block = _exif_block(None)
     if fmt == "PNG":
@@ -347,9 +431,14 @@ def save_image(
             options["subsampling"] = 0
         else:
             options["method"] = 4
+    return _write(path, lambda stream: image.save(stream, format=fmt, **options))
+
+
+def _write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
+    """Run `write` on a temporary file that becomes `path` when it succeeds; its failures as ImageError."""
     try:
         with atomic_output(path) as stream:
-            image.save(stream, format=fmt, **options)
+            write(stream)
     except OSError as error:
         raise ImageError(f"cannot write {path}: {error.strerror or error}") from None
     except (ValueError, MemoryError) as error:  # encoder limits, and allocation failures in the encoder

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import gradient_image
-from PIL import Image, ImageCms
+from PIL import Image, ImageCms, ImageOps
 
 from stylize.errors import ImageError
 from stylize.images import (
@@ -299,3 +299,95 @@ def test_is_image_file(tmp_path):
     assert not is_image_file(tmp_path / "b.txt")
     assert not is_image_file(tmp_path / "c.png")
     assert not is_image_file(Path("missing.png"))
+
+
+def _write_png16(path: Path, samples: torch.Tensor, **metadata) -> Path:
+    from stylize.png16 import write_png16
+
+    with open(path, "wb") as stream:
+        write_png16(stream, samples, **metadata)
+    return path
+
+
+def _decoded_png16(path: Path) -> torch.Tensor:
+    """A 16-bit PNG's levels as (C, H, W) int32 in the file's channel order, decoded by OpenCV."""
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    levels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert levels.dtype == np.uint16
+    levels = levels[..., None] if levels.ndim == 2 else levels
+    if levels.shape[2] >= 3:  # BGR(A), and gray and alpha as BGRA
+        levels = cv2.cvtColor(levels, cv2.COLOR_BGRA2RGBA if levels.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    return torch.from_numpy(levels.astype(np.int32)).permute(2, 0, 1)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_png16_writer_output_decodes_to_the_same_levels_with_its_metadata(tmp_path, channels):
+    samples = torch.rand(channels, 150, 7)  # 150 rows: three bands of the writer, the Up filter across them
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x010F] = "Scanner maker"
+    path = _write_png16(tmp_path / "out.png", samples, icc_profile=profile, text={"Software": "stylize test"},
+                        exif=exif.tobytes())
+    decoded = _decoded_png16(path)
+    assert torch.equal(decoded[[0, 3]] if channels == 2 else decoded, samples.mul(65535).round().to(torch.int32))
+    with Image.open(path) as image:
+        assert image.info["Software"] == "stylize test" and image.info["icc_profile"] == profile
+        assert image.getexif()[0x010F] == "Scanner maker"
+
+
+@pytest.mark.parametrize("channels", [3, 4, 2])
+def test_sixteen_bit_colour_keeps_every_level_through_load_and_save(tmp_path, channels):
+    pytest.importorskip("cv2")  # the 16bit extra
+    samples = torch.rand(channels, 12, 9)
+    source = _write_png16(tmp_path / "scan.png", samples)
+    levels = samples.mul(65535).round()
+    loaded = load_image(source, keep_alpha=True)
+    assert loaded.sixteen_bit and loaded.grayscale == (channels == 2) and loaded.pixels.shape == (1, 3, 12, 9)
+    colour = levels[:-1] if channels != 3 else levels
+    assert torch.equal(loaded.pixels[0].mul(65535).round(), colour.expand(3, 12, 9))
+    if channels == 3:
+        assert loaded.alpha is None
+    else:
+        assert torch.equal(loaded.alpha[0].mul(65535).round(), levels[-1:])
+        flat = load_image(source).pixels  # without keep_alpha, laid on white as an 8-bit image is
+        alpha = levels[-1:] / 65535
+        assert torch.allclose(flat[0], colour / 65535 * alpha + 1 - alpha, atol=1e-6)
+    out = save_image(loaded.pixels, tmp_path / "out.png", alpha=loaded.alpha, grayscale=loaded.grayscale,
+                     sixteen_bit=True)
+    decoded = _decoded_png16(out)
+    assert torch.equal(decoded[[0, 3]] if channels == 2 else decoded, levels.to(torch.int32))
+    assert load_image(source, max_side=6).sixteen_bit is False  # resized: 8 bits, as every resized image
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_sixteen_bit_colour_is_turned_upright_as_pillow_turns_eight_bits(tmp_path, orientation):
+    pytest.importorskip("cv2")
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    source = _write_png16(tmp_path / "turned.png", torch.rand(3, 5, 8), exif=exif.tobytes())
+    loaded = load_image(source)
+    assert loaded.sixteen_bit
+    with Image.open(source) as image:  # Pillow reads 16-bit colour at 8 bits (the high byte), turned upright
+        eight_bits = pil_to_tensor(ImageOps.exif_transpose(image))
+    assert loaded.pixels.shape == eight_bits.shape
+    assert (loaded.pixels - eight_bits).abs().max() < 1 / 255
+
+
+def test_sixteen_bit_tiff_is_read_at_sixteen_bits_with_opencv(tmp_path):
+    cv2 = pytest.importorskip("cv2")
+    import numpy as np
+
+    levels = (torch.rand(6, 5, 3) * 65535).round().to(torch.int32)
+    cv2.imwrite(str(tmp_path / "scan.tif"), levels.numpy().astype(np.uint16)[..., ::-1].copy())  # BGR
+    loaded = load_image(tmp_path / "scan.tif")
+    assert loaded.sixteen_bit and not loaded.grayscale
+    assert torch.equal(loaded.pixels[0].mul(65535).round().to(torch.int32), levels.permute(2, 0, 1))
+
+
+def test_without_opencv_sixteen_bit_colour_is_read_at_eight_bits(tmp_path, monkeypatch):
+    monkeypatch.setattr("stylize.images.available", lambda module: False)
+    samples = torch.rand(3, 4, 6)
+    loaded = load_image(_write_png16(tmp_path / "scan.png", samples))
+    assert not loaded.sixteen_bit and (loaded.pixels[0] - samples).abs().max() < 1 / 255  # Pillow's high byte

@@ -13,10 +13,11 @@ from PIL import Image
 from stylize.cli import cli
 from stylize.config import UpscaleConfig, UpscaleTrainConfig
 from stylize.errors import ConfigError
-from stylize.images import load_image, tensor_to_pil
+from stylize.images import load_image, pil_to_tensor, tensor_to_pil
 from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
+from stylize.png16 import write_png16
 from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights, shrink_region
 from stylize.tensors import resize_matlab, tile_boxes
 from stylize.training.loop import fit
@@ -176,7 +177,8 @@ def test_cli_single_file_keeps_alpha_and_metadata(model_file, tmp_path):
 
 @pytest.mark.parametrize(("mode", "suffix", "written"), [("L", ".png", "L"), ("LA", ".png", "LA"),
                                                         ("I;16", ".png", "I;16"), ("I;16", ".jpg", "L"),
-                                                        ("neutral RGB", ".png", "RGB"), ("RGB", ".png", "RGB")])
+                                                        ("neutral RGB", ".png", "RGB"), ("RGB", ".png", "RGB"),
+                                                        ("RGB;16", ".png", "RGB")])
 def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix, written):
     # The tiny network's output for a gray photo is tinted (its channels differ), as the shipped ones are
     # slightly: a black-and-white scan must come back black and white, a colour photo in colour.
@@ -190,6 +192,10 @@ def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix,
         Image.fromarray(levels.clip(0, 255).astype("uint8")).save(source)
     elif mode == "I;16":
         Image.fromarray((torch.rand(11, 13) * 65535).to(torch.int32).numpy().astype("uint16")).save(source)
+    elif mode == "RGB;16":  # a 16-bit colour scan (Pillow alone would read it at 8 bits and open it as "RGB")
+        pytest.importorskip("cv2")
+        with open(source, "wb") as stream:
+            write_png16(stream, pil_to_tensor(image)[0])
     else:
         image.convert(mode).save(source)
     output = tmp_path / f"big{suffix}"
@@ -199,9 +205,14 @@ def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix,
         if written == "I;16":  # levels between the 8-bit ones: the 16 bits were not rounded away on the way
             assert (torch.from_numpy(np.asarray(big, dtype="int32")) % 257).any()
         channels = load_image(output).pixels
+    if mode == "RGB;16":  # written with 16 bits a channel too
+        import cv2
+
+        levels = cv2.imread(str(output), cv2.IMREAD_UNCHANGED)
+        assert levels.dtype == np.uint16 and levels.shape == (33, 39, 3) and (levels % 257).any()
     spread = (channels.amax(dim=1) - channels.amin(dim=1)).max()
-    assert (spread > 0.1) if mode == "RGB" else (spread == 0)
-    if mode != "RGB":
+    assert (spread > 0.1) if mode.startswith("RGB") else (spread == 0)
+    if not mode.startswith("RGB"):
         colour = tiny(3)(load_image(source).pixels)
         assert (colour[:, 0] - colour[:, 1]).abs().max() > 0.01  # what would have been written in colour
 
