@@ -50,6 +50,9 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_MULTICHANNEL = {2, 4, 6}
 _TIFF_SIGNATURES = (b"II*\0", b"MM\0*")  # little- and big-endian (TIFF 6.0, section 2)
 _TIFF_BITS_PER_SAMPLE = 258
+# PhotometricInterpretation 1 (gray, black is zero) and 2 (RGB); CMYK (5) and the others go through Pillow.
+_TIFF_PHOTOMETRIC = 262
+_TIFF_GRAY_OR_RGB = {1, 2}
 # EXIF Orientation -> how to turn (C, H, W) pixels upright, as Pillow's ImageOps.exif_transpose does
 # (TIFF 6.0 Orientation: 2 mirrored, 3 upside down, 4 flipped, 5 transposed, 6 turned, 7 transversed, 8).
 _UPRIGHT = {
@@ -252,7 +255,8 @@ def _sixteen_bit_samples(path: Path) -> torch.Tensor | None:
                 orientation = image.getexif().get(_EXIF_ORIENTATION, 1)
             except Exception:  # damaged metadata: the pixels are taken as stored
                 orientation = 1
-            tiff_bits = image.tag_v2.get(_TIFF_BITS_PER_SAMPLE) if image.format == "TIFF" else None
+            tiff = image.format == "TIFF" and image.tag_v2.get(_TIFF_PHOTOMETRIC) in _TIFF_GRAY_OR_RGB
+            tiff_bits = image.tag_v2.get(_TIFF_BITS_PER_SAMPLE) if tiff else None
     if not png and not (isinstance(tiff_bits, tuple) and len(tiff_bits) in (2, 3, 4) and set(tiff_bits) == {16}):
         return None
     import cv2
