@@ -135,16 +135,21 @@ def tile_boxes(height: int, width: int, tile: int, spec: TileSpec) -> list[tuple
 
 
 def run_tiled(
-    forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int, spec: TileSpec
+    forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int, spec: TileSpec,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
     """forward() over tiles of a (1, C, H, W) image, stitched into its (1, C', s*H, s*W) output on the CPU.
 
     Equal to forward(image) wherever forward's output depends only on input within `spec.margin` pixels.
+    on_tile(done, total) is called before the first tile and after each.
     """
     height, width = image.shape[-2:]
     margin, scale = spec.padded_margin, spec.scale
     output: torch.Tensor | None = None
-    for top, bottom, left, right in tile_boxes(height, width, tile, spec):
+    boxes = tile_boxes(height, width, tile, spec)
+    if on_tile is not None:
+        on_tile(0, len(boxes))
+    for done, (top, bottom, left, right) in enumerate(boxes, 1):
         y0, x0 = max(0, top - margin), max(0, left - margin)
         y1, x1 = min(height, bottom + margin), min(width, right + margin)
         result = forward(image[..., y0:y1, x0:x1]).float().cpu()
@@ -153,6 +158,8 @@ def run_tiled(
         output[..., top * scale : bottom * scale, left * scale : right * scale] = result[
             ..., (top - y0) * scale : (bottom - y0) * scale, (left - x0) * scale : (right - x0) * scale
         ]
+        if on_tile is not None:
+            on_tile(done, len(boxes))
     assert output is not None
     return output
 

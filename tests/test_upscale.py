@@ -18,6 +18,7 @@ from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
 from stylize.png16 import write_png16
+from stylize.tasks.network import tile_spec
 from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights, shrink_region
 from stylize.tensors import resize_matlab, tile_boxes
 from stylize.training.loop import fit
@@ -55,6 +56,33 @@ def test_tiled_equals_untiled(scale):
     assert len(tile_boxes(70, 53, 32, tiled.runner.spec)) >= 4
     # Before clamping, so that saturated pixels cannot hide a difference.
     assert torch.allclose(tiled.runner(image), upscaler.runner(image), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("ensemble", [False, True])
+def test_progress_counts_every_tile_of_every_pass(ensemble):
+    upscaler = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(tile=32, ensemble=ensemble))
+    tiles = len(tile_boxes(70, 53, 32, upscaler.runner.spec))  # a square turned a quarter has as many tiles
+    calls = []
+    upscaler.on_progress = lambda done, total: calls.append((done, total))
+    upscaler(torch.rand(1, 3, 70, 70))
+    passes = 8 if ensemble else 1
+    total = passes * len(tile_boxes(70, 70, 32, upscaler.runner.spec))
+    done = [count for count, _ in calls]
+    assert tiles >= 4 and calls[0] == (0, total) and calls[-1] == (total, total)
+    assert done == sorted(done) and set(done) == set(range(total + 1))  # every tile, never backwards
+    assert {seen for _, seen in calls} == {total}
+
+
+def test_cli_shows_the_tiles_of_one_large_image_unless_quiet(model_file, tmp_path):
+    source = tmp_path / "photo.png"
+    gradient_image(70, 60).save(source)
+    shown = CliRunner().invoke(cli, ["upscale", str(source), "--model", str(model_file), "--tile", "32",
+                                     "-o", str(tmp_path / "big.png"), "--device", "cpu"])
+    tiles = len(tile_boxes(60, 70, 32, tile_spec(tiny(3))))
+    assert shown.exit_code == 0 and f"0/{tiles} [" in shown.stderr and "tile" in shown.stderr  # the tqdm bar
+    quiet = CliRunner().invoke(cli, ["upscale", str(source), "--model", str(model_file), "--tile", "32",
+                                     "-o", str(tmp_path / "big.png"), "--device", "cpu", "-q"])
+    assert quiet.exit_code == 0 and "tile" not in quiet.stderr
 
 
 def test_self_ensemble_is_exactly_equivariant_and_exact_for_an_equivariant_network():

@@ -3,7 +3,8 @@ the progress bar, the summary, the report and the exit code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +126,29 @@ def plan_files_or_folder(
         collect_inputs(inputs, exclude=[])
         raise click.UsageError("give -o FOLDER when the inputs are folders, patterns or several files")
     return plan(inputs, output, fmt, suffix, reads, shard_text, report)
+
+
+@contextmanager
+def tile_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A (done, total) callback that draws a progress bar of tiles once a tiled image starts (None when
+    quiet); the bar is removed when the block ends, so only the result's line stays."""
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: list = []
+
+    def report(done: int, total: int) -> None:
+        if not bars or bars[-1].total != total:
+            bars.append(tqdm(total=total, unit="tile", leave=False, dynamic_ncols=True))
+        bars[-1].update(done - bars[-1].n)
+
+    try:
+        yield report
+    finally:
+        for bar in bars:
+            bar.close()
 
 
 def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **options: Any) -> Any:

@@ -41,9 +41,11 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
     jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
         inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
     single = file_jobs.is_single(inputs, output)
-    outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
-                                overwrite=overwrite or single, quality=quality, io_threads=io_threads,
-                                keep_alpha=True)
+    # One image has no bar of images; a large one shows its tiles instead.
+    with file_jobs.tile_progress(quiet or not single) as task.on_progress:
+        outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
+                                    overwrite=overwrite or single, quality=quality, io_threads=io_threads,
+                                    keep_alpha=True)
     if single:
         file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
                                                                  f"{result.size[1]}, x{scale} on {task.device})")

@@ -9,6 +9,8 @@ the untiled one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -30,6 +32,7 @@ class NetworkRunner:
 
     tile: side of a tile in input px (0: never tile, None: tile images above auto_tile_pixels).
     auto_tile_pixels: input pixels above which one pass would need too much memory.
+    on_tile: if set, called with (tiles done, tiles of the image) as a tiled image goes through.
     """
 
     def __init__(self, net: nn.Module, device: str | torch.device = "auto", tile: int | None = None,
@@ -42,6 +45,7 @@ class NetworkRunner:
         if tile and tile < self.spec.min_tile():
             raise ConfigError(f"tile must be 0 (off) or at least {self.spec.min_tile()} px for this model, got {tile}")
         self.tile = tile
+        self.on_tile: Callable[[int, int], None] | None = None
         self._normalized = bool(norms(net))
 
     def tile_for(self, height: int, width: int) -> int:
@@ -66,11 +70,11 @@ class NetworkRunner:
 
     def _tiled(self, image: torch.Tensor, tile: int) -> torch.Tensor:
         if not self._normalized:
-            return run_tiled(self.forward, image, tile, self.spec)
+            return run_tiled(self.forward, image, tile, self.spec, self.on_tile)
         height, width = image.shape[-2:]
         scale = min(1.0, (self.auto_tile_pixels / (height * width)) ** 0.5)
         overview = image if scale == 1.0 else resize_longest(image, int(max(height, width) * scale))
         with statistics(self.net, "record"):
             self.forward(overview)
         with statistics(self.net, "impose"):
-            return run_tiled(self.forward, image, tile, self.spec)
+            return run_tiled(self.forward, image, tile, self.spec, self.on_tile)
