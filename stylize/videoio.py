@@ -65,6 +65,9 @@ class Frame:
     rgb: np.ndarray
 
 
+_IMAGE_DEMUXERS = {"image2", "image2pipe"}
+
+
 def _open(path: Path) -> Any:
     av = require("av")
     path = Path(path)
@@ -84,6 +87,12 @@ def probe(path: Path) -> VideoInfo:
     """The video's size, rate, frame count and rotation (from its first frame) and its other streams."""
     av = require("av")
     with _open(path) as container:
+        # FFmpeg opens a still photo, whatever its name, through an image demuxer (png_pipe, jpeg_pipe, ...,
+        # image2) as a one-frame video; animated WebP too, which FFmpeg cannot decode. A GIF has its own
+        # demuxer and may be an animation: it is a video.
+        demuxer = container.format.name
+        if demuxer in _IMAGE_DEMUXERS or demuxer.endswith("_pipe"):
+            raise VideoError(f"{path} is a still image: use `stylize run` (or `stylize batch` for many)")
         if not container.streams.video:
             raise VideoError(f"{path} has no video stream")
         stream = container.streams.video[0]

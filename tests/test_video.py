@@ -151,7 +151,9 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
         ("bad extension", 1, "cannot tell the container"),
         ("unwritable", 2, "cannot write"),
         ("no model", 2, "Missing option '--model'"),
-        ("still image", 2, "photo.PNG is a still image: use `stylize run`"),
+        ("still image", 1, "photo.PNG is a still image: use `stylize run`"),
+        ("renamed still image", 1, "photo.mp4 is a still image: use `stylize run`"),
+        ("animated WebP", 1, "loop.webp is a still image"),  # FFmpeg reads WebP as a still only
     ],
 )
 def test_bad_input(tmp_path, model, case, code, message):
@@ -176,8 +178,13 @@ def test_bad_input(tmp_path, model, case, code, message):
         "unwritable": [source, "--model", model, "-o", blocker / "o.mp4"],
         "no model": [source, "-o", tmp_path / "o.mp4"],
         "still image": [tmp_path / "photo.PNG", "--model", model, "-o", tmp_path / "o.mp4"],
+        "renamed still image": [tmp_path / "photo.mp4", "--model", model, "-o", tmp_path / "o.mp4"],
+        "animated WebP": [tmp_path / "loop.webp", "--model", model, "-o", tmp_path / "o.mp4"],
     }[case]
+    frames = [Image.new("RGB", (16, 16), (60 * shade, 0, 0)) for shade in range(4)]
+    frames[0].save(tmp_path / "loop.webp", save_all=True, append_images=frames[1:], duration=100)
     Image.new("RGB", (16, 16)).save(tmp_path / "photo.PNG")
+    Image.new("RGB", (16, 16)).save(tmp_path / "photo.mp4", format="JPEG")  # a photo under a video's name
     result = invoke("video", *args)
     assert result.exit_code == code, result.output
     lines = [line for line in result.stderr.splitlines() if line.strip()]

@@ -38,13 +38,6 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     Needs the video extra: pip install "stylize[video]".
     """
-    from stylize.images import IMAGE_EXTENSIONS
-
-    # FFmpeg opens a still photo as a one-frame video; a GIF may be an animation, so it is let through
-    # (FFmpeg cannot decode animated WebP: that is refused as a still too).
-    if source.suffix.lower() in IMAGE_EXTENSIONS - {".gif"}:
-        raise click.BadParameter(f"{source} is a still image: use `stylize run` (or `stylize batch` for many)",
-                                 param_hint="'SOURCE'")
     if bool(styles) == bool(model):
         raise click.UsageError("give either --model or --style, not both" if styles else
                                "Missing option '--model' (or '--style')")
