@@ -130,24 +130,25 @@ def plan_files_or_folder(
 
 @contextmanager
 def tile_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """A (done, total) callback that draws a progress bar of tiles once a tiled image starts (None when
-    quiet); the bar is removed when the block ends, so only the result's line stays."""
+    """For one image: a (done, total) callback that draws a progress bar of its tiles once it starts (None
+    when quiet); the bar is removed when the block ends, so only the result's line stays."""
     if quiet:
         yield None
         return
     from tqdm import tqdm
 
-    bars: list = []
+    bar = None  # made at the first report: an image that is not tiled shows none
 
     def report(done: int, total: int) -> None:
-        if not bars or bars[-1].total != total:
-            bars.append(tqdm(total=total, unit="tile", leave=False, dynamic_ncols=True))
-        bars[-1].update(done - bars[-1].n)
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, unit="tile", leave=False, dynamic_ncols=True)
+        bar.update(done - bar.n)
 
     try:
         yield report
     finally:
-        for bar in bars:
+        if bar is not None:
             bar.close()
 
 
