@@ -59,14 +59,16 @@ def test_a_cuda_index_past_the_devices_is_not_available(fake_cuda):
         resolve_device("cuda:7", DistributedEnv())
 
 
-def test_deterministic_acceleration_turns_benchmark_off_on_cuda(device):
+def test_exact_acceleration_is_deterministic_full_fp32_on_cuda(device):
     if not device.startswith("cuda"):
         pytest.skip("cuDNN flags matter on CUDA only (run with --device cuda)")
     before = _flags(), torch.backends.cudnn.deterministic
-    with accelerated(torch.device(device), deterministic=True):
+    with accelerated(torch.device(device), exact=True):
         assert torch.backends.cudnn.deterministic and not torch.backends.cudnn.benchmark
+        assert not torch.backends.cudnn.allow_tf32
     with accelerated(torch.device(device)):
         assert torch.backends.cudnn.benchmark and not torch.backends.cudnn.deterministic
+        assert torch.backends.cudnn.allow_tf32
     assert (_flags(), torch.backends.cudnn.deterministic) == before
 
 

@@ -88,6 +88,8 @@ def test_convergence_test_stops_only_when_progress_stalls():
     assert not converged(falling, 0.01)
     flat = falling + [falling[-1] * (1 - 1e-5 * i) for i in range(11)]
     assert converged(flat, 0.01) and not converged(flat, 0) and not converged(flat[:5], 0.01)
+    spiked = falling + [falling[-1] * 3]  # a bad step: worse than ten steps ago, so not a place to stop
+    assert not converged(spiked, 0.01)
 
 
 def test_early_stop_on_a_converged_toy_problem_and_work_shrinks(device):
@@ -216,16 +218,19 @@ def test_an_allocation_failure_falls_back_to_the_smaller_plan(style, upscale_mod
 
 
 def test_carried_state_reaches_a_lower_loss_than_a_fresh_optimizer(style, device):
-    content = pil_to_tensor(gradient_image(64, 48))
-    finals = {}
-    for carry in (True, False):
-        history = []
-        # Ten steps a scale: enough for the carried curvature pairs to be worth more than a fresh start.
-        transfer = GatysTransfer([style], GatysConfig(size=0, steps=10, start_size=32), device)
-        transfer.carry_optimizer_state = carry
-        transfer(content, on_step=history.append)
-        finals[carry] = history[-1].losses["total"]
-    assert finals[True] < finals[False]
+    # Summed over four photos: on one tiny photo either can win by chance (seed 1 of these on the CPU, and
+    # seed 0 on an H100 before the optimization ran in full fp32); over four the carried state wins by 20 %.
+    finals = {True: 0.0, False: 0.0}
+    for seed in range(4):
+        content = pil_to_tensor(gradient_image(64, 48, seed=seed))
+        for carry in (True, False):
+            history = []
+            # Ten steps a scale: enough for the carried curvature pairs to be worth more than a fresh start.
+            transfer = GatysTransfer([style], GatysConfig(size=0, steps=10, start_size=32), device)
+            transfer.carry_optimizer_state = carry
+            transfer(content, on_step=history.append)
+            finals[carry] += history[-1].losses["total"]
+    assert finals[True] < 0.9 * finals[False]
 
 
 def test_levels_compose_to_the_image_and_start_at_it():

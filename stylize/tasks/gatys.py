@@ -303,7 +303,7 @@ class GatysTransfer:
         carried: dict | None = None
         previous_content = content
         progress = _Progress(len(scales), max(height, width), work_total, on_step)
-        with accelerated(self.device, deterministic=True):
+        with accelerated(self.device, exact=True):
             for index, scale in enumerate(scales):
                 scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
                 size = tuple(scaled_content.shape[-2:])
@@ -356,7 +356,7 @@ class GatysTransfer:
         side = max(content.shape[-2:])
         progress = _Progress(1, side, float(steps), on_step or self.on_step)
         progress.start(0, Scale(side, steps))
-        with accelerated(self.device, deterministic=True):
+        with accelerated(self.device, exact=True):
             image, _ = self._optimize(init.to(self.device).float(), content, side, None, None, progress, extra_loss)
         image = image.clamp(0, 1)
         if self.config.preserve_color:
@@ -439,11 +439,12 @@ CONVERGENCE_WINDOW = 10
 
 def converged(history: Sequence[float], tolerance: float) -> bool:
     """Whether the loss fell by less than `tolerance` (a fraction of it) over the last CONVERGENCE_WINDOW
-    steps: the scale has stopped paying for its steps (0 never stops early)."""
+    steps: the scale has stopped paying for its steps (0 never stops early). A loss that rose over the
+    window is not converged: L-BFGS took a bad step and stopping would keep it (it recovers in the next few)."""
     if tolerance <= 0 or len(history) <= CONVERGENCE_WINDOW:
         return False
     before, now = history[-1 - CONVERGENCE_WINDOW], history[-1]
-    return before - now <= tolerance * abs(now)
+    return 0 <= before - now <= tolerance * abs(now)
 
 
 class _Progress:
