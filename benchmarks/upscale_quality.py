@@ -104,12 +104,12 @@ def quality(scales: list[int], sharpness: float, model: str | None, limit: int |
           "input| in 8-bit levels")
 
 
-def speed(scales: list[int], sharpness: float) -> None:
+def speed(scales: list[int], sharpness: float, model: str | None) -> None:
     print(f"\nseconds to upscale a 1920x1080 image on the CPU ({torch.get_num_threads()} threads)")
     image = torch.rand(1, 3, 1080, 1920)
     image = torch.nn.functional.avg_pool2d(image, 3, 1, 1)
     for scale in scales:
-        upscaler = Upscaler.load(None, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness))
+        upscaler = Upscaler.load(model, "cpu", UpscaleConfig(scale=scale, sharpness=sharpness))
         started = time.perf_counter()
         resize_matlab(image, scale)
         bicubic = time.perf_counter() - started
@@ -149,7 +149,7 @@ def main() -> None:
     scales = [int(s) for s in args.scales.split(",")]
     quality(scales, args.sharpness, args.model, args.limit, args.ensemble)
     if args.speed:
-        speed(scales, args.sharpness)
+        speed(scales, args.sharpness, args.model)
     if args.rss:
         peak_rss()
 
