@@ -11,6 +11,8 @@ from stylize.cli import cli
 from stylize.images import load_image
 from stylize.modelfile import load_model, save_model
 from stylize.nets.johnson import JohnsonNet
+from stylize.tasks.network import tile_spec
+from stylize.tensors import tile_boxes
 
 
 def invoke(*args):
@@ -53,6 +55,18 @@ def test_run_model_by_path_with_every_fast_option(photo, model_file, tmp_path):
                     "--preserve-color", "--tile", "200", "--quality", "90", "-q")
     assert result.exit_code == 0, result.output
     assert load_image(out).pixels.shape == (1, 3, 41, 60)
+
+
+def test_run_model_shows_the_tiles_of_a_large_photo_unless_quiet(model_file, tmp_path):
+    photo = tmp_path / "large.png"
+    gradient_image(200, 150).save(photo)
+    tiles = len(tile_boxes(150, 200, 128, tile_spec(load_model(model_file)[0])))
+    shown = invoke("run", photo, "--model", "stripes", "--tile", "128", "-o", tmp_path / "out.png")
+    assert shown.exit_code == 0 and f"0/{tiles} [" in shown.stderr and "tile" in shown.stderr  # the tqdm bar
+    quiet = invoke("run", photo, "--model", "stripes", "--tile", "128", "-o", tmp_path / "out.png", "-q")
+    assert quiet.exit_code == 0 and f"/{tiles} [" not in quiet.stderr
+    untiled = invoke("run", photo, "--model", "stripes", "-o", tmp_path / "out.png")  # small: one pass
+    assert untiled.exit_code == 0 and f"/{tiles} [" not in untiled.stderr and "Wrote" in untiled.stderr
 
 
 def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, monkeypatch):

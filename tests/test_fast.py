@@ -5,7 +5,8 @@ from stylize.config import FastConfig
 from stylize.errors import ConfigError
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.norm import norms
-from stylize.tasks.fast import FastStylizer
+from stylize.masks import MaskSet
+from stylize.tasks.fast import FastRegions, FastStylizer
 from stylize.tasks.network import tile_spec
 from stylize.tensors import tile_boxes
 
@@ -97,3 +98,28 @@ def test_options_are_validated(stylizer):
         FastConfig(tile=50)
     with pytest.raises(ConfigError, match="at least .* px for this model"):
         FastStylizer(_stylizer(10).net, device="cpu", config=FastConfig(tile=150))
+
+
+def test_progress_counts_every_tile_and_several_models_as_passes(stylizer, tmp_path):
+    spec = tile_spec(stylizer.net)
+    tile = 128  # the smallest --tile allowed
+    image = _image(150, 200)
+    tiles = len(tile_boxes(150, 200, tile, spec))
+    calls = []
+    tiled = FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile))
+    tiled.on_progress = lambda done, total: calls.append((done, total))
+    tiled(image)
+    assert tiles >= 4 and calls == [(done, tiles) for done in range(tiles + 1)]
+    # Two models over one photo (--mask): one count over both passes, never backwards.
+    for source in ("a.png", "b.png"):
+        (tmp_path / source).touch()
+    regions = FastRegions([tiled, FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile))],
+                          MaskSet((tmp_path / "a.png", tmp_path / "b.png")))
+    calls.clear()
+    regions.on_progress = lambda done, total: calls.append((done, total))
+    half = torch.zeros(1, 1, 150, 200)
+    half[..., :100] = 1
+    regions(image, [half, 1 - half])
+    done = [count for count, _ in calls]
+    assert done == sorted(done) and set(done) == set(range(2 * tiles + 1))
+    assert {total for _, total in calls} == {2 * tiles}

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.jobs import check_output_file, conclude_single
+from stylize.cli.jobs import check_output_file, conclude_single, tile_progress
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
 
@@ -68,7 +68,11 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
 
     task = plan.build(device, on_step, on_notice)
     try:
-        report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
+        # A fast model has no steps to show; a large photo shows its tiles instead.
+        with tile_progress(quiet or not models) as on_tile:
+            if models:
+                task.on_progress = on_tile
+            report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
     finally:
         if bar is not None:
             bar.close()

@@ -21,6 +21,16 @@ from stylize.tensors import TileSpec, resize_longest, run_tiled
 
 DEFAULT_TILE = 1024
 
+ProgressCallback = Callable[[int, int], None]
+
+
+def pass_progress(report: ProgressCallback | None, index: int, passes: int) -> ProgressCallback | None:
+    """A runner's on_tile for pass `index` of `passes` over one image (the ensemble's turns, several models
+    over one photo): (tiles done, tiles in all) counted over every pass, so one bar covers them all."""
+    if report is None:
+        return None
+    return lambda done, total: report(index * total + done, passes * total)
+
 
 def tile_spec(net: nn.Module) -> TileSpec:
     """How `net` tiles, from what its architecture declares (see stylize/nets/__init__.py)."""

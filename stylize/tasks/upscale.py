@@ -13,7 +13,6 @@ The degradation learned is the benchmarks' own: MATLAB's antialiased bicubic dow
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,7 @@ from stylize.images import LoadedImage, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
-from stylize.tasks.network import NetworkRunner
+from stylize.tasks.network import NetworkRunner, ProgressCallback, pass_progress
 from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
 from stylize.training.loop import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -76,15 +75,9 @@ class Upscaler:
         self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS)
         self.device = self.runner.device
         # Called with (tiles done, tiles in all, the ensemble's 8 passes counted) as a tiled image goes
-        # through: a large photo on a CPU takes minutes (a 1920x1080 x4 about 27 s), and a user should see
+        # through: a large photo on a CPU takes minutes (a 1920x1080 x4 about 25 s), and a user should see
         # it move.
-        self.on_progress: Callable[[int, int], None] | None = None
-
-    def _report_pass(self, index: int, passes: int) -> None:
-        """Route the runner's tile count for pass `index` of `passes` to on_progress."""
-        report = self.on_progress
-        self.runner.on_tile = None if report is None else (
-            lambda done, total: report(index * total + done, passes * total))
+        self.on_progress: ProgressCallback | None = None
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str | torch.device = "auto",
@@ -121,7 +114,7 @@ class Upscaler:
             raise ImageError(f"x{self.scale} of {width}x{height} would be {width * self.scale}x{height * self.scale}, "
                              f"over the limit of {MAX_PIXELS / 1e6:.0f} MP")
         if not self.config.ensemble:
-            self._report_pass(0, 1)
+            self.runner.on_tile = self.on_progress
             return self.runner(pixels).clamp_(0, 1)
         # Geometric self-ensemble (Timofte et al. 2016, "Seven ways to improve example-based single image
         # super resolution"; EDSR+ in Lim et al. 2017): the network is not exactly equivariant to flips and
@@ -131,7 +124,7 @@ class Upscaler:
         for flip in (False, True):
             flipped = pixels.flip(-1) if flip else pixels
             for turns in range(4):
-                self._report_pass(4 * int(flip) + turns, 8)
+                self.runner.on_tile = pass_progress(self.on_progress, 4 * int(flip) + turns, 8)
                 output = self.runner(flipped.rot90(turns, (-2, -1))).rot90(-turns, (-2, -1))
                 total.add_(output.flip(-1) if flip else output)
         return total.div_(8).clamp_(0, 1)
