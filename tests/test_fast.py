@@ -3,9 +3,9 @@ import torch
 
 from stylize.config import FastConfig
 from stylize.errors import ConfigError
+from stylize.masks import MaskSet
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.norm import norms
-from stylize.masks import MaskSet
 from stylize.tasks.fast import FastRegions, FastStylizer
 from stylize.tasks.network import tile_spec
 from stylize.tensors import tile_boxes
