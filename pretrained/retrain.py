@@ -3,7 +3,7 @@
     python pretrained/retrain.py --profile cpu                    # most of what ships (2-core CPU, hours)
     python pretrained/retrain.py --profile gpu --device cuda      # long runs, wider networks (a GPU)
     python pretrained/retrain.py --profile gpu --device cuda --only upscale-x4,upscale-x4-sharp   # as shipped
-    python pretrained/retrain.py --profile cpu --only starry,upscale-x4 --dry-run
+    python pretrained/retrain.py --profile cpu --only starry,upscale-x3 --dry-run
 
 Training photos: ../shared/data/photos without the held-out list pretrained/heldout.txt (the benchmarks' own
 photos); style images: ../shared/data/styles. Each model file records the `stylize train` command that made
@@ -12,14 +12,14 @@ the crisp upscalers from the faithful ones) are trained first. A finished model 
 --force; an interrupted one resumes.
 
 What ships: upscale-x4 and upscale-x4-sharp from the gpu profile (an H100, 10 minutes together), all the
-others from the cpu profile.
+others from the cpu profile. A model that a profile starts from but does not train (the cpu profile's x4)
+is the shipped one in pretrained/.
 
 Profiles:
   cpu  sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
        stronger style for starry and composition, which barely moved the photo at 600);
-       upscale: width 32, 16 blocks, x4 in three cosine cycles, 4000, 10000 and 3000 steps,
-       each from the last at half its rate (upscale-x4-base and -cycle2 are not shipped), x2 and x3 600 from
-       x4, the crisp ones 200 from the faithful ones; colorize: 800 steps at 160 px.
+       upscale: no x4 (a GPU's), x2 and x3 600 steps from the shipped x4 (width 48, 16 blocks), the crisp
+       ones 200 from the faithful ones; colorize: 800 steps at 160 px.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
        16 blocks, batches of 32, scale augmentation (--rescale 0.5) in every stage, x4 one cycle of 21000
        steps from scratch, x2 and x3 10000 from x4, the crisp ones 1000 from the faithful ones;
@@ -50,8 +50,6 @@ class Model:
     style: str | None = None
     credit: tuple[str, ...] = ()
     init: str | None = None  # another model of this list to start from
-    ship: bool = True  # False: a stage that others start from, not installed into pretrained/
-    seed: int = 0  # a stage that continues another draws other crops than it did
     profiles: tuple[str, ...] = ("cpu", "gpu")  # the profiles that train it (a model may differ by profile)
 
 
@@ -69,39 +67,32 @@ def _style(name: str, file: str, title: str, artist: str, year: str, cpu: tuple[
     )
 
 
-_UPSCALE_CPU = ("--width", "32", "--blocks", "16", "--lr-decay", "cosine", "--workers", "1", "--log-every", "50",
+# Width 48 on both profiles: the x4 that ships (a GPU's) sets it, and x2 and x3 start from it.
+_UPSCALE_CPU = ("--width", "48", "--blocks", "16", "--lr-decay", "cosine", "--workers", "1", "--log-every", "50",
                 "--checkpoint-every", "250", "--preview-every", "2000")
 # 12 workers: an H100 ran x4 at 40 steps a second with them on a 16-core machine (stop 24).
 _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--workers", "12", "--log-every", "100",
                 "--checkpoint-every", "1000", "--preview-every", "5000")
 
 
-def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str, name: str = "", init: str | None = None,
-             lr: str = "1e-3", ship: bool = True, seed: int = 0, scale_augment: bool = True,
+def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str,
              profiles: tuple[str, ...] = ("cpu", "gpu")) -> Model:
-    name = name or f"upscale-x{scale}{'-sharp' if sharp else ''}"
     # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
     # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
-    if init is None and (sharp or scale != 4):
-        init = f"upscale-x{scale}" if sharp else "upscale-x4"
+    init = (f"upscale-x{scale}" if sharp else "upscale-x4") if sharp or scale != 4 else None
     # Perceptual weight 0.02: at 0.1 the crisp models drew a faint pixel grid (the VGG loss's checkerboard)
     # over smooth areas; 0.02 sharpens without it (looked at side by side, examples/upscale.py).
-    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", lr)
+    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", "1e-3")
     # The perceptual loss runs VGG19 at the high resolution: smaller crops keep CPU steps affordable.
     # Crops of 48 low-resolution px (EDSR's patch size) whatever the scale, 32 for the perceptual loss.
     image_size = ("--image-size", str(scale * (32 if sharp else 48)))
     crops = ("--batch-size", "8" if sharp else "16", *image_size)
-    # Scale augmentation (photos shrunk by 0.5 to 1 first): 248 photos are few for a long training. On the
-    # CPU the first two x4 stages ran without it (they predate it; kept so the shipped x4 is reproducible).
-    # Since stop 21 a shrunk crop comes from a shrunk region rather than the whole shrunk photo (the same
-    # pixels on a shifted grid): stages with it now draw other crops than the shipped models saw, so a
-    # retrain gives an equivalent model, not the same bytes.
+    # Scale augmentation (photos shrunk by 0.5 to 1 first): 248 photos are few for a long training.
     augment = ("--rescale", "0.5")
-    return Model(name, "upscale",
-                 cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning,
-                      *(augment if scale_augment else ())),
+    return Model(f"upscale-x{scale}{'-sharp' if sharp else ''}", "upscale",
+                 cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning, *augment),
                  gpu=("--scale", str(scale), *_UPSCALE_GPU, *image_size, "--steps", gpu_steps, *tuning, *augment),
-                 init=init, ship=ship, seed=seed, profiles=profiles)
+                 init=init, profiles=profiles)
 
 
 MODELS = [
@@ -115,25 +106,19 @@ MODELS = [
            ("--steps", "2000", "--style-weight", "8"), "8"),
     _style("udnie", "udnie.jpg", "Udnie", "Francis Picabia", "1913",
            ("--steps", "600", "--style-weight", "3"), "5"),
-    # x4 in three cosine cycles on the CPU (warm restarts, Loshchilov & Hutter 2017's SGDR), each at half the
-    # previous peak rate and continuing from the last: 4000 steps, 10000, then 3000 with scale augmentation
-    # on other crops (seed 1). Held-out x4 PSNR after the second: 26.66 dB; a third of 8000 steps without
-    # augmentation: 26.66 (its gain kept rising on training photos only); 3000 with it: 26.71. More CPU from
-    # there moves nothing (26.72-26.73): a fourth cycle, 24 blocks, 64-px crops, an MSE fine-tune (stops 20
-    # and 22); nor does back-projection after it (+0.01).
-    _upscale(4, False, "4000", "", name="upscale-x4-base", ship=False, scale_augment=False, profiles=("cpu",)),
-    _upscale(4, False, "10000", "", name="upscale-x4-cycle2", init="upscale-x4-base", lr="5e-4", ship=False,
-             scale_augment=False, profiles=("cpu",)),
-    _upscale(4, False, "3000", "", init="upscale-x4-cycle2", lr="2.5e-4", seed=1, profiles=("cpu",)),
-    # On the GPU, one cosine cycle from scratch with the wider network (width 48): what ships (stop 24, an
-    # H100, 40 steps a second, 9 minutes): 26.80 dB held-out x4 against the CPU model's 26.71. A second
-    # cycle of 14000 steps from it (peak 4e-4, other crops) gave 26.80 again: 248 photos are the limit here.
-    # (Stop 21's 5000 steps gave 26.66, at 7 steps a second before the loader fixes.)
+    # x4: one cosine cycle from scratch on a GPU (stop 24, an H100 at 40 steps a second: 9 minutes), then its
+    # crisp one: 26.80 dB held-out. A second cycle of 14000 steps from it (peak 4e-4, other crops) gave 26.80
+    # again: 248 photos are the limit here. Until stop 24 x4 was a CPU model (width 32, three cosine cycles
+    # with warm restarts, Loshchilov & Hutter 2017's SGDR, of 4000, 10000 and 3000 steps: three and a half
+    # hours) at 26.71 dB, and more CPU from there moved nothing (a fourth cycle, 24 blocks, 64-px crops, an
+    # MSE fine-tune, back-projection: stops 20 and 22).
     _upscale(4, False, "", "21000", profiles=("gpu",)),
-    # x2 and x3 on the GPU: 10000 steps from the GPU x4 (about 5 minutes each at x4's rate; not run yet).
+    _upscale(4, True, "", "1000", profiles=("gpu",)),
+    # x2 and x3. On the CPU, 600 steps from the shipped x4 (the cpu profile trains no x4 of its own), what
+    # ships: x3 28.34 dB held-out against 28.21 from the old CPU x4 with the same steps. On the GPU, 10000
+    # steps from its own x4 (about 5 minutes each at x4's rate; not run yet).
     _upscale(2, False, "600", "10000"),
     _upscale(3, False, "600", "10000"),
-    _upscale(4, True, "200", "1000"),  # on the GPU: 1000 steps of 32 crops, what ships (stop 24)
     _upscale(2, True, "200", "1000"),
     _upscale(3, True, "200", "1000"),
     Model("colorize-auto", "colorize",
@@ -160,11 +145,14 @@ def training_photos(work: Path, photos: Path) -> Path:
 
 def command(model: Model, profile: str, work: Path, photos: Path, styles: Path, device: str) -> list[str]:
     words = [str(Path(sys.executable).parent / "stylize"), "train", "--task", model.task, "--data", str(photos),
-             "-o", str(work / f"{model.name}.safetensors"), "--device", device, "--seed", str(model.seed)]
+             "-o", str(work / f"{model.name}.safetensors"), "--device", device, "--seed", "0"]
     if model.style:
         words += ["--style", str(styles / model.style), *model.credit]
     if model.init:
-        words += ["--init", str(work / f"{model.init}.safetensors")]
+        # A model this profile does not train is the shipped one (the cpu profile's x2 and x3 start from the
+        # GPU-trained x4 in pretrained/).
+        trained = {m.name for m in MODELS if profile in m.profiles}
+        words += ["--init", str((work if model.init in trained else HERE) / f"{model.init}.safetensors")]
     return words + list(model.cpu if profile == "cpu" else model.gpu)
 
 
@@ -217,7 +205,7 @@ def main() -> None:
         else:
             resume = ["--resume"] if output.with_suffix(".ckpt").is_file() and not args.force else []
             subprocess.run(words + resume, check=True)
-        if model.ship and not args.no_install:
+        if not args.no_install:
             print(f"  installed {install(model, work, half=args.profile == 'gpu')}")
 
 
