@@ -49,7 +49,7 @@ class Model:
     gpu: tuple[str, ...]
     style: str | None = None
     credit: tuple[str, ...] = ()
-    init: str | None = None  # another model of this list to start from
+    init: str | None = None  # another model of this list to start from (the shipped one if the profile has none)
     profiles: tuple[str, ...] = ("cpu", "gpu")  # the profiles that train it (a model may differ by profile)
 
 
