@@ -1,14 +1,18 @@
 """Files: atomic output, safe folder walks, and the guard that keeps a job from writing onto what it reads.
 
 Atomic output: a reader sees the old file or the complete new one, never a partial write. The temporary
-file sits beside the target as a hidden `.NAME.PID.XXXX.part`, so one killed with its process (SIGKILL, a
-power cut) can be recognized as stale and removed by a later run.
+file sits beside the target as a hidden `.NAME.stylize-PID-TOKEN-TAG.part`, where TAG is a digest of the
+rest of the name: a later run removes one left by a killed writer (SIGKILL, a power cut) only when its name
+has this shape and its tag checks out, so a user's own `.notes.part` is never taken for ours.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import tempfile
+import re
+import secrets
+import stat
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -18,6 +22,8 @@ from typing import BinaryIO
 from stylize.errors import OutputError
 
 PART_SUFFIX = ".part"
+# .NAME.stylize-PID-TOKEN-TAG.part: the whole name must match, and TAG must be part_tag(NAME, PID, TOKEN).
+_PART_NAME = re.compile(r"\.(?P<name>.+)\.stylize-(?P<pid>\d{1,10})-(?P<token>[0-9a-f]{16})-(?P<tag>[0-9a-f]{8})\.part")
 # A temporary file whose writer is gone is removed only once it is this old, in case its writer runs on
 # another machine sharing the folder (where our process table says nothing).
 STALE_PART_SECONDS = 600
@@ -32,20 +38,36 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=PART_SUFFIX)
+    temporary = part_path(path)
+    # O_EXCL: never open a file someone else made (or a link) at that name; the mode is a plain open()'s.
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
-        # mkstemp makes the file private (0600); outputs should be as readable as any other file.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _part_tag(name: str, pid: str, token: str) -> str:
+    return hashlib.sha256(f"stylize part {name} {pid} {token}".encode()).hexdigest()[:8]
+
+
+def part_path(path: Path) -> Path:
+    """A new temporary name beside `path` that remove_stale_parts will recognize as this tool's."""
+    pid, token = str(os.getpid()), secrets.token_hex(8)
+    return path.with_name(f".{path.name}.stylize-{pid}-{token}-{_part_tag(path.name, pid, token)}{PART_SUFFIX}")
+
+
+def part_writer(name: str) -> int | None:
+    """The process id that made a temporary file of this name (part_path), or None if stylize did not make it."""
+    match = _PART_NAME.fullmatch(name)
+    if match is None or match["tag"] != _part_tag(match["name"], match["pid"], match["token"]):
+        return None
+    return int(match["pid"])
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:
@@ -66,7 +88,11 @@ def _process_alive(pid: int) -> bool:
 
 
 def remove_stale_parts(folder: Path) -> int:
-    """Delete temporary files left in `folder` by killed writers; returns how many were removed."""
+    """Delete temporary files left in `folder` by killed stylize writers; returns how many were removed.
+
+    Only names made by part_path count (shape and tag checked), only regular files, and only when their
+    writer is gone and the file is older than STALE_PART_SECONDS.
+    """
     removed = 0
     try:
         entries = list(os.scandir(folder))
@@ -74,23 +100,31 @@ def remove_stale_parts(folder: Path) -> int:
         return 0
     now = time.time()
     for entry in entries:
-        name = entry.name
-        if not (name.startswith(".") and name.endswith(PART_SUFFIX)) or not entry.is_file(follow_symlinks=False):
+        pid = part_writer(entry.name)
+        if pid is None or not entry.is_file(follow_symlinks=False):
             continue
-        parts = name[: -len(PART_SUFFIX)].split(".")
-        pid = int(parts[-2]) if len(parts) >= 3 and parts[-2].isdigit() else None
         try:
             old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_PART_SECONDS
         except OSError:
             continue
-        if old and (pid is None or not _process_alive(pid) or pid == os.getpid()):
+        if old and (not _process_alive(pid) or pid == os.getpid()):
             Path(entry.path).unlink(missing_ok=True)
             removed += 1
     return removed
 
 
+def is_regular_file(path: Path) -> bool:
+    """Whether `path` is (or links to) a regular file: fifos, devices and sockets can block a reader
+    forever or never end, so nothing else is ever opened as an image or a model."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
 def walk_files(root: Path) -> Iterator[Path]:
-    """Every file below `root`, recursively and in sorted order, skipping hidden files and folders.
+    """Every regular file below `root`, recursively and in sorted order, skipping hidden files and folders
+    (and fifos, devices and sockets, see is_regular_file).
 
     Links to folders are followed, but each real folder is walked once, whatever links point to it: a
     link to a parent (`ln -s .. loop`) adds nothing and two such loops cannot make the walk endless. A
@@ -120,7 +154,7 @@ def walk_files(root: Path) -> Iterator[Path]:
             kept.append(name)
         dirs[:] = kept
         for name in sorted(names):
-            if not name.startswith("."):
+            if not name.startswith(".") and is_regular_file(Path(folder) / name):
                 yield Path(folder) / name
 
 

@@ -19,7 +19,7 @@ from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
 from stylize.errors import ImageError
 from stylize.extras import available
-from stylize.files import atomic_output
+from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
 from stylize.tensors import fit_longest_side
 from stylize.version import __version__
@@ -113,6 +113,8 @@ def is_image_file(path: Path) -> bool:
 def header_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as stored, if Pillow recognizes the file from its header alone, else None (cheap: no
     pixels are decoded)."""
+    if not is_regular_file(path):
+        return None
     try:
         with Image.open(path) as image:
             return image.size
@@ -127,6 +129,8 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
         raise ImageError(f"{path} is a folder, not an image")
     if not path.exists():
         raise ImageError(f"{path}: no such file")
+    if not is_regular_file(path):
+        raise ImageError(f"{path} is not a regular file (a pipe, device or socket)")
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes)")
@@ -196,6 +200,8 @@ def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:
 
 def made_by_stylize(path: Path) -> bool:
     """Whether an image file carries the mark stylize puts in its outputs (header only, never raises)."""
+    if not is_regular_file(path):
+        return False
     try:
         with Image.open(path) as image:
             software = image.info.get("Software") or image.getexif().get(_EXIF_SOFTWARE) or ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -134,11 +135,12 @@ def read_model_info(path: Path) -> ModelInfo:
             if length > _MAX_HEADER_BYTES:
                 raise ModelFileError(f"{path} is not a valid model file (header length out of range)")
             raw = stream.read(length)
+            data_bytes = os.fstat(stream.fileno()).st_size - 8 - length
     except OSError as error:
         raise ModelFileError(f"cannot read {path}: {error.strerror or error}") from None
     if len(raw) < length:
         raise ModelFileError(f"{path} is not a valid model file (truncated header)")
-    return _parse(path, raw)
+    return _parse(path, raw, data_bytes)
 
 
 def load_model(path: Path, task: str | None = None) -> tuple[nn.Module, ModelInfo]:
@@ -171,7 +173,9 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def _parse(path: Path, raw: bytes) -> ModelInfo:
+def _parse(path: Path, raw: bytes, data_bytes: int) -> ModelInfo:
+    """The checked ModelInfo of a header; data_bytes is what the file holds after it, which must be exactly
+    what the header describes (so a truncated or padded file is refused before its weights are read)."""
     def bad(reason: str) -> ModelFileError:
         return ModelFileError(f"{path} is not a valid model file ({reason})")
 
@@ -197,6 +201,7 @@ def _parse(path: Path, raw: bytes) -> ModelInfo:
         raise ModelFileError(f"{path} has corrupt stylize metadata (not a JSON object)")
 
     shapes: dict[str, tuple[int, ...]] = {}
+    described = 0
     for name, entry in header.items():
         if name == "__metadata__":
             continue
@@ -204,6 +209,10 @@ def _parse(path: Path, raw: bytes) -> ModelInfo:
                 and all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 2**31 for n in entry["shape"])):
             raise bad(f"tensor {name!r} is not described as floats of a valid shape")
         shapes[name] = tuple(entry["shape"])
+        described += math.prod(shapes[name]) * _FLOAT_DTYPES[entry["dtype"]].itemsize
+    if described != data_bytes:
+        raise bad(f"it holds {data_bytes} bytes of weights where its header describes {described}: "
+                  "truncated or damaged")
 
     task, architecture, arguments = _identity(path, document)
     cls = ARCHITECTURES[architecture]

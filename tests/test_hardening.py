@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import torch
@@ -17,7 +18,9 @@ from conftest import gradient_image, stripes_image
 from stylize import batch
 from stylize.cli import cli
 from stylize.errors import DataError, WeightsError
-from stylize.files import remove_stale_parts, walk_files
+from stylize.errors import ImageError
+from stylize.files import part_path, part_writer, remove_stale_parts, walk_files
+from stylize.images import load_image
 from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.training.data import find_images
@@ -44,8 +47,8 @@ def model(tmp_path):
 def photos(tmp_path):
     root = tmp_path / "photos"
     (root / "sub").mkdir(parents=True)
-    gradient_image(20, 16, seed=1).save(root / "a.jpg")
-    gradient_image(20, 16, seed=2).save(root / "sub" / "b.png")
+    gradient_image(40, 36, seed=1).save(root / "a.jpg")
+    gradient_image(40, 36, seed=2).save(root / "sub" / "b.png")
     return root
 
 
@@ -270,18 +273,65 @@ def test_export_without_the_onnx_extra_names_the_install_command(model, tmp_path
     assert result.exit_code == 1 and 'pip install "stylize[onnx]"' in one_error_line(result)
 
 
+def _planted_part(folder: Path, name: str, pid: int, age: float) -> Path:
+    """A temporary file named as stylize names its own (files.part_path), for a writer `pid`, `age` s old."""
+    with mock.patch("os.getpid", return_value=pid):
+        path = part_path(folder / name)
+    path.write_bytes(b"half")
+    os.utime(path, (time.time() - age, time.time() - age))
+    return path
+
+
 def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path, photos, model):
     out = tmp_path / "out"
     out.mkdir()
-    dead = out / ".a.png.999999999.abcd.part"
-    dead.write_bytes(b"half")
-    old = time.time() - 3600
-    os.utime(dead, (old, old))
-    alive = out / f".b.png.{os.getpid()}1.efgh.part"  # recent: could belong to a running writer
-    alive.write_bytes(b"half")
+    dead = _planted_part(out, "a.png", 999999999, 3600)
+    alive = _planted_part(out, "b.png", os.getpid() * 10 + 1, 0)  # recent: could belong to a running writer
+    assert part_writer(dead.name) == 999999999
     assert invoke("batch", photos, "-o", out, "--model", model, "-q").exit_code == 0
     assert not dead.exists() and alive.exists()
     assert remove_stale_parts(out) == 0
+
+
+@pytest.mark.parametrize("command", ["upscale", "batch", "train"])
+def test_a_users_own_part_files_are_never_removed(tmp_path, photos, model, monkeypatch, command):
+    """Red-team 1: every writing command removed any old hidden `*.part` in its output folder."""
+    out = tmp_path / "out"
+    out.mkdir()
+    old = time.time() - 3600
+    mine = {}
+    for name in (".notes.part", ".a.png.999999999.abcd.part", ".x.stylize-999999999-0123456789abcdef-00000000.part"):
+        mine[name] = out / name
+        mine[name].write_bytes(b"data")
+        os.utime(mine[name], (old, old))
+    (out / "link.part").symlink_to(mine[".notes.part"])
+    monkeypatch.chdir(out)
+    args = {
+        "upscale": ["upscale", photos / "a.jpg", "--scale", "2", "-q"],
+        "batch": ["batch", photos, "-o", out, "--model", model, "-q"],
+        "train": ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out / "m.safetensors",
+                  "--steps", "1", "--batch-size", "1", "--image-size", "32", "--rescale", "1", "--preview-images", "0",
+                  "--workers", "0", "-q"],
+    }[command]
+    assert invoke(*args).exit_code == 0
+    assert all(path.read_bytes() == b"data" for path in mine.values())
+    assert (out / "link.part").is_symlink()
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no fifos on this system")
+def test_a_fifo_is_never_opened(tmp_path, photos, model):
+    """Red-team 3: a fifo among the training photos, or at an output's name, blocked forever in a read."""
+    os.mkfifo(photos / "x.jpg")
+    found, _ = find_images(photos)
+    assert sorted(path.name for path in found) == ["a.jpg", "b.png"]
+    os.mkfifo(photos / "sub" / "b_styled.png")
+    result = subprocess.run([sys.executable, "-m", "stylize", "batch", str(photos), "-o", str(photos), "--suffix",
+                             "_styled", "--model", str(model), "--device", "cpu", "-q"],
+                            capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in result.stderr
+    assert (photos / "a_styled.png").is_file()
+    with pytest.raises(ImageError, match="not a regular file"):
+        load_image(photos / "x.jpg")
 
 
 def test_find_images_in_an_empty_tree_of_loops_ends(tmp_path):

@@ -164,3 +164,15 @@ def test_training_state_round_trip_missing_and_foreign(tmp_path):
     torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "foreign.ckpt")
     with pytest.raises(ModelFileError, match="not a stylize training checkpoint"):
         load_training_state(tmp_path / "foreign.ckpt")
+
+
+@pytest.mark.parametrize("change", ["truncated", "padded"])
+def test_a_file_whose_size_differs_from_its_header_is_refused_before_its_weights_are_read(tmp_path, change,
+                                                                                         monkeypatch):
+    """Red-team 4: a 6 GB truncated model file was read whole (6.8 GB of memory) before any check."""
+    path = save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
+    data = path.read_bytes()
+    path.write_bytes(data[:-100] if change == "truncated" else data + b"\0" * 100)
+    monkeypatch.setattr("pathlib.Path.read_bytes", lambda self: pytest.fail("the weights were read"))
+    with pytest.raises(ModelFileError, match="truncated or damaged"):
+        load_model(path)

@@ -253,3 +253,34 @@ def test_an_output_onto_the_source_or_the_model_is_refused(tmp_path, model):
     result = invoke("video", source, "--model", model, "-o", source, "--batch-size", "2")
     assert result.exit_code == 2 and "is an input image of this job" in result.stderr
     assert source.read_bytes() == before
+
+
+def test_the_work_folder_never_deletes_a_users_file(tmp_path, model):
+    """Red-team 2: `video` emptied .OUTPUT.stylize even when the source was inside it."""
+    work = tmp_path / "v" / ".o.mp4.stylize"
+    work.mkdir(parents=True)
+    source = make_clip(work / "clip.mp4", frames=2, audio=False)
+    before = source.read_bytes()
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "v" / "o.mp4")
+    assert result.exit_code == 1 and "lies inside the work folder" in result.stderr
+    assert source.read_bytes() == before
+
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    (work / "notes.txt").write_text("mine")  # a folder of that name holding a file stylize did not write
+    source.unlink()
+    result = invoke("video", clip, "--model", model, "-o", tmp_path / "v" / "o.mp4")
+    assert result.exit_code == 1 and "'notes.txt', which stylize did not write" in result.stderr
+    assert (work / "notes.txt").read_text() == "mine"
+
+    for blocker in ("file", "link"):  # a file or a link at the work folder's name: one line, no traceback
+        other = tmp_path / f"{blocker}.mp4"
+        path = tmp_path / f".{blocker}.mp4.stylize"
+        path.write_text("x") if blocker == "file" else path.symlink_to(tmp_path / "v")
+        result = invoke("video", clip, "--model", model, "-o", other)
+        assert result.exit_code == 1 and "exists and is not a folder" in result.stderr, result.output
+        assert "Traceback" not in result.output and not other.exists()
+
+    (work / "notes.txt").unlink()  # only a job's own leftovers: cleared and written over
+    (work / "segment_00000.mp4").write_bytes(b"old")
+    assert invoke("video", clip, "--model", model, "-o", tmp_path / "v" / "o.mp4", "-q").exit_code == 0
+    assert probe(tmp_path / "v" / "o.mp4").frames == 2 and not work.exists()

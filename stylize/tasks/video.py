@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import math
 import queue
-import shutil
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,7 +36,7 @@ import torch
 from stylize.config import VideoConfig
 from stylize.errors import VideoError
 from stylize.extras import require
-from stylize.files import check_writable
+from stylize.files import check_writable, is_within
 from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
@@ -228,6 +228,41 @@ def work_folder(output: Path) -> Path:
     return Path(output).with_name(f".{Path(output).name}.stylize")
 
 
+# The only names a job writes in its work folder (segment_00000.mp4, its .input/.output.png, and their .part).
+_WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?")
+
+
+def check_work_folder(work: Path, source: Path) -> None:
+    """VideoError unless `work` is absent or a real folder holding nothing but a job's own files, and the
+    source lies outside it: clearing it then can never delete a user's file."""
+    if is_within(source, work):
+        raise VideoError(f"the input {source} lies inside the work folder {work} of this output; "
+                         "move it or choose another -o")
+    if not (work.exists() or work.is_symlink()):
+        return
+    if work.is_symlink() or not work.is_dir():
+        raise VideoError(f"{work} (the work folder of this output) exists and is not a folder; "
+                         "move it or choose another -o")
+    foreign = sorted(entry.name for entry in work.iterdir() if not (_WORK_FILE.fullmatch(entry.name)
+                                                                   and entry.is_file() and not entry.is_symlink()))
+    if foreign:
+        raise VideoError(f"the work folder {work} holds {foreign[0]!r}, which stylize did not write; "
+                         "move it or choose another -o")
+
+
+def clear_work_folder(work: Path) -> None:
+    """Remove a job's work folder file by file: only the names a job writes (see check_work_folder)."""
+    if work.is_symlink() or not work.is_dir():
+        return
+    for entry in work.iterdir():
+        if _WORK_FILE.fullmatch(entry.name) and not entry.is_symlink():
+            entry.unlink(missing_ok=True)
+    try:
+        work.rmdir()
+    except OSError:  # something appeared that is not ours: leave it
+        pass
+
+
 class VideoJob:
     """Stylize `source` into `output` with `stylize_frames` (uint8 RGB frames in, same out), in segments.
 
@@ -249,6 +284,7 @@ class VideoJob:
         self.info: VideoInfo = probe(self.source)
         self.settings = {**settings, "video": config.to_dict(), "source": _fingerprint(self.source)}
         self.work = work_folder(self.output)
+        check_work_folder(self.work, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
@@ -290,7 +326,7 @@ class VideoJob:
         if not segments:
             raise VideoError(f"{self.source} gave no frames to write")
         notices = mux(segments, self.source, self.output, self.info)
-        shutil.rmtree(self.work, ignore_errors=True)
+        clear_work_folder(self.work)
         return VideoResult(self.output, done, first_frame, None, notices)
 
     def _temporal(self, blend: TemporalBlend | None, flow: Flow | None, previous_input: np.ndarray | None,
@@ -372,9 +408,9 @@ class VideoJob:
             for stale in self.work.glob("*.part"):
                 stale.unlink()
             return finished
-        if self.work.exists():
-            shutil.rmtree(self.work)
-        self.work.mkdir(parents=True)
+        check_work_folder(self.work, self.source)  # again: the folder may have changed since the job was made
+        clear_work_folder(self.work)
+        self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "job.json").write_text(json.dumps(_jsonable(self.settings)))
         return 0
 
