@@ -273,6 +273,41 @@ class FastConfig(Settings):
             raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {self.tile}")
 
 
+ARBITRARY_TRANSFORMS = ("wct", "adain")
+
+
+@dataclass(frozen=True)
+class ArbitraryConfig(Settings):
+    """Any painting in one pass (--model arbitrary --style PAINTING): VGG19 features of the photo take the
+    painting's statistics at each level, decoders trained on photos turn them back into pixels."""
+
+    size: int = setting(0, _SIZE_HELP, min=0, max=MAX_SIDE)
+    strength: float = setting(1.0, "Blend toward the photo: 0 = photo, 1 = full style.", min=0, max=1)
+    preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
+    style_scale: float = setting(1.0, "Style image size relative to the output: below 1 gives larger brush "
+                                      "strokes.", min=0.05, max=8)
+    style_blend: tuple[float, ...] | None = setting(
+        None, "Comma-separated weights, one per --style (e.g. 0.7,0.3).", default_text="equal", metavar="W,W,...")
+    # Whitening-colouring (Li et al. 2017) matches each level's whole covariance; AdaIN (Huang & Belongie
+    # 2017) only per-channel means and deviations. benchmarks/style_models.py measures both (issue note).
+    transform: str = setting("wct", "Feature transform: wct matches the painting's feature covariance (stronger, "
+                                    "truer style), adain only its per-channel means and deviations (softer).",
+                             choices=ARBITRARY_TRANSFORMS)
+    tile: int | None = setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
+                               default_text="automatic")
+    feather: float = _feather()
+    mask_invert: bool = _mask_invert()
+
+    def _validate(self) -> None:
+        if self.size and self.size < 16:
+            raise ConfigError(f"size {self.size} is too small: use at least 16 px")
+        if self.tile and self.tile < MIN_TILE:
+            raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {self.tile}")
+        if self.style_blend is not None and (not self.style_blend or sum(self.style_blend) <= 0
+                                             or any(w < 0 for w in self.style_blend)):
+            raise ConfigError(f"style blend weights must be non-negative with a positive sum: {self.style_blend}")
+
+
 @dataclass(frozen=True)
 class TrainConfig(Settings):
     """What every training run shares: the loop, its data and its schedule. One subclass per task."""
@@ -438,3 +473,19 @@ class ColorizeTrainConfig(TrainConfig):
     steps: int | None = setting(3000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
     lr_decay: str = _lr_decay("cosine")
     width: int = setting(64, "Channels of the network's layers.", min=8, max=256)
+
+
+@dataclass(frozen=True)
+class ArbitraryTrainConfig(TrainConfig):
+    """Training the arbitrary-style decoders (stylize train --task arbitrary): each learns to reconstruct photos
+    from their own VGG19 features at its level, with a pixel loss and a feature loss at that level (Li et al.
+    2017, who weigh the two equally); no paintings are needed."""
+
+    task: ClassVar[str] = "arbitrary"
+
+    batch_size: int = setting(8, "Crops per step on each process.", min=1)
+    lr: float = setting(1e-4, "Adam learning rate (AdaIN's).", label="learning rate", min=0)
+    lr_decay: str = _lr_decay("cosine")
+    feature_weight: float = setting(1.0, "Weight of the feature reconstruction loss beside the pixel loss.", min=0)
+    width: int = setting(64, "Channels of the decoders' finest layers (64 mirrors VGG19 exactly).", min=8, max=128)
+    levels: int = setting(4, "Decoders for relu1_1 up to relu{levels}_1.", min=1, max=4)

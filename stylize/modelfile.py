@@ -31,6 +31,7 @@ from torch import nn
 from stylize.errors import ModelFileError
 from stylize.files import write_bytes_atomic
 from stylize.nets.colornet import ColorNet
+from stylize.nets.decoders import VGGDecoders
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
 from stylize.version import __version__
@@ -46,11 +47,12 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "johnson": JohnsonNet,
     "srnet": SRNet,
     "colornet": ColorNet,
+    "vggdecoders": VGGDecoders,
 }
 
 # Which command uses a model of each task, for messages that say where a file belongs.
 TASK_COMMANDS = {"style": "stylize run --model", "upscale": "stylize upscale --model",
-                 "colorize": "stylize colorize --model"}
+                 "colorize": "stylize colorize --model", "arbitrary": "stylize run --model arbitrary --style"}
 
 # Bounds on what a header may claim, far above any real model: the header is read before anything else.
 _MAX_HEADER_BYTES = 16 * 2**20

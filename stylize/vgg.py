@@ -181,7 +181,9 @@ class VGGFeatures(nn.Module):
         """RGB in [0, 1] -> the input convention of the loaded weights."""
         return (pixels.index_select(1, self.channel_order) - self.mean) / self.std
 
-    def forward(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
+    def forward(self, pixels: torch.Tensor, until: str | None = None) -> dict[str, torch.Tensor]:
+        """The requested layers' activations; with `until` (one of them), only the layers up to it are run
+        and returned (a cascade that needs relu2_1 pays nothing for relu4_1)."""
         height, width = pixels.shape[-2:]
         if min(height, width) < self.min_side:
             raise ConfigError(
@@ -195,4 +197,6 @@ class VGGFeatures(nn.Module):
             x = module(x)
             if name in wanted:
                 features[name] = x
+                if name == until:
+                    break
         return features

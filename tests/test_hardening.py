@@ -17,8 +17,7 @@ from conftest import gradient_image, stripes_image
 
 from stylize import batch
 from stylize.cli import cli
-from stylize.errors import DataError, WeightsError
-from stylize.errors import ImageError
+from stylize.errors import DataError, ImageError, WeightsError
 from stylize.files import part_path, part_writer, remove_stale_parts, walk_files
 from stylize.images import load_image
 from stylize.modelfile import save_model

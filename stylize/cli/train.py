@@ -11,10 +11,16 @@ import click
 
 from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
 from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
-from stylize.config import ColorizeTrainConfig, StyleTrainConfig, TrainConfig, UpscaleTrainConfig
+from stylize.config import (
+    ArbitraryTrainConfig,
+    ColorizeTrainConfig,
+    StyleTrainConfig,
+    TrainConfig,
+    UpscaleTrainConfig,
+)
 
 TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig, "upscale": UpscaleTrainConfig,
-                                       "colorize": ColorizeTrainConfig}
+                                       "colorize": ColorizeTrainConfig, "arbitrary": ArbitraryTrainConfig}
 MODES = tuple((f"--task {name}", config) for name, config in TASKS.items())
 _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 
@@ -22,7 +28,8 @@ _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 @click.command()
 @click.option("--task", type=click.Choice(sorted(TASKS)), default="style", show_default=True,
               help="What the model learns: style = a fast style model for --style; upscale = super-resolution "
-                   "by --scale; colorize = automatic colorization (for photos without a reference).")
+                   "by --scale; colorize = automatic colorization (for photos without a reference); arbitrary = "
+                   "decoders for any painting (--model arbitrary --style), trained on photos alone.")
 @click.option("--style", type=existing_file(), help="With --task style: the style image to learn.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training photos (searched recursively), e.g. COCO train2014.")
@@ -59,7 +66,7 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         misplaced = given(ctx, list(_STYLE_ONLY))
         if misplaced:
             raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
-        name = f"{data.resolve().name}-x{config.scale}" if task == "upscale" else f"colorize-{data.resolve().name}"
+        name = f"{data.resolve().name}-x{config.scale}" if task == "upscale" else f"{task}-{data.resolve().name}"
         output = output or cache_dir() / f"{name}{MODEL_SUFFIX}"
     if output.suffix != MODEL_SUFFIX:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
@@ -82,10 +89,14 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         from stylize.tasks.upscale import UpscaleObjective
 
         objective = UpscaleObjective(config)
-    else:
+    elif task == "colorize":
         from stylize.tasks.colorize import ColorizeObjective
 
         objective = ColorizeObjective(config)
+    else:
+        from stylize.tasks.arbitrary import ArbitraryObjective
+
+        objective = ArbitraryObjective(config)
 
     stop_requested: list[int] = []
 

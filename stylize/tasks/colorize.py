@@ -50,7 +50,7 @@ from stylize.tensors import (
     resize_to,
     sample_bilinear,
 )
-from stylize.training.loop import preview_sheet
+from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 
 # Layers matched and their weights in the cosine similarity (relu3_1 locates, the deeper ones recognize).

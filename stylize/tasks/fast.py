@@ -25,7 +25,7 @@ from stylize.modelfile import ModelInfo, file_sha256, load_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.tasks.network import NetworkRunner, ProgressCallback, pass_progress
 from stylize.tensors import check_pixels, resize_to
-from stylize.training.loop import preview_sheet
+from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 

@@ -32,7 +32,7 @@ from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
 from stylize.tasks.network import NetworkRunner, ProgressCallback, pass_progress
 from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
-from stylize.training.loop import preview_sheet
+from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 

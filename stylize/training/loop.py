@@ -11,8 +11,9 @@ so that `--resume` with another style or other photos is refused rather than mix
 from __future__ import annotations
 
 import random
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -268,6 +269,7 @@ class _Run:
         loader = DataLoader(
             dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
             pin_memory=device.type == "cuda", prefetch_factor=4 if config.workers else None,
+            worker_init_fn=_ignore_stop_signals,
         )
         for batch in batches(loader) if step < total else ():
             batch = _to_device(batch, device, layout)
@@ -373,13 +375,13 @@ def _to_device(batch: Any, device: torch.device, layout: torch.memory_format) ->
     return type(batch)(_to_device(item, device, layout) for item in batch)
 
 
+def _ignore_stop_signals(worker: int) -> None:
+    """In a data-loading worker: SIGINT and SIGTERM are the training process's to handle (it checkpoints
+    and then ends its workers itself). A terminal's Ctrl-C, `timeout`, `kill -- -PGID` or a service
+    manager signal the whole process group, and a worker killed by it crashed the run before it could save."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def _finite(value: float) -> bool:
     return value == value and abs(value) != float("inf")
-
-
-def preview_sheet(columns: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
-    """One column per photo, its images (1, 3, h, w) stacked top to bottom; columns side by side.
-
-    The images of a column share a width, and the columns' total heights must be equal.
-    """
-    return torch.cat([torch.cat(list(column), dim=2) for column in columns], dim=3)

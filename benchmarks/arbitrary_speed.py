@@ -1,0 +1,115 @@
+"""Speed of the arbitrary-style network on one device, beside a raw VGG19 step in the same run.
+
+Prints, for the model (default: the shipped `arbitrary`): the time of one picture at 512 px and at 3840x2160
+(style statistics included, each the mean of a few warm runs), the frame rate at 1920x1080 (the video
+path: the style's statistics computed once, frames one after another), and the raw step of the
+time-to-quality benchmark (one VGG19[:relu5_1] forward and backward at the 512 px picture's size), so the
+512 px time can be read in raw steps on any machine. On the CPU, --whole-command also times the whole
+`stylize run --model arbitrary` process (start-up included), the issue's measure.
+
+Run: python benchmarks/arbitrary_speed.py [--device cuda] [--model FILE] [--skip-4k] [--whole-command]
+Needs ../shared/data beside the checkout (a style image and a photo).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from stylize.device import memory_format, resolve_device
+from stylize.images import load_image
+from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tensors import resize_to
+from stylize.vgg import VGGFeatures
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def timed(fn, device: torch.device, repeats: int) -> float:
+    """Mean seconds of fn() over `repeats` runs after one warm-up, synchronized on CUDA."""
+    def sync() -> None:
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+
+    fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - started)
+    return statistics.mean(times)
+
+
+def raw_step(size: tuple[int, int], device: torch.device, repeats: int) -> float:
+    layout = memory_format(device)
+    vgg = VGGFeatures(("relu5_1",)).to(device, memory_format=layout)
+    pixels = torch.rand(1, 3, *size, device=device).contiguous(memory_format=layout).requires_grad_()
+
+    def step() -> None:
+        vgg(pixels)["relu5_1"].pow(2).mean().backward()
+
+    return timed(step, device, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--model", default="arbitrary")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-4k", action="store_true")
+    parser.add_argument("--data", type=Path, default=DATA, help="a folder with content/chicago.jpg and "
+                                                                   "styles/starry_night.jpg")
+    parser.add_argument("--whole-command", action="store_true", help="also time `stylize run` as a process")
+    args = parser.parse_args()
+    device = resolve_device(args.device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    print(f"device: {name}, torch {torch.__version__}")
+    stylizer = ArbitraryStylizer.load(args.model, device)
+    photo_path, style_path = args.data / "content" / "chicago.jpg", args.data / "styles" / "starry_night.jpg"
+    photo, style = load_image(photo_path, 512).pixels, load_image(style_path).pixels
+    height, width = photo.shape[-2:]
+
+    def picture(pixels: torch.Tensor) -> torch.Tensor:
+        return stylizer(pixels, style)  # style statistics recomputed every call
+
+    rows = [("one picture, 512 px (style included)", timed(lambda: picture(photo), device, args.repeats), "s")]
+    step = raw_step((height, width), device, args.repeats)
+    rows.append((f"raw VGG19 step at {width}x{height}", step, "s"))
+    rows.append(("512 px picture in raw steps", rows[0][1] / step, "steps"))
+    if not args.skip_4k:
+        large = resize_to(photo, (2160, 3840))
+        rows.append(("one picture, 3840x2160", timed(lambda: picture(large), device, max(1, args.repeats - 1)), "s"))
+    frame = resize_to(photo, (1080, 1920))
+    video = stylizer.with_styles([style])
+    frames = 8 if device.type == "cuda" else 2
+    seconds = timed(lambda: [video(frame) for _ in range(frames)], device, 1)
+    rows.append(("video frames at 1920x1080", frames / seconds, "frames/s"))
+    if args.whole_command:
+        with tempfile.TemporaryDirectory() as folder:
+            command = [sys.executable, "-m", "stylize", "run", str(photo_path), "--model", args.model,
+                       "--style", str(style_path), "--size", "512", "-o", str(Path(folder) / "out.png"),
+                       "--device", str(device), "-q"]
+            started = time.perf_counter()
+            subprocess.run(command, check=True)
+            whole = time.perf_counter() - started
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-c", "import torch"], check=True)
+            bare = time.perf_counter() - started
+        rows.append(("`stylize run --model arbitrary`, whole process", whole, "s"))
+        rows.append(("  the same in raw steps", whole / step, "steps"))
+        rows.append(("`python -c 'import torch'`", bare, "s"))
+    for label, value, unit in rows:
+        print(f"{label:<48} {value:10.3f} {unit}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,342 @@
+"""Any painting in one pass: universal style transfer by feature transforms (Li et al. 2017).
+
+The photo goes through a cascade, coarse to fine, relu4_1 -> relu3_1 -> relu2_1 -> relu1_1: at each level
+VGG19 encodes the current image, its features take the painting's statistics at that level, and the
+level's decoder (nets/decoders.py, trained on photos alone) turns them back into pixels for the next level.
+
+The transform is an affine map of the features, fixed by two sets of statistics (Li et al.'s
+whitening-colouring transform, or AdaIN's per-channel one): so the photo's statistics are measured once on
+the whole image (downscaled when it is large) and the same map is applied to every tile, which makes a
+tiled result equal the untiled one, in bounded memory at any size. Strength is Li et al.'s alpha: the
+features move that far from the photo's toward the transformed ones.
+
+ArbitraryObjective is what `stylize train --task arbitrary` optimizes: each decoder reconstructs photos from
+their features at its level (pixel and feature losses, Li et al. 2017, Sec. 3.1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylize.batch import Job
+from stylize.colorspace import preserve_color
+from stylize.config import ArbitraryConfig, ArbitraryTrainConfig
+from stylize.device import accelerated, autocast, memory_format, resolve_device
+from stylize.errors import ConfigError
+from stylize.images import LoadedImage, load_image
+from stylize.losses import content_loss
+from stylize.masks import MaskSet, composite
+from stylize.modelfile import ModelInfo, load_model
+from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders, pad_to_multiple
+from stylize.tasks.fast import CropTransform
+from stylize.tasks.network import DEFAULT_TILE, ProgressCallback, pass_progress
+from stylize.tensors import TileSpec, check_pixels, resize_longest, resize_to, run_tiled
+from stylize.training.preview import preview_sheet
+from stylize.vgg import VGGFeatures
+from stylize.zoo import resolve_model
+
+TASK = "arbitrary"
+# Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
+# to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays near 4 GB.
+AUTO_TILE_PIXELS = 4_000_000
+# Eigenvalues below this are dropped from the whitening and colouring (Li et al.'s implementation uses 1e-5
+# on features of the same VGG19 scale): directions the image does not use would be amplified into noise.
+EIGEN_FLOOR = 1e-5
+# A style image is never enlarged: its statistics at a larger size than its own are those of blur (a 313 px
+# painting at 4096 px paints a grid of dots). Smaller sizes than this give too few relu4_1 positions.
+MIN_STYLE_SIDE = 64
+
+
+@dataclass(frozen=True)
+class Statistics:
+    """Mean (C,) and covariance (C, C) of one level's features, float64 on the CPU."""
+
+    mean: torch.Tensor
+    covariance: torch.Tensor
+
+
+def feature_statistics(features: torch.Tensor) -> Statistics:
+    """Statistics of (1, C, H, W) features over all positions."""
+    flat = features[0].flatten(1).float()
+    mean = flat.mean(dim=1, keepdim=True)
+    centred = flat - mean
+    covariance = centred @ centred.T / max(1, flat.shape[1] - 1)
+    return Statistics(mean[:, 0].double().cpu(), covariance.double().cpu())
+
+
+def blend_statistics(statistics: Sequence[Statistics], weights: Sequence[float]) -> Statistics:
+    """The statistics of a mixture of styles (weights normalized): the mixture's mean and covariance."""
+    total = sum(weights)
+    weights = [w / total for w in weights]
+    mean = sum(w * s.mean for w, s in zip(weights, statistics, strict=True))
+    second = sum(w * (s.covariance + torch.outer(s.mean, s.mean)) for w, s in zip(weights, statistics, strict=True))
+    return Statistics(mean, second - torch.outer(mean, mean))
+
+
+def _matrix_power(covariance: torch.Tensor, power: float) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(covariance)
+    keep = values > EIGEN_FLOOR
+    values, vectors = values[keep], vectors[:, keep]
+    return vectors @ torch.diag(values.pow(power)) @ vectors.T
+
+
+def feature_map(content: Statistics, style: Statistics, transform: str, strength: float
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(M, b) such that M f + b is the transformed feature f, blended toward f by 1 - strength.
+
+    wct: whitening with the content's covariance, colouring with the style's (Li et al. 2017, Eq. 2-3);
+    adain: each channel scaled to the style's deviation (Huang & Belongie 2017, Eq. 8).
+    """
+    if transform == "wct":
+        transfer = _matrix_power(style.covariance, 0.5) @ _matrix_power(content.covariance, -0.5)
+    elif transform == "adain":
+        deviation = lambda s: s.covariance.diagonal().clamp(min=EIGEN_FLOOR).sqrt()  # noqa: E731
+        transfer = torch.diag(deviation(style) / deviation(content))
+    else:
+        raise ConfigError(f"unknown transform {transform!r}")
+    identity = torch.eye(transfer.shape[0], dtype=transfer.dtype)
+    matrix = strength * transfer + (1 - strength) * identity
+    offset = strength * (style.mean - transfer @ content.mean)
+    return matrix, offset
+
+
+class ArbitraryStylizer:
+    """Loaded decoders and VGG19 on a device. `stylizer(photos, styles)` stylizes a (N, 3, H, W) batch in
+    [0, 1] with one or more style images ((1, 3, h, w) each); `with_styles` fixes the styles for many calls."""
+
+    def __init__(self, net: VGGDecoders, info: ModelInfo | None = None, device: str | torch.device = "auto",
+                 config: ArbitraryConfig | None = None, on_progress: ProgressCallback | None = None) -> None:
+        self.config = config or ArbitraryConfig()
+        self.info = info
+        self.device = resolve_device(device)
+        self.layout = memory_format(self.device)
+        self.net = net.eval().requires_grad_(False).to(self.device, memory_format=self.layout)
+        weights = (info.training.get("weights") if info else None) or "caffe"
+        self.vgg = VGGFeatures(LEVEL_LAYERS[: net.levels], weights).to(self.device, memory_format=self.layout)
+        self.on_progress = on_progress
+
+    @classmethod
+    def load(cls, model: str | Path = "arbitrary", device: str | torch.device = "auto",
+             config: ArbitraryConfig | None = None, on_progress: ProgressCallback | None = None) -> ArbitraryStylizer:
+        """Load a model file of the task "arbitrary", or one by name (the shipped one is `arbitrary`)."""
+        net, info = load_model(resolve_model(model), task=TASK)
+        assert isinstance(net, VGGDecoders)
+        return cls(net, info, device, config, on_progress)
+
+    def with_styles(self, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> StyledTask:
+        return StyledTask(self, list(styles), weights)
+
+    def __call__(self, pixels: torch.Tensor, styles: torch.Tensor | Sequence[torch.Tensor],
+                 weights: Sequence[float] | None = None) -> torch.Tensor:
+        if isinstance(styles, torch.Tensor):
+            styles = [styles]
+        return self.with_styles(styles, weights)(pixels)
+
+    # The cascade ------------------------------------------------------------------------------------------
+
+    def encode(self, pixels: torch.Tensor, level: int) -> torch.Tensor:
+        layer = LEVEL_LAYERS[level - 1]
+        with autocast(self.device):
+            return self.vgg(pixels.to(self.device).contiguous(memory_format=self.layout), until=layer)[layer]
+
+    def style_statistics(self, style: torch.Tensor) -> list[Statistics]:
+        """One Statistics per level for a (1, 3, h, w) style image at the size it is given."""
+        with torch.no_grad(), accelerated(self.device):
+            layer = LEVEL_LAYERS[self.net.levels - 1]
+            with autocast(self.device):
+                features = self.vgg(style.to(self.device).contiguous(memory_format=self.layout), until=layer)
+            return [feature_statistics(features[name]) for name in LEVEL_LAYERS[: self.net.levels]]
+
+    def tile_for(self, height: int, width: int) -> int:
+        tile = self.config.tile if self.config.tile is not None else (
+            DEFAULT_TILE if height * width > AUTO_TILE_PIXELS else 0)
+        return tile if tile and max(height, width) > tile else 0
+
+    @torch.no_grad()
+    def stylize(self, image: torch.Tensor, styles: list[list[Statistics]], config: ArbitraryConfig) -> torch.Tensor:
+        """One (1, 3, H, W) image through the cascade; styles[level - 1] are the (blended) style statistics."""
+        height, width = image.shape[-2:]
+        tile = self.tile_for(height, width)
+        x = image.float()
+        levels = range(self.net.levels, 0, -1)
+        steps = len(levels)
+        with accelerated(self.device):
+            for step, level in enumerate(levels):
+                report = pass_progress(self.on_progress, step, steps) if tile else None
+                x = self._level(x, level, styles[level - 1], config, tile, report)
+        return x
+
+    def _level(self, image: torch.Tensor, level: int, style: Statistics, config: ArbitraryConfig, tile: int,
+               report: ProgressCallback | None) -> torch.Tensor:
+        multiple = 2 ** (level - 1)
+        height, width = image.shape[-2:]
+        scale = min(1.0, (AUTO_TILE_PIXELS / (height * width)) ** 0.5)
+        overview = image if scale == 1.0 else resize_longest(image, int(max(height, width) * scale))
+        features = self.encode(pad_to_multiple(overview, multiple), level)
+        matrix, offset = feature_map(feature_statistics(features), style, config.transform, config.strength)
+        weight = matrix.float().to(self.device)[:, :, None, None]
+        bias = offset.float().to(self.device)
+
+        def decode(features: torch.Tensor) -> torch.Tensor:
+            moved = F.conv2d(features.float(), weight, bias)
+            with autocast(self.device):
+                return self.net.decode(moved.contiguous(memory_format=self.layout), level).float().clamp(0, 1)
+
+        def whole(pixels: torch.Tensor) -> torch.Tensor:
+            h, w = pixels.shape[-2:]
+            return decode(self.encode(pad_to_multiple(pixels, multiple), level))[..., :h, :w].cpu()
+
+        if not tile:
+            if overview is image:  # the features are already there
+                return decode(features)[..., :height, :width].cpu()
+            return whole(image)
+        spec = TileSpec(scale=1, margin=VGGDecoders.level_radius(level), multiple=multiple)
+        return run_tiled(whole, image, max(tile, spec.min_tile()), spec, report)
+
+
+class StyledTask:
+    """An ArbitraryStylizer with its styles fixed: statistics computed once per output size (batch, video).
+
+    weights: one per style (--style-blend); the styles' statistics are mixed. Call it with a (N, 3, H, W)
+    batch; `process` is the batch.run_jobs interface.
+    """
+
+    def __init__(self, stylizer: ArbitraryStylizer, styles: list[torch.Tensor],
+                 weights: Sequence[float] | None = None) -> None:
+        if not styles:
+            raise ConfigError("the arbitrary-style model needs at least one style image (--style)")
+        if weights is None:
+            weights = stylizer.config.style_blend or [1.0] * len(styles)
+        if len(weights) != len(styles):
+            raise ConfigError(f"{len(weights)} blend weight(s) for {len(styles)} style image(s)")
+        self.stylizer, self.styles, self.weights = stylizer, [check_pixels(s, "style") for s in styles], list(weights)
+        self.device = stylizer.device
+        self._statistics: dict[tuple[int, int], list[list[Statistics]]] = {}
+
+    def style_side(self, style: torch.Tensor, height: int, width: int) -> int:
+        """The style image's longest side for an output of this size: the output's times --style-scale, but
+        never more than the style's own (no blur from enlarging) nor less than MIN_STYLE_SIDE."""
+        wanted = round(max(height, width) * self.stylizer.config.style_scale)
+        return max(MIN_STYLE_SIDE, min(wanted, max(style.shape[-2:])))
+
+    def statistics(self, height: int, width: int) -> list[list[Statistics]]:
+        """Per style, per level: the statistics for an output of this size (cached by size)."""
+        key = (height, width)
+        if key not in self._statistics:
+            self._statistics[key] = [
+                self.stylizer.style_statistics(resize_longest(style, self.style_side(style, height, width))
+                                               if max(style.shape[-2:]) != self.style_side(style, height, width)
+                                               else style)
+                for style in self.styles]
+        return self._statistics[key]
+
+    def blended(self, height: int, width: int) -> list[Statistics]:
+        per_style = self.statistics(height, width)
+        return [blend_statistics([style[level] for style in per_style], self.weights)
+                for level in range(self.stylizer.net.levels)]
+
+    def __call__(self, pixels: torch.Tensor, config: ArbitraryConfig | None = None) -> torch.Tensor:
+        config = config or self.stylizer.config
+        pixels = check_pixels(pixels)
+        height, width = pixels.shape[-2:]
+        styles = self.blended(height, width)
+        out = torch.cat([self.stylizer.stylize(image[None], styles, config) for image in pixels])
+        return preserve_color(out, pixels) if config.preserve_color else out
+
+    def alone(self, index: int, pixels: torch.Tensor) -> torch.Tensor:
+        """One style alone (a mask's region), whatever the blend weights."""
+        config = self.stylizer.config
+        height, width = pixels.shape[-2:]
+        styles = self.statistics(height, width)[index]
+        out = self.stylizer.stylize(pixels, styles, config)
+        return preserve_color(out, pixels) if config.preserve_color else out
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
+        """Batch interface (batch.run_jobs)."""
+        return [self(image.pixels) for image in images]
+
+
+class ArbitraryRegions:
+    """Each style laid into the photo through its own mask; the photo stays where no mask is."""
+
+    def __init__(self, task: StyledTask, masks: MaskSet) -> None:
+        masks.check_count(len(task.styles), "style images")
+        self.task, self.masks, self.device = task, masks, task.device
+
+    def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
+        pixels = check_pixels(pixels)
+        progress = self.task.stylizer.on_progress
+        stylized = []
+        for index in range(len(self.task.styles)):
+            self.task.stylizer.on_progress = pass_progress(progress, index, len(self.task.styles))
+            stylized.append(self.task.alone(index, pixels))
+        self.task.stylizer.on_progress = progress
+        return composite(pixels, stylized, masks)
+
+    def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
+        return [self(image.pixels, self.masks.for_image(job.relative, tuple(image.pixels.shape[-2:])))
+                for image, job in zip(images, jobs, strict=True)]
+
+
+def load_styles(paths: Sequence[Path]) -> list[torch.Tensor]:
+    """Style images at their own size (they are only ever shrunk, see StyledTask.style_side)."""
+    return [load_image(path).pixels for path in paths]
+
+
+class ArbitraryObjective:
+    """Li et al.'s decoder training: each level's decoder reconstructs the photo from its own features."""
+
+    task = TASK
+    native_crops = False  # random resized crops
+    loss_names = ("pixel", "feature")
+
+    def __init__(self, config: ArbitraryTrainConfig) -> None:
+        self.config = config
+
+    def inputs(self) -> dict[str, str]:
+        return {}
+
+    def build(self) -> nn.Module:
+        return VGGDecoders(self.config.levels, self.config.width)
+
+    def transform(self) -> CropTransform:
+        return CropTransform(self.config.image_size)
+
+    def prepare(self, device: torch.device) -> None:
+        self.vgg = VGGFeatures(LEVEL_LAYERS[: self.config.levels]).to(device, memory_format=memory_format(device))
+
+    def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            targets = self.vgg(batch)
+        layers = LEVEL_LAYERS[: self.config.levels]
+        pixel, feature = batch.new_zeros((), dtype=torch.float32), batch.new_zeros((), dtype=torch.float32)
+        for layer, decoded in zip(layers, net([targets[layer] for layer in layers]), strict=True):
+            pixel = pixel + F.mse_loss(decoded.float(), batch.float())
+            feature = feature + content_loss(self.vgg(decoded, until=layer)[layer].float(), targets[layer].float())
+        return torch.stack([pixel, self.config.feature_weight * feature])
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """Held-back photos on top, their reconstruction through each level below, `image_size` px high."""
+        size, columns = self.config.image_size, []
+        decoders: VGGDecoders = getattr(net, "module", net)
+        layout = memory_format(device)
+        for photo in photos:
+            height, width = photo.shape[-2:]
+            photo = resize_to(photo, (size, max(8, round(width * size / height) // 8 * 8)))
+            with torch.no_grad(), autocast(device):
+                features = self.vgg(photo.to(device).contiguous(memory_format=layout))
+                column = [photo] + [decoders.decode(features[layer], level).float().clamp(0, 1).cpu()
+                                    for level, layer in enumerate(LEVEL_LAYERS[: self.config.levels], 1)]
+            columns.append(column)
+        return preview_sheet(columns)
+
+    def metadata(self) -> dict[str, Any]:
+        return {"arbitrary": {"method": "universal style transfer (Li et al. 2017): VGG19 (caffe) features "
+                                        "transformed per level, decoded by decoders trained on photos"}}

@@ -1,0 +1,166 @@
+"""The arbitrary-style network: feature transforms, decoder training, tiling, blends and masks (tiny nets)."""
+
+import pytest
+import torch
+from conftest import gradient_image
+
+from stylize.config import ArbitraryConfig, ArbitraryTrainConfig
+from stylize.masks import MaskSet
+from stylize.modelfile import load_model, read_model_info, save_model
+from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
+from stylize.tasks.arbitrary import (
+    ArbitraryObjective,
+    ArbitraryRegions,
+    ArbitraryStylizer,
+    Statistics,
+    blend_statistics,
+    feature_map,
+    feature_statistics,
+)
+from stylize.training.loop import fit
+
+
+def _features(seed: int, channels: int = 16, size: int = 24) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    mixing = torch.randn(channels, channels, generator=generator)
+    return (mixing @ torch.randn(channels, size * size, generator=generator)).view(1, channels, size, size) + seed
+
+
+def _apply(features: torch.Tensor, matrix: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
+    flat = features[0].flatten(1).double()
+    return (matrix @ flat + offset[:, None]).view_as(features[0])[None]
+
+
+def test_whitening_colouring_gives_the_styles_mean_and_covariance():
+    content, style = _features(1), _features(2)
+    target = feature_statistics(style)
+    moved = feature_statistics(_apply(content, *feature_map(feature_statistics(content), target, "wct", 1.0)))
+    assert torch.allclose(moved.mean, target.mean, atol=1e-6)
+    assert torch.allclose(moved.covariance, target.covariance, rtol=1e-4, atol=1e-4 * target.covariance.abs().max())
+
+
+def test_adain_gives_the_styles_means_and_deviations_only():
+    content, style = _features(1), _features(2)
+    source, target = feature_statistics(content), feature_statistics(style)
+    moved = feature_statistics(_apply(content, *feature_map(source, target, "adain", 1.0)))
+    assert torch.allclose(moved.mean, target.mean, atol=1e-6)
+    assert torch.allclose(moved.covariance.diagonal(), target.covariance.diagonal(), rtol=1e-5)
+    # The correlations stay the content's.
+    correlation = lambda c: c / torch.outer(c.diagonal().sqrt(), c.diagonal().sqrt())  # noqa: E731
+    assert torch.allclose(correlation(moved.covariance), correlation(source.covariance), atol=1e-6)
+
+
+def test_strength_zero_is_the_identity_and_blends_of_one_and_zero_are_the_first_style():
+    content, first, second = (feature_statistics(_features(seed)) for seed in (1, 2, 3))
+    matrix, offset = feature_map(content, first, "wct", 0.0)
+    assert torch.allclose(matrix, torch.eye(16, dtype=matrix.dtype)) and offset.abs().max() == 0
+    alone = blend_statistics([first, second], [1.0, 0.0])
+    assert torch.allclose(alone.mean, first.mean) and torch.allclose(alone.covariance, first.covariance)
+    half = blend_statistics([first, second], [1.0, 1.0])  # the covariance of an even mixture of the two
+    both = torch.cat([_features(2), _features(3)], dim=3)
+    assert torch.allclose(half.mean, feature_statistics(both).mean, atol=1e-5)
+    assert torch.allclose(half.covariance, feature_statistics(both).covariance, rtol=2e-3, atol=1e-2)
+
+
+def _decoders(levels: int = 2) -> VGGDecoders:
+    torch.manual_seed(0)
+    return VGGDecoders(levels=levels, width=8)
+
+
+def _photo(height: int, width: int, seed: int = 0) -> torch.Tensor:
+    from stylize.images import pil_to_tensor
+
+    return pil_to_tensor(gradient_image(width, height, seed=seed))
+
+
+@pytest.fixture(scope="module")
+def stylizer():
+    return ArbitraryStylizer(_decoders(), device="cpu")
+
+
+def test_every_level_decodes_to_exactly_the_input_size_odd_sizes_included(stylizer):
+    style = _photo(40, 48, seed=3)
+    for height, width in ((37, 53), (64, 64), (17, 90)):
+        assert stylizer(_photo(height, width), style).shape == (1, 3, height, width)
+
+
+def test_tiled_equals_untiled(device):
+    photo, style = _photo(300, 260), _photo(64, 64, seed=5)
+    stylizer = ArbitraryStylizer(_decoders(), device=device)
+    whole = stylizer.with_styles([style])(photo)
+    tiled_stylizer = ArbitraryStylizer(stylizer.net, device=device, config=ArbitraryConfig(tile=160))
+    seen = []
+    tiled_stylizer.on_progress = lambda done, total: seen.append((done, total))
+    tiled = tiled_stylizer.with_styles([style])(photo)
+    assert seen[-1][0] == seen[-1][1] > 2  # tiles were made and counted over every level
+    # bf16 autocast on CUDA rounds each tile's activations a little differently.
+    assert (tiled - whole).abs().max() < (1e-4 if device == "cpu" else 3e-2)
+
+
+def test_a_style_is_never_enlarged_and_its_statistics_are_computed_once_per_size(stylizer, monkeypatch):
+    small = _photo(80, 100, seed=2)
+    task = stylizer.with_styles([small])
+    assert task.style_side(small, 400, 600) == 100  # its own size, not the output's 600
+    assert task.style_side(small, 30, 40) == 64  # never below MIN_STYLE_SIDE
+    calls = []
+    original = stylizer.style_statistics
+    monkeypatch.setattr(stylizer, "style_statistics", lambda pixels: calls.append(pixels.shape) or original(pixels))
+    for _ in range(3):
+        task(_photo(48, 40))
+    assert calls == [(1, 3, 51, 64)]  # shrunk to MIN_STYLE_SIDE for this small output, once
+
+
+def test_blend_of_one_and_zero_is_the_first_style_alone(stylizer):
+    photo, first, second = _photo(48, 56), _photo(48, 48, seed=4), _photo(48, 48, seed=9)
+    alone = stylizer(photo, [first])
+    assert torch.allclose(stylizer(photo, [first, second], weights=[1.0, 0.0]), alone, atol=1e-5)
+    assert not torch.allclose(stylizer(photo, [first, second], weights=[0.5, 0.5]), alone, atol=1e-3)
+
+
+def test_masks_keep_the_photo_outside_every_region(stylizer, tmp_path):
+    from PIL import Image
+
+    photo = _photo(48, 64)
+    left = Image.new("L", (64, 48))
+    left.paste(255, (0, 0, 20, 48))
+    right = Image.new("L", (64, 48))
+    right.paste(255, (44, 0, 64, 48))
+    left.save(tmp_path / "left.png")
+    right.save(tmp_path / "right.png")
+    masks = MaskSet((tmp_path / "left.png", tmp_path / "right.png"))
+    regions = ArbitraryRegions(stylizer.with_styles([_photo(40, 40, seed=4), _photo(40, 40, seed=9)]), masks)
+    out = regions(photo, masks.for_image("photo.png", (48, 64)))
+    assert torch.equal(out[..., 20:44], photo[..., 20:44])
+    assert (out[..., :20] - photo[..., :20]).abs().mean() > 0.01
+
+
+def test_a_few_training_steps_lower_the_reconstruction_loss_and_the_file_loads(tmp_path, device):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(6):
+        gradient_image(72, 64, seed=i).save(data / f"{i}.png")
+    config = ArbitraryTrainConfig(image_size=32, batch_size=2, steps=25, workers=0, width=8, levels=2, lr=2e-3,
+                                  log_every=5, checkpoint_every=25, preview_every=25, preview_images=1,
+                                  lr_decay="none")
+    logs = []
+    result = fit(ArbitraryObjective(config), data, tmp_path / "a.safetensors", device=device, on_log=logs.append)
+    assert logs[-1].losses["total"] < 0.7 * logs[0].losses["total"]
+    assert set(logs[0].losses) == {"pixel", "feature", "total"}
+    net, info = load_model(result.model_path, task="arbitrary")
+    assert isinstance(net, VGGDecoders) and info.arguments == {"levels": 2, "width": 8}
+    assert (tmp_path / "a_previews" / "step0000025.png").is_file()
+
+
+def test_a_model_file_round_trips_in_half_precision(tmp_path):
+    net = _decoders(levels=4)
+    path = save_model(tmp_path / "a.safetensors", net, "arbitrary", {}, half=True)
+    assert read_model_info(path).architecture == "vggdecoders"
+    loaded, _ = load_model(path, task="arbitrary")
+    features = [torch.rand(1, c, 4, 4) for c in (64, 128, 256, 512)]
+    for level in range(1, len(LEVEL_LAYERS) + 1):
+        assert loaded.decode(features[level - 1], level).shape == (1, 3, 4 * 2 ** (level - 1), 4 * 2 ** (level - 1))
+
+
+def test_statistics_are_float64_on_the_cpu():
+    stats = feature_statistics(_features(1).float())
+    assert isinstance(stats, Statistics) and stats.mean.dtype == torch.float64 and stats.covariance.shape == (16, 16)
