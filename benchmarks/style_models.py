@@ -6,7 +6,11 @@ means), divided by the same distance for the photo itself: 1.0 means the model d
 texture statistics toward the style at all, lower is more stylized. Beside it the content distance at
 relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's structure changed.
 
+With --arbitrary the arbitrary-style model is measured with each model's painting (the same paintings, the
+same photos), and with --gatys N the optimization's default on the first N photos.
+
 Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N]
+         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.8] [--gatys 2]
 """
 
 from __future__ import annotations
@@ -16,9 +20,12 @@ from pathlib import Path
 
 import torch
 
+from stylize.config import ArbitraryConfig, GatysConfig
 from stylize.images import load_image
 from stylize.losses import gram
+from stylize.tasks.arbitrary import ArbitraryStylizer
 from stylize.tasks.fast import FastStylizer
+from stylize.tasks.gatys import GatysTransfer
 from stylize.tensors import resize_longest
 from stylize.vgg import VGGFeatures
 from stylize.zoo import available_models
@@ -38,38 +45,65 @@ def style_distance(features: dict, grams: dict) -> float:
     return sum(((gram(features[k]) - g).pow(2).sum() / g.pow(2).sum()).item() for k, g in grams.items())
 
 
+def measure(stylize, style_path: Path, photos: list[Path], size: int, vgg: VGGFeatures) -> tuple[float, float]:
+    """(mean style distance ratio, mean content distance) of stylize(photo) over the photos."""
+    style = load_image(style_path).pixels
+    targets = vgg(resize_longest(style, size))
+    grams = {k: gram(targets[k]) for k in STYLE_LAYERS}
+    ratios, contents = [], []
+    for path in photos:
+        photo = load_image(path, size).pixels
+        output = stylize(photo)
+        photo_features, output_features = vgg(photo), vgg(output)
+        ratios.append(style_distance(output_features, grams) / style_distance(photo_features, grams))
+        reference = photo_features["relu4_2"]
+        contents.append(((output_features["relu4_2"] - reference).pow(2).sum() / reference.pow(2).sum()).item())
+    return sum(ratios) / len(ratios), sum(contents) / len(contents)
+
+
 @torch.no_grad()
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated model names or files (default: the shipped style models)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--limit", type=int, default=10)
+    parser.add_argument("--arbitrary", metavar="MODEL", help="also the arbitrary-style model (e.g. arbitrary) "
+                                                              "with each model's painting")
+    parser.add_argument("--transforms", default="wct", help="with --arbitrary: comma-separated transforms")
+    parser.add_argument("--strengths", default="1.0", help="with --arbitrary: comma-separated strengths")
+    parser.add_argument("--gatys", type=int, default=0, metavar="N",
+                        help="also the optimization's default (stylize run --style) on the first N photos")
     args = parser.parse_args()
     names = args.models.split(",") if args.models else [
         e.name for e in available_models() if e.source == "shipped" and e.info and e.info.task == "style"]
     vgg = VGGFeatures((*STYLE_LAYERS, "relu4_2"))
     photos = held_out(args.limit)
     print(f"{len(photos)} held-out photos at {args.size} px")
-    print(f"{'model':<24} {'style distance (output / photo)':>32} {'content distance':>17}")
+    print(f"{'model':<32} {'style distance (output / photo)':>32} {'content distance':>17}")
+
+    def row(label: str, stylize, style_path: Path, photos: list[Path]) -> None:
+        ratio, content = measure(stylize, style_path, photos, args.size, vgg)
+        print(f"{label:<32} {ratio:>32.3f} {content:>17.3f}", flush=True)
+
     for name in names:
         stylizer = FastStylizer.load(name, "cpu")
         style_file = stylizer.info.style.get("file", "") if stylizer.info else ""
         style_path = DATA / "styles" / style_file
         if not style_path.is_file():
-            print(f"{name:<24} (style image {style_file!r} not in ../shared/data/styles)")
+            print(f"{name:<32} (style image {style_file!r} not in ../shared/data/styles)")
             continue
-        style = load_image(style_path).pixels
-        ratios, contents = [], []
-        for path in photos:
-            photo = load_image(path, args.size).pixels
-            output = stylizer(photo)
-            targets = vgg(resize_longest(style, args.size))
-            grams = {k: gram(targets[k]) for k in STYLE_LAYERS}
-            photo_features, output_features = vgg(photo), vgg(output)
-            ratios.append(style_distance(output_features, grams) / style_distance(photo_features, grams))
-            reference = photo_features["relu4_2"]
-            contents.append(((output_features["relu4_2"] - reference).pow(2).sum() / reference.pow(2).sum()).item())
-        print(f"{name:<24} {sum(ratios) / len(ratios):>32.3f} {sum(contents) / len(contents):>17.3f}")
+        row(name, stylizer, style_path, photos)
+        if args.arbitrary:
+            style = load_image(style_path).pixels
+            for transform in args.transforms.split(","):
+                for strength in map(float, args.strengths.split(",")):
+                    config = ArbitraryConfig(transform=transform, strength=strength)
+                    task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
+                    row(f"  arbitrary {transform} {strength:g}", task, style_path, photos)
+        if args.gatys:
+            config = GatysConfig(size=args.size)
+            task = GatysTransfer.from_files([style_path], config, "cpu")
+            row(f"  optimization (default), {args.gatys} photos", task, style_path, photos[: args.gatys])
 
 
 if __name__ == "__main__":

@@ -78,12 +78,16 @@ def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, mo
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (["--model", "nosuch"], 1, "unknown model 'nosuch'; known models: "),
-        (["--model", "missing.safetensors"], 1, "no such model file"),
+        (["--model", "nosuch"], 2, "unknown model 'nosuch'; known models: "),
+        (["--model", "missing.safetensors"], 2, "no such model file"),
+        (["--model", "upscale-x2"], 2, "is a model for 'upscale', not a style model: use it with `stylize upscale"),
+        (["--model", "arbitrary"], 2, "--model arbitrary is the arbitrary-style model: give the painting with --style"),
+        (["--model", "arbitrary", "--model", "stripes", "--style", "PHOTO", "--mask", "PHOTO", "--mask", "PHOTO"], 2,
+         "--model arbitrary takes one model"),
         (["--model", "stripes", "--steps", "3"], 2, "--steps cannot be used with --model"),
         (["--model", "stripes", "--strength", "2"], 2, "0<=x<=1"),
         (["--model", "stripes", "--style", "PHOTO"], 2,
-         "give either --style (one or more images) or --model, not both"),
+         "--style cannot be used with the per-style model 'stripes' (it has its own style): use --model arbitrary"),
         (["--model", "stripes", "--style", "missing.png"], 2, "'missing.png' does not exist"),
     ],
 )

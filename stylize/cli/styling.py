@@ -1,4 +1,5 @@
-"""What `run` and `batch` share: --style images (optimization) or a fast --model, and their options."""
+"""What `run` and `batch` share: --style images (optimization), a fast --model, or the arbitrary-style model
+with --style images (`--model arbitrary --style PAINTING`), and their options."""
 
 from __future__ import annotations
 
@@ -9,13 +10,14 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stylize.cli.options import config_options, existing_file, given, refuse_misplaced
-from stylize.config import FastConfig, GatysConfig
+from stylize.config import ArbitraryConfig, FastConfig, GatysConfig
 from stylize.files import ReadFiles
 
 if TYPE_CHECKING:
     from stylize.masks import MaskSet
 
-MODES = (("--style", GatysConfig), ("--model", FastConfig))
+MODES = (("--style", GatysConfig), ("--model", FastConfig), ("--model arbitrary", ArbitraryConfig))
+ARBITRARY_TASK = "arbitrary"
 
 
 def style_options(command: Any) -> Any:
@@ -27,21 +29,26 @@ def style_options(command: Any) -> Any:
                                 "the same name below it. The photo stays where no mask is.")(command)
     command = click.option("--model", "models", multiple=True,
                            help="A fast style model: a name from `stylize models` or a .safetensors file; repeat "
-                                "with one --mask each to paint regions in several styles.")(command)
+                                "with one --mask each to paint regions in several styles. `--model arbitrary` "
+                                "with --style applies any painting in one pass.")(command)
     return click.option("--style", "styles", multiple=True, type=existing_file(),
                         help="Style image; repeat to blend several styles (or, with --mask, to give each region its "
-                             "own). Either this or --model.")(command)
+                             "own). Alone: optimization; with --model arbitrary: one pass.")(command)
 
 
 @dataclass(frozen=True)
 class StylePlan:
-    """What to stylize with, resolved from the options: style images and a GatysConfig, or a model and a
-    FastConfig."""
+    """What to stylize with, resolved from the options: style images and a GatysConfig, fast models and a
+    FastConfig, or the arbitrary-style model, style images and an ArbitraryConfig."""
 
     styles: tuple[Path, ...]
     models: tuple[str, ...]
-    config: GatysConfig | FastConfig
+    config: GatysConfig | FastConfig | ArbitraryConfig
     masks: MaskSet | None = None
+
+    @property
+    def arbitrary(self) -> bool:
+        return isinstance(self.config, ArbitraryConfig)
 
     @property
     def size(self) -> int | None:
@@ -51,7 +58,7 @@ class StylePlan:
     @property
     def name(self) -> str:
         """What default output names are made of: the style files' or the model's name."""
-        if self.models:
+        if self.models and not self.arbitrary:
             return "_".join(Path(model).stem.rpartition(":")[2] for model in self.models)
         return "_".join(style.stem for style in self.styles)
 
@@ -68,7 +75,14 @@ class StylePlan:
         return reads
 
     def build(self, device: str, on_step: Any = None, on_notice: Any = None) -> Any:
-        """The task: a GatysTransfer with the styles at full size, or the loaded fast model(s)."""
+        """The task: a GatysTransfer with the styles at full size, the loaded fast model(s), or the
+        arbitrary-style model with the styles' statistics."""
+        if self.arbitrary:
+            from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, load_styles
+
+            assert isinstance(self.config, ArbitraryConfig)
+            task = ArbitraryStylizer.load(self.models[0], device, self.config).with_styles(load_styles(self.styles))
+            return task if self.masks is None else ArbitraryRegions(task, self.masks)
         if self.models:
             from stylize.tasks.fast import FastRegions, FastStylizer
 
@@ -83,12 +97,24 @@ class StylePlan:
 def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, ...], masks: tuple[Path, ...],
                options: dict[str, Any]) -> StylePlan:
     """Check which options apply and build the config; usage errors raise click exceptions."""
-    if bool(styles) == bool(models):
-        raise click.UsageError("give either --style (one or more images) or --model, not both" if styles
-                               else "Missing option '--style' (or '--model')")
-    config_class = FastConfig if models else GatysConfig
-    refuse_misplaced(ctx, options, set(config_class.field_names()), "--model" if models else "--style")
+    arbitrary = bool(models) and model_task(models[0]) == ARBITRARY_TASK
+    if arbitrary:
+        if len(models) > 1:
+            raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
+        if not styles:
+            raise click.UsageError(f"--model {models[0]} is the arbitrary-style model: give the painting with --style")
+    elif styles and models:
+        raise click.UsageError(f"--style cannot be used with the per-style model {models[0]!r} (it has its own "
+                               "style): use --model arbitrary --style, or --style alone")
+    elif not (styles or models):
+        raise click.UsageError("Missing option '--style' (or '--model')")
+    config_class = ArbitraryConfig if arbitrary else FastConfig if models else GatysConfig
+    mode = "--model arbitrary" if arbitrary else "--model" if models else "--style"
+    refuse_misplaced(ctx, options, set(config_class.field_names()), mode)
     config = config_class.from_options(options)
+    for model in models[1:]:
+        if model_task(model) == ARBITRARY_TASK:
+            raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
     if not masks:
         for name in ("feather", "mask_invert"):
             if given(ctx, [name]):
@@ -99,9 +125,30 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
 
     mask_set = MaskSet(tuple(masks), config.mask_invert, config.feather) if masks else None
     if mask_set is not None:
-        mask_set.check_count(len(models or styles), "models" if models else "style images")
-    if isinstance(config, GatysConfig) and config.style_blend is not None and len(config.style_blend) != len(styles):
+        mask_set.check_count(len(styles if arbitrary or not models else models),
+                             "models" if models and not arbitrary else "style images")
+    if not isinstance(config, FastConfig) and config.style_blend is not None and len(config.style_blend) != len(styles):
         raise click.BadParameter(
             f"{len(config.style_blend)} weight(s) for {len(styles)} style image(s)", param_hint="'--style-blend'"
         )
     return StylePlan(tuple(styles), tuple(models), config, mask_set)
+
+
+def model_task(model: str) -> str:
+    """The task a --model name or file is for ("style" or "arbitrary"), from its header alone. A name that
+    names nothing, a missing file and a model of another task are usage errors (exit 2); a file that cannot
+    be read is a runtime one (ModelFileError, exit 1), as an unreadable image is."""
+    from stylize.errors import ModelFileError
+    from stylize.modelfile import TASK_COMMANDS, read_model_info
+    from stylize.zoo import resolve_model
+
+    try:
+        path = resolve_model(model)
+    except ModelFileError as error:
+        raise click.BadParameter(str(error), param_hint="'--model'") from None
+    task = read_model_info(path).task
+    if task not in ("style", ARBITRARY_TASK):
+        where = TASK_COMMANDS.get(task, task)
+        raise click.BadParameter(f"{model} is a model for {task!r}, not a style model: use it with `{where}`",
+                                 param_hint="'--model'")
+    return task
