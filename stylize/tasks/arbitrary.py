@@ -56,55 +56,83 @@ MIN_STYLE_SIDE = 64
 
 @dataclass(frozen=True)
 class Statistics:
-    """Mean (C,) and covariance (C, C) of one level's features, float64 on the CPU."""
+    """Mean (C,) and variance (C,) of one level's features, and their covariance (C, C) where the whitening
+    transform needs it (None otherwise: AdaIN needs no C x C product per image). float32, on the features'
+    device."""
 
     mean: torch.Tensor
-    covariance: torch.Tensor
+    variance: torch.Tensor
+    covariance: torch.Tensor | None = None
 
 
-def feature_statistics(features: torch.Tensor) -> Statistics:
-    """Statistics of (1, C, H, W) features over all positions."""
+def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
+    """Statistics of (1, C, H, W) features over all positions; full: with the covariance."""
     flat = features[0].flatten(1).float()
-    mean = flat.mean(dim=1, keepdim=True)
-    centred = flat - mean
-    covariance = centred @ centred.T / max(1, flat.shape[1] - 1)
-    return Statistics(mean[:, 0].double().cpu(), covariance.double().cpu())
+    count = max(1, flat.shape[1] - 1)
+    mean = flat.mean(dim=1)
+    centred = flat - mean[:, None]
+    if not full:
+        return Statistics(mean, centred.pow(2).sum(dim=1) / count)
+    covariance = centred @ centred.T / count
+    return Statistics(mean, covariance.diagonal().clone(), covariance)
 
 
 def blend_statistics(statistics: Sequence[Statistics], weights: Sequence[float]) -> Statistics:
-    """The statistics of a mixture of styles (weights normalized): the mixture's mean and covariance."""
+    """The statistics of a mixture of styles (weights normalized): the mixture's mean and (co)variance."""
     total = sum(weights)
     weights = [w / total for w in weights]
-    mean = sum(w * s.mean for w, s in zip(weights, statistics, strict=True))
-    second = sum(w * (s.covariance + torch.outer(s.mean, s.mean)) for w, s in zip(weights, statistics, strict=True))
-    return Statistics(mean, second - torch.outer(mean, mean))
+    pairs = list(zip(weights, statistics, strict=True))
+    mean = sum(w * s.mean for w, s in pairs)
+    variance = sum(w * (s.variance + s.mean.pow(2)) for w, s in pairs) - mean.pow(2)
+    covariance = None
+    if all(s.covariance is not None for s in statistics):
+        second = sum(w * (s.covariance + torch.outer(s.mean, s.mean)) for w, s in pairs)
+        covariance = second - torch.outer(mean, mean)
+    return Statistics(mean, variance, covariance)
 
 
 def _matrix_power(covariance: torch.Tensor, power: float) -> torch.Tensor:
-    values, vectors = torch.linalg.eigh(covariance)
+    values, vectors = torch.linalg.eigh(covariance.double().cpu())
     keep = values > EIGEN_FLOOR
     values, vectors = values[keep], vectors[:, keep]
     return vectors @ torch.diag(values.pow(power)) @ vectors.T
 
 
-def feature_map(content: Statistics, style: Statistics, transform: str, strength: float
-                ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(M, b) such that M f + b is the transformed feature f, blended toward f by 1 - strength.
+@dataclass(frozen=True)
+class FeatureMap:
+    """f -> matrix f + offset (a C x C matrix: WCT) or f -> scale * f + offset (per channel: AdaIN)."""
+
+    offset: torch.Tensor
+    matrix: torch.Tensor | None = None
+    scale: torch.Tensor | None = None
+
+    def __call__(self, features: torch.Tensor) -> torch.Tensor:
+        features = features.float()
+        if self.matrix is not None:
+            return F.conv2d(features, self.matrix.to(features)[:, :, None, None], self.offset.to(features))
+        assert self.scale is not None
+        return torch.addcmul(self.offset.to(features)[:, None, None], features, self.scale.to(features)[:, None, None])
+
+
+def feature_map(content: Statistics, style: Statistics, transform: str, strength: float) -> FeatureMap:
+    """The map of the content's features to the transformed ones, blended toward them by 1 - strength.
 
     wct: whitening with the content's covariance, colouring with the style's (Li et al. 2017, Eq. 2-3);
-    adain: each channel scaled to the style's deviation (Huang & Belongie 2017, Eq. 8).
+    adain: each channel shifted and scaled to the style's mean and deviation (Huang & Belongie 2017, Eq. 8).
     """
     if transform == "wct":
+        if content.covariance is None or style.covariance is None:
+            raise ConfigError("the whitening transform needs covariances (feature_statistics(full=True))")
         transfer = _matrix_power(style.covariance, 0.5) @ _matrix_power(content.covariance, -0.5)
-    elif transform == "adain":
-        deviation = lambda s: s.covariance.diagonal().clamp(min=EIGEN_FLOOR).sqrt()  # noqa: E731
-        transfer = torch.diag(deviation(style) / deviation(content))
-    else:
-        raise ConfigError(f"unknown transform {transform!r}")
-    identity = torch.eye(transfer.shape[0], dtype=transfer.dtype)
-    matrix = strength * transfer + (1 - strength) * identity
-    offset = strength * (style.mean - transfer @ content.mean)
-    return matrix, offset
+        identity = torch.eye(transfer.shape[0], dtype=transfer.dtype)
+        offset = style.mean.double().cpu() - transfer @ content.mean.double().cpu()
+        return FeatureMap((strength * offset).float(), (strength * transfer + (1 - strength) * identity).float())
+    if transform == "adain":
+        ratio = style.variance.clamp(min=EIGEN_FLOOR).sqrt() / content.variance.to(style.variance).clamp(
+            min=EIGEN_FLOOR).sqrt()
+        offset = style.mean - ratio * content.mean.to(style.mean)
+        return FeatureMap(strength * offset, scale=strength * ratio + (1 - strength))
+    raise ConfigError(f"unknown transform {transform!r}")
 
 
 class ArbitraryStylizer:
@@ -151,10 +179,11 @@ class ArbitraryStylizer:
 
     def style_statistics(self, style: torch.Tensor) -> list[Statistics]:
         """One Statistics per level for a (1, 3, h, w) style image at the size it is given."""
+        full = self.config.transform == "wct"
         with torch.no_grad(), accelerated(self.device, exact=True):
             layer = LEVEL_LAYERS[self.net.levels - 1]
             features = self.vgg(style.to(self.device).contiguous(memory_format=self.layout), until=layer)
-            return [feature_statistics(features[name]) for name in LEVEL_LAYERS[: self.net.levels]]
+            return [feature_statistics(features[name], full) for name in LEVEL_LAYERS[: self.net.levels]]
 
     def tile_for(self, height: int, width: int) -> int:
         tile = self.config.tile if self.config.tile is not None else (
@@ -173,7 +202,7 @@ class ArbitraryStylizer:
             for step, level in enumerate(levels):
                 report = pass_progress(self.on_progress, step, steps) if tile else None
                 x = self._level(x, level, styles[level - 1], config, tile, report)
-        return x
+        return x.cpu()
 
     def _level(self, image: torch.Tensor, level: int, style: Statistics, config: ArbitraryConfig, tile: int,
                report: ProgressCallback | None) -> torch.Tensor:
@@ -182,21 +211,20 @@ class ArbitraryStylizer:
         scale = min(1.0, (AUTO_TILE_PIXELS / (height * width)) ** 0.5)
         overview = image if scale == 1.0 else resize_longest(image, int(max(height, width) * scale))
         features = self.encode(pad_to_multiple(overview, multiple), level)
-        matrix, offset = feature_map(feature_statistics(features), style, config.transform, config.strength)
-        weight = matrix.float().to(self.device)[:, :, None, None]
-        bias = offset.float().to(self.device)
+        transform = feature_map(feature_statistics(features, config.transform == "wct"), style, config.transform,
+                                config.strength)
 
         def decode(features: torch.Tensor) -> torch.Tensor:
-            moved = F.conv2d(features.float(), weight, bias)
-            return self.net.decode(moved.contiguous(memory_format=self.layout), level).float().clamp(0, 1)
+            moved = transform(features).contiguous(memory_format=self.layout)
+            return self.net.decode(moved, level).float().clamp(0, 1)
 
         def whole(pixels: torch.Tensor) -> torch.Tensor:
             h, w = pixels.shape[-2:]
-            return decode(self.encode(pad_to_multiple(pixels, multiple), level))[..., :h, :w].cpu()
+            return decode(self.encode(pad_to_multiple(pixels, multiple), level))[..., :h, :w]
 
-        if not tile:
+        if not tile:  # the image stays on the device from level to level
             if overview is image:  # the features are already there
-                return decode(features)[..., :height, :width].cpu()
+                return decode(features)[..., :height, :width]
             return whole(image)
         spec = TileSpec(scale=1, margin=VGGDecoders.level_radius(level), multiple=multiple)
         return run_tiled(whole, image, max(tile, spec.min_tile()), spec, report)
