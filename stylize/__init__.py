@@ -1,8 +1,9 @@
 """stylize: neural style transfer and image-to-image jobs for photographs, offline.
 
-    from stylize import transfer, FastStylizer
+    from stylize import transfer, ArbitraryStylizer, FastStylizer
     out = transfer(photo, painting, size=512)             # optimization; PIL in, PIL out (tensors too)
     fast = FastStylizer.load("starry")(pixels)            # a fast model on a (N, 3, H, W) batch in [0, 1]
+    any_painting = ArbitraryStylizer.load()(pixels, painting)   # any painting, one pass
     fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
     big = Upscaler.load(config=UpscaleConfig(scale=2))(pixels)  # super-resolution, shipped models
     Colorizer, VideoJob (with frame_functions): colorize photos, stylize videos
@@ -21,6 +22,8 @@ from stylize.version import __version__
 if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__ loads them
     from stylize.colorspace import preserve_color  # noqa: F401
     from stylize.config import (  # noqa: F401
+        ArbitraryConfig,
+        ArbitraryTrainConfig,
         ColorizeConfig,
         ColorizeTrainConfig,
         FastConfig,
@@ -43,6 +46,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     )
     from stylize.images import LoadedImage, load_image, save_image  # noqa: F401
     from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model  # noqa: F401
+    from stylize.tasks.arbitrary import ArbitraryObjective, ArbitraryStylizer, StyledTask  # noqa: F401
     from stylize.tasks.colorize import ColorizeObjective, Colorizer  # noqa: F401
     from stylize.tasks.fast import FastStylizer, StyleObjective  # noqa: F401
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
@@ -58,6 +62,9 @@ _EXPORTS = {
     "GatysTransfer": "stylize.tasks.gatys",
     "StepInfo": "stylize.tasks.gatys",
     "FastStylizer": "stylize.tasks.fast",
+    "ArbitraryStylizer": "stylize.tasks.arbitrary",
+    "ArbitraryObjective": "stylize.tasks.arbitrary",
+    "StyledTask": "stylize.tasks.arbitrary",
     "StyleObjective": "stylize.tasks.fast",
     "Upscaler": "stylize.tasks.upscale",
     "UpscaleObjective": "stylize.tasks.upscale",
@@ -73,6 +80,8 @@ _EXPORTS = {
     "TrainStart": "stylize.training.loop",
     "GatysConfig": "stylize.config",
     "FastConfig": "stylize.config",
+    "ArbitraryConfig": "stylize.config",
+    "ArbitraryTrainConfig": "stylize.config",
     "TrainConfig": "stylize.config",
     "StyleTrainConfig": "stylize.config",
     "UpscaleConfig": "stylize.config",

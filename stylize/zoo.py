@@ -47,6 +47,8 @@ def describe(info: ModelInfo) -> str:
         what = f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}"
     elif info.task == "colorize":
         what = "automatic colorization"
+    elif info.task == "arbitrary":
+        what = "any painting: --model arbitrary --style PAINTING"
     else:
         what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
         what += f" [{style['license']}]" if style.get("license") else ""

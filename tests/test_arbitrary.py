@@ -167,3 +167,110 @@ def test_statistics_without_the_covariance_have_the_same_means_and_variances():
     full, light = feature_statistics(_features(1)), feature_statistics(_features(1), full=False)
     assert isinstance(light, Statistics) and light.covariance is None and full.covariance.shape == (16, 16)
     assert torch.allclose(full.mean, light.mean) and torch.allclose(full.variance, light.variance, rtol=1e-5)
+
+
+# The commands, with the shipped model at a tiny size ---------------------------------------------------------
+
+def _invoke(*args):
+    from click.testing import CliRunner
+
+    from stylize.cli import cli
+
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture
+def files(tmp_path):
+    from conftest import stripes_image
+
+    photo, style = tmp_path / "photo.png", tmp_path / "painting.png"
+    gradient_image(64, 48).save(photo)
+    stripes_image(48, 48).save(style)
+    return photo, style
+
+
+def test_run_with_the_shipped_model_paints_the_photo(files, tmp_path, monkeypatch):
+    from stylize.images import load_image
+
+    photo, style = files
+    monkeypatch.chdir(tmp_path)
+    result = _invoke("run", photo, "--model", "arbitrary", "--style", style, "--preserve-color", "--strength", "0.7",
+                     "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = load_image(tmp_path / "photo_painting.png").pixels  # named after the painting, as --style alone
+    assert out.shape == (1, 3, 48, 64)
+    assert (out - load_image(photo).pixels).abs().mean() > 0.01
+
+
+def test_run_blends_and_regions_and_batch_with_the_shipped_model(files, tmp_path):
+    from PIL import Image
+
+    from stylize.images import load_image
+
+    photo, style = files
+    other = tmp_path / "other.png"
+    gradient_image(40, 40, seed=7).save(other)
+    result = _invoke("run", photo, "--model", "arbitrary", "--style", style, "--style", other, "--style-blend",
+                     "1,0", "-o", tmp_path / "blend.png", "-q")
+    alone = _invoke("run", photo, "--model", "arbitrary", "--style", style, "-o", tmp_path / "alone.png", "-q")
+    assert result.exit_code == alone.exit_code == 0
+    assert (load_image(tmp_path / "blend.png").pixels - load_image(tmp_path / "alone.png").pixels).abs().max() < 2 / 255
+    mask = Image.new("L", (64, 48))
+    mask.paste(255, (0, 0, 32, 48))
+    mask.save(tmp_path / "left.png")
+    result = _invoke("run", photo, "--model", "arbitrary", "--style", style, "--mask", tmp_path / "left.png",
+                     "-o", tmp_path / "left_out.png", "-q")
+    assert result.exit_code == 0
+    assert torch.equal(load_image(tmp_path / "left_out.png").pixels[..., 32:], load_image(photo).pixels[..., 32:])
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(2):
+        gradient_image(40, 32, seed=i).save(folder / f"{i}.png")
+    result = _invoke("batch", folder, "-o", tmp_path / "out", "--model", "arbitrary", "--style", style, "-q")
+    assert result.exit_code == 0 and sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png"]
+
+
+def test_video_with_the_shipped_model(files, tmp_path):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from clips import make_clip
+
+    from stylize.videoio import probe
+
+    _, style = files
+    source = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    result = _invoke("video", source, "--model", "arbitrary", "--style", style, "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "out.mp4").frames == 4
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--model", "arbitrary"], "give the painting with --style"),
+        (["--model", "starry", "--style", "STYLE"], "--style cannot be used with the per-style model 'starry'"),
+        (["--model", "upscale-x2", "--style", "STYLE"], "is a model for 'upscale', not a style model"),
+        (["--model", "arbitrary", "--style", "STYLE", "--steps", "5"], "--steps cannot be used with --model arbitrary"),
+        (["--model", "arbitrary", "--style", "STYLE", "--style-blend", "1,2"], "weight(s) for 1 style image(s)"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "video"])
+def test_bad_arguments_are_one_line_usage_errors(files, tmp_path, args, message, command):
+    photo, style = files
+    args = [style if a == "STYLE" else a for a in args]
+    result = _invoke(command, photo, *args, "-o", tmp_path / ("o.png" if command == "run" else "o.mp4"))
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2 and len(lines) == 1 and message in lines[0], result.output
+
+
+def test_train_command_writes_an_arbitrary_model(tmp_path):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(3):
+        gradient_image(48, 40, seed=i).save(data / f"{i}.png")
+    result = _invoke("train", "--task", "arbitrary", "--data", data, "-o", tmp_path / "a.safetensors", "--steps", "2",
+                     "--batch-size", "1", "--image-size", "32", "--levels", "1", "--width", "8", "--workers", "0",
+                     "--preview-images", "0", "-q")
+    assert result.exit_code == 0, result.output
+    info = read_model_info(tmp_path / "a.safetensors")
+    assert info.task == "arbitrary" and "--task arbitrary" in info.training["command"]

@@ -1,4 +1,5 @@
-"""`stylize video`: stylize a clip with a fast model (or style images), steady from frame to frame."""
+"""`stylize video`: stylize a clip with a fast model, the arbitrary-style model and a painting, or style images
+(optimization), steady from frame to frame."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import click
 
 from stylize.cli.app import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
-from stylize.config import FastConfig, GatysVideoConfig, VideoConfig
+from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
-MODES = (("--style", GatysVideoConfig), ("--model", FastConfig))
+MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), ("--model arbitrary", ArbitraryConfig))
 
 
 @click.command()
@@ -19,9 +20,11 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Output video (.mp4, .mov, .mkv or .webm). Default: SOURCE_NAME.mp4 (or the source's own "
                    "container) in the current folder.")
-@click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file.")
+@click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file; "
+                              "`--model arbitrary` with --style applies any painting.")
 @click.option("--style", "styles", multiple=True, type=existing_file(),
-              help="Style image(s) for optimization per frame (slow: minutes per frame on a CPU).")
+              help="Style image(s): alone, optimization per frame (slow: minutes per frame on a CPU); with "
+                   "--model arbitrary, one pass per frame.")
 @config_options(MODES, skip=("tile", "feather", "mask_invert"))
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
@@ -38,15 +41,23 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     Needs the video extra: pip install "stylize[video]".
     """
-    if bool(styles) == bool(model):
-        raise click.UsageError("give either --model or --style, not both" if styles else
-                               "Missing option '--model' (or '--style')")
-    mode_config = FastConfig if model else GatysVideoConfig
+    from stylize.cli.styling import ARBITRARY_TASK, model_task
+
+    arbitrary = model is not None and model_task(model) == ARBITRARY_TASK
+    if arbitrary and not styles:
+        raise click.UsageError(f"--model {model} is the arbitrary-style model: give the painting with --style")
+    if styles and model and not arbitrary:
+        raise click.UsageError(f"--style cannot be used with the per-style model {model!r} (it has its own style): "
+                               "use --model arbitrary --style, or --style alone")
+    if not (styles or model):
+        raise click.UsageError("Missing option '--model' (or '--style')")
+    mode_config = ArbitraryConfig if arbitrary else FastConfig if model else GatysVideoConfig
+    mode = "--model arbitrary" if arbitrary else "--model" if model else "--style"
     video_fields = set(VideoConfig.field_names())
-    refuse_misplaced(ctx, options, set(mode_config.field_names()) | video_fields, "--model" if model else "--style")
+    refuse_misplaced(ctx, options, set(mode_config.field_names()) | video_fields, mode)
     config = VideoConfig.from_options(options)
     frame_config = mode_config.from_options({k: v for k, v in options.items() if k not in video_fields})
-    name = Path(model).stem.rpartition(":")[2] if model else "_".join(s.stem for s in styles)
+    name = Path(model).stem.rpartition(":")[2] if model and not arbitrary else "_".join(s.stem for s in styles)
     suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
     output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
 

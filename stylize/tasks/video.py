@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from stylize.config import VideoConfig
+from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable, is_within
@@ -464,12 +464,22 @@ def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor]) -> FrameStyli
 
 def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
                     device: str | torch.device = "auto") -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
-    """(stylize_frames, refine or None, device, settings) for a fast model or for style images.
+    """(stylize_frames, refine or None, device, settings) for a fast model, the arbitrary-style model with
+    style images, or style images alone.
 
-    A fast model stylizes batches of frames (half precision under CUDA autocast). Style images
+    A fast model stylizes batches of frames (half precision under CUDA autocast); the arbitrary-style model
+    (an ArbitraryConfig) each frame in one pass with the styles' statistics computed once. Style images alone
     optimize every frame: the first with the whole schedule, each later one from the warped previous
     result for config.frame_steps steps with the temporal loss on reliable pixels (Ruder et al. 2016).
     """
+    if model is not None and isinstance(config, ArbitraryConfig):
+        from stylize.tasks.arbitrary import ArbitraryStylizer, load_styles
+
+        task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles))
+        info = task.stylizer.info
+        settings = {"model": str(info.path) if info else model, "styles": [str(s) for s in styles],
+                    "config": config.to_dict()}
+        return tensor_frames(task), None, task.device, settings
     if model is not None:
         from stylize.tasks.fast import FastStylizer
 
