@@ -24,7 +24,7 @@ MAX_PIXELS = 150_000_000
 MAX_SIDE = math.isqrt(4 * MAX_PIXELS)
 
 OPTIMIZERS = ("lbfgs", "adam")
-INITS = ("content", "noise", "style")
+INITS = ("content", "noise", "style", "arbitrary")
 
 # Learning rates when --lr is not given: L-BFGS takes full quasi-Newton steps; for Adam, 0.02 per step in
 # [0, 1] pixel units (as crowsonkb/style-transfer-pytorch) moves fast without speckle.
@@ -219,7 +219,8 @@ class GatysConfig(Settings):
     coarse_levels: int = setting(6, "Optimize the image together with this many coarser copies of it (a Laplacian "
                                     "pyramid): large structures settle in fewer steps. 0 optimizes plain pixels.",
                                  min=0, max=12)
-    init: str = setting("content", "Starting image: content keeps most structure, noise gives more varied results.",
+    init: str = setting("content", "Starting image: content keeps most structure, noise gives more varied results, "
+                                   "arbitrary starts from the one-pass picture of the arbitrary-style model.",
                         choices=INITS)
     seed: int = setting(0, "Random seed; the same seed on the same device gives the same image.")
     pooling: str = setting("max", "VGG pooling: avg gives smoother, softer results.", choices=POOLINGS)

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +40,9 @@ from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_
 from stylize.masks import MaskSet, composite
 from stylize.tensors import check_pixels, enlarge_bilinear, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
+
+if TYPE_CHECKING:
+    from stylize.tasks.arbitrary import StyledTask
 
 # Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
 # activations kept for the backward pass up to relu5_1, max-pool indices, gradients, the Laplacian levels, the
@@ -176,6 +179,7 @@ class GatysTransfer:
         self._style_targets: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.style_target_computations = 0
         self.carry_optimizer_state = True  # False starts every scale afresh (for comparisons)
+        self._arbitrary: StyledTask | None = None
 
     @classmethod
     def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
@@ -346,7 +350,21 @@ class GatysTransfer:
             return content.clone()
         if init == "noise":
             return torch.rand(content.shape, device="cpu").to(self.device)
+        if init == "arbitrary":
+            return self.arbitrary_start()(content).to(self.device)
         return resize_to(self.styles[0].to(self.device), tuple(content.shape[-2:]))
+
+    def arbitrary_start(self) -> StyledTask:
+        """The shipped arbitrary-style model with these styles (and blend), loaded once: its one-pass picture
+        is where --init arbitrary starts the first scale, so the optimization only refines it."""
+        if self._arbitrary is None:
+            from stylize.config import ArbitraryConfig
+            from stylize.tasks.arbitrary import ArbitraryStylizer
+
+            config = ArbitraryConfig(style_scale=self.config.style_scale)
+            self._arbitrary = ArbitraryStylizer.load("arbitrary", self.device, config).with_styles(self.styles,
+                                                                                                  self.blend)
+        return self._arbitrary
 
     def refine(self, content: torch.Tensor, init: torch.Tensor, steps: int,
                extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,

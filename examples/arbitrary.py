@@ -1,0 +1,53 @@
+"""Regenerate examples/arbitrary.jpg: any painting in one pass (`--model arbitrary --style PAINTING`).
+
+Top row: paintings that no shipped model was trained on (the arbitrary model saw no painting at all, only
+photos), bottom row: the example photo in each of them, with the defaults, on the CPU.
+
+Run: python examples/arbitrary.py   (the paintings come from ../shared/data/styles)
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from stylize.images import load_image, save_image, tensor_to_pil
+from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tensors import resize_longest
+
+HERE = Path(__file__).resolve().parent
+STYLES = HERE.parents[1] / "shared" / "data" / "styles"
+PAINTINGS = [(HERE / "brushstrokes.jpg", "brushstrokes (examples/)"), (STYLES / "candy.jpg", "candy"),
+             (STYLES / "mosaic.jpg", "mosaic"), (STYLES / "rain-princess.jpg", "rain princess")]
+SIDE, LABEL, GAP = 384, 22, 6
+
+
+def main() -> None:
+    stylizer = ArbitraryStylizer.load("arbitrary", "cpu")
+    photo = resize_longest(load_image(HERE / "chelsea.jpg").pixels, SIDE)
+    height, width = photo.shape[-2:]
+    columns = []
+    for path, label in PAINTINGS:
+        painting = load_image(path).pixels
+        started = time.perf_counter()
+        result = stylizer(photo, painting)
+        print(f"{label}: {time.perf_counter() - started:.1f} s")
+        thumbnail = tensor_to_pil(painting)
+        thumbnail.thumbnail((width, height))
+        columns.append((label, thumbnail, tensor_to_pil(result)))
+    sheet = Image.new("RGB", (len(columns) * (width + GAP) - GAP, 2 * (height + LABEL)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (label, thumbnail, result) in enumerate(columns):
+        left = index * (width + GAP)
+        draw.text((left + 6, 5), label, fill="black")
+        sheet.paste(thumbnail, (left + (width - thumbnail.width) // 2, LABEL + (height - thumbnail.height) // 2))
+        draw.text((left + 6, height + LABEL + 5), "--model arbitrary --style", fill="black")
+        sheet.paste(result, (left, height + 2 * LABEL))
+    save_image(sheet, HERE / "arbitrary.jpg", quality=88)
+    print(f"wrote {HERE / 'arbitrary.jpg'}")
+
+
+if __name__ == "__main__":
+    main()
