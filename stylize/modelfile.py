@@ -50,6 +50,10 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "vggdecoders": VGGDecoders,
 }
 
+# Which architecture a model of each task must be: a file claiming another task for its network (an upscaler
+# calling itself "style") is refused at the boundary rather than run by the wrong command.
+TASK_ARCHITECTURES = {"style": "johnson", "upscale": "srnet", "colorize": "colornet", "arbitrary": "vggdecoders"}
+
 # Which command uses a model of each task, for messages that say where a file belongs.
 TASK_COMMANDS = {"style": "stylize run --model", "upscale": "stylize upscale --model",
                  "colorize": "stylize colorize --model", "arbitrary": "stylize run --model arbitrary --style"}
@@ -183,7 +187,7 @@ def _parse(path: Path, raw: bytes, data_bytes: int) -> ModelInfo:
 
     try:
         header = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # ValueError: also a number of over 4300 digits
         raise bad("unreadable header") from None
     if not isinstance(header, dict):
         raise bad("the header is not a JSON object")
@@ -197,7 +201,7 @@ def _parse(path: Path, raw: bytes, data_bytes: int) -> ModelInfo:
         raise bad("its description is too large")
     try:
         document = json.loads(text)
-    except (json.JSONDecodeError, RecursionError):
+    except (ValueError, RecursionError):  # ValueError: JSONDecodeError, or a number of over 4300 digits
         raise ModelFileError(f"{path} has corrupt stylize metadata") from None
     if not isinstance(document, dict):
         raise ModelFileError(f"{path} has corrupt stylize metadata (not a JSON object)")
@@ -250,6 +254,11 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
     if architecture not in ARCHITECTURES:
         raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): "
                              "upgrade stylize")
+    if task not in TASK_ARCHITECTURES:
+        raise ModelFileError(f"{path} is a model for a task this stylize does not know ({task!r}): upgrade stylize")
+    if TASK_ARCHITECTURES[task] != architecture:
+        raise ModelFileError(f"{path} claims the task {task!r} but holds a {architecture} network (a {task} model "
+                             f"is a {TASK_ARCHITECTURES[task]} network): a damaged or tampered file")
     cls = ARCHITECTURES[architecture]
     if not isinstance(arguments, dict) or set(arguments) != set(cls.ARGUMENT_LIMITS):
         raise ModelFileError(f"{path}: the {architecture} arguments must be {sorted(cls.ARGUMENT_LIMITS)}")

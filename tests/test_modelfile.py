@@ -176,3 +176,39 @@ def test_a_file_whose_size_differs_from_its_header_is_refused_before_its_weights
     monkeypatch.setattr("pathlib.Path.read_bytes", lambda self: pytest.fail("the weights were read"))
     with pytest.raises(ModelFileError, match="truncated or damaged"):
         load_model(path)
+
+
+@pytest.mark.parametrize(("task", "net"), [("style", "srnet"), ("upscale", "johnson"), ("arbitrary", "johnson"),
+                                           ("colorize", "vggdecoders"), ("style\nx", "johnson")])
+def test_a_task_that_does_not_fit_the_architecture_is_refused(tmp_path, task, net):
+    """Red-team 6: an upscaler claiming "style" ran in `run` and wrote a 2x image with exit 0."""
+    from stylize.modelfile import ARCHITECTURES
+
+    defaults = {"johnson": {"width": 8, "residual_blocks": 1}, "srnet": {"scale": 2, "width": 8, "blocks": 1},
+                "vggdecoders": {"levels": 1, "width": 8}}
+    path = save_model(tmp_path / "m.safetensors", ARCHITECTURES[net](**defaults[net]), "style", {})
+    data = path.read_bytes()
+    length = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8:8 + length])
+    document = json.loads(header["__metadata__"]["stylize"])
+    document["task"] = task
+    header["__metadata__"]["stylize"] = json.dumps(document)
+    raw = json.dumps(header).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + data[8 + length:])
+    with pytest.raises(ModelFileError, match="claims the task|task this stylize does not know"):
+        read_model_info(path)
+
+
+def test_a_number_of_thousands_of_digits_in_a_header_is_a_one_line_error(tmp_path):
+    """Red-team 7: int() refuses over 4300 digits with a ValueError that escaped as a traceback."""
+    path = tmp_path / "m.safetensors"
+    raw = ('{"__metadata__": {"stylize": "{}"}, "w": {"dtype": "F32", "shape": [' + "9" * 5000 + '], '
+           '"data_offsets": [0, 4]}}').encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"\0" * 4)
+    with pytest.raises(ModelFileError, match="unreadable header"):
+        read_model_info(path)
+    document = '{"task": ' + "9" * 5000 + "}"
+    raw = json.dumps({"__metadata__": {"stylize": document}}).encode()
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw)
+    with pytest.raises(ModelFileError, match="corrupt stylize metadata"):
+        read_model_info(path)
