@@ -22,6 +22,7 @@ from typing import Any
 
 import torch
 
+from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
 from stylize.errors import ConfigError, OutputError, StylizeError
 from stylize.files import ReadFiles, check_writable, is_within, remove_stale_parts, walk_files, write_bytes_atomic
@@ -251,6 +252,7 @@ def run_jobs(
     quality: int = 95,
     io_threads: int = 4,
     keep_alpha: bool = False,
+    max_pixels: int = MAX_PIXELS,
     on_result: Callable[[JobResult], None] | None = None,
 ) -> BatchReport:
     """Process every job; a failure is recorded and the run goes on. Existing outputs are skipped.
@@ -258,6 +260,8 @@ def run_jobs(
     Up to `batch_size` consecutive images of the same size go to `process` together. Loading runs ahead
     in `io_threads` threads and saving happens behind, so the model rarely waits for the disk.
     KeyboardInterrupt ends the run after saving what was finished; report.interrupted is then true.
+    max_pixels: inputs over this are refused from their header, before decoding (an upscaler passes the
+    output limit divided by its scale squared, so a huge input never reaches memory).
     """
     report = BatchReport()
 
@@ -276,7 +280,7 @@ def run_jobs(
     with ThreadPoolExecutor(io_threads, thread_name_prefix="stylize-io") as pool:
         saves: list[tuple[Job, float, dict[str, Any] | None, Future]] = []
         try:
-            loaded = _prefetch(pool, todo, size, keep_alpha, 2 * batch_size + io_threads)
+            loaded = _prefetch(pool, todo, size, keep_alpha, 2 * batch_size + io_threads, max_pixels)
             for group in _same_size_groups(loaded, batch_size, record):
                 started = time.perf_counter()
                 group_jobs = [item.job for item in group]
@@ -319,10 +323,10 @@ class _Loaded:
     error: str | None = None
 
 
-def _load(job: Job, size: int | None, keep_alpha: bool) -> _Loaded:
+def _load(job: Job, size: int | None, keep_alpha: bool, max_pixels: int) -> _Loaded:
     started = time.perf_counter()
     try:
-        return _Loaded(job, load_image(job.source, size, keep_alpha=keep_alpha), time.perf_counter() - started)
+        return _Loaded(job, load_image(job.source, size, max_pixels, keep_alpha), time.perf_counter() - started)
     except StylizeError as error:
         return _Loaded(job, None, time.perf_counter() - started, _one_line(error))
     except MemoryError:
@@ -330,19 +334,19 @@ def _load(job: Job, size: int | None, keep_alpha: bool) -> _Loaded:
 
 
 def _prefetch(pool: ThreadPoolExecutor, jobs: Sequence[Job], size: int | None, keep_alpha: bool,
-              ahead: int) -> Iterator[_Loaded]:
+              ahead: int, max_pixels: int) -> Iterator[_Loaded]:
     """Loaded images in job order, with up to `ahead` loads in flight."""
     pending: list[Future] = []
     queue = iter(jobs)
     for job in queue:
-        pending.append(pool.submit(_load, job, size, keep_alpha))
+        pending.append(pool.submit(_load, job, size, keep_alpha, max_pixels))
         if len(pending) >= ahead:
             break
     while pending:
         future = pending.pop(0)
         next_job = next(queue, None)
         if next_job is not None:
-            pending.append(pool.submit(_load, next_job, size, keep_alpha))
+            pending.append(pool.submit(_load, next_job, size, keep_alpha, max_pixels))
         yield future.result()
 
 

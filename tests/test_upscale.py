@@ -410,3 +410,18 @@ def test_shipped_models_beat_bicubic_on_a_held_out_crop(scale):
         assert ours.shape[-2:] == truth.shape[-2:]
         if sharpness == 0:
             assert psnr(ours) > bicubic + 0.3
+
+
+def test_an_input_whose_upscaled_size_is_too_large_is_refused_before_decoding(tmp_path, monkeypatch):
+    """Red-team 4: a 165 KB 12000x12000 PNG with --scale 2 was decoded whole (6.7 GB) before the guard."""
+    from click.testing import CliRunner
+    from PIL import Image
+
+    from stylize.cli import cli
+
+    big = tmp_path / "big.png"
+    Image.new("1", (9000, 9000)).save(big)  # 81 MP, 324 MP at x2: over the 150 MP limit
+    monkeypatch.setattr(Image.Image, "load", lambda self: pytest.fail("the pixels were decoded"))
+    result = CliRunner().invoke(cli, ["upscale", str(big), "--scale", "2", "-o", str(tmp_path / "x.png")])
+    assert result.exit_code == 1 and "(81 MP), over the limit of 38 MP" in result.stderr, result.output
+    assert not (tmp_path / "x.png").exists()

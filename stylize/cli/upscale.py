@@ -30,6 +30,7 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
     in `stylize batch`.
     """
     config = UpscaleConfig.from_options(options)
+    from stylize.config import MAX_PIXELS
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import DEFAULT_SCALE, Upscaler
 
@@ -45,7 +46,7 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
     with file_jobs.tile_progress(quiet or not single) as task.on_progress:
         outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
-                                    keep_alpha=True)
+                                    keep_alpha=True, max_pixels=MAX_PIXELS // scale**2)
     if single:
         file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
                                                                  f"{result.size[1]}, x{scale} on {task.device})")
