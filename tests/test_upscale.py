@@ -319,7 +319,7 @@ def test_an_upscale_model_is_refused_by_run(model_file, tmp_path):
     photo = tmp_path / "p.png"
     gradient_image(12, 10).save(photo)
     result = invoke("run", photo, "--model", model_file, "-o", tmp_path / "o.png")
-    assert result.exit_code == 1 and "is a model for 'upscale', not 'style'" in result.stderr
+    assert result.exit_code == 2 and "is a model for 'upscale', not a style model" in result.stderr
 
 
 def test_config_checks():
