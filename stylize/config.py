@@ -161,6 +161,16 @@ def _check_layers(content_layers: tuple[str, ...], style_layers: tuple[str, ...]
             raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
 
 
+def _check_blend(blend: tuple[float, ...] | None) -> None:
+    if blend is not None and (not blend or sum(blend) <= 0 or any(w < 0 for w in blend)):
+        raise ConfigError(f"style blend weights must be non-negative with a positive sum: {blend}")
+
+
+def _tile() -> Any:
+    return setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
+                   default_text="automatic")
+
+
 def _feather() -> Any:
     return setting(0.0, "Soften the edges of every --mask over about this many px (a rough brush is enough).",
                    min=0, max=1000)
@@ -241,9 +251,7 @@ class GatysConfig(Settings):
             raise ConfigError(f"size {self.size} is too small: use at least 32 px")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
-        if self.style_blend is not None and (not self.style_blend or sum(self.style_blend) <= 0
-                                             or any(w < 0 for w in self.style_blend)):
-            raise ConfigError(f"style blend weights must be non-negative with a positive sum: {self.style_blend}")
+        _check_blend(self.style_blend)
         _check_layers(self.content_layers, self.style_layers)
 
     @property
@@ -255,6 +263,14 @@ class GatysConfig(Settings):
 MIN_TILE = 128
 
 
+def _check_size_and_tile(size: int, tile: int | None) -> None:
+    """The checks of a network applied to photos (fast models, the arbitrary-style model)."""
+    if size and size < 16:
+        raise ConfigError(f"size {size} is too small: use at least 16 px")
+    if tile and tile < MIN_TILE:
+        raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {tile}")
+
+
 @dataclass(frozen=True)
 class FastConfig(Settings):
     """Applying a fast style model (Johnson et al.) to photos."""
@@ -262,16 +278,12 @@ class FastConfig(Settings):
     size: int = setting(0, _SIZE_HELP, min=0, max=MAX_SIDE)
     strength: float = setting(1.0, "Blend toward the photo: 0 = photo, 1 = full style.", min=0, max=1)
     preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
-    tile: int | None = setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
-                               default_text="automatic")
+    tile: int | None = _tile()
     feather: float = _feather()
     mask_invert: bool = _mask_invert()
 
     def _validate(self) -> None:
-        if self.size and self.size < 16:
-            raise ConfigError(f"size {self.size} is too small: use at least 16 px")
-        if self.tile and self.tile < MIN_TILE:
-            raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {self.tile}")
+        _check_size_and_tile(self.size, self.tile)
 
 
 ARBITRARY_TRANSFORMS = ("wct", "adain")
@@ -300,19 +312,13 @@ class ArbitraryConfig(Settings):
     transform: str = setting("adain", "Feature transform: adain matches the painting's per-channel means and "
                                       "deviations at each level; wct its whole feature covariance (bolder, "
                                       "breaks up the scene more).", choices=ARBITRARY_TRANSFORMS)
-    tile: int | None = setting(None, "Tile side in px for large images; 0 never tiles.", min=0, max=MAX_SIDE,
-                               default_text="automatic")
+    tile: int | None = _tile()
     feather: float = _feather()
     mask_invert: bool = _mask_invert()
 
     def _validate(self) -> None:
-        if self.size and self.size < 16:
-            raise ConfigError(f"size {self.size} is too small: use at least 16 px")
-        if self.tile and self.tile < MIN_TILE:
-            raise ConfigError(f"tile must be 0 (off) or at least {MIN_TILE} px, got {self.tile}")
-        if self.style_blend is not None and (not self.style_blend or sum(self.style_blend) <= 0
-                                             or any(w < 0 for w in self.style_blend)):
-            raise ConfigError(f"style blend weights must be non-negative with a positive sum: {self.style_blend}")
+        _check_size_and_tile(self.size, self.tile)
+        _check_blend(self.style_blend)
 
 
 @dataclass(frozen=True)

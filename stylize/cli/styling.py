@@ -3,6 +3,7 @@ with --style images (`--model arbitrary --style PAINTING`), and their options.""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 
 MODES = (("--style", GatysConfig), ("--model", FastConfig), ("--model arbitrary", ArbitraryConfig))
 ARBITRARY_TASK = "arbitrary"
+ARBITRARY_MODE = "--model arbitrary"
 
 
 def style_options(command: Any) -> Any:
@@ -97,19 +99,9 @@ class StylePlan:
 def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, ...], masks: tuple[Path, ...],
                options: dict[str, Any]) -> StylePlan:
     """Check which options apply and build the config; usage errors raise click exceptions."""
-    arbitrary = bool(models) and model_task(models[0]) == ARBITRARY_TASK
-    if arbitrary:
-        if len(models) > 1:
-            raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
-        if not styles:
-            raise click.UsageError(f"--model {models[0]} is the arbitrary-style model: give the painting with --style")
-    elif styles and models:
-        raise click.UsageError(f"--style cannot be used with the per-style model {models[0]!r} (it has its own "
-                               "style): use --model arbitrary --style, or --style alone")
-    elif not (styles or models):
-        raise click.UsageError("Missing option '--style' (or '--model')")
+    mode = choose_mode(styles, models)
+    arbitrary = mode == ARBITRARY_MODE
     config_class = ArbitraryConfig if arbitrary else FastConfig if models else GatysConfig
-    mode = "--model arbitrary" if arbitrary else "--model" if models else "--style"
     refuse_misplaced(ctx, options, set(config_class.field_names()), mode)
     config = config_class.from_options(options)
     for model in models[1:]:
@@ -132,6 +124,23 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
             f"{len(config.style_blend)} weight(s) for {len(styles)} style image(s)", param_hint="'--style-blend'"
         )
     return StylePlan(tuple(styles), tuple(models), config, mask_set)
+
+
+def choose_mode(styles: Sequence[Path], models: Sequence[str]) -> str:
+    """"--style" (optimization), "--model" (fast models) or ARBITRARY_MODE (the arbitrary-style model with
+    style images), from what was given; usage errors for the combinations that mean nothing."""
+    if models and model_task(models[0]) == ARBITRARY_TASK:
+        if len(models) > 1:
+            raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
+        if not styles:
+            raise click.UsageError(f"--model {models[0]} is the arbitrary-style model: give the painting with --style")
+        return ARBITRARY_MODE
+    if styles and models:
+        raise click.UsageError(f"--style cannot be used with the per-style model {models[0]!r} (it has its own "
+                               "style): use --model arbitrary --style, or --style alone")
+    if not (styles or models):
+        raise click.UsageError("Missing option '--style' (or '--model')")
+    return "--model" if models else "--style"
 
 
 def model_task(model: str) -> str:

@@ -41,18 +41,11 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     Needs the video extra: pip install "stylize[video]".
     """
-    from stylize.cli.styling import ARBITRARY_TASK, model_task
+    from stylize.cli.styling import ARBITRARY_MODE, choose_mode
 
-    arbitrary = model is not None and model_task(model) == ARBITRARY_TASK
-    if arbitrary and not styles:
-        raise click.UsageError(f"--model {model} is the arbitrary-style model: give the painting with --style")
-    if styles and model and not arbitrary:
-        raise click.UsageError(f"--style cannot be used with the per-style model {model!r} (it has its own style): "
-                               "use --model arbitrary --style, or --style alone")
-    if not (styles or model):
-        raise click.UsageError("Missing option '--model' (or '--style')")
+    mode = choose_mode(styles, (model,) if model else ())
+    arbitrary = mode == ARBITRARY_MODE
     mode_config = ArbitraryConfig if arbitrary else FastConfig if model else GatysVideoConfig
-    mode = "--model arbitrary" if arbitrary else "--model" if model else "--style"
     video_fields = set(VideoConfig.field_names())
     refuse_misplaced(ctx, options, set(mode_config.field_names()) | video_fields, mode)
     config = VideoConfig.from_options(options)
