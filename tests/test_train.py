@@ -173,3 +173,36 @@ def test_two_process_gloo_run_writes_exactly_one_model(dataset, tmp_path):
     mp.spawn(_rank_main, args=(2, _free_port(), data, style, output), nprocs=2, join=True)
     assert sorted(p.name for p in output.parent.iterdir()) == ["m.ckpt", "m.safetensors"]
     assert load_model(output)[1].training["world_size"] == 2
+
+
+@pytest.mark.slow
+def test_a_signal_to_the_whole_process_group_checkpoints_with_data_workers(dataset, tmp_path):
+    """Ctrl-C, `timeout` and service managers signal the process group: a data-loading worker killed by it
+    crashed the run ('DataLoader worker ... is killed by signal: Terminated') before it could checkpoint."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    data, style = dataset
+    output = tmp_path / "m.safetensors"
+    command = [sys.executable, "-m", "stylize", "train", "--style", str(style), "--data", str(data), "-o",
+               str(output), "--steps", "100000", "--image-size", "48", "--batch-size", "2", "--width", "8",
+               "--residual-blocks", "1", "--workers", "1", "--log-every", "1", "--preview-images", "0",
+               "--device", "cpu"]
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.time() + 120
+        line = ""
+        while "step/s" not in line and "img/s" not in line and time.time() < deadline:  # training under way
+            line = process.stderr.read(200) or ""
+            if process.poll() is not None:
+                break
+        os.killpg(process.pid, signal.SIGTERM)
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    assert process.returncode == 143, stderr
+    assert "Traceback" not in stderr and "--resume" in stderr
+    assert checkpoint_path_for(output).is_file()
