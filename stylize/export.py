@@ -59,6 +59,10 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     ReadFiles([path]).check(Path(output), "ONNX file")
     check_writable(Path(output), "ONNX file")
     net, info = load_model(path)
+    if info.task == "arbitrary":
+        raise ModelFileError(f"{path} is the arbitrary-style model: it is not one network (VGG19, a transform by "
+                             "each painting's statistics and a decoder, per level), so it has no ONNX export; "
+                             "style models and upscalers do")
     if info.task not in _OUTPUT_NAMES:
         raise ModelFileError(f"{path} is a model for '{info.task}': only style models and upscalers can be "
                              "exported to ONNX")

@@ -276,3 +276,11 @@ def test_train_command_writes_an_arbitrary_model(tmp_path):
     assert result.exit_code == 0, result.output
     info = read_model_info(tmp_path / "a.safetensors")
     assert info.task == "arbitrary" and "--task arbitrary" in info.training["command"]
+
+
+def test_export_says_why_the_arbitrary_model_has_no_onnx_and_opsets_are_bounded(tmp_path):
+    result = _invoke("export", "arbitrary", "-o", tmp_path / "a.onnx")
+    assert result.exit_code == 1 and "is not one network" in result.stderr and not (tmp_path / "a.onnx").exists()
+    for opset in ("9", "21"):  # red-team 7: accepted by the option, refused by torch with a traceback
+        result = _invoke("export", "starry", "-o", tmp_path / "s.onnx", "--opset", opset)
+        assert result.exit_code == 2 and "11<=x<=20" in result.stderr

@@ -13,7 +13,9 @@ from stylize.cli.options import quiet_option
 @click.argument("model")
 @click.option("-o", "--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
               help="ONNX file to write; batch, height and width are dynamic.")
-@click.option("--opset", type=click.IntRange(9, 30), default=17, show_default=True, help="ONNX opset version.")
+# 11..20: what PyTorch's TorchScript exporter writes for these networks (9 and 10 lack the reflection padding
+# and resize it needs; above 20 it refuses).
+@click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True, help="ONNX opset version.")
 @quiet_option
 def export(model: str, onnx_path: Path, opset: int, quiet: bool) -> None:
     """Export MODEL (a style model or an upscaler: a name or file) to ONNX, checked against PyTorch when
