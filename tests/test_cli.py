@@ -236,3 +236,21 @@ def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
     assert result.exit_code == 130
     assert error_lines(result) == ["Error: interrupted"]
     assert not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize(("signal_error", "code", "message"), [("Terminated", 143, "stopped by SIGTERM"),
+                                                                ("KeyboardInterrupt", 130, "interrupted")])
+def test_a_signal_during_start_up_exits_with_its_own_code(monkeypatch, capsys, signal_error, code, message):
+    """Issue 35: SIGTERM before a job started (click turns it into Abort) exited 130 "interrupted"."""
+    from stylize.cli import app, styling
+
+    error = app.Terminated if signal_error == "Terminated" else KeyboardInterrupt
+
+    def interrupted(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(styling, "plan_style", interrupted)
+    monkeypatch.setattr("stylize.cli.run.plan_style", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["run", __file__, "--style", __file__])
+    assert exit_info.value.code == code and message in capsys.readouterr().err

@@ -72,7 +72,9 @@ class StylizeGroup(click.Group):
         except StylizeError as error:
             fail(str(error), EXIT_RUNTIME)
         except (KeyboardInterrupt, click.exceptions.Abort) as error:
-            fail_interrupted(error)
+            # click turns a KeyboardInterrupt (our Terminated too) raised outside a job into Abort: the signal
+            # is its cause, and SIGTERM exits 143 wherever it arrives.
+            fail_interrupted(error.__cause__ if isinstance(error.__cause__, KeyboardInterrupt) else error)
         except (MemoryError, RuntimeError) as error:
             from stylize.device import is_out_of_memory
 
