@@ -254,3 +254,20 @@ def test_a_signal_during_start_up_exits_with_its_own_code(monkeypatch, capsys, s
     with pytest.raises(SystemExit) as exit_info:
         cli.main(["run", __file__, "--style", __file__])
     assert exit_info.value.code == code and message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["upscale", "colorize"])
+def test_report_is_written_for_a_single_input(tmp_path, command):
+    """Issue 35: `upscale photo.jpg -o up/x.png --report up/r.json` exited 0 and wrote no report."""
+    import json
+
+    from conftest import gradient_image
+
+    photo = tmp_path / "photo.png"
+    gradient_image(24, 20).save(photo)
+    args = ["--scale", "2"] if command == "upscale" else []
+    result = CliRunner().invoke(cli, [command, str(photo), *args, "-o", str(tmp_path / "up" / "x.png"), "--report",
+                                      str(tmp_path / "up" / "r.json"), "-q"])
+    assert result.exit_code == 0, result.output
+    data = json.loads((tmp_path / "up" / "r.json").read_text())
+    assert data["totals"] == {"done": 1, "skipped": 0, "failed": 0} and len(data["files"]) == 1

@@ -51,15 +51,15 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     task = Colorizer.from_files(list(references), reference_folder, config, device, model)
     outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
                                 quality=quality, io_threads=io_threads)
+    settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
+                "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
+                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}
     if single:
         def describe(result: Any) -> str:
             used = ", ".join(Path(reference).name for reference in result.details["references"])
             how = f"references: {used}" if used else "automatic colorizer, no references"
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"
 
-        file_jobs.conclude_single(outcome, quiet, describe)
+        file_jobs.conclude_single(outcome, quiet, describe, report, settings)
         return
-    settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
-                "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
-                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}
     file_jobs.conclude(outcome, not_images, report, settings, quiet)

@@ -165,8 +165,13 @@ def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **
         bar.close()
 
 
-def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str]) -> None:
-    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line."""
+def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], report: Path | None = None,
+                    settings: dict[str, Any] | None = None) -> None:
+    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line; the
+    --report, when asked for, is written either way (as for a folder)."""
+    if report is not None:
+        outcome.not_images = []
+        outcome.write_json(report, settings or {})
     if outcome.interruption is not None:
         fail_interrupted(outcome.interruption)
     result = outcome.results[0]

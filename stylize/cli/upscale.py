@@ -47,11 +47,12 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
         outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
                                     keep_alpha=True, max_pixels=MAX_PIXELS // scale**2)
-    if single:
-        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
-                                                                 f"{result.size[1]}, x{scale} on {task.device})")
-        return
     settings = {"inputs": list(inputs), "output": str(output), "model": model, "scale": scale,
                 "format": fmt, "suffix": suffix, "shard": shard_label, "device": str(task.device),
                 "config": config.to_dict()}
+    if single:
+        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
+                                                                 f"{result.size[1]}, x{scale} on {task.device})",
+                                  report, settings)
+        return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
