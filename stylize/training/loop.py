@@ -194,7 +194,7 @@ class _Run:
         if len(train_paths) < config.batch_size * env.world:
             raise DataError(
                 f"{len(train_paths)} training image(s) under {self.data}: fewer than one batch of "
-                f"{config.batch_size} for each of {env.world} process(es)"
+                f"{config.batch_size} for each of {env.world} process(es): add photos or lower --batch-size"
             )
         inputs = {**self.objective.inputs(), "data": fingerprint(self.data, paths)}
         init_path = resolve_model(config.init) if config.init else None
