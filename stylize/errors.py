@@ -50,6 +50,10 @@ class ResourceError(StylizeError):
     """The machine ran out of memory (host or device) for this job."""
 
 
+class BusyError(StylizeError):
+    """Another process is writing the same output right now (exit 1: run again once it is done)."""
+
+
 class MissingExtraError(StylizeError):
     """An optional dependency is not installed; the message names the pip command that adds it."""
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from stylize.errors import OutputError
+from stylize.errors import BusyError, OutputError
 
 PART_SUFFIX = ".part"
 # .NAME.stylize-PID-TOKEN-TAG.part: the whole name must match, and TAG must be part_tag(NAME, PID, TOKEN).
@@ -68,6 +68,40 @@ def part_writer(name: str) -> int | None:
     if match is None or match["tag"] != _part_tag(match["name"], match["pid"], match["token"]):
         return None
     return int(match["pid"])
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Within the block this process alone writes `path`: an advisory lock (flock) on the hidden file
+    `.NAME.stylize-lock` beside it. BusyError at once if another process holds it (two identical
+    `video -o same.mp4` runs shared one work folder and broke each other). The lock file is removed on leaving;
+    a lock taken on a file that was removed meanwhile is taken again on the new one."""
+    try:
+        import fcntl
+    except ImportError:  # no flock (Windows): no guard
+        yield
+        return
+    lock = Path(path).with_name(f".{Path(path).name}.stylize-lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        handle = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(handle)
+            raise BusyError(f"another stylize process is writing {path}: wait for it to finish, or choose "
+                                "another output") from None
+        try:
+            if os.path.samestat(os.fstat(handle), os.stat(lock, follow_symlinks=False)):
+                break
+        except OSError:  # removed by the holder that just finished: take the lock on a new file
+            pass
+        os.close(handle)
+    try:
+        yield
+    finally:
+        Path(lock).unlink(missing_ok=True)
+        os.close(handle)
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

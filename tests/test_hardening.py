@@ -352,17 +352,23 @@ def test_a_signal_stops_a_batch_cleanly_with_summary_and_report(tmp_path, signum
     command = [sys.executable, "-m", "stylize", "batch", str(inputs), "-o", str(tmp_path / "out"), "--style",
                str(style), "--size", "40", "--steps", "100000", "--tolerance", "0", "--report", str(report),
                "--device", "cpu"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not report.exists() and time.time() < deadline:
-        time.sleep(0.5)
-        if process.poll() is not None:
-            break
-        if any((tmp_path / "out").glob("*")) or time.time() > deadline - 50:
-            break
-    time.sleep(4)  # torch imported, the work under way
-    process.send_signal(signum)
-    _, stderr = process.communicate(timeout=60)
+    # SIGINT back to its default in the child: under a pytest run in the background it is inherited as
+    # ignored, and Python then installs no KeyboardInterrupt handler.
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        # The started marker: the bar of images, drawn as the batch begins (imports, weights and planning are
+        # done), however slow or loaded the machine is.
+        seen, deadline = "", time.time() + 300
+        while "img/s" not in seen and time.time() < deadline and process.poll() is None:
+            seen += process.stderr.read(1)
+        process.send_signal(signum)
+        _, rest = process.communicate(timeout=120)
+        stderr = seen + rest
+    finally:
+        if process.poll() is None:  # never leave the child running, whatever failed above
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
     assert process.returncode == code, stderr
     assert "run the same command again" in stderr and "Traceback" not in stderr
     data = json.loads(report.read_text())

@@ -284,3 +284,16 @@ def test_the_work_folder_never_deletes_a_users_file(tmp_path, model):
     (work / "segment_00000.mp4").write_bytes(b"old")
     assert invoke("video", clip, "--model", model, "-o", tmp_path / "v" / "o.mp4", "-q").exit_code == 0
     assert probe(tmp_path / "v" / "o.mp4").frames == 2 and not work.exists()
+
+
+def test_two_runs_on_the_same_output_do_not_share_a_work_folder(tmp_path, model):
+    """Red-team 7: two identical `video -o same.mp4` runs shared one work folder (FileNotFoundError)."""
+    from stylize.files import exclusive
+
+    source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    with exclusive(tmp_path / "o.mp4"):  # another process writing o.mp4 right now
+        result = invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4")
+        assert result.exit_code == 1 and "another stylize process is writing" in result.stderr
+        assert not (tmp_path / ".o.mp4.stylize").exists()
+    assert invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4", "-q").exit_code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "m.safetensors", "o.mp4"]

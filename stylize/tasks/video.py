@@ -36,7 +36,7 @@ import torch
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import VideoError
 from stylize.extras import require
-from stylize.files import check_writable, is_within
+from stylize.files import check_writable, exclusive, is_within
 from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
@@ -288,6 +288,12 @@ class VideoJob:
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
+        """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
+        output (files.exclusive): a second run on the same output fails at once instead of sharing its work."""
+        with exclusive(self.output):
+            return self._run(resume, on_progress)
+
+    def _run(self, resume: bool, on_progress: Callable[[VideoProgress], None] | None) -> VideoResult:
         start_segment = self._prepare(resume)
         first_frame = start_segment * self.segment_frames
         previous_input, previous_output = self._state(start_segment)
