@@ -46,7 +46,8 @@ def folder_options(command: Any) -> Any:
     decorators = [
         click.option("--format", "fmt", type=click.Choice(["png", "jpg", "webp"]), default="png", show_default=True,
                      help="Output format (when writing into a folder)."),
-        click.option("--suffix", default="", show_default=True, help="Added to each output's file name (e.g. _x2 or _color)."),
+        click.option("--suffix", default="", show_default=True,
+                     help="Added to each output's file name (e.g. _x2 or _color)."),
         click.option("--overwrite", is_flag=True, help="Redo images whose output exists (default: skip them)."),
         click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
                      help="Write a JSON report: per-file status, reason, size and seconds."),
