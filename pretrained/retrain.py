@@ -12,8 +12,8 @@ the crisp upscalers from the faithful ones) are trained first. A finished model 
 --force; an interrupted one resumes.
 
 What ships: upscale-x4 and upscale-x4-sharp from the gpu profile (an H100, 10 minutes together), arbitrary
-from the gpu profile (an H200, 6 minutes), all the others from the cpu profile. A model that a profile starts from but does not train (the cpu profile's x4)
-is the shipped one in pretrained/.
+from the gpu profile (an H200, 6 minutes), all the others from the cpu profile. A model that a profile
+starts from but does not train (the cpu profile's x4) is the shipped one in pretrained/.
 
 Profiles:
   cpu  sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
