@@ -126,9 +126,10 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
     return StylePlan(tuple(styles), tuple(models), config, mask_set)
 
 
-def choose_mode(styles: Sequence[Path], models: Sequence[str]) -> str:
+def choose_mode(styles: Sequence[Path], models: Sequence[str], first: str = "--style") -> str:
     """"--style" (optimization), "--model" (fast models) or ARBITRARY_MODE (the arbitrary-style model with
-    style images), from what was given; usage errors for the combinations that mean nothing."""
+    style images), from what was given; usage errors for the combinations that mean nothing. first: the
+    option a command names first when neither is given."""
     if models and model_task(models[0]) == ARBITRARY_TASK:
         if len(models) > 1:
             raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
@@ -139,7 +140,8 @@ def choose_mode(styles: Sequence[Path], models: Sequence[str]) -> str:
         raise click.UsageError(f"--style cannot be used with the per-style model {models[0]!r} (it has its own "
                                "style): use --model arbitrary --style, or --style alone")
     if not (styles or models):
-        raise click.UsageError("Missing option '--style' (or '--model')")
+        other = "--model" if first == "--style" else "--style"
+        raise click.UsageError(f"Missing option '{first}' (or '{other}')")
     return "--model" if models else "--style"
 
 

@@ -43,7 +43,7 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     """
     from stylize.cli.styling import ARBITRARY_MODE, choose_mode
 
-    mode = choose_mode(styles, (model,) if model else ())
+    mode = choose_mode(styles, (model,) if model else (), first="--model")
     arbitrary = mode == ARBITRARY_MODE
     mode_config = ArbitraryConfig if arbitrary else FastConfig if model else GatysVideoConfig
     video_fields = set(VideoConfig.field_names())
