@@ -157,13 +157,20 @@ def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **
     """batch.run_jobs with a progress bar."""
     from tqdm import tqdm
 
-    from stylize.batch import run_jobs
+    from stylize.batch import BatchReport, run_jobs
 
-    bar = tqdm(total=len(jobs), unit=unit, disable=quiet, dynamic_ncols=True)
+    bar: tqdm | None = None
     try:
+        bar = tqdm(total=len(jobs), unit=unit, disable=quiet, dynamic_ncols=True)
         return run_jobs(jobs, process, on_result=lambda result: bar.update(1), **options)
+    except KeyboardInterrupt as interruption:
+        # A signal while the bar is first drawn, before run_jobs took over: still a summary and a report.
+        report = BatchReport()
+        report.interruption = interruption
+        return report
     finally:
-        bar.close()
+        if bar is not None:
+            bar.close()
 
 
 def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], report: Path | None = None,
