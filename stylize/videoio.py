@@ -185,12 +185,13 @@ def mux(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> li
     """Join the video segments and the source's audio and subtitle streams into `output`, atomically.
 
     Returns notices (streams that could not be carried). Packets are interleaved by time as they are
-    read, so memory stays small for any length.
+    read, so memory stays small for any length. The file is written as `muxing.EXT` beside the segments
+    (the job's work folder, on the output's file system), so one left by a killed run goes with that folder.
     """
     av = require("av")
     fmt = output_format(output)
     check_writable(output)
-    temporary = output.with_name(f".{output.stem}.{os.getpid()}.muxing{output.suffix}")
+    temporary = Path(segments[0]).with_name(f"muxing{output.suffix}")
     notices: list[str] = []
     try:
         with av.open(str(temporary), "w", format=fmt) as target, _open(source) as original:

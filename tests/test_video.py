@@ -120,9 +120,13 @@ def test_an_interrupted_and_resumed_job_equals_an_uninterrupted_one(tmp_path, mo
     job.segment_frames = 5
     first = job.run()
     assert first.interrupted is not None and first.output is None and not (tmp_path / "resumed.mp4").exists()
+    # Red-team 8: a run killed while muxing left its temporary file, which a resumed run must not leave behind.
+    (tmp_path / ".resumed.mp4.stylize" / "muxing.mp4").write_bytes(b"half a file")
     again = _job(source, tmp_path / "resumed.mp4", model, crf=0)
     again.segment_frames = 5
     done = again.run(resume=True)
+    assert not (tmp_path / ".resumed.mp4.stylize").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
     assert done.resumed_from == 10 and done.output == tmp_path / "resumed.mp4"
     straight = _job(source, tmp_path / "straight5.mp4", model, crf=0)
     straight.segment_frames = 5

@@ -228,8 +228,9 @@ def work_folder(output: Path) -> Path:
     return Path(output).with_name(f".{Path(output).name}.stylize")
 
 
-# The only names a job writes in its work folder (segment_00000.mp4, its .input/.output.png, and their .part).
-_WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?")
+# The only names a job writes in its work folder (segment_00000.mp4, its .input/.output.png, and their .part;
+# the final file while it is muxed).
+_WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?|muxing\.\w{3,4}")
 
 
 def check_work_folder(work: Path, source: Path) -> None:
