@@ -109,6 +109,19 @@ def test_style_targets_computed_once_per_output_size(content, style, device):
     assert stylizer.style_target_computations == 2
 
 
+def test_a_small_style_is_never_enlarged(style, device):
+    """A painting smaller than the output is used at its own size: enlarged, its statistics are its blur's."""
+    from stylize.losses import gram
+
+    stylizer = GatysTransfer([style], GatysConfig(size=0, steps=1), device)  # style: 48 px
+    targets = stylizer.style_grams(400)[0]
+    own = stylizer._features(style.to(stylizer.device))
+    for layer, target in targets.items():
+        assert torch.allclose(target, gram(own[layer]), rtol=1e-4, atol=1e-6)
+    shrunk = stylizer.style_grams(32)[0]  # a smaller output still shrinks it
+    assert not torch.allclose(shrunk["relu1_1"], targets["relu1_1"])
+
+
 def test_style_blend_weights_move_the_result(content, style, device):
     other = pil_to_tensor(gradient_image(48, 48, seed=5))
     config = GatysConfig(size=0, steps=10)

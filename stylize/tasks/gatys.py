@@ -203,13 +203,19 @@ class GatysTransfer:
         return self.vgg(pixels.contiguous(memory_format=self.memory_format))
 
     def style_grams(self, output_longest: int) -> list[dict[str, torch.Tensor]]:
-        """Each style's Gram matrices for an output whose longer side is `output_longest` px (cached)."""
+        """Each style's Gram matrices for an output whose longer side is `output_longest` px (cached).
+
+        A style is used at the output's size times style_scale, but never enlarged past its own: statistics
+        of an enlarged painting are those of its blur (a 313 px painting at 4096 px painted a regular grid
+        of dots over the sky).
+        """
         style_side = max(self.vgg.min_side, round(output_longest * self.config.style_scale))
         if style_side not in self._style_targets:
             grams = []
             with torch.no_grad():
                 for style in self.styles:
-                    features = self._features(resize_longest(style, style_side).to(self.device))
+                    side = max(self.vgg.min_side, min(style_side, max(style.shape[-2:])))
+                    features = self._features(resize_longest(style, side).to(self.device))
                     grams.append({k: gram(features[k]) for k in self.config.style_layers})
             self._style_targets[style_side] = grams
             self.style_target_computations += 1
