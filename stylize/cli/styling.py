@@ -17,9 +17,9 @@ from stylize.files import ReadFiles
 if TYPE_CHECKING:
     from stylize.masks import MaskSet
 
-MODES = (("--style", GatysConfig), ("--model", FastConfig), ("--model arbitrary", ArbitraryConfig))
 ARBITRARY_TASK = "arbitrary"
 ARBITRARY_MODE = "--model arbitrary"
+MODES = (("--style", GatysConfig), ("--model", FastConfig), (ARBITRARY_MODE, ArbitraryConfig))
 
 
 def style_options(command: Any) -> Any:

@@ -147,8 +147,8 @@ class ArbitraryStylizer:
         self.device = resolve_device(device)
         self.layout = memory_format(self.device)
         self.net = net.eval().requires_grad_(False).to(self.device, memory_format=self.layout)
-        weights = (info.training.get("weights") if info else None) or "caffe"
-        self.vgg = VGGFeatures(LEVEL_LAYERS[: net.levels], weights).to(self.device, memory_format=self.layout)
+        # The decoders invert the bundled (Caffe) VGG19's features: ArbitraryObjective trains against those.
+        self.vgg = VGGFeatures(LEVEL_LAYERS[: net.levels], "caffe").to(self.device, memory_format=self.layout)
         self.on_progress = on_progress
 
     @classmethod
@@ -273,11 +273,12 @@ class StyledTask:
         """Per style, per level: the statistics for an output of this size (cached by size)."""
         key = (height, width)
         if key not in self._statistics:
-            self._statistics[key] = [
-                self.stylizer.style_statistics(resize_longest(style, self.style_side(style, height, width))
-                                               if max(style.shape[-2:]) != self.style_side(style, height, width)
-                                               else style)
-                for style in self.styles]
+            statistics = []
+            for style in self.styles:
+                side = self.style_side(style, height, width)
+                sized = style if max(style.shape[-2:]) == side else resize_longest(style, side)
+                statistics.append(self.stylizer.style_statistics(sized))
+            self._statistics[key] = statistics
         return self._statistics[key]
 
     def blended(self, height: int, width: int) -> list[Statistics]:
