@@ -271,3 +271,14 @@ def test_report_is_written_for_a_single_input(tmp_path, command):
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "up" / "r.json").read_text())
     assert data["totals"] == {"done": 1, "skipped": 0, "failed": 0} and len(data["files"]) == 1
+
+
+def test_an_existing_folder_as_the_output_file_says_so(tmp_path):
+    """Issue 35: `-o FOLDER` said "unknown image extension"."""
+    from conftest import gradient_image
+
+    photo = tmp_path / "photo.png"
+    gradient_image(24, 20).save(photo)
+    (tmp_path / "out").mkdir()
+    result = CliRunner().invoke(cli, ["run", str(photo), "--model", "starry", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "is a folder: -o names the output file here" in result.stderr

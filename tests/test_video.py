@@ -152,7 +152,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
     [
         ("not a video", 1, "is not a video FFmpeg can read"),
         ("no video stream", 1, "has no video stream"),
-        ("bad extension", 1, "cannot tell the container"),
+        ("bad extension", 2, "cannot tell the container"),
         ("unwritable", 2, "cannot write"),
         ("no model", 2, "Missing option '--model'"),
         ("still image", 1, "photo.PNG is a still image: use `stylize run`"),

@@ -99,6 +99,9 @@ def check_output_file(output: Path) -> None:
     from stylize.errors import ImageError
     from stylize.images import check_output_path
 
+    if output.is_dir():
+        raise click.BadParameter(f"{output} is a folder: -o names the output file here (a folder of photos goes "
+                                 "through `stylize batch`)", param_hint="'-o'")
     try:
         check_output_path(output)
     except ImageError as error:

@@ -53,6 +53,13 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     name = Path(model).stem.rpartition(":")[2] if model and not arbitrary else "_".join(s.stem for s in styles)
     suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
     output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
+    from stylize.errors import VideoError
+    from stylize.videoio import output_format
+
+    try:  # a container stylize does not write is a usage error (exit 2), as `run -o x.tif` is
+        output_format(output)
+    except VideoError as error:
+        raise click.BadParameter(str(error), param_hint="'-o'") from None
 
     from tqdm import tqdm
 
