@@ -170,9 +170,13 @@ def plan_jobs(
     output_dir = Path(output_dir)
     root = output_dir.resolve()
     planned = [(source, relative, _output_for(output_dir, relative, fmt, suffix)) for source, relative in inputs]
-    outputs = {output.resolve() for _, _, output in planned}
+    # Which inputs write each output: a marked file that is the output of another input is that earlier output
+    # (`batch same -o same` run twice), even where its own output would be itself.
+    writers: dict[Path, set[Path]] = {}
+    for source, _, output in planned:
+        writers.setdefault(output.resolve(), set()).add(source.resolve())
     kept = [(source, relative, output) for source, relative, output in planned
-            if not (source.resolve() in outputs and source.resolve() != output.resolve() and made_by_stylize(source))]
+            if not (writers.get(source.resolve(), set()) - {source.resolve()} and made_by_stylize(source))]
     reads = reads or ReadFiles()
     for source, _, _ in kept:
         reads.add(source)

@@ -227,3 +227,36 @@ def test_a_task_returning_fewer_images_fails_the_whole_group(tree, tmp_path):
     assert sorted((r.source.rsplit("/", 1)[1], r.status) for r in report.results) == [("a.jpg", "failed"),
                                                                                        ("b.png", "failed")]
     assert all("returned 1 images for 2" in r.error for r in report.results)
+
+
+def test_rerunning_a_batch_into_its_own_input_folder_skips_what_it_made(tmp_path):
+    """Issue 33: `batch same -o same` run twice refused the second run: the first run's photo.png, the output
+    of photo.jpg, became an input whose output was itself."""
+    import torch
+    from click.testing import CliRunner
+    from conftest import gradient_image
+
+    from stylize.cli import cli
+    from stylize.modelfile import save_model
+    from stylize.nets.johnson import JohnsonNet
+
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
+    same = tmp_path / "same"
+    same.mkdir()
+    gradient_image(24, 20).save(same / "photo.jpg")
+    gradient_image(24, 20, seed=3).save(same / "mine.png")  # a user's own PNG, not made by stylize
+    first = CliRunner().invoke(cli, ["batch", str(same), "-o", str(same), "--model", str(model), "--suffix", "_s"])
+    assert first.exit_code == 0, first.output
+    made = (same / "photo_s.png").read_bytes()
+    second = CliRunner().invoke(cli, ["batch", str(same), "-o", str(same), "--model", str(model), "--suffix", "_s"])
+    assert second.exit_code == 0, second.output
+    assert "0 done, 2 skipped" in second.stderr and (same / "photo_s.png").read_bytes() == made
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    gradient_image(24, 20).save(plain / "photo.jpg")
+    for _ in range(2):  # without a suffix: photo.jpg -> photo.png, and photo.png is taken as that output
+        result = CliRunner().invoke(cli, ["batch", str(plain), "-o", str(plain), "--model", str(model)])
+        assert result.exit_code == 0, result.output
+    assert "0 done, 1 skipped" in result.stderr and sorted(p.name for p in plain.iterdir()) == ["photo.jpg",
+                                                                                                  "photo.png"]
