@@ -52,6 +52,11 @@ def describe(info: ModelInfo) -> str:
     else:
         what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
         what += f" [{style['license']}]" if style.get("license") else ""
+    crops = training.get("image_size")
+    if info.task == "style" and isinstance(crops, int) and crops < 256:
+        # Trained on small crops for a few thousand steps (a CPU session): next to reference outputs of the
+        # field these recolour more than they paint (issue 35); --model arbitrary --style paints strokes.
+        what += "; a quick CPU training, closer to a colour filter than a painting"
     steps = training.get("steps_done")
     if isinstance(steps, int) and steps:
         init = training.get("init")

@@ -92,3 +92,13 @@ def test_listing_says_what_each_kind_of_model_does(tmp_path):
     assert describe(read_model_info(style)) == "Waves, Anon [CC0], 50 steps"
     assert describe(read_model_info(crisp)) == "x3, crisp, 200 steps from upscale-x3"
     assert describe(read_model_info(colors)) == "automatic colorization"
+
+
+def test_the_cpu_trained_style_models_say_what_they_are_and_the_arbitrary_model_how_to_use_it():
+    """Issue 35: the shipped style models look like colour filters next to the reference outputs."""
+    from stylize.zoo import available_models, describe
+
+    shipped = {entry.name: entry for entry in available_models() if entry.source == "shipped"}
+    assert "closer to a colour filter" in describe(shipped["starry"].info)
+    assert "--model arbitrary --style" in describe(shipped["arbitrary"].info)
+    assert "colour filter" not in describe(shipped["upscale-x2"].info)
