@@ -50,6 +50,11 @@ class ResourceError(StylizeError):
     """The machine ran out of memory (host or device) for this job."""
 
 
+class WriteError(StylizeError):
+    """A file could not be written: a full disk, a quota, permissions taken away, an I/O error (exit 1; the file
+    under its final name is untouched, and a rerun finishes the work)."""
+
+
 class BusyError(StylizeError):
     """Another process is writing the same output right now (exit 1: run again once it is done)."""
 

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from stylize.errors import BusyError, OutputError
+from stylize.errors import BusyError, OutputError, WriteError
 
 PART_SUFFIX = ".part"
 # .NAME.stylize-PID-TOKEN-TAG.part: the whole name must match, and TAG must be part_tag(NAME, PID, TOKEN).
@@ -33,22 +33,30 @@ STALE_PART_SECONDS = 600
 def atomic_output(path: Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside `path` for writing; on success it replaces `path` in one rename.
 
-    On any error the temporary file is removed and `path` is left as it was. The parent folder is
-    created if needed. The file gets the permissions a plain open() would give it.
+    On any error the temporary file is removed and `path` is left as it was; an OSError (ENOSPC, EDQUOT, EIO,
+    EACCES...) becomes a one-line WriteError. The parent folder is created if needed. The file gets the
+    permissions a plain open() would give it.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = part_path(path)
-    # O_EXCL: never open a file someone else made (or a link) at that name; the mode is a plain open()'s.
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # O_EXCL: never open a file someone else made (or a link) at that name; the mode is a plain open()'s.
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+    except OSError as error:
+        raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        # Every write path (images, reports, checkpoints, model files, exports) meets a full disk, a quota or
+        # an I/O error here: one line naming the file, never a traceback.
+        if isinstance(error, OSError):
+            raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
         raise
 
 

@@ -17,7 +17,7 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
-from stylize.errors import ImageError
+from stylize.errors import ImageError, WriteError
 from stylize.extras import available
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
@@ -449,6 +449,8 @@ def _write(path: Path, write: Callable[[BinaryIO], None]) -> Path:
     try:
         with atomic_output(path) as stream:
             write(stream)
+    except WriteError as error:  # a full disk, an I/O error, or the encoder's own OSError
+        raise ImageError(str(error)) from None
     except OSError as error:
         raise ImageError(f"cannot write {path}: {error.strerror or error}") from None
     except (ValueError, MemoryError) as error:  # encoder limits, and allocation failures in the encoder

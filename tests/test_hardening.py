@@ -374,3 +374,47 @@ def test_a_signal_stops_a_batch_cleanly_with_summary_and_report(tmp_path, signum
     data = json.loads(report.read_text())
     assert data["interrupted"] is True
     assert not list((tmp_path / "out").rglob("*.part"))
+
+
+@pytest.mark.parametrize("command", ["train", "export", "batch", "upscale", "video"])
+@pytest.mark.parametrize("code", ["ENOSPC", "EIO"])
+def test_a_failing_write_is_one_line_exit_1_and_leaves_nothing_half_written(tmp_path, photos, model, monkeypatch,
+                                                                               command, code):
+    """Red-team 7 and issue 33: a full disk at a checkpoint, an export, a report or a video's state ended in
+    a traceback. Every write goes through files.atomic_output, which fails here at its first fsync."""
+    import errno
+
+    from stylize import files
+
+    if command == "video":
+        pytest.importorskip("av")
+        from clips import make_clip
+
+        make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    out = tmp_path / "out"
+    args = {
+        "train": ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out / "m.safetensors",
+                  "--steps", "2", "--batch-size", "1", "--image-size", "32", "--rescale", "1", "--preview-images",
+                  "0", "--workers", "0", "--checkpoint-every", "1"],
+        "export": ["export", model, "-o", out / "m.onnx"],
+        "batch": ["batch", photos, "-o", out, "--model", model, "--report", out / "report.json"],
+        "upscale": ["upscale", photos / "a.jpg", "--scale", "2", "-o", out / "a.png"],
+        "video": ["video", tmp_path / "clip.mp4" if command == "video" else "", "--model", model, "-o", out / "v.mp4",
+                  "--no-temporal"],
+    }[command]
+    if command == "export":
+        pytest.importorskip("onnx")
+    out.mkdir()
+
+    def full(descriptor):
+        raise OSError(getattr(errno, code), os.strerror(getattr(errno, code)))
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and os.strerror(getattr(errno, code)) in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(lines) <= 1
+    leftovers = [p.name for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    assert not leftovers
+    assert not any(p.suffix in (".safetensors", ".onnx", ".png", ".json", ".mp4") for p in out.iterdir() if p.is_file())

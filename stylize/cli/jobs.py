@@ -193,10 +193,17 @@ def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], r
 
 
 def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings: dict[str, Any], quiet: bool) -> None:
-    """Write the report, print the summary and every failure, and exit non-zero if anything failed."""
+    """Print the summary and every failure, write the report, and exit non-zero if anything failed (a report
+    that cannot be written, on a full disk say, is one more failure line after the summary)."""
+    from stylize.errors import WriteError
+
     outcome.not_images = [str(p) for p in not_images]
+    report_error = None
     if report is not None:
-        outcome.write_json(report, settings)
+        try:
+            outcome.write_json(report, settings)
+        except WriteError as error:
+            report_error = str(error)
     if not quiet:
         click.echo(f"{outcome.count('done')} done, {outcome.count('skipped')} skipped (output exists), "
                    f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
@@ -206,5 +213,7 @@ def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings
         click.echo(f"  failed: {result.source}: {result.error}", err=True)
     if outcome.interruption is not None:
         fail_interrupted(outcome.interruption, "run the same command again to finish the rest")
+    if report_error is not None:
+        fail(f"the report was not written: {report_error}", EXIT_RUNTIME)
     if outcome.failed:
         raise SystemExit(EXIT_RUNTIME)

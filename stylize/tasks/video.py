@@ -34,9 +34,9 @@ import numpy as np
 import torch
 
 from stylize.config import ArbitraryConfig, VideoConfig
-from stylize.errors import VideoError
+from stylize.errors import VideoError, WriteError
 from stylize.extras import require
-from stylize.files import check_writable, exclusive, is_within
+from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
 from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
@@ -233,6 +233,11 @@ def work_folder(output: Path) -> Path:
 _WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?|muxing\.\w{3,4}")
 
 
+def _own(name: str) -> bool:
+    """A name a job writes in its work folder, or a temporary file of files.atomic_output's there."""
+    return bool(_WORK_FILE.fullmatch(name)) or part_writer(name) is not None
+
+
 def check_work_folder(work: Path, source: Path) -> None:
     """VideoError unless `work` is absent or a real folder holding nothing but a job's own files, and the
     source lies outside it: clearing it then can never delete a user's file."""
@@ -244,7 +249,7 @@ def check_work_folder(work: Path, source: Path) -> None:
     if work.is_symlink() or not work.is_dir():
         raise VideoError(f"{work} (the work folder of this output) exists and is not a folder; "
                          "move it or choose another -o")
-    foreign = sorted(entry.name for entry in work.iterdir() if not (_WORK_FILE.fullmatch(entry.name)
+    foreign = sorted(entry.name for entry in work.iterdir() if not (_own(entry.name)
                                                                    and entry.is_file() and not entry.is_symlink()))
     if foreign:
         raise VideoError(f"the work folder {work} holds {foreign[0]!r}, which stylize did not write; "
@@ -256,7 +261,7 @@ def clear_work_folder(work: Path) -> None:
     if work.is_symlink() or not work.is_dir():
         return
     for entry in work.iterdir():
-        if _WORK_FILE.fullmatch(entry.name) and not entry.is_symlink():
+        if _own(entry.name) and not entry.is_symlink():
             entry.unlink(missing_ok=True)
     try:
         work.rmdir()
@@ -292,7 +297,11 @@ class VideoJob:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
         output (files.exclusive): a second run on the same output fails at once instead of sharing its work."""
         with exclusive(self.output):
-            return self._run(resume, on_progress)
+            try:
+                return self._run(resume, on_progress)
+            except OSError as error:  # PyAV's and Pillow's errors on a full disk or a failing device
+                raise WriteError(f"writing {self.output} failed: {error.strerror or error}; finished segments "
+                                 "are kept: run the same command with --resume after freeing space") from None
 
     def _run(self, resume: bool, on_progress: Callable[[VideoProgress], None] | None) -> VideoResult:
         start_segment = self._prepare(resume)
@@ -444,10 +453,8 @@ class VideoJob:
         if last_input is None or last_output is None:
             return
         for kind, pixels in (("input", last_input), ("output", last_output)):
-            path = self._state_path(segment, kind)
-            part = path.with_name(path.name + ".part")
-            Image.fromarray(pixels).save(part, format="PNG")
-            part.replace(path)
+            with atomic_output(self._state_path(segment, kind)) as stream:
+                Image.fromarray(pixels).save(stream, format="PNG")
 
 
 def _fingerprint(path: Path) -> dict[str, Any]:
