@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from stylize.errors import ConfigError, ImageError
 from stylize.files import ReadFiles
@@ -23,12 +24,26 @@ from stylize.tensors import gaussian_blur
 ALL_BLACK = 1 / 512
 
 
+# Above this sigma the blur runs on a copy shrunk so that its sigma is this, then enlarged: a kernel of
+# 6 sigma taps made `--feather 1000` on a 3 MP photo take 116 s (red-team). A ramp that wide has no detail
+# a shrunk copy loses (the reduce-blur-expand of Burt & Adelson's pyramids, 1983).
+FAST_FEATHER_SIGMA = 8.0
+
+
 def feather(mask: torch.Tensor, pixels: float) -> torch.Tensor:
     """Blur a (N, 1, H, W) mask so its edges ramp over about `pixels` px (Gaussian, sigma = pixels / 2).
 
-    The kernel is cut at 3 sigma: beyond 1.5 * pixels from an edge the mask is exactly what it was.
+    The kernel is cut at 3 sigma: beyond 1.5 * pixels from an edge the mask is exactly what it was. Wide
+    ramps are blurred on a shrunk copy (FAST_FEATHER_SIGMA), so the time no longer grows with the width.
     """
-    return gaussian_blur(mask, pixels / 2).clamp_(0, 1)
+    sigma = pixels / 2
+    factor = int(sigma // FAST_FEATHER_SIGMA)
+    height, width = mask.shape[-2:]
+    if factor < 2 or min(height, width) < 2 * factor:
+        return gaussian_blur(mask, sigma).clamp_(0, 1)
+    small = F.avg_pool2d(mask, factor, ceil_mode=True)
+    blurred = gaussian_blur(small, sigma / factor)
+    return F.interpolate(blurred, size=(height, width), mode="bilinear", align_corners=False).clamp_(0, 1)
 
 
 def composite(photo: torch.Tensor, stylized: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> torch.Tensor:
