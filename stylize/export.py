@@ -56,7 +56,9 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     require("onnx")
     require("onnxscript")
     path = resolve_model(model)
-    ReadFiles([path]).check(Path(output), "ONNX file")
+    reads = ReadFiles()
+    reads.add(path, "the model")
+    reads.check(Path(output), "ONNX file")
     check_writable(Path(output), "ONNX file")
     net, info = load_model(path)
     if info.task == "arbitrary":

@@ -284,3 +284,4 @@ def test_export_says_why_the_arbitrary_model_has_no_onnx_and_opsets_are_bounded(
     for opset in ("9", "21"):  # red-team 7: accepted by the option, refused by torch with a traceback
         result = _invoke("export", "starry", "-o", tmp_path / "s.onnx", "--opset", opset)
         assert result.exit_code == 2 and "11<=x<=20" in result.stderr
+

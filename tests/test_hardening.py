@@ -418,3 +418,15 @@ def test_a_failing_write_is_one_line_exit_1_and_leaves_nothing_half_written(tmp_
     leftovers = [p.name for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
     assert not leftovers
     assert not any(p.suffix in (".safetensors", ".onnx", ".png", ".json", ".mp4") for p in out.iterdir() if p.is_file())
+
+
+def test_export_onto_the_model_itself_calls_it_the_model(tmp_path):
+    """Red-team 9: `export -o MODEL.safetensors` called the model "an input image"."""
+    import shutil
+
+    from stylize.zoo import resolve_model
+
+    model = tmp_path / "starry.safetensors"
+    shutil.copyfile(resolve_model("starry"), model)
+    result = invoke("export", model, "-o", model)
+    assert result.exit_code == 2 and "is the model of this job" in result.stderr
