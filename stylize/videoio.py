@@ -23,7 +23,7 @@ import numpy as np
 
 from stylize.errors import VideoError
 from stylize.extras import require
-from stylize.files import check_writable
+from stylize.files import check_writable, is_regular_file
 
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
@@ -71,8 +71,10 @@ _IMAGE_DEMUXERS = {"image2", "image2pipe"}
 def _open(path: Path) -> Any:
     av = require("av")
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise VideoError(f"{path}: no such file")
+    if not is_regular_file(path):  # a fifo or a device would block or never end
+        raise VideoError(f"{path} is not a regular file (a folder, pipe, device or socket)")
     try:
         return av.open(str(path))
     except av.error.FFmpegError as error:

@@ -301,3 +301,14 @@ def test_two_runs_on_the_same_output_do_not_share_a_work_folder(tmp_path, model)
         assert not (tmp_path / ".o.mp4.stylize").exists()
     assert invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4", "-q").exit_code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "m.safetensors", "o.mp4"]
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no fifos here")
+def test_a_fifo_or_a_device_as_the_source_is_named_for_what_it_is(tmp_path, model):
+    """Red-team 9: a fifo or /dev/zero as a video source was "no such file"."""
+    import os
+
+    os.mkfifo(tmp_path / "pipe.mp4")
+    for source in (tmp_path / "pipe.mp4", "/dev/zero"):
+        result = invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4")
+        assert result.exit_code == 1 and "is not a regular file" in result.stderr, result.output
