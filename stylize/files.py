@@ -43,9 +43,6 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never open a file someone else made (or a link) at that name; the mode is a plain open()'s.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
-    except OSError as error:
-        raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
-    try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()
@@ -98,7 +95,7 @@ def exclusive(path: Path) -> Iterator[None]:
         except OSError:
             os.close(handle)
             raise BusyError(f"another stylize process is writing {path}: wait for it to finish, or choose "
-                                "another output") from None
+                            "another output") from None
         try:
             if os.path.samestat(os.fstat(handle), os.stat(lock, follow_symlinks=False)):
                 break

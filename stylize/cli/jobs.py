@@ -193,7 +193,7 @@ def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], r
 
 
 def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings: dict[str, Any], quiet: bool) -> None:
-    """Print the summary and every failure, write the report, and exit non-zero if anything failed (a report
+    """Write the report, print the summary and every failure, and exit non-zero if anything failed (a report
     that cannot be written, on a full disk say, is one more failure line after the summary)."""
     from stylize.errors import WriteError
 

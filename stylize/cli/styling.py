@@ -104,9 +104,6 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
     config_class = ArbitraryConfig if arbitrary else FastConfig if models else GatysConfig
     refuse_misplaced(ctx, options, set(config_class.field_names()), mode)
     config = config_class.from_options(options)
-    for model in models[1:]:
-        if model_task(model) == ARBITRARY_TASK:
-            raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
     if not masks:
         for name in ("feather", "mask_invert"):
             if given(ctx, [name]):
@@ -130,7 +127,7 @@ def choose_mode(styles: Sequence[Path], models: Sequence[str], first: str = "--s
     """"--style" (optimization), "--model" (fast models) or ARBITRARY_MODE (the arbitrary-style model with
     style images), from what was given; usage errors for the combinations that mean nothing. first: the
     option a command names first when neither is given."""
-    if models and model_task(models[0]) == ARBITRARY_TASK:
+    if ARBITRARY_TASK in [model_task(model) for model in models]:  # every header read once, each checked
         if len(models) > 1:
             raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
         if not styles:

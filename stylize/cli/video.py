@@ -10,9 +10,10 @@ import click
 
 from stylize.cli.app import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
+from stylize.cli.styling import ARBITRARY_MODE, choose_mode
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
-MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), ("--model arbitrary", ArbitraryConfig))
+MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE, ArbitraryConfig))
 
 
 @click.command()
@@ -41,8 +42,6 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     Needs the video extra: pip install "stylize[video]".
     """
-    from stylize.cli.styling import ARBITRARY_MODE, choose_mode
-
     mode = choose_mode(styles, (model,) if model else (), first="--model")
     arbitrary = mode == ARBITRARY_MODE
     mode_config = ArbitraryConfig if arbitrary else FastConfig if model else GatysVideoConfig
