@@ -93,7 +93,7 @@ class Output:
 
 
 Result = torch.Tensor | Output
-ProcessBatch = Callable[[list[LoadedImage], list[Job]], list[Result]]
+ProcessBatch = Callable[[list[LoadedImage], list[Job]], Sequence[Result]]
 
 
 def _is_pattern(spec: str) -> bool:

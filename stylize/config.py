@@ -325,8 +325,6 @@ class ArbitraryConfig(Settings):
 class TrainConfig(Settings):
     """What every training run shares: the loop, its data and its schedule. One subclass per task."""
 
-    task: ClassVar[str] = ""
-
     image_size: int = setting(256, "Side of the square training crops in px.", min=32)
     batch_size: int = setting(4, "Crops per step on each process.", min=1)
     steps: int | None = setting(20000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
@@ -369,8 +367,6 @@ class StyleTrainConfig(TrainConfig):
     weights differ from GatysConfig's because a network must serve every photo at once.
     """
 
-    task: ClassVar[str] = "style"
-
     content_weight: float = setting(1.0, "How much of the photo's structure the model keeps.", min=0)
     style_weight: float = setting(10.0, "How strongly the style is imposed.", min=0)
     tv_weight: float = setting(1.0, "Smoothness of the output.", min=0)
@@ -411,8 +407,6 @@ class UpscaleConfig(Settings):
 class UpscaleTrainConfig(TrainConfig):
     """Training a super-resolution network (stylize train --task upscale): pairs of a photo crop and its
     MATLAB-bicubic downscaled version, L1 loss (EDSR), plus a VGG feature loss for perceptual models."""
-
-    task: ClassVar[str] = "upscale"
 
     scale: int = setting(4, "Enlargement factor the network learns: 2, 3 or 4.", min=2, max=4)
     image_size: int = setting(192, "Side of the high-resolution training crops in px (a multiple of --scale).", min=32)
@@ -479,8 +473,6 @@ class ColorizeTrainConfig(TrainConfig):
     """Training the automatic colorizer (stylize train --task colorize): a head on VGG19 hypercolumns of the
     gray photo, regressing its a*, b* (nets/colornet.py)."""
 
-    task: ClassVar[str] = "colorize"
-
     image_size: int = setting(224, "Side of the square training crops in px.", min=64)
     batch_size: int = setting(8, "Crops per step on each process.", min=1)
     steps: int | None = setting(3000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
@@ -493,8 +485,6 @@ class ArbitraryTrainConfig(TrainConfig):
     """Training the arbitrary-style decoders (stylize train --task arbitrary): each learns to reconstruct photos
     from their own VGG19 features at its level, with a pixel loss and a feature loss at that level (Li et al.
     2017, who weigh the two equally); no paintings are needed."""
-
-    task: ClassVar[str] = "arbitrary"
 
     batch_size: int = setting(8, "Crops per step on each process.", min=1)
     lr: float = setting(1e-4, "Adam learning rate (AdaIN's).", label="learning rate", min=0)

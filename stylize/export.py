@@ -15,6 +15,7 @@ from stylize.extras import available, require
 from stylize.files import ReadFiles, check_writable, write_bytes_atomic
 from stylize.modelfile import load_model
 from stylize.nets.johnson import SIZE_MULTIPLE, JohnsonNet
+from stylize.task_table import TASKS
 from stylize.zoo import resolve_model
 
 
@@ -42,10 +43,6 @@ class ExportReport:
     max_difference: float | None  # largest |onnxruntime - PyTorch| on test inputs; None when not checked
 
 
-# What each exportable task's graph is called on the way out.
-_OUTPUT_NAMES = {"style": "stylized", "upscale": "upscaled"}
-
-
 def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportReport:
     """Write MODEL as ONNX: input "image" (N, 3, H, W) in [0, 1]; output "stylized" (N, 3, H, W) for a
     style model, "upscaled" (N, 3, scale*H, scale*W) for an upscaler (its values not clamped to [0, 1]:
@@ -61,15 +58,13 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     reads.check(Path(output), "ONNX file")
     check_writable(Path(output), "ONNX file")
     net, info = load_model(path)
-    if info.task == "arbitrary":
-        raise ModelFileError(f"{path} is the arbitrary-style model: it is not one network (VGG19, a transform by "
-                             "each painting's statistics and a decoder, per level), so it has no ONNX export; "
-                             "style models and upscalers do")
-    if info.task not in _OUTPUT_NAMES:
-        raise ModelFileError(f"{path} is a model for '{info.task}': only style models and upscalers can be "
-                             "exported to ONNX")
-    traced = _TraceablePadding(net) if info.task == "style" else net
-    output_name = _OUTPUT_NAMES[info.task]
+    row = TASKS[info.task]
+    if row.export_output is None:
+        exportable = " and ".join(f"{name} models" for name, other in TASKS.items() if other.export_output)
+        reason = f": {row.export_refusal}" if row.export_refusal else ""
+        raise ModelFileError(f"{path} is a model for '{info.task}'{reason}; only {exportable} can be exported to ONNX")
+    output_name = row.export_output
+    traced = _TraceablePadding(net) if isinstance(net, JohnsonNet) else net
     example = torch.rand(1, 3, 61, 95)  # sides not multiples of 4, so a style model's padding is traced
     buffer = io.BytesIO()
     with warnings.catch_warnings():

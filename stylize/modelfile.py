@@ -34,6 +34,7 @@ from stylize.nets.colornet import ColorNet
 from stylize.nets.decoders import VGGDecoders
 from stylize.nets.johnson import JohnsonNet
 from stylize.nets.srnet import SRNet
+from stylize.task_table import TASKS
 from stylize.version import __version__
 
 MODEL_SUFFIX = ".safetensors"
@@ -49,14 +50,6 @@ ARCHITECTURES: dict[str, type[nn.Module]] = {
     "colornet": ColorNet,
     "vggdecoders": VGGDecoders,
 }
-
-# Which architecture a model of each task must be: a file claiming another task for its network (an upscaler
-# calling itself "style") is refused at the boundary rather than run by the wrong command.
-TASK_ARCHITECTURES = {"style": "johnson", "upscale": "srnet", "colorize": "colornet", "arbitrary": "vggdecoders"}
-
-# Which command uses a model of each task, for messages that say where a file belongs.
-TASK_COMMANDS = {"style": "stylize run --model", "upscale": "stylize upscale --model",
-                 "colorize": "stylize colorize --model", "arbitrary": "stylize run --model arbitrary --style"}
 
 # Bounds on what a header may claim, far above any real model: the header is read before anything else.
 _MAX_HEADER_BYTES = 16 * 2**20
@@ -157,8 +150,8 @@ def load_model(path: Path, task: str | None = None) -> tuple[nn.Module, ModelInf
     """
     info = read_model_info(path)
     if task is not None and info.task != task:
-        where = TASK_COMMANDS.get(info.task, info.task)
-        raise ModelFileError(f"{path} is a model for {info.task!r}, not {task!r}: use it with `{where}`")
+        raise ModelFileError(f"{path} is a model for {info.task!r}, not {task!r}: use it with "
+                             f"`{TASKS[info.task].usage}`")
     try:
         data = Path(path).read_bytes()
         state = load_safetensors(data)
@@ -254,11 +247,13 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
     if architecture not in ARCHITECTURES:
         raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): "
                              "upgrade stylize")
-    if task not in TASK_ARCHITECTURES:
+    if task not in TASKS:
         raise ModelFileError(f"{path} is a model for a task this stylize does not know ({task!r}): upgrade stylize")
-    if TASK_ARCHITECTURES[task] != architecture:
+    # A file claiming another task for its network (an upscaler calling itself "style") is refused at the
+    # boundary rather than run by the wrong command.
+    if TASKS[task].architecture != architecture:
         raise ModelFileError(f"{path} claims the task {task!r} but holds a {architecture} network (a {task} model "
-                             f"is a {TASK_ARCHITECTURES[task]} network): a damaged or tampered file")
+                             f"is a {TASKS[task].architecture} network): a damaged or tampered file")
     cls = ARCHITECTURES[architecture]
     if not isinstance(arguments, dict) or set(arguments) != set(cls.ARGUMENT_LIMITS):
         raise ModelFileError(f"{path}: the {architecture} arguments must be {sorted(cls.ARGUMENT_LIMITS)}")

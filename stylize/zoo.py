@@ -17,6 +17,7 @@ from pathlib import Path
 
 from stylize.errors import ModelFileError
 from stylize.modelfile import MODEL_SUFFIX, ModelInfo, read_model_info
+from stylize.task_table import TASKS
 
 SOURCES = ("cache", "shipped")  # the order bare names are looked up in
 
@@ -38,25 +39,10 @@ class ModelEntry:
 
 
 def describe(info: ModelInfo) -> str:
-    """One line on what a model does, for listings: a style's credits, an upscaler's scale and end of the
-    --sharpness knob, and how long it trained (and from which model, when it was fine-tuned)."""
-    style, training = info.style, info.training
-    if info.task == "upscale":
-        section = info.document.get("upscale", {})
-        kind = {"faithful": "faithful", "perceptual": "crisp"}.get(section.get("kind"), section.get("kind", "?"))
-        what = f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}"
-    elif info.task == "colorize":
-        what = "automatic colorization"
-    elif info.task == "arbitrary":
-        what = "any painting: --model arbitrary --style PAINTING"
-    else:
-        what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
-        what += f" [{style['license']}]" if style.get("license") else ""
-    crops = training.get("image_size")
-    if info.task == "style" and isinstance(crops, int) and crops < 256:
-        # Trained on small crops for a few thousand steps (a CPU session): next to reference outputs of the
-        # field these recolour more than they paint (issue 35); --model arbitrary --style paints strokes.
-        what += "; a quick CPU training, closer to a colour filter than a painting"
+    """One line on what a model does, for listings: its task's summary (a style's credits, an upscaler's
+    scale and end of the --sharpness knob) and how long it trained (and from which model, when fine-tuned)."""
+    training = info.training
+    what = TASKS[info.task].summary(info)
     steps = training.get("steps_done")
     if isinstance(steps, int) and steps:
         init = training.get("init")

@@ -90,10 +90,9 @@ def test_tiled_equals_untiled(device, transform):
     photo, style = _photo(300, 260), _photo(64, 64, seed=5)
     stylizer = ArbitraryStylizer(_decoders(), device=device, config=ArbitraryConfig(transform=transform))
     whole = stylizer.with_styles([style])(photo)
-    tiled_stylizer = ArbitraryStylizer(stylizer.net, device=device, config=ArbitraryConfig(tile=160,
-                                                                                           transform=transform))
     seen = []
-    tiled_stylizer.on_progress = lambda done, total: seen.append((done, total))
+    tiled_stylizer = ArbitraryStylizer(stylizer.net, device=device, config=ArbitraryConfig(tile=160, transform=transform),
+                                       on_progress=lambda done, total: seen.append((done, total)))
     tiled = tiled_stylizer.with_styles([style])(photo)
     assert seen[-1][0] == seen[-1][1] > 2  # tiles were made and counted over every level
     # On CUDA each tile's shape gets its own convolution algorithms (TF32 for AdaIN), whose rounding whitening

@@ -106,17 +106,17 @@ def test_progress_counts_every_tile_and_several_models_as_passes(stylizer, tmp_p
     image = _image(150, 200)
     tiles = len(tile_boxes(150, 200, tile, spec))
     calls = []
-    tiled = FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile))
-    tiled.on_progress = lambda done, total: calls.append((done, total))
+    tiled = FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile),
+                         on_progress=lambda done, total: calls.append((done, total)))
     tiled(image)
     assert tiles >= 4 and calls == [(done, tiles) for done in range(tiles + 1)]
     # Two models over one photo (--mask): one count over both passes, never backwards.
     for source in ("a.png", "b.png"):
         (tmp_path / source).touch()
-    regions = FastRegions([tiled, FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile))],
-                          MaskSet((tmp_path / "a.png", tmp_path / "b.png")))
+    untold = FastStylizer(stylizer.net, device="cpu", config=FastConfig(tile=tile))
+    regions = FastRegions([untold, untold], MaskSet((tmp_path / "a.png", tmp_path / "b.png")),
+                          on_progress=lambda done, total: calls.append((done, total)))
     calls.clear()
-    regions.on_progress = lambda done, total: calls.append((done, total))
     half = torch.zeros(1, 1, 150, 200)
     half[..., :100] = 1
     regions(image, [half, 1 - half])

@@ -60,10 +60,10 @@ def test_tiled_equals_untiled(scale):
 
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_progress_counts_every_tile_of_every_pass(ensemble):
-    upscaler = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(tile=32, ensemble=ensemble))
-    tiles = len(tile_boxes(70, 53, 32, upscaler.runner.spec))  # a square turned a quarter has as many tiles
     calls = []
-    upscaler.on_progress = lambda done, total: calls.append((done, total))
+    upscaler = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(tile=32, ensemble=ensemble),
+                        on_progress=lambda done, total: calls.append((done, total)))
+    tiles = len(tile_boxes(70, 53, 32, upscaler.runner.spec))  # a square turned a quarter has as many tiles
     upscaler(torch.rand(1, 3, 70, 70))
     passes = 8 if ensemble else 1
     total = passes * len(tile_boxes(70, 70, 32, upscaler.runner.spec))
@@ -383,7 +383,7 @@ def test_export_onnx_upscaler_round_trip_and_colorizer_refused(model_file, tmp_p
 
     colorizer = save_model(tmp_path / "k.safetensors", ColorNet(width=8), "colorize", {})
     refused = invoke("export", colorizer, "-o", tmp_path / "k.onnx")
-    assert refused.exit_code == 1 and "only style models and upscalers can be exported" in refused.stderr
+    assert refused.exit_code == 1 and "only style models and upscale models can be exported" in refused.stderr
     assert not (tmp_path / "k.onnx").exists()
 
 

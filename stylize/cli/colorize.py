@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stylize.cli import jobs as file_jobs
 from stylize.cli.options import config_options, existing_file
 from stylize.config import ColorizeConfig
+
+if TYPE_CHECKING:
+    from stylize.batch import JobResult
 
 
 @click.command()
@@ -55,7 +58,7 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
                 "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}
     if single:
-        def describe(result: Any) -> str:
+        def describe(result: JobResult) -> str:
             used = ", ".join(Path(reference).name for reference in result.details["references"])
             how = f"references: {used}" if used else "automatic colorizer, no references"
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"

@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
 from stylize.files import ReadFiles
+
+if TYPE_CHECKING:
+    from stylize.batch import BatchReport, Job, JobResult, ProcessBatch
 
 
 def add_model(reads: ReadFiles, model: str) -> None:
@@ -63,7 +66,7 @@ def folder_options(command: Any) -> Any:
 def plan(
     inputs: tuple[str, ...], output: Path, fmt: str, suffix: str, reads: ReadFiles, shard_text: str | None,
     report: Path | None,
-) -> tuple[list, list[Path], str, Path | None]:
+) -> tuple[list[Job], list[Path], str, Path | None]:
     """(jobs of this process, non-image inputs, "I/N" of the shard, the report path of this process).
 
     Under torchrun each process takes its own share of the shard and writes its own report.
@@ -111,7 +114,7 @@ def check_output_file(output: Path) -> None:
 def plan_files_or_folder(
     inputs: tuple[str, ...], output: Path | None, default_name: Callable[[Path], str], fmt: str, suffix: str,
     reads: ReadFiles, shard_text: str | None, report: Path | None,
-) -> tuple[list, list[Path], str, Path | None]:
+) -> tuple[list[Job], list[Path], str, Path | None]:
     """Like plan(), and one named input file may also go to one output file (-o FILE, or default_name in
     the current folder when -o is not given)."""
     from stylize.batch import prepare_outputs, single_job
@@ -156,7 +159,7 @@ def tile_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
             bar.close()
 
 
-def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **options: Any) -> Any:
+def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = "img", **options: Any) -> BatchReport:
     """batch.run_jobs with a progress bar."""
     from tqdm import tqdm
 
@@ -176,7 +179,7 @@ def execute(jobs: list, process: Callable, *, quiet: bool, unit: str = "img", **
             bar.close()
 
 
-def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], report: Path | None = None,
+def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobResult], str], report: Path | None = None,
                     settings: dict[str, Any] | None = None) -> None:
     """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line; the
     --report, when asked for, is written either way (as for a folder)."""
@@ -192,7 +195,8 @@ def conclude_single(outcome: Any, quiet: bool, describe: Callable[[Any], str], r
         click.echo(describe(result), err=True)
 
 
-def conclude(outcome: Any, not_images: list[Path], report: Path | None, settings: dict[str, Any], quiet: bool) -> None:
+def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],
+             quiet: bool) -> None:
     """Write the report, print the summary and every failure, and exit non-zero if anything failed (a report
     that cannot be written, on a full disk say, is one more failure line after the summary)."""
     from stylize.errors import WriteError

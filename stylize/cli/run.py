@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stylize.cli.jobs import check_output_file, conclude_single, tile_progress
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
+
+if TYPE_CHECKING:
+    from stylize.tasks.gatys import StepInfo
 
 
 @click.command()
@@ -45,7 +48,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     job = single_job(content, output, plan.reads())
     bar: tqdm | None = None
 
-    def on_step(info: Any) -> None:
+    def on_step(info: StepInfo) -> None:
         nonlocal bar
         if bar is None:  # created at the first step, when the work over all scales is known
             # Work in full-size steps (a step at half the size counts a quarter), so the ETA holds across scales.
@@ -66,12 +69,10 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         if not quiet:
             click.echo(f"Note: {message}", err=True)
 
-    task = plan.build(device, on_step, on_notice)
     try:
-        # A fast model has no steps to show; a large photo shows its tiles instead.
+        # A network has no steps to show; a large photo shows its tiles instead.
         with tile_progress(quiet or not models) as on_tile:
-            if models:
-                task.on_progress = on_tile
+            task = plan.build(device, on_step, on_notice, on_tile)
             report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
     finally:
         if bar is not None:

@@ -13,11 +13,13 @@ import click
 from stylize.cli.options import config_options, existing_file, given, refuse_misplaced
 from stylize.config import ArbitraryConfig, FastConfig, GatysConfig
 from stylize.files import ReadFiles
+from stylize.task_table import ARBITRARY, TASKS
 
 if TYPE_CHECKING:
     from stylize.masks import MaskSet
+    from stylize.tasks.gatys import StepCallback
+    from stylize.tasks.protocol import NoticeCallback, ProgressCallback, Task
 
-ARBITRARY_TASK = "arbitrary"
 ARBITRARY_MODE = "--model arbitrary"
 MODES = (("--style", GatysConfig), ("--model", FastConfig), (ARBITRARY_MODE, ArbitraryConfig))
 
@@ -76,20 +78,24 @@ class StylePlan:
             self.masks.register(reads)
         return reads
 
-    def build(self, device: str, on_step: Any = None, on_notice: Any = None) -> Any:
-        """The task: a GatysTransfer with the styles at full size, the loaded fast model(s), or the
-        arbitrary-style model with the styles' statistics."""
-        if self.arbitrary:
+    def build(self, device: str, on_step: StepCallback | None = None, on_notice: NoticeCallback | None = None,
+              on_progress: ProgressCallback | None = None) -> Task:
+        """The task: a GatysTransfer with the styles at full size (reporting each step to on_step), the
+        loaded fast model(s), or the arbitrary-style model with the styles' statistics (reporting a large
+        image's tiles to on_progress)."""
+        if isinstance(self.config, ArbitraryConfig):
             from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, load_styles
 
-            assert isinstance(self.config, ArbitraryConfig)
-            task = ArbitraryStylizer.load(self.models[0], device, self.config).with_styles(load_styles(self.styles))
+            stylizer = ArbitraryStylizer.load(self.models[0], device, self.config, on_progress)
+            task = stylizer.with_styles(load_styles(self.styles))
             return task if self.masks is None else ArbitraryRegions(task, self.masks)
-        if self.models:
+        if isinstance(self.config, FastConfig):
             from stylize.tasks.fast import FastRegions, FastStylizer
 
+            if self.masks is None:
+                return FastStylizer.load(self.models[0], device, self.config, on_progress)
             stylizers = [FastStylizer.load(model, device, self.config) for model in self.models]
-            return stylizers[0] if self.masks is None else FastRegions(stylizers, self.masks)
+            return FastRegions(stylizers, self.masks, on_progress)
         from stylize.tasks.gatys import GatysTransfer
 
         return GatysTransfer.from_files(self.styles, self.config, device, on_step=on_step, masks=self.masks,
@@ -127,7 +133,7 @@ def choose_mode(styles: Sequence[Path], models: Sequence[str], first: str = "--s
     """"--style" (optimization), "--model" (fast models) or ARBITRARY_MODE (the arbitrary-style model with
     style images), from what was given; usage errors for the combinations that mean nothing. first: the
     option a command names first when neither is given."""
-    if ARBITRARY_TASK in [model_task(model) for model in models]:  # every header read once, each checked
+    if ARBITRARY.name in [model_task(model) for model in models]:  # every header read once, each checked
         if len(models) > 1:
             raise click.UsageError("--model arbitrary takes one model; give several --style (with --mask for regions)")
         if not styles:
@@ -147,7 +153,7 @@ def model_task(model: str) -> str:
     names nothing, a missing file and a model of another task are usage errors (exit 2); a file that cannot
     be read is a runtime one (ModelFileError, exit 1), as an unreadable image is."""
     from stylize.errors import ModelFileError
-    from stylize.modelfile import TASK_COMMANDS, read_model_info
+    from stylize.modelfile import read_model_info
     from stylize.zoo import resolve_model
 
     try:
@@ -155,8 +161,7 @@ def model_task(model: str) -> str:
     except ModelFileError as error:
         raise click.BadParameter(str(error), param_hint="'--model'") from None
     task = read_model_info(path).task
-    if task not in ("style", ARBITRARY_TASK):
-        where = TASK_COMMANDS.get(task, task)
-        raise click.BadParameter(f"{model} is a model for {task!r}, not a style model: use it with `{where}`",
-                                 param_hint="'--model'")
+    if "run" not in TASKS[task].commands:
+        raise click.BadParameter(f"{model} is a model for {task!r}, not a style model: use it with "
+                                 f"`{TASKS[task].usage}`", param_hint="'--model'")
     return task

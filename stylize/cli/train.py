@@ -11,25 +11,15 @@ import click
 
 from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
 from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
-from stylize.config import (
-    ArbitraryTrainConfig,
-    ColorizeTrainConfig,
-    StyleTrainConfig,
-    TrainConfig,
-    UpscaleTrainConfig,
-)
+from stylize.task_table import TASKS
 
-TASKS: dict[str, type[TrainConfig]] = {"style": StyleTrainConfig, "upscale": UpscaleTrainConfig,
-                                       "colorize": ColorizeTrainConfig, "arbitrary": ArbitraryTrainConfig}
-MODES = tuple((f"--task {name}", config) for name, config in TASKS.items())
+MODES = tuple((f"--task {name}", row.train_config) for name, row in TASKS.items())
 _STYLE_ONLY = ("style", "title", "artist", "year", "license_")
 
 
 @click.command()
 @click.option("--task", type=click.Choice(sorted(TASKS)), default="style", show_default=True,
-              help="What the model learns: style = a fast style model for --style; upscale = super-resolution "
-                   "by --scale; colorize = automatic colorization (for photos without a reference); arbitrary = "
-                   "decoders for any painting (--model arbitrary --style), trained on photos alone.")
+              help="What the model learns: " + "; ".join(f"{name} = {row.help}" for name, row in TASKS.items()) + ".")
 @click.option("--style", type=existing_file(), help="With --task style: the style image to learn.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="Folder of training photos (searched recursively), e.g. COCO train2014.")
@@ -49,25 +39,24 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
           title: str | None, artist: str | None, year: str | None, license_: str | None, device: str, quiet: bool,
           **options: Any) -> None:
     """Train a model on the photos under --data: a fast style model for --style (--task style), a
-    super-resolution network (--task upscale --scale N) or an automatic colorizer (--task colorize)."""
-    config_class = TASKS[task]
-    refuse_misplaced(ctx, options, set(config_class.field_names()), f"--task {task}")
-    config = config_class.from_options(options)
+    super-resolution network (--task upscale --scale N), an automatic colorizer (--task colorize) or the
+    decoders of the arbitrary-style model (--task arbitrary)."""
+    row = TASKS[task]
+    refuse_misplaced(ctx, options, set(row.train_config.field_names()), f"--task {task}")
+    config = row.train_config.from_options(options)
 
     from stylize.files import ReadFiles
     from stylize.modelfile import MODEL_SUFFIX
     from stylize.zoo import cache_dir
 
-    if task == "style":
+    if row.trains_on_style:
         if style is None:
             raise click.UsageError("Missing option '--style' (the style image to learn)")
-        output = output or cache_dir() / f"{style.stem}{MODEL_SUFFIX}"
     else:
         misplaced = given(ctx, list(_STYLE_ONLY))
         if misplaced:
             raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
-        name = f"{data.resolve().name}-x{config.scale}" if task == "upscale" else f"{task}-{data.resolve().name}"
-        output = output or cache_dir() / f"{name}{MODEL_SUFFIX}"
+    output = output or cache_dir() / f"{row.default_model_name(data, config, style)}{MODEL_SUFFIX}"
     if output.suffix != MODEL_SUFFIX:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
     from stylize.training.checkpoint import checkpoint_path_for
@@ -80,23 +69,8 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
 
     from stylize.training.loop import TrainLog, TrainStart, fit
 
-    if task == "style":
-        from stylize.tasks.fast import StyleObjective
-
-        credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
-        objective: Any = StyleObjective(config, style, credit)
-    elif task == "upscale":
-        from stylize.tasks.upscale import UpscaleObjective
-
-        objective = UpscaleObjective(config)
-    elif task == "colorize":
-        from stylize.tasks.colorize import ColorizeObjective
-
-        objective = ColorizeObjective(config)
-    else:
-        from stylize.tasks.arbitrary import ArbitraryObjective
-
-        objective = ArbitraryObjective(config)
+    credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
+    objective = row.make_objective(config, style, credit)
 
     stop_requested: list[int] = []
 

@@ -34,16 +34,16 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import DEFAULT_SCALE, Upscaler
 
-    task = Upscaler.load(model, device, config)
-    reads = ReadFiles()
-    if task.info is not None:
-        reads.add(task.info.path, "the model")
-    scale = task.scale or DEFAULT_SCALE
-    jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
-        inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
-    with file_jobs.tile_progress(quiet or not single) as task.on_progress:
+    with file_jobs.tile_progress(quiet or not single) as on_tile:
+        task = Upscaler.load(model, device, config, on_tile)
+        reads = ReadFiles()
+        if task.info is not None:
+            reads.add(task.info.path, "the model")
+        scale = task.scale or DEFAULT_SCALE
+        jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
+            inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
         outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
                                     keep_alpha=True, max_pixels=MAX_PIXELS // scale**2)

@@ -36,14 +36,15 @@ from stylize.losses import content_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders, pad_to_multiple
+from stylize.task_table import ARBITRARY
 from stylize.tasks.fast import CropTransform
-from stylize.tasks.network import DEFAULT_TILE, ProgressCallback, pass_progress
+from stylize.tasks.network import DEFAULT_TILE, pass_progress
+from stylize.tasks.protocol import ProgressCallback
 from stylize.tensors import TileSpec, check_pixels, resize_longest, resize_to, run_tiled
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 
-TASK = "arbitrary"
 # Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
 # to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays near 4 GB.
 AUTO_TILE_PIXELS = 4_000_000
@@ -155,7 +156,7 @@ class ArbitraryStylizer:
     def load(cls, model: str | Path = "arbitrary", device: str | torch.device = "auto",
              config: ArbitraryConfig | None = None, on_progress: ProgressCallback | None = None) -> ArbitraryStylizer:
         """Load a model file of the task "arbitrary", or one by name (the shipped one is `arbitrary`)."""
-        net, info = load_model(resolve_model(model), task=TASK)
+        net, info = load_model(resolve_model(model), task=ARBITRARY.name)
         assert isinstance(net, VGGDecoders)
         return cls(net, info, device, config, on_progress)
 
@@ -196,8 +197,11 @@ class ArbitraryStylizer:
         return tile if tile and max(height, width) > tile else 0
 
     @torch.no_grad()
-    def stylize(self, image: torch.Tensor, styles: list[list[Statistics]], config: ArbitraryConfig) -> torch.Tensor:
-        """One (1, 3, H, W) image through the cascade; styles[level - 1] are the (blended) style statistics."""
+    def stylize(self, image: torch.Tensor, styles: list[Statistics], config: ArbitraryConfig,
+                on_progress: ProgressCallback | None = None) -> torch.Tensor:
+        """One (1, 3, H, W) image through the cascade; styles[level - 1] are the (blended) style statistics.
+        on_progress: for this image, instead of the stylizer's own (one pass among several)."""
+        on_progress = on_progress or self.on_progress
         height, width = image.shape[-2:]
         tile = self.tile_for(height, width)
         x = image.float()
@@ -205,7 +209,7 @@ class ArbitraryStylizer:
         steps = len(levels)
         with self._accelerated():
             for step, level in enumerate(levels):
-                report = pass_progress(self.on_progress, step, steps) if tile else None
+                report = pass_progress(on_progress, step, steps) if tile else None
                 x = self._level(x, level, styles[level - 1], config, tile, report)
         return x.cpu()
 
@@ -254,15 +258,6 @@ class StyledTask:
         self.device = stylizer.device
         self._statistics: dict[tuple[int, int], list[list[Statistics]]] = {}
 
-    @property
-    def on_progress(self) -> ProgressCallback | None:
-        """Called with (tiles done, tiles in all) over every level as a large image goes through."""
-        return self.stylizer.on_progress
-
-    @on_progress.setter
-    def on_progress(self, report: ProgressCallback | None) -> None:
-        self.stylizer.on_progress = report
-
     def style_side(self, style: torch.Tensor, height: int, width: int) -> int:
         """The style image's longest side for an output of this size: the output's times --style-scale, but
         never more than the style's own (no blur from enlarging) nor less than MIN_STYLE_SIDE."""
@@ -294,12 +289,12 @@ class StyledTask:
         out = torch.cat([self.stylizer.stylize(image[None], styles, config) for image in pixels])
         return preserve_color(out, pixels) if config.preserve_color else out
 
-    def alone(self, index: int, pixels: torch.Tensor) -> torch.Tensor:
+    def alone(self, index: int, pixels: torch.Tensor, on_progress: ProgressCallback | None = None) -> torch.Tensor:
         """One style alone (a mask's region), whatever the blend weights."""
         config = self.stylizer.config
         height, width = pixels.shape[-2:]
         styles = self.statistics(height, width)[index]
-        out = self.stylizer.stylize(pixels, styles, config)
+        out = self.stylizer.stylize(pixels, styles, config, on_progress)
         return preserve_color(out, pixels) if config.preserve_color else out
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
@@ -314,24 +309,10 @@ class ArbitraryRegions:
         masks.check_count(len(task.styles), "style images")
         self.task, self.masks, self.device = task, masks, task.device
 
-    @property
-    def on_progress(self) -> ProgressCallback | None:
-        return self.task.on_progress
-
-    @on_progress.setter
-    def on_progress(self, report: ProgressCallback | None) -> None:
-        self.task.on_progress = report
-
     def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
         pixels = check_pixels(pixels)
-        progress = self.on_progress
-        stylized = []
-        try:
-            for index in range(len(self.task.styles)):
-                self.on_progress = pass_progress(progress, index, len(self.task.styles))
-                stylized.append(self.task.alone(index, pixels))
-        finally:
-            self.on_progress = progress
+        progress, count = self.task.stylizer.on_progress, len(self.task.styles)
+        stylized = [self.task.alone(index, pixels, pass_progress(progress, index, count)) for index in range(count)]
         return composite(pixels, stylized, masks)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
@@ -347,7 +328,7 @@ def load_styles(paths: Sequence[Path]) -> list[torch.Tensor]:
 class ArbitraryObjective:
     """Li et al.'s decoder training: each level's decoder reconstructs the photo from its own features."""
 
-    task = TASK
+    task = ARBITRARY.name
     native_crops = False  # random resized crops
     loss_names = ("pixel", "feature")
 

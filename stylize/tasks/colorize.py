@@ -42,6 +42,7 @@ from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
 from stylize.nets.colornet import ColorNet
+from stylize.task_table import COLORIZE
 from stylize.tensors import (
     check_pixels,
     gaussian_blur,
@@ -70,7 +71,6 @@ QUERY_BLOCK = 1024
 # Rows of the full-resolution output computed at a time.
 BAND_ROWS = 512
 GLOBAL_LAYERS = ("relu4_1", "relu5_1")
-TASK = "colorize"
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
 
@@ -82,9 +82,9 @@ def automatic_model(model: str | Path | None = None) -> nn.Module | None:
     from stylize.zoo import resolve_model
 
     if model is not None:
-        return load_model(resolve_model(model), task=TASK)[0]
+        return load_model(resolve_model(model), task=COLORIZE.name)[0]
     try:
-        return load_model(resolve_model(f"shipped:{AUTOMATIC_MODEL}"), task=TASK)[0]
+        return load_model(resolve_model(f"shipped:{AUTOMATIC_MODEL}"), task=COLORIZE.name)[0]
     except ModelFileError:
         return None
 
@@ -320,7 +320,7 @@ class ColorizeObjective:
     """Training the automatic colorizer: the Huber loss between predicted and true a*, b* at the feature
     grid (Huber rather than L2: less pull toward the gray average of uncertain colours)."""
 
-    task = TASK
+    task = COLORIZE.name
     native_crops = False  # random resized crops: every crop is resampled anyway
     loss_names = ("chroma",)
 

@@ -23,13 +23,14 @@ from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, file_sha256, load_model
 from stylize.nets.johnson import JohnsonNet
-from stylize.tasks.network import NetworkRunner, ProgressCallback, pass_progress
+from stylize.task_table import STYLE
+from stylize.tasks.network import NetworkRunner, pass_progress
+from stylize.tasks.protocol import ProgressCallback
 from stylize.tensors import check_pixels, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 
-TASK = "style"
 # Above this many pixels an image is tiled automatically: about 0.6 KB of activations per pixel for the
 # width-32 network in fp32, so 4 MP keeps one pass near 2.5 GB.
 AUTO_TILE_PIXELS = 4_000_000
@@ -39,7 +40,7 @@ class FastStylizer:
     """A loaded fast style model on a device. Call it with a (N, 3, H, W) batch in [0, 1]."""
 
     def __init__(self, net: nn.Module, info: ModelInfo | None = None, device: str | torch.device = "auto",
-                 config: FastConfig | None = None) -> None:
+                 config: FastConfig | None = None, on_progress: ProgressCallback | None = None) -> None:
         self.config = config or FastConfig()
         self.info = info
         self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS)
@@ -47,27 +48,28 @@ class FastStylizer:
         self.net = self.runner.net
         # Called with (tiles done, tiles in all) as a tiled image goes through: a 4000x3000 photo takes
         # about 25 s on a 2-core CPU, and a user should see it move.
-        self.on_progress: ProgressCallback | None = None
+        self.on_progress = on_progress
 
     @classmethod
-    def load(cls, model: str | Path, device: str | torch.device = "auto",
-             config: FastConfig | None = None) -> FastStylizer:
+    def load(cls, model: str | Path, device: str | torch.device = "auto", config: FastConfig | None = None,
+             on_progress: ProgressCallback | None = None) -> FastStylizer:
         """Load a model file, or a model by name (see `stylize models`)."""
-        net, info = load_model(resolve_model(model), task=TASK)
-        return cls(net, info, device, config)
+        net, info = load_model(resolve_model(model), task=STYLE.name)
+        return cls(net, info, device, config, on_progress)
 
-    def __call__(self, pixels: torch.Tensor, config: FastConfig | None = None) -> torch.Tensor:
+    def __call__(self, pixels: torch.Tensor, config: FastConfig | None = None,
+                 on_tile: ProgressCallback | None = None) -> torch.Tensor:
         """Stylize a batch; returns float32 on the CPU, same shape as the input.
 
-        config overrides the stylizer's own for this call (strength, colour; the tile size stays).
+        config overrides the stylizer's own for this call (strength, colour; the tile size stays); on_tile
+        the stylizer's on_progress (one pass among several, as FastRegions counts them).
         """
         config = config or self.config
         pixels = check_pixels(pixels)
         runner = self.runner
         if config.tile != runner.tile:
             runner = NetworkRunner(self.net, self.device, config.tile, AUTO_TILE_PIXELS)
-        runner.on_tile = self.on_progress
-        return finish(runner(pixels), pixels, config)
+        return finish(runner(pixels, on_tile or self.on_progress), pixels, config)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         """Batch interface (batch.run_jobs): same-sized images stylized in one pass."""
@@ -78,20 +80,20 @@ class FastRegions:
     """Several fast models (or one), each laid into the photo through its own mask; the photo stays
     where no mask is. Masks are feathered and inverted as the MaskSet says."""
 
-    def __init__(self, stylizers: list[FastStylizer], masks: MaskSet) -> None:
+    def __init__(self, stylizers: list[FastStylizer], masks: MaskSet,
+                 on_progress: ProgressCallback | None = None) -> None:
         masks.check_count(len(stylizers), "models")
         self.stylizers = stylizers
         self.masks = masks
         self.device = stylizers[0].device
-        self.on_progress: ProgressCallback | None = None  # the tiles of every model's pass, as one count
+        self.on_progress = on_progress  # the tiles of every model's pass, as one count
 
     def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
         """Stylize one (1, 3, H, W) image with masks (1, 1, H, W), one per model."""
         pixels = check_pixels(pixels)
         stylized = []
         for index, stylizer in enumerate(self.stylizers):
-            stylizer.on_progress = pass_progress(self.on_progress, index, len(self.stylizers))
-            stylized.append(stylizer(pixels))
+            stylized.append(stylizer(pixels, on_tile=pass_progress(self.on_progress, index, len(self.stylizers))))
         return composite(pixels, stylized, masks)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
@@ -134,7 +136,7 @@ class CropTransform:
 class StyleObjective:
     """Johnson et al.'s training objective for one style image: content, style (Gram) and TV losses."""
 
-    task = TASK
+    task = STYLE.name
     native_crops = False  # random resized crops: every crop is resampled anyway
     loss_names = ("content", "style", "tv")
 

@@ -9,20 +9,16 @@ the untiled one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
 from stylize.device import accelerated, autocast, memory_format, resolve_device
 from stylize.errors import ConfigError
 from stylize.nets.norm import norms, statistics
+from stylize.tasks.protocol import ProgressCallback
 from stylize.tensors import TileSpec, resize_longest, run_tiled
 
 DEFAULT_TILE = 1024
-
-ProgressCallback = Callable[[int, int], None]
-
 
 def pass_progress(report: ProgressCallback | None, index: int, passes: int) -> ProgressCallback | None:
     """A runner's on_tile for pass `index` of `passes` over one image (the ensemble's turns, several models
@@ -42,7 +38,6 @@ class NetworkRunner:
 
     tile: side of a tile in input px (0: never tile, None: tile images above auto_tile_pixels).
     auto_tile_pixels: input pixels above which one pass would need too much memory.
-    on_tile: if set, called with (tiles done, tiles of the image) as a tiled image goes through.
     """
 
     def __init__(self, net: nn.Module, device: str | torch.device = "auto", tile: int | None = None,
@@ -55,7 +50,6 @@ class NetworkRunner:
         if tile and tile < self.spec.min_tile():
             raise ConfigError(f"tile must be 0 (off) or at least {self.spec.min_tile()} px for this model, got {tile}")
         self.tile = tile
-        self.on_tile: Callable[[int, int], None] | None = None
         self._normalized = bool(norms(net))
 
     def tile_for(self, height: int, width: int) -> int:
@@ -64,27 +58,28 @@ class NetworkRunner:
         return tile if tile and max(height, width) > tile else 0
 
     @torch.no_grad()  # not inference_mode: its tensors cannot be modified in place outside it
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        """The network's output for a batch, float32 on the CPU."""
+    def __call__(self, pixels: torch.Tensor, on_tile: ProgressCallback | None = None) -> torch.Tensor:
+        """The network's output for a batch, float32 on the CPU. on_tile: called with (tiles done, tiles of
+        the image) as a tiled image goes through."""
         height, width = pixels.shape[-2:]
         tile = self.tile_for(height, width)
         with accelerated(self.device):
             if not tile:
                 return self.forward(pixels)
-            return torch.cat([self._tiled(image[None], tile) for image in pixels])
+            return torch.cat([self._tiled(image[None], tile, on_tile) for image in pixels])
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with autocast(self.device):
             return self.net(x).float().cpu()
 
-    def _tiled(self, image: torch.Tensor, tile: int) -> torch.Tensor:
+    def _tiled(self, image: torch.Tensor, tile: int, on_tile: ProgressCallback | None) -> torch.Tensor:
         if not self._normalized:
-            return run_tiled(self.forward, image, tile, self.spec, self.on_tile)
+            return run_tiled(self.forward, image, tile, self.spec, on_tile)
         height, width = image.shape[-2:]
         scale = min(1.0, (self.auto_tile_pixels / (height * width)) ** 0.5)
         overview = image if scale == 1.0 else resize_longest(image, int(max(height, width) * scale))
         with statistics(self.net, "record"):
             self.forward(overview)
         with statistics(self.net, "impose"):
-            return run_tiled(self.forward, image, tile, self.spec, self.on_tile)
+            return run_tiled(self.forward, image, tile, self.spec, on_tile)

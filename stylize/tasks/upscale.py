@@ -30,13 +30,14 @@ from stylize.images import LoadedImage, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
-from stylize.tasks.network import NetworkRunner, ProgressCallback, pass_progress
+from stylize.task_table import UPSCALE
+from stylize.tasks.network import NetworkRunner, pass_progress
+from stylize.tasks.protocol import ProgressCallback
 from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 
-TASK = "upscale"
 DEFAULT_SCALE = 4
 # One pass over this many input pixels needs about 2 GB at x4 (measured: about 2 KB of activations per
 # input pixel for the width-32 network, most of it in the last upsampling stage); larger inputs are tiled.
@@ -68,7 +69,7 @@ class Upscaler:
     """A loaded super-resolution model on a device. Call it with an (N, 3, H, W) batch in [0, 1]."""
 
     def __init__(self, net: nn.Module, info: ModelInfo | None = None, device: str | torch.device = "auto",
-                 config: UpscaleConfig | None = None) -> None:
+                 config: UpscaleConfig | None = None, on_progress: ProgressCallback | None = None) -> None:
         self.config = config or UpscaleConfig()
         self.info = info
         self.scale = net.scale
@@ -77,11 +78,11 @@ class Upscaler:
         # Called with (tiles done, tiles in all, the ensemble's 8 passes counted) as a tiled image goes
         # through: a large photo on a CPU takes minutes (a 1920x1080 x4 about 25 s), and a user should see
         # it move.
-        self.on_progress: ProgressCallback | None = None
+        self.on_progress = on_progress
 
     @classmethod
     def load(cls, model: str | Path | None = None, device: str | torch.device = "auto",
-             config: UpscaleConfig | None = None) -> Upscaler:
+             config: UpscaleConfig | None = None, on_progress: ProgressCallback | None = None) -> Upscaler:
         """The shipped pair for config.scale blended at config.sharpness, or one model file or name.
 
         A model given by the user is used alone (sharpness needs a faithful and a crisp model of one
@@ -91,20 +92,20 @@ class Upscaler:
         if model is not None:
             if config.sharpness:
                 raise ConfigError("--sharpness blends the shipped pair of models; it cannot be used with --model")
-            net, info = load_model(resolve_model(model), task=TASK)
+            net, info = load_model(resolve_model(model), task=UPSCALE.name)
             if config.scale is not None and config.scale != net.scale:
                 raise ConfigError(f"the model {model} enlarges x{net.scale}, not x{config.scale}: drop --scale or "
                                   "choose another model")
-            return cls(net, info, device, config)
+            return cls(net, info, device, config, on_progress)
         scale = config.scale or DEFAULT_SCALE
         try:
-            faithful, info = load_model(resolve_model(f"shipped:{shipped_name(scale)}"), task=TASK)
-            crisp = load_model(resolve_model(f"shipped:{shipped_name(scale, sharp=True)}"), task=TASK)[0] \
+            faithful, info = load_model(resolve_model(f"shipped:{shipped_name(scale)}"), task=UPSCALE.name)
+            crisp = load_model(resolve_model(f"shipped:{shipped_name(scale, sharp=True)}"), task=UPSCALE.name)[0] \
                 if config.sharpness else faithful
         except ModelFileError:
             raise ConfigError(f"no model for x{scale} is installed: train one with `stylize train --task upscale "
                               f"--scale {scale}` and pass it with --model") from None
-        return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config)
+        return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the CPU."""
@@ -114,8 +115,7 @@ class Upscaler:
             raise ImageError(f"x{self.scale} of {width}x{height} would be {width * self.scale}x{height * self.scale}, "
                              f"over the limit of {MAX_PIXELS / 1e6:.0f} MP")
         if not self.config.ensemble:
-            self.runner.on_tile = self.on_progress
-            return self.runner(pixels).clamp_(0, 1)
+            return self.runner(pixels, self.on_progress).clamp_(0, 1)
         # Geometric self-ensemble (Timofte et al. 2016, "Seven ways to improve example-based single image
         # super resolution"; EDSR+ in Lim et al. 2017): the network is not exactly equivariant to flips and
         # 90-degree turns, so averaging its 8 answers, each turned back, cancels part of its error.
@@ -124,8 +124,8 @@ class Upscaler:
         for flip in (False, True):
             flipped = pixels.flip(-1) if flip else pixels
             for turns in range(4):
-                self.runner.on_tile = pass_progress(self.on_progress, 4 * int(flip) + turns, 8)
-                output = self.runner(flipped.rot90(turns, (-2, -1))).rot90(-turns, (-2, -1))
+                on_tile = pass_progress(self.on_progress, 4 * int(flip) + turns, 8)
+                output = self.runner(flipped.rot90(turns, (-2, -1)), on_tile).rot90(-turns, (-2, -1))
                 total.add_(output.flip(-1) if flip else output)
         return total.div_(8).clamp_(0, 1)
 
@@ -227,7 +227,7 @@ class PairTransform:
 class UpscaleObjective:
     """L1 pixel loss (EDSR), plus a relative VGG relu2_2 feature loss for perceptual models."""
 
-    task = TASK
+    task = UPSCALE.name
     native_crops = True  # the crops are the photos' own pixels: the targets
     loss_names = ("pixel", "perceptual")
 
