@@ -13,7 +13,7 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from stylize.config import (
     ArbitraryTrainConfig,
@@ -24,8 +24,20 @@ from stylize.config import (
 )
 
 if TYPE_CHECKING:
-    from stylize.modelfile import ModelInfo
-    from stylize.training.loop import Objective
+    from stylize.tasks.protocol import Objective
+
+
+class ModelHeader(Protocol):
+    """What a row's summary reads of a model file (modelfile.ModelInfo, which reads this table)."""
+
+    arguments: dict[str, Any]
+    document: dict[str, Any]
+
+    @property
+    def training(self) -> dict[str, Any]: ...
+
+    @property
+    def style(self) -> dict[str, str]: ...
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,7 @@ class TaskRow:
     usage: str  # how a user applies one of its models, for messages that say where a file belongs
     train_config: type[TrainConfig]
     objective: str  # "module:Class" of its training Objective, imported when a training starts
-    summary: Callable[[ModelInfo], str]  # what one of its models does, in a few words, for `stylize models`
+    summary: Callable[[ModelHeader], str]  # what one of its models does, in a few words, for `stylize models`
     help: str  # what `stylize train --task NAME` makes, for --help
     trains_on_style: bool = False  # its objective learns one style image (--style, credits)
     model_name: str = "{task}-{data}"  # default model file name: the task, the photo folder, the scale
@@ -64,7 +76,7 @@ class TaskRow:
         return self.model_name.format(task=self.name, data=data.resolve().name, scale=getattr(config, "scale", ""))
 
 
-def _style_summary(info: ModelInfo) -> str:
+def _style_summary(info: ModelHeader) -> str:
     style = info.style
     what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
     what += f" [{style['license']}]" if style.get("license") else ""
@@ -76,7 +88,7 @@ def _style_summary(info: ModelInfo) -> str:
     return what
 
 
-def _upscale_summary(info: ModelInfo) -> str:
+def _upscale_summary(info: ModelHeader) -> str:
     section = info.document.get("upscale", {})
     kind = {"faithful": "faithful", "perceptual": "crisp"}.get(section.get("kind"), section.get("kind", "?"))
     return f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylize.errors import ModelFileError
+from stylize.files import ReadFiles
 from stylize.modelfile import MODEL_SUFFIX, ModelInfo, read_model_info
 from stylize.task_table import TASKS
 
@@ -115,3 +116,11 @@ def resolve_model(name_or_path: str | Path) -> Path:
             return path
     names = sorted({e.name for e in available_models() if e.info is not None})
     raise ModelFileError(f"unknown model {text!r}; known models: {', '.join(names) or 'none installed'}")
+
+
+def guard_model(reads: ReadFiles, model: str | Path) -> Path:
+    """The file behind a model name or path (what `--model` resolves to), added to the files a job reads so
+    that no output may replace it."""
+    path = resolve_model(model)
+    reads.add(path, "the model")
+    return path

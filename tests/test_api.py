@@ -21,3 +21,63 @@ def test_type_checkers_see_exactly_the_public_names():
     guarded = next(node for node in tree.body if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test))
     imported = {alias.asname or alias.name for node in guarded.body for alias in node.names}
     assert imported == set(stylize.__all__) - {"__version__"}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """stylize's modules and the stylize modules each imports anywhere in it (also inside functions and under
+    TYPE_CHECKING): `from a.b import c` counts as importing a.b.c when that is a module, else a.b."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).parents[1] / "stylize"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(root.parent).with_suffix("").parts
+        modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        imported = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("stylize"):
+                for alias in node.names:
+                    full = f"{node.module}.{alias.name}"
+                    imported.add(full if full in modules else node.module)
+            elif isinstance(node, ast.Import):
+                imported.update(alias.name for alias in node.names if alias.name in modules)
+        graph[name] = {module for module in imported if module in modules and module != name}
+    return graph
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    """Issue 28: no circle in the import graph, of any length (a package's __init__ re-exporting its own
+    modules lazily for the public API is the one kind allowed: `stylize` itself)."""
+    graph = _import_graph()
+    graph["stylize"] = set()
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(module: str) -> None:  # Tarjan's strongly connected components
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = []
+            while True:
+                member = stack.pop()
+                component.append(member)
+                if member == module:
+                    break
+            if len(component) > 1:
+                circles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    assert circles == []

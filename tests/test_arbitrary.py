@@ -91,7 +91,8 @@ def test_tiled_equals_untiled(device, transform):
     stylizer = ArbitraryStylizer(_decoders(), device=device, config=ArbitraryConfig(transform=transform))
     whole = stylizer.with_styles([style])(photo)
     seen = []
-    tiled_stylizer = ArbitraryStylizer(stylizer.net, device=device, config=ArbitraryConfig(tile=160, transform=transform),
+    tiled_config = ArbitraryConfig(tile=160, transform=transform)
+    tiled_stylizer = ArbitraryStylizer(stylizer.net, device=device, config=tiled_config,
                                        on_progress=lambda done, total: seen.append((done, total)))
     tiled = tiled_stylizer.with_styles([style])(photo)
     assert seen[-1][0] == seen[-1][1] > 2  # tiles were made and counted over every level

@@ -242,9 +242,9 @@ def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
                                                                 ("KeyboardInterrupt", 130, "interrupted")])
 def test_a_signal_during_start_up_exits_with_its_own_code(monkeypatch, capsys, signal_error, code, message):
     """Issue 35: SIGTERM before a job started (click turns it into Abort) exited 130 "interrupted"."""
-    from stylize.cli import app, styling
+    from stylize.cli import exits, styling
 
-    error = app.Terminated if signal_error == "Terminated" else KeyboardInterrupt
+    error = exits.Terminated if signal_error == "Terminated" else KeyboardInterrupt
 
     def interrupted(*args, **kwargs):
         raise error

@@ -13,8 +13,7 @@ from stylize.batch import single_job
 from stylize.images import load_image, save_image
 from stylize.modelfile import ARCHITECTURES
 from stylize.task_table import TASKS
-from stylize.tasks.protocol import Task
-from stylize.training.loop import Objective
+from stylize.tasks.protocol import Objective, Task
 
 
 @pytest.mark.parametrize("name", sorted(TASKS))
@@ -70,7 +69,8 @@ def test_every_built_task_keeps_the_contract(content_path, style_path, tmp_path)
     tasks = [
         FastStylizer.load("starry", "cpu", FastConfig(tile=128), on_progress=progress),
         Upscaler.load(None, "cpu", UpscaleConfig(tile=96, ensemble=False), on_progress=progress),
-        ArbitraryStylizer.load("arbitrary", "cpu", ArbitraryConfig(tile=128), on_progress=progress).with_styles([style]),
+        ArbitraryStylizer.load("arbitrary", "cpu", ArbitraryConfig(tile=128), on_progress=progress)
+        .with_styles([style]),
         GatysTransfer([style], GatysConfig(steps=2, size=64, start_size=64), "cpu"),
         Colorizer.from_files([style_path], config=None, device="cpu"),
     ]

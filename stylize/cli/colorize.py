@@ -41,11 +41,12 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     config = ColorizeConfig.from_options(options)
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer
+    from stylize.zoo import guard_model
 
     reads = ReadFiles()
     reads.add_all(references, "a reference")
     if model is not None:
-        file_jobs.add_model(reads, model)
+        guard_model(reads, model)
     if reference_folder is not None:
         reads.add_folder(reference_folder, "a reference")
     single = file_jobs.is_single(inputs, output)

@@ -10,18 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stylize.cli.app import EXIT_RUNTIME, fail, fail_interrupted
+from stylize.cli.exits import EXIT_RUNTIME, fail, fail_interrupted
 from stylize.files import ReadFiles
 
 if TYPE_CHECKING:
     from stylize.batch import BatchReport, Job, JobResult, ProcessBatch
-
-
-def add_model(reads: ReadFiles, model: str) -> None:
-    """Guard the file behind a model name or path (what `--model` resolves to): no output may replace it."""
-    from stylize.zoo import resolve_model
-
-    reads.add(resolve_model(model), "the model")
 
 
 def inputs_and_output(default_name: str) -> Callable[[Any], Any]:

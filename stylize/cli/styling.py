@@ -68,12 +68,12 @@ class StylePlan:
 
     def reads(self) -> ReadFiles:
         """The files this plan reads, which no output may replace."""
-        from stylize.cli.jobs import add_model
+        from stylize.zoo import guard_model
 
         reads = ReadFiles()
         reads.add_all(self.styles, "the style image")
         for model in self.models:
-            add_model(reads, model)
+            guard_model(reads, model)
         if self.masks is not None:
             self.masks.register(reads)
         return reads

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.app import EXIT_INTERRUPTED, EXIT_TERMINATED
+from stylize.cli.exits import EXIT_INTERRUPTED, EXIT_TERMINATED
 from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
 from stylize.task_table import TASKS
 

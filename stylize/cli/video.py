@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from stylize.cli.app import fail_interrupted
+from stylize.cli.exits import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
 from stylize.cli.styling import ARBITRARY_MODE, choose_mode
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
@@ -62,14 +62,14 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
     from tqdm import tqdm
 
-    from stylize.cli.jobs import add_model
     from stylize.files import ReadFiles
     from stylize.tasks.video import VideoJob, VideoProgress, frame_functions, work_folder
+    from stylize.zoo import guard_model
 
     reads = ReadFiles([source])
     reads.add_all(styles, "the style image")
     if model is not None:
-        add_model(reads, model)
+        guard_model(reads, model)
     for path in (output, work_folder(output)):
         reads.check(path, "output video")
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device)

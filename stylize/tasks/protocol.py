@@ -1,4 +1,5 @@
-"""The task contract: what batch.run_jobs, the CLI and the page call.
+"""The task contract: what batch.run_jobs, the CLI and the page call (Task), and what a task that trains
+gives the training loop (Objective).
 
 A task is built once (weights, style targets, references) on one device, with the callbacks that report
 its progress, and then turns loaded images into pixels: `process(images, jobs)` for a batch (the jobs say
@@ -11,13 +12,16 @@ serves one caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
+    from torch import nn
 
     from stylize.batch import Job, Result
+    from stylize.config import TrainConfig
     from stylize.images import LoadedImage
+    from stylize.training.data import Transform
 
 # (units done, units in all) for one image: tiles of a large image, over every pass (an ensemble's turns,
 # several models or levels) counted as one total.
@@ -35,3 +39,35 @@ class Task(Protocol):
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> Sequence[Result]:
         """One result per image, in order: pixels (1, 3, H', W') in [0, 1], or a batch.Output."""
         ...
+
+
+class Objective(Protocol):
+    """What a task gives the training loop."""
+
+    task: str  # stored in model files: "style", "upscale", ...
+    config: TrainConfig
+    # Crops cut at the photos' own resolution (super-resolution), where a photo smaller than a crop, enlarged
+    # to fit, teaches blur; a transform that resizes every crop anyway (style) does not care.
+    native_crops: bool
+    loss_names: tuple[str, ...]  # names of the weighted terms loss() returns, in order
+
+    def inputs(self) -> dict[str, str]:
+        """Fingerprints of what is learned from besides the photos (e.g. the style image's hash)."""
+
+    def build(self) -> nn.Module:
+        """A freshly initialized network (seeded by the loop)."""
+
+    def prepare(self, device: torch.device) -> None:
+        """Load what the loss needs (VGG, style targets) on the training device."""
+
+    def transform(self) -> Transform:
+        """Photo -> training item; must be picklable for worker processes."""
+
+    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        """The weighted loss terms for a batch, a 1-d tensor in the order of loss_names."""
+
+    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
+        """An image showing held-back photos and the network's output for them."""
+
+    def metadata(self) -> dict[str, Any]:
+        """Sections for the model file (credits, degradation...)."""

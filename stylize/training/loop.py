@@ -16,14 +16,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
-from stylize.config import TrainConfig
 from stylize.device import (
     DistributedEnv,
     accelerated,
@@ -37,41 +36,10 @@ from stylize.errors import ConfigError, DataError, TrainingError
 from stylize.files import check_writable, check_writable_folder, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
+from stylize.tasks.protocol import Objective
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
-from stylize.training.data import ImageFiles, ResumableSampler, Transform, batches, find_images, fingerprint
+from stylize.training.data import ImageFiles, ResumableSampler, batches, find_images, fingerprint
 from stylize.zoo import resolve_model
-
-
-class Objective(Protocol):
-    """What a task gives the training loop."""
-
-    task: str  # stored in model files: "style", "upscale", ...
-    config: TrainConfig
-    # Crops cut at the photos' own resolution (super-resolution), where a photo smaller than a crop, enlarged
-    # to fit, teaches blur; a transform that resizes every crop anyway (style) does not care.
-    native_crops: bool
-    loss_names: tuple[str, ...]  # names of the weighted terms loss() returns, in order
-
-    def inputs(self) -> dict[str, str]:
-        """Fingerprints of what is learned from besides the photos (e.g. the style image's hash)."""
-
-    def build(self) -> nn.Module:
-        """A freshly initialized network (seeded by the loop)."""
-
-    def prepare(self, device: torch.device) -> None:
-        """Load what the loss needs (VGG, style targets) on the training device."""
-
-    def transform(self) -> Transform:
-        """Photo -> training item; must be picklable for worker processes."""
-
-    def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
-        """The weighted loss terms for a batch, a 1-d tensor in the order of loss_names."""
-
-    def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-        """An image showing held-back photos and the network's output for them."""
-
-    def metadata(self) -> dict[str, Any]:
-        """Sections for the model file (credits, degradation...)."""
 
 
 @dataclass(frozen=True)
