@@ -1,4 +1,5 @@
-"""Shared fixtures: tiny generated images, and a --device option (default cpu) for device-aware tests."""
+"""Shared fixtures: tiny generated images, the command line in process (`invoke`), and a --device option
+(default cpu) for device-aware tests."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from click.testing import CliRunner, Result
 from PIL import Image
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -22,6 +24,40 @@ def device(request: pytest.FixtureRequest) -> str:
     if name.startswith("cuda") and not torch.cuda.is_available():
         pytest.skip("CUDA not available")
     return name
+
+
+class CommandLine:
+    """`stylize` run in process by click's runner: call it with the arguments (paths become strings)."""
+
+    def __call__(self, *args: object, catch_exceptions: bool = False) -> Result:
+        from stylize.cli import cli
+
+        return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=catch_exceptions)
+
+    @staticmethod
+    def error_line(result: Result, code: int, message: str = "") -> str:
+        """The one line a failed command printed (`Error: ...`, no traceback), checked for its exit code and
+        message."""
+        assert result.exit_code == code, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], result.stderr
+        assert "Traceback" not in result.output
+        return lines[0]
+
+
+@pytest.fixture
+def invoke() -> CommandLine:
+    return CommandLine()
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A tiny random style model file (the house's Johnson network at width 8, one residual block)."""
+    from stylize.modelfile import save_model
+    from stylize.nets.johnson import JohnsonNet
+
+    torch.manual_seed(0)
+    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
 
 
 def gradient_image(width: int, height: int, seed: int = 0) -> Image.Image:

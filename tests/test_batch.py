@@ -13,10 +13,6 @@ from stylize.modelfile import save_model
 from stylize.nets.johnson import JohnsonNet
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 @pytest.fixture
 def tree(tmp_path):
     """photos/ with nested folders, a corrupt JPEG, a zero-byte file, text named .png and a non-image."""
@@ -34,17 +30,11 @@ def tree(tmp_path):
     return root
 
 
-@pytest.fixture
-def model(tmp_path):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
-
-
 GOOD = ["a.png", "trip/b.png", "trip/day1/c.png", "trip/day1/d.png"]
 BAD = {"trip/corrupt.jpg": "corrupt or truncated", "trip/empty.jpg": "empty", "trip/fake.png": "not an image"}
 
 
-def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(tree, model, tmp_path):
+def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(invoke, tree, model, tmp_path):
     out, report = tmp_path / "out", tmp_path / "report.json"
     result = invoke("batch", tree, "-o", out, "--model", model, "--report", report, "--device", "cpu")
     assert result.exit_code == 1
@@ -61,7 +51,7 @@ def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(tree, model, tmp_
     assert load_image(out / "trip" / "day1" / "c.png").pixels.shape == (1, 3, 40, 30)
 
 
-def test_rerun_skips_done_and_overwrite_redoes(tree, model, tmp_path):
+def test_rerun_skips_done_and_overwrite_redoes(invoke, tree, model, tmp_path):
     out = tmp_path / "out"
     invoke("batch", tree / "a.jpg", tree / "trip" / "b.png", "-o", out, "--model", model, "-q")
     before = (out / "a.png").stat().st_mtime_ns
@@ -120,7 +110,7 @@ def test_failed_write_leaves_no_partial_file_and_run_goes_on(tree, tmp_path, mon
     assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["b.png"]
 
 
-def test_shards_partition_the_inputs_and_match_one_process(tree, model, tmp_path):
+def test_shards_partition_the_inputs_and_match_one_process(invoke, tree, model, tmp_path):
     whole = tmp_path / "whole"
     invoke("batch", tree, "-o", whole, "--model", model, "-q")
     parts = tmp_path / "parts"
@@ -136,7 +126,7 @@ def test_shards_partition_the_inputs_and_match_one_process(tree, model, tmp_path
     assert sum(len(s) for s in shards) == len(jobs)
 
 
-def test_style_mode_computes_style_targets_once(tree, tmp_path, monkeypatch):
+def test_style_mode_computes_style_targets_once(invoke, tree, tmp_path, monkeypatch):
     from stylize.tasks import gatys
 
     style = tmp_path / "style.png"
@@ -157,7 +147,7 @@ def test_style_mode_computes_style_targets_once(tree, tmp_path, monkeypatch):
     assert sorted(p.name for p in (tmp_path / "out").rglob("*.jpg")) == ["a_s.jpg", "b_s.jpg", "c_s.jpg", "d_s.jpg"]
 
 
-def test_style_mode_seeds_each_image_reproducibly(tree, tmp_path):
+def test_style_mode_seeds_each_image_reproducibly(invoke, tree, tmp_path):
     style = tmp_path / "style.png"
     stripes_image(40, 40).save(style)
     for name in ("one", "two"):
@@ -166,7 +156,7 @@ def test_style_mode_seeds_each_image_reproducibly(tree, tmp_path):
     assert (tmp_path / "one" / "a.png").read_bytes() == (tmp_path / "two" / "a.png").read_bytes()
 
 
-def test_glob_patterns_keep_the_path_below_the_fixed_part(tree, model, tmp_path, monkeypatch):
+def test_glob_patterns_keep_the_path_below_the_fixed_part(invoke, tree, model, tmp_path, monkeypatch):
     monkeypatch.chdir(tree.parent)
     result = invoke("batch", "photos/trip/**/*.jpg", "-o", tmp_path / "out", "--model", model, "--batch-size", "2",
                     "--io-threads", "2", "--format", "webp")
@@ -176,7 +166,7 @@ def test_glob_patterns_keep_the_path_below_the_fixed_part(tree, model, tmp_path,
     ]
 
 
-def test_never_overwrites_an_input(tree, model):
+def test_never_overwrites_an_input(invoke, tree, model):
     result = invoke("batch", tree / "trip", "-o", tree / "trip", "--model", model)
     assert result.exit_code == 2 and "would overwrite an input" in result.stderr
 
@@ -191,7 +181,7 @@ def test_never_overwrites_an_input(tree, model):
         (["--steps", "3"], "--steps cannot be used with --model"),
     ],
 )
-def test_batch_usage_errors(tree, model, tmp_path, args, message, monkeypatch):
+def test_batch_usage_errors(invoke, tree, model, tmp_path, args, message, monkeypatch):
     monkeypatch.chdir(tmp_path)
     inputs = [a for a in args if not a.startswith("-") and a not in ("0/3", "x", "3")]
     options = [a for a in args if a not in inputs]
@@ -208,7 +198,7 @@ def test_same_stem_collisions_are_refused(tmp_path):
         batch.plan_jobs(batch.collect_inputs([tmp_path / "x"])[0], tmp_path / "out")
 
 
-def test_batch_at_the_photos_own_size_uses_the_style_at_full_resolution(tmp_path):
+def test_batch_at_the_photos_own_size_uses_the_style_at_full_resolution(invoke, tmp_path):
     # The style must not be read at a hidden 512 px and upsampled for larger photos: batch equals run.
     photo, style = tmp_path / "wide.png", tmp_path / "style.png"
     gradient_image(600, 40).save(photo)
@@ -233,12 +223,8 @@ def test_rerunning_a_batch_into_its_own_input_folder_skips_what_it_made(tmp_path
     """Issue 33: `batch same -o same` run twice refused the second run: the first run's photo.png, the output
     of photo.jpg, became an input whose output was itself."""
     import torch
-    from click.testing import CliRunner
     from conftest import gradient_image
 
-    from stylize.cli import cli
-    from stylize.modelfile import save_model
-    from stylize.nets.johnson import JohnsonNet
 
     torch.manual_seed(0)
     model = save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})

@@ -12,10 +12,6 @@ from stylize.images import load_image
 FAST = ["--size", "40", "--steps", "2"]
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 def error_lines(result):
     return [line for line in result.stderr.splitlines() if line.strip()]
 
@@ -28,7 +24,7 @@ def inputs(content_path, style_path, second_style_path):
     assert [file_digest(p) for p in paths] == digests, "an input image was modified"
 
 
-def test_run_end_to_end_with_bundled_weights(inputs, tmp_path):
+def test_run_end_to_end_with_bundled_weights(invoke, inputs, tmp_path):
     content, style, _ = inputs
     out = tmp_path / "out.png"
     result = invoke("run", content, "--style", style, "-o", out, "--size", "48", "--steps", "12", "--device", "cpu")
@@ -39,7 +35,7 @@ def test_run_end_to_end_with_bundled_weights(inputs, tmp_path):
     assert (pixels - load_image(content).pixels).abs().mean() > 0.02
 
 
-def test_default_output_name_is_in_the_current_folder(inputs, tmp_path, monkeypatch):
+def test_default_output_name_is_in_the_current_folder(invoke, inputs, tmp_path, monkeypatch):
     content, style, _ = inputs
     work = tmp_path / "work"
     work.mkdir()
@@ -48,7 +44,7 @@ def test_default_output_name_is_in_the_current_folder(inputs, tmp_path, monkeypa
     assert (work / "content_style.png").is_file()
 
 
-def test_same_seed_gives_identical_bytes(inputs, tmp_path):
+def test_same_seed_gives_identical_bytes(invoke, inputs, tmp_path):
     content, style, _ = inputs
     outs = [tmp_path / "a.png", tmp_path / "b.png", tmp_path / "c.png"]
     for out, seed in zip(outs, (3, 3, 4), strict=False):
@@ -58,7 +54,7 @@ def test_same_seed_gives_identical_bytes(inputs, tmp_path):
     assert outs[0].read_bytes() != outs[2].read_bytes()
 
 
-def test_all_optimization_options_are_accepted_and_used(inputs, tmp_path):
+def test_all_optimization_options_are_accepted_and_used(invoke, inputs, tmp_path):
     content, style, second = inputs
     out = tmp_path / "blend.jpg"
     result = invoke(
@@ -72,7 +68,7 @@ def test_all_optimization_options_are_accepted_and_used(inputs, tmp_path):
     assert load_image(out).pixels.shape == (1, 3, 53, 64)
 
 
-def test_preserve_color_flag(inputs, tmp_path):
+def test_preserve_color_flag(invoke, inputs, tmp_path):
     from stylize.colorspace import rgb_to_yiq
     from stylize.tensors import resize_longest
 
@@ -85,7 +81,7 @@ def test_preserve_color_flag(inputs, tmp_path):
     assert error[kept] < 0.5 * error[plain]
 
 
-def test_save_every_writes_intermediate_images(inputs, tmp_path):
+def test_save_every_writes_intermediate_images(invoke, inputs, tmp_path):
     content, style, _ = inputs
     out = tmp_path / "out.png"
     assert invoke("run", content, "--style", style, "-o", out, *FAST[:2], "--steps", "4",
@@ -93,7 +89,7 @@ def test_save_every_writes_intermediate_images(inputs, tmp_path):
     assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out.png", "out_step0002.png"]
 
 
-def test_quiet_prints_nothing_and_default_prints_progress(inputs, tmp_path):
+def test_quiet_prints_nothing_and_default_prints_progress(invoke, inputs, tmp_path):
     content, style, _ = inputs
     quiet = invoke("run", content, "--style", style, "-o", tmp_path / "q.png", *FAST, "--quiet")
     assert quiet.exit_code == 0 and quiet.output == ""
@@ -101,14 +97,14 @@ def test_quiet_prints_nothing_and_default_prints_progress(inputs, tmp_path):
     assert "Wrote" in loud.stderr
 
 
-def test_size_zero_keeps_the_content_size(inputs, tmp_path):
+def test_size_zero_keeps_the_content_size(invoke, inputs, tmp_path):
     content, style, _ = inputs
     out = tmp_path / "native.webp"
     assert invoke("run", content, "--style", style, "-o", out, "--size", "0", "--steps", "1", "-q").exit_code == 0
     assert load_image(out).pixels.shape == load_image(content).pixels.shape
 
 
-def test_torchvision_weights_offline_is_a_one_line_error(inputs, tmp_path, monkeypatch):
+def test_torchvision_weights_offline_is_a_one_line_error(invoke, inputs, tmp_path, monkeypatch):
     from urllib.error import URLError
 
     from torchvision.models import VGG19_Weights
@@ -161,7 +157,7 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
         ("no style", 2, "Missing option '--style' (or '--model')"),
     ],
 )
-def test_bad_input_gives_one_line_and_exit_code(inputs, tmp_path, case, code, message):
+def test_bad_input_gives_one_line_and_exit_code(invoke, inputs, tmp_path, case, code, message):
     content, style, second = inputs
     out = tmp_path / "out.png"
     args = {
@@ -208,7 +204,7 @@ def _folder(path: Path) -> Path:
     return path
 
 
-def test_version_and_help():
+def test_version_and_help(invoke):
     assert invoke("--version").output.startswith("stylize, version ")
     help_text = invoke("run", "--help").output
     for option in ("--style-blend", "--preserve-color", "--save-every", "--start-size", "--weights"):
@@ -224,7 +220,7 @@ def test_python_dash_m_and_fast_help():
     assert "run" in result.stdout
 
 
-def test_interrupt_is_reported_without_traceback(inputs, tmp_path, monkeypatch):
+def test_interrupt_is_reported_without_traceback(invoke, inputs, tmp_path, monkeypatch):
     from stylize.tasks import gatys
 
     def interrupted(self, *args, **kwargs):

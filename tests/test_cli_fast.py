@@ -4,19 +4,13 @@ import importlib.util
 
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 
-from stylize.cli import cli
 from stylize.images import load_image
 from stylize.modelfile import load_model, save_model
 from stylize.nets.johnson import JohnsonNet
 from stylize.tasks.network import tile_spec
 from stylize.tensors import tile_boxes
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture(autouse=True)
@@ -42,14 +36,14 @@ def photo(tmp_path):
     return path
 
 
-def test_run_model_by_name_keeps_full_size(photo, model_file, tmp_path):
+def test_run_model_by_name_keeps_full_size(invoke, photo, model_file, tmp_path):
     out = tmp_path / "out.png"
     result = invoke("run", photo, "--model", "stripes", "-o", out, "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert load_image(out).pixels.shape == (1, 3, 31, 45)
 
 
-def test_run_model_by_path_with_every_fast_option(photo, model_file, tmp_path):
+def test_run_model_by_path_with_every_fast_option(invoke, photo, model_file, tmp_path):
     out = tmp_path / "out.jpg"
     result = invoke("run", photo, "--model", model_file, "-o", out, "--size", "60", "--strength", "0.5",
                     "--preserve-color", "--tile", "200", "--quality", "90", "-q")
@@ -57,7 +51,7 @@ def test_run_model_by_path_with_every_fast_option(photo, model_file, tmp_path):
     assert load_image(out).pixels.shape == (1, 3, 41, 60)
 
 
-def test_run_model_shows_the_tiles_of_a_large_photo_unless_quiet(model_file, tmp_path):
+def test_run_model_shows_the_tiles_of_a_large_photo_unless_quiet(invoke, model_file, tmp_path):
     photo = tmp_path / "large.png"
     gradient_image(200, 150).save(photo)
     tiles = len(tile_boxes(150, 200, 128, tile_spec(load_model(model_file)[0])))
@@ -69,7 +63,7 @@ def test_run_model_shows_the_tiles_of_a_large_photo_unless_quiet(model_file, tmp
     assert untiled.exit_code == 0 and f"/{tiles} [" not in untiled.stderr and "Wrote" in untiled.stderr
 
 
-def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, monkeypatch):
+def test_default_output_name_uses_the_model_name(invoke, photo, model_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert invoke("run", photo, "--model", "stripes", "-q").exit_code == 0
     assert (tmp_path / "photo_stripes.png").is_file()
@@ -91,37 +85,35 @@ def test_default_output_name_uses_the_model_name(photo, model_file, tmp_path, mo
         (["--model", "stripes", "--style", "missing.png"], 2, "'missing.png' does not exist"),
     ],
 )
-def test_run_model_errors(photo, model_file, tmp_path, args, code, message):
+def test_run_model_errors(invoke, photo, model_file, tmp_path, args, code, message):
     args = [photo if a == "PHOTO" else a for a in args]
     result = invoke("run", photo, *args, "-o", tmp_path / "o.png")
-    assert result.exit_code == code
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0]
+    line = invoke.error_line(result, code, message)
     if "nosuch" in args:
-        assert "stripes" in lines[0]  # the cached model is listed beside the shipped ones
+        assert "stripes" in line  # the cached model is listed beside the shipped ones
 
 
-def test_corrupt_model_file_is_a_one_line_error(photo, tmp_path):
+def test_corrupt_model_file_is_a_one_line_error(invoke, photo, tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x00" * 64)
     result = invoke("run", photo, "--model", bad, "-o", tmp_path / "o.png")
     assert result.exit_code == 1 and "not a valid model file" in result.stderr
 
 
-def test_strength_option_only_with_model(photo, tmp_path):
+def test_strength_option_only_with_model(invoke, photo, tmp_path):
     style = tmp_path / "s.png"
     stripes_image(32, 32).save(style)
     result = invoke("run", photo, "--style", style, "--strength", "0.5", "-o", tmp_path / "o.png")
     assert result.exit_code == 2 and "--strength cannot be used with --style" in result.stderr
 
 
-def test_models_lists_credits(model_file):
+def test_models_lists_credits(invoke, model_file):
     result = invoke("models")
     assert result.exit_code == 0
     assert "stripes" in result.output and "Stripes, Test" in result.output and "[CC0]" in result.output
 
 
-def test_models_with_none_installed_says_how_to_get_one(monkeypatch):
+def test_models_with_none_installed_says_how_to_get_one(invoke, monkeypatch):
     import stylize.zoo as pretrained
 
     monkeypatch.setattr(pretrained, "shipped_dir", lambda: pretrained.cache_dir() / "none")
@@ -146,7 +138,7 @@ TRAIN_FAST = ["--steps", "4", "--image-size", "32", "--batch-size", "2", "--work
               "--preview-every", "2", "--preview-images", "1", "--device", "cpu"]
 
 
-def test_train_writes_a_model_that_run_can_use(photos, tmp_path, model_cache):
+def test_train_writes_a_model_that_run_can_use(invoke, photos, tmp_path, model_cache):
     data, style = photos
     result = invoke("train", "--style", style, "--data", data, *TRAIN_FAST, "--lr", "0.002", "--seed", "3",
                     "--content-weight", "1", "--style-weight", "5", "--tv-weight", "0.5", "--weights", "caffe",
@@ -164,7 +156,7 @@ def test_train_writes_a_model_that_run_can_use(photos, tmp_path, model_cache):
     assert invoke("run", data / "0.png", "--model", "style", "-o", tmp_path / "o.png").exit_code == 0
 
 
-def test_train_epochs_and_resume(photos, tmp_path):
+def test_train_epochs_and_resume(invoke, photos, tmp_path):
     data, style = photos
     out = tmp_path / "m.safetensors"
     result = invoke("train", "--style", style, "--data", data, "-o", out, *TRAIN_FAST, "--epochs", "1", "-q")
@@ -186,7 +178,7 @@ def test_train_epochs_and_resume(photos, tmp_path):
         ("bad size", 2, "'--image-size': 8 is not in the range x>=32"),
     ],
 )
-def test_train_errors(photos, tmp_path, case, code, message):
+def test_train_errors(invoke, photos, tmp_path, case, code, message):
     data, style = photos
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -205,14 +197,12 @@ def test_train_errors(photos, tmp_path, case, code, message):
         args += ["-o", out]
     result = invoke("train", *args, *[a for a in TRAIN_FAST if a != "--image-size" or case != "bad size"]
                     if case != "bad size" else ["--steps", "1", "--workers", "0"])
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    invoke.error_line(result, code, message)
     assert not out.exists()
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
-def test_export_onnx_round_trip(model_file, tmp_path):
+def test_export_onnx_round_trip(invoke, model_file, tmp_path):
     out = tmp_path / "m.onnx"
     result = invoke("export", "stripes", "--onnx", out, "--opset", "17")
     assert result.exit_code == 0, result.output
@@ -229,7 +219,7 @@ def test_export_onnx_round_trip(model_file, tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
-def test_export_of_a_shipped_model_says_one_line(tmp_path):
+def test_export_of_a_shipped_model_says_one_line(invoke, tmp_path):
     import warnings
 
     from stylize.zoo import available_models
@@ -245,6 +235,6 @@ def test_export_of_a_shipped_model_says_one_line(tmp_path):
     assert not [str(w.message) for w in caught if "Constant folding" in str(w.message)]
 
 
-def test_export_unknown_model(tmp_path):
+def test_export_unknown_model(invoke, tmp_path):
     result = invoke("export", "nosuch", "-o", tmp_path / "m.onnx", "-q")
     assert result.exit_code == 1 and "unknown model" in result.stderr

@@ -4,18 +4,12 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 from PIL import Image
 
-from stylize.cli import cli
 from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.images import load_image
 from stylize.tasks.colorize import Colorizer, gray_rgb
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def scene(seed: int = 0, size: int = 96) -> torch.Tensor:
@@ -73,7 +67,7 @@ def test_several_references_and_strength(tmp_path):
     assert delta(faint, gray) < 0.5
 
 
-def test_folder_retrieval_picks_the_near_duplicate(tmp_path):
+def test_folder_retrieval_picks_the_near_duplicate(invoke, tmp_path):
     folder = tmp_path / "refs"
     folder.mkdir()
     Image.fromarray((scene(seed=3)[0].permute(1, 2, 0) * 255).byte().numpy()).save(folder / "twin.png")
@@ -95,7 +89,7 @@ def test_folder_retrieval_picks_the_near_duplicate(tmp_path):
     assert delta(colored, scene(seed=1)) < 0.4 * delta(gray, scene(seed=1))
 
 
-def test_cli_single_file(tmp_path, monkeypatch):
+def test_cli_single_file(invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pil_reference = Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy())
     pil_reference.save(tmp_path / "ref.png")
@@ -118,7 +112,7 @@ def test_cli_single_file(tmp_path, monkeypatch):
         ("unreadable reference", 1, "not an image"),
     ],
 )
-def test_bad_input(tmp_path, monkeypatch, case, code, message):
+def test_bad_input(invoke, tmp_path, monkeypatch, case, code, message):
     import stylize.tasks.colorize
 
     # "no reference" is an error only where no automatic model is installed: simulate that.
@@ -136,15 +130,13 @@ def test_bad_input(tmp_path, monkeypatch, case, code, message):
         "unreadable reference": [photo, "--reference", text],
     }[case]
     result = invoke("colorize", *args, "-o", tmp_path / "out.png")
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    invoke.error_line(result, code, message)
     assert not (tmp_path / "out.png").exists()
 
 
 
 
-def test_automatic_colorizer_trains_and_colorizes_without_a_reference(tmp_path):
+def test_automatic_colorizer_trains_and_colorizes_without_a_reference(invoke, tmp_path):
     from stylize.config import ColorizeTrainConfig
     from stylize.tasks.colorize import ColorizeObjective
     from stylize.training.loop import fit
@@ -185,7 +177,7 @@ def test_automatic_network_starts_gray_and_is_not_saturated_by_large_features():
     assert net(scaled, lightness).abs().max() < 0.5 * 110
 
 
-def test_shipped_automatic_model_colorizes_without_a_reference(tmp_path):
+def test_shipped_automatic_model_colorizes_without_a_reference(invoke, tmp_path):
     """End to end with the shipped colorize-auto weights at a tiny size: lightness kept, colour added."""
     from stylize.tasks.colorize import automatic_model
 

@@ -25,23 +25,6 @@ from stylize.nets.johnson import JohnsonNet
 from stylize.training.data import find_images
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def one_error_line(result) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert "Traceback" not in result.output
-    return lines[0]
-
-
-@pytest.fixture
-def model(tmp_path):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
-
-
 @pytest.fixture
 def photos(tmp_path):
     root = tmp_path / "photos"
@@ -62,15 +45,15 @@ def test_symlink_loops_walk_each_real_folder_once(photos):
     assert sorted(relative for _, relative in found) == ["a.jpg", "sub/b.png"]
 
 
-def test_report_on_an_input_is_refused_before_any_work(photos, model, tmp_path):
+def test_report_on_an_input_is_refused_before_any_work(invoke, photos, model, tmp_path):
     before = (photos / "a.jpg").read_bytes()
     result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--report", photos / "a.jpg")
-    assert result.exit_code == 2 and "report" in one_error_line(result) and "would be overwritten" in result.stderr
+    assert "report" in invoke.error_line(result, 2) and "would be overwritten" in result.stderr
     assert (photos / "a.jpg").read_bytes() == before and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("overwrite", [False, True])
-def test_an_output_landing_on_the_style_image_is_refused(tmp_path, overwrite):
+def test_an_output_landing_on_the_style_image_is_refused(invoke, tmp_path, overwrite):
     inputs = tmp_path / "in"
     inputs.mkdir()
     gradient_image(20, 16).save(inputs / "s.jpg")
@@ -81,18 +64,18 @@ def test_an_output_landing_on_the_style_image_is_refused(tmp_path, overwrite):
     before = style.read_bytes()
     flags = ["--overwrite"] if overwrite else []
     result = invoke("batch", inputs, "-o", out, "--style", style, "--size", "32", "--steps", "1", *flags)
-    assert result.exit_code == 2 and "would overwrite the style image of this job" in one_error_line(result)
+    assert "would overwrite the style image of this job" in invoke.error_line(result, 2)
     assert style.read_bytes() == before
 
 
-def test_an_output_landing_on_the_model_is_refused(tmp_path):
+def test_an_output_landing_on_the_model_is_refused(invoke, tmp_path):
     photo = tmp_path / "x.jpg"
     gradient_image(20, 16).save(photo)
     odd = tmp_path / "odd"
     odd.mkdir()
     planted = save_model(odd / "x.png", JohnsonNet(width=8, residual_blocks=1), "style", {})  # a model named .png
     result = invoke("batch", photo, "-o", odd, "--model", planted, "--overwrite")
-    assert result.exit_code == 2 and "would overwrite the model of this job" in one_error_line(result)
+    assert "would overwrite the model of this job" in invoke.error_line(result, 2)
 
 
 def test_torchvision_cache_is_read_as_data_only(tmp_path, monkeypatch):
@@ -120,7 +103,7 @@ def test_torchvision_cache_is_read_as_data_only(tmp_path, monkeypatch):
         VGGFeatures(["relu1_1"], weights="torchvision")
 
 
-def test_a_malformed_cached_model_is_listed_and_breaks_nothing(tmp_path, monkeypatch, model):
+def test_a_malformed_cached_model_is_listed_and_breaks_nothing(invoke, tmp_path, monkeypatch, model):
     monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
     cache = tmp_path / "home" / "models"
     cache.mkdir(parents=True)
@@ -136,21 +119,21 @@ def test_a_malformed_cached_model_is_listed_and_breaks_nothing(tmp_path, monkeyp
     assert invoke("run", photo, "--model", "good", "-o", tmp_path / "o.png", "-q").exit_code == 0
 
 
-def test_unwritable_outputs_are_found_before_any_work(tmp_path, photos, model):
+def test_unwritable_outputs_are_found_before_any_work(invoke, tmp_path, photos, model):
     blocker = tmp_path / "file"
     blocker.write_text("a file, not a folder")
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     result = invoke("train", "--style", style, "--data", photos, "-o", blocker / "m.safetensors", "--steps", "1")
-    assert result.exit_code == 2 and "cannot write the model file" in one_error_line(result)
+    assert "cannot write the model file" in invoke.error_line(result, 2)
     result = invoke("batch", photos, "-o", blocker / "out", "--model", model)
-    assert result.exit_code == 2 and "cannot write" in one_error_line(result)
+    assert "cannot write" in invoke.error_line(result, 2)
     result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--report", blocker / "r.json")
-    assert result.exit_code == 2 and "cannot write the report" in one_error_line(result)
+    assert "cannot write the report" in invoke.error_line(result, 2)
     assert not (tmp_path / "out").exists()
 
 
-def test_unwritable_model_cache_is_found_before_training(tmp_path, photos, monkeypatch):
+def test_unwritable_model_cache_is_found_before_training(invoke, tmp_path, photos, monkeypatch):
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
@@ -158,10 +141,10 @@ def test_unwritable_model_cache_is_found_before_training(tmp_path, photos, monke
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: False if "home" in str(path) else real_access(path, mode))
     result = invoke("train", "--style", style, "--data", photos, "--steps", "1")
-    assert result.exit_code == 2 and "is not writable" in one_error_line(result)
+    assert "is not writable" in invoke.error_line(result, 2)
 
 
-def test_a_save_failure_is_a_per_file_failure_with_a_report(tmp_path, photos, model, monkeypatch):
+def test_a_save_failure_is_a_per_file_failure_with_a_report(invoke, tmp_path, photos, model, monkeypatch):
     import stylize.images as images
 
     monkeypatch.setitem(images._FORMAT_MAX_SIDE, "WEBP", 18)  # as a 17000 px WebP would fail
@@ -173,7 +156,7 @@ def test_a_save_failure_is_a_per_file_failure_with_a_report(tmp_path, photos, mo
     assert all("WEBP images are at most 18 px" in f["error"] for f in data["files"])
 
 
-def test_glob_characters_in_existing_names_are_names(tmp_path, model):
+def test_glob_characters_in_existing_names_are_names(invoke, tmp_path, model):
     folder = tmp_path / "in"
     folder.mkdir()
     gradient_image(20, 16).save(folder / "photo[1].jpg")
@@ -183,7 +166,7 @@ def test_glob_characters_in_existing_names_are_names(tmp_path, model):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["photo[1].png"]
 
 
-def test_output_inside_the_input_folder_can_be_rerun(photos, model):
+def test_output_inside_the_input_folder_can_be_rerun(invoke, photos, model):
     for run in range(2):
         result = invoke("batch", photos, "-o", photos / "styled", "--model", model)
         assert result.exit_code == 0, result.output
@@ -192,7 +175,7 @@ def test_output_inside_the_input_folder_can_be_rerun(photos, model):
         "styled/a.png", "styled/sub/b.png"]
 
 
-def test_output_equal_to_the_input_folder_can_be_rerun(photos, model):
+def test_output_equal_to_the_input_folder_can_be_rerun(invoke, photos, model):
     for run in range(2):
         result = invoke("batch", photos, "-o", photos, "--model", model, "--suffix", "_s")
         assert result.exit_code == 0, result.output
@@ -200,26 +183,26 @@ def test_output_equal_to_the_input_folder_can_be_rerun(photos, model):
     assert sorted(p.name for p in photos.rglob("*_s*.png")) == ["a_s.png", "b_s.png"]  # no a_s_s.png
 
 
-def test_a_photo_that_happens_to_be_named_like_an_output_is_still_protected(tmp_path, model):
+def test_a_photo_that_happens_to_be_named_like_an_output_is_still_protected(invoke, tmp_path, model):
     folder = tmp_path / "in"
     folder.mkdir()
     gradient_image(20, 16).save(folder / "a.jpg")
     gradient_image(20, 16, seed=5).save(folder / "a_s.png")  # a real photo, not stylize's output
     result = invoke("batch", folder, "-o", folder, "--model", model, "--suffix", "_s", "--overwrite")
-    assert result.exit_code == 2 and "would overwrite an input image" in one_error_line(result)
+    assert "would overwrite an input image" in invoke.error_line(result, 2)
 
 
-def test_glob_with_dotdot_cannot_write_outside_the_output(tmp_path, model, monkeypatch):
+def test_glob_with_dotdot_cannot_write_outside_the_output(invoke, tmp_path, model, monkeypatch):
     (tmp_path / "photos" / "a").mkdir(parents=True)
     (tmp_path / "other").mkdir()
     gradient_image(20, 16).save(tmp_path / "other" / "x.jpg")
     monkeypatch.chdir(tmp_path)
     result = invoke("batch", "photos/*/../../other/*.jpg", "-o", tmp_path / "out", "--model", model)
-    assert result.exit_code == 2 and "'..' after a wildcard" in one_error_line(result)
+    assert "'..' after a wildcard" in invoke.error_line(result, 2)
     assert not (tmp_path / "out").exists() and sorted(p.name for p in tmp_path.rglob("*.png")) == []
 
 
-def test_out_of_memory_on_the_cpu_is_one_line(tmp_path, model, monkeypatch):
+def test_out_of_memory_on_the_cpu_is_one_line(invoke, tmp_path, model, monkeypatch):
     from stylize.tasks.fast import FastStylizer
 
     def exhausted(self, *args, **kwargs):
@@ -230,7 +213,7 @@ def test_out_of_memory_on_the_cpu_is_one_line(tmp_path, model, monkeypatch):
     photo = tmp_path / "p.png"
     gradient_image(20, 16).save(photo)
     result = invoke("run", photo, "--model", model, "-o", tmp_path / "o.png")
-    assert result.exit_code == 1 and one_error_line(result) == "Error: out of memory"
+    assert invoke.error_line(result, 1) == "Error: out of memory"
 
 
 @pytest.mark.parametrize(
@@ -241,23 +224,23 @@ def test_out_of_memory_on_the_cpu_is_one_line(tmp_path, model, monkeypatch):
         (["--size", "99999"], 2, "'--size': 99999 is not in the range"),
     ],
 )
-def test_odd_option_values_are_one_line_usage_errors(photos, tmp_path, args, code, message):
+def test_odd_option_values_are_one_line_usage_errors(invoke, photos, tmp_path, args, code, message):
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     result = invoke("batch", photos, "-o", tmp_path / "out", "--style", style, "--steps", "1", *args)
-    assert result.exit_code == code and message in one_error_line(result)
+    assert message in invoke.error_line(result, code)
 
 
-def test_a_foreign_checkpoint_to_resume_is_one_line(tmp_path, photos):
+def test_a_foreign_checkpoint_to_resume_is_one_line(invoke, tmp_path, photos):
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "m.ckpt")
     result = invoke("train", "--style", style, "--data", photos, "-o", tmp_path / "m.safetensors", "--resume",
                     "--steps", "1", "--workers", "0")
-    assert result.exit_code == 1 and "not a stylize training checkpoint" in one_error_line(result)
+    assert "not a stylize training checkpoint" in invoke.error_line(result, 1)
 
 
-def test_export_without_the_onnx_extra_names_the_install_command(model, tmp_path, monkeypatch):
+def test_export_without_the_onnx_extra_names_the_install_command(invoke, model, tmp_path, monkeypatch):
     import stylize.extras as extras
 
     real = extras.importlib.import_module
@@ -269,7 +252,7 @@ def test_export_without_the_onnx_extra_names_the_install_command(model, tmp_path
 
     monkeypatch.setattr(extras.importlib, "import_module", missing)
     result = invoke("export", model, "--onnx", tmp_path / "m.onnx")
-    assert result.exit_code == 1 and 'pip install "stylize[onnx]"' in one_error_line(result)
+    assert 'pip install "stylize[onnx]"' in invoke.error_line(result, 1)
 
 
 def _planted_part(folder: Path, name: str, pid: int, age: float) -> Path:
@@ -281,7 +264,7 @@ def _planted_part(folder: Path, name: str, pid: int, age: float) -> Path:
     return path
 
 
-def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path, photos, model):
+def test_stale_temporary_files_of_killed_runs_are_removed(invoke, tmp_path, photos, model):
     out = tmp_path / "out"
     out.mkdir()
     dead = _planted_part(out, "a.png", 999999999, 3600)
@@ -293,7 +276,7 @@ def test_stale_temporary_files_of_killed_runs_are_removed(tmp_path, photos, mode
 
 
 @pytest.mark.parametrize("command", ["upscale", "batch", "train"])
-def test_a_users_own_part_files_are_never_removed(tmp_path, photos, model, monkeypatch, command):
+def test_a_users_own_part_files_are_never_removed(invoke, tmp_path, photos, model, monkeypatch, command):
     """Red-team 1: every writing command removed any old hidden `*.part` in its output folder."""
     out = tmp_path / "out"
     out.mkdir()
@@ -420,7 +403,7 @@ def test_a_failing_write_is_one_line_exit_1_and_leaves_nothing_half_written(tmp_
     assert not any(p.suffix in (".safetensors", ".onnx", ".png", ".json", ".mp4") for p in out.iterdir() if p.is_file())
 
 
-def test_export_onto_the_model_itself_calls_it_the_model(tmp_path):
+def test_export_onto_the_model_itself_calls_it_the_model(invoke, tmp_path):
     """Red-team 9: `export -o MODEL.safetensors` called the model "an input image"."""
     import shutil
 

@@ -2,11 +2,9 @@
 
 import pytest
 import torch
-from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
 from PIL import Image
 
-from stylize.cli import cli
 from stylize.config import GatysConfig
 from stylize.images import load_image, pil_to_tensor
 from stylize.losses import gram, guided_gram
@@ -17,20 +15,10 @@ from stylize.tasks.gatys import GatysTransfer
 from stylize.vgg import VGGFeatures
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 def half_mask(width: int, height: int, left: bool) -> Image.Image:
     image = Image.new("L", (width, height), 0)
     image.paste(255, (0, 0, width // 2, height) if left else (width // 2, 0, width, height))
     return image
-
-
-@pytest.fixture
-def model(tmp_path):
-    torch.manual_seed(0)
-    return save_model(tmp_path / "m.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
 
 
 @pytest.fixture
@@ -69,7 +57,7 @@ def test_two_styles_on_two_halves_give_each_half_its_own_style(device):
     assert distance(right, targets[1]) < distance(right, targets[0])
 
 
-def test_fast_model_leaves_the_unmasked_region_exactly_the_photo(photo, model, tmp_path):
+def test_fast_model_leaves_the_unmasked_region_exactly_the_photo(invoke, photo, model, tmp_path):
     mask = tmp_path / "mask.png"
     half_mask(64, 48, left=True).save(mask)
     out = tmp_path / "out.png"
@@ -103,7 +91,7 @@ def test_feather_is_local_and_keeps_range():
     assert 0 < soft[0, 0, 0, 20] < 1 and soft.min() >= 0 and soft.max() <= 1
 
 
-def test_several_models_paint_several_regions(photo, model, tmp_path):
+def test_several_models_paint_several_regions(invoke, photo, model, tmp_path):
     torch.manual_seed(5)
     other = save_model(tmp_path / "other.safetensors", JohnsonNet(width=8, residual_blocks=1), "style", {})
     left, right = tmp_path / "l.png", tmp_path / "r.png"
@@ -119,7 +107,7 @@ def test_several_models_paint_several_regions(photo, model, tmp_path):
     assert torch.equal(pixels[..., 32:], load_image(only_second).pixels[..., 32:])
 
 
-def test_batch_takes_masks_from_a_folder_mirroring_the_inputs(model, tmp_path):
+def test_batch_takes_masks_from_a_folder_mirroring_the_inputs(invoke, model, tmp_path):
     photos, masks = tmp_path / "photos", tmp_path / "masks"
     (photos / "trip").mkdir(parents=True)
     (masks / "trip").mkdir(parents=True)
@@ -145,7 +133,7 @@ def test_batch_takes_masks_from_a_folder_mirroring_the_inputs(model, tmp_path):
         ("missing", 2, "does not exist"),
     ],
 )
-def test_bad_masks(photo, model, tmp_path, case, code, message):
+def test_bad_masks(invoke, photo, model, tmp_path, case, code, message):
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     black, white, text = tmp_path / "black.png", tmp_path / "white.png", tmp_path / "text.png"
@@ -162,9 +150,7 @@ def test_bad_masks(photo, model, tmp_path, case, code, message):
         "missing": ["--model", model, "--mask", tmp_path / "nope.png"],
     }[case]
     result = invoke("run", photo, *args, "--steps" if "--style" in args else "--quality", "1", "-o", tmp_path / "o.png")
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    invoke.error_line(result, code, message)
     assert not (tmp_path / "o.png").exists()
 
 

@@ -24,10 +24,6 @@ from stylize.tensors import resize_matlab, tile_boxes
 from stylize.training.loop import fit
 
 
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
 def tiny(scale: int, seed: int = 0) -> SRNet:
     torch.manual_seed(seed)
     net = SRNet(scale, width=8, blocks=2)
@@ -188,7 +184,7 @@ def test_a_few_training_steps_lower_the_loss(tmp_path):
     assert (tmp_path / "x2_previews" / "step0000030.png").is_file()
 
 
-def test_cli_single_file_keeps_alpha_and_metadata(model_file, tmp_path):
+def test_cli_single_file_keeps_alpha_and_metadata(invoke, model_file, tmp_path):
     image = gradient_image(21, 15).convert("RGBA")
     image.putalpha(Image.new("L", image.size, 128))
     source = tmp_path / "photo.png"
@@ -207,7 +203,7 @@ def test_cli_single_file_keeps_alpha_and_metadata(model_file, tmp_path):
                                                         ("I;16", ".png", "I;16"), ("I;16", ".jpg", "L"),
                                                         ("neutral RGB", ".png", "RGB"), ("RGB", ".png", "RGB"),
                                                         ("RGB;16", ".png", "RGB")])
-def test_cli_grayscale_photo_stays_grayscale(model_file, tmp_path, mode, suffix, written):
+def test_cli_grayscale_photo_stays_grayscale(invoke, model_file, tmp_path, mode, suffix, written):
     # The tiny network's output for a gray photo is tinted (its channels differ), as the shipped ones are
     # slightly: a black-and-white scan must come back black and white, a colour photo in colour.
     image = gradient_image(13, 11)
@@ -255,7 +251,7 @@ def test_neutral_means_channels_within_two_levels_and_sepia_is_colour():
     assert not is_neutral(sepia) and not is_neutral(gray + torch.tensor([0, 0, 3]).view(1, 3, 1, 1) / 255)
 
 
-def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
+def test_cli_default_output_name_and_folders(invoke, model_file, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "scans" / "old").mkdir(parents=True)
     gradient_image(10, 8).save(tmp_path / "scans" / "a.jpg")
@@ -285,7 +281,7 @@ def test_cli_default_output_name_and_folders(model_file, tmp_path, monkeypatch):
         ("unwritable format", 2, "out.tif: unknown image extension; use one of .jpeg, .jpg, .png, .webp"),
     ],
 )
-def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
+def test_bad_input(invoke, model_file, tmp_path, monkeypatch, case, code, message):
     import stylize.tasks.upscale as upscale_task
 
     photo = tmp_path / "p.png"
@@ -309,13 +305,11 @@ def test_bad_input(model_file, tmp_path, monkeypatch, case, code, message):
     }[case]
     result = invoke("upscale", *args) if case.endswith("without -o") or "-o" in args else \
         invoke("upscale", *args, "-o", tmp_path / "out.png")
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    invoke.error_line(result, code, message)
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.tif").exists()
 
 
-def test_an_upscale_model_is_refused_by_run(model_file, tmp_path):
+def test_an_upscale_model_is_refused_by_run(invoke, model_file, tmp_path):
     photo = tmp_path / "p.png"
     gradient_image(12, 10).save(photo)
     result = invoke("run", photo, "--model", model_file, "-o", tmp_path / "o.png")
@@ -327,7 +321,7 @@ def test_config_checks():
         UpscaleTrainConfig(scale=3, image_size=64)
 
 
-def test_fine_tuning_starts_from_another_models_matching_weights(tmp_path):
+def test_fine_tuning_starts_from_another_models_matching_weights(invoke, tmp_path):
     data = tmp_path / "photos"
     data.mkdir()
     for i in range(5):
@@ -350,7 +344,7 @@ def test_fine_tuning_starts_from_another_models_matching_weights(tmp_path):
     assert mismatch.exit_code == 2 and "none of its weights fit" in mismatch.stderr
 
 
-def test_training_warns_once_about_photos_smaller_than_a_crop(tmp_path):
+def test_training_warns_once_about_photos_smaller_than_a_crop(invoke, tmp_path):
     data = tmp_path / "photos"
     data.mkdir()
     for i, side in enumerate((48, 48, 30, 28)):  # two of them under the 32 px crops: enlarged to fit
@@ -366,7 +360,7 @@ def test_training_warns_once_about_photos_smaller_than_a_crop(tmp_path):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
-def test_export_onnx_upscaler_round_trip_and_colorizer_refused(model_file, tmp_path):
+def test_export_onnx_upscaler_round_trip_and_colorizer_refused(invoke, model_file, tmp_path):
     out = tmp_path / "x3.onnx"
     result = invoke("export", model_file, "-o", out)
     assert result.exit_code == 0 and "checked with onnxruntime" in result.stderr, result.output

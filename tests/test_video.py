@@ -5,24 +5,18 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 from clips import make_clip, scene
 from PIL import Image
 
 av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
-from stylize.cli import cli  # noqa: E402
 from stylize.config import VideoConfig  # noqa: E402
 from stylize.errors import VideoError  # noqa: E402
 from stylize.modelfile import save_model  # noqa: E402
 from stylize.nets.johnson import JohnsonNet  # noqa: E402
 from stylize.tasks.video import VideoJob, tensor_frames, warping_error  # noqa: E402
 from stylize.videoio import probe  # noqa: E402
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def decoded(path) -> list[np.ndarray]:
@@ -50,7 +44,7 @@ def model(tmp_path):
     return save_model(tmp_path / "m.safetensors", net, "style", {})
 
 
-def test_rate_count_rotation_and_audio_are_kept(tmp_path, model):
+def test_rate_count_rotation_and_audio_are_kept(invoke, tmp_path, model):
     source = make_clip(tmp_path / "clip.mp4", frames=12, rotation=90, pan=1.0)
     result = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "--crf", "20",
                     "--segment-seconds", "0.5", "--device", "cpu")
@@ -65,7 +59,7 @@ def test_rate_count_rotation_and_audio_are_kept(tmp_path, model):
     assert not list(tmp_path.glob(".out.mp4.stylize"))  # the work folder is gone
 
 
-def test_variable_frame_rate_timestamps_are_kept(tmp_path, model):
+def test_variable_frame_rate_timestamps_are_kept(invoke, tmp_path, model):
     source = make_clip(tmp_path / "vfr.mkv", frames=9, vfr=True, audio=False)
     assert invoke("video", source, "--model", model, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
     assert timestamps(tmp_path / "out.mkv") == timestamps(source)
@@ -160,7 +154,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
         ("animated WebP", 1, "loop.webp is a still image"),  # FFmpeg reads WebP as a still only
     ],
 )
-def test_bad_input(tmp_path, model, case, code, message):
+def test_bad_input(invoke, tmp_path, model, case, code, message):
     source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     text = tmp_path / "text.mp4"
     text.write_text("not a video")
@@ -190,13 +184,11 @@ def test_bad_input(tmp_path, model, case, code, message):
     Image.new("RGB", (16, 16)).save(tmp_path / "photo.PNG")
     Image.new("RGB", (16, 16)).save(tmp_path / "photo.mp4", format="JPEG")  # a photo under a video's name
     result = invoke("video", *args)
-    assert result.exit_code == code, result.output
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1 and message in lines[0], result.stderr
+    invoke.error_line(result, code, message)
     assert not (tmp_path / "o.mp4").exists()
 
 
-def test_an_animated_gif_is_a_video(tmp_path, model):
+def test_an_animated_gif_is_a_video(invoke, tmp_path, model):
     frames = [Image.fromarray(scene(48, 32, shift)) for shift in (0.0, 1.0, 2.0, 3.0)]
     frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     result = invoke("video", tmp_path / "loop.gif", "--model", model, "-o", tmp_path / "loop.mp4", "-q")
@@ -204,7 +196,7 @@ def test_an_animated_gif_is_a_video(tmp_path, model):
     assert probe(tmp_path / "loop.mp4").frames == 4
 
 
-def test_missing_extra_names_the_install_command(tmp_path, model, monkeypatch):
+def test_missing_extra_names_the_install_command(invoke, tmp_path, model, monkeypatch):
     import stylize.extras as extras
 
     real = extras.importlib.import_module
@@ -220,7 +212,7 @@ def test_scene_helper_pans():
     assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
 
 
-def test_optimization_mode_writes_every_frame_at_the_asked_size(tmp_path):
+def test_optimization_mode_writes_every_frame_at_the_asked_size(invoke, tmp_path):
     from conftest import stripes_image
 
     source = make_clip(tmp_path / "clip.mp4", frames=3, pan=1.0, audio=False)
@@ -233,7 +225,7 @@ def test_optimization_mode_writes_every_frame_at_the_asked_size(tmp_path):
     assert len(frames) == 3 and frames[0].shape == (30, 40, 3)
 
 
-def test_optimization_from_the_warped_previous_result_lowers_the_warping_error(tmp_path):
+def test_optimization_from_the_warped_previous_result_lowers_the_warping_error(invoke, tmp_path):
     from conftest import stripes_image
 
     source = make_clip(tmp_path / "pan.mp4", frames=5, pan=2.0, noise=3.0, audio=False, width=48, height=32)
@@ -251,7 +243,7 @@ def test_optimization_from_the_warped_previous_result_lowers_the_warping_error(t
     assert steady < 0.5 * alone
 
 
-def test_an_output_onto_the_source_or_the_model_is_refused(tmp_path, model):
+def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, model):
     source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
     before = source.read_bytes()
     result = invoke("video", source, "--model", model, "-o", source, "--batch-size", "2")
@@ -259,7 +251,7 @@ def test_an_output_onto_the_source_or_the_model_is_refused(tmp_path, model):
     assert source.read_bytes() == before
 
 
-def test_the_work_folder_never_deletes_a_users_file(tmp_path, model):
+def test_the_work_folder_never_deletes_a_users_file(invoke, tmp_path, model):
     """Red-team 2: `video` emptied .OUTPUT.stylize even when the source was inside it."""
     work = tmp_path / "v" / ".o.mp4.stylize"
     work.mkdir(parents=True)
@@ -290,7 +282,7 @@ def test_the_work_folder_never_deletes_a_users_file(tmp_path, model):
     assert probe(tmp_path / "v" / "o.mp4").frames == 2 and not work.exists()
 
 
-def test_two_runs_on_the_same_output_do_not_share_a_work_folder(tmp_path, model):
+def test_two_runs_on_the_same_output_do_not_share_a_work_folder(invoke, tmp_path, model):
     """Red-team 7: two identical `video -o same.mp4` runs shared one work folder (FileNotFoundError)."""
     from stylize.files import exclusive
 
@@ -304,7 +296,7 @@ def test_two_runs_on_the_same_output_do_not_share_a_work_folder(tmp_path, model)
 
 
 @pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="no fifos here")
-def test_a_fifo_or_a_device_as_the_source_is_named_for_what_it_is(tmp_path, model):
+def test_a_fifo_or_a_device_as_the_source_is_named_for_what_it_is(invoke, tmp_path, model):
     """Red-team 9: a fifo or /dev/zero as a video source was "no such file"."""
     import os
 

@@ -1,12 +1,16 @@
-"""One module per job, behind one small protocol.
+"""One module per job, behind one small protocol (protocol.py: Task, and Objective for training).
 
-A task is built once (weights, style targets, references) and then turns pixels into pixels: call it
-with an (N, 3, H, W) float batch in [0, 1], or give its `process(images, jobs)` to batch.run_jobs, which
-loads, saves and reports. A task that runs a network tiles through tasks/network.py, which reads the
-output scale, receptive field and statistics from the network; a task that trains provides an Objective
-for training/loop.py.
+A task is built once (weights, style targets, references, its progress and notice callbacks) and then turns
+pixels into pixels: call it with an (N, 3, H, W) float batch in [0, 1], or give its `process(images, jobs)`
+to batch.run_jobs, which loads, saves and reports. A task that runs a network tiles through network.py,
+which reads the output scale, receptive field and statistics from the network; a task that trains provides
+an Objective for training/loop.py. Which tasks have model files is stylize/task_table.py.
 
-    gatys.py   optimization-based style transfer (Gatys et al.)
-    fast.py    fast style models (Johnson et al.): apply, and the training objective
-    network.py applying any feed-forward network from a model file, tiled
+    gatys.py     optimization-based style transfer (Gatys et al.)
+    fast.py      fast style models (Johnson et al.): apply, and the training objective
+    arbitrary.py any painting in one pass (feature transforms between VGG19 and decoders), and its objective
+    upscale.py   super-resolution, and its objective
+    colorize.py  colorization from references or automatic, and its objective
+    video.py     frames through any of the above, with temporal consistency
+    network.py   applying any feed-forward network from a model file, tiled
 """
