@@ -14,6 +14,8 @@ _EXTRAS = {
     "onnx": ("ONNX export", "onnx"),
     "onnxscript": ("ONNX export", "onnx"),
     "onnxruntime": ("checking ONNX exports", "onnx"),
+    "starlette": ("the studio page (stylize serve)", "serve"),
+    "uvicorn": ("the studio page (stylize serve)", "serve"),
 }
 
 

@@ -5,6 +5,7 @@ Everything else sees float32 RGB tensors of shape (1, 3, H, W) with values in [0
 
 from __future__ import annotations
 
+import io
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -196,6 +197,17 @@ def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:
     data = pixels.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
     # numpy comes with torchvision; its buffer hands the bytes over without a Python-level copy.
     return Image.fromarray(data.permute(1, 2, 0).contiguous().cpu().numpy())
+
+
+def preview_png(pixels: torch.Tensor, longest: int) -> bytes:
+    """A (1, 3, H, W) image in [0, 1] as PNG bytes in memory, shrunk so its longer side is at most `longest`
+    (previews for the page: small and quick to encode, never written to disk)."""
+    image = tensor_to_pil(pixels)
+    if max(image.size) > longest:
+        image = image.resize(fit_longest_side(*image.size, longest), Image.Resampling.BILINEAR)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", compress_level=1)
+    return buffer.getvalue()
 
 
 def made_by_stylize(path: Path) -> bool:

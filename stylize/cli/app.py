@@ -48,6 +48,7 @@ def command_group() -> click.Group:
     from stylize.cli.export import export
     from stylize.cli.models import models
     from stylize.cli.run import run
+    from stylize.cli.serve import serve
     from stylize.cli.train import train
     from stylize.cli.upscale import upscale
     from stylize.cli.video import video
@@ -57,6 +58,6 @@ def command_group() -> click.Group:
     def cli() -> None:
         """Neural style transfer and image-to-image jobs, offline."""
 
-    for command in (run, batch, video, upscale, colorize, train, models, export):
+    for command in (run, batch, video, upscale, colorize, train, models, export, serve):
         cli.add_command(command)
     return cli

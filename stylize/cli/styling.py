@@ -80,26 +80,11 @@ class StylePlan:
 
     def build(self, device: str, on_step: StepCallback | None = None, on_notice: NoticeCallback | None = None,
               on_progress: ProgressCallback | None = None) -> Task:
-        """The task: a GatysTransfer with the styles at full size (reporting each step to on_step), the
-        loaded fast model(s), or the arbitrary-style model with the styles' statistics (reporting a large
-        image's tiles to on_progress)."""
-        if isinstance(self.config, ArbitraryConfig):
-            from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, load_styles
+        """The task (tasks/styling.py): the optimization, the fast model(s) or the arbitrary-style model."""
+        from stylize.tasks.styling import build_style_task
 
-            stylizer = ArbitraryStylizer.load(self.models[0], device, self.config, on_progress)
-            task = stylizer.with_styles(load_styles(self.styles))
-            return task if self.masks is None else ArbitraryRegions(task, self.masks)
-        if isinstance(self.config, FastConfig):
-            from stylize.tasks.fast import FastRegions, FastStylizer
-
-            if self.masks is None:
-                return FastStylizer.load(self.models[0], device, self.config, on_progress)
-            stylizers = [FastStylizer.load(model, device, self.config) for model in self.models]
-            return FastRegions(stylizers, self.masks, on_progress)
-        from stylize.tasks.gatys import GatysTransfer
-
-        return GatysTransfer.from_files(self.styles, self.config, device, on_step=on_step, masks=self.masks,
-                                        on_notice=on_notice)
+        return build_style_task(self.styles, self.models, self.config, device, self.masks, on_step, on_notice,
+                                on_progress)
 
 
 def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, ...], masks: tuple[Path, ...],

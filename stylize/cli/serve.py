@@ -1,0 +1,59 @@
+"""`stylize serve`: the studio page in the browser, served locally (the extra `stylize[serve]`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from stylize.cli.options import device_option
+
+DEFAULT_PORT = 7860  # the port of the field's Gradio demos, which users of style-transfer pages know
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback needs --token (one is made and printed when not "
+                   "given), and every request must then carry it.")
+@click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True, help="Port.")
+@click.option("--token", help="A secret every request must carry (given once in the printed address, then kept in "
+                              "a cookie). Required off loopback.")
+@click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("stylize-studio"),
+              show_default=True, help="Where results are written (with the settings of each beside it).")
+@click.option("--max-upload-mb", type=click.IntRange(1, 2048), default=64, show_default=True,
+              help="Largest file the page may upload.")
+@click.option("--max-megapixels", type=click.FloatRange(0.1, 150), default=50, show_default=True,
+              help="Largest image the page may upload, in millions of pixels (the pixel guard of the command line "
+                   "is 150).")
+@click.option("--max-queue", type=click.IntRange(1, 1000), default=16, show_default=True,
+              help="Most jobs waiting at once, from every browser.")
+@device_option
+def serve(host: str, port: int, token: str | None, output_dir: Path, max_upload_mb: int, max_megapixels: float,
+          max_queue: int, device: str) -> None:
+    """Serve the studio: drop photos and paintings into a page, move sliders, compare, keep results.
+
+    Opens nothing by itself: visit the printed address. Everything the page needs is served from the package
+    (no CDN, no fonts from the network), so it works offline. Results go to --output-dir under names that
+    never overwrite each other; a restart lists them again.
+    """
+    from stylize.extras import require
+
+    require("starlette")
+    uvicorn = require("uvicorn")
+    from stylize.device import resolve_device
+    from stylize.serve.app import StudioSettings, create_app, is_loopback, new_token
+
+    if not is_loopback(host) and not token:
+        token = new_token()
+    resolve_device(device)  # a missing CUDA is a usage error now, not a failed first job
+    settings = StudioSettings(output_dir=output_dir.resolve(), device=device, host=host, token=token,
+                              max_upload_bytes=max_upload_mb * 2**20, max_pixels=int(max_megapixels * 1e6),
+                              max_queue=max_queue)
+    app = create_app(settings)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    click.echo(f"stylize studio at {address}{'?token=' + token if token else ''}  (results in {output_dir}; "
+               "Ctrl-C stops)", err=True)
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
+                                           timeout_graceful_shutdown=5))
+    server.run()

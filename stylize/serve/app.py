@@ -1,0 +1,298 @@
+"""The studio's HTTP side: a small Starlette app over the upload store, the recipes, the queue and the
+result folder. Safe by default (see create_app); every failure is one line of JSON with a 4xx status.
+
+Why Starlette and plain JavaScript rather than Gradio: the page needs a job queue, cancellation, a per-browser
+view and a token, all of which it keeps in about 200 lines here; Starlette and uvicorn are two pure-Python
+packages (about 1 MB together) with a short security record, and Starlette's test client drives every route
+without a browser. Gradio would bring over 100 MB of dependencies, load web fonts from the network by default,
+and has had several path-traversal advisories for serving files it should not (CVE-2023-51449,
+CVE-2024-1561).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from stylize.errors import ImageError, StylizeError
+from stylize.extras import require
+from stylize.serve.queue import JobQueue, QueueFull
+from stylize.serve.recipe import parse_recipe
+from stylize.serve.results import ResultFolder
+from stylize.serve.uploads import Uploads
+
+require("starlette")
+from starlette.applications import Starlette  # noqa: E402
+from starlette.requests import Request  # noqa: E402
+from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response  # noqa: E402
+from starlette.routing import Route  # noqa: E402
+
+SESSION_COOKIE = "stylize_session"
+TOKEN_COOKIE = "stylize_token"
+TOKEN_HEADER = "x-stylize-token"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+# Static files are package data, named here: no path from a request is ever looked up on disk.
+STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
+SECURITY_HEADERS = {
+    # Everything from this server only: no CDN, no inline script, no framing by another site.
+    "content-security-policy": "default-src 'self'; img-src 'self' blob: data:; script-src 'self'; "
+                               "style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "cross-origin-resource-policy": "same-origin",
+}
+
+
+@dataclass(frozen=True)
+class StudioSettings:
+    output_dir: Path
+    device: str = "auto"
+    host: str = "127.0.0.1"
+    token: str | None = None  # required from every request when set
+    max_upload_bytes: int = 64 * 2**20
+    max_pixels: int = 50_000_000  # an upload's pixels (the command line allows more: a page is shared)
+    max_queue: int = 16
+    heartbeat_seconds: float = 30.0
+    preview_side: int = 512
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Studio:
+    """What the routes share: the uploads, the result folder and the queue, with the server's settings."""
+
+    def __init__(self, settings: StudioSettings) -> None:
+        self.settings = settings
+        self.results = ResultFolder(settings.output_dir)
+        self.uploads = Uploads(settings.max_upload_bytes, settings.max_pixels)
+        self.queue = JobQueue(settings.device, self.results, self.uploads.folder, settings.max_queue,
+                              settings.heartbeat_seconds, settings.preview_side, settings.max_pixels)
+
+    def models(self) -> list[dict[str, str]]:
+        from stylize.zoo import available_models, describe
+
+        return [{"name": entry.name, "task": entry.info.task, "summary": describe(entry.info)}
+                for entry in available_models() if entry.info is not None and entry.hidden_by is None]
+
+    def model_tasks(self) -> dict[str, str]:
+        return {model["name"]: model["task"] for model in self.models()}
+
+    def close(self) -> None:
+        self.queue.close()
+        self.uploads.close()
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _session(request: Request) -> str:
+    return request.state.session
+
+
+async def _index(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    if studio.settings.token and request.query_params.get("token"):
+        # The printed URL carries the token once; from then on a cookie does, and the address bar is clean.
+        response: Response = RedirectResponse("/", status_code=303)
+        response.set_cookie(TOKEN_COOKIE, request.query_params["token"], httponly=True, samesite="strict")
+        return response
+    return _static_response("index.html")
+
+
+async def _static(request: Request) -> Response:
+    name = request.path_params["name"]
+    if name not in STATIC or name == "index.html":
+        return _error(404, "no such file")
+    return _static_response(name)
+
+
+def _static_response(name: str) -> Response:
+    data = resources.files("stylize.serve").joinpath("static", name).read_bytes()
+    return Response(data, media_type=STATIC[name], headers={"cache-control": "no-cache"})
+
+
+async def _info(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    from stylize.device import resolve_device
+    from stylize.version import __version__
+
+    settings = studio.settings
+    return JSONResponse({
+        "version": __version__, "device": str(resolve_device(settings.device)), "models": studio.models(),
+        "limits": {"upload_mb": settings.max_upload_bytes / 2**20, "megapixels": settings.max_pixels / 1e6,
+                   "queue": settings.max_queue, "preview_side": settings.preview_side},
+        "output_dir": str(settings.output_dir),
+    })
+
+
+async def _upload(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    limit = studio.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return _error(413, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _error(413, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
+        chunks.append(chunk)
+    name = request.query_params.get("name", "image")[:200]
+    try:
+        upload = studio.uploads.add(_session(request), name, b"".join(chunks))
+    except ImageError as error:
+        return _error(400, str(error))
+    return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height},
+                        status_code=201)
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return json.loads(await request.body())
+    except ValueError:
+        raise StylizeError("the request is not JSON") from None
+
+
+async def _submit(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    session = _session(request)
+    try:
+        recipe = parse_recipe(await _json_body(request), session, studio.uploads, studio.model_tasks())
+        job = studio.queue.submit(session, recipe)
+    except QueueFull as error:
+        return _error(429, str(error))
+    except StylizeError as error:
+        return _error(400, str(error))
+    return JSONResponse(studio.queue.status(job), status_code=202)
+
+
+async def _jobs(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    session = _session(request)
+    studio.queue.seen(session)  # the page polls this: its jobs go on while it does
+    return JSONResponse([studio.queue.status(job) for job in studio.queue.jobs(session)])
+
+
+async def _job(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    try:
+        job = studio.queue.get(_session(request), request.path_params["job"])
+    except KeyError:
+        return _error(404, "no such job")
+    studio.queue.seen(_session(request))
+    return JSONResponse(studio.queue.status(job))
+
+
+async def _preview(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    try:
+        job = studio.queue.get(_session(request), request.path_params["job"])
+    except KeyError:
+        return _error(404, "no such job")
+    if job.preview is None:
+        return _error(404, "no picture yet")
+    return Response(job.preview, media_type="image/png", headers={"cache-control": "no-store"})
+
+
+async def _cancel(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    try:
+        job = studio.queue.get(_session(request), request.path_params["job"])
+    except KeyError:
+        return _error(404, "no such job")
+    studio.queue.cancel(job)
+    return JSONResponse(studio.queue.status(job))
+
+
+async def _cancel_all(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    return JSONResponse({"cancelled": studio.queue.cancel_session(_session(request))})
+
+
+async def _results(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    return JSONResponse([entry.__dict__ for entry in studio.results.entries(_session(request))])
+
+
+async def _result_file(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    name = request.path_params["name"]
+    try:
+        path = studio.results.path_for(_session(request), name)
+    except KeyError:
+        return _error(404, "no such result")
+    disposition = "attachment" if request.query_params.get("download") else "inline"
+    return FileResponse(path, media_type="image/png", content_disposition_type=disposition, filename=name)
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _guarded(studio: Studio, handler: Handler) -> Handler:
+    """Every route behind the same checks: the Host (DNS rebinding), the Origin of a change (another site's
+    form), the token when one is set, and the browser session; failures are one line, never a traceback."""
+    settings = studio.settings
+    allowed_hosts = None if settings.host in ("0.0.0.0", "::", "") else LOOPBACK | {settings.host}
+
+    async def guarded(request: Request) -> Response:
+        if allowed_hosts is not None and (request.url.hostname or "") not in allowed_hosts:
+            return _error(403, f"this studio answers to {settings.host} only")
+        origin = request.headers.get("origin")
+        if request.method != "GET" and origin is not None and origin.split("//", 1)[-1] != request.headers.get("host"):
+            return _error(403, "requests from another site are refused")
+        if settings.token:
+            given = (request.cookies.get(TOKEN_COOKIE) or request.headers.get(TOKEN_HEADER)
+                     or request.query_params.get("token") or "")
+            if not hmac.compare_digest(given.encode(), settings.token.encode()):
+                return _error(401, "this studio needs its token: open the address `stylize serve` printed")
+        session = request.cookies.get(SESSION_COOKIE, "")
+        fresh = not (16 <= len(session) <= 64 and session.replace("-", "").replace("_", "").isalnum())
+        request.state.session = new_token() if fresh else session
+        try:
+            response = await handler(request)
+        except StylizeError as error:
+            response = _error(400, str(error))
+        except Exception as error:  # one line for the page; the server goes on
+            response = _error(500, f"internal error ({type(error).__name__})")
+        if fresh:
+            response.set_cookie(SESSION_COOKIE, request.state.session, httponly=True, samesite="strict",
+                                max_age=365 * 86400)
+        response.headers.update(SECURITY_HEADERS)
+        return response
+
+    return guarded
+
+
+def create_app(settings: StudioSettings) -> Starlette:
+    """The studio's app. Loopback unless a token is set (cli/serve.py enforces it for other hosts)."""
+    studio = Studio(settings)
+    routes = [
+        ("/", _index, ["GET"]), ("/static/{name}", _static, ["GET"]), ("/api/info", _info, ["GET"]),
+        ("/api/uploads", _upload, ["POST"]), ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
+        ("/api/jobs/{job}", _job, ["GET"]), ("/api/jobs/{job}/preview", _preview, ["GET"]),
+        ("/api/jobs/{job}/cancel", _cancel, ["POST"]), ("/api/cancel-all", _cancel_all, ["POST"]),
+        ("/api/results", _results, ["GET"]), ("/results/{name}", _result_file, ["GET"]),
+    ]
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        studio.close()
+
+    app = Starlette(routes=[Route(path, _guarded(studio, handler), methods=methods)
+                            for path, handler, methods in routes], lifespan=lifespan)
+    app.state.studio = studio
+    return app

@@ -1,0 +1,273 @@
+"""One worker on one device: the page's jobs wait their turn, report progress and previews as they go, and
+stop within a step when cancelled (by the Cancel button, or because the tab that asked went away).
+
+Each job goes through batch.run_jobs, as a file on the command line does: the same loading checks, the same
+atomic save with EXIF and colour profile carried over, one result per job.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from stylize.batch import Job, run_jobs
+from stylize.config import MAX_PIXELS
+from stylize.errors import ConfigError, StylizeError
+from stylize.images import preview_png
+from stylize.serve.recipe import Recipe, build_task
+from stylize.serve.results import ResultEntry, ResultFolder
+from stylize.serve.uploads import safe_stem
+from stylize.tasks.gatys import StepInfo
+from stylize.tasks.protocol import Task
+
+# How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
+PREVIEW_SECONDS = 0.5
+TASKS_KEPT = 2  # built tasks kept for the next job (a slider nudge reuses the loaded model or the style targets)
+
+
+class Cancelled(KeyboardInterrupt):
+    """Raised from a task's callback when its job was cancelled: run_jobs stops the job as it stops one on
+    Ctrl-C (nothing half-written is left), within one step of the optimization or one tile of a network."""
+
+
+class QueueFull(StylizeError):
+    """More jobs waiting than the server allows."""
+
+
+@dataclass
+class StudioJob:
+    id: str
+    session: str
+    recipe: Recipe
+    state: str = "queued"  # queued, running, done, failed, cancelled
+    message: str = ""
+    stage: str = ""
+    done: float = 0.0
+    total: float = 0.0
+    started: float | None = None
+    seconds: float = 0.0
+    preview: bytes | None = None  # the picture as it forms, then the result (reduced for the page)
+    preview_version: int = 0
+    result: ResultEntry | None = None
+    notices: list[str] = field(default_factory=list)
+    cancel: threading.Event = field(default_factory=threading.Event)
+    _preview_at: float = 0.0
+
+    def status(self, position: int) -> dict[str, Any]:
+        eta = None
+        if self.state == "running" and self.started is not None and self.done > 0 and self.total > self.done:
+            eta = (time.monotonic() - self.started) / self.done * (self.total - self.done)
+        return {
+            "id": self.id, "state": self.state, "position": position, "message": self.message, "stage": self.stage,
+            "done": self.done, "total": self.total, "eta": eta, "seconds": self.seconds,
+            "preview_version": self.preview_version if self.preview is not None else None,
+            "result": None if self.result is None else self.result.name,
+            "command": None if self.result is None else self.result.command, "notices": self.notices,
+            "preview_only": self.recipe.preview, "kind": self.recipe.kind,
+        }
+
+
+class JobQueue:
+    """Jobs of every browser session in one line, run one at a time on the device by one worker thread."""
+
+    def __init__(self, device: str, results: ResultFolder, scratch: Path, max_queue: int = 16,
+                 heartbeat_seconds: float = 30.0, preview_side: int = 512, max_pixels: int = MAX_PIXELS) -> None:
+        """scratch: a private folder for previews, which are shown and never kept."""
+        self.device, self.results, self.scratch, self.max_queue = device, results, Path(scratch), max_queue
+        self.heartbeat_seconds, self.preview_side, self.max_pixels = heartbeat_seconds, preview_side, max_pixels
+        self._jobs: dict[str, StudioJob] = {}
+        self._waiting: deque[StudioJob] = deque()
+        self._seen: dict[str, float] = {}
+        self._tasks: OrderedDict[tuple, Task] = OrderedDict()
+        self._current: StudioJob | None = None
+        self._counter = 0
+        self._wake = threading.Condition()
+        self._closed = False
+        self._worker = threading.Thread(target=self._work, name="stylize-studio", daemon=True)
+        self._worker.start()
+
+    # The page's side ------------------------------------------------------------------------------------
+
+    def submit(self, session: str, recipe: Recipe) -> StudioJob:
+        with self._wake:
+            if len(self._waiting) >= self.max_queue:
+                raise QueueFull(f"{len(self._waiting)} jobs are waiting, the most this server takes: wait for some "
+                                "to finish or cancel them")
+            self._counter += 1
+            job = StudioJob(f"{self._counter}-{int(time.time() * 1000) % 10**8}", session, recipe)
+            self._jobs[job.id] = job
+            self._waiting.append(job)
+            self._seen[session] = time.monotonic()
+            self._wake.notify()
+        return job
+
+    def get(self, session: str, job_id: str) -> StudioJob:
+        job = self._jobs.get(job_id)
+        if job is None or job.session != session:
+            raise KeyError(job_id)
+        return job
+
+    def status(self, job: StudioJob) -> dict[str, Any]:
+        with self._wake:
+            position = next((i for i, waiting in enumerate(self._waiting, 1) if waiting is job), 0)
+        return job.status(position)
+
+    def jobs(self, session: str) -> list[StudioJob]:
+        return [job for job in self._jobs.values() if job.session == session]
+
+    def cancel(self, job: StudioJob) -> None:
+        job.cancel.set()
+        with self._wake:
+            if job in self._waiting:
+                self._waiting.remove(job)
+                job.state, job.message = "cancelled", "cancelled before it started"
+
+    def cancel_session(self, session: str) -> int:
+        """Cancel every job of a session that has not ended (its tab was closed); how many."""
+        jobs = [job for job in self.jobs(session) if job.state in ("queued", "running")]
+        for job in jobs:
+            self.cancel(job)
+        return len(jobs)
+
+    def seen(self, session: str) -> None:
+        """The session's page is still there (it polls): its jobs go on."""
+        self._seen[session] = time.monotonic()
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            for job in self._waiting:
+                job.cancel.set()
+            if self._current is not None:
+                self._current.cancel.set()
+            self._wake.notify()
+        self._worker.join(timeout=30)
+
+    # The worker's side ----------------------------------------------------------------------------------
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while not self._waiting and not self._closed:
+                    self._wake.wait(timeout=1.0)
+                if self._closed:
+                    return
+                job = self._waiting.popleft()
+                self._current = job
+            try:
+                self._run(job)
+            except Exception as error:  # the worker must outlive any one job; the page shows the line
+                job.state, job.message = "failed", str(error).strip().splitlines()[0] if str(error).strip() else \
+                    type(error).__name__
+            finally:
+                self._current = None
+
+    def _abandoned(self, session: str) -> bool:
+        """Whether the session's page stopped polling (the tab crashed or the laptop slept without the page's
+        goodbye): its jobs are cancelled rather than kept running for nobody."""
+        return time.monotonic() - self._seen.get(session, time.monotonic()) > self.heartbeat_seconds
+
+    def _task(self, recipe: Recipe) -> Task:
+        key = recipe.task_key()
+        if key in self._tasks:
+            self._tasks.move_to_end(key)
+            return self._tasks[key]
+        task = build_task(recipe, self.device, on_step=self._on_step, on_progress=self._on_progress,
+                          on_notice=self._on_notice)
+        self._tasks[key] = task
+        while len(self._tasks) > TASKS_KEPT:
+            self._tasks.popitem(last=False)
+        return task
+
+    def _run(self, job: StudioJob) -> None:
+        recipe = job.recipe
+        job.state, job.started = "running", time.monotonic()
+        if self._abandoned(job.session):
+            job.cancel.set()
+            job.message = "the page that asked for it went away"
+        if job.cancel.is_set():
+            job.state, job.message = "cancelled", job.message or "cancelled"
+            return
+        try:
+            task = self._task(recipe)
+        except (StylizeError, ValueError) as error:
+            job.state, job.message = "failed", str(error)
+            return
+        size = recipe.size
+        if recipe.preview:
+            size = min(size or self.preview_side, self.preview_side)
+            output = self.scratch / f"preview-{job.id}.png"
+        else:
+            output = self.results.reserve(safe_stem(recipe.photo.name, "photo"), recipe.label)
+        scale = (getattr(recipe.config, "scale", None) or 4) if recipe.kind == "upscale" else 1
+        max_pixels = self.max_pixels // scale**2
+        report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], task.process,
+                          size=size if recipe.kind == "style" else None, overwrite=True, io_threads=1,
+                          keep_alpha=recipe.kind == "upscale", max_pixels=max_pixels)
+        job.seconds = time.monotonic() - job.started
+        result = report.results[0] if report.results else None
+        if report.interrupted or result is None or result.status != "done":
+            if recipe.preview:
+                output.unlink(missing_ok=True)
+            else:
+                self.results.release(output)
+            if report.interrupted:
+                job.state, job.message = "cancelled", job.message or "cancelled"
+            else:
+                job.state, job.message = "failed", (result.error if result else None) or "failed"
+            return
+        self._finish(job, output, result.size or (0, 0))
+
+    def _finish(self, job: StudioJob, output: Path, size: tuple[int, int]) -> None:
+        from stylize.images import load_image
+
+        recipe = job.recipe
+        job.preview = preview_png(load_image(output).pixels, self.preview_side if recipe.preview else 2048)
+        job.preview_version += 1
+        if recipe.preview:
+            output.unlink(missing_ok=True)
+        else:
+            inputs = {"photo": recipe.photo.name}
+            if recipe.style is not None:
+                inputs["painting"] = recipe.style.name
+            if recipe.reference is not None:
+                inputs["reference"] = recipe.reference.name
+            settings = {"model": recipe.model, "mode": recipe.mode, **recipe.config.to_dict()}
+            job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind, settings,
+                                     recipe.command(output), inputs, size[0], size[1], round(job.seconds, 2))
+            self.results.record(job.result)
+        job.state, job.stage, job.done = "done", "", job.total
+
+    def _checked(self) -> StudioJob:
+        job = self._current
+        if job is None:
+            raise ConfigError("a task reported progress outside a job")
+        if self._abandoned(job.session):
+            job.cancel.set()
+            job.message = "the page that asked for it went away"
+        if job.cancel.is_set():
+            raise Cancelled
+        return job
+
+    def _on_step(self, info: StepInfo) -> None:
+        job = self._checked()
+        job.done, job.total = info.work_done, info.work_total
+        job.stage = f"scale {info.scale + 1} of {info.scales} ({info.side} px), step {info.step}"
+        now = time.monotonic()
+        last_of_scale = info.step >= info.steps
+        if info.image is not None and (now - job._preview_at >= PREVIEW_SECONDS or last_of_scale):
+            job.preview = preview_png(info.image.clamp(0, 1), self.preview_side)
+            job.preview_version += 1
+            job._preview_at = now
+
+    def _on_progress(self, done: int, total: int) -> None:
+        job = self._checked()
+        job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
+
+    def _on_notice(self, message: str) -> None:
+        if self._current is not None:
+            self._current.notices.append(message)

@@ -1,0 +1,167 @@
+"""What the page asks for: a job's kind, its images and settings, checked by the same config classes as the
+command line; the task it builds (the library's own, nothing reimplemented) and the equivalent command."""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from stylize.config import ArbitraryConfig, ColorizeConfig, FastConfig, GatysConfig, Settings, UpscaleConfig
+from stylize.errors import ConfigError
+from stylize.serve.uploads import Upload, Uploads, safe_stem
+from stylize.task_table import ARBITRARY, TASKS
+from stylize.tasks.styling import build_style_task
+
+if TYPE_CHECKING:
+    from stylize.tasks.gatys import StepCallback
+    from stylize.tasks.protocol import NoticeCallback, ProgressCallback, Task
+
+KINDS = ("style", "upscale", "colorize")
+# The settings the page may send for each way of working: the fields of its config class a user tunes
+# (paths, layers and weight sources stay the command line's).
+_SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
+    "optimize": (GatysConfig, ("size", "style_weight", "content_weight", "steps", "preserve_color", "style_scale",
+                               "seed", "init")),
+    "model": (FastConfig, ("size", "strength", "preserve_color")),
+    "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform")),
+    "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble")),
+    "colorize": (ColorizeConfig, ("strength",)),
+}
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A checked request: what to make and from what."""
+
+    kind: str  # one of KINDS
+    mode: str  # a key of _SETTINGS: how the result is made
+    photo: Upload
+    config: Settings
+    model: str | None = None  # a model name from the listing (never a path from the client)
+    style: Upload | None = None  # the painting (optimization, arbitrary)
+    reference: Upload | None = None  # colorize: a colour photo of a similar scene
+    preview: bool = False  # shown on the page only, not written to the output folder
+    settings: dict[str, Any] = field(default_factory=dict)  # what the page sent, as checked
+
+    @property
+    def size(self) -> int | None:
+        return getattr(self.config, "size", 0) or None
+
+    @property
+    def label(self) -> str:
+        """What names the result: the model, the painting, the enlargement or the colorization."""
+        if self.mode == "model":
+            return safe_stem(self.model or "model")
+        if self.style is not None:
+            return safe_stem(self.style.name, "painting")
+        if self.mode == "upscale":
+            return f"x{getattr(self.config, 'scale', None) or 4}"
+        return "color"
+
+    def task_key(self) -> tuple:
+        """Equal for recipes that build the same task (the page caches the last ones)."""
+        images = tuple(upload.id for upload in (self.style, self.reference) if upload is not None)
+        config = self.config.replace(size=0) if hasattr(self.config, "size") else self.config
+        return (self.mode, self.model, images, config)
+
+    def command(self, output: Path) -> str:
+        """The `stylize` command that makes the same result from the same files."""
+        changed = {name: value for name, value in self.config.to_dict().items()
+                   if name in _SETTINGS[self.mode][1] and value != getattr(type(self.config)(), name)}
+        words = {"upscale": ["stylize", "upscale"], "colorize": ["stylize", "colorize"]}.get(self.kind,
+                                                                                           ["stylize", "run"])
+        words.append(self.photo.name)
+        if self.mode == "model":
+            words += ["--model", self.model or ""]
+        elif self.mode == "arbitrary":
+            words += ["--model", self.model or ARBITRARY.name]
+        elif self.model:
+            words += ["--model", self.model]
+        if self.style is not None:
+            words += ["--style", self.style.name]
+        if self.reference is not None:
+            words += ["--reference", self.reference.name]
+        for name, value in changed.items():
+            flag = "--" + name.replace("_", "-")
+            if isinstance(value, bool):
+                words += [flag] if value else []
+            else:
+                words += [flag, str(value)]
+        return shlex.join([*words, "-o", str(output)])
+
+
+def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str, str]) -> Recipe:
+    """A Recipe from the page's JSON, or ConfigError (one line, a 400 answer). models: name -> task of the
+    models the page may name."""
+    if not isinstance(body, dict):
+        raise ConfigError("the request must be a JSON object")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise ConfigError(f"unknown kind {kind!r}: use {', '.join(KINDS)}")
+
+    def upload(key: str, required: bool = False) -> Upload | None:
+        upload_id = body.get(key)
+        if upload_id is None and not required:
+            return None
+        try:
+            return uploads.get(session, str(upload_id))
+        except KeyError:
+            raise ConfigError(f"no uploaded image {key} {upload_id!r} (upload it first)") from None
+
+    photo = upload("photo", required=True)
+    assert photo is not None
+    model = body.get("model") or None
+    if model is not None and (not isinstance(model, str) or model not in models):
+        raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")
+    style, reference = upload("style"), upload("reference")
+    task = models.get(model) if model else None
+    if kind == "style":
+        if task == ARBITRARY.name:
+            mode = "arbitrary"
+        elif model:
+            if task is None or "run" not in TASKS[task].commands:
+                raise ConfigError(f"{model} is not a style model")
+            mode = "model"
+        else:
+            mode = "optimize"
+        if mode != "model" and style is None:
+            raise ConfigError("drop a painting first (the style image)")
+        if mode == "model":
+            style = None
+    else:
+        if model and task != kind:
+            raise ConfigError(f"{model} is a model for {task!r}, not {kind!r}")
+        mode, style = kind, None
+    settings = body.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise ConfigError("settings must be a JSON object")
+    config_class, allowed = _SETTINGS[mode]
+    unknown = sorted(set(settings) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r} here: use {', '.join(allowed)}")
+    config = config_class(**settings)  # checked there, as for the command line
+    return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None,
+                  bool(body.get("preview")), dict(settings))
+
+
+def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,
+               on_progress: ProgressCallback | None = None, on_notice: NoticeCallback | None = None) -> Task:
+    """The library's task for a recipe, with the page's callbacks (the same objects the commands build)."""
+    if recipe.kind == "style":
+        styles = [recipe.style.path] if recipe.style is not None else []
+        models = [recipe.model or ARBITRARY.name] if recipe.mode in ("model", "arbitrary") else []
+        assert isinstance(recipe.config, (GatysConfig, FastConfig, ArbitraryConfig))
+        return build_style_task(styles, models, recipe.config, device, on_step=on_step, on_notice=on_notice,
+                                on_progress=on_progress)
+    if recipe.kind == "upscale":
+        from stylize.tasks.upscale import Upscaler
+
+        assert isinstance(recipe.config, UpscaleConfig)
+        return Upscaler.load(recipe.model, device, recipe.config, on_progress)
+    from stylize.tasks.colorize import Colorizer
+
+    assert isinstance(recipe.config, ColorizeConfig)
+    references = [recipe.reference.path] if recipe.reference is not None else []
+    return Colorizer.from_files(references, None, recipe.config, device, recipe.model)

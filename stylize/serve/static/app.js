@@ -1,0 +1,338 @@
+// The studio page: plain JavaScript against the server's small JSON API (stylize/serve/app.py).
+"use strict";
+
+const $ = (selector) => document.querySelector(selector);
+const state = {
+  tab: "style", photos: [], photo: null, painting: null, reference: null, models: [], job: null,
+  previewTimer: null, pollTimer: null, lastJobs: [],
+};
+
+async function api(path, options = {}) {
+  const response = await fetch(path, { credentials: "same-origin", ...options });
+  const type = response.headers.get("content-type") || "";
+  const body = type.includes("json") ? await response.json() : null;
+  if (!response.ok) throw new Error((body && body.error) || `${response.status} ${response.statusText}`);
+  return body;
+}
+
+function say(message) {
+  const box = $("#message");
+  box.textContent = message || "";
+  box.hidden = !message;
+}
+
+async function upload(file) {
+  return api(`/api/uploads?name=${encodeURIComponent(file.name)}`, { method: "POST", body: file });
+}
+
+// Inputs --------------------------------------------------------------------------------------------------
+
+async function addPhotos(files) {
+  for (const file of files) {
+    try {
+      const photo = await upload(file);
+      photo.url = URL.createObjectURL(file);
+      state.photos.push(photo);
+      choosePhoto(photo);
+      say("");
+    } catch (error) {
+      say(error.message);
+    }
+  }
+  drawPhotos();
+}
+
+function drawPhotos() {
+  const strip = $("#photos");
+  strip.replaceChildren(...state.photos.map((photo) => {
+    const image = document.createElement("img");
+    image.src = photo.url;
+    image.alt = photo.name;
+    image.title = `${photo.name} (${photo.width}x${photo.height})`;
+    image.className = photo === state.photo ? "current" : "";
+    image.onclick = () => { choosePhoto(photo); drawPhotos(); };
+    return image;
+  }));
+}
+
+function choosePhoto(photo) {
+  state.photo = photo;
+  $("#before").src = photo.url;
+  $("#result-img").removeAttribute("src");
+  $("#compare").hidden = false;
+  $("#empty").hidden = true;
+  $("#result-actions").hidden = true;
+  schedulePreview();
+}
+
+async function setInput(kind, file) {
+  try {
+    const image = await upload(file);
+    state[kind] = image;
+    $(`#${kind}-label`).textContent = `${image.name} (${image.width}x${image.height})`;
+    const thumb = $(`#${kind}-thumb`);
+    thumb.src = URL.createObjectURL(file);
+    thumb.hidden = false;
+    say("");
+    if (kind === "painting") schedulePreview();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function wireDrop(zone, input, onFiles) {
+  input.addEventListener("change", () => onFiles([...input.files]));
+  zone.addEventListener("dragover", (event) => { event.preventDefault(); zone.classList.add("over"); });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    zone.classList.remove("over");
+    onFiles([...event.dataTransfer.files]);
+  });
+}
+
+// What to make --------------------------------------------------------------------------------------------
+
+function styleRecipe(preview) {
+  const choice = $("#model").value;
+  const settings = { preserve_color: $("#preserve_color").checked };
+  const body = { kind: "style", photo: state.photo && state.photo.id, preview };
+  if (choice === "optimize") {
+    settings.style_weight = Number($("#style_weight").value);
+    settings.size = preview ? Math.min(Number($("#size").value), 512) : Number($("#size").value);
+  } else {
+    body.model = choice;
+    settings.strength = Number($("#strength").value);
+    settings.size = preview ? 0 : Number($("#size").value);
+    if (!preview && $("#full-size").dataset.full === "1") settings.size = 0;
+  }
+  if (choice !== "optimize" && modelTask(choice) !== "arbitrary") delete body.style;
+  else body.style = state.painting && state.painting.id;
+  body.settings = settings;
+  return body;
+}
+
+function modelTask(name) {
+  const model = state.models.find((m) => m.name === name);
+  return model ? model.task : null;
+}
+
+function schedulePreview() {
+  // A network answers in about a second even on a CPU: preview as the user moves a slider. The optimization
+  // waits for "Paint".
+  clearTimeout(state.previewTimer);
+  const choice = $("#model").value;
+  if (state.tab !== "style" || !state.photo || choice === "optimize") return;
+  if (modelTask(choice) === "arbitrary" && !state.painting) return;
+  state.previewTimer = setTimeout(() => submit(styleRecipe(true)), 350);
+}
+
+async function submit(body) {
+  if (!body.photo) { say("Drop a photo first."); return; }
+  if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
+    api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(() => {});
+  }
+  try {
+    say("");
+    state.job = await api("/api/jobs", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    showJob(state.job);
+    poll();
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+// Progress ------------------------------------------------------------------------------------------------
+
+function formatSeconds(seconds) {
+  if (seconds == null) return "";
+  return seconds < 60 ? `${Math.ceil(seconds)} s left` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s left`;
+}
+
+let shownVersion = null;
+function showJob(job) {
+  const running = job.state === "queued" || job.state === "running";
+  $("#status").hidden = !running;
+  const progress = $("#progress");
+  if (job.total > 0) { progress.max = job.total; progress.value = job.done; } else { progress.removeAttribute("value"); }
+  $("#stage").textContent = job.state === "queued" ? `waiting: number ${job.position} in the queue` : (job.stage || "working");
+  $("#eta").textContent = formatSeconds(job.eta);
+  if (job.preview_version != null && job.preview_version !== shownVersion) {
+    shownVersion = job.preview_version;
+    $("#result-img").src = `/api/jobs/${job.id}/preview?v=${job.preview_version}`;
+  }
+  if (job.state === "failed") say(job.message);
+  if (job.state === "done" && job.result) {
+    $("#result-img").src = `/results/${encodeURIComponent(job.result)}`;
+    $("#download").href = `/results/${encodeURIComponent(job.result)}?download=1`;
+    $("#command").textContent = job.command;
+    $("#result-actions").hidden = false;
+    loadResults();
+  }
+  document.body.dataset.job = job.state;
+}
+
+async function poll() {
+  clearTimeout(state.pollTimer);
+  try {
+    const jobs = await api("/api/jobs");
+    state.lastJobs = jobs;
+    if (state.job) {
+      const fresh = jobs.find((job) => job.id === state.job.id);
+      if (fresh) { state.job = fresh; showJob(fresh); }
+    }
+  } catch (error) {
+    say(error.message);
+  }
+  const busy = state.job && ["queued", "running"].includes(state.job.state);
+  // Polling is also how the server knows this tab is still open: a closed tab's jobs are cancelled.
+  state.pollTimer = setTimeout(poll, busy ? 300 : 5000);
+}
+
+// Results -------------------------------------------------------------------------------------------------
+
+function card(imageUrl, title, lines) {
+  const box = document.createElement("div");
+  box.className = "card";
+  const image = document.createElement("img");
+  image.src = imageUrl;
+  image.alt = title;
+  const caption = document.createElement("div");
+  caption.textContent = title;
+  box.append(image, caption);
+  for (const line of lines) {
+    const detail = document.createElement("div");
+    detail.className = "quiet";
+    detail.textContent = line;
+    box.append(detail);
+  }
+  return box;
+}
+
+async function loadResults() {
+  try {
+    const results = await api("/api/results");
+    $("#result-count").textContent = results.length ? `(${results.length})` : "";
+    $("#result-list").replaceChildren(...results.map((entry) => {
+      const url = `/results/${encodeURIComponent(entry.name)}`;
+      const settings = Object.entries(entry.settings).filter(([, v]) => v !== null && v !== "")
+        .map(([k, v]) => `${k} ${v}`).join(", ");
+      const box = card(url, entry.name, [`${entry.width}x${entry.height}, ${entry.seconds} s`, settings]);
+      const actions = document.createElement("div");
+      actions.className = "buttons";
+      const download = document.createElement("a");
+      download.href = `${url}?download=1`;
+      download.textContent = "Download";
+      const copy = document.createElement("button");
+      copy.textContent = "Copy command";
+      copy.title = entry.command;
+      copy.onclick = () => navigator.clipboard && navigator.clipboard.writeText(entry.command);
+      const redo = document.createElement("button");
+      redo.textContent = "Tweak";
+      redo.onclick = () => tweak(entry);
+      actions.append(download, copy, redo);
+      box.append(actions);
+      return box;
+    }));
+  } catch (error) {
+    say(error.message);
+  }
+}
+
+function tweak(entry) {
+  // The settings of an earlier result back on the sliders (its photo and painting must be on the page).
+  const settings = entry.settings;
+  if (entry.kind === "style") {
+    $("#model").value = settings.mode === "optimize" ? "optimize" : settings.model;
+    for (const name of ["strength", "style_weight", "size"]) {
+      if (settings[name] != null && settings[name] !== 0) $(`#${name}`).value = settings[name];
+    }
+    $("#preserve_color").checked = Boolean(settings.preserve_color);
+  }
+  showTab(entry.kind);
+  updateOutputs();
+}
+
+// Page ----------------------------------------------------------------------------------------------------
+
+function showTab(tab) {
+  state.tab = tab;
+  document.querySelectorAll("nav button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
+  document.querySelectorAll("[data-panel]").forEach((panel) => { panel.hidden = panel.dataset.panel !== tab; });
+  $("#inputs").hidden = tab === "results";
+  $("#view").hidden = tab === "results";
+  if (tab === "results") loadResults();
+}
+
+function updateOutputs() {
+  document.querySelectorAll(".slider").forEach((slider) => {
+    const input = slider.querySelector("input");
+    slider.querySelector("output").textContent = input.value;
+  });
+  const choice = $("#model").value;
+  const network = choice !== "optimize";
+  document.querySelector('[data-for="strength"]').hidden = !network;
+  document.querySelector('[data-for="style_weight"]').hidden = network;
+  $("#painting-drop").hidden = network && modelTask(choice) !== "arbitrary";
+  $("#run").textContent = network ? "Preview" : "Paint";
+}
+
+async function start() {
+  document.querySelectorAll("nav button").forEach((b) => { b.onclick = () => showTab(b.dataset.tab); });
+  wireDrop($("#photo-drop"), $("#photo-input"), addPhotos);
+  wireDrop($("#painting-drop"), $("#painting-input"), (files) => files[0] && setInput("painting", files[0]));
+  wireDrop($("#reference-drop"), $("#reference-input"), (files) => files[0] && setInput("reference", files[0]));
+  document.querySelectorAll("input[type=range], input[type=checkbox], select").forEach((input) => {
+    input.addEventListener("input", () => { updateOutputs(); if (input.id !== "divider") schedulePreview(); });
+  });
+  $("#divider").addEventListener("input", () => {
+    $("#result-img").style.clipPath = `inset(0 ${100 - Number($("#divider").value)}% 0 0)`;
+  });
+  $("#run").onclick = () => submit(styleRecipe($("#model").value !== "optimize"));
+  $("#full-size").onclick = () => {
+    const body = styleRecipe(false);
+    body.settings.size = 0;
+    if (body.model === undefined) body.settings.size = Number($("#size").value);
+    submit(body);
+  };
+  $("#upscale-run").onclick = () => submit({
+    kind: "upscale", photo: state.photo && state.photo.id,
+    settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value), ensemble: $("#ensemble").checked },
+  });
+  $("#colorize-run").onclick = () => submit({
+    kind: "colorize", photo: state.photo && state.photo.id, reference: state.reference && state.reference.id,
+    settings: { strength: Number($("#color_strength").value) },
+  });
+  $("#cancel").onclick = () => state.job && api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" })
+    .then(showJob).catch((error) => say(error.message));
+  $("#pin").onclick = () => {
+    const label = $("#model").selectedOptions[0] ? $("#model").selectedOptions[0].textContent : state.tab;
+    $("#grid").append(card($("#result-img").src, label, [$("#command").textContent]));
+  };
+  $("#copy").onclick = () => navigator.clipboard && navigator.clipboard.writeText($("#command").textContent);
+  // Closing the tab cancels its jobs at once (and the server's heartbeat catches a tab that just vanished).
+  window.addEventListener("pagehide", () => navigator.sendBeacon("/api/cancel-all"));
+
+  try {
+    const info = await api("/api/info");
+    $("#device").textContent = `stylize ${info.version} on ${info.device}`;
+    $("#output-dir").textContent = info.output_dir;
+    state.models = info.models;
+    const select = $("#model");
+    const options = [["optimize", "Optimization: your painting (slow, best)"]];
+    for (const model of info.models) {
+      if (model.task === "arbitrary") options.splice(0, 0, [model.name, "Any painting, one pass (drop a painting)"]);
+      else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
+    }
+    select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+  } catch (error) {
+    say(error.message);
+  }
+  updateOutputs();
+  loadResults();
+  poll();
+}
+
+start();

@@ -1,0 +1,243 @@
+"""`stylize serve` without a browser: the token, the host check, upload guards, the queue and cancel, sessions,
+and that no request reads a file outside the output folder."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+pytest.importorskip("starlette")
+from conftest import gradient_image  # noqa: E402
+from starlette.testclient import TestClient  # noqa: E402
+
+from stylize.images import pil_to_tensor  # noqa: E402
+from stylize.serve.app import SESSION_COOKIE, TOKEN_HEADER, StudioSettings, create_app  # noqa: E402
+
+BASE = "http://127.0.0.1"
+
+
+def _png(width: int = 48, height: int = 40, seed: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    gradient_image(width, height, seed).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def studio(tmp_path):
+    """A studio app on a temporary output folder and a client (a browser session) for it."""
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", max_upload_bytes=200_000, max_pixels=40_000,
+                              max_queue=2)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        yield client
+
+
+def _upload(client: TestClient, data: bytes, name: str = "photo.png") -> dict:
+    return client.post(f"/api/uploads?name={name}", content=data).json()
+
+
+def _wait(client: TestClient, job_id: str, states=("done", "failed", "cancelled"), seconds: float = 60) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        status = client.get(f"/api/jobs/{job_id}").json()
+        if status["state"] in states:
+            return status
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {status}")
+
+
+def test_the_page_and_its_files_come_from_the_package_with_safe_headers(studio):
+    page = studio.get("/")
+    assert page.status_code == 200 and "/static/app.js" in page.text
+    assert "http" not in page.text.replace("http-equiv", "")  # nothing from the network
+    for name in ("app.js", "style.css"):
+        response = studio.get(f"/static/{name}")
+        assert response.status_code == 200 and "https://" not in response.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.cookies.get(SESSION_COOKIE)
+
+
+def test_a_fast_model_job_writes_a_result_with_its_settings_and_command(studio, tmp_path):
+    photo = _upload(studio, _png(), "my photo.png")
+    assert (photo["width"], photo["height"]) == (48, 40)
+    job = studio.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry",
+                                         "settings": {"strength": 0.5}})
+    assert job.status_code == 202
+    status = _wait(studio, job.json()["id"])
+    assert status["state"] == "done", status
+    output = tmp_path / "out" / status["result"]
+    assert status["command"] == f"stylize run 'my photo.png' --model starry --strength 0.5 -o {output}"
+    result = studio.get(f"/results/{status['result']}")
+    assert result.status_code == 200
+    pixels = pil_to_tensor(Image.open(io.BytesIO(result.content)).convert("RGB"))
+    original = pil_to_tensor(Image.open(io.BytesIO(_png())).convert("RGB"))
+    assert pixels.shape == original.shape and (pixels - original).abs().mean() > 0.02  # painted, not the photo
+    (listed,) = studio.get("/api/results").json()
+    assert listed["name"] == status["result"] and listed["settings"]["strength"] == 0.5
+    assert listed["inputs"] == {"photo": "my photo.png"}
+    assert studio.get(f"/api/jobs/{status['id']}/preview").headers["content-type"] == "image/png"
+
+
+def test_names_never_overwrite_and_a_restart_lists_earlier_results(tmp_path):
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        photo = _upload(client, _png())
+        names = []
+        for _ in range(2):
+            job = client.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+            names.append(_wait(client, job["id"])["result"])
+        session = client.cookies.get(SESSION_COOKIE)
+    assert names == ["photo_starry_001.png", "photo_starry_002.png"]
+    (tmp_path / "out" / "photo_starry_003.png").write_bytes(b"someone else's file")
+    with TestClient(create_app(settings), base_url=BASE, cookies={SESSION_COOKIE: session}) as client:
+        assert [entry["name"] for entry in client.get("/api/results").json()] == names[::-1]
+        photo = _upload(client, _png())
+        job = client.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+        assert _wait(client, job["id"])["result"] == "photo_starry_004.png"
+    assert (tmp_path / "out" / "photo_starry_003.png").read_bytes() == b"someone else's file"
+    with TestClient(create_app(settings), base_url=BASE) as stranger:
+        assert stranger.get("/api/results").json() == []
+        assert stranger.get(f"/results/{names[0]}").status_code == 404
+
+
+@pytest.mark.parametrize(("data", "name", "status", "message"), [
+    (b"this is not an image", "notes.png", 400, "notes.png is not an image"),
+    (b"", "empty.png", 400, "empty"),
+    (b"x" * 300_000, "big.png", 413, "over the upload limit of"),
+    (None, "huge.png", 400, "over the limit of 0 MP"),
+])
+def test_uploads_are_checked_like_files_and_answer_one_line(studio, data, name, status, message):
+    if data is None:  # 300x300 px: over the 40,000 pixels this studio allows, though small in bytes
+        data = _png(300, 300)
+    response = studio.post(f"/api/uploads?name={name}", content=data)
+    assert response.status_code == status and message in response.json()["error"], response.text
+    assert "/tmp" not in response.json()["error"] and "Traceback" not in response.text
+
+
+def test_bad_requests_are_one_line_4xx(studio):
+    photo = _upload(studio, _png())
+    cases = [
+        ({"kind": "paint", "photo": photo["id"]}, "unknown kind"),
+        ({"kind": "style", "photo": "nope"}, "no uploaded image"),
+        ({"kind": "style", "photo": photo["id"], "model": "../../etc/passwd"}, "unknown model"),
+        ({"kind": "style", "photo": photo["id"]}, "drop a painting first"),
+        ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"strength": 3}}, "strength"),
+        ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"tile": 7}}, "unknown setting"),
+        ({"kind": "upscale", "photo": photo["id"], "model": "starry"}, "is a model for 'style'"),
+    ]
+    for body, message in cases:
+        response = studio.post("/api/jobs", json=body)
+        assert response.status_code == 400 and message in response.json()["error"], (body, response.text)
+    assert studio.post("/api/jobs", content=b"{not json").status_code == 400
+
+
+def test_cancel_stops_an_optimization_within_a_step_and_writes_nothing(studio, tmp_path):
+    photo, painting = _upload(studio, _png(180, 150, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
+    body = {"kind": "style", "photo": photo["id"], "style": painting["id"],
+            "settings": {"size": 180, "steps": 400}}
+    job = studio.post("/api/jobs", json=body).json()
+    running = _wait(studio, job["id"], states=("running",))
+    deadline = time.monotonic() + 30
+    while running["done"] == 0 and time.monotonic() < deadline:  # the picture starts to form
+        running = studio.get(f"/api/jobs/{job['id']}").json()
+    assert running["stage"].startswith("scale") and 0 < running["done"] < running["total"]
+    assert running["eta"] is not None and running["eta"] > 0
+    asked = time.monotonic()
+    studio.post(f"/api/jobs/{job['id']}/cancel")
+    status = _wait(studio, job["id"])
+    assert status["state"] == "cancelled" and time.monotonic() - asked < 10
+    assert not [p for p in (tmp_path / "out").iterdir() if p.suffix == ".png"]
+
+
+def test_the_queue_shows_places_refuses_more_than_its_limit_and_cancels_waiting_jobs(studio):
+    photo, painting = _upload(studio, _png(180, 150, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
+    slow = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 400}}
+    first = studio.post("/api/jobs", json=slow).json()
+    _wait(studio, first["id"], states=("running",))
+    second = studio.post("/api/jobs", json=slow).json()
+    third = studio.post("/api/jobs", json=slow).json()
+    assert (second["position"], third["position"]) == (1, 2)
+    refused = studio.post("/api/jobs", json=slow)
+    assert refused.status_code == 429 and "jobs are waiting" in refused.json()["error"]
+    assert studio.post("/api/cancel-all").json() == {"cancelled": 3}
+    for job in (first, second, third):
+        assert _wait(studio, job["id"])["state"] == "cancelled"
+
+
+def test_a_second_browser_sees_only_its_own_jobs_and_uploads(studio):
+    photo = _upload(studio, _png())
+    job = studio.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+    with TestClient(studio.app, base_url=BASE) as other:
+        assert other.get(f"/api/jobs/{job['id']}").status_code == 404
+        assert other.post(f"/api/jobs/{job['id']}/cancel").status_code == 404
+        assert other.get("/api/jobs").json() == []
+        response = other.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"})
+        assert response.status_code == 400 and "no uploaded image" in response.json()["error"]
+
+
+@pytest.mark.parametrize("path", [
+    "/results/..%2f..%2fetc%2fpasswd", "/results/%2e%2e%2fout.png", "/results/.hidden.png", "/results/%2fetc%2fpasswd",
+    "/results/photo_starry_001.png.json", "/static/..%2fapp.py", "/static/%2e%2e/recipe.py", "/static/index.html/x",
+    "/results/..\\..\\secret.png", "/api/jobs/..%2f..%2fetc", "/etc/passwd", "/static//etc/passwd",
+])
+def test_no_request_reads_a_file_outside_what_the_studio_serves(studio, tmp_path, path):
+    (tmp_path / "secret.png").write_bytes(_png())
+    response = studio.get(path)
+    assert response.status_code in (404, 405), (path, response.status_code)
+    assert b"PNG" not in response.content[:8] and b"root:" not in response.content
+
+
+def test_the_token_is_needed_everywhere_once_set(tmp_path):
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", host="0.0.0.0", token="s3cret-token-value")
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        for path in ("/", "/api/info", "/static/app.js", "/api/results"):
+            response = client.get(path)
+            assert response.status_code == 401 and "needs its token" in response.json()["error"]
+        assert client.get("/api/info", headers={TOKEN_HEADER: "wrong"}).status_code == 401
+        assert client.get("/api/info", headers={TOKEN_HEADER: "s3cret-token-value"}).status_code == 200
+        visit = client.get("/?token=s3cret-token-value", follow_redirects=False)
+        assert visit.status_code == 303 and visit.headers["location"] == "/"
+        assert client.get("/api/info").status_code == 200  # the cookie carries it from now on
+
+
+def test_other_hosts_and_sites_are_refused_on_loopback(studio):
+    rebinding = studio.get("/api/info", headers={"host": "attacker.example:7860"})
+    assert rebinding.status_code == 403
+    cross_site = studio.post("/api/cancel-all", headers={"origin": "http://attacker.example"})
+    assert cross_site.status_code == 403
+    assert studio.post("/api/cancel-all", headers={"origin": BASE}).status_code == 200
+
+
+def test_the_command_binds_loopback_and_makes_a_token_off_it(monkeypatch, invoke, tmp_path):
+    import uvicorn
+
+    started = []
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: started.append(self.config))
+    result = invoke("serve", "-o", tmp_path / "out")
+    assert result.exit_code == 0 and "http://127.0.0.1:7860/" in result.stderr and "token" not in result.stderr
+    assert started[-1].host == "127.0.0.1"
+    result = invoke("serve", "--host", "0.0.0.0", "--port", "8000", "-o", tmp_path / "out")
+    assert result.exit_code == 0 and "?token=" in result.stderr and started[-1].port == 8000
+    invoke.error_line(invoke("serve", "--port", "0"), 2, "'--port'")
+    Path(tmp_path / "file").write_text("x")
+    assert invoke("serve", "-o", tmp_path / "file").exit_code == 2
+
+
+def test_a_page_that_stops_polling_has_its_jobs_cancelled(tmp_path):
+    """Closing a tab: the page's beacon cancels at once (cancel-all, above); a tab that vanishes without one
+    (a crash, a laptop lid) stops polling, and its jobs are cancelled after the heartbeat."""
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", heartbeat_seconds=1.0)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        photo, painting = _upload(client, _png(180, 150, 1)), _upload(client, _png(64, 64, 2), "monet.png")
+        body = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 400}}
+        job = client.post("/api/jobs", json=body).json()
+        time.sleep(3.0)  # no polling meanwhile
+        status = client.get(f"/api/jobs/{job['id']}").json()
+        deadline = time.monotonic() + 20
+        while status["state"] == "running" and time.monotonic() < deadline:
+            time.sleep(0.1)
+            status = client.get(f"/api/jobs/{job['id']}").json()
+        assert status["state"] == "cancelled"

@@ -1,0 +1,148 @@
+"""`stylize serve` in a real browser: headless Chromium (Debian's package) driven by Playwright through the page.
+
+Skipped, with the reason, where the browser or Playwright is missing (`.ci/run` installs both).
+Set STYLIZE_SCREENSHOT=PATH to keep the page's screenshot (the README's picture is made this way).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageStat
+
+pytest.importorskip("starlette")
+uvicorn = pytest.importorskip("uvicorn")
+sync_api = pytest.importorskip("playwright.sync_api", reason="Playwright is not installed (pip install playwright)")
+CHROMIUM = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+if CHROMIUM is None:
+    pytest.skip("no Chromium on this machine (apt-get install chromium)", allow_module_level=True)
+
+from stylize.images import load_image  # noqa: E402
+from stylize.serve.app import StudioSettings, create_app  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    output = tmp_path_factory.mktemp("studio")
+    port = _free_port()
+    app = create_app(StudioSettings(output_dir=output, device="cpu"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}/", output
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    page.goto(server[0])
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory):
+    """The repository's example photo and painting (what the README's screenshot shows), and a text file."""
+    folder = tmp_path_factory.mktemp("inputs")
+    photo, painting = folder / "photo.jpg", folder / "painting.jpg"
+    shutil.copy(EXAMPLES / "chelsea.jpg", photo)
+    shutil.copy(EXAMPLES / "brushstrokes.jpg", painting)
+    text = folder / "notes.png"
+    text.write_text("this is not an image")
+    return photo, painting, text
+
+
+def _wait_loaded(page, selector: str) -> None:
+    """Until the image has arrived and decoded (a selector cannot say it; this evaluates no string, which the
+    page's Content-Security-Policy forbids)."""
+    image = page.locator(selector)
+    deadline = time.monotonic() + 30
+    while not image.evaluate("element => element.complete && element.naturalWidth > 0"):
+        assert time.monotonic() < deadline, f"{selector} never loaded"
+        time.sleep(0.05)
+
+
+def test_a_shipped_model_paints_the_dropped_photo(page, server, photos):
+    photo = photos[0]
+    page.set_input_files("#photo-input", str(photo))
+    page.wait_for_selector("#photos img")
+    page.select_option("#model", "starry")  # a preview at reduced size comes at once
+    page.wait_for_selector("#result-img[src*='/preview']")
+    page.click("#full-size")
+    page.wait_for_selector("#result-img[src*='/results/']", timeout=60_000)
+    _wait_loaded(page, "#result-img")
+    assert "stylize run photo.jpg --model starry" in page.inner_text("#command")
+    (written,) = [p for p in server[1].glob("*.png")]
+    result, original = load_image(written).pixels, load_image(photo).pixels
+    assert result.shape == original.shape and (result - original).abs().mean() > 0.02
+    page.click("[data-tab=results]")
+    page.wait_for_selector("#result-list .card")
+    assert written.name in page.inner_text("#result-list")
+
+
+def test_the_optimization_shows_its_progress_and_cancels(page, server, photos):
+    photo, painting, _ = photos
+    page.set_input_files("#photo-input", str(photo))
+    page.wait_for_selector("#photos img")
+    page.select_option("#model", "optimize")
+    page.set_input_files("#painting-input", str(painting))
+    page.wait_for_selector("#painting-label:has-text('painting.jpg')")
+    page.fill("#size", "1024")  # slow enough on a CPU to watch and to cancel
+    page.click("#run")
+    page.wait_for_selector("#stage:text-matches('^scale')", timeout=60_000)
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # the picture as it forms
+    assert 0 < float(page.get_attribute("#progress", "value")) < float(page.get_attribute("#progress", "max"))
+    before = len(list(server[1].glob("*.png")))
+    page.click("#cancel")
+    page.wait_for_selector("body[data-job=cancelled]", timeout=30_000)
+    assert len(list(server[1].glob("*.png"))) == before
+
+
+def test_a_text_file_dropped_as_a_photo_gets_one_clear_message(page, photos):
+    page.set_input_files("#photo-input", str(photos[2]))
+    page.wait_for_selector("#message:not([hidden])")
+    message = page.inner_text("#message")
+    assert "notes.png is not an image" in message and "Traceback" not in message
+
+
+def test_the_page_is_drawn(page, photos):
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    page.select_option("#model", "arbitrary")
+    page.set_input_files("#painting-input", str(photos[1]))  # any painting: a one-pass preview when it lands
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
+    _wait_loaded(page, "#result-img")
+    page.fill("#divider", "60")
+    page.dispatch_event("#divider", "input")
+    shot = page.screenshot(path=os.environ.get("STYLIZE_SCREENSHOT") or None)
+    image = Image.open(BytesIO(shot)).convert("L")
+    assert image.size == (1280, 860) and ImageStat.Stat(image).stddev[0] > 20  # not blank: text, photo, result
