@@ -241,3 +241,23 @@ def test_a_page_that_stops_polling_has_its_jobs_cancelled(tmp_path):
             time.sleep(0.1)
             status = client.get(f"/api/jobs/{job['id']}").json()
         assert status["state"] == "cancelled"
+
+
+def test_a_mask_keeps_the_photo_outside_it_and_the_command_names_it(studio):
+    photo = _upload(studio, _png(48, 40, 1))
+    mask = io.BytesIO()
+    left = Image.new("L", (48, 40), 0)
+    left.paste(255, (0, 0, 24, 40))
+    left.save(mask, format="PNG")
+    mask_upload = _upload(studio, mask.getvalue(), "left.png")
+    body = {"kind": "style", "photo": photo["id"], "model": "starry", "mask": mask_upload["id"],
+            "settings": {"feather": 0}}
+    status = _wait(studio, studio.post("/api/jobs", json=body).json()["id"])
+    assert status["state"] == "done", status
+    assert "--mask left.png" in status["command"]
+    result = pil_to_tensor(Image.open(io.BytesIO(studio.get(f"/results/{status['result']}").content)).convert("RGB"))
+    original = pil_to_tensor(Image.open(io.BytesIO(_png(48, 40, 1))).convert("RGB"))
+    assert (result - original)[..., 24:].abs().max() < 1 / 255 + 1e-6  # the photo where the mask is black
+    assert (result - original)[..., :24].abs().mean() > 0.02
+    refused = studio.post("/api/jobs", json={"kind": "upscale", "photo": photo["id"], "mask": mask_upload["id"]})
+    assert refused.status_code == 400 and "for styling only" in refused.json()["error"]

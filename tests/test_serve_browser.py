@@ -146,3 +146,22 @@ def test_the_page_is_drawn(page, photos):
     shot = page.screenshot(path=os.environ.get("STYLIZE_SCREENSHOT") or None)
     image = Image.open(BytesIO(shot)).convert("L")
     assert image.size == (1280, 860) and ImageStat.Stat(image).stddev[0] > 20  # not blank: text, photo, result
+
+
+def test_a_mask_painted_with_the_brush_is_used(page, photos):
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    _wait_loaded(page, "#before")
+    page.select_option("#model", "starry")
+    page.click("#mask-tools summary")
+    page.click("#brush")
+    box = page.locator("#mask-canvas").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 3, box["y"] + box["height"] / 2, steps=8)
+    page.mouse.up()
+    page.click("#brush")  # "Use this mask": uploaded as a PNG, white strokes on black
+    page.wait_for_selector("#mask-label:has-text('painted-mask.png')")
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
+    page.click("#full-size")
+    page.wait_for_selector("#command:has-text('--mask painted-mask.png')", timeout=60_000)

@@ -23,6 +23,7 @@ from stylize.serve.results import ResultEntry, ResultFolder
 from stylize.serve.uploads import safe_stem
 from stylize.tasks.gatys import StepInfo
 from stylize.tasks.protocol import Task
+from stylize.tasks.upscale import DEFAULT_SCALE
 
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
 PREVIEW_SECONDS = 0.5
@@ -161,8 +162,7 @@ class JobQueue:
             try:
                 self._run(job)
             except Exception as error:  # the worker must outlive any one job; the page shows the line
-                job.state, job.message = "failed", str(error).strip().splitlines()[0] if str(error).strip() else \
-                    type(error).__name__
+                job.state, job.message = "failed", (str(error).strip() or type(error).__name__).splitlines()[0]
             finally:
                 self._current = None
 
@@ -195,7 +195,7 @@ class JobQueue:
         try:
             task = self._task(recipe)
         except (StylizeError, ValueError) as error:
-            job.state, job.message = "failed", str(error)
+            job.state, job.message = "failed", self._client_names(recipe, str(error))
             return
         size = recipe.size
         if recipe.preview:
@@ -203,7 +203,7 @@ class JobQueue:
             output = self.scratch / f"preview-{job.id}.png"
         else:
             output = self.results.reserve(safe_stem(recipe.photo.name, "photo"), recipe.label)
-        scale = (getattr(recipe.config, "scale", None) or 4) if recipe.kind == "upscale" else 1
+        scale = (getattr(recipe.config, "scale", None) or DEFAULT_SCALE) if recipe.kind == "upscale" else 1
         max_pixels = self.max_pixels // scale**2
         report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], task.process,
                           size=size if recipe.kind == "style" else None, overwrite=True, io_threads=1,
@@ -218,9 +218,17 @@ class JobQueue:
             if report.interrupted:
                 job.state, job.message = "cancelled", job.message or "cancelled"
             else:
-                job.state, job.message = "failed", (result.error if result else None) or "failed"
+                job.state, job.message = "failed", self._client_names(recipe, (result.error if result else None)
+                                                                      or "failed")
             return
         self._finish(job, output, result.size or (0, 0))
+
+    @staticmethod
+    def _client_names(recipe: Recipe, message: str) -> str:
+        """A message about an upload names it as the browser did, never by the server's temporary path."""
+        for upload in recipe.uploads():
+            message = message.replace(str(upload.path), upload.name)
+        return message
 
     def _finish(self, job: StudioJob, output: Path, size: tuple[int, int]) -> None:
         from stylize.images import load_image
@@ -236,7 +244,7 @@ class JobQueue:
                 inputs["painting"] = recipe.style.name
             if recipe.reference is not None:
                 inputs["reference"] = recipe.reference.name
-            settings = {"model": recipe.model, "mode": recipe.mode, **recipe.config.to_dict()}
+            settings = {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()}
             job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind, settings,
                                      recipe.command(output), inputs, size[0], size[1], round(job.seconds, 2))
             self.results.record(job.result)

@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 
 from stylize.config import ArbitraryConfig, ColorizeConfig, FastConfig, GatysConfig, Settings, UpscaleConfig
 from stylize.errors import ConfigError
+from stylize.masks import MaskSet
 from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
 from stylize.tasks.styling import build_style_task
+from stylize.tasks.upscale import DEFAULT_SCALE
 
 if TYPE_CHECKING:
     from stylize.tasks.gatys import StepCallback
@@ -29,6 +31,7 @@ _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
     "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble")),
     "colorize": (ColorizeConfig, ("strength",)),
 }
+_MASK_SETTINGS = ("feather", "mask_invert")  # with a mask, in every way of styling
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,7 @@ class Recipe:
     model: str | None = None  # a model name from the listing (never a path from the client)
     style: Upload | None = None  # the painting (optimization, arbitrary)
     reference: Upload | None = None  # colorize: a colour photo of a similar scene
+    mask: Upload | None = None  # style: white where the style goes (dropped, or painted with the page's brush)
     preview: bool = False  # shown on the page only, not written to the output folder
     settings: dict[str, Any] = field(default_factory=dict)  # what the page sent, as checked
 
@@ -57,19 +61,27 @@ class Recipe:
         if self.style is not None:
             return safe_stem(self.style.name, "painting")
         if self.mode == "upscale":
-            return f"x{getattr(self.config, 'scale', None) or 4}"
+            return f"x{getattr(self.config, 'scale', None) or DEFAULT_SCALE}"
         return "color"
 
     def task_key(self) -> tuple:
         """Equal for recipes that build the same task (the page caches the last ones)."""
-        images = tuple(upload.id for upload in (self.style, self.reference) if upload is not None)
+        images = tuple(upload.id for upload in (self.style, self.reference, self.mask) if upload is not None)
         config = self.config.replace(size=0) if hasattr(self.config, "size") else self.config
         return (self.mode, self.model, images, config)
 
+    def tuned(self) -> dict[str, Any]:
+        """The settings a user tunes for this way of working, as the config holds them (defaults included)."""
+        names = _SETTINGS[self.mode][1] + (_MASK_SETTINGS if self.mask is not None else ())
+        return {name: value for name, value in self.config.to_dict().items() if name in names}
+
+    def uploads(self) -> list[Upload]:
+        return [upload for upload in (self.photo, self.style, self.reference, self.mask) if upload is not None]
+
     def command(self, output: Path) -> str:
         """The `stylize` command that makes the same result from the same files."""
-        changed = {name: value for name, value in self.config.to_dict().items()
-                   if name in _SETTINGS[self.mode][1] and value != getattr(type(self.config)(), name)}
+        defaults = type(self.config)()
+        changed = {name: value for name, value in self.tuned().items() if value != getattr(defaults, name)}
         words = {"upscale": ["stylize", "upscale"], "colorize": ["stylize", "colorize"]}.get(self.kind,
                                                                                            ["stylize", "run"])
         words.append(self.photo.name)
@@ -83,6 +95,8 @@ class Recipe:
             words += ["--style", self.style.name]
         if self.reference is not None:
             words += ["--reference", self.reference.name]
+        if self.mask is not None:
+            words += ["--mask", self.mask.name]
         for name, value in changed.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
@@ -115,7 +129,7 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     model = body.get("model") or None
     if model is not None and (not isinstance(model, str) or model not in models):
         raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")
-    style, reference = upload("style"), upload("reference")
+    style, reference, mask = upload("style"), upload("reference"), upload("mask")
     task = models.get(model) if model else None
     if kind == "style":
         if task == ARBITRARY.name:
@@ -133,16 +147,19 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     else:
         if model and task != kind:
             raise ConfigError(f"{model} is a model for {task!r}, not {kind!r}")
+        if mask is not None:
+            raise ConfigError("a mask says where a style goes: it is for styling only")
         mode, style = kind, None
     settings = body.get("settings") or {}
     if not isinstance(settings, dict):
         raise ConfigError("settings must be a JSON object")
     config_class, allowed = _SETTINGS[mode]
+    allowed += _MASK_SETTINGS if mask is not None else ()
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r} here: use {', '.join(allowed)}")
     config = config_class(**settings)  # checked there, as for the command line
-    return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None,
+    return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
                   bool(body.get("preview")), dict(settings))
 
 
@@ -152,8 +169,10 @@ def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,
     if recipe.kind == "style":
         styles = [recipe.style.path] if recipe.style is not None else []
         models = [recipe.model or ARBITRARY.name] if recipe.mode in ("model", "arbitrary") else []
-        assert isinstance(recipe.config, (GatysConfig, FastConfig, ArbitraryConfig))
-        return build_style_task(styles, models, recipe.config, device, on_step=on_step, on_notice=on_notice,
+        config = recipe.config
+        assert isinstance(config, (GatysConfig, FastConfig, ArbitraryConfig))
+        masks = None if recipe.mask is None else MaskSet((recipe.mask.path,), config.mask_invert, config.feather)
+        return build_style_task(styles, models, config, device, masks, on_step=on_step, on_notice=on_notice,
                                 on_progress=on_progress)
     if recipe.kind == "upscale":
         from stylize.tasks.upscale import Upscaler

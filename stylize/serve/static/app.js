@@ -3,7 +3,7 @@
 
 const $ = (selector) => document.querySelector(selector);
 const state = {
-  tab: "style", photos: [], photo: null, painting: null, reference: null, models: [], job: null,
+  tab: "style", photos: [], photo: null, painting: null, reference: null, mask: null, models: [], job: null,
   previewTimer: null, pollTimer: null, lastJobs: [],
 };
 
@@ -74,7 +74,7 @@ async function setInput(kind, file) {
     thumb.src = URL.createObjectURL(file);
     thumb.hidden = false;
     say("");
-    if (kind === "painting") schedulePreview();
+    if (kind === "painting" || kind === "mask") schedulePreview();
   } catch (error) {
     say(error.message);
   }
@@ -108,6 +108,11 @@ function styleRecipe(preview) {
   }
   if (choice !== "optimize" && modelTask(choice) !== "arbitrary") delete body.style;
   else body.style = state.painting && state.painting.id;
+  if (state.mask) {
+    body.mask = state.mask.id;
+    settings.feather = Number($("#feather").value);
+    settings.mask_invert = $("#mask_invert").checked;
+  }
   body.settings = settings;
   return body;
 }
@@ -142,6 +147,67 @@ async function submit(body) {
   } catch (error) {
     say(error.message);
   }
+}
+
+// Masks: dropped as a file, or painted with a brush over the photo -------------------------------------------
+
+const brush = { painting: false, drawing: false, context: null };
+
+function startBrush() {
+  const canvas = $("#mask-canvas");
+  const photo = $("#before");
+  if (!state.photo) { say("Drop a photo first."); return; }
+  const scale = Math.min(1, 1024 / Math.max(state.photo.width, state.photo.height));
+  if (!brush.context || canvas.dataset.photo !== state.photo.id) {
+    canvas.width = Math.round(state.photo.width * scale);
+    canvas.height = Math.round(state.photo.height * scale);
+    canvas.dataset.photo = state.photo.id;
+    brush.context = canvas.getContext("2d");
+  }
+  canvas.style.width = `${photo.clientWidth}px`;
+  canvas.style.height = `${photo.clientHeight}px`;
+  canvas.hidden = false;
+  $("#divider").hidden = true;
+  brush.painting = true;
+  $("#brush").textContent = "Use this mask";
+}
+
+async function finishBrush() {
+  const canvas = $("#mask-canvas");
+  brush.painting = false;
+  canvas.hidden = true;
+  $("#divider").hidden = false;
+  $("#brush").textContent = "Paint a mask";
+  const flat = document.createElement("canvas");  // white strokes on black: what --mask reads
+  flat.width = canvas.width;
+  flat.height = canvas.height;
+  const context = flat.getContext("2d");
+  context.fillStyle = "#000";
+  context.fillRect(0, 0, flat.width, flat.height);
+  context.drawImage(canvas, 0, 0);
+  const blob = await new Promise((resolve) => flat.toBlob(resolve, "image/png"));
+  await setInput("mask", new File([blob], "painted-mask.png", { type: "image/png" }));
+}
+
+function stroke(event) {
+  if (!brush.drawing) return;
+  const canvas = $("#mask-canvas");
+  const box = canvas.getBoundingClientRect();
+  const x = (event.clientX - box.left) * canvas.width / box.width;
+  const y = (event.clientY - box.top) * canvas.height / box.height;
+  const radius = Number($("#brush_size").value) * canvas.width / box.width / 2;
+  brush.context.fillStyle = "#fff";
+  brush.context.beginPath();
+  brush.context.arc(x, y, radius, 0, 2 * Math.PI);
+  brush.context.fill();
+}
+
+function clearMask() {
+  state.mask = null;
+  $("#mask-thumb").hidden = true;
+  $("#mask-label").textContent = "Drop a mask (white where the style goes)";
+  if (brush.context) brush.context.clearRect(0, 0, $("#mask-canvas").width, $("#mask-canvas").height);
+  schedulePreview();
 }
 
 // Progress ------------------------------------------------------------------------------------------------
@@ -284,8 +350,15 @@ async function start() {
   wireDrop($("#photo-drop"), $("#photo-input"), addPhotos);
   wireDrop($("#painting-drop"), $("#painting-input"), (files) => files[0] && setInput("painting", files[0]));
   wireDrop($("#reference-drop"), $("#reference-input"), (files) => files[0] && setInput("reference", files[0]));
+  wireDrop($("#mask-drop"), $("#mask-input"), (files) => files[0] && setInput("mask", files[0]));
+  $("#brush").onclick = () => (brush.painting ? finishBrush() : startBrush());
+  $("#mask-clear").onclick = clearMask;
+  const canvas = $("#mask-canvas");
+  canvas.addEventListener("pointerdown", (event) => { brush.drawing = true; canvas.setPointerCapture(event.pointerId); stroke(event); });
+  canvas.addEventListener("pointermove", stroke);
+  canvas.addEventListener("pointerup", () => { brush.drawing = false; });
   document.querySelectorAll("input[type=range], input[type=checkbox], select").forEach((input) => {
-    input.addEventListener("input", () => { updateOutputs(); if (input.id !== "divider") schedulePreview(); });
+    input.addEventListener("input", () => { updateOutputs(); if (!["divider", "brush_size"].includes(input.id)) schedulePreview(); });
   });
   $("#divider").addEventListener("input", () => {
     $("#result-img").style.clipPath = `inset(0 ${100 - Number($("#divider").value)}% 0 0)`;
