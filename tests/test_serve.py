@@ -261,3 +261,18 @@ def test_a_mask_keeps_the_photo_outside_it_and_the_command_names_it(studio):
     assert (result - original)[..., :24].abs().mean() > 0.02
     refused = studio.post("/api/jobs", json={"kind": "upscale", "photo": photo["id"], "mask": mask_upload["id"]})
     assert refused.status_code == 400 and "for styling only" in refused.json()["error"]
+
+
+def test_the_estimate_says_size_memory_and_only_measured_time(studio):
+    photo, painting = _upload(studio, _png(48, 40)), _upload(studio, _png(32, 32, 2), "monet.png")
+    optimize = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 96}}
+    estimate = studio.post("/api/estimate", json=optimize).json()
+    assert (estimate["width"], estimate["height"]) == (96, 80) and estimate["seconds"] is None
+    assert estimate["memory_gib"] > 0.8 and estimate["fits"]  # the optimization's measured model: 900 MiB + pixels
+    model = {"kind": "style", "photo": photo["id"], "model": "starry"}
+    assert studio.post("/api/estimate", json=model).json()["memory_gib"] is None
+    _wait(studio, studio.post("/api/jobs", json=model).json()["id"])
+    measured = studio.post("/api/estimate", json=model).json()
+    assert measured["seconds"] is not None and measured["seconds"] >= 0
+    upscale = studio.post("/api/estimate", json={"kind": "upscale", "photo": photo["id"], "settings": {"scale": 3}})
+    assert (upscale.json()["width"], upscale.json()["height"]) == (144, 120)

@@ -180,6 +180,12 @@ async def _submit(request: Request) -> Response:
     return JSONResponse(studio.queue.status(job), status_code=202)
 
 
+async def _estimate(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    recipe = parse_recipe(await _json_body(request), _session(request), studio.uploads, studio.model_tasks())
+    return JSONResponse(studio.queue.estimate(recipe))
+
+
 async def _jobs(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     session = _session(request)
@@ -283,6 +289,7 @@ def create_app(settings: StudioSettings) -> Starlette:
     routes = [
         ("/", _index, ["GET"]), ("/static/{name}", _static, ["GET"]), ("/api/info", _info, ["GET"]),
         ("/api/uploads", _upload, ["POST"]), ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
+        ("/api/estimate", _estimate, ["POST"]),
         ("/api/jobs/{job}", _job, ["GET"]), ("/api/jobs/{job}/preview", _preview, ["GET"]),
         ("/api/jobs/{job}/cancel", _cancel, ["POST"]), ("/api/cancel-all", _cancel_all, ["POST"]),
         ("/api/results", _results, ["GET"]), ("/results/{name}", _result_file, ["GET"]),

@@ -85,6 +85,7 @@ class JobQueue:
         self._seen: dict[str, float] = {}
         self._tasks: OrderedDict[tuple, Task] = OrderedDict()
         self._current: StudioJob | None = None
+        self._seconds_per_megapixel: dict[str, float] = {}  # measured here, by way of working
         self._counter = 0
         self._wake = threading.Condition()
         self._closed = False
@@ -116,6 +117,24 @@ class JobQueue:
         with self._wake:
             position = next((i for i, waiting in enumerate(self._waiting, 1) if waiting is job), 0)
         return job.status(position)
+
+    def estimate(self, recipe: Recipe) -> dict[str, Any]:
+        """What a job will need before it runs: the output's size; for the optimization, its memory beside
+        what the device has free (tasks/gatys.py's measured model, which decides when the full size is made
+        smaller and enlarged instead); the time from this server's own last job of the same kind (None before
+        one ran: no figure is made up)."""
+        from stylize.device import available_memory, resolve_device
+        from stylize.tasks.gatys import MEMORY_SHARE, step_memory
+
+        width, height = recipe.output_size()
+        megapixels = width * height / 1e6
+        rate = self._seconds_per_megapixel.get(recipe.mode)
+        free = available_memory(resolve_device(self.device))
+        need = step_memory(width * height) if recipe.mode == "optimize" else None
+        return {"width": width, "height": height, "megapixels": round(megapixels, 2),
+                "memory_gib": None if need is None else round(need / 2**30, 2),
+                "free_gib": round(free / 2**30, 2), "fits": need is None or need <= MEMORY_SHARE * free,
+                "seconds": None if rate is None else round(rate * megapixels, 1)}
 
     def jobs(self, session: str) -> list[StudioJob]:
         return [job for job in self._jobs.values() if job.session == session]
@@ -248,6 +267,8 @@ class JobQueue:
             job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind, settings,
                                      recipe.command(output), inputs, size[0], size[1], round(job.seconds, 2))
             self.results.record(job.result)
+        if size[0] * size[1]:
+            self._seconds_per_megapixel[recipe.mode] = job.seconds / (size[0] * size[1] / 1e6)
         job.state, job.stage, job.done = "done", "", job.total
 
     def _checked(self) -> StudioJob:

@@ -15,6 +15,7 @@ from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
 from stylize.tasks.styling import build_style_task
 from stylize.tasks.upscale import DEFAULT_SCALE
+from stylize.tensors import fit_longest_side
 
 if TYPE_CHECKING:
     from stylize.tasks.gatys import StepCallback
@@ -63,6 +64,14 @@ class Recipe:
         if self.mode == "upscale":
             return f"x{getattr(self.config, 'scale', None) or DEFAULT_SCALE}"
         return "color"
+
+    def output_size(self) -> tuple[int, int]:
+        """(width, height) of the result: the photo at the recipe's size, or enlarged by the upscale factor."""
+        width, height = self.photo.width, self.photo.height
+        if self.kind == "upscale":
+            scale = getattr(self.config, "scale", None) or DEFAULT_SCALE
+            return width * scale, height * scale
+        return fit_longest_side(width, height, self.size) if self.size else (width, height)
 
     def task_key(self) -> tuple:
         """Equal for recipes that build the same task (the page caches the last ones)."""

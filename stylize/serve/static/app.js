@@ -132,6 +132,29 @@ function schedulePreview() {
   state.previewTimer = setTimeout(() => submit(styleRecipe(true)), 350);
 }
 
+function describeEstimate(estimate) {
+  const parts = [`${estimate.width}x${estimate.height} (${estimate.megapixels} MP)`];
+  if (estimate.memory_gib != null) parts.push(`about ${estimate.memory_gib} GiB of the ${estimate.free_gib} GiB free`);
+  parts.push(estimate.seconds != null ? `about ${Math.ceil(estimate.seconds)} s here` : "time known after a first job");
+  return parts.join(", ");
+}
+
+async function worthIt(body) {
+  // Before a large job: what it will need on this device, and a chance to change one's mind.
+  try {
+    const estimate = await api("/api/estimate", {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+    $("#estimate").textContent = describeEstimate(estimate);
+    if (!estimate.fits) say(`Too large for this device's memory at full size: it will be made smaller and enlarged.`);
+    const large = estimate.megapixels > 8 || (estimate.seconds != null && estimate.seconds > 60);
+    return !large || window.confirm(`This job: ${describeEstimate(estimate)}. Start it?`);
+  } catch (error) {
+    say(error.message);
+    return false;
+  }
+}
+
 async function submit(body) {
   if (!body.photo) { say("Drop a photo first."); return; }
   if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
@@ -364,11 +387,11 @@ async function start() {
     $("#result-img").style.clipPath = `inset(0 ${100 - Number($("#divider").value)}% 0 0)`;
   });
   $("#run").onclick = () => submit(styleRecipe($("#model").value !== "optimize"));
-  $("#full-size").onclick = () => {
+  $("#full-size").onclick = async () => {
     const body = styleRecipe(false);
     body.settings.size = 0;
     if (body.model === undefined) body.settings.size = Number($("#size").value);
-    submit(body);
+    if (await worthIt(body)) submit(body);
   };
   $("#upscale-run").onclick = () => submit({
     kind: "upscale", photo: state.photo && state.photo.id,
