@@ -276,3 +276,32 @@ def test_the_estimate_says_size_memory_and_only_measured_time(studio):
     assert measured["seconds"] is not None and measured["seconds"] >= 0
     upscale = studio.post("/api/estimate", json={"kind": "upscale", "photo": photo["id"], "settings": {"scale": 3}})
     assert (upscale.json()["width"], upscale.json()["height"]) == (144, 120)
+
+
+def test_folder_jobs_read_only_below_root_and_mirror_the_tree(tmp_path):
+    root = tmp_path / "root"
+    (root / "trip" / "day2").mkdir(parents=True)
+    gradient_image(40, 30, 1).save(root / "trip" / "a.png")
+    gradient_image(40, 30, 2).save(root / "trip" / "day2" / "b.jpg")
+    (tmp_path / "private").mkdir()
+    (root / "escape").symlink_to(tmp_path / "private")
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", root=root)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        assert client.get("/api/folders").json() == [".", "trip", "trip/day2"]
+        for bad in ("..", "/etc", "escape", "trip/../..", "nope"):
+            response = client.post("/api/jobs", json={"kind": "style", "folder": bad, "model": "starry"})
+            assert response.status_code == 400 and "under the studio's --root" in response.json()["error"], bad
+        job = client.post("/api/jobs", json={"kind": "style", "folder": "trip", "model": "starry"}).json()
+        status = _wait(client, job["id"])
+        assert status["state"] == "done" and status["files"] == 2 and status["message"] == "2 done, 0 failed"
+        assert status["command"].startswith("stylize batch trip --model starry -o ")
+        written = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.png"))
+        assert written == ["trip_starry_001/a.png", "trip_starry_001/day2/b.png"]
+        (entry,) = client.get("/api/results").json()
+        assert entry["files"] == 2 and entry["inputs"] == {"folder": "trip"}
+        assert client.get(f"/results/{entry['name']}").status_code == 404  # a folder is not a download
+    without_root = StudioSettings(output_dir=tmp_path / "out2", device="cpu")
+    with TestClient(create_app(without_root), base_url=BASE) as client:
+        assert client.get("/api/folders").json() == []
+        response = client.post("/api/jobs", json={"kind": "style", "folder": ".", "model": "starry"})
+        assert response.status_code == 400 and "--root" in response.json()["error"]

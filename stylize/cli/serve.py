@@ -20,6 +20,9 @@ DEFAULT_PORT = 7860  # the port of the field's Gradio demos, which users of styl
                               "a cookie). Required off loopback.")
 @click.option("-o", "--output-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("stylize-studio"),
               show_default=True, help="Where results are written (with the settings of each beside it).")
+@click.option("--root", type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A folder whose subfolders the page may run folder jobs on (like `stylize batch`); nothing "
+                   "outside it is ever read. Without it the page has no folder jobs.")
 @click.option("--max-upload-mb", type=click.IntRange(1, 2048), default=64, show_default=True,
               help="Largest file the page may upload.")
 @click.option("--max-megapixels", type=click.FloatRange(0.1, 150), default=50, show_default=True,
@@ -28,8 +31,8 @@ DEFAULT_PORT = 7860  # the port of the field's Gradio demos, which users of styl
 @click.option("--max-queue", type=click.IntRange(1, 1000), default=16, show_default=True,
               help="Most jobs waiting at once, from every browser.")
 @device_option
-def serve(host: str, port: int, token: str | None, output_dir: Path, max_upload_mb: int, max_megapixels: float,
-          max_queue: int, device: str) -> None:
+def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path | None, max_upload_mb: int,
+          max_megapixels: float, max_queue: int, device: str) -> None:
     """Serve the studio: drop photos and paintings into a page, move sliders, compare, keep results.
 
     Opens nothing by itself: visit the printed address. Everything the page needs is served from the package
@@ -47,6 +50,7 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, max_upload_
         token = new_token()
     resolve_device(device)  # a missing CUDA is a usage error now, not a failed first job
     settings = StudioSettings(output_dir=output_dir.resolve(), device=device, host=host, token=token,
+                              root=root.resolve() if root else None,
                               max_upload_bytes=max_upload_mb * 2**20, max_pixels=int(max_megapixels * 1e6),
                               max_queue=max_queue)
     app = create_app(settings)

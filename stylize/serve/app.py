@@ -24,7 +24,7 @@ from typing import Any
 from stylize.errors import ImageError, StylizeError
 from stylize.extras import require
 from stylize.serve.queue import JobQueue, QueueFull
-from stylize.serve.recipe import parse_recipe
+from stylize.serve.recipe import folders_below, parse_recipe
 from stylize.serve.results import ResultFolder
 from stylize.serve.uploads import Uploads
 
@@ -56,6 +56,7 @@ class StudioSettings:
     device: str = "auto"
     host: str = "127.0.0.1"
     token: str | None = None  # required from every request when set
+    root: Path | None = None  # folder jobs read folders below this one only (None: no folder jobs)
     max_upload_bytes: int = 64 * 2**20
     max_pixels: int = 50_000_000  # an upload's pixels (the command line allows more: a page is shared)
     max_queue: int = 16
@@ -171,7 +172,8 @@ async def _submit(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     session = _session(request)
     try:
-        recipe = parse_recipe(await _json_body(request), session, studio.uploads, studio.model_tasks())
+        recipe = parse_recipe(await _json_body(request), session, studio.uploads, studio.model_tasks(),
+                              studio.settings.root)
         job = studio.queue.submit(session, recipe)
     except QueueFull as error:
         return _error(429, str(error))
@@ -182,8 +184,15 @@ async def _submit(request: Request) -> Response:
 
 async def _estimate(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    recipe = parse_recipe(await _json_body(request), _session(request), studio.uploads, studio.model_tasks())
+    recipe = parse_recipe(await _json_body(request), _session(request), studio.uploads, studio.model_tasks(),
+                          studio.settings.root)
     return JSONResponse(studio.queue.estimate(recipe))
+
+
+async def _folders(request: Request) -> Response:
+    studio: Studio = request.app.state.studio
+    root = studio.settings.root
+    return JSONResponse([] if root is None else folders_below(root))
 
 
 async def _jobs(request: Request) -> Response:
@@ -289,7 +298,7 @@ def create_app(settings: StudioSettings) -> Starlette:
     routes = [
         ("/", _index, ["GET"]), ("/static/{name}", _static, ["GET"]), ("/api/info", _info, ["GET"]),
         ("/api/uploads", _upload, ["POST"]), ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
-        ("/api/estimate", _estimate, ["POST"]),
+        ("/api/estimate", _estimate, ["POST"]), ("/api/folders", _folders, ["GET"]),
         ("/api/jobs/{job}", _job, ["GET"]), ("/api/jobs/{job}/preview", _preview, ["GET"]),
         ("/api/jobs/{job}/cancel", _cancel, ["POST"]), ("/api/cancel-all", _cancel_all, ["POST"]),
         ("/api/results", _results, ["GET"]), ("/results/{name}", _result_file, ["GET"]),

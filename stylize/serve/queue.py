@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stylize.batch import Job, run_jobs
+from stylize.batch import Job, JobResult, collect_inputs, plan_jobs, prepare_outputs, run_jobs
 from stylize.config import MAX_PIXELS
 from stylize.errors import ConfigError, StylizeError
 from stylize.images import preview_png
@@ -68,6 +68,7 @@ class StudioJob:
             "preview_version": self.preview_version if self.preview is not None else None,
             "result": None if self.result is None else self.result.name,
             "command": None if self.result is None else self.result.command, "notices": self.notices,
+            "files": 0 if self.result is None else self.result.files,
             "preview_only": self.recipe.preview, "kind": self.recipe.kind,
         }
 
@@ -216,17 +217,20 @@ class JobQueue:
         except (StylizeError, ValueError) as error:
             job.state, job.message = "failed", self._client_names(recipe, str(error))
             return
-        size = recipe.size
+        size = recipe.size if recipe.kind == "style" else None
+        scale = (getattr(recipe.config, "scale", None) or DEFAULT_SCALE) if recipe.kind == "upscale" else 1
+        options = {"overwrite": True, "keep_alpha": recipe.kind == "upscale", "max_pixels": self.max_pixels // scale**2}
+        if recipe.folder is not None:
+            self._run_folder(job, task, size, options)
+            return
         if recipe.preview:
             size = min(size or self.preview_side, self.preview_side)
             output = self.scratch / f"preview-{job.id}.png"
         else:
-            output = self.results.reserve(safe_stem(recipe.photo.name, "photo"), recipe.label)
-        scale = (getattr(recipe.config, "scale", None) or DEFAULT_SCALE) if recipe.kind == "upscale" else 1
-        max_pixels = self.max_pixels // scale**2
-        report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], task.process,
-                          size=size if recipe.kind == "style" else None, overwrite=True, io_threads=1,
-                          keep_alpha=recipe.kind == "upscale", max_pixels=max_pixels)
+            output = self.results.reserve(safe_stem(recipe.source_name, "photo"), recipe.label)
+        assert recipe.photo is not None
+        report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], task.process, size=size, io_threads=1,
+                          **options)
         job.seconds = time.monotonic() - job.started
         result = report.results[0] if report.results else None
         if report.interrupted or result is None or result.status != "done":
@@ -242,6 +246,31 @@ class JobQueue:
             return
         self._finish(job, output, result.size or (0, 0))
 
+    def _run_folder(self, job: StudioJob, task: Task, size: int | None, options: dict[str, Any]) -> None:
+        """A folder job: batch's own planning (the tree mirrored into a new result folder) and run_jobs, each
+        image counted as it is written, the latest shown."""
+        recipe = job.recipe
+        assert recipe.folder is not None
+        output = self.results.reserve_folder(safe_stem(recipe.source_name, "folder"), recipe.label)
+        found, _ = collect_inputs([recipe.folder], exclude=[output])
+        jobs = plan_jobs(found, output)
+        prepare_outputs(jobs)
+        job.total = float(len(jobs))
+        report = run_jobs(jobs, task.process, size=size, io_threads=2, on_result=self._on_result, **options)
+        job.seconds = time.monotonic() - (job.started or 0)
+        done, failed = report.count("done"), report.count("failed")
+        job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind,
+                                 {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()},
+                                 recipe.command(output), {"folder": recipe.folder_name}, 0, 0, round(job.seconds, 2),
+                                 files=done)
+        self.results.record(job.result)
+        if report.interrupted:
+            job.state, job.message = "cancelled", f"cancelled after {done} of {len(jobs)} images (they are kept)"
+        else:
+            first = report.failed[0] if failed else None
+            job.state = "done"
+            job.message = f"{done} done, {failed} failed" + (f"; first: {first.source}: {first.error}" if first else "")
+
     @staticmethod
     def _client_names(recipe: Recipe, message: str) -> str:
         """A message about an upload names it as the browser did, never by the server's temporary path."""
@@ -253,6 +282,7 @@ class JobQueue:
         from stylize.images import load_image
 
         recipe = job.recipe
+        assert recipe.photo is not None
         job.preview = preview_png(load_image(output).pixels, self.preview_side if recipe.preview else 2048)
         job.preview_version += 1
         if recipe.preview:
@@ -295,7 +325,20 @@ class JobQueue:
 
     def _on_progress(self, done: int, total: int) -> None:
         job = self._checked()
-        job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
+        if job.recipe.folder is None:  # a folder job counts images, not one image's tiles
+            job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
+
+    def _on_result(self, result: JobResult) -> None:
+        job = self._checked()
+        job.done += 1
+        job.stage = f"{int(job.done)} of {int(job.total)} images"
+        now = time.monotonic()
+        if result.status == "done" and now - job._preview_at >= PREVIEW_SECONDS:
+            from stylize.images import load_image
+
+            job.preview = preview_png(load_image(Path(result.output)).pixels, self.preview_side)
+            job.preview_version += 1
+            job._preview_at = now
 
     def _on_notice(self, message: str) -> None:
         if self._current is not None:

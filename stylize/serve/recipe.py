@@ -3,6 +3,7 @@ command line; the task it builds (the library's own, nothing reimplemented) and 
 
 from __future__ import annotations
 
+import os
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from stylize.config import ArbitraryConfig, ColorizeConfig, FastConfig, GatysConfig, Settings, UpscaleConfig
 from stylize.errors import ConfigError
+from stylize.files import is_within
 from stylize.masks import MaskSet
 from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
@@ -41,7 +43,7 @@ class Recipe:
 
     kind: str  # one of KINDS
     mode: str  # a key of _SETTINGS: how the result is made
-    photo: Upload
+    photo: Upload | None  # None for a folder job
     config: Settings
     model: str | None = None  # a model name from the listing (never a path from the client)
     style: Upload | None = None  # the painting (optimization, arbitrary)
@@ -49,6 +51,8 @@ class Recipe:
     mask: Upload | None = None  # style: white where the style goes (dropped, or painted with the page's brush)
     preview: bool = False  # shown on the page only, not written to the output folder
     settings: dict[str, Any] = field(default_factory=dict)  # what the page sent, as checked
+    folder: Path | None = None  # a folder job (batch): a folder below the server's --root, resolved
+    folder_name: str = ""  # that folder as the page named it, relative to --root
 
     @property
     def size(self) -> int | None:
@@ -65,8 +69,15 @@ class Recipe:
             return f"x{getattr(self.config, 'scale', None) or DEFAULT_SCALE}"
         return "color"
 
+    @property
+    def source_name(self) -> str:
+        """What the result is named after: the photo's name, or the folder's."""
+        return self.photo.name if self.photo is not None else (self.folder.name if self.folder else "folder")
+
     def output_size(self) -> tuple[int, int]:
         """(width, height) of the result: the photo at the recipe's size, or enlarged by the upscale factor."""
+        if self.photo is None:
+            raise ConfigError("a folder has no one size: its images are estimated one by one as they go")
         width, height = self.photo.width, self.photo.height
         if self.kind == "upscale":
             scale = getattr(self.config, "scale", None) or DEFAULT_SCALE
@@ -87,13 +98,19 @@ class Recipe:
     def uploads(self) -> list[Upload]:
         return [upload for upload in (self.photo, self.style, self.reference, self.mask) if upload is not None]
 
+    def command_words(self) -> list[str]:
+        """The command and its input: `stylize run PHOTO`, or `stylize batch FOLDER` for a folder job."""
+        if self.kind in ("upscale", "colorize"):
+            command = ["stylize", self.kind]
+        else:
+            command = ["stylize", "run" if self.photo is not None else "batch"]
+        return [*command, self.photo.name if self.photo is not None else self.folder_name]
+
     def command(self, output: Path) -> str:
         """The `stylize` command that makes the same result from the same files."""
         defaults = type(self.config)()
         changed = {name: value for name, value in self.tuned().items() if value != getattr(defaults, name)}
-        words = {"upscale": ["stylize", "upscale"], "colorize": ["stylize", "colorize"]}.get(self.kind,
-                                                                                           ["stylize", "run"])
-        words.append(self.photo.name)
+        words = self.command_words()
         if self.mode == "model":
             words += ["--model", self.model or ""]
         elif self.mode == "arbitrary":
@@ -115,9 +132,10 @@ class Recipe:
         return shlex.join([*words, "-o", str(output)])
 
 
-def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str, str]) -> Recipe:
+def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str, str],
+                 root: Path | None = None) -> Recipe:
     """A Recipe from the page's JSON, or ConfigError (one line, a 400 answer). models: name -> task of the
-    models the page may name."""
+    models the page may name; root: the folder below which folder jobs may read (None: no folder jobs)."""
     if not isinstance(body, dict):
         raise ConfigError("the request must be a JSON object")
     kind = body.get("kind")
@@ -133,8 +151,13 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         except KeyError:
             raise ConfigError(f"no uploaded image {key} {upload_id!r} (upload it first)") from None
 
-    photo = upload("photo", required=True)
-    assert photo is not None
+    folder, folder_name = None, ""
+    if body.get("folder") is not None:
+        folder_name = str(body["folder"])
+        folder = _folder_below(root, folder_name)
+        if body.get("preview"):
+            raise ConfigError("a folder job has no preview: preview one of its photos")
+    photo = upload("photo", required=folder is None) if folder is None else None
     model = body.get("model") or None
     if model is not None and (not isinstance(model, str) or model not in models):
         raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")
@@ -169,7 +192,32 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         raise ConfigError(f"unknown setting {unknown[0]!r} here: use {', '.join(allowed)}")
     config = config_class(**settings)  # checked there, as for the command line
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
-                  bool(body.get("preview")), dict(settings))
+                  bool(body.get("preview")), dict(settings), folder, folder_name)
+
+
+def _folder_below(root: Path | None, name: str) -> Path:
+    """The folder `name` below root, resolved (links followed) and checked to stay inside it."""
+    if root is None:
+        raise ConfigError("folder jobs need the server started with --root FOLDER")
+    root = root.resolve()
+    path = (root / name).resolve()
+    if Path(name).is_absolute() or not (path == root or is_within(path, root)) or not path.is_dir():
+        raise ConfigError(f"no folder {name!r} under the studio's --root")
+    return path
+
+
+def folders_below(root: Path, limit: int = 200) -> list[str]:
+    """Folders below root (root itself as "."), nearest first, for the page to offer as folder jobs."""
+    root = root.resolve()
+    found = ["."]
+    for folder, names, _ in os.walk(root):  # links to folders are not entered: no loops, nothing outside
+        names[:] = sorted(name for name in names if not name.startswith(".") and not os.path.islink(
+            os.path.join(folder, name)))
+        for name in names:
+            if len(found) >= limit:
+                return found
+            found.append((Path(folder) / name).relative_to(root).as_posix())
+    return found
 
 
 def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,

@@ -30,6 +30,7 @@ class ResultEntry:
     width: int
     height: int
     seconds: float
+    files: int = 0  # a folder job's result: a folder of this many images (its name is the folder's)
 
 
 class ResultFolder:
@@ -57,6 +58,18 @@ class ResultFolder:
                 return path
         raise RuntimeError("no free result name")
 
+    def reserve_folder(self, stem: str, label: str) -> Path:
+        """A new folder STEM_LABEL_NNN in the output folder for a folder job's images (made at once)."""
+        with self._lock:
+            for number in range(1, 1_000_000):
+                path = self.folder / f"{stem}_{label}_{number:03d}"
+                try:
+                    path.mkdir()
+                except FileExistsError:
+                    continue
+                return path
+        raise RuntimeError("no free result name")
+
     def release(self, path: Path) -> None:
         """Give a reserved name back (the job failed or was cancelled)."""
         if not path.exists():
@@ -68,13 +81,14 @@ class ResultFolder:
     def entries(self, session: str) -> list[ResultEntry]:
         """The session's results whose image exists, newest first."""
         found = []
-        for sidecar in self.folder.glob(f"*.png{SIDECAR_SUFFIX}"):
+        for sidecar in self.folder.glob(f"*{SIDECAR_SUFFIX}"):
             try:
                 data = json.loads(sidecar.read_text())
                 entry = ResultEntry(**data)
             except (OSError, ValueError, TypeError):
                 continue  # a reserved name not yet written, or a file that is not ours
-            if entry.session == session and is_regular_file(self.folder / entry.name):
+            written = (self.folder / entry.name).is_dir() if entry.files else is_regular_file(self.folder / entry.name)
+            if entry.session == session and written:
                 found.append(entry)
         return sorted(found, key=lambda entry: -entry.created)
 
@@ -84,7 +98,7 @@ class ResultFolder:
         if not _RESULT_NAME.fullmatch(name) or name.startswith("."):
             raise KeyError(name)
         for entry in self.entries(session):
-            if entry.name == name:
+            if entry.name == name and not entry.files:
                 return self.folder / name
         raise KeyError(name)
 

@@ -156,7 +156,7 @@ async function worthIt(body) {
 }
 
 async function submit(body) {
-  if (!body.photo) { say("Drop a photo first."); return; }
+  if (!body.photo && !body.folder) { say("Drop a photo first."); return; }
   if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
     api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(() => {});
   }
@@ -252,8 +252,16 @@ function showJob(job) {
     shownVersion = job.preview_version;
     $("#result-img").src = `/api/jobs/${job.id}/preview?v=${job.preview_version}`;
   }
-  if (job.state === "failed") say(job.message);
-  if (job.state === "done" && job.result) {
+  if (job.state === "failed" || (job.files && job.message)) say(job.message);
+  if (job.state === "done" && job.files) {
+    say("");
+    $("#stage").textContent = "";
+    $("#command").textContent = job.command;
+    $("#result-actions").hidden = false;
+    $("#download").hidden = true;
+    loadResults();
+  } else if (job.state === "done" && job.result) {
+    $("#download").hidden = false;
     $("#result-img").src = `/results/${encodeURIComponent(job.result)}`;
     $("#download").href = `/results/${encodeURIComponent(job.result)}?download=1`;
     $("#command").textContent = job.command;
@@ -401,6 +409,20 @@ async function start() {
     kind: "colorize", photo: state.photo && state.photo.id, reference: state.reference && state.reference.id,
     settings: { strength: Number($("#color_strength").value) },
   });
+  $("#folder-run").onclick = () => {
+    const recipes = {
+      style: () => styleRecipe(false),
+      upscale: () => ({ kind: "upscale", settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value) } }),
+      colorize: () => ({ kind: "colorize", reference: state.reference && state.reference.id,
+                         settings: { strength: Number($("#color_strength").value) } }),
+    };
+    const body = (recipes[state.tab] || recipes.style)();
+    delete body.photo;
+    delete body.mask;
+    if (body.settings) { delete body.feather; delete body.settings.feather; delete body.settings.mask_invert; }
+    body.folder = $("#folder").value;
+    submit(body);
+  };
   $("#cancel").onclick = () => state.job && api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" })
     .then(showJob).catch((error) => say(error.message));
   $("#pin").onclick = () => {
@@ -423,6 +445,13 @@ async function start() {
       else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
     }
     select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+  } catch (error) {
+    say(error.message);
+  }
+  try {
+    const folders = await api("/api/folders");
+    $("#folder").replaceChildren(...folders.map((name) => new Option(name === "." ? "(the --root folder)" : name, name)));
+    $("#folder-tools").hidden = folders.length === 0;
   } catch (error) {
     say(error.message);
   }
