@@ -3,7 +3,7 @@
 Each size runs as its own process with the default schedule (the coarser scales raise the peak: a single-scale
 run peaks about a fifth lower) and --steps steps a scale (default: the default step count, so that L-BFGS's
 history, one pair per step, is as in a real run). The fit of peak bytes against pixels gives the per-pixel and
-fixed costs that stylize's memory plan uses (tasks/gatys.py: BYTES_PER_PIXEL and
+fixed costs that stylize's memory plan uses (tasks/gatys/memory.py: BYTES_PER_PIXEL and
 BASE_BYTES). Then one run at a size that does not fit (the default plan, --steps steps) is timed with its peak,
 to show the plan (optimize smaller, enlarge with the super-resolution network) keeps memory bounded.
 

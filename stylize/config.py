@@ -202,12 +202,8 @@ class GatysConfig(Settings):
     style_blend: tuple[float, ...] | None = setting(
         None, "Comma-separated weights, one per --style (e.g. 0.7,0.3).", default_text="equal", metavar="W,W,...")
     content_weight: float = setting(1.0, "How strongly the content's structure is kept.", min=0)
-    # 9: with the Laplacian levels and the photo's detail at each scale (tasks/gatys.py) the content holds at
-    # about this weight. benchmarks/gatys_time_to_quality.py's four pairs, content / style: 10 gives 0.755 / 0.146,
-    # 9.5 0.742 / 0.151, 9 0.727 / 0.154; the 300 full-size steps of earlier versions scored
-    # 0.663 / 0.159 (and stall at a style error of 0.25 to 0.30 on some pairs). The target is a content error at
-    # most 15 % above theirs and a style error no worse: 9 meets both on the average with a margin on each,
-    # where 10 is at +14 % in content. At 100 % it looks like 10 with a little more of the scene kept.
+    # 9: the largest weight whose content error stays within 15 % of the old 300-step default's with a style
+    # error no worse, on benchmarks/gatys_time_to_quality.py's pairs (the figures are in its docstring).
     style_weight: float = setting(9.0, "How strongly the style's textures are imposed.", min=0)
     tv_weight: float = setting(2.0, "Smoothness: raise against noise and speckle, lower for crisper detail.", min=0)
     # Gatys et al. 2016: content from relu4_2, style from relu1_1 to relu5_1.
@@ -215,17 +211,15 @@ class GatysConfig(Settings):
     style_layers: tuple[str, ...] = setting(
         ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1"),
         "Comma-separated VGG19 layers for the style loss (deeper layers: larger patterns).")
-    # Chosen with benchmarks/gatys_time_to_quality.py and by looking: at 512 px the three scales cost 26 full-size
-    # steps of work (the coarse ones a sixteenth and a quarter each) and the whole command about 34 raw VGG19
-    # steps, under a minute on a 2-core CPU; 22 steps cost 37 for content / style 0.585 / 0.132 against
-    # 0.595 / 0.140.
+    # 20: at 512 px the whole command stays under a minute on a 2-core CPU, where more steps buy little
+    # (benchmarks/gatys_time_to_quality.py; the figures are in its docstring).
     steps: int = setting(20, "Most optimizer steps at each scale of the pyramid; a step at half the size costs a "
                              "quarter, so the full size's steps are most of the time. A scale stops earlier once "
                              "converged (--tolerance).", min=1)
     optimizer: str = setting("lbfgs", "L-BFGS converges in fewer steps; Adam uses less memory.", choices=OPTIMIZERS)
     lr: float | None = setting(None, "Learning rate.", min=0, label="learning rate",
                                default_text="1 for lbfgs, 0.02 for adam")
-    # 6 levels take a 512 px image down to 8 px, below the scale of any stroke (tasks/gatys.py, LEVEL_GAIN).
+    # 6 levels take a 512 px image down to 8 px, below the scale of any stroke (tasks/gatys/pyramid.py).
     coarse_levels: int = setting(6, "Optimize the image together with this many coarser copies of it (a Laplacian "
                                     "pyramid): large structures settle in fewer steps. 0 optimizes plain pixels.",
                                  min=0, max=12)

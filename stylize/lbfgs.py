@@ -1,4 +1,4 @@
-"""L-BFGS as the optimization of tasks/gatys.py uses it: one loss evaluation per step, no line search, and a
+"""L-BFGS as the optimization of tasks/gatys/ uses it: one loss evaluation per step, no line search, and a
 curvature history that can be handed to a resampled problem (the next scale of the pyramid).
 
 This is the step torch.optim.LBFGS takes with max_iter=1 and no line search (same first step, same pair

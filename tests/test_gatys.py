@@ -198,11 +198,14 @@ def upscale_models(tmp_path, monkeypatch):
 
 def test_memory_plan_optimizes_smaller_and_enlarges_when_the_full_size_would_not_fit(style, upscale_models,
                                                                                          monkeypatch, device):
+    from stylize.errors import ResourceError
     from stylize.tasks import gatys
+    from stylize.tasks.gatys import optimization as transfer_module
 
     content = pil_to_tensor(gradient_image(96, 64))
     full, half = gatys.step_memory(96 * 64), gatys.step_memory(48 * 32)
-    monkeypatch.setattr(gatys, "available_memory", lambda device: int((full + half) / 2 / gatys.MEMORY_SHARE))
+    monkeypatch.setattr(transfer_module, "available_memory",
+                        lambda device: int((full + half) / 2 / gatys.MEMORY_SHARE))
     notices, history = [], []
     transfer = GatysTransfer([style], GatysConfig(size=0, steps=2, start_size=32), device, on_notice=notices.append)
     assert transfer.memory_plan(64, 96)[1] == 2
@@ -210,8 +213,8 @@ def test_memory_plan_optimizes_smaller_and_enlarges_when_the_full_size_would_not
     assert result.shape == content.shape
     assert max(info.image.shape[-1] for info in history) == 48  # optimized at half the size
     assert len(notices) == 1 and "enlarged x2 with the super-resolution model" in notices[0]
-    monkeypatch.setattr(gatys, "available_memory", lambda device: 1000)
-    with pytest.raises(gatys.ResourceError, match="use a smaller --size"):
+    monkeypatch.setattr(transfer_module, "available_memory", lambda device: 1000)
+    with pytest.raises(ResourceError, match="use a smaller --size"):
         transfer(content)
 
 

@@ -121,7 +121,7 @@ class JobQueue:
 
     def estimate(self, recipe: Recipe) -> dict[str, Any]:
         """What a job will need before it runs: the output's size; for the optimization, its memory beside
-        what the device has free (tasks/gatys.py's measured model, which decides when the full size is made
+        what the device has free (tasks/gatys/memory.py's measured model, which decides when the full size is made
         smaller and enlarged instead); the time from this server's own last job of the same kind (None before
         one ran: no figure is made up)."""
         from stylize.device import available_memory, resolve_device

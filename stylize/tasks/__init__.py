@@ -6,7 +6,9 @@ to batch.run_jobs, which loads, saves and reports. A task that runs a network ti
 which reads the output scale, receptive field and statistics from the network; a task that trains provides
 an Objective for training/loop.py. Which tasks have model files is stylize/task_table.py.
 
-    gatys.py     optimization-based style transfer (Gatys et al.)
+    gatys/       optimization-based style transfer (Gatys et al.): the optimization, its schedule, pyramid,
+                 optimizer carry, progress and memory model
+    styling.py   the styling task for what was asked: the optimization, fast models or any painting
     fast.py      fast style models (Johnson et al.): apply, and the training objective
     arbitrary.py any painting in one pass (feature transforms between VGG19 and decoders), and its objective
     upscale.py   super-resolution, and its objective

@@ -14,12 +14,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from stylize.batch import Job, job_seed
@@ -35,108 +33,29 @@ from stylize.device import (
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
 from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
-from stylize.lbfgs import LBFGS, Pair
+from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
-from stylize.tensors import check_pixels, enlarge_bilinear, resize_longest, resize_to
+from stylize.tasks.gatys.carry import carry_adam_state, carry_pairs
+from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
+from stylize.tasks.gatys.progress import Progress, StepCallback, converged
+from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
+from stylize.tasks.gatys.schedule import Scale, schedule
+from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.vgg import VGGFeatures
 
 if TYPE_CHECKING:
     from stylize.tasks.arbitrary import StyledTask
 
-# Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
-# activations kept for the backward pass up to relu5_1, max-pool indices, gradients, the Laplacian levels, the
-# L-BFGS pairs (one per step, each two vectors over the levels, 4/3 of the pixels) and the image; fixed: the
-# weights, the style targets, PyTorch itself. Fitted by benchmarks/gatys_memory.py on a 2-core CPU with whole
-# default runs, the pyramid's coarser scales included: they raise the peak by about a fifth over a single-scale
-# run (3.42 against 2.90 GiB at 1024 px; probably their freed memory, which the C allocator keeps). 3.42 GiB at
-# 0.70 MP and, for --size 4096 (optimized at 2.79 MP, then enlarged), 11.38 GiB: 775 MiB + 4090 bytes x pixels,
-# rounded up; the README gives the formula.
-BYTES_PER_PIXEL = 4100
-BASE_BYTES = 900 * 2**20
-# Share of the free memory a plan may count on (the rest: other processes, allocator slack).
-MEMORY_SHARE = 0.8
-# Curvature pairs carried to a finer scale: the most recent ones, which bound the history's memory there.
-CARRIED_PAIRS = 10
 # L-BFGS's history in pairs. At the default 20 steps a scale it holds them all; a history of 20 measured the same
 # as 50 (benchmarks/gatys_time_to_quality.py's evaluator, three pairs, content / style 0.647 / 0.130 against
 # 0.647 / 0.133); 50 stays for longer runs (--steps 300), where 20 was not measured.
 HISTORY_SIZE = 50
 
-
-# The image is optimized as levels[0] + sum over k of LEVEL_GAIN**k * upsample(levels[k]), levels[k] at 1/2**k
-# of the size (a Laplacian-pyramid parameterization, as in Mordvintsev et al.'s "Differentiable Image
-# Parameterizations", Distill 2018). It is a preconditioner: a gradient's smooth part reaches the coarse
-# levels summed over 4**k pixels, so large structures, which plain pixel gradients move only slowly, settle
-# in far fewer steps. Measured with benchmarks/gatys_time_to_quality.py's evaluator (sun-hays80_036 x starry,
-# 512 px, 30 full-size steps, content / style): plain pixels 0.610 / 0.250; 6 levels with gain 0.5
-# 0.584 / 0.161, 0.7 0.574 / 0.146, 0.85 0.611 / 0.160.
-LEVEL_GAIN = 0.7
-
-
-def step_memory(pixels: float) -> int:
-    """Bytes one optimization step needs at an output of `pixels` pixels."""
-    return int(BASE_BYTES + BYTES_PER_PIXEL * pixels)
-
-
 # Weight of the out-of-range penalty: with the relative losses of losses.py, a pixel 0.05 outside [0, 1]
 # then costs about as much per pixel as a typical style error, so values stay within about 1/255 of the
 # range (measured on the benchmark pairs) while in-range pixels are not affected at all.
 RANGE_WEIGHT = 1000.0
-
-
-@dataclass(frozen=True)
-class StepInfo:
-    """Progress after one optimizer step; `image` is the current result (do not modify it).
-
-    Work is counted in full-size steps (a step at half the size is a quarter of one), so work_done /
-    work_total is the fraction of the whole run's cost done, the remaining scales included.
-    """
-
-    scale: int  # 0-based index of the pyramid scale
-    scales: int
-    side: int  # longest side of this scale in px
-    step: int  # 1-based step within this scale
-    steps: int  # most steps at this scale (it may stop earlier, once converged)
-    done: int  # steps done over all scales
-    work_done: float
-    work_total: float
-    losses: dict[str, float] = field(default_factory=dict)  # weighted: content, style, tv, range, total
-    image: torch.Tensor | None = None
-
-
-StepCallback = Callable[[StepInfo], None]
-
-
-@dataclass(frozen=True)
-class Scale:
-    """One level of the pyramid: its longest side and its most steps."""
-
-    side: int
-    steps: int
-
-
-def pyramid_sizes(size: int, start_size: int) -> list[int]:
-    """Longest sides of the scales, coarse to fine: `size` halved while it stays >= start_size."""
-    sizes = [size]
-    while sizes[0] // 2 >= start_size:
-        sizes.insert(0, sizes[0] // 2)
-    return sizes
-
-
-def schedule(size: int, start_size: int, steps: int) -> list[Scale]:
-    """The pyramid's scales, coarse to fine, each with at most `steps` steps.
-
-    A step at half the size costs a quarter, so the coarse scales, which settle the large structures and
-    the colours, are nearly free, and the work is the full size's. Measured with
-    benchmarks/gatys_time_to_quality.py (512 px, start 128, Laplacian levels, content / style): 24 steps at
-    every scale 0.588 / 0.127 for 31.5 full-size steps of work; 32, 16 and 24 steps 0.584 / 0.128 for 30;
-    the earlier rule (each coarser scale twice the steps of the next finer one) with 64, 32 and 16 steps
-    0.662 / 0.149 for 28: the steps at the full size decide, more coarse ones do not pay. Fewer steps at the
-    scales between, for more at the full size, stay on the same front (four pairs, style weight 10): 20 at each
-    scale 0.755 / 0.146 for 26.2; 23, 6 and 23 0.748 / 0.148 for 25.9; 24, 6 and 24 0.733 / 0.144 for 27.0.
-    """
-    return [Scale(side, steps) for side in pyramid_sizes(size, start_size)]
 
 
 class GatysTransfer:
@@ -314,7 +233,7 @@ class GatysTransfer:
         image: torch.Tensor | None = None
         carried: dict | None = None
         previous_content = content
-        progress = _Progress(len(scales), max(height, width), work_total, on_step)
+        progress = Progress(len(scales), max(height, width), work_total, on_step)
         with accelerated(self.device, exact=True):
             for index, scale in enumerate(scales):
                 scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
@@ -380,7 +299,7 @@ class GatysTransfer:
         temporal loss of Ruder et al. 2016)."""
         content = check_pixels(content, "content").to(self.device)
         side = max(content.shape[-2:])
-        progress = _Progress(1, side, float(steps), on_step or self.on_step)
+        progress = Progress(1, side, float(steps), on_step or self.on_step)
         progress.start(0, Scale(side, steps))
         with accelerated(self.device, exact=True):
             image, _ = self._optimize(init.to(self.device).float(), content, side, None, None, progress, extra_loss)
@@ -391,7 +310,7 @@ class GatysTransfer:
 
     def _optimize(
         self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None,
-        masks: list[torch.Tensor] | None, progress: _Progress,
+        masks: list[torch.Tensor] | None, progress: Progress,
         extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ) -> tuple[torch.Tensor, dict]:
         """Run one scale's steps from `image`; returns the result and the optimizer state to carry on."""
@@ -457,120 +376,6 @@ class GatysTransfer:
         if isinstance(optimizer, LBFGS):
             return result, {"shapes": shapes, "pairs": optimizer.pairs}
         return result, {"shapes": shapes, "states": [optimizer.state[level] for level in levels]}
-
-
-# Steps over which convergence is judged: long enough to see through L-BFGS's uneven progress.
-CONVERGENCE_WINDOW = 10
-
-
-def converged(history: Sequence[float], tolerance: float) -> bool:
-    """Whether the loss fell by less than `tolerance` (a fraction of it) over the last CONVERGENCE_WINDOW
-    steps: the scale has stopped paying for its steps (0 never stops early). A loss that rose over the
-    window is not converged: L-BFGS took a bad step and stopping would keep it (it recovers in the next few)."""
-    if tolerance <= 0 or len(history) <= CONVERGENCE_WINDOW:
-        return False
-    before, now = history[-1 - CONVERGENCE_WINDOW], history[-1]
-    return 0 <= before - now <= tolerance * abs(now)
-
-
-class _Progress:
-    """Counts steps and work over the scales and reports them through the callback."""
-
-    def __init__(self, scales: int, full_side: int, work_total: float, on_step: StepCallback | None) -> None:
-        self.scales, self.full_side, self.work_total, self.on_step = scales, full_side, work_total, on_step
-        self.index, self.scale, self.done, self.work_done = 0, Scale(full_side, 0), 0, 0.0
-
-    def start(self, index: int, scale: Scale) -> None:
-        self.index, self.scale = index, scale
-
-    def report(self, step: int, losses: dict[str, float], image: torch.Tensor, stopping: bool = False) -> None:
-        cost = (self.scale.side / self.full_side) ** 2
-        self.done += 1
-        self.work_done += cost
-        if stopping:  # the scale's unspent steps leave the total, so the ETA stays right
-            self.work_total -= (self.scale.steps - step) * cost
-        if self.on_step is not None:
-            self.on_step(StepInfo(self.index, self.scales, self.scale.side, step, self.scale.steps, self.done,
-                                  self.work_done, self.work_total, losses, image))
-
-
-def upsample(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """The optimizer's image enlarged to `size` (bicubic), not clamped: unlike tensors.resize_to, values
-    outside [0, 1] are left to the range penalty, so the optimization is not changed behind its back."""
-    return F.interpolate(image, size=size, mode="bicubic", align_corners=False)
-
-
-def pyramid_levels(image: torch.Tensor, coarse: int) -> list[torch.Tensor]:
-    """The optimized parameters for `image`: the image itself and `coarse` zero levels at 1/2, 1/4, ... of
-    its size (at least 1 px), which compose_levels adds back (LEVEL_GAIN)."""
-    height, width = image.shape[-2:]
-    levels = [image.clone().contiguous().requires_grad_(True)]
-    for k in range(1, coarse + 1):
-        shape = (*image.shape[:-2], max(1, height >> k), max(1, width >> k))
-        levels.append(torch.zeros(shape, device=image.device, dtype=image.dtype, requires_grad=True))
-    return levels
-
-
-def compose_levels(levels: Sequence[torch.Tensor]) -> torch.Tensor:
-    """The image the levels stand for: the finest plus each coarser one upsampled, weighted LEVEL_GAIN**k."""
-    image = levels[0]
-    size = tuple(image.shape[-2:])
-    for k, level in enumerate(levels[1:], start=1):
-        image = image + LEVEL_GAIN**k * enlarge_bilinear(level, size)
-    return image
-
-
-def _resample_flat(vector: torch.Tensor, old_shapes: Sequence[tuple[int, ...]],
-                   new_shapes: Sequence[tuple[int, ...]]) -> torch.Tensor:
-    """A flat vector over parameters of old_shapes (concatenated in order, as L-BFGS keeps it), each part
-    resampled to its new shape (bilinear)."""
-    parts, start = [], 0
-    for old, new in zip(old_shapes, new_shapes, strict=True):
-        count = math.prod(old)
-        grid = vector[start:start + count].view(old)
-        parts.append(F.interpolate(grid, size=new[-2:], mode="bilinear", align_corners=False).reshape(-1))
-        start += count
-    return torch.cat(parts)
-
-
-def _gradient_ratio(old_shapes: Sequence[tuple[int, ...]], new_shapes: Sequence[tuple[int, ...]]) -> float:
-    """How much a gradient shrinks from one scale to the next: every loss is a mean over pixels, so by the
-    ratio of pixel counts (for each level alike: a coarse level's gradient sums a fixed 4**k pixels)."""
-    return math.prod(old_shapes[0][-2:]) / math.prod(new_shapes[0][-2:])
-
-
-def carry_pairs(pairs: Sequence[Pair], old_shapes: Sequence[tuple[int, ...]],
-                new_shapes: Sequence[tuple[int, ...]]) -> list[Pair]:
-    """L-BFGS's most recent curvature pairs of one pyramid scale, made to serve the next (larger) one, whose
-    parameters (the levels of pyramid_levels, same count at every scale) have new_shapes.
-
-    Gradients shrink by _gradient_ratio when the image grows while steps keep their size: the steps s are
-    resampled, the gradient changes y resampled and scaled. The next scale then takes its
-    first step from this curvature instead of a blind, tiny steepest-descent step. Pairs whose curvature is
-    no longer positive are dropped by LBFGS itself.
-    """
-    ratio = _gradient_ratio(old_shapes, new_shapes)
-    return [
-        (_resample_flat(s, old_shapes, new_shapes), _resample_flat(y, old_shapes, new_shapes) * ratio)
-        for s, y in list(pairs)[-CARRIED_PAIRS:]
-    ]
-
-
-def carry_adam_state(states: Sequence[dict], old_shapes: Sequence[tuple[int, ...]],
-                     new_shapes: Sequence[tuple[int, ...]]) -> list[dict]:
-    """Adam's state per level for the next scale: its step count and moments resampled, the first moments
-    scaled like gradients (_gradient_ratio), the second like their squares. Empty when no step was taken."""
-    ratio = _gradient_ratio(old_shapes, new_shapes)
-    if any("exp_avg" not in state for state in states):
-        return [{} for _ in new_shapes]
-    return [
-        {
-            "step": state["step"],
-            "exp_avg": _resample_flat(state["exp_avg"].reshape(-1), [old], [new]).view(new) * ratio,
-            "exp_avg_sq": _resample_flat(state["exp_avg_sq"].reshape(-1), [old], [new]).view(new) * ratio**2,
-        }
-        for state, old, new in zip(states, old_shapes, new_shapes, strict=True)
-    ]
 
 
 ImageInput = Image.Image | torch.Tensor
