@@ -140,6 +140,52 @@ def fit(
         group.close()
 
 
+@dataclass(frozen=True)
+class _Split:
+    """The photos of a run: their sizes, how many could not be read, those trained on and those held back."""
+
+    sizes: dict[Path, tuple[int, int]]
+    unreadable: int
+    train: list[Path]
+    previews: list[Path]
+    preview_images: list[torch.Tensor]  # loaded on the main process only
+
+
+@dataclass
+class _Position:
+    """Where the run is: optimizer steps taken, and the sampler's epoch and position within it."""
+
+    step: int = 0
+    epoch: int = 0
+    position: int = 0
+
+
+@dataclass
+class _Parts:
+    """What a run trains with, built once (and restored from a checkpoint on --resume)."""
+
+    net: nn.Module
+    model: nn.Module  # net, or DDP around it under torchrun
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    amp_dtype: torch.dtype | None
+    layout: torch.memory_format
+    dataset: ImageFiles
+    sampler: ResumableSampler
+    total: int
+    at: _Position
+
+
+class _Log:
+    """The weighted loss terms summed since the last report, and the last report's values."""
+
+    def __init__(self, names: tuple[str, ...], step: int, device: torch.device) -> None:
+        self.names = names
+        self.sums = torch.zeros(len(names) + 1, device=device)  # each term and the total
+        self.step, self.time = step, time.perf_counter()
+        self.last: dict[str, float] = {}
+
+
 class _Run:
     def __init__(self, objective: Objective, data: Path, output: Path, device: torch.device,
                  group: _ProcessGroup, record: dict[str, Any]) -> None:
@@ -151,28 +197,75 @@ class _Run:
     def fit(self, resume: bool, on_start: Callable[[TrainStart], None] | None,
             on_log: Callable[[TrainLog], None] | None, on_preview: Callable[[Path], None] | None,
             should_stop: Callable[[], bool] | None) -> TrainResult:
-        config, env, device = self.config, self.env, self.device
+        config, env = self.config, self.env
         state = load_training_state(self.checkpoint_path) if resume else None
+        split = self._split()
+        inputs, init_path = self._inputs(split)
+        if state is not None:
+            self._check_resumable(state, inputs)
+        if env.main:
+            remove_stale_parts(self.output.parent)
+        parts = self._build(split, state, init_path)
+        if on_start and env.main:
+            native = self.objective.native_crops
+            enlarged = sum(min(split.sizes[p]) < config.image_size for p in split.train) if native else 0
+            on_start(TrainStart(len(split.train), split.unreadable, len(split.previews), parts.total, parts.at.step,
+                                env.world, config.batch_size * env.world, str(self.device), enlarged))
+        log = _Log(self.objective.loss_names, parts.at.step, self.device)
+        interrupted = False
+        for batch in batches(self._loader(parts)) if parts.at.step < parts.total else ():
+            self._step(parts, batch, log)
+            done = parts.at.step >= parts.total
+            at_log = parts.at.step % config.log_every == 0 or done
+            at_checkpoint = parts.at.step % config.checkpoint_every == 0 or done
+            # A stop asked for during the last step is no interruption: the model gets written.
+            interrupted = not done and should_stop is not None and should_stop()
+            if at_log or at_checkpoint or interrupted:
+                self._report(parts, log, on_log if at_log else None)
+            if env.main and split.preview_images and (parts.at.step % config.preview_every == 0 or done):
+                path = self._save_preview(parts.net, split.preview_images, parts.at.step)
+                if on_preview:
+                    on_preview(path)
+            if at_checkpoint or interrupted:
+                self._save_checkpoint(parts, inputs)
+            if done or interrupted:
+                break
+        model_path = None if interrupted or not env.main else self._save_model(parts, split, log.last)
+        self.group.barrier()
+        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted)
+
+    # The parts of a run ------------------------------------------------------------------------------------
+
+    def _split(self) -> _Split:
+        """The photos, a seeded few held back for previews, the rest to train on (enough for a batch each)."""
+        config, env = self.config, self.env
         sizes, unreadable = find_images(self.data)
         paths = list(sizes)
         held_back = config.preview_images if len(paths) > config.preview_images + config.batch_size else 0
         shuffled = paths[:]
         random.Random(config.seed).shuffle(shuffled)
-        preview_paths, train_paths = sorted(shuffled[:held_back]), sorted(shuffled[held_back:])
-        if len(train_paths) < config.batch_size * env.world:
+        previews, train = sorted(shuffled[:held_back]), sorted(shuffled[held_back:])
+        if len(train) < config.batch_size * env.world:
             raise DataError(
-                f"{len(train_paths)} training image(s) under {self.data}: fewer than one batch of "
+                f"{len(train)} training image(s) under {self.data}: fewer than one batch of "
                 f"{config.batch_size} for each of {env.world} process(es): add photos or lower --batch-size"
             )
-        inputs = {**self.objective.inputs(), "data": fingerprint(self.data, paths)}
-        init_path = resolve_model(config.init) if config.init else None
+        images = [pil_to_tensor(to_rgb(open_image(p))) for p in previews] if env.main else []
+        return _Split(sizes, unreadable, train, previews, images)
+
+    def _inputs(self, split: _Split) -> tuple[dict[str, str], Path | None]:
+        """Fingerprints of what is learned from (the photos, the objective's own inputs, an --init model),
+        which a resumed run must share; and the --init model's file."""
+        inputs = {**self.objective.inputs(), "data": fingerprint(self.data, list(split.sizes))}
+        init_path = resolve_model(self.config.init) if self.config.init else None
         if init_path is not None:
             inputs["init_sha256"] = file_sha256(init_path)
-        if state is not None:
-            self._check_resumable(state, inputs)
-        if env.main:
-            remove_stale_parts(self.output.parent)
+        return inputs, init_path
 
+    def _build(self, split: _Split, state: dict[str, Any] | None, init_path: Path | None) -> _Parts:
+        """The network (fresh, from --init, or from the checkpoint), its optimizer and gradient scaler, the
+        sampler placed where the checkpoint stopped, and DDP around the network under torchrun."""
+        config, env, device = self.config, self.env, self.device
         seed_everything(config.seed)
         net = self.objective.build()
         if init_path is not None and state is None:
@@ -182,121 +275,97 @@ class _Run:
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
         amp_dtype = autocast_dtype(device) if config.amp else None
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-
-        dataset = ImageFiles(train_paths, self.objective.transform(), config.seed)
+        dataset = ImageFiles(split.train, self.objective.transform(), config.seed)
         sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world, config.batch_size)
-        batches_per_epoch = sampler.per_epoch() // config.batch_size
-        total = config.epochs * batches_per_epoch if config.epochs else config.steps
-        step, epoch, position = 0, 0, 0
+        total = config.epochs * (sampler.per_epoch() // config.batch_size) if config.epochs else config.steps
+        at = _Position()
         if state is not None:
             net.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scaler.load_state_dict(state["scaler"])
             torch.set_rng_state(state["rng_cpu"])
-            step, epoch, position = state["step"], state["epoch"], state["position"]
-            if position >= sampler.per_epoch():  # saved at an epoch's end by a version with a loader per epoch
-                epoch, position = epoch + 1, 0
-            if step >= total and self.output.is_file():
+            at = _Position(state["step"], state["epoch"], state["position"])
+            if at.position >= sampler.per_epoch():  # saved at an epoch's end by a version with a loader per epoch
+                at = _Position(at.step, at.epoch + 1, 0)
+            if at.step >= total and self.output.is_file():
                 raise TrainingError(
-                    f"the checkpoint is at step {step} of {total} and {self.output} is written: nothing left to "
-                    "train; raise --steps")
-
+                    f"the checkpoint is at step {at.step} of {total} and {self.output} is written: nothing left "
+                    "to train; raise --steps")
         model: nn.Module = net
         if env.world > 1:
             device_ids = [device.index] if device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(net, device_ids=device_ids)
         self.objective.prepare(device)
-        previews = [pil_to_tensor(to_rgb(open_image(p))) for p in preview_paths] if env.main else []
+        return _Parts(net, model, optimizer, scaler, amp_dtype, layout, dataset, sampler, total, at)
 
-        if on_start and env.main:
-            native = self.objective.native_crops
-            enlarged = sum(min(sizes[p]) < config.image_size for p in train_paths) if native else 0
-            on_start(TrainStart(len(train_paths), unreadable, held_back, total, step, env.world,
-                                config.batch_size * env.world, str(device), enlarged))
-
-        names = self.objective.loss_names
-        sums = torch.zeros(len(names) + 1, device=device)  # each term and the total since the last log
-        logged_step, logged_time = step, time.perf_counter()
-        last: dict[str, float] = {}
-        interrupted = False
-
-        def save_checkpoint() -> None:
-            if env.main:
-                save_training_state(self.checkpoint_path, {
-                    "task": self.objective.task, "step": step, "epoch": epoch, "position": position,
-                    "model": net.state_dict(), "optimizer": optimizer.state_dict(), "scaler": scaler.state_dict(),
-                    "rng_cpu": torch.get_rng_state(), "config": config.to_dict(), "inputs": inputs,
-                })
-            self.group.barrier()
-
-        # One loader for the whole run: its sampler runs on from (epoch, position) through later epochs, so the
-        # workers start once. A loader per epoch restarted them every epoch, with 248 photos in batches of 32
-        # every 7 steps, each restart idling the GPU until the new workers' first batches (with the crops'
-        # cost, an H100 was held to 8 steps a second).
-        sampler.epoch, sampler.start = epoch, position
-        loader = DataLoader(
-            dataset, batch_size=config.batch_size, sampler=sampler, num_workers=config.workers,
-            pin_memory=device.type == "cuda", prefetch_factor=4 if config.workers else None,
+    def _loader(self, parts: _Parts) -> DataLoader:
+        """One loader for the whole run: its sampler runs on from (epoch, position) through later epochs, so
+        the workers start once. A loader per epoch restarted them every epoch, with 248 photos in batches of
+        32 every 7 steps, each restart idling the GPU until the new workers' first batches (with the crops'
+        cost, an H100 was held to 8 steps a second)."""
+        config = self.config
+        parts.sampler.epoch, parts.sampler.start = parts.at.epoch, parts.at.position
+        return DataLoader(
+            parts.dataset, batch_size=config.batch_size, sampler=parts.sampler, num_workers=config.workers,
+            pin_memory=self.device.type == "cuda", prefetch_factor=4 if config.workers else None,
             worker_init_fn=_ignore_stop_signals,
         )
-        for batch in batches(loader) if step < total else ():
-            batch = _to_device(batch, device, layout)
-            with autocast(device, enabled=amp_dtype is not None):
-                weighted = self.objective.loss(model, batch)
-            loss = weighted.sum()
-            for group in optimizer.param_groups:
-                group["lr"] = config.learning_rate(step, total)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            sums += torch.cat([weighted.detach().float(), loss.detach().float()[None]])
-            step += 1
-            position += config.batch_size
-            if position == sampler.per_epoch():
-                epoch, position = epoch + 1, 0
 
-            done = step >= total
-            at_log = step % config.log_every == 0 or done
-            at_checkpoint = step % config.checkpoint_every == 0 or done
-            # A stop asked for during the last step is no interruption: the model gets written.
-            stop = not done and should_stop is not None and should_stop()
-            if at_log or at_checkpoint or stop:
-                values = (sums / max(1, step - logged_step)).tolist()
-                if not all(map(_finite, values)):
-                    raise TrainingError(
-                        f"the loss stopped being finite by step {step}; the last good checkpoint is kept "
-                        f"at {self.checkpoint_path}: lower --lr and resume, or start again"
-                    )
-                last = dict(zip((*names, "total"), values, strict=True))
-                if at_log and on_log and env.main:
-                    now = time.perf_counter()
-                    speed = (step - logged_step) * config.batch_size * env.world / (now - logged_time)
-                    on_log(TrainLog(step, total, epoch, last, speed))
-                sums.zero_()
-                logged_step, logged_time = step, time.perf_counter()
-            if env.main and previews and (step % config.preview_every == 0 or done):
-                path = self._save_preview(net, previews, step)
-                if on_preview:
-                    on_preview(path)
-            if stop:
-                interrupted = True
-            if at_checkpoint or stop:
-                save_checkpoint()
-            if done or interrupted:
-                break
+    def _step(self, parts: _Parts, batch: Any, log: _Log) -> None:
+        """One optimizer step on a batch (mixed precision, the learning-rate schedule), counted."""
+        config = self.config
+        batch = _to_device(batch, self.device, parts.layout)
+        with autocast(self.device, enabled=parts.amp_dtype is not None):
+            weighted = self.objective.loss(parts.model, batch)
+        loss = weighted.sum()
+        for group in parts.optimizer.param_groups:
+            group["lr"] = config.learning_rate(parts.at.step, parts.total)
+        parts.optimizer.zero_grad(set_to_none=True)
+        parts.scaler.scale(loss).backward()
+        parts.scaler.step(parts.optimizer)
+        parts.scaler.update()
+        log.sums += torch.cat([weighted.detach().float(), loss.detach().float()[None]])
+        at = parts.at
+        at.step, at.position = at.step + 1, at.position + config.batch_size
+        if at.position == parts.sampler.per_epoch():
+            at.epoch, at.position = at.epoch + 1, 0
 
-        model_path = None
-        if not interrupted and env.main:
-            metadata = {
-                **self.objective.metadata(),
-                "training": {**config.to_dict(), **self.record, "steps_done": step, "data": str(self.data),
-                             "images": len(train_paths), "world_size": env.world},
-                "losses": last,
-            }
-            model_path = save_model(self.output, net, self.objective.task, metadata)
+    def _report(self, parts: _Parts, log: _Log, on_log: Callable[[TrainLog], None] | None) -> None:
+        """The losses averaged since the last report, checked finite (else the last good checkpoint stays)."""
+        step = parts.at.step
+        values = (log.sums / max(1, step - log.step)).tolist()
+        if not all(map(_finite, values)):
+            raise TrainingError(
+                f"the loss stopped being finite by step {step}; the last good checkpoint is kept "
+                f"at {self.checkpoint_path}: lower --lr and resume, or start again"
+            )
+        log.last = dict(zip((*log.names, "total"), values, strict=True))
+        if on_log and self.env.main:
+            now = time.perf_counter()
+            speed = (step - log.step) * self.config.batch_size * self.env.world / (now - log.time)
+            on_log(TrainLog(step, parts.total, parts.at.epoch, log.last, speed))
+        log.sums.zero_()
+        log.step, log.time = step, time.perf_counter()
+
+    def _save_checkpoint(self, parts: _Parts, inputs: dict[str, str]) -> None:
+        if self.env.main:
+            at = parts.at
+            save_training_state(self.checkpoint_path, {
+                "task": self.objective.task, "step": at.step, "epoch": at.epoch, "position": at.position,
+                "model": parts.net.state_dict(), "optimizer": parts.optimizer.state_dict(),
+                "scaler": parts.scaler.state_dict(), "rng_cpu": torch.get_rng_state(),
+                "config": self.config.to_dict(), "inputs": inputs,
+            })
         self.group.barrier()
-        return TrainResult(model_path, self.checkpoint_path, step, last, interrupted)
+
+    def _save_model(self, parts: _Parts, split: _Split, losses: dict[str, float]) -> Path:
+        metadata = {
+            **self.objective.metadata(),
+            "training": {**self.config.to_dict(), **self.record, "steps_done": parts.at.step, "data": str(self.data),
+                         "images": len(split.train), "world_size": self.env.world},
+            "losses": losses,
+        }
+        return save_model(self.output, parts.net, self.objective.task, metadata)
 
     def _check_resumable(self, state: dict[str, Any], inputs: dict[str, str]) -> None:
         if state["task"] != self.objective.task:
