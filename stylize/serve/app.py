@@ -23,7 +23,7 @@ from typing import Any
 
 from stylize.errors import ImageError, StylizeError
 from stylize.extras import require
-from stylize.serve.queue import JobQueue, QueueFull
+from stylize.serve.queue import JobQueue, QueueFull, StudioJob
 from stylize.serve.recipe import folders_below, parse_recipe
 from stylize.serve.results import ResultFolder
 from stylize.serve.uploads import Uploads
@@ -202,22 +202,27 @@ async def _jobs(request: Request) -> Response:
     return JSONResponse([studio.queue.status(job) for job in studio.queue.jobs(session)])
 
 
+class NotFound(Exception):
+    """Nothing of this browser's by that id or name: a 404 with the message."""
+
+
+def _own_job(studio: Studio, request: Request) -> StudioJob:
+    try:
+        return studio.queue.get(_session(request), request.path_params["job"])
+    except KeyError:
+        raise NotFound("no such job") from None
+
+
 async def _job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    try:
-        job = studio.queue.get(_session(request), request.path_params["job"])
-    except KeyError:
-        return _error(404, "no such job")
+    job = _own_job(studio, request)
     studio.queue.seen(_session(request))
     return JSONResponse(studio.queue.status(job))
 
 
 async def _preview(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    try:
-        job = studio.queue.get(_session(request), request.path_params["job"])
-    except KeyError:
-        return _error(404, "no such job")
+    job = _own_job(studio, request)
     if job.preview is None:
         return _error(404, "no picture yet")
     return Response(job.preview, media_type="image/png", headers={"cache-control": "no-store"})
@@ -225,10 +230,7 @@ async def _preview(request: Request) -> Response:
 
 async def _cancel(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    try:
-        job = studio.queue.get(_session(request), request.path_params["job"])
-    except KeyError:
-        return _error(404, "no such job")
+    job = _own_job(studio, request)
     studio.queue.cancel(job)
     return JSONResponse(studio.queue.status(job))
 
@@ -249,7 +251,7 @@ async def _result_file(request: Request) -> Response:
     try:
         path = studio.results.path_for(_session(request), name)
     except KeyError:
-        return _error(404, "no such result")
+        raise NotFound("no such result") from None
     disposition = "attachment" if request.query_params.get("download") else "inline"
     return FileResponse(path, media_type="image/png", content_disposition_type=disposition, filename=name)
 
@@ -279,6 +281,8 @@ def _guarded(studio: Studio, handler: Handler) -> Handler:
         request.state.session = new_token() if fresh else session
         try:
             response = await handler(request)
+        except NotFound as error:
+            response = _error(404, str(error))
         except StylizeError as error:
             response = _error(400, str(error))
         except Exception as error:  # one line for the page; the server goes on

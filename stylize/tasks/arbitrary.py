@@ -39,7 +39,7 @@ from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders, pad_to_multiple
 from stylize.task_table import ARBITRARY
 from stylize.tasks.fast import CropTransform
 from stylize.tasks.network import DEFAULT_TILE, pass_progress
-from stylize.tasks.protocol import ProgressCallback
+from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import TileSpec, check_pixels, resize_longest, resize_to, run_tiled
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -325,18 +325,12 @@ def load_styles(paths: Sequence[Path]) -> list[torch.Tensor]:
     return [load_image(path).pixels for path in paths]
 
 
-class ArbitraryObjective:
+class ArbitraryObjective(PhotosOnly[ArbitraryTrainConfig]):
     """Li et al.'s decoder training: each level's decoder reconstructs the photo from its own features."""
 
     task = ARBITRARY.name
     native_crops = False  # random resized crops
     loss_names = ("pixel", "feature")
-
-    def __init__(self, config: ArbitraryTrainConfig) -> None:
-        self.config = config
-
-    def inputs(self) -> dict[str, str]:
-        return {}
 
     def build(self) -> nn.Module:
         return VGGDecoders(self.config.levels, self.config.width)

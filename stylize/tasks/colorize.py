@@ -43,6 +43,7 @@ from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
 from stylize.nets.colornet import ColorNet
 from stylize.task_table import COLORIZE
+from stylize.tasks.protocol import PhotosOnly
 from stylize.tensors import (
     check_pixels,
     gaussian_blur,
@@ -316,19 +317,13 @@ class ColorCrops:
         return pil_to_tensor(self.transform(image))[0]
 
 
-class ColorizeObjective:
+class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
     """Training the automatic colorizer: the Huber loss between predicted and true a*, b* at the feature
     grid (Huber rather than L2: less pull toward the gray average of uncertain colours)."""
 
     task = COLORIZE.name
     native_crops = False  # random resized crops: every crop is resampled anyway
     loss_names = ("chroma",)
-
-    def __init__(self, config: ColorizeTrainConfig) -> None:
-        self.config = config
-
-    def inputs(self) -> dict[str, str]:
-        return {}
 
     def build(self) -> nn.Module:
         return ColorNet(self.config.width)

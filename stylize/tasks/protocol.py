@@ -12,7 +12,7 @@ serves one caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
     import torch
@@ -71,3 +71,17 @@ class Objective(Protocol):
 
     def metadata(self) -> dict[str, Any]:
         """Sections for the model file (credits, degradation...)."""
+
+
+TrainConfigT = TypeVar("TrainConfigT", bound="TrainConfig")
+
+
+class PhotosOnly(Generic[TrainConfigT]):
+    """The common start of an Objective that learns from the photos alone (no style image): it keeps its
+    config, and has no inputs besides the photos to fingerprint for --resume."""
+
+    def __init__(self, config: TrainConfigT) -> None:
+        self.config = config
+
+    def inputs(self) -> dict[str, str]:
+        return {}

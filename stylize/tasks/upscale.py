@@ -32,7 +32,7 @@ from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
 from stylize.task_table import UPSCALE
 from stylize.tasks.network import NetworkRunner, pass_progress
-from stylize.tasks.protocol import ProgressCallback
+from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -224,18 +224,12 @@ class PairTransform:
         return lr_crop[0].contiguous(), hr_crop[0].contiguous()
 
 
-class UpscaleObjective:
+class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
     """L1 pixel loss (EDSR), plus a relative VGG relu2_2 feature loss for perceptual models."""
 
     task = UPSCALE.name
     native_crops = True  # the crops are the photos' own pixels: the targets
     loss_names = ("pixel", "perceptual")
-
-    def __init__(self, config: UpscaleTrainConfig) -> None:
-        self.config = config
-
-    def inputs(self) -> dict[str, str]:
-        return {}
 
     def build(self) -> nn.Module:
         return SRNet(self.config.scale, self.config.width, self.config.blocks)
