@@ -131,72 +131,55 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("case", "code", "message"),
-    [
-        ("missing content", 2, "does not exist"),
-        ("folder content", 2, "is a directory"),
-        ("missing style", 2, "does not exist"),
-        ("empty content", 1, "empty"),
-        ("text style", 1, "not an image"),
-        ("truncated content", 1, "corrupt or truncated"),
-        ("output is input", 2, "is an input image of this job; it would be overwritten"),
-        ("output is style", 2, "is the style image of this job; it would be overwritten"),
-        ("output in a file", 2, "cannot write"),
-        ("output extension", 2, "unknown image extension"),
-        ("output folder", 2, "is a folder"),
-        ("steps zero", 2, "'--steps': 0 is not in the range x>=1"),
-        ("negative weight", 2, "'--tv-weight': -1 is not in the range x>=0"),
-        ("bad layer", 2, "unknown layer"),
-        ("blend count", 2, "1 weight(s) for 2 style"),
-        ("blend text", 2, "comma-separated numbers"),
-        ("bad optimizer", 2, "'sgd' is not one of"),
-        ("bad size", 2, "--size"),
-        ("missing device", 2, "not available"),
-        ("unknown device", 2, "unknown device"),
-        ("no style", 2, "Missing option '--style' (or '--model')"),
-    ],
-)
-def test_bad_input_gives_one_line_and_exit_code(invoke, inputs, tmp_path, case, code, message):
+@pytest.mark.parametrize(("args", "code", "message"), [
+    pytest.param(["run", "NOPE", "--style", "STYLE"], 2, "does not exist", id="missing content"),
+    pytest.param(["run", "TMP", "--style", "STYLE"], 2, "is a directory", id="folder content"),
+    pytest.param(["run", "CONTENT", "--style", "NOPE"], 2, "does not exist", id="missing style"),
+    pytest.param(["run", "EMPTY", "--style", "STYLE"], 1, "empty", id="empty content"),
+    pytest.param(["run", "CONTENT", "--style", "TEXT"], 1, "not an image", id="text style"),
+    pytest.param(["run", "TRUNCATED", "--style", "STYLE"], 1, "corrupt or truncated", id="truncated content"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "CONTENT"],
+                 2, "is an input image of this job; it would be overwritten", id="output is input"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "STYLE_BY_ANOTHER_PATH"],
+                 2, "is the style image of this job; it would be overwritten", id="output is style"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "INSIDE_CONTENT"],
+                 2, "cannot write", id="output in a file"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "OUT_XYZ"],
+                 2, "unknown image extension", id="output extension"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "FOLDER_PNG"], 2, "is a folder", id="output folder"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--steps", "0"],
+                 2, "'--steps': 0 is not in the range x>=1", id="steps zero"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--tv-weight", "-1"],
+                 2, "'--tv-weight': -1 is not in the range x>=0", id="negative weight"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style-layers", "relu1_1,relu6_1"],
+                 2, "unknown layer", id="bad layer"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style", "SECOND", "--style-blend", "1"],
+                 2, "1 weight(s) for 2 style", id="blend count"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style-blend", "a"],
+                 2, "comma-separated numbers", id="blend text"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--optimizer", "sgd"],
+                 2, "'sgd' is not one of", id="bad optimizer"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--size", "-5"], 2, "--size", id="bad size"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--device", "cuda:7"], 2, "not available", id="missing device"),
+    pytest.param(["run", "CONTENT", "--style", "STYLE", "--device", "tpu"], 2, "unknown device", id="unknown device"),
+    pytest.param(["run", "CONTENT"], 2, "Missing option '--style' (or '--model')", id="no style"),
+])
+def test_bad_input_gives_one_line_and_exit_code(invoke, inputs, tmp_path, args, code, message):
     content, style, second = inputs
     out = tmp_path / "out.png"
-    args = {
-        "missing content": ["run", tmp_path / "nope.jpg", "--style", style],
-        "folder content": ["run", tmp_path, "--style", style],
-        "missing style": ["run", content, "--style", tmp_path / "nope.jpg"],
-        "empty content": ["run", _bad_file(tmp_path, "empty"), "--style", style],
-        "text style": ["run", content, "--style", _bad_file(tmp_path, "text")],
-        "truncated content": ["run", _bad_file(tmp_path, "truncated"), "--style", style],
-        "output is input": ["run", content, "--style", style, "-o", content],
-        "output is style": ["run", content, "--style", style, "-o",
-                            style.parent / ".." / style.parent.name / style.name],
-        "output in a file": ["run", content, "--style", style, "-o", content / "out.png"],
-        "output extension": ["run", content, "--style", style, "-o", tmp_path / "out.xyz"],
-        "output folder": ["run", content, "--style", style, "-o", _folder(tmp_path / "folder.png")],
-        "steps zero": ["run", content, "--style", style, "--steps", "0"],
-        "negative weight": ["run", content, "--style", style, "--tv-weight", "-1"],
-        "bad layer": ["run", content, "--style", style, "--style-layers", "relu1_1,relu6_1"],
-        "blend count": ["run", content, "--style", style, "--style", second, "--style-blend", "1"],
-        "blend text": ["run", content, "--style", style, "--style-blend", "a"],
-        "bad optimizer": ["run", content, "--style", style, "--optimizer", "sgd"],
-        "bad size": ["run", content, "--style", style, "--size", "-5"],
-        "missing device": ["run", content, "--style", style, "--device", "cuda:7"],
-        "unknown device": ["run", content, "--style", style, "--device", "tpu"],
-        "no style": ["run", content],
-    }[case]
+    places = {"CONTENT": content, "STYLE": style, "SECOND": second, "TMP": tmp_path, "NOPE": tmp_path / "nope.jpg",
+              "INSIDE_CONTENT": content / "out.png", "OUT_XYZ": tmp_path / "out.xyz",
+              "FOLDER_PNG": _folder(tmp_path / "folder.png"),
+              "STYLE_BY_ANOTHER_PATH": style.parent / ".." / style.parent.name / style.name,
+              **{kind.upper(): _bad_file(tmp_path, kind) for kind in ("empty", "text", "truncated")}}
+    args = [places.get(arg, arg) for arg in args]
     if "-o" not in args:
         args += ["-o", out]
     for option, value in (("--size", "40"), ("--steps", "1")):
         if option not in args:
             args += [option, value]
-    result = invoke(*args, "-q")
-    assert result.exit_code == code, result.output
-    lines = error_lines(result)
-    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
-    assert message in lines[0]
-    assert "Traceback" not in result.output
-    if case not in ("output is input", "output is style"):
-        assert not out.exists()
+    invoke.error_line(invoke(*args, "-q"), code, message)
+    assert not out.exists()
 
 
 def _folder(path: Path) -> Path:
