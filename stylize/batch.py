@@ -25,7 +25,15 @@ import torch
 from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
 from stylize.errors import ConfigError, OutputError, StylizeError
-from stylize.files import ReadFiles, check_writable, is_within, remove_stale_parts, walk_files, write_bytes_atomic
+from stylize.files import (
+    OutputLock,
+    ReadFiles,
+    check_writable,
+    is_within,
+    remove_stale_parts,
+    walk_files,
+    write_bytes_atomic,
+)
 from stylize.images import IMAGE_EXTENSIONS, SAVE_FORMATS, LoadedImage, load_image, made_by_stylize, save_image
 
 _GLOB_CHARS = set("*?[")
@@ -281,11 +289,15 @@ def run_jobs(
         else:
             todo.append(job)
 
+    locks: dict[Path, OutputLock] = {}  # the outputs this process is writing now
     with ThreadPoolExecutor(io_threads, thread_name_prefix="stylize-io") as pool:
         saves: list[tuple[Job, float, dict[str, Any] | None, Future]] = []
         try:
             loaded = _prefetch(pool, todo, size, keep_alpha, 2 * batch_size + io_threads, max_pixels)
             for group in _same_size_groups(loaded, batch_size, record):
+                group = _claim(group, overwrite, locks, record)
+                if not group:
+                    continue
                 started = time.perf_counter()
                 group_jobs = [item.job for item in group]
                 try:
@@ -297,6 +309,7 @@ def run_jobs(
                     seconds = (time.perf_counter() - started) / len(group)
                     message = "out of memory" if is_out_of_memory(error) else _one_line(error)
                     for job in group_jobs:
+                        locks.pop(job.output).release()
                         record(JobResult(str(job.source), str(job.output), "failed", round(seconds, 4), message))
                     continue
                 seconds = (time.perf_counter() - started) / len(group)
@@ -307,11 +320,35 @@ def run_jobs(
                                          item.image.exif, output.grayscale, item.image.sixteen_bit)
                     details = {"size": (output.pixels.shape[-1], output.pixels.shape[-2]), "details": output.details}
                     saves.append((item.job, seconds + item.seconds, details, future))
-                saves = _collect_saves(saves, record, wait=False)
+                saves = _collect_saves(saves, record, locks, wait=False)
         except KeyboardInterrupt as interruption:
             report.interruption = interruption
-        _collect_saves(saves, record, wait=True)
+        try:
+            _collect_saves(saves, record, locks, wait=True)
+        finally:
+            for lock in locks.values():  # claimed but never processed: an interruption
+                lock.release()
     return report
+
+
+def _claim(group: list[_Loaded], overwrite: bool, locks: dict[Path, OutputLock],
+           record: Callable[[JobResult], None]) -> list[_Loaded]:
+    """The images of a group whose outputs this process may write: each output's lock taken (another
+    stylize process writing it, say a second `batch` on the same folder, makes it skipped here), and one
+    finished meanwhile by another process skipped as done."""
+    claimed = []
+    for item in group:
+        lock = OutputLock(item.job.output)
+        if not lock.acquire():
+            record(JobResult(str(item.job.source), str(item.job.output), "skipped",
+                             error="another stylize process is writing it"))
+        elif not overwrite and item.job.output.exists():
+            lock.release()
+            record(JobResult(str(item.job.source), str(item.job.output), "skipped"))
+        else:
+            locks[item.job.output] = lock
+            claimed.append(item)
+    return claimed
 
 
 def _one_line(error: BaseException) -> str:
@@ -372,7 +409,8 @@ def _same_size_groups(
 
 
 def _collect_saves(
-    saves: list[tuple[Job, float, dict[str, Any] | None, Future]], record: Callable[[JobResult], None], wait: bool
+    saves: list[tuple[Job, float, dict[str, Any] | None, Future]], record: Callable[[JobResult], None],
+    locks: dict[Path, OutputLock], wait: bool,
 ) -> list[tuple[Job, float, dict[str, Any] | None, Future]]:
     remaining = []
     for job, seconds, details, future in saves:
@@ -384,4 +422,6 @@ def _collect_saves(
             record(JobResult(str(job.source), str(job.output), "done", round(seconds, 4), **details))
         except (StylizeError, OSError, ValueError, MemoryError) as error:
             record(JobResult(str(job.source), str(job.output), "failed", round(seconds, 4), _one_line(error)))
+        finally:
+            locks.pop(job.output).release()
     return remaining

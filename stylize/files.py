@@ -75,38 +75,58 @@ def part_writer(name: str) -> int | None:
     return int(match["pid"])
 
 
+class OutputLock:
+    """An advisory lock (flock) that says this process alone writes `path`: on the hidden file
+    `.NAME.stylize-lock` beside it, removed on release. Two processes on one output folder (two `batch`
+    runs, a `batch` and a `serve`) thus never write one file at once: the second skips it or stops."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.lock = self.path.with_name(f".{self.path.name}.stylize-lock")
+        self._handle: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock without waiting; False if another process holds it. A lock taken on a file that its
+        holder removed meanwhile is taken again on a new one."""
+        try:
+            import fcntl
+        except ImportError:  # no flock (Windows): no guard
+            return True
+        self.lock.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            handle = os.open(self.lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(handle)
+                return False
+            try:
+                if os.path.samestat(os.fstat(handle), os.stat(self.lock, follow_symlinks=False)):
+                    self._handle = handle
+                    return True
+            except OSError:  # removed by the holder that just finished: take the lock on a new file
+                pass
+            os.close(handle)
+
+    def release(self) -> None:
+        if self._handle is not None:
+            self.lock.unlink(missing_ok=True)
+            os.close(self._handle)
+            self._handle = None
+
+
 @contextmanager
 def exclusive(path: Path) -> Iterator[None]:
-    """Within the block this process alone writes `path`: an advisory lock (flock) on the hidden file
-    `.NAME.stylize-lock` beside it. BusyError at once if another process holds it (two identical
-    `video -o same.mp4` runs shared one work folder and broke each other). The lock file is removed on leaving;
-    a lock taken on a file that was removed meanwhile is taken again on the new one."""
-    try:
-        import fcntl
-    except ImportError:  # no flock (Windows): no guard
-        yield
-        return
-    lock = Path(path).with_name(f".{Path(path).name}.stylize-lock")
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    while True:
-        handle = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(handle)
-            raise BusyError(f"another stylize process is writing {path}: wait for it to finish, or choose "
-                            "another output") from None
-        try:
-            if os.path.samestat(os.fstat(handle), os.stat(lock, follow_symlinks=False)):
-                break
-        except OSError:  # removed by the holder that just finished: take the lock on a new file
-            pass
-        os.close(handle)
+    """Within the block this process alone writes `path` (an OutputLock); BusyError at once if another
+    process holds it (two identical `video -o same.mp4` runs shared one work folder and broke each other)."""
+    lock = OutputLock(path)
+    if not lock.acquire():
+        raise BusyError(f"another stylize process is writing {path}: wait for it to finish, or choose another "
+                        "output")
     try:
         yield
     finally:
-        Path(lock).unlink(missing_ok=True)
-        os.close(handle)
+        lock.release()
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> Path:

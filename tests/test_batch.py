@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -246,3 +247,31 @@ def test_rerunning_a_batch_into_its_own_input_folder_skips_what_it_made(tmp_path
         assert result.exit_code == 0, result.output
     assert "0 done, 1 skipped" in result.stderr and sorted(p.name for p in plain.iterdir()) == ["photo.jpg",
                                                                                                   "photo.png"]
+
+
+def test_two_processes_on_one_folder_never_write_one_output_at_once(invoke, model, tmp_path):
+    """Issue 33: a second batch (or the studio) on the same output folder skips what the first is writing
+    (its lock beside the output), and a rerun afterwards finishes it."""
+    from stylize.files import OutputLock
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a", "b"):
+        gradient_image(32, 24, seed=ord(name)).save(photos / f"{name}.png")
+    out = tmp_path / "out"
+    held = OutputLock(out / "a.png")  # another process's lock: flock conflicts between open files
+    assert held.acquire()
+    try:
+        result = invoke("batch", photos, "-o", out, "--model", model, "--report", tmp_path / "r.json")
+        assert result.exit_code == 0, result.output
+        assert "1 done, 0 skipped (output exists), 1 skipped (another stylize process is writing them)" in result.stderr
+        report = json.loads((tmp_path / "r.json").read_text())
+        by_name = {Path(item["source"]).name: item for item in report["files"]}
+        assert by_name["a.png"]["status"] == "skipped" and "another stylize process" in by_name["a.png"]["error"]
+        assert by_name["b.png"]["status"] == "done"
+        assert not (out / "a.png").exists() and (out / "b.png").is_file()
+    finally:
+        held.release()
+    assert not list(out.glob(".*stylize-lock"))
+    rerun = invoke("batch", photos, "-o", out, "--model", model)
+    assert rerun.exit_code == 0 and (out / "a.png").is_file() and "1 done, 1 skipped" in rerun.stderr

@@ -202,7 +202,9 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
         except WriteError as error:
             report_error = str(error)
     if not quiet:
-        click.echo(f"{outcome.count('done')} done, {outcome.count('skipped')} skipped (output exists), "
+        busy = sum(result.status == "skipped" and result.error is not None for result in outcome.results)
+        taken = f", {busy} skipped (another stylize process is writing them)" if busy else ""
+        click.echo(f"{outcome.count('done')} done, {outcome.count('skipped') - busy} skipped (output exists){taken}, "
                    f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
         for path in not_images:
             click.echo(f"  not an image: {path}", err=True)
