@@ -413,3 +413,146 @@ def test_export_onto_the_model_itself_calls_it_the_model(invoke, tmp_path):
     shutil.copyfile(resolve_model("starry"), model)
     result = invoke("export", model, "-o", model)
     assert result.exit_code == 2 and "is the model of this job" in result.stderr
+
+
+FAULTS = ("ENOSPC", "EDQUOT", "EIO", "EACCES")
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("command", ["batch", "upscale", "colorize", "train", "video", "export"])
+def test_the_nth_write_failing_is_one_line_and_a_rerun_finishes_as_if_nothing_happened(tmp_path, photos, model,
+                                                                                         monkeypatch, command, seed):
+    """Issue 33, items 1 and 4: a seeded fault at the n-th atomic write of a command (a full disk, a quota, an
+    I/O error at its fsync; a permission refused at its open), then the same command again (with --resume
+    where the command has one) once the fault is gone. Every write path goes through files.atomic_output."""
+    import errno
+    import random
+
+    from stylize import files
+
+    if command == "video":
+        pytest.importorskip("av")
+        from clips import make_clip
+
+        make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    if command == "export":
+        pytest.importorskip("onnx")
+
+    def args(out: Path) -> list:
+        return {
+            "batch": ["batch", photos, "-o", out, "--model", model, "--report", out / "report.json"],
+            "upscale": ["upscale", photos, "--scale", "2", "-o", out],
+            "colorize": ["colorize", photos, "-o", out],
+            "train": ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out / "m.safetensors",
+                      "--steps", "3", "--batch-size", "1", "--image-size", "32", "--rescale", "1",
+                      "--preview-images", "0", "--workers", "0", "--checkpoint-every", "1"],
+            "video": ["video", tmp_path / "clip.mp4", "--model", model, "-o", out / "v.mp4", "--no-temporal",
+                      "--segment-seconds", "0.5"],
+            "export": ["export", model, "-o", out / "m.onnx"],
+        }[command]
+
+    writes = []
+    real_part_path = files.part_path
+    monkeypatch.setattr(files, "part_path", lambda path: writes.append(path) or real_part_path(path))
+    reference = tmp_path / "reference"
+    assert CliRunner().invoke(cli, [str(a) for a in args(reference)]).exit_code == 0
+    rng = random.Random(f"{command}-{seed}")  # seeded: the same faults each run of the suite
+    nth, fault = rng.randint(1, len(writes)), rng.choice(FAULTS)
+    print(f"{command}: fault {fault} at write {nth} of {len(writes)}")
+    code = getattr(errno, fault)
+    count = len(writes)
+    writes.clear()
+    real_open, real_fsync = files.os.open, files.os.fsync
+
+    def failing_open(path, flags, *rest):
+        if fault == "EACCES" and flags & os.O_EXCL and len(writes) == nth:
+            raise OSError(code, os.strerror(code))
+        return real_open(path, flags, *rest)
+
+    def failing_fsync(descriptor):
+        if fault != "EACCES" and len(writes) == nth:
+            writes.append("failed")  # once: the rest of the run writes normally
+            raise OSError(code, os.strerror(code))
+        return real_fsync(descriptor)
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(files.os, "open", failing_open)
+    monkeypatch.setattr(files.os, "fsync", failing_fsync)
+    result = CliRunner().invoke(cli, [str(a) for a in args(out)])
+    assert result.exit_code == 1, (nth, count, fault, result.output)
+    assert "Traceback" not in result.output and os.strerror(code) in result.stderr, result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("Error: ")]) <= 1
+    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    monkeypatch.setattr(files.os, "open", real_open)
+    monkeypatch.setattr(files.os, "fsync", real_fsync)
+    # What the command says to do: --resume where there is something to resume (train's first checkpoint may be
+    # the write that failed: then the same command again).
+    resumable = {"train": out / "m.ckpt", "video": out / ".v.mp4.stylize"}.get(command)
+    again = args(out) + (["--resume"] if resumable is not None and resumable.exists() else [])
+    rerun = CliRunner().invoke(cli, [str(a) for a in again])
+    assert rerun.exit_code == 0, (nth, fault, rerun.output)
+    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    for written in sorted(reference.rglob("*")):
+        twin = out / written.relative_to(reference)
+        if written.suffix == ".png":
+            assert torch.equal(load_image(twin).pixels, load_image(written).pixels), twin
+        elif written.suffix == ".safetensors":
+            from stylize.modelfile import load_model
+
+            ours, theirs = load_model(twin)[0].state_dict(), load_model(written)[0].state_dict()
+            assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+        elif written.suffix in (".mp4", ".onnx"):
+            assert twin.is_file() and twin.stat().st_size > 0
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs (root only; skipped elsewhere): a real full disk, not an injected one."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+                                           capture_output=True).returncode != 0:
+        pytest.skip("a tmpfs needs root and mount (CI runs as root)")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("command", ["batch", "upscale", "train", "video"])
+def test_a_real_full_disk_fails_the_files_that_do_not_fit_and_a_rerun_finishes(tmp_path, photos, model, small_disk,
+                                                                                command):
+    """Issue 33, item 1, on a real tmpfs filled up to a few KB: each write that does not fit fails alone with
+    its reason, exit 1, nothing half-written; with the space freed, the same command finishes the rest."""
+    from stylize import files
+
+    for index in range(6):  # enough photos that some fit and some do not
+        gradient_image(96, 80, seed=10 + index).save(photos / f"p{index}.png")
+    if command == "video":
+        pytest.importorskip("av")
+        from clips import make_clip
+
+        make_clip(tmp_path / "clip.mp4", frames=8, width=128, height=96, audio=False, noise=0.2)
+    out = small_disk / "out"
+    args = {
+        "batch": ["batch", photos, "-o", out, "--model", model],
+        "upscale": ["upscale", photos, "--scale", "2", "-o", out],
+        "train": ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out / "m.safetensors",
+                  "--steps", "2", "--batch-size", "1", "--image-size", "32", "--rescale", "1", "--preview-images",
+                  "0", "--workers", "0", "--checkpoint-every", "1", "--width", "8", "--blocks", "1"],
+        "video": ["video", tmp_path / "clip.mp4", "--model", model, "-o", out / "v.mp4", "--no-temporal",
+                  "--segment-seconds", "0.5"],
+    }[command]
+    filler = small_disk / "filler"
+    free = os.statvfs(small_disk)
+    filler.write_bytes(b"\0" * (free.f_bavail * free.f_frsize - 12_000))  # a few KB left
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output and "No space left on device" in result.stderr, result.stderr
+    assert not [p for p in small_disk.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    filler.unlink()
+    resumable = {"train": out / "m.ckpt", "video": out / ".v.mp4.stylize"}.get(command)
+    again = args + (["--resume"] if resumable is not None and resumable.exists() else [])
+    rerun = CliRunner().invoke(cli, [str(a) for a in again])
+    assert rerun.exit_code == 0, rerun.output
+    expected = {"batch": 8, "upscale": 8, "train": 1, "video": 1}[command]
+    written = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".png", ".safetensors", ".mp4")]
+    assert len(written) == expected and all(p.stat().st_size > 0 for p in written)
