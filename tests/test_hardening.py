@@ -556,3 +556,81 @@ def test_a_real_full_disk_fails_the_files_that_do_not_fit_and_a_rerun_finishes(t
     expected = {"batch": 8, "upscale": 8, "train": 1, "video": 1}[command]
     written = [p for p in out.rglob("*") if p.is_file() and p.suffix in (".png", ".safetensors", ".mp4")]
     assert len(written) == expected and all(p.stat().st_size > 0 for p in written)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("command", ["batch", "train", "video"])
+def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_path, photos, command):
+    """Issue 33, item 2: a seeded loop of runs killed with SIGKILL after random delays (start-up included:
+    a kill may land anywhere), each followed by the same command (--resume where it has one), until one
+    finishes. Every finished output then equals an uninterrupted run's, bit for bit on the CPU, and no
+    temporary file survives."""
+    import random
+
+    from stylize import files
+
+    for index in range(10):
+        gradient_image(192, 160, seed=20 + index).save(photos / f"p{index}.png")
+    if command == "video":
+        pytest.importorskip("av")
+        from clips import make_clip
+
+        make_clip(tmp_path / "clip.mp4", frames=24, width=160, height=120, audio=False, noise=0.1)
+
+    def args(out: Path, resume: bool = False) -> list[str]:
+        words = {
+            "batch": ["batch", photos, "-o", out, "--model", "starry"],
+            "train": ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out / "m.safetensors",
+                      "--steps", "60", "--batch-size", "2", "--image-size", "48", "--rescale", "1",
+                      "--preview-images", "0", "--workers", "0", "--checkpoint-every", "4", "--width", "16",
+                      "--blocks", "2"],
+            "video": ["video", tmp_path / "clip.mp4", "--model", "starry", "-o", out / "v.mp4", "--no-temporal",
+                      "--segment-seconds", "0.5"],
+        }[command]
+        return [sys.executable, "-m", "stylize", *map(str, words), "-q", *(["--resume"] if resume else [])]
+
+    environment = {**os.environ, "OMP_NUM_THREADS": "1"}  # the same arithmetic in every run
+    reference = tmp_path / "reference"
+    started = time.monotonic()
+    subprocess.run(args(reference), check=True, env=environment, capture_output=True)
+    duration = time.monotonic() - started  # start-up and the job: kills land anywhere in it
+    rng = random.Random(command)
+    out = tmp_path / "out"
+    runs = kills = 0
+    while True:
+        resumable = {"train": out / "m.ckpt", "video": out / ".v.mp4.stylize"}.get(command)
+        process = subprocess.Popen(args(out, resumable is not None and resumable.exists()), env=environment,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        runs += 1
+        try:
+            process.wait(timeout=rng.uniform(0.3, duration) if kills < 5 else 600)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            kills += 1
+            continue
+        assert process.returncode == 0, process.stderr.read().decode()
+        break
+    print(f"{command}: {runs} runs, {kills} killed")
+    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    compared = 0
+    for written in sorted(p for p in reference.rglob("*") if p.is_file()):
+        twin = out / written.relative_to(reference)
+        if written.suffix == ".png":
+            assert torch.equal(load_image(twin).pixels, load_image(written).pixels), twin
+        elif written.suffix == ".safetensors":
+            from stylize.modelfile import load_model
+
+            ours, theirs = load_model(twin)[0].state_dict(), load_model(written)[0].state_dict()
+            assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+        elif written.suffix == ".mp4":
+            from stylize.videoio import read_frames
+
+            ours_frames = [frame.rgb for frame in read_frames(twin)]
+            theirs_frames = [frame.rgb for frame in read_frames(written)]
+            assert len(ours_frames) == len(theirs_frames) == 24
+            assert all((a == b).all() for a, b in zip(ours_frames, theirs_frames, strict=True))
+        else:
+            continue
+        compared += 1
+    assert compared == {"batch": 12, "train": 1, "video": 1}[command]

@@ -112,6 +112,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         click.echo(f"Stopped at step {result.steps}; checkpoint {result.checkpoint_path}: "
                    "run the same command with --resume to continue", err=True)
         raise SystemExit(EXIT_TERMINATED if signal.SIGTERM in stop_requested else EXIT_INTERRUPTED)
+    if result.finished_before:
+        click.echo(f"Nothing left to train: {result.model_path} was written at step {result.steps} (raise --steps "
+                   "to train further)", err=True)
+        return
     if not quiet and result.model_path is not None:
         losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
         click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses})", err=True)

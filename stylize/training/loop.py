@@ -71,6 +71,7 @@ class TrainResult:
     steps: int
     losses: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
+    finished_before: bool = False  # --resume found the run finished and its model written: nothing was done
 
 
 def preview_dir_for(output: Path) -> Path:
@@ -206,6 +207,9 @@ class _Run:
         if env.main:
             remove_stale_parts(self.output.parent)
         parts = self._build(split, state, init_path)
+        if parts.at.step >= parts.total and self.output.is_file():
+            # A rerun of a finished run (killed after writing its model, or simply run again) has nothing to do.
+            return TrainResult(self.output, self.checkpoint_path, parts.at.step, {}, finished_before=True)
         if on_start and env.main:
             native = self.objective.native_crops
             enlarged = sum(min(split.sizes[p]) < config.image_size for p in split.train) if native else 0
@@ -287,10 +291,6 @@ class _Run:
             at = _Position(state["step"], state["epoch"], state["position"])
             if at.position >= sampler.per_epoch():  # saved at an epoch's end by a version with a loader per epoch
                 at = _Position(at.step, at.epoch + 1, 0)
-            if at.step >= total and self.output.is_file():
-                raise TrainingError(
-                    f"the checkpoint is at step {at.step} of {total} and {self.output} is written: nothing left "
-                    "to train; raise --steps")
         model: nn.Module = net
         if env.world > 1:
             device_ids = [device.index] if device.type == "cuda" else None
