@@ -634,3 +634,29 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_pat
             continue
         compared += 1
     assert compared == {"batch": 12, "train": 1, "video": 1}[command]
+
+
+@pytest.mark.parametrize("tamper", ["shapes", "no parameter groups", "float rng state", "optimizer of another net"])
+def test_a_tampered_checkpoint_whose_task_matches_is_one_line(invoke, photos, tmp_path, tamper):
+    """Red-team 7: checkpoints whose keys and task are right but whose contents do not fit the network gave
+    tracebacks on --resume."""
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--task", "upscale", "--scale", "2", "--data", photos, "-o", out, "--steps", "3",
+            "--batch-size", "1", "--image-size", "32", "--rescale", "1", "--preview-images", "0", "--workers", "0",
+            "--checkpoint-every", "1", "--width", "8", "--blocks", "1", "-q"]
+    assert invoke(*args).exit_code == 0
+    checkpoint = tmp_path / "m.ckpt"
+    state = torch.load(checkpoint, weights_only=True)
+    if tamper == "shapes":
+        name = next(iter(state["model"]))
+        state["model"][name] = torch.zeros(3, 3)
+    elif tamper == "no parameter groups":
+        state["optimizer"] = {"state": {}, "param_groups": []}
+    elif tamper == "float rng state":
+        state["rng_cpu"] = torch.rand(10)
+    else:
+        state["optimizer"]["param_groups"][0]["params"] = [0]
+    torch.save(state, checkpoint)
+    out.unlink()
+    result = invoke(*args, "--steps", "4", "--resume")
+    assert "damaged or tampered checkpoint" in invoke.error_line(result, 1)

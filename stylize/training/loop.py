@@ -32,7 +32,7 @@ from stylize.device import (
     resolve_device,
     seed_everything,
 )
-from stylize.errors import ConfigError, DataError, TrainingError
+from stylize.errors import ConfigError, DataError, ModelFileError, TrainingError
 from stylize.files import check_writable, check_writable_folder, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
@@ -284,10 +284,17 @@ class _Run:
         total = config.epochs * (sampler.per_epoch() // config.batch_size) if config.epochs else config.steps
         at = _Position()
         if state is not None:
-            net.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scaler.load_state_dict(state["scaler"])
-            torch.set_rng_state(state["rng_cpu"])
+            try:
+                net.load_state_dict(state["model"])
+                optimizer.load_state_dict(state["optimizer"])
+                scaler.load_state_dict(state["scaler"])
+                torch.set_rng_state(state["rng_cpu"])
+            except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as error:
+                # Its keys and types were checked when read: what is left is a checkpoint whose contents do not
+                # fit this network (other shapes, an optimizer without parameter groups, a foreign RNG state).
+                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                raise ModelFileError(f"{self.checkpoint_path} does not fit this training ({reason}): a damaged or "
+                                     "tampered checkpoint; delete it to start afresh") from None
             at = _Position(state["step"], state["epoch"], state["position"])
             if at.position >= sampler.per_epoch():  # saved at an epoch's end by a version with a loader per epoch
                 at = _Position(at.step, at.epoch + 1, 0)
