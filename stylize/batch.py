@@ -166,8 +166,9 @@ def plan_jobs(
 ) -> list[Job]:
     """One job per input, sorted by relative path, writing OUTPUT_DIR/relative/STEM+SUFFIX.FMT.
 
-    An input that is the earlier output of another input (the output folder is the input folder, and the
-    file carries stylize's mark) is taken as that output, not as an input. ConfigError if two inputs would
+    An input that is the earlier output of another input (the output folder is the input folder, the file is
+    named as that input's output in any format, and it carries stylize's mark) is taken as that output, not
+    as an input. ConfigError if two inputs would
     write one output; OutputError if an output would replace a file the job reads (an input, a style
     image, a mask, a model: `reads`) or land outside OUTPUT_DIR.
     """
@@ -178,13 +179,15 @@ def plan_jobs(
     output_dir = Path(output_dir)
     root = output_dir.resolve()
     planned = [(source, relative, _output_for(output_dir, relative, fmt, suffix)) for source, relative in inputs]
-    # Which inputs write each output: a marked file that is the output of another input is that earlier output
-    # (`batch same -o same` run twice), even where its own output would be itself.
+    # Which inputs write each output name, in any format: a marked file named as the output of another input
+    # is that earlier output (`batch same -o same` run twice, or again with another --format), even where its
+    # own output would be itself.
     writers: dict[Path, set[Path]] = {}
     for source, _, output in planned:
-        writers.setdefault(output.resolve(), set()).add(source.resolve())
+        writers.setdefault(output.resolve().with_suffix(""), set()).add(source.resolve())
     kept = [(source, relative, output) for source, relative, output in planned
-            if not (writers.get(source.resolve(), set()) - {source.resolve()} and made_by_stylize(source))]
+            if not (writers.get(source.resolve().with_suffix(""), set()) - {source.resolve()}
+                    and made_by_stylize(source))]
     reads = reads or ReadFiles()
     for source, _, _ in kept:
         reads.add(source)

@@ -275,3 +275,19 @@ def test_two_processes_on_one_folder_never_write_one_output_at_once(invoke, mode
     assert not list(out.glob(".*stylize-lock"))
     rerun = invoke("batch", photos, "-o", out, "--model", model)
     assert rerun.exit_code == 0 and (out / "a.png").is_file() and "1 done, 1 skipped" in rerun.stderr
+
+
+def test_rerunning_in_place_with_another_format_never_takes_the_earlier_outputs_as_inputs(invoke, tmp_path):
+    """Red-team: `upscale IN -o IN --suffix _x2` again with another --format upscaled the earlier outputs
+    (a_x2_x2.jpg)."""
+    from stylize.modelfile import save_model
+    from stylize.nets.srnet import SRNet
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    gradient_image(24, 20).save(folder / "a.png")
+    upscaler = save_model(tmp_path / "x2.safetensors", SRNet(2, 8, 1), "upscale", {})
+    for fmt in ("png", "jpg"):
+        result = invoke("upscale", folder, "-o", folder, "--suffix", "_x2", "--format", fmt, "--model", upscaler)
+        assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.jpg", "a_x2.png"]

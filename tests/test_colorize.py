@@ -193,3 +193,17 @@ def test_shipped_automatic_model_colorizes_without_a_reference(invoke, tmp_path)
     assert out.shape == gray.shape
     assert (rgb_to_lab(out)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
     assert rgb_to_lab(out)[:, 1:].abs().mean() > 1  # some colour, where the input had none
+
+
+def test_a_thin_image_among_the_references_is_passed_over_and_named_when_given_alone(invoke, tmp_path):
+    """Red-team 9: one 1x300 image in --references DIR failed every photo, naming no file."""
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    Image.new("RGB", (1, 300), (200, 10, 10)).save(refs / "thin.png")
+    Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy()).save(refs / "scene.png")
+    photo = tmp_path / "old.png"
+    Image.new("L", (48, 40), 100).save(photo)
+    result = invoke("colorize", photo, "--references", refs, "-o", tmp_path / "out.png")
+    assert result.exit_code == 0 and "references: scene.png" in result.stderr, result.output
+    alone = invoke("colorize", photo, "--reference", refs / "thin.png", "-o", tmp_path / "out2.png")
+    assert "the reference" in invoke.error_line(alone, 1, "thin.png: image of 1x300 px is too small")

@@ -130,9 +130,9 @@ class Colorizer:
         self.layout = memory_format(self.device)
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS), weights="caffe").to(self.device, memory_format=self.layout)
         self.edge_aware = True  # False: plain bilinear upsampling of the chroma (the baseline it improves on)
-        self.references = [self.prepare(name, pixels) for name, pixels in references]
+        self.references = [self._named(name, pixels) for name, pixels in references]
         self.pool = pool or []  # (name, path) of candidates ranked per photo (--references DIR)
-        self._pool_cache: dict[Path, Reference] = {}
+        self._pool_cache: dict[Path, Reference | None] = {}
         self.model = None if model is None else model.eval().requires_grad_(False).to(self.device)
         if not self.references and not self.pool and self.model is None:
             raise ConfigError("colorize needs a colour reference: give --reference FILE or --references FOLDER "
@@ -162,6 +162,13 @@ class Colorizer:
         elif model is not None:
             raise ConfigError("--model is the automatic colorizer, for photos without --reference or --references")
         return cls(loaded, config, device, pool, network)
+
+    def _named(self, name: str, pixels: torch.Tensor) -> Reference:
+        """prepare(), with a reference that cannot serve (too thin for the features) named in the error."""
+        try:
+            return self.prepare(name, pixels)
+        except ConfigError as error:
+            raise ImageError(f"the reference {name}: {error}") from None
 
     @torch.no_grad()
     def prepare(self, name: str, pixels: torch.Tensor) -> Reference:
@@ -196,19 +203,23 @@ class Colorizer:
         ranked = []
         for name, path in self.pool:
             if path not in self._pool_cache:
-                try:
-                    pixels = load_image(path, self.config.working_size).pixels
-                except ImageError:
-                    continue
-                if is_gray(pixels):
-                    continue
-                self._pool_cache[path] = self.prepare(name, pixels)
+                self._pool_cache[path] = self._pool_reference(name, path)
             reference = self._pool_cache[path]
-            ranked.append((float(reference.descriptor @ descriptor), reference))
+            if reference is not None:
+                ranked.append((float(reference.descriptor @ descriptor), reference))
         if not ranked and not self.references:
             raise ImageError("none of the --references images is a readable colour photo")
         ranked.sort(key=lambda item: -item[0])
         return self.references + [reference for _, reference in ranked[: self.config.top]]
+
+    def _pool_reference(self, name: str, path: Path) -> Reference | None:
+        """A folder's image as a reference, or None (remembered) when it cannot serve: unreadable, black and
+        white, or too thin for the features (one such image must not fail every photo)."""
+        try:
+            pixels = load_image(path, self.config.working_size).pixels
+            return None if is_gray(pixels) else self.prepare(name, pixels)
+        except (ImageError, ConfigError):
+            return None
 
     @torch.no_grad()
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
