@@ -118,10 +118,20 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     with _open(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
+        # A raw stream (an .h264 file from a camera or an encoder) has no timestamps: every frame decodes
+        # with none, and written as they came they all stood at 0 in the output. Such frames, and any whose
+        # timestamp does not move forward, get the time their index has at the stream's frame rate.
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
+        time_base = Fraction(stream.time_base or Fraction(1, 90000))
+        last: int | None = None
         try:
             for index, frame in enumerate(container.decode(stream)):
+                pts = frame.pts
+                if pts is None or (last is not None and pts <= last):
+                    pts = max(round(index / rate / time_base), -1 if last is None else last + 1)
+                last = pts
                 if index >= start:
-                    yield Frame(index, frame.pts, frame.to_ndarray(format="rgb24"))
+                    yield Frame(index, pts, frame.to_ndarray(format="rgb24"))
         except av.error.FFmpegError as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 

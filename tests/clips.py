@@ -57,3 +57,28 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
             container.mux(packet)
     container.close()
     return path
+
+
+def make_raw_h264(path: Path, parts: tuple[tuple[int, int, int], ...] = ((64, 48, 5),), seed: int = 0) -> Path:
+    """A raw H.264 (Annex B) stream, as cameras and encoders write .h264 files: no container, no timestamps.
+    Each part (width, height, frames) is encoded on its own and appended, so the size may change midway."""
+    import av
+
+    data = b""
+    rng = np.random.default_rng(seed)
+    for index, (width, height, frames) in enumerate(parts):
+        part = path.with_name(f"{path.stem}.part{index}.h264")
+        container = av.open(str(part), "w", format="h264")
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for _ in range(frames):
+            pixels = (rng.random((height, width, 3)) * 255).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+        container.close()
+        data += part.read_bytes()
+        part.unlink()
+    path.write_bytes(data)
+    return path

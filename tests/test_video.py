@@ -304,3 +304,29 @@ def test_a_fifo_or_a_device_as_the_source_is_named_for_what_it_is(invoke, tmp_pa
     for source in (tmp_path / "pipe.mp4", "/dev/zero"):
         result = invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4")
         assert result.exit_code == 1 and "is not a regular file" in result.stderr, result.output
+
+
+@pytest.mark.parametrize("temporal", [True, False])
+def test_a_raw_stream_without_timestamps_that_changes_size_gives_a_proper_video(invoke, model, tmp_path, temporal):
+    """Red-team 5: raw H.264 gave an MP4 whose frames all stood at timestamp 0, and a size change midway
+    crashed the temporal blend (OpenCV's sameSize) or, without it, squeezed the frames."""
+    from clips import make_raw_h264
+
+    from stylize.videoio import read_frames
+
+    source = make_raw_h264(tmp_path / "camera.h264", ((64, 48, 5), (80, 48, 5)))
+    out = tmp_path / "out.mp4"
+    result = invoke("video", source, "--model", model, "-o", out, *([] if temporal else ["--no-temporal"]))
+    assert result.exit_code == 0, result.output
+    assert "changes size at frame 5 (80x48, was 64x48)" in result.stderr
+    frames = list(read_frames(out))
+    stamps = [frame.pts for frame in frames]
+    assert len(frames) == 10 and stamps == sorted(set(stamps)) and stamps[0] == 0
+    assert {frame.rgb.shape for frame in frames} == {(48, 64, 3)}
+    from stylize.config import VideoConfig
+    from stylize.tasks.video import VideoJob
+
+    job = VideoJob(source, tmp_path / "unused.mp4", lambda frames: frames, VideoConfig(), {})
+    fitted = job._fitted(np.full((48, 80, 3), 200, np.uint8), 5)  # 80x48 into 64x48: 64x38 and two bars of 5
+    assert fitted.shape == (48, 64, 3) and fitted[:5].max() == 0 and fitted[-5:].max() == 0
+    assert (fitted[5:43] == 200).all()

@@ -292,6 +292,7 @@ class VideoJob:
         self.work = work_folder(self.output)
         check_work_folder(self.work, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
+        self.notices: list[str] = []  # what was done about the source, said after the job
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
@@ -341,7 +342,7 @@ class VideoJob:
         segments = sorted(self.work.glob("segment_*.mp4"))
         if not segments:
             raise VideoError(f"{self.source} gave no frames to write")
-        notices = mux(segments, self.source, self.output, self.info)
+        notices = self.notices + mux(segments, self.source, self.output, self.info)
         clear_work_folder(self.work)
         return VideoResult(self.output, done, first_frame, None, notices)
 
@@ -363,7 +364,7 @@ class VideoJob:
         def decode() -> None:
             try:
                 for frame in read_frames(self.source, first_frame):
-                    frame.rgb = self._resized(frame.rgb)
+                    frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
                     while not stop.is_set():
                         try:
                             frames.put(frame, timeout=0.2)
@@ -395,6 +396,24 @@ class VideoJob:
         finally:
             stop.set()
             reader.join(timeout=5)
+
+    def _fitted(self, rgb: np.ndarray, index: int) -> np.ndarray:
+        """A frame whose size differs from the first's (a stream that changes size midway: a spliced clip, a
+        camera switching resolution) fitted into the first's size, its aspect kept and black bars around it:
+        every frame of the output has one size, and none is squeezed."""
+        height, width = self._resized(np.zeros((self.info.height, self.info.width, 1), np.uint8)).shape[:2]
+        if rgb.shape[:2] == (height, width):
+            return rgb
+        if not self.notices:
+            self.notices.append(f"the video changes size at frame {index} ({rgb.shape[1]}x{rgb.shape[0]}, "
+                                f"was {width}x{height}): later frames are fitted into {width}x{height}")
+        cv2 = _cv2()
+        scale = min(width / rgb.shape[1], height / rgb.shape[0])
+        inner = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+        fitted = np.zeros((height, width, 3), np.uint8)
+        top, left = (height - inner[1]) // 2, (width - inner[0]) // 2
+        fitted[top:top + inner[1], left:left + inner[0]] = cv2.resize(rgb, inner, interpolation=cv2.INTER_AREA)
+        return fitted
 
     def _resized(self, rgb: np.ndarray) -> np.ndarray:
         height, width = rgb.shape[:2]
