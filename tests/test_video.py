@@ -330,3 +330,22 @@ def test_a_raw_stream_without_timestamps_that_changes_size_gives_a_proper_video(
     fitted = job._fitted(np.full((48, 80, 3), 200, np.uint8), 5)  # 80x48 into 64x48: 64x38 and two bars of 5
     assert fitted.shape == (48, 64, 3) and fitted[:5].max() == 0 and fitted[-5:].max() == 0
     assert (fitted[5:43] == 200).all()
+
+
+def test_sigterm_while_joining_the_segments_exits_143_with_the_resume_hint(invoke, model, tmp_path, monkeypatch):
+    """Red-team 8: SIGTERM outside the per-frame loop (during the final mux) gave no --resume hint."""
+    from clips import make_clip
+
+    import stylize.tasks.video as video_task
+    from stylize.cli.exits import Terminated
+
+    def terminated(*args, **kwargs):
+        raise Terminated
+
+    monkeypatch.setattr(video_task, "mux", terminated)
+    source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "-q")
+    assert "stopped by SIGTERM: run the same command with --resume" in invoke.error_line(result, 143)
+    monkeypatch.undo()
+    resumed = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "--resume")
+    assert resumed.exit_code == 0 and (tmp_path / "out.mp4").is_file()

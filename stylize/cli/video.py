@@ -83,12 +83,15 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
         bar.update(progress.frames_done - bar.n)
         bar.set_postfix(segment=progress.segment + 1, refresh=False)
 
+    advice = "run the same command with --resume to continue"
     try:
         result = job.run(resume, on_progress)
-    finally:
+    except KeyboardInterrupt as error:  # a signal after the frames, while the segments are joined
         bar.close()
+        fail_interrupted(error, advice)
+    bar.close()
     if result.interrupted is not None:
-        fail_interrupted(result.interrupted, "run the same command with --resume to continue")
+        fail_interrupted(result.interrupted, advice)
     if not quiet:
         for notice in result.notices:
             click.echo(f"Note: {notice}", err=True)
