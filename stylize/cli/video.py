@@ -89,7 +89,8 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     except KeyboardInterrupt as error:  # a signal after the frames, while the segments are joined
         bar.close()
         fail_interrupted(error, advice)
-    bar.close()
+    finally:
+        bar.close()  # (closing twice is harmless)
     if result.interrupted is not None:
         fail_interrupted(result.interrupted, advice)
     if not quiet:
