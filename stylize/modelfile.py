@@ -244,7 +244,7 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
         raise ModelFileError(f"{path} is not a stylize model (format {fmt!r})")
     if not isinstance(task, str) or not task:
         raise ModelFileError(f"{path} has corrupt stylize metadata (task)")
-    if architecture not in ARCHITECTURES:
+    if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): "
                              "upgrade stylize")
     if task not in TASKS:

@@ -77,7 +77,7 @@ def _open(path: Path) -> Any:
         raise VideoError(f"{path} is not a regular file (a folder, pipe, device or socket)")
     try:
         return av.open(str(path))
-    except av.error.FFmpegError as error:
+    except (av.error.FFmpegError, ValueError) as error:  # ValueError: undecodable metadata text, too
         raise VideoError(f"{path} is not a video FFmpeg can read ({_reason(error)})") from None
 
 
@@ -89,26 +89,33 @@ def probe(path: Path) -> VideoInfo:
     """The video's size, rate, frame count and rotation (from its first frame) and its other streams."""
     av = require("av")
     with _open(path) as container:
-        # FFmpeg opens a still photo, whatever its name, through an image demuxer (png_pipe, jpeg_pipe, ...,
-        # image2) as a one-frame video; animated WebP too, which FFmpeg cannot decode. A GIF has its own
-        # demuxer and may be an animation: it is a video.
-        demuxer = container.format.name
-        if demuxer in _IMAGE_DEMUXERS or demuxer.endswith("_pipe"):
-            raise VideoError(f"{path} is a still image: use `stylize run` (or `stylize batch` for many)")
-        if not container.streams.video:
-            raise VideoError(f"{path} has no video stream")
-        stream = container.streams.video[0]
         try:
-            first = next(container.decode(stream))
-        except StopIteration:
-            raise VideoError(f"{path} has a video stream without frames") from None
-        except (av.error.FFmpegError, ValueError) as error:
-            raise VideoError(f"{path}: its {stream.codec_context.name} video cannot be decoded ({_reason(error)})") \
-                from None
-        rate = stream.average_rate or stream.guessed_rate or Fraction(30)
-        return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
-                         Fraction(stream.time_base), int(getattr(first, "rotation", 0) or 0),
-                         stream.codec_context.name, len(container.streams.audio), len(container.streams.subtitles))
+            return _probe(path, container)
+        except (av.error.FFmpegError, ValueError) as error:  # a damaged file fails anywhere in FFmpeg
+            raise VideoError(f"{path}: its video cannot be decoded ({_reason(error)})") from None
+
+
+def _probe(path: Path, container: Any) -> VideoInfo:
+    # FFmpeg opens a still photo, whatever its name, through an image demuxer (png_pipe, jpeg_pipe, ...,
+    # image2) as a one-frame video; animated WebP too, which FFmpeg cannot decode. A GIF has its own
+    # demuxer and may be an animation: it is a video.
+    demuxer = container.format.name
+    if demuxer in _IMAGE_DEMUXERS or demuxer.endswith("_pipe"):
+        raise VideoError(f"{path} is a still image: use `stylize run` (or `stylize batch` for many)")
+    if not container.streams.video:
+        raise VideoError(f"{path} has no video stream")
+    stream = container.streams.video[0]
+    codec = getattr(stream.codec_context, "name", None) or "unknown"
+    try:
+        first = next(container.decode(stream))
+    except StopIteration:
+        raise VideoError(f"{path} has a video stream without frames") from None
+    except ValueError as error:
+        raise VideoError(f"{path}: its {codec} video cannot be decoded ({_reason(error)})") from None
+    rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+    return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
+                     Fraction(stream.time_base or Fraction(1, 90000)), int(getattr(first, "rotation", 0) or 0), codec,
+                     len(container.streams.audio), len(container.streams.subtitles))
 
 
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
@@ -116,8 +123,11 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     exact where seeking would not be)."""
     av = require("av")
     with _open(path) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+        except (av.error.FFmpegError, IndexError, ValueError) as error:
+            raise VideoError(f"{path}: its video cannot be decoded ({_reason(error)})") from None
         # A raw stream (an .h264 file from a camera or an encoder) has no timestamps: every frame decodes
         # with none, and written as they came they all stood at 0 in the output. Such frames, and any whose
         # timestamp does not move forward, get the time their index has at the stream's frame rate.
@@ -132,7 +142,7 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
                 last = pts
                 if index >= start:
                     yield Frame(index, pts, frame.to_ndarray(format="rgb24"))
-        except av.error.FFmpegError as error:
+        except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 
 

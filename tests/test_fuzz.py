@@ -68,3 +68,90 @@ def test_mutated_model_files_raise_only_model_errors(tmp_path, net):
         else:
             with torch.no_grad():  # flipped bits in the weights may give any values, but never a crash
                 assert loaded(torch.rand(1, 3, 16, 16)).shape[:2] == (1, 3)
+
+
+HUGE = "__a number of 5000 digits__"  # written into the JSON text as digits (json.dumps refuses such ints)
+
+
+def _odd_value(rng: random.Random, depth: int = 0) -> object:
+    """A JSON value of a kind a header field does not expect: huge and long numbers, wrong types, nesting."""
+    choices = [
+        lambda: rng.choice([0, -1, 1, 2**63, -(2**70), HUGE, 1e308, -0.0, 3.5]),
+        lambda: rng.choice(["", "x", "style\nevil", "a" * 5000, "johnson", "upscale", "../../etc"]),
+        lambda: rng.choice([True, False, None]),
+        lambda: [_odd_value(rng, depth + 1) for _ in range(rng.randint(0, 3))] if depth < 3 else [],
+        lambda: {rng.choice(["scale", "kind", "width", "title", "x"]): _odd_value(rng, depth + 1)
+                 for _ in range(rng.randint(0, 3))} if depth < 3 else {},
+    ]
+    return rng.choice(choices)()
+
+
+@pytest.mark.slow
+def test_structured_header_fuzz_gives_only_one_line_model_errors(tmp_path, monkeypatch):
+    """Red-team 7 and issue 34's fuzz: valid files whose JSON document has odd numbers, types, nesting and
+    task/architecture pairs; reading, loading and listing them (`stylize models`) gives one-line
+    ModelFileErrors or a model that runs, never a traceback. Counts: 400 headers."""
+    import json
+
+    from click.testing import CliRunner
+    from safetensors.torch import save as save_safetensors
+
+    from stylize.cli import cli
+    from stylize.modelfile import METADATA_KEY
+    from stylize.task_table import TASKS
+    from stylize.zoo import describe
+
+    rng = random.Random(34)
+    nets = {"johnson": JohnsonNet(width=8, residual_blocks=1), "srnet": SRNet(2, width=8, blocks=1)}
+    tasks = [*TASKS, "paint", "", "style\nx"]
+    fields = ["task", "architecture", "arguments", "format_version", "style", "training", "upscale", "losses"]
+    monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
+    cache = tmp_path / "home" / "models"
+    cache.mkdir(parents=True)
+    outcomes = {"refused": 0, "loaded": 0}
+    for index in range(400):
+        name, net = rng.choice(sorted(nets.items()))
+        document = {"format": "stylize-model", "format_version": 2, "task": rng.choice(tasks),
+                    "architecture": rng.choice([name, *nets, "vggdecoders", "colornet", "x"]),
+                    "arguments": net.arguments()}
+        for field in rng.sample(fields, rng.randint(0, 3)):
+            document[field] = _odd_value(rng)
+        tensors = {k: v.contiguous() for k, v in net.state_dict().items()}
+        path = cache / f"m{index:03d}.safetensors"
+        text = json.dumps(document).replace(json.dumps(HUGE), "9" * 5000)
+        path.write_bytes(save_safetensors(tensors, metadata={METADATA_KEY: text}))
+        try:
+            loaded, info = load_model(path)
+            describe(info)
+        except StylizeError as error:
+            assert "\n" not in str(error), (index, document, error)
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+            with torch.no_grad():
+                assert loaded(torch.rand(1, 3, 16, 16)).shape[:2] == (1, 3)
+    listing = CliRunner().invoke(cli, ["models"])
+    assert listing.exit_code == 0 and "Traceback" not in listing.output
+    assert outcomes["refused"] > 300 and outcomes["loaded"] > 0, outcomes  # (393 and 7 with this seed)
+
+
+@pytest.mark.slow
+def test_mutated_video_containers_raise_only_video_errors(tmp_path):
+    """Issue 34's fuzz over video containers: 120 seeded mutations of an MP4 with audio, probed and decoded;
+    only one-line VideoErrors may come out."""
+    pytest.importorskip("av")
+    from clips import make_clip
+
+    from stylize.videoio import probe, read_frames
+
+    data = make_clip(tmp_path / "good.mp4", frames=6).read_bytes()
+    path = tmp_path / "x.mp4"
+    decoded = 0
+    for index, mutated in enumerate(_mutations(data, 120, seed=5)):
+        path.write_bytes(mutated)
+        try:
+            probe(path)
+            decoded += sum(1 for _ in read_frames(path))
+        except StylizeError as error:
+            assert "\n" not in str(error), (index, error)
+    assert decoded > 0
