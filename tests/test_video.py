@@ -349,3 +349,13 @@ def test_sigterm_while_joining_the_segments_exits_143_with_the_resume_hint(invok
     monkeypatch.undo()
     resumed = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "--resume")
     assert resumed.exit_code == 0 and (tmp_path / "out.mp4").is_file()
+
+
+def test_frames_over_what_h264_holds_are_refused_before_any_work(invoke, model, tmp_path):
+    """Red-team 4: video frames had no pixel guard (`--size 24000` went for 24000x18000 frames)."""
+    from clips import make_clip
+
+    source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
+    result = invoke("video", source, "--model", model, "--size", "24000", "-o", tmp_path / "out.mp4")
+    assert "24000x18000 are over 35.7 MP" in invoke.error_line(result, 1)
+    assert not list(tmp_path.glob(".out.mp4*"))

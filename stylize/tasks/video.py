@@ -233,6 +233,11 @@ def work_folder(output: Path) -> Path:
 _WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?|muxing\.\w{3,4}")
 
 
+# The largest frame H.264 holds (level 6.2: 139,264 macroblocks of 16x16, 8192x4352), and about what a
+# decoding queue of a few frames and a tiled network can hold in memory without surprise.
+MAX_FRAME_PIXELS = 8192 * 4352
+
+
 def _own(name: str) -> bool:
     """A name a job writes in its work folder, or a temporary file of files.atomic_output's there."""
     return bool(_WORK_FILE.fullmatch(name)) or part_writer(name) is not None
@@ -293,6 +298,10 @@ class VideoJob:
         check_work_folder(self.work, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
         self.notices: list[str] = []  # what was done about the source, said after the job
+        height, width = self._frame_size()
+        if width * height > MAX_FRAME_PIXELS:
+            raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
+                             "frame H.264 holds (8192x4352): use a smaller --size")
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
@@ -401,7 +410,7 @@ class VideoJob:
         """A frame whose size differs from the first's (a stream that changes size midway: a spliced clip, a
         camera switching resolution) fitted into the first's size, its aspect kept and black bars around it:
         every frame of the output has one size, and none is squeezed."""
-        height, width = self._resized(np.zeros((self.info.height, self.info.width, 1), np.uint8)).shape[:2]
+        height, width = self._frame_size()
         if rgb.shape[:2] == (height, width):
             return rgb
         if not self.notices:
@@ -414,6 +423,15 @@ class VideoJob:
         top, left = (height - inner[1]) // 2, (width - inner[0]) // 2
         fitted[top:top + inner[1], left:left + inner[0]] = cv2.resize(rgb, inner, interpolation=cv2.INTER_AREA)
         return fitted
+
+    def _frame_size(self) -> tuple[int, int]:
+        """(height, width) of every output frame: the first frame's, at --size when given."""
+        from stylize.tensors import fit_longest_side
+
+        width, height = self.info.width, self.info.height
+        if self.size and max(height, width) != self.size:
+            width, height = fit_longest_side(width, height, self.size)
+        return height, width
 
     def _resized(self, rgb: np.ndarray) -> np.ndarray:
         height, width = rgb.shape[:2]
