@@ -45,10 +45,6 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
     refuse_misplaced(ctx, options, set(row.train_config.field_names()), f"--task {task}")
     config = row.train_config.from_options(options)
 
-    from stylize.files import ReadFiles
-    from stylize.modelfile import MODEL_SUFFIX
-    from stylize.zoo import cache_dir
-
     if row.trains_on_style:
         if style is None:
             raise click.UsageError("Missing option '--style' (the style image to learn)")
@@ -56,6 +52,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         misplaced = given(ctx, list(_STYLE_ONLY))
         if misplaced:
             raise click.UsageError(f"--{sorted(misplaced)[0].rstrip('_')} cannot be used with --task {task}")
+    from stylize.files import ReadFiles
+    from stylize.modelfile import MODEL_SUFFIX
+    from stylize.zoo import cache_dir
+
     output = output or cache_dir() / f"{row.default_model_name(data, config, style)}{MODEL_SUFFIX}"
     if output.suffix != MODEL_SUFFIX:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
