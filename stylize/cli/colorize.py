@@ -52,9 +52,11 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     single = file_jobs.is_single(inputs, output)
     jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
         inputs, output, lambda source: f"{source.stem}_color.png", fmt, suffix, reads, shard, report)
-    task = Colorizer.from_files(list(references), reference_folder, config, device, model)
-    outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
-                                quality=quality, io_threads=io_threads)
+    # A folder of references is indexed before the first photo (a few hundred take a minute on a CPU).
+    with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
+        task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
+        outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
+                                    quality=quality, io_threads=io_threads)
     settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
                 "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}

@@ -129,8 +129,8 @@ def plan_files_or_folder(
 
 
 @contextmanager
-def tile_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
-    """For one image: a (done, total) callback that draws a progress bar of its tiles once it starts (None
+def tile_progress(quiet: bool, unit: str = "tile") -> Iterator[Callable[[int, int], None] | None]:
+    """A (done, total) callback that draws a progress bar (of one image's tiles, say) once it starts (None
     when quiet); the bar is removed when the block ends, so only the result's line stays."""
     if quiet:
         yield None
@@ -142,7 +142,7 @@ def tile_progress(quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
     def report(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit="tile", leave=False, dynamic_ncols=True)
+            bar = tqdm(total=total, unit=unit, leave=False, dynamic_ncols=True)
         bar.update(done - bar.n)
 
     try:

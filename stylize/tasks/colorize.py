@@ -27,6 +27,7 @@ bands of rows: memory stays bounded for any size.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
 from stylize.nets.colornet import ColorNet
 from stylize.task_table import COLORIZE
-from stylize.tasks.protocol import PhotosOnly
+from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
     check_pixels,
     gaussian_blur,
@@ -72,6 +73,12 @@ QUERY_BLOCK = 1024
 # Rows of the full-resolution output computed at a time.
 BAND_ROWS = 512
 GLOBAL_LAYERS = ("relu4_1", "relu5_1")
+# Side at which a folder of references is ranked against each photo: global descriptors (the pooled features
+# of GLOBAL_LAYERS, 1024 numbers an image, as the "neural codes" of Babenko et al. 2014 rank images for
+# retrieval) at the size VGG19 was trained at. Only the best few are then prepared at the working size: a
+# folder of 280 photos, each prepared in full, took 18.9 minutes and over 12 GB (issue 35).
+RANK_SIDE = 224
+PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (each some 15 MB of features)
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
 
@@ -124,7 +131,8 @@ class Colorizer:
 
     def __init__(self, references: list[tuple[str, torch.Tensor]], config: ColorizeConfig | None = None,
                  device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None,
-                 model: nn.Module | None = None) -> None:
+                 model: nn.Module | None = None, on_progress: ProgressCallback | None = None) -> None:
+        """on_progress: (done, total) as a folder of references is indexed, before the first photo."""
         self.config = config or ColorizeConfig()
         self.device = resolve_device(device)
         self.layout = memory_format(self.device)
@@ -132,7 +140,9 @@ class Colorizer:
         self.edge_aware = True  # False: plain bilinear upsampling of the chroma (the baseline it improves on)
         self.references = [self._named(name, pixels) for name, pixels in references]
         self.pool = pool or []  # (name, path) of candidates ranked per photo (--references DIR)
-        self._pool_cache: dict[Path, Reference | None] = {}
+        self.on_progress = on_progress
+        self._descriptors: dict[Path, tuple[str, torch.Tensor]] | None = None  # the pool's, made once
+        self._prepared: OrderedDict[Path, Reference | None] = OrderedDict()
         self.model = None if model is None else model.eval().requires_grad_(False).to(self.device)
         if not self.references and not self.pool and self.model is None:
             raise ConfigError("colorize needs a colour reference: give --reference FILE or --references FOLDER "
@@ -140,7 +150,8 @@ class Colorizer:
 
     @classmethod
     def from_files(cls, references: list[Path], folder: Path | None = None, config: ColorizeConfig | None = None,
-                   device: str | torch.device = "auto", model: str | Path | None = None) -> Colorizer:
+                   device: str | torch.device = "auto", model: str | Path | None = None,
+                   on_progress: ProgressCallback | None = None) -> Colorizer:
         """References from files, and optionally a folder whose best matches are chosen per photo; without
         either, the automatic network (`model`, or the shipped one)."""
         loaded = []
@@ -161,7 +172,7 @@ class Colorizer:
             network = automatic_model(model)
         elif model is not None:
             raise ConfigError("--model is the automatic colorizer, for photos without --reference or --references")
-        return cls(loaded, config, device, pool, network)
+        return cls(loaded, config, device, pool, network, on_progress)
 
     def _named(self, name: str, pixels: torch.Tensor) -> Reference:
         """prepare(), with a reference that cannot serve (too thin for the features) named in the error."""
@@ -199,27 +210,54 @@ class Colorizer:
         """The given references, plus the folder's best matches for this photo by global similarity."""
         if not self.pool:
             return self.references
-        descriptor = self._descriptor(gray_rgb(self._working(lightness / 100) * 100))
-        ranked = []
-        for name, path in self.pool:
-            if path not in self._pool_cache:
-                self._pool_cache[path] = self._pool_reference(name, path)
-            reference = self._pool_cache[path]
+        descriptors = self._index()
+        descriptor = self._descriptor(gray_rgb(resize_longest(lightness / 100, RANK_SIDE) * 100))
+        ranked = sorted(((float(vector @ descriptor), path, name) for path, (name, vector) in descriptors.items()),
+                        key=lambda item: -item[0])
+        chosen: list[Reference] = []
+        for _, path, name in ranked:
+            if len(chosen) == self.config.top:
+                break
+            reference = self._prepared_reference(name, path)
             if reference is not None:
-                ranked.append((float(reference.descriptor @ descriptor), reference))
-        if not ranked and not self.references:
+                chosen.append(reference)
+        if not chosen and not self.references:
             raise ImageError("none of the --references images is a readable colour photo")
-        ranked.sort(key=lambda item: -item[0])
-        return self.references + [reference for _, reference in ranked[: self.config.top]]
+        return self.references + chosen
 
-    def _pool_reference(self, name: str, path: Path) -> Reference | None:
-        """A folder's image as a reference, or None (remembered) when it cannot serve: unreadable, black and
-        white, or too thin for the features (one such image must not fail every photo)."""
+    @torch.no_grad()
+    def _index(self) -> dict[Path, tuple[str, torch.Tensor]]:
+        """Each usable image of the folder's global descriptor at RANK_SIDE, made once (unreadable, black and
+        white and too thin images are passed over: one such image must not fail every photo)."""
+        if self._descriptors is None:
+            descriptors = {}
+            for done, (name, path) in enumerate(self.pool, 1):
+                try:
+                    pixels = load_image(path, RANK_SIDE).pixels
+                    if not is_gray(pixels):
+                        lightness = rgb_to_lab(pixels.to(self.device))[:, :1]
+                        descriptors[path] = (name, self._descriptor(gray_rgb(lightness)))
+                except (ImageError, ConfigError):
+                    pass
+                if self.on_progress is not None:
+                    self.on_progress(done, len(self.pool))
+            self._descriptors = descriptors
+        return self._descriptors
+
+    def _prepared_reference(self, name: str, path: Path) -> Reference | None:
+        """A folder's image prepared at the working size (the last PREPARED_KEPT kept), or None when it cannot
+        serve."""
+        if path in self._prepared:
+            self._prepared.move_to_end(path)
+            return self._prepared[path]
         try:
-            pixels = load_image(path, self.config.working_size).pixels
-            return None if is_gray(pixels) else self.prepare(name, pixels)
+            reference = self.prepare(name, load_image(path, self.config.working_size).pixels)
         except (ImageError, ConfigError):
-            return None
+            reference = None
+        self._prepared[path] = reference
+        while len(self._prepared) > PREPARED_KEPT:
+            self._prepared.popitem(last=False)
+        return reference
 
     @torch.no_grad()
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
