@@ -272,12 +272,20 @@ class FastConfig(Settings):
     size: int = setting(0, _SIZE_HELP, min=0, max=MAX_SIDE)
     strength: float = setting(1.0, "Blend toward the photo: 0 = photo, 1 = full style.", min=0, max=1)
     preserve_color: bool = setting(False, "Keep the photo's colours; take only the style's texture.")
+    # A model paints strokes of a fixed size in pixels (those of its training crops): on a 12 MP photo they
+    # are a fine texture. Running it smaller and enlarging the result with the super-resolution model makes
+    # them larger in proportion, as a painter's brush is to the canvas.
+    work_size: int = setting(0, "Stroke size: run the model with the photo's longest side at this many px, then "
+                                "enlarge to the output size with the super-resolution model (smaller: larger "
+                                "strokes). 0 runs it at the output size.", min=0, max=MAX_SIDE)
     tile: int | None = _tile()
     feather: float = _feather()
     mask_invert: bool = _mask_invert()
 
     def _validate(self) -> None:
         _check_size_and_tile(self.size, self.tile)
+        if self.work_size and self.work_size < 64:
+            raise ConfigError(f"work size must be 0 (off) or at least 64 px, got {self.work_size}")
 
 
 ARBITRARY_TRANSFORMS = ("wct", "adain")

@@ -123,3 +123,24 @@ def test_progress_counts_every_tile_and_several_models_as_passes(stylizer, tmp_p
     done = [count for count, _ in calls]
     assert done == sorted(done) and set(done) == set(range(2 * tiles + 1))
     assert {total for _, total in calls} == {2 * tiles}
+
+
+def test_work_size_paints_at_that_size_and_enlarges_to_the_photo(stylizer, monkeypatch):
+    """Issue 35, item 7: a stroke-size control for --model: the model runs with the longest side at
+    --work-size and the super-resolution model brings it back to the output size."""
+    seen = []
+    runner_class = type(stylizer.runner)
+    real = runner_class.__call__
+
+    def spy(self, pixels, on_tile=None):
+        seen.append(tuple(pixels.shape[-2:]))
+        return real(self, pixels, on_tile)
+
+    monkeypatch.setattr(runner_class, "__call__", spy)
+    photo = _image(150, 300)
+    out = stylizer(photo, FastConfig(work_size=100))
+    assert out.shape == photo.shape and seen[0] == (50, 100)
+    assert not torch.allclose(out, stylizer(photo))  # larger strokes: another picture
+    assert stylizer(_image(40, 60), FastConfig(work_size=100)).shape == (1, 3, 40, 60)  # smaller: as is
+    with pytest.raises(ConfigError, match="at least 64"):
+        FastConfig(work_size=10)

@@ -7,6 +7,8 @@ of losses.py between the network's output, the photo (content) and the style ima
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +18,9 @@ from torch import nn
 
 from stylize.batch import Job
 from stylize.colorspace import preserve_color
-from stylize.config import FastConfig, StyleTrainConfig
+from stylize.config import FastConfig, StyleTrainConfig, UpscaleConfig
 from stylize.device import autocast, memory_format
+from stylize.errors import ConfigError
 from stylize.images import LoadedImage, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite
@@ -26,7 +29,7 @@ from stylize.nets.johnson import JohnsonNet
 from stylize.task_table import STYLE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import ProgressCallback
-from stylize.tensors import check_pixels, resize_to
+from stylize.tensors import check_pixels, resize_longest, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
@@ -49,6 +52,7 @@ class FastStylizer:
         # Called with (tiles done, tiles in all) as a tiled image goes through: a 4000x3000 photo takes
         # about 25 s on a 2-core CPU, and a user should see it move.
         self.on_progress = on_progress
+        self._upscalers: dict[int, Callable[[torch.Tensor], torch.Tensor]] = {}  # for --work-size
 
     @classmethod
     def load(cls, model: str | Path, device: str | torch.device = "auto", config: FastConfig | None = None,
@@ -69,7 +73,27 @@ class FastStylizer:
         runner = self.runner
         if config.tile != runner.tile:
             runner = NetworkRunner(self.net, self.device, config.tile, AUTO_TILE_PIXELS)
-        return finish(runner(pixels, on_tile or self.on_progress), pixels, config)
+        height, width = pixels.shape[-2:]
+        if not config.work_size or max(height, width) <= config.work_size:
+            return finish(runner(pixels, on_tile or self.on_progress), pixels, config)
+        small = resize_longest(pixels, config.work_size)
+        stylized = runner(small, on_tile or self.on_progress)
+        factor = min(4, math.ceil(max(height, width) / max(small.shape[-2:])))
+        if factor >= 2:
+            stylized = self._upscaler(factor)(stylized)
+        return finish(resize_to(stylized, (height, width)).clamp_(0, 1), pixels, config)
+
+    def _upscaler(self, factor: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """The shipped super-resolution model for `factor` (loaded once), or bicubic resizing where none is
+        installed."""
+        if factor not in self._upscalers:
+            from stylize.tasks.upscale import Upscaler
+
+            try:
+                self._upscalers[factor] = Upscaler.load(None, self.device, UpscaleConfig(scale=factor))
+            except ConfigError:
+                self._upscalers[factor] = lambda pixels: pixels
+        return self._upscalers[factor]
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         """Batch interface (batch.run_jobs): same-sized images stylized in one pass."""
