@@ -185,7 +185,7 @@ def _lr_decay(default: str) -> Any:
                             "step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
 
 
-_SIZE_HELP = "Longest side of the output in px; 0 keeps the photo's own size."
+_SIZE_HELP = "Longest side of the output in px; 0 keeps the input's own size (a photo's, a video's frames')."
 
 
 @dataclass(frozen=True)

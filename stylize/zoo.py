@@ -47,7 +47,9 @@ def describe(info: ModelInfo) -> str:
     steps = training.get("steps_done")
     if isinstance(steps, int) and steps:
         init = training.get("init")
-        what += f", {steps} steps" + (f" from {Path(init).stem}" if isinstance(init, str) and init else "")
+        # The model it started from is named by its file, often a working name of the run that made it
+        # ("x2w48"): that it was fine-tuned is what a listing says.
+        what += f", {steps} steps" + (" (fine-tuned)" if isinstance(init, str) and init else "")
     return what.removeprefix(", ")
 
 

@@ -281,3 +281,10 @@ def test_usage_errors_are_found_before_torch_is_imported(inputs, tmp_path, args)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stderr.count("Error: ") == 1
+
+
+def test_texts_a_new_user_reads(invoke):
+    """Issue 35, item 8: `video --help` spoke of the photo's size; `stylize models` had no headers."""
+    assert "0 keeps the input's own size" in " ".join(invoke("video", "--help").output.split())
+    listing = invoke("models").output.splitlines()
+    assert listing[0].split()[:3] == ["NAME", "SOURCE", "TASK"] and not any(" from x" in line for line in listing)

@@ -90,7 +90,7 @@ def test_listing_says_what_each_kind_of_model_does(tmp_path):
         "training": {"steps_done": 200, "init": "/models/upscale-x3.safetensors"}})
     colors = save_model(tmp_path / "k.safetensors", ColorNet(width=8), "colorize", {})
     assert describe(read_model_info(style)) == "Waves, Anon [CC0], 50 steps"
-    assert describe(read_model_info(crisp)) == "x3, crisp, 200 steps from upscale-x3"
+    assert describe(read_model_info(crisp)) == "x3, crisp, 200 steps (fine-tuned)"
     assert describe(read_model_info(colors)) == "automatic colorization"
 
 

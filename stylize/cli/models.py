@@ -18,6 +18,7 @@ def models() -> None:
     if not entries:
         click.echo(f"No models yet: train one with `stylize train` (they go to {cache_dir()}).")
         return
+    click.echo(f"{'NAME':<20} {'SOURCE':<8} {'TASK':<9} WHAT IT DOES, TRAINING  FILE")
     for entry in entries:
         if entry.info is None:
             click.echo(f"{entry.name:<20} {entry.source:<8} {'?':<9} unreadable: {entry.error}")
