@@ -305,3 +305,34 @@ def test_folder_jobs_read_only_below_root_and_mirror_the_tree(tmp_path):
         assert client.get("/api/folders").json() == []
         response = client.post("/api/jobs", json={"kind": "style", "folder": ".", "model": "starry"})
         assert response.status_code == 400 and "--root" in response.json()["error"]
+
+
+def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_path):
+    """Issue 30: for a video, a preview frame before the whole clip; the clip then as `stylize video` makes
+    it, listed and downloadable like any result."""
+    pytest.importorskip("av")
+    from clips import make_clip
+
+    data = make_clip(tmp_path / "clip.mp4", frames=4, width=64, height=48).read_bytes()
+    video = studio.post("/api/uploads?name=holiday.mp4", content=data).json()
+    assert video["video"] and (video["width"], video["height"]) == (64, 48) and video["frame"]
+    frame = studio.get(f"/api/uploads/{video['frame']}/image")
+    assert frame.status_code == 200 and pil_to_tensor(Image.open(io.BytesIO(frame.content))).shape[-2:] == (48, 64)
+    preview = studio.post("/api/jobs", json={"kind": "style", "photo": video["frame"], "model": "starry",
+                                             "preview": True})
+    previewed = _wait(studio, preview.json()["id"])
+    assert previewed["state"] == "done", previewed
+    refused = studio.post("/api/jobs", json={"kind": "style", "photo": video["id"], "model": "starry"})
+    assert refused.status_code == 400 and "is a video" in refused.json()["error"]
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry"}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done", status
+    assert status["result"] == "holiday_starry_001.mp4" and status["command"].startswith("stylize video holiday.mp4")
+    clip = studio.get(f"/results/{status['result']}")
+    assert clip.status_code == 200 and clip.headers["content-type"] == "video/mp4"
+    from stylize.videoio import probe
+
+    (tmp_path / "back.mp4").write_bytes(clip.content)
+    assert probe(tmp_path / "back.mp4").frames == 4
+    broken = studio.post("/api/uploads?name=broken.mp4", content=b"not a video at all")
+    assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text

@@ -165,3 +165,19 @@ def test_a_mask_painted_with_the_brush_is_used(page, photos):
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
     page.click("#full-size")
     page.wait_for_selector("#command:has-text('--mask painted-mask.png')", timeout=60_000)
+
+
+def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, tmp_path):
+    pytest.importorskip("av")
+    from clips import make_clip
+
+    clip = make_clip(tmp_path / "holiday.mp4", frames=4, width=96, height=64)
+    page.set_input_files("#photo-input", str(clip))
+    page.wait_for_selector("#photos img[src*='/api/uploads/']")
+    _wait_loaded(page, "#before")  # the first frame, served back
+    page.select_option("#model", "starry")
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # a preview of that frame
+    page.click("#video-run")
+    page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
+    assert "stylize video holiday.mp4 --model starry" in page.inner_text("#command")
+    assert any(p.suffix == ".mp4" for p in server[1].iterdir())

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from stylize.errors import ImageError, StylizeError
+from stylize.errors import StylizeError
 from stylize.extras import require
 from stylize.serve.queue import JobQueue, QueueFull, StudioJob
 from stylize.serve.recipe import folders_below, parse_recipe
@@ -155,10 +155,10 @@ async def _upload(request: Request) -> Response:
     name = request.query_params.get("name", "image")[:200]
     try:
         upload = studio.uploads.add(_session(request), name, b"".join(chunks))
-    except ImageError as error:
+    except StylizeError as error:  # not an image, not a video, too large, or no PyAV for a video
         return _error(400, str(error))
-    return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height},
-                        status_code=201)
+    return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
+                         "video": upload.video, "frame": upload.frame, "frames": upload.frames}, status_code=201)
 
 
 async def _json_body(request: Request) -> Any:
@@ -253,7 +253,20 @@ async def _result_file(request: Request) -> Response:
     except KeyError:
         raise NotFound("no such result") from None
     disposition = "attachment" if request.query_params.get("download") else "inline"
-    return FileResponse(path, media_type="image/png", content_disposition_type=disposition, filename=name)
+    media_type = "video/mp4" if path.suffix == ".mp4" else "image/png"
+    return FileResponse(path, media_type=media_type, content_disposition_type=disposition, filename=name)
+
+
+async def _upload_image(request: Request) -> Response:
+    """An image this browser uploaded (a video's first frame, which the page has no file of), by its id."""
+    studio: Studio = request.app.state.studio
+    try:
+        upload = studio.uploads.get(_session(request), request.path_params["upload"])
+    except KeyError:
+        raise NotFound("no such upload") from None
+    if upload.video:
+        raise NotFound("a video is shown by its first frame")
+    return FileResponse(upload.path, headers={"cache-control": "private, max-age=3600"})
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -301,7 +314,8 @@ def create_app(settings: StudioSettings) -> Starlette:
     studio = Studio(settings)
     routes = [
         ("/", _index, ["GET"]), ("/static/{name}", _static, ["GET"]), ("/api/info", _info, ["GET"]),
-        ("/api/uploads", _upload, ["POST"]), ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
+        ("/api/uploads", _upload, ["POST"]), ("/api/uploads/{upload}/image", _upload_image, ["GET"]),
+        ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
         ("/api/estimate", _estimate, ["POST"]), ("/api/folders", _folders, ["GET"]),
         ("/api/jobs/{job}", _job, ["GET"]), ("/api/jobs/{job}/preview", _preview, ["GET"]),
         ("/api/jobs/{job}/cancel", _cancel, ["POST"]), ("/api/cancel-all", _cancel_all, ["POST"]),

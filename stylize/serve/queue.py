@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from stylize.batch import Job, JobResult, collect_inputs, plan_jobs, prepare_outputs, run_jobs
 from stylize.config import MAX_PIXELS
 from stylize.errors import ConfigError, StylizeError
@@ -24,6 +26,7 @@ from stylize.serve.uploads import safe_stem
 from stylize.tasks.gatys import StepInfo
 from stylize.tasks.protocol import Task
 from stylize.tasks.upscale import DEFAULT_SCALE
+from stylize.tasks.video import VideoProgress
 
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
 PREVIEW_SECONDS = 0.5
@@ -212,6 +215,9 @@ class JobQueue:
         if job.cancel.is_set():
             job.state, job.message = "cancelled", job.message or "cancelled"
             return
+        if recipe.kind == "video":
+            self._run_video(job)
+            return
         try:
             task = self._task(recipe)
         except (StylizeError, ValueError) as error:
@@ -223,8 +229,9 @@ class JobQueue:
         if recipe.folder is not None:
             self._run_folder(job, task, size, options)
             return
-        if recipe.preview:
-            size = min(size or self.preview_side, self.preview_side)
+        if recipe.preview:  # reduced for speed, never enlarged
+            longest = max(recipe.photo.width, recipe.photo.height) if recipe.photo is not None else self.preview_side
+            size = min(size or longest, self.preview_side, longest)
             output = self.scratch / f"preview-{job.id}.png"
         else:
             output = self.results.reserve(safe_stem(recipe.source_name, "photo"), recipe.label)
@@ -270,6 +277,51 @@ class JobQueue:
             first = report.failed[0] if failed else None
             job.state = "done"
             job.message = f"{done} done, {failed} failed" + (f"; first: {first.source}: {first.error}" if first else "")
+
+    def _run_video(self, job: StudioJob) -> None:
+        """A whole clip through tasks/video.py as `stylize video` runs it (temporal consistency, segments,
+        sound kept), the frames counted as they are written; a cancelled clip leaves nothing behind."""
+        from stylize.config import VideoConfig
+        from stylize.tasks.video import VideoJob, clear_work_folder, frame_functions, work_folder
+        from stylize.videoio import read_frames
+
+        recipe = job.recipe
+        assert recipe.photo is not None
+        output = self.results.reserve(safe_stem(recipe.source_name, "video"), recipe.label, ".mp4")
+        try:
+            styles = [recipe.style.path] if recipe.style is not None else []
+            stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device)
+            video = VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
+                             size=getattr(recipe.config, "size", 0))
+            job.total = float(video.info.frames or recipe.photo.frames)
+            result = video.run(False, self._on_video_progress)
+        except (StylizeError, ValueError) as error:
+            self.results.release(output)
+            clear_work_folder(work_folder(output))
+            job.state, job.message = "failed", self._client_names(recipe, str(error))
+            return
+        job.seconds = time.monotonic() - (job.started or 0)
+        if result.interrupted is not None:
+            self.results.release(output)
+            clear_work_folder(work_folder(output))
+            job.state, job.message = "cancelled", job.message or "cancelled"
+            return
+        first = next(read_frames(output)).rgb
+        job.preview = preview_png(torch.from_numpy(first).permute(2, 0, 1)[None].float().div(255), 2048)
+        job.preview_version += 1
+        job.notices.extend(result.notices)
+        job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind,
+                                 {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()},
+                                 recipe.command(output), {"video": recipe.photo.name}, first.shape[1],
+                                 first.shape[0], round(job.seconds, 2))
+        self.results.record(job.result)
+        job.state, job.stage, job.done = "done", "", float(result.frames)
+
+    def _on_video_progress(self, progress: VideoProgress) -> None:
+        job = self._checked()
+        job.done = float(progress.frames_done)
+        job.total = max(job.total, job.done)
+        job.stage = f"frame {progress.frames_done}" + (f" of {int(job.total)}" if job.total else "")
 
     @staticmethod
     def _client_names(recipe: Recipe, message: str) -> str:

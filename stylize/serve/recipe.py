@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from stylize.tasks.gatys import StepCallback
     from stylize.tasks.protocol import NoticeCallback, ProgressCallback, Task
 
-KINDS = ("style", "upscale", "colorize")
+KINDS = ("style", "upscale", "colorize", "video")
 # The settings the page may send for each way of working: the fields of its config class a user tunes
 # (paths, layers and weight sources stay the command line's).
 _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
@@ -100,7 +100,7 @@ class Recipe:
 
     def command_words(self) -> list[str]:
         """The command and its input: `stylize run PHOTO`, or `stylize batch FOLDER` for a folder job."""
-        if self.kind in ("upscale", "colorize"):
+        if self.kind in ("upscale", "colorize", "video"):
             command = ["stylize", self.kind]
         else:
             command = ["stylize", "run" if self.photo is not None else "batch"]
@@ -158,18 +158,26 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         if body.get("preview"):
             raise ConfigError("a folder job has no preview: preview one of its photos")
     photo = upload("photo", required=folder is None) if folder is None else None
+    if kind == "video" and body.get("preview"):
+        raise ConfigError("a video has no preview job: preview its first frame (kind style)")
+    if photo is not None and photo.video != (kind == "video"):
+        raise ConfigError(f"{photo.name} is a video: paint the whole clip as a video job, or preview its first "
+                          "frame" if photo.video else f"{photo.name} is an image, not a video")
     model = body.get("model") or None
     if model is not None and (not isinstance(model, str) or model not in models):
         raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")
     style, reference, mask = upload("style"), upload("reference"), upload("mask")
     task = models.get(model) if model else None
-    if kind == "style":
+    if kind in ("style", "video"):
         if task == ARBITRARY.name:
             mode = "arbitrary"
         elif model:
             if task is None or "run" not in TASKS[task].commands:
                 raise ConfigError(f"{model} is not a style model")
             mode = "model"
+        elif kind == "video":
+            raise ConfigError("the page paints a clip with a style model or any painting (--model arbitrary); "
+                              "optimizing every frame is for `stylize video --style`")
         else:
             mode = "optimize"
         if mode != "model" and style is None:

@@ -15,7 +15,7 @@ from typing import Any
 from stylize.files import check_writable_folder, is_regular_file, remove_stale_parts, write_bytes_atomic
 
 SIDECAR_SUFFIX = ".json"
-_RESULT_NAME = re.compile(r"[A-Za-z0-9._-]{1,120}\.png")
+_RESULT_NAME = re.compile(r"[A-Za-z0-9._-]{1,120}\.(png|mp4)")
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ class ResultFolder:
         remove_stale_parts(self.folder)
         self._lock = threading.Lock()
 
-    def reserve(self, stem: str, label: str) -> Path:
-        """A new path PHOTO_LABEL_NNN.png in the folder that no file has (the name is taken at once, by an
-        exclusive create of its settings file, so two servers on one folder never share a name)."""
+    def reserve(self, stem: str, label: str, suffix: str = ".png") -> Path:
+        """A new path PHOTO_LABEL_NNN.png (or .mp4) in the folder that no file has (the name is taken at once,
+        by an exclusive create of its settings file, so two servers on one folder never share a name)."""
         with self._lock:
             for number in range(1, 1_000_000):
-                path = self.folder / f"{stem}_{label}_{number:03d}.png"
+                path = self.folder / f"{stem}_{label}_{number:03d}{suffix}"
                 if path.exists():
                     continue
                 try:

@@ -10,11 +10,14 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from stylize.errors import ImageError
 from stylize.files import write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, header_size, load_image
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"})
 
 
 def safe_stem(name: str, fallback: str = "image", limit: int = 40) -> str:
@@ -31,6 +34,12 @@ class Upload:
     path: Path  # where the server keeps it (never derived from anything the client sent)
     width: int
     height: int
+    frames: int = 0  # a video: its frame count (0 when the container does not say)
+    frame: str | None = None  # a video: the id of its first frame, an image upload of the same session
+
+    @property
+    def video(self) -> bool:
+        return self.frame is not None
 
 
 class Uploads:
@@ -43,7 +52,8 @@ class Uploads:
         self._lock = threading.Lock()
 
     def add(self, session: str, name: str, data: bytes) -> Upload:
-        """Keep `data` as an image of the session; ImageError (one line) when it is too large or no image."""
+        """Keep `data` as an image (or, by its name, a video) of the session; ImageError or VideoError (one
+        line) when it is too large or unreadable."""
         if len(data) > self.max_bytes:
             raise ImageError(f"{safe_stem(name)}: {len(data) / 2**20:.1f} MB is over the upload limit of "
                              f"{self.max_bytes / 2**20:.0f} MB")
@@ -51,6 +61,8 @@ class Uploads:
             raise ImageError(f"{safe_stem(name)}: the file is empty")
         suffix = Path(name).suffix.lower()
         upload_id = secrets.token_hex(12)
+        if suffix in VIDEO_EXTENSIONS:
+            return self._add_video(session, name, data, upload_id, suffix)
         path = self.folder / f"{upload_id}{suffix if suffix in IMAGE_EXTENSIONS else '.img'}"
         write_bytes_atomic(path, data)
         try:
@@ -67,6 +79,36 @@ class Uploads:
         with self._lock:
             self._uploads[upload_id] = upload
         return upload
+
+    def _add_video(self, session: str, name: str, data: bytes, upload_id: str, suffix: str) -> Upload:
+        """A video, probed and checked like `stylize video`'s source, and its first frame kept as an image
+        upload for previews (a picture of the clip before the whole clip is painted)."""
+        from stylize.errors import VideoError
+        from stylize.images import save_image
+        from stylize.videoio import probe, read_frames
+
+        path = self.folder / f"{upload_id}{suffix}"
+        write_bytes_atomic(path, data)
+        try:
+            info = probe(path)
+            if info.width * info.height > self.max_pixels:
+                raise VideoError(f"frames of {info.width}x{info.height} are over the limit of "
+                                 f"{self.max_pixels / 1e6:.0f} MP")
+            first = next(read_frames(path)).rgb
+        except VideoError as error:
+            path.unlink(missing_ok=True)
+            raise VideoError(str(error).replace(str(path), safe_stem(name) + suffix)) from None
+        frame_id = secrets.token_hex(12)
+        frame_path = self.folder / f"{frame_id}.png"
+        save_image(torch.from_numpy(first).permute(2, 0, 1)[None].float().div(255), frame_path)
+        client_name = Path(name.replace("\\", "/")).name or "video"
+        frame = Upload(frame_id, session, f"{Path(client_name).stem}_frame1.png", frame_path, first.shape[1],
+                       first.shape[0])
+        video = Upload(upload_id, session, client_name, path, info.width, info.height, info.frames, frame_id)
+        with self._lock:
+            self._uploads[frame_id] = frame
+            self._uploads[upload_id] = video
+        return video
 
     def get(self, session: str, upload_id: str) -> Upload:
         with self._lock:

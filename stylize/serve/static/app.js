@@ -30,8 +30,13 @@ async function upload(file) {
 async function addPhotos(files) {
   for (const file of files) {
     try {
-      const photo = await upload(file);
-      photo.url = URL.createObjectURL(file);
+      let photo = await upload(file);
+      if (photo.video) {
+        // A video is previewed by its first frame (an image upload of its own); "Whole clip" paints it all.
+        photo = { ...photo, videoId: photo.id, id: photo.frame, url: `/api/uploads/${photo.frame}/image` };
+      } else {
+        photo.url = URL.createObjectURL(file);
+      }
       state.photos.push(photo);
       choosePhoto(photo);
       say("");
@@ -57,6 +62,8 @@ function drawPhotos() {
 
 function choosePhoto(photo) {
   state.photo = photo;
+  $("#video-run").hidden = !photo.videoId;
+  $("#result-video").hidden = true;
   $("#before").src = photo.url;
   $("#result-img").removeAttribute("src");
   $("#compare").hidden = false;
@@ -260,6 +267,14 @@ function showJob(job) {
     $("#result-actions").hidden = false;
     $("#download").hidden = true;
     loadResults();
+  } else if (job.state === "done" && job.result && job.result.endsWith(".mp4")) {
+    $("#result-video").src = `/results/${encodeURIComponent(job.result)}`;
+    $("#result-video").hidden = false;
+    $("#download").href = `/results/${encodeURIComponent(job.result)}?download=1`;
+    $("#download").hidden = false;
+    $("#command").textContent = job.command;
+    $("#result-actions").hidden = false;
+    loadResults();
   } else if (job.state === "done" && job.result) {
     $("#download").hidden = false;
     $("#result-img").src = `/results/${encodeURIComponent(job.result)}`;
@@ -293,9 +308,10 @@ async function poll() {
 function card(imageUrl, title, lines) {
   const box = document.createElement("div");
   box.className = "card";
-  const image = document.createElement("img");
+  const video = imageUrl.split("?")[0].endsWith(".mp4");
+  const image = document.createElement(video ? "video" : "img");
   image.src = imageUrl;
-  image.alt = title;
+  if (video) image.controls = true; else image.alt = title;
   const caption = document.createElement("div");
   caption.textContent = title;
   box.append(image, caption);
@@ -400,6 +416,14 @@ async function start() {
     body.settings.size = 0;
     if (body.model === undefined) body.settings.size = Number($("#size").value);
     if (await worthIt(body)) submit(body);
+  };
+  $("#video-run").onclick = () => {
+    const body = styleRecipe(false);
+    body.kind = "video";
+    body.photo = state.photo.videoId;
+    body.settings.size = 0;  // the clip's own size
+    if (body.model === undefined) { say("A clip is painted with a style model or any painting, not the optimization."); return; }
+    submit(body);
   };
   $("#upscale-run").onclick = () => submit({
     kind: "upscale", photo: state.photo && state.photo.id,
