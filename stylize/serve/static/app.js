@@ -110,6 +110,13 @@ function styleRecipe(preview) {
   } else {
     body.model = choice;
     settings.strength = Number($("#strength").value);
+    const workSize = Number($("#work_size").value);
+    if (modelTask(choice) === "style" && workSize >= 64) {
+      // A preview is the photo at 512 px at most: the strokes keep their size relative to the picture.
+      const longest = state.photo ? Math.max(state.photo.width, state.photo.height) : 512;
+      const shrink = preview ? Math.min(1, 512 / longest) : 1;
+      settings.work_size = Math.max(64, Math.round(workSize * shrink));
+    }
     settings.size = preview ? 0 : Number($("#size").value);
     if (!preview && $("#full-size").dataset.full === "1") settings.size = 0;
   }
@@ -388,6 +395,7 @@ function updateOutputs() {
   const network = choice !== "optimize";
   document.querySelector('[data-for="strength"]').hidden = !network;
   document.querySelector('[data-for="style_weight"]').hidden = network;
+  document.querySelector('[data-for="work_size"]').hidden = modelTask(choice) !== "style";
   $("#painting-drop").hidden = network && modelTask(choice) !== "arbitrary";
   $("#run").textContent = network ? "Preview" : "Paint";
 }
