@@ -31,6 +31,7 @@ from stylize.tasks.video import VideoProgress
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
 PREVIEW_SECONDS = 0.5
 TASKS_KEPT = 2  # built tasks kept for the next job (a slider nudge reuses the loaded model or the style targets)
+ENDED_KEPT = 200  # ended jobs remembered (with their pictures) for the pages; older ones are forgotten
 
 
 class Cancelled(KeyboardInterrupt):
@@ -105,11 +106,19 @@ class JobQueue:
                                 "to finish or cancel them")
             self._counter += 1
             job = StudioJob(f"{self._counter}-{int(time.time() * 1000) % 10**8}", session, recipe)
+            self._forget_old()
             self._jobs[job.id] = job
             self._waiting.append(job)
             self._seen[session] = time.monotonic()
             self._wake.notify()
         return job
+
+    def _forget_old(self) -> None:
+        """A server runs for days: beyond ENDED_KEPT ended jobs, the oldest are forgotten (their results stay
+        in the output folder and in the page's Results)."""
+        ended = [job_id for job_id, job in self._jobs.items() if job.state in ("done", "failed", "cancelled")]
+        for job_id in ended[: max(0, len(ended) - ENDED_KEPT)]:
+            del self._jobs[job_id]
 
     def get(self, session: str, job_id: str) -> StudioJob:
         job = self._jobs.get(job_id)
