@@ -30,6 +30,7 @@ from stylize.serve.uploads import Uploads
 
 require("starlette")
 from starlette.applications import Starlette  # noqa: E402
+from starlette.concurrency import run_in_threadpool  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 from starlette.responses import FileResponse, JSONResponse, RedirectResponse, Response  # noqa: E402
 from starlette.routing import Route  # noqa: E402
@@ -154,7 +155,8 @@ async def _upload(request: Request) -> Response:
         chunks.append(chunk)
     name = request.query_params.get("name", "image")[:200]
     try:
-        upload = studio.uploads.add(_session(request), name, b"".join(chunks))
+        # Decoding a large photo takes a moment: off the event loop, so other pages' polls are answered.
+        upload = await run_in_threadpool(studio.uploads.add, _session(request), name, b"".join(chunks))
     except StylizeError as error:  # not an image, not a video, too large, or no PyAV for a video
         return _error(400, str(error))
     return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
@@ -242,7 +244,8 @@ async def _cancel_all(request: Request) -> Response:
 
 async def _results(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    return JSONResponse([entry.__dict__ for entry in studio.results.entries(_session(request))])
+    entries = await run_in_threadpool(studio.results.entries, _session(request))
+    return JSONResponse([entry.__dict__ for entry in entries])
 
 
 async def _result_file(request: Request) -> Response:
