@@ -43,6 +43,7 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
         path.parent.mkdir(parents=True, exist_ok=True)
         # O_EXCL: never open a file someone else made (or a link) at that name; the mode is a plain open()'s.
         handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
+        _hold(handle)  # while this process lives and writes, the file is locked: remove_stale_parts sees it
         with os.fdopen(handle, "wb") as stream:
             yield stream
             stream.flush()
@@ -55,6 +56,37 @@ def atomic_output(path: Path) -> Iterator[BinaryIO]:
         if isinstance(error, OSError):
             raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
         raise
+
+
+def _hold(handle: int) -> None:
+    """An advisory lock (flock) on an open temporary file, released by the kernel when its writer closes it or
+    dies (SIGKILL included)."""
+    try:
+        import fcntl
+
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):  # no flock (Windows, some network file systems): the age rule decides
+        pass
+
+
+def _held(path: str) -> bool | None:
+    """Whether a process holds the lock of this temporary file (a writer at work); None where flock cannot
+    tell (no flock, or the file cannot be opened)."""
+    try:
+        import fcntl
+
+        handle = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except (ImportError, OSError):
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False
+    except BlockingIOError:
+        return True
+    except OSError:
+        return None
+    finally:
+        os.close(handle)
 
 
 def _part_tag(name: str, pid: str, token: str) -> str:
@@ -150,7 +182,10 @@ def remove_stale_parts(folder: Path) -> int:
     """Delete temporary files left in `folder` by killed stylize writers; returns how many were removed.
 
     Only names made by part_path count (shape and tag checked), only regular files, and only when their
-    writer is gone and the file is older than STALE_PART_SECONDS.
+    writer is gone: its lock can be taken (a writer holds one from its first byte to the rename, and the
+    kernel drops it when the writer dies, so a run killed a second ago leaves nothing to a rerun), or, where
+    locks cannot tell, its process is gone and the file is older than STALE_PART_SECONDS. A file made in the
+    last second is left alone: its writer may not have locked it yet.
     """
     removed = 0
     try:
@@ -163,10 +198,14 @@ def remove_stale_parts(folder: Path) -> int:
         if pid is None or not entry.is_file(follow_symlinks=False):
             continue
         try:
-            old = now - entry.stat(follow_symlinks=False).st_mtime > STALE_PART_SECONDS
+            age = now - entry.stat(follow_symlinks=False).st_mtime
         except OSError:
             continue
-        if old and (not _process_alive(pid) or pid == os.getpid()):
+        held = _held(entry.path)
+        if held:
+            continue
+        gone = pid == os.getpid() or not _process_alive(pid)
+        if (held is False and age > 1 and pid != os.getpid()) or (age > STALE_PART_SECONDS and gone):
             Path(entry.path).unlink(missing_ok=True)
             removed += 1
     return removed

@@ -267,12 +267,20 @@ def _planted_part(folder: Path, name: str, pid: int, age: float) -> Path:
 def test_stale_temporary_files_of_killed_runs_are_removed(invoke, tmp_path, photos, model):
     out = tmp_path / "out"
     out.mkdir()
+    import fcntl
+
     dead = _planted_part(out, "a.png", 999999999, 3600)
-    alive = _planted_part(out, "b.png", os.getpid() * 10 + 1, 0)  # recent: could belong to a running writer
-    assert part_writer(dead.name) == 999999999
-    assert invoke("batch", photos, "-o", out, "--model", model, "-q").exit_code == 0
-    assert not dead.exists() and alive.exists()
-    assert remove_stale_parts(out) == 0
+    killed = _planted_part(out, "c.png", 999999998, 5)  # a run killed seconds ago: no lock, nobody writes it
+    alive = _planted_part(out, "b.png", os.getpid() * 10 + 1, 3600)  # its writer holds the lock, as they all do
+    writer = os.open(alive, os.O_RDONLY)
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    try:
+        assert part_writer(dead.name) == 999999999
+        assert invoke("batch", photos, "-o", out, "--model", model, "-q").exit_code == 0
+        assert not dead.exists() and not killed.exists() and alive.exists()
+    finally:
+        os.close(writer)
+    assert remove_stale_parts(out) == 1 and not alive.exists()  # its writer gone, its lock with it
 
 
 @pytest.mark.parametrize("command", ["upscale", "batch", "train"])
@@ -660,3 +668,23 @@ def test_a_tampered_checkpoint_whose_task_matches_is_one_line(invoke, photos, tm
     out.unlink()
     result = invoke(*args, "--steps", "4", "--resume")
     assert "damaged or tampered checkpoint" in invoke.error_line(result, 1)
+
+
+def test_a_part_file_of_a_writer_killed_a_moment_ago_is_removed_by_the_next_run(tmp_path):
+    """Issue 33 (found by the SIGKILL loop in CI): a checkpoint's temporary file from a run killed seconds
+    before stayed after the completed rerun, for its age. A writer holds a lock on it; the kernel drops the
+    lock when the writer dies, so the next run knows at once that nobody writes it."""
+    code = ("import sys, time; from pathlib import Path; from stylize.files import atomic_output\n"
+            "context = atomic_output(Path(sys.argv[1])); stream = context.__enter__(); stream.write(b'half')\n"
+            "stream.flush()\n"
+            "print('writing', flush=True); time.sleep(60)")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "m.ckpt")], stdout=subprocess.PIPE)
+    try:
+        assert writer.stdout.readline().strip() == b"writing"
+        (part,) = [p for p in tmp_path.iterdir() if part_writer(p.name) is not None]
+        time.sleep(1.2)
+        assert remove_stale_parts(tmp_path) == 0 and part.exists()  # alive and writing: left alone
+    finally:
+        writer.kill()
+        writer.wait()
+    assert remove_stale_parts(tmp_path) == 1 and not part.exists()
