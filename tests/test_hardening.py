@@ -426,6 +426,36 @@ def test_export_onto_the_model_itself_calls_it_the_model(invoke, tmp_path):
 FAULTS = ("ENOSPC", "EDQUOT", "EIO", "EACCES")
 
 
+def _same_outputs(reference: Path, out: Path) -> int:
+    """How many outputs of an uninterrupted run (under `reference`) a faulted or killed run and its rerun
+    (under `out`) reproduced bit for bit: decoded pixels, model weights, video frames; with no temporary file
+    left anywhere. ONNX files (their bytes carry no randomness worth comparing) only exist."""
+    from stylize import files
+    from stylize.modelfile import load_model
+    from stylize.videoio import read_frames
+
+    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
+    compared = 0
+    for written in sorted(p for p in reference.rglob("*") if p.is_file()):
+        twin = out / written.relative_to(reference)
+        if written.suffix == ".png":
+            assert torch.equal(load_image(twin).pixels, load_image(written).pixels), twin
+        elif written.suffix == ".safetensors":
+            ours, theirs = load_model(twin)[0].state_dict(), load_model(written)[0].state_dict()
+            assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
+        elif written.suffix == ".mp4":
+            ours_frames = [frame.rgb for frame in read_frames(twin)]
+            theirs_frames = [frame.rgb for frame in read_frames(written)]
+            assert len(ours_frames) == len(theirs_frames) > 0
+            assert all((a == b).all() for a, b in zip(ours_frames, theirs_frames, strict=True))
+        elif written.suffix == ".onnx":
+            assert twin.is_file() and twin.stat().st_size > 0
+        else:
+            continue
+        compared += 1
+    return compared
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("command", ["batch", "upscale", "colorize", "train", "video", "export"])
 def test_the_nth_write_failing_is_one_line_and_a_rerun_finishes_as_if_nothing_happened(tmp_path, photos, model,
@@ -499,18 +529,7 @@ def test_the_nth_write_failing_is_one_line_and_a_rerun_finishes_as_if_nothing_ha
     again = args(out) + (["--resume"] if resumable is not None and resumable.exists() else [])
     rerun = CliRunner().invoke(cli, [str(a) for a in again])
     assert rerun.exit_code == 0, (nth, fault, rerun.output)
-    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
-    for written in sorted(reference.rglob("*")):
-        twin = out / written.relative_to(reference)
-        if written.suffix == ".png":
-            assert torch.equal(load_image(twin).pixels, load_image(written).pixels), twin
-        elif written.suffix == ".safetensors":
-            from stylize.modelfile import load_model
-
-            ours, theirs = load_model(twin)[0].state_dict(), load_model(written)[0].state_dict()
-            assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
-        elif written.suffix in (".mp4", ".onnx"):
-            assert twin.is_file() and twin.stat().st_size > 0
+    assert _same_outputs(reference, out) > 0
 
 
 @pytest.fixture
@@ -575,7 +594,6 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_pat
     temporary file survives."""
     import random
 
-    from stylize import files
 
     for index in range(10):
         gradient_image(192, 160, seed=20 + index).save(photos / f"p{index}.png")
@@ -620,27 +638,7 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_pat
         assert process.returncode == 0, process.stderr.read().decode()
         break
     print(f"{command}: {runs} runs, {kills} killed")
-    assert not [p for p in out.rglob("*") if p.is_file() and files.part_writer(p.name) is not None]
-    compared = 0
-    for written in sorted(p for p in reference.rglob("*") if p.is_file()):
-        twin = out / written.relative_to(reference)
-        if written.suffix == ".png":
-            assert torch.equal(load_image(twin).pixels, load_image(written).pixels), twin
-        elif written.suffix == ".safetensors":
-            from stylize.modelfile import load_model
-
-            ours, theirs = load_model(twin)[0].state_dict(), load_model(written)[0].state_dict()
-            assert all(torch.equal(ours[k], theirs[k]) for k in theirs)
-        elif written.suffix == ".mp4":
-            from stylize.videoio import read_frames
-
-            ours_frames = [frame.rgb for frame in read_frames(twin)]
-            theirs_frames = [frame.rgb for frame in read_frames(written)]
-            assert len(ours_frames) == len(theirs_frames) == 24
-            assert all((a == b).all() for a, b in zip(ours_frames, theirs_frames, strict=True))
-        else:
-            continue
-        compared += 1
+    compared = _same_outputs(reference, out)
     assert compared == {"batch": 12, "train": 1, "video": 1}[command]
 
 
