@@ -131,6 +131,9 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
     return path
 
 
+RUN = ["run", "CONTENT", "--style", "STYLE"]  # what most bad-input cases add to
+
+
 @pytest.mark.parametrize(("args", "code", "message"), [
     pytest.param(["run", "NOPE", "--style", "STYLE"], 2, "does not exist", id="missing content"),
     pytest.param(["run", "TMP", "--style", "STYLE"], 2, "is a directory", id="folder content"),
@@ -138,30 +141,20 @@ def _bad_file(tmp_path: Path, kind: str) -> Path:
     pytest.param(["run", "EMPTY", "--style", "STYLE"], 1, "empty", id="empty content"),
     pytest.param(["run", "CONTENT", "--style", "TEXT"], 1, "not an image", id="text style"),
     pytest.param(["run", "TRUNCATED", "--style", "STYLE"], 1, "corrupt or truncated", id="truncated content"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "CONTENT"],
-                 2, "is an input image of this job; it would be overwritten", id="output is input"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "STYLE_BY_ANOTHER_PATH"],
-                 2, "is the style image of this job; it would be overwritten", id="output is style"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "INSIDE_CONTENT"],
-                 2, "cannot write", id="output in a file"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "OUT_XYZ"],
-                 2, "unknown image extension", id="output extension"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "-o", "FOLDER_PNG"], 2, "is a folder", id="output folder"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--steps", "0"],
-                 2, "'--steps': 0 is not in the range x>=1", id="steps zero"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--tv-weight", "-1"],
-                 2, "'--tv-weight': -1 is not in the range x>=0", id="negative weight"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style-layers", "relu1_1,relu6_1"],
-                 2, "unknown layer", id="bad layer"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style", "SECOND", "--style-blend", "1"],
-                 2, "1 weight(s) for 2 style", id="blend count"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--style-blend", "a"],
-                 2, "comma-separated numbers", id="blend text"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--optimizer", "sgd"],
-                 2, "'sgd' is not one of", id="bad optimizer"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--size", "-5"], 2, "--size", id="bad size"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--device", "cuda:7"], 2, "not available", id="missing device"),
-    pytest.param(["run", "CONTENT", "--style", "STYLE", "--device", "tpu"], 2, "unknown device", id="unknown device"),
+    pytest.param([*RUN, "-o", "CONTENT"], 2, "is an input image of this job", id="output is input"),
+    pytest.param([*RUN, "-o", "STYLE_BY_ANOTHER_PATH"], 2, "is the style image of this job", id="output is style"),
+    pytest.param([*RUN, "-o", "INSIDE_CONTENT"], 2, "cannot write", id="output in a file"),
+    pytest.param([*RUN, "-o", "OUT_XYZ"], 2, "unknown image extension", id="output extension"),
+    pytest.param([*RUN, "-o", "FOLDER_PNG"], 2, "is a folder", id="output folder"),
+    pytest.param([*RUN, "--steps", "0"], 2, "'--steps': 0 is not in", id="steps zero"),
+    pytest.param([*RUN, "--tv-weight", "-1"], 2, "'--tv-weight': -1 is not", id="negative weight"),
+    pytest.param([*RUN, "--style-layers", "relu1_1,relu6_1"], 2, "unknown layer", id="bad layer"),
+    pytest.param([*RUN, "--style", "SECOND", "--style-blend", "1"], 2, "1 weight(s) for 2 style", id="blend count"),
+    pytest.param([*RUN, "--style-blend", "a"], 2, "comma-separated numbers", id="blend text"),
+    pytest.param([*RUN, "--optimizer", "sgd"], 2, "'sgd' is not one of", id="bad optimizer"),
+    pytest.param([*RUN, "--size", "-5"], 2, "--size", id="bad size"),
+    pytest.param([*RUN, "--device", "cuda:7"], 2, "not available", id="missing device"),
+    pytest.param([*RUN, "--device", "tpu"], 2, "unknown device", id="unknown device"),
     pytest.param(["run", "CONTENT"], 2, "Missing option '--style' (or '--model')", id="no style"),
 ])
 def test_bad_input_gives_one_line_and_exit_code(invoke, inputs, tmp_path, args, code, message):

@@ -167,36 +167,28 @@ def test_train_epochs_and_resume(invoke, photos, tmp_path):
     assert load_model(out)[1].training["steps_done"] == 4
 
 
-@pytest.mark.parametrize(
-    ("case", "code", "message"),
-    [
-        ("empty data", 1, "no readable images"),
-        ("missing data", 2, "does not exist"),
-        ("bad style", 1, "not an image"),
-        ("nothing to resume", 1, "nothing to resume"),
-        ("bad output", 2, "model files end in .safetensors"),
-        ("bad size", 2, "'--image-size': 8 is not in the range x>=32"),
-    ],
-)
-def test_train_errors(invoke, photos, tmp_path, case, code, message):
+@pytest.mark.parametrize(("args", "code", "message"), [
+    pytest.param(["--style", "STYLE", "--data", "EMPTY"], 1, "no readable images", id="empty data"),
+    pytest.param(["--data", "NOPE", "--style", "STYLE"], 2, "does not exist", id="missing data"),
+    pytest.param(["--style", "TEXT", "--data", "DATA"], 1, "not an image", id="bad style"),
+    pytest.param(["--style", "STYLE", "--data", "DATA", "--resume"], 1, "nothing to resume", id="nothing to resume"),
+    pytest.param(["--style", "STYLE", "-o", "PT", "--data", "DATA"], 2, "model files end in .safetensors",
+                 id="bad output"),
+    pytest.param(["--image-size", "8", "--style", "STYLE", "--data", "DATA"], 2,
+                 "'--image-size': 8 is not in the range x>=32", id="bad size"),
+])
+def test_train_errors(invoke, photos, tmp_path, args, code, message):
     data, style = photos
-    empty = tmp_path / "empty"
-    empty.mkdir()
-    bad_style = tmp_path / "bad.png"
-    bad_style.write_text("not an image")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "bad.png").write_text("not an image")
     out = tmp_path / "m.safetensors"
-    args = {
-        "empty data": ["--style", style, "--data", empty],
-        "missing data": ["--style", style, "--data", tmp_path / "nope"],
-        "bad style": ["--style", bad_style, "--data", data],
-        "nothing to resume": ["--style", style, "--data", data, "--resume"],
-        "bad output": ["--style", style, "--data", data, "-o", tmp_path / "m.pt"],
-        "bad size": ["--style", style, "--data", data, "--image-size", "8"],
-    }[case]
+    places = {"STYLE": style, "DATA": data, "EMPTY": tmp_path / "empty", "NOPE": tmp_path / "nope",
+              "TEXT": tmp_path / "bad.png", "PT": tmp_path / "m.pt"}
+    args = [places.get(arg, arg) for arg in args]
     if "-o" not in args:
         args += ["-o", out]
-    result = invoke("train", *args, *[a for a in TRAIN_FAST if a != "--image-size" or case != "bad size"]
-                    if case != "bad size" else ["--steps", "1", "--workers", "0"])
+    fast = TRAIN_FAST if "--image-size" not in args else ["--steps", "1", "--workers", "0"]
+    result = invoke("train", *args, *fast)
     invoke.error_line(result, code, message)
     assert not out.exists()
 
