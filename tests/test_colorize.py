@@ -102,17 +102,14 @@ def test_cli_single_file(invoke, tmp_path, monkeypatch):
     assert out.shape == (1, 3, 96, 96) and rgb_to_lab(out)[:, 1:].abs().mean() > 5
 
 
-@pytest.mark.parametrize(
-    ("case", "code", "message"),
-    [
-        ("no reference", 2, "colorize needs a colour reference"),
-        ("gray reference", 1, "is itself black and white"),
-        ("missing reference", 2, "does not exist"),
-        ("unreadable photo", 1, "not an image"),
-        ("unreadable reference", 1, "not an image"),
-    ],
-)
-def test_bad_input(invoke, tmp_path, monkeypatch, case, code, message):
+@pytest.mark.parametrize(("args", "code", "message"), [
+    pytest.param(["PHOTO"], 2, "colorize needs a colour reference", id="no reference"),
+    pytest.param(["PHOTO", "--reference", "GRAY"], 1, "is itself black and white", id="gray reference"),
+    pytest.param(["--reference", "NOPE", "PHOTO"], 2, "does not exist", id="missing reference"),
+    pytest.param(["TEXT", "--reference", "REFERENCE"], 1, "not an image", id="unreadable photo"),
+    pytest.param(["--reference", "TEXT", "PHOTO"], 1, "not an image", id="unreadable reference"),
+])
+def test_bad_input(invoke, tmp_path, monkeypatch, args, code, message):
     import stylize.tasks.colorize
 
     # "no reference" is an error only where no automatic model is installed: simulate that.
@@ -122,13 +119,8 @@ def test_bad_input(invoke, tmp_path, monkeypatch, case, code, message):
     Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy()).save(reference)
     Image.new("L", (32, 32), 90).save(gray)
     text.write_text("not an image")
-    args = {
-        "no reference": [photo],
-        "gray reference": [photo, "--reference", gray],
-        "missing reference": [photo, "--reference", tmp_path / "nope.png"],
-        "unreadable photo": [text, "--reference", reference],
-        "unreadable reference": [photo, "--reference", text],
-    }[case]
+    places = {"PHOTO": photo, "REFERENCE": reference, "GRAY": gray, "TEXT": text, "NOPE": tmp_path / "nope.png"}
+    args = [places.get(arg, arg) for arg in args]
     result = invoke("colorize", *args, "-o", tmp_path / "out.png")
     invoke.error_line(result, code, message)
     assert not (tmp_path / "out.png").exists()

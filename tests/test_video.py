@@ -141,20 +141,20 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
         other.run(resume=True)
 
 
-@pytest.mark.parametrize(
-    ("case", "code", "message"),
-    [
-        ("not a video", 1, "is not a video FFmpeg can read"),
-        ("no video stream", 1, "has no video stream"),
-        ("bad extension", 2, "cannot tell the container"),
-        ("unwritable", 2, "cannot write"),
-        ("no model", 2, "Missing option '--model'"),
-        ("still image", 1, "photo.PNG is a still image: use `stylize run`"),
-        ("renamed still image", 1, "photo.mp4 is a still image: use `stylize run`"),
-        ("animated WebP", 1, "loop.webp is a still image"),  # FFmpeg reads WebP as a still only
-    ],
-)
-def test_bad_input(invoke, tmp_path, model, case, code, message):
+@pytest.mark.parametrize(("args", "code", "message"), [
+    pytest.param(["TEXT", "--model", "MODEL", "-o", "OUT"], 1, "is not a video FFmpeg can read", id="not a video"),
+    pytest.param(["SOUND", "-o", "OUT", "--model", "MODEL"], 1, "has no video stream", id="no video stream"),
+    pytest.param(["SOURCE", "--model", "MODEL", "-o", "AVI"], 2, "cannot tell the container", id="bad extension"),
+    pytest.param(["-o", "BLOCKED", "SOURCE", "--model", "MODEL"], 2, "cannot write", id="unwritable"),
+    pytest.param(["SOURCE", "-o", "OUT"], 2, "Missing option '--model'", id="no model"),
+    pytest.param(["PNG", "--model", "MODEL", "-o", "OUT"], 1, "photo.PNG is a still image: use `stylize run`",
+                 id="still image"),
+    pytest.param(["--model", "MODEL", "RENAMED", "-o", "OUT"], 1, "photo.mp4 is a still image: use `stylize run`",
+                 id="renamed still image"),
+    # FFmpeg reads WebP as a still only.
+    pytest.param(["WEBP", "-o", "OUT", "--model", "MODEL"], 1, "loop.webp is a still image", id="animated WebP"),
+])
+def test_bad_input(invoke, tmp_path, model, args, code, message):
     source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     text = tmp_path / "text.mp4"
     text.write_text("not a video")
@@ -169,16 +169,10 @@ def test_bad_input(invoke, tmp_path, model, case, code, message):
             container.mux(packet)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    args = {
-        "not a video": [text, "--model", model, "-o", tmp_path / "o.mp4"],
-        "no video stream": [sound, "--model", model, "-o", tmp_path / "o.mp4"],
-        "bad extension": [source, "--model", model, "-o", tmp_path / "o.avi"],
-        "unwritable": [source, "--model", model, "-o", blocker / "o.mp4"],
-        "no model": [source, "-o", tmp_path / "o.mp4"],
-        "still image": [tmp_path / "photo.PNG", "--model", model, "-o", tmp_path / "o.mp4"],
-        "renamed still image": [tmp_path / "photo.mp4", "--model", model, "-o", tmp_path / "o.mp4"],
-        "animated WebP": [tmp_path / "loop.webp", "--model", model, "-o", tmp_path / "o.mp4"],
-    }[case]
+    places = {"TEXT": text, "SOUND": sound, "SOURCE": source, "MODEL": model, "OUT": tmp_path / "o.mp4",
+              "AVI": tmp_path / "o.avi", "BLOCKED": blocker / "o.mp4", "PNG": tmp_path / "photo.PNG",
+              "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp"}
+    args = [places.get(arg, arg) for arg in args]
     frames = [Image.new("RGB", (16, 16), (60 * shade, 0, 0)) for shade in range(4)]
     frames[0].save(tmp_path / "loop.webp", save_all=True, append_images=frames[1:], duration=100)
     Image.new("RGB", (16, 16)).save(tmp_path / "photo.PNG")
