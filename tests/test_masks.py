@@ -121,34 +121,27 @@ def test_batch_takes_masks_from_a_folder_mirroring_the_inputs(invoke, model, tmp
     assert torch.equal(out[..., 16:], load_image(photos / "trip" / "a.jpg").pixels[..., 16:])
 
 
-@pytest.mark.parametrize(
-    ("case", "code", "message"),
-    [
-        ("count", 2, "2 mask(s) for 1 style images"),
-        ("unreadable", 1, "not an image"),
-        ("all black", 1, "is all black: nothing would be stylized"),
-        ("inverted white", 1, "is all black once inverted"),
-        ("feather without mask", 2, "--feather needs --mask"),
-        ("models without masks", 2, "several --model need one --mask each"),
-        ("missing", 2, "does not exist"),
-    ],
-)
-def test_bad_masks(invoke, photo, model, tmp_path, case, code, message):
+@pytest.mark.parametrize(("args", "code", "message"), [
+    pytest.param(["--style", "STYLE", "--mask", "WHITE", "--mask", "WHITE"], 2, "2 mask(s) for 1 style images",
+                 id="count"),
+    pytest.param(["--model", "MODEL", "--mask", "TEXT"], 1, "not an image", id="unreadable"),
+    pytest.param(["--mask", "BLACK", "--model", "MODEL"], 1, "is all black: nothing would be stylized", id="all black"),
+    pytest.param(["--mask-invert", "--model", "MODEL", "--mask", "WHITE"], 1, "is all black once inverted",
+                 id="inverted white"),
+    pytest.param(["--feather", "3", "--model", "MODEL"], 2, "--feather needs --mask", id="feather without mask"),
+    pytest.param(["--model", "MODEL"] * 2, 2, "several --model need one --mask each", id="models without masks"),
+    pytest.param(["--mask", "NOPE", "--model", "MODEL"], 2, "does not exist", id="missing"),
+])
+def test_bad_masks(invoke, photo, model, tmp_path, args, code, message):
     style = tmp_path / "style.png"
     stripes_image(32, 32).save(style)
     black, white, text = tmp_path / "black.png", tmp_path / "white.png", tmp_path / "text.png"
     Image.new("L", (8, 8), 0).save(black)
     Image.new("L", (8, 8), 255).save(white)
     text.write_text("not an image")
-    args = {
-        "count": ["--style", style, "--mask", white, "--mask", white],
-        "unreadable": ["--model", model, "--mask", text],
-        "all black": ["--model", model, "--mask", black],
-        "inverted white": ["--model", model, "--mask", white, "--mask-invert"],
-        "feather without mask": ["--model", model, "--feather", "3"],
-        "models without masks": ["--model", model, "--model", model],
-        "missing": ["--model", model, "--mask", tmp_path / "nope.png"],
-    }[case]
+    places = {"STYLE": style, "MODEL": model, "BLACK": black, "WHITE": white, "TEXT": text,
+              "NOPE": tmp_path / "nope.png"}
+    args = [places.get(arg, arg) for arg in args]
     result = invoke("run", photo, *args, "--steps" if "--style" in args else "--quality", "1", "-o", tmp_path / "o.png")
     invoke.error_line(result, code, message)
     assert not (tmp_path / "o.png").exists()
