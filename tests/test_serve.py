@@ -336,3 +336,16 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert probe(tmp_path / "back.mp4").frames == 4
     broken = studio.post("/api/uploads?name=broken.mp4", content=b"not a video at all")
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
+
+
+def test_without_the_extra_the_command_names_the_install(tmp_path):
+    """A missing extra is one line naming the install command (the core install has no web server)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, runpy; sys.modules['starlette'] = None; sys.modules['uvicorn'] = None\n"
+            f"sys.argv = ['stylize', 'serve', '-o', {str(tmp_path / 'out')!r}]\n"
+            "runpy.run_module('stylize', run_name='__main__')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 1 and 'pip install "stylize[serve]"' in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
