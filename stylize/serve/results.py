@@ -80,27 +80,28 @@ class ResultFolder:
 
     def entries(self, session: str) -> list[ResultEntry]:
         """The session's results whose image exists, newest first."""
-        found = []
-        for sidecar in self.folder.glob(f"*{SIDECAR_SUFFIX}"):
-            try:
-                data = json.loads(sidecar.read_text())
-                entry = ResultEntry(**data)
-            except (OSError, ValueError, TypeError):
-                continue  # a reserved name not yet written, or a file that is not ours
-            written = (self.folder / entry.name).is_dir() if entry.files else is_regular_file(self.folder / entry.name)
-            if entry.session == session and written:
-                found.append(entry)
-        return sorted(found, key=lambda entry: -entry.created)
+        found = [self._entry(sidecar, session) for sidecar in self.folder.glob(f"*{SIDECAR_SUFFIX}")]
+        return sorted((entry for entry in found if entry is not None), key=lambda entry: -entry.created)
 
     def path_for(self, session: str, name: str) -> Path:
         """The image of one of the session's results by its bare name; KeyError for anything else (other
-        sessions' results, names with separators or dots in front, files that are not results)."""
+        sessions' results, names with separators or dots in front, files that are not results). Only that
+        result's settings file is read: a page showing many results asks for each."""
         if not _RESULT_NAME.fullmatch(name) or name.startswith("."):
             raise KeyError(name)
-        for entry in self.entries(session):
-            if entry.name == name and not entry.files:
-                return self.folder / name
-        raise KeyError(name)
+        entry = self._entry(self._sidecar(self.folder / name), session)
+        if entry is None or entry.name != name or entry.files:
+            raise KeyError(name)
+        return self.folder / name
+
+    def _entry(self, sidecar: Path, session: str) -> ResultEntry | None:
+        """The result a settings file describes, if it is the session's and its output exists."""
+        try:
+            entry = ResultEntry(**json.loads(sidecar.read_text()))
+        except (OSError, ValueError, TypeError):
+            return None  # a reserved name not yet written, or a file that is not ours
+        written = (self.folder / entry.name).is_dir() if entry.files else is_regular_file(self.folder / entry.name)
+        return entry if entry.session == session and written else None
 
     @staticmethod
     def _sidecar(path: Path) -> Path:
