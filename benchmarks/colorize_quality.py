@@ -1,9 +1,10 @@
 """Colorization quality: mean CIEDE2000 to the true colours, simple transfers beside ours.
 
-Protocol: each held-out colour photo (pretrained/heldout.txt of ../shared/data/photos) is cut in two halves
-along its longer side; one half, made gray, is colorized with the other half as the reference (a different
-part of the same scene), and the other way round. The score is the mean CIEDE2000 (Sharma et al. 2005,
-skimage's implementation) between the result and the true colours, over all pixels; lower is better.
+Two tables. With a reference: each held-out colour photo (pretrained/heldout.txt of ../shared/data/photos)
+is cut in two halves along its longer side; one half, made gray, is colorized with the other half as the
+reference (a different part of the same scene), and the other way round. The score is the mean CIEDE2000
+(Sharma et al. 2005, skimage's implementation) between the result and the true colours, over all pixels;
+lower is better.
 
 Methods, side by side on the same pairs:
   gray       the gray input itself (no chroma)
@@ -11,10 +12,15 @@ Methods, side by side on the same pairs:
              deviation against 200 jittered reference samples
   plain      our feature matching with the chroma upsampled bilinearly (no edge-aware step)
   ours       `stylize colorize` as shipped
-  automatic  no reference: the automatic network (the shipped colorize-auto, or --model), when there is one
+
+Automatic (no reference, issue 31's protocol): each held-out photo whole (512 px), made gray, colorized by
+the automatic network (the shipped colorize-auto, and each --model); beside it, the gray photo. Scores: the
+mean CIEDE2000 as above, and the colourfulness of Hasler & Suesstrunk 2003 (M = sigma_rgyb + 0.3 mu_rgyb on
+0-255 sRGB) of the results over that of the true photos (the mean of each): a muted result is far below 1.
+
 Also: seconds per photo, and the peak memory of colorizing a 24 MP scan (--rss).
 
-Run: python benchmarks/colorize_quality.py [--limit N] [--rss] [--model colorize-auto.safetensors]
+Run: python benchmarks/colorize_quality.py [--limit N] [--rss] [--automatic-only] [--model FILE ...]
 """
 
 from __future__ import annotations
@@ -88,16 +94,52 @@ def welsh(gray: torch.Tensor, reference: torch.Tensor, samples: int = 200, seed:
     return lab_to_rgb_in_gamut(own, chroma)
 
 
-def quality(limit: int | None, model: str | None) -> None:
+def colourfulness(pixels: torch.Tensor) -> float:
+    """Hasler & Suesstrunk 2003, "Measuring colourfulness in natural images", eq. 3 (their M3), on 0-255 sRGB."""
+    red, green, blue = (pixels[0].double() * 255).unbind(0)
+    rg, yb = red - green, 0.5 * (red + green) - blue
+    spread = (rg.var(unbiased=False) + yb.var(unbiased=False)).sqrt()
+    mean = (rg.mean() ** 2 + yb.mean() ** 2).sqrt()
+    return float(spread + 0.3 * mean)
+
+
+def automatic_quality(limit: int | None, models: list[str]) -> None:
+    """Whole held-out photos made gray, colorized without a reference by each automatic model."""
+    photos = held_out_photos()[:limit]
+    if not photos:
+        raise SystemExit(f"no held-out photos found under {PHOTOS}")
+    colorizers = {"gray": None}
+    shipped = automatic_model()
+    if shipped is not None:
+        colorizers["colorize-auto"] = Colorizer([], ColorizeConfig(), "cpu", model=shipped)
+    for model in models:
+        colorizers[Path(model).stem] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(model))
+    scores = {name: ([], []) for name in colorizers}
+    true_colourfulness, seconds = [], {name: 0.0 for name in colorizers}
+    for path in photos:
+        truth = load_image(path).pixels
+        gray = gray_rgb(rgb_to_lab(truth)[:, :1])
+        true_colourfulness.append(colourfulness(truth))
+        for name, colorizer in colorizers.items():
+            started = time.perf_counter()
+            result = gray if colorizer is None else colorizer(gray)
+            seconds[name] += time.perf_counter() - started
+            scores[name][0].append(ciede2000(result, truth))
+            scores[name][1].append(colourfulness(result))
+    print(f"automatic: {len(photos)} held-out photos from {PHOTOS}, whole, made gray, no reference")
+    print(f"  {'':<24} {'CIEDE2000':>9} {'colourfulness':>14} {'s/photo':>8}")
+    for name, (distances, colours) in scores.items():
+        ratio = np.mean(colours) / np.mean(true_colourfulness)
+        print(f"  {name:<24} {np.mean(distances):9.2f} {ratio:14.2f} {seconds[name] / len(photos):8.2f}")
+    print("  (CIEDE2000 lower is better; colourfulness as a fraction of the true photos', 1 is theirs)")
+
+
+def quality(limit: int | None) -> None:
     photos = held_out_photos()[:limit]
     if not photos:
         raise SystemExit(f"no held-out photos found under {PHOTOS}")
     config = ColorizeConfig()
     scores: dict[str, list[float]] = {"gray": [], "welsh": [], "plain": [], "ours": []}
-    network = automatic_model(model)
-    automatic = Colorizer([], config, "cpu", model=network) if network is not None else None
-    if automatic is not None:
-        scores["automatic"] = []
     seconds = []
     for path in photos:
         pixels = load_image(path).pixels
@@ -114,8 +156,6 @@ def quality(limit: int | None, model: str | None) -> None:
             scores["welsh"].append(ciede2000(welsh(gray, reference), truth))
             scores["plain"].append(ciede2000(plain, truth))
             scores["ours"].append(ciede2000(colored, truth))
-            if automatic is not None:
-                scores["automatic"].append(ciede2000(automatic(gray), truth))
     print(f"{len(photos)} held-out photos from {PHOTOS}, {2 * len(photos)} pairs (half of a photo colorized "
           "from its other half)")
     print("mean CIEDE2000 to the true colours (lower is better)")
@@ -143,9 +183,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="only the first N held-out photos")
     parser.add_argument("--rss", action="store_true", help="also measure peak memory on a 24 MP scan")
-    parser.add_argument("--model", help="an automatic colorization model to score (default: the shipped one, if any)")
+    parser.add_argument("--automatic-only", action="store_true", help="only the automatic table")
+    parser.add_argument("--model", action="append", default=[],
+                        help="an automatic colorization model to score beside the shipped one (repeatable)")
     args = parser.parse_args()
-    quality(args.limit, args.model)
+    if not args.automatic_only:
+        quality(args.limit)
+        print()
+    automatic_quality(args.limit, args.model)
     if args.rss:
         peak_rss()
 

@@ -101,3 +101,21 @@ def lab_to_rgb_in_gamut(lightness: torch.Tensor, chroma: torch.Tensor, iteration
         high = torch.where(ok, high, middle)
     scale = torch.where(whole, torch.ones_like(low), low)
     return lab_to_rgb(torch.cat([lightness, chroma * scale], dim=1)).clamp(0, 1)
+
+
+# Zhang, Isola & Efros 2016 ("Colorful Image Colorization", section 2.1): the a*b* plane quantized in a grid of
+# step 10, keeping the cells that hold some in-gamut colour (313 cells of their ImageNet pipeline; here every
+# cell of the a*b* square within +-115 that holds an sRGB colour at some lightness, sampled every 2 units:
+# 262). The cells of each a* column are contiguous in b*: the table gives their first and last b*, per a*
+# (tests/test_colorize.py recomputes it from the gamut).
+AB_STEP = 10
+AB_CELLS = {-90: (80, 80), -80: (40, 80), -70: (20, 90), -60: (0, 90), -50: (-20, 90), -40: (-30, 90),
+            -30: (-40, 90), -20: (-40, 90), -10: (-50, 90), 0: (-60, 90), 10: (-70, 80), 20: (-80, 80),
+            30: (-80, 80), 40: (-90, 80), 50: (-90, 70), 60: (-100, 70), 70: (-110, 70), 80: (-110, 70),
+            90: (-90, 0), 100: (-70, -50)}
+
+
+def ab_bins() -> torch.Tensor:
+    """(Q, 2) centres (a*, b*) of the quantized a*b* cells that hold some sRGB colour, row by row in a*."""
+    return torch.tensor([(a, b) for a, (first, last) in AB_CELLS.items()
+                         for b in range(first, last + 1, AB_STEP)], dtype=torch.float32)

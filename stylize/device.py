@@ -108,20 +108,25 @@ def accelerated(device: torch.device, exact: bool = False) -> Iterator[None]:
         yield
 
 
-def autocast_dtype(device: torch.device) -> torch.dtype | None:
+def autocast_dtype(device: torch.device, cpu_bf16: bool = False) -> torch.dtype | None:
     """The reduced precision to autocast to on this device, or None for plain fp32.
 
     Never half precision on the CPU: it is slower there and some kernels lack it (Real-ESRGAN's fp16
-    default on CPU drew a stream of "Half not implemented" reports).
+    default on CPU drew a stream of "Half not implemented" reports). cpu_bf16: bf16 on a CPU with AMX tiles
+    (Intel Sapphire Rapids and later), where oneDNN's bf16 convolutions are fast: VGG19 to relu5_1 on 8 crops
+    of 160 px took 0.115 s against 0.57 s in fp32 on 2 cores; for the callers that tolerate its 8-bit significand.
     """
+    if device.type == "cpu" and cpu_bf16:
+        has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
+        return torch.bfloat16 if has_amx else None
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
-def autocast(device: torch.device, enabled: bool = True) -> contextlib.AbstractContextManager:
-    """An autocast context for network forwards on this device (a no-op on CPU and MPS)."""
-    dtype = autocast_dtype(device)
+def autocast(device: torch.device, enabled: bool = True, cpu_bf16: bool = False) -> contextlib.AbstractContextManager:
+    """An autocast context for network forwards on this device (a no-op on MPS, and on CPU unless cpu_bf16)."""
+    dtype = autocast_dtype(device, cpu_bf16)
     if not enabled or dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)

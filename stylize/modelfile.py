@@ -47,8 +47,14 @@ METADATA_KEY = "stylize"
 ARCHITECTURES: dict[str, type[nn.Module]] = {
     "johnson": JohnsonNet,
     "srnet": SRNet,
-    "colornet": ColorNet,
+    "colorhist": ColorNet,
     "vggdecoders": VGGDecoders,
+}
+
+# Architectures older versions wrote that this one no longer runs, and what to do instead.
+RETIRED_ARCHITECTURES = {
+    "colornet": "colorizer of an earlier stylize (one averaged colour per pixel, muted), which this version no "
+                "longer runs: train a new one with `stylize train --task colorize`, or use the shipped colorize-auto",
 }
 
 # Bounds on what a header may claim, far above any real model: the header is read before anything else.
@@ -244,6 +250,8 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
         raise ModelFileError(f"{path} is not a stylize model (format {fmt!r})")
     if not isinstance(task, str) or not task:
         raise ModelFileError(f"{path} has corrupt stylize metadata (task)")
+    if isinstance(architecture, str) and architecture in RETIRED_ARCHITECTURES:
+        raise ModelFileError(f"{path} is a {RETIRED_ARCHITECTURES[architecture]}")
     if not isinstance(architecture, str) or architecture not in ARCHITECTURES:
         raise ModelFileError(f"{path} uses an architecture this stylize does not know ({architecture!r}): "
                              "upgrade stylize")

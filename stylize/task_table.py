@@ -105,7 +105,7 @@ UPSCALE = TaskRow(
     help="super-resolution by --scale", model_name="{data}-x{scale}", export_output="upscaled",
 )
 COLORIZE = TaskRow(
-    name="colorize", architecture="colornet", commands=("colorize",), usage="stylize colorize --model",
+    name="colorize", architecture="colorhist", commands=("colorize",), usage="stylize colorize --model",
     train_config=ColorizeTrainConfig, objective="stylize.tasks.colorize:ColorizeObjective",
     summary=lambda info: "automatic colorization", help="automatic colorization (for photos without a reference)",
 )

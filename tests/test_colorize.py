@@ -1,11 +1,14 @@
 """Colorization from references: lightness kept, colours recovered, references chosen, bad inputs."""
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import gradient_image, stripes_image
 from PIL import Image
+from safetensors.torch import save_file
 
 from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.images import load_image
@@ -108,18 +111,25 @@ def test_cli_single_file(invoke, tmp_path, monkeypatch):
     pytest.param(["--reference", "NOPE", "PHOTO"], 2, "does not exist", id="missing reference"),
     pytest.param(["TEXT", "--reference", "REFERENCE"], 1, "not an image", id="unreadable photo"),
     pytest.param(["--reference", "TEXT", "PHOTO"], 1, "not an image", id="unreadable reference"),
+    pytest.param(["PHOTO", "--model", "RETIRED"], 1, "colorizer of an earlier stylize", id="retired colorizer"),
 ])
 def test_bad_input(invoke, tmp_path, monkeypatch, args, code, message):
     import stylize.tasks.colorize
 
     # "no reference" is an error only where no automatic model is installed: simulate that.
-    monkeypatch.setattr(stylize.tasks.colorize, "automatic_model", lambda model=None: None)
+    if "--model" not in args:
+        monkeypatch.setattr(stylize.tasks.colorize, "automatic_model", lambda model=None: None)
     photo, reference, gray, text = (tmp_path / n for n in ("photo.png", "ref.png", "gray.png", "text.png"))
     Image.new("L", (32, 32), 100).save(photo)
     Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy()).save(reference)
     Image.new("L", (32, 32), 90).save(gray)
     text.write_text("not an image")
-    places = {"PHOTO": photo, "REFERENCE": reference, "GRAY": gray, "TEXT": text, "NOPE": tmp_path / "nope.png"}
+    retired = tmp_path / "retired.safetensors"  # what the regression colorizer's files said of themselves
+    document = {"format": "stylize-model", "format_version": 2, "task": "colorize", "architecture": "colornet",
+                "arguments": {"width": 8}}
+    save_file({"out.bias": torch.zeros(2)}, retired, metadata={"stylize": json.dumps(document)})
+    places = {"PHOTO": photo, "REFERENCE": reference, "GRAY": gray, "TEXT": text, "NOPE": tmp_path / "nope.png",
+              "RETIRED": retired}
     args = [places.get(arg, arg) for arg in args]
     result = invoke("colorize", *args, "-o", tmp_path / "out.png")
     invoke.error_line(result, code, message)
@@ -138,10 +148,10 @@ def test_automatic_colorizer_trains_and_colorizes_without_a_reference(invoke, tm
     for i in range(6):
         Image.fromarray((scene(seed=i)[0].permute(1, 2, 0) * 255).byte().numpy()).save(data / f"{i}.png")
     logs = []
-    config = ColorizeTrainConfig(image_size=64, batch_size=3, steps=50, lr=1e-3, lr_decay="none", workers=0,
+    config = ColorizeTrainConfig(image_size=64, batch_size=3, steps=50, lr=1e-2, lr_decay="none", workers=0,
                                  width=16, log_every=10, preview_images=1, preview_every=50)
     result = fit(ColorizeObjective(config), data, tmp_path / "auto.safetensors", device="cpu", on_log=logs.append)
-    assert logs[-1].losses["chroma"] < 0.5 * logs[0].losses["chroma"]
+    assert logs[-1].losses["colour"] < 0.7 * logs[0].losses["colour"]
     photo = tmp_path / "old.png"
     gray = gray_rgb(rgb_to_lab(scene(seed=9))[:, :1])
     Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(photo)
@@ -153,32 +163,70 @@ def test_automatic_colorizer_trains_and_colorizes_without_a_reference(invoke, tm
     assert (rgb_to_lab(colored)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
 
 
-def test_automatic_network_starts_gray_and_is_not_saturated_by_large_features():
-    """VGG19's raw activations reach the hundreds: the network must not saturate its output's tanh on them
-    (the first real training run stalled at a constant loss for that reason)."""
+def test_a_fresh_automatic_network_prefers_no_colour_and_ignores_the_scale_of_the_features():
+    """Zero logits: the same uniform distribution everywhere. VGG19's raw activations reach the hundreds: the
+    per-position normalization keeps their scale from mattering (a first regression run stalled on it)."""
     from stylize.nets.colornet import FEATURE_LAYERS, ColorNet
 
     torch.manual_seed(0)
     net = ColorNet(width=8)
     features = {name: torch.rand(1, channels, 6, 6) * 300 for name, channels in FEATURE_LAYERS.items()}
     lightness = torch.rand(1, 1, 6, 6)
-    assert torch.equal(net(features, lightness), torch.zeros(1, 2, 6, 6))  # a fresh network predicts gray
+    assert torch.equal(net(features, lightness), torch.zeros(1, len(net.bins), 6, 6))
+    uniform = net.chroma(features, lightness)
+    assert torch.allclose(uniform, net.bins.mean(dim=0).view(1, 2, 1, 1).expand(1, 2, 6, 6), atol=1e-4)
     torch.nn.init.normal_(net.out.weight, std=0.1)
     scaled = {name: level * 1000 for name, level in features.items()}
     assert torch.allclose(net(features, lightness), net(scaled, lightness), atol=1e-3)
-    assert net(scaled, lightness).abs().max() < 0.5 * 110
 
 
-def test_shipped_automatic_model_colorizes_without_a_reference(invoke, tmp_path):
+def test_annealed_mean_reads_a_toy_distribution_between_its_mean_and_its_mode():
+    """Zhang et al. 2016, eq. 5: T = 1 is the mean (the gray average of two opposite colours), T -> 0 the
+    mode, 0.38 in between but near the mode."""
+    from stylize.nets.colornet import annealed_mean
+
+    bins = torch.tensor([[-40.0, 0.0], [0.0, 0.0], [40.0, 20.0]])
+    probabilities = torch.tensor([0.5, 0.1, 0.4])  # two likely, opposite colours
+    logits = probabilities.log().view(1, 3, 1, 1)
+    mean = annealed_mean(logits, bins, 1.0).flatten()
+    assert torch.allclose(mean, probabilities @ bins, atol=1e-5)
+    assert torch.allclose(annealed_mean(logits, bins, 0.01).flatten(), bins[0], atol=1e-3)
+    annealed = annealed_mean(logits, bins, 0.38).flatten()
+    assert mean[0] > annealed[0] > bins[0, 0]  # pulled toward the mode, away from the average
+    assert annealed.norm() > mean.norm()  # more colourful than the mean
+
+
+def test_soft_encoding_and_rebalancing_weights():
+    """Zhang et al. 2016: a colour is spread over its 5 nearest cells, the nearest weighted most; the weights
+    average 1 under the prior and favour rare colours, the more so the lower the rebalancing."""
+    from stylize.colorspace import ab_bins
+    from stylize.tasks.colorize import rebalancing_weights, soft_encode
+
+    bins = ab_bins()
+    chroma = torch.tensor([[[[20.0]], [[30.0]]], [[[-3.0]], [[2.0]]]])  # a cell's centre; near gray
+    target, nearest = soft_encode(chroma, bins)
+    assert target.shape == (2, len(bins), 1, 1) and nearest.shape == (2, 1, 1)
+    assert torch.allclose(target.sum(dim=1), torch.ones(2, 1, 1))
+    assert ((target > 0).sum(dim=1) == 5).all()
+    assert bins[nearest[0, 0, 0]].tolist() == [20.0, 30.0]
+    assert target[0, :, 0, 0].argmax() == nearest[0, 0, 0]
+    assert bins[nearest[1, 0, 0]].tolist() == [0.0, 0.0]
+    prior = torch.softmax(-bins.norm(dim=1) / 10, dim=0)  # gray common, vivid colours rare
+    for rebalance in (0.1, 0.5):
+        weights = rebalancing_weights(prior, rebalance)
+        assert torch.isclose((prior * weights).sum(), torch.tensor(1.0))
+        assert weights[bins.norm(dim=1).argmax()] > weights[bins.norm(dim=1).argmin()]
+    assert torch.allclose(rebalancing_weights(prior, 1.0), torch.ones(len(bins)))
+    spread = rebalancing_weights(prior, 0.1).max() / rebalancing_weights(prior, 0.1).min()
+    assert spread > rebalancing_weights(prior, 0.5).max() / rebalancing_weights(prior, 0.5).min()
+
+
+def test_shipped_automatic_model_colorizes_without_a_reference(invoke, tmp_path, shipped_automatic):
     """End to end with the shipped colorize-auto weights at a tiny size: lightness kept, colour added."""
-    from stylize.tasks.colorize import automatic_model
-
-    if automatic_model() is None:
-        pytest.skip("no shipped automatic colorization model")
     cat = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg", 128).pixels
     gray = gray_rgb(rgb_to_lab(cat)[:, :1])
-    Image.fromarray((gray[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(tmp_path / "cat.png")
-    result = invoke("colorize", tmp_path / "cat.png", "-o", tmp_path / "cat_color.png", "--device", "cpu")
+    result = invoke("colorize", _save_gray(gray, tmp_path / "cat.png"), "-o", tmp_path / "cat_color.png",
+                    "--device", "cpu")
     assert result.exit_code == 0, result.output
     assert "(128x85; automatic colorizer, no references)" in result.stderr
     out = load_image(tmp_path / "cat_color.png").pixels
@@ -221,3 +269,107 @@ def test_a_folder_of_references_is_ranked_by_small_descriptors_and_only_the_best
     colorizer(gray)
     assert seen[-1] == (12, 12) and len(seen) == 12  # indexed once, with progress
     assert len(prepared) == 2  # the two best, kept for the second photo
+
+
+def _save_gray(pixels: torch.Tensor, path: Path) -> Path:
+    Image.fromarray((pixels[0].permute(1, 2, 0) * 255).round().byte().numpy()).save(path)
+    return path
+
+
+@pytest.fixture
+def shipped_automatic():
+    from stylize.tasks.colorize import automatic_model
+
+    if automatic_model() is None:
+        pytest.skip("no shipped automatic colorization model")
+
+
+@pytest.mark.xfail(strict=True, reason="issue 31 is open: the shipped colorize-auto gives the face a yellow hue "
+                                       "(92 degrees at 160 px, 78 at 384; the true face is 62)")
+def test_shipped_automatic_model_gives_a_face_skin_tones(invoke, tmp_path, shipped_automatic):
+    """Issue 31: people first. The astronaut (examples/astronaut.jpg, never trained on) made gray at 160 px:
+    her face comes back in skin hues (CIE hue angle 25-80 degrees, from red-orange to yellow-orange) with
+    some chroma, not gray-green."""
+    portrait = load_image(Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg", 160).pixels
+    gray = _save_gray(gray_rgb(rgb_to_lab(portrait)[:, :1]), tmp_path / "portrait.png")
+    result = invoke("colorize", gray, "-o", tmp_path / "portrait_color.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    face = rgb_to_lab(load_image(tmp_path / "portrait_color.png").pixels)[0, 1:, 26:50, 60:82].mean(dim=(1, 2))
+    hue = math.degrees(math.atan2(face[1], face[0]))
+    assert 25 < hue < 80 and 6 < face.norm() < 45, (hue, face.tolist())
+
+
+def test_aged_scans_are_reduced_to_lightness_and_colorized(invoke, tmp_path, shipped_automatic):
+    """Issue 31, item 5: a sepia-toned, grainy, faded scan is accepted; its lightness is kept exactly and its
+    colours are the photo's guess, not the toning's (the sepia's warm hue everywhere)."""
+    from stylize.degrade import fade, grain, tone
+
+    cat = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg", 128).pixels
+    torch.manual_seed(0)
+    aged = tone(grain(fade(rgb_to_lab(cat)[:, :1], 0.7, 10), 4, 0.7).clamp(0, 100), "sepia")
+    _save_gray(aged, tmp_path / "scan.png")
+    result = invoke("colorize", tmp_path / "scan.png", "-o", tmp_path / "scan_color.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    scan, out = (rgb_to_lab(load_image(tmp_path / name).pixels) for name in ("scan.png", "scan_color.png"))
+    assert (out[:, :1] - scan[:, :1]).abs().max() < 0.6
+    assert (out[:, 1:] - scan[:, 1:]).norm(dim=1).mean() > 5  # not the toning
+    assert out[:, 1:].norm(dim=1).mean() > 3  # and not gray
+
+
+def test_training_items_are_crops_with_their_aged_lightness():
+    """ColorCrops: RGB crops and, as a fourth channel, the lightness of an old print of them (some crops clean)."""
+    from stylize.tasks.colorize import ColorCrops
+
+    photo = gradient_image(200, 150, seed=2)
+    crops = ColorCrops(64, 384)
+    items = []
+    for seed in range(8):
+        torch.manual_seed(seed)
+        items.append(crops(photo))
+    assert all(item.shape == (4, 64, 64) for item in items)
+    aged = [(item[3] * 100 - rgb_to_lab(item[None, :3])[0, 0]).abs().max() > 0.5 for item in items]
+    assert any(aged) and not all(aged)
+
+
+def test_training_previews_line_up_photos_of_any_shape():
+    """A run's first preview crashed on held-back photos of other aspect ratios (portrait beside landscape)."""
+    from stylize.config import ColorizeTrainConfig
+    from stylize.tasks.colorize import PREVIEW_HEIGHT, ColorizeObjective
+
+    objective = ColorizeObjective(ColorizeTrainConfig(width=8))
+    objective.prepare(torch.device("cpu"))
+    sheet = objective.preview(objective.build().eval(), [torch.rand(1, 3, 60, 40), torch.rand(1, 3, 40, 90)],
+                              torch.device("cpu"))
+    assert sheet.shape[-2:] == (3 * PREVIEW_HEIGHT, round(40 * PREVIEW_HEIGHT / 60) + round(90 * PREVIEW_HEIGHT / 40))
+
+
+def test_the_table_of_ab_cells_is_every_cell_that_holds_an_srgb_colour():
+    """colorspace.AB_CELLS against the gamut: cells of 10 x 10 in a*b* within +-115, sampled every 2 units
+    at every whole L*, kept when some sample is an sRGB colour."""
+    from stylize.colorspace import ab_bins
+
+    centres = torch.arange(-110.0, 111.0, 10, dtype=torch.float64)
+    offsets = torch.linspace(-5, 5, 6, dtype=torch.float64)
+    a, b = torch.meshgrid(centres, centres, indexing="ij")
+    sub_a, sub_b = torch.meshgrid(offsets, offsets, indexing="ij")
+    points_a = (a.flatten()[:, None] + sub_a.flatten()).flatten()
+    points_b = (b.flatten()[:, None] + sub_b.flatten()).flatten()
+    lightness = torch.arange(0.0, 101.0, dtype=torch.float64)[:, None].expand(-1, points_a.numel())
+    rgb = lab_to_rgb(torch.stack([lightness, points_a.expand_as(lightness), points_b.expand_as(lightness)])[None])
+    in_gamut = ((rgb[0] >= 0) & (rgb[0] <= 1)).all(dim=0).any(dim=0).reshape(a.numel(), -1).any(dim=1)
+    assert torch.equal(ab_bins(), torch.stack([a.flatten(), b.flatten()], dim=1)[in_gamut].float())
+
+
+def test_a_colorizer_file_is_checked_in_a_fresh_process(tmp_path):
+    """Model files are checked by building the network on the "meta" device: the a*b* cells must not need
+    computing there (a version that derived them from the gamut failed the first load of every process)."""
+    import subprocess
+    import sys
+
+    from stylize.modelfile import save_model
+    from stylize.nets.colornet import ColorNet
+
+    path = save_model(tmp_path / "c.safetensors", ColorNet(width=8), "colorize", {})
+    code = f"from stylize.modelfile import load_model; print(len(load_model({str(path)!r})[0].bins))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0 and run.stdout.strip() == "262", run.stderr[-300:]

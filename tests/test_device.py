@@ -79,3 +79,15 @@ def test_out_of_memory_is_recognized_on_host_and_device():
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
     assert devices.autocast_dtype(torch.device("cpu")) is None  # never half precision on the CPU
+
+
+def test_bf16_on_the_cpu_only_where_asked_and_where_amx_makes_it_fast(monkeypatch):
+    cpu = torch.device("cpu")
+    for has_amx in (True, False):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda has_amx=has_amx: has_amx, raising=False)
+        assert devices.autocast_dtype(cpu, cpu_bf16=True) == (torch.bfloat16 if has_amx else None)
+        assert devices.autocast_dtype(cpu) is None
+    monkeypatch.delattr(torch.cpu, "_is_amx_tile_supported")  # a torch without the probe: fp32
+    assert devices.autocast_dtype(cpu, cpu_bf16=True) is None
+    with devices.autocast(cpu, cpu_bf16=True):
+        assert not torch.is_autocast_enabled("cpu")

@@ -112,7 +112,7 @@ def test_structured_header_fuzz_gives_only_one_line_model_errors(tmp_path, monke
     for index in range(400):
         name, net = rng.choice(sorted(nets.items()))
         document = {"format": "stylize-model", "format_version": 2, "task": rng.choice(tasks),
-                    "architecture": rng.choice([name, *nets, "vggdecoders", "colornet", "x"]),
+                    "architecture": rng.choice([name, *nets, "vggdecoders", "colorhist", "x"]),
                     "arguments": net.arguments()}
         for field in rng.sample(fields, rng.randint(0, 3)):
             document[field] = _odd_value(rng)

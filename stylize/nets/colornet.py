@@ -1,12 +1,20 @@
-"""Automatic colorization: chroma predicted from VGG19 hypercolumns of the gray photo.
+"""Automatic colorization: a distribution over a*b* colours predicted from VGG19 hypercolumns of the gray photo.
 
-Larsson, Maire & Shakhnarovich 2016 ("Learning Representations for Automatic Colorization") showed that
-the features of an ImageNet network, taken at several depths for every pixel (a hypercolumn), predict
-colour well. Here the network is only the head on top of the bundled VGG19 (relu3_1, relu4_1 and
-relu5_1, upsampled to relu3_1's quarter resolution, plus the lightness): 1x1 reductions and three 3x3
-convolutions regress a* and b* directly with a Huber loss (Larsson et al. predict histograms; a regression
-is smaller and, with guided upsampling after it, enough to beat the gray photo). The VGG19 itself is not
-part of the model file: the task computes the features with the bundled weights.
+Larsson, Maire & Shakhnarovich 2016 ("Learning Representations for Automatic Colorization") showed that the
+features of an ImageNet network, taken at several depths for every pixel (a hypercolumn), predict colour
+well, and that predicting a histogram of colours rather than one colour keeps the result from the gray-brown
+average that a regression pulls every uncertain pixel to. Here the network is the head on top of the bundled
+VGG19 (relu3_1, relu4_1 and relu5_1, upsampled to relu3_1's quarter resolution, plus the lightness):
+- 1x1 reductions of each layer, and the whole photo's mean relu5_1 broadcast to every position: the global
+  "fusion" of Iizuka, Simo-Serra & Ishikawa 2016 ("Let there be Color!"), so a scene's kind (indoor, dusk,
+  snow) informs every pixel;
+- three 3x3 convolutions, dilated 1, 2 and 4 (the dilated layers of Zhang et al. 2016) for a wider view;
+- logits over the quantized a*b* cells of colorspace.ab_bins (Zhang, Isola & Efros 2016, "Colorful Image
+  Colorization"), trained with their class-rebalanced cross-entropy (tasks/colorize.py);
+- the readout is their annealed mean: the mean colour of the distribution sharpened by a temperature
+  (0.38 theirs): the mean alone is the gray average again, the mode is patchy.
+The VGG19 itself is not part of the model file: the task computes the features with the bundled weights.
+The bin centres, the temperature and the training photos' colour prior are buffers, stored in the file.
 
 Attribute names are the on-disk format of model files: do not rename them.
 """
@@ -19,16 +27,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylize.colorspace import ab_bins
+
 FEATURE_LAYERS = {"relu3_1": 256, "relu4_1": 512, "relu5_1": 512}
-# a* and b* of natural photos stay well within +-110: the output is scaled from tanh to that range.
-CHROMA_RANGE = 110.0
+# Zhang et al. 2016, section 2.1: T = 0.38 "captures the vibrancy of the mode while maintaining the spatial
+# coherence of the mean".
+ANNEALED_TEMPERATURE = 0.38
 
 
 class ColorNet(nn.Module):
     """features {relu3_1, relu4_1, relu5_1} of the gray photo and its lightness (N, 1, h, w) in [0, 1] at
-    relu3_1's grid -> chroma (N, 2, h, w) in CIE a*, b* units."""
+    relu3_1's grid -> logits (N, Q, h, w) over the a*b* cells; `chroma` reads them out in a*, b* units."""
 
-    architecture: ClassVar[str] = "colornet"
+    architecture: ClassVar[str] = "colorhist"
     ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"width": (8, 256)}
     scale: ClassVar[int] = 1
     size_multiple: ClassVar[int] = 16
@@ -36,16 +47,22 @@ class ColorNet(nn.Module):
     def __init__(self, width: int = 64) -> None:
         super().__init__()
         self.width = width
+        bins = ab_bins()
         self.reduce = nn.ModuleDict({name: nn.Conv2d(channels, width, 1) for name, channels in FEATURE_LAYERS.items()})
+        self.scene = nn.Linear(FEATURE_LAYERS["relu5_1"], width)
         self.body = nn.Sequential(
-            nn.Conv2d(3 * width + 1, width, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(4 * width + 1, width, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU(inplace=True),
         )
-        self.out = nn.Conv2d(width, 2, 1)
-        # Start from gray (zero chroma), the safest guess, with the output's tanh far from saturation.
+        self.out = nn.Conv2d(width, len(bins), 1)
+        # Start from a uniform distribution (zero logits): no colour is preferred until the photos teach one.
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.register_buffer("bins", bins)
+        self.register_buffer("temperature", torch.tensor(ANNEALED_TEMPERATURE))
+        # The training photos' distribution over the cells (zeros until the first batch): class rebalancing.
+        self.register_buffer("prior", torch.zeros(len(bins)))
 
     def arguments(self) -> dict[str, int]:
         return {"width": self.width}
@@ -58,10 +75,27 @@ class ColorNet(nn.Module):
         grid = lightness.shape[-2:]
         columns = [lightness]
         for name, reduce in self.reduce.items():
-            level = features[name]
+            # Centred and scaled per position (a layer norm over channels): raw VGG19 activations reach the
+            # hundreds, which swamp the lightness and make the first steps erratic.
+            level = _per_position_norm(features[name].float())
+            if name == "relu5_1":
+                scene = self.scene(level.mean(dim=(2, 3)))
             if level.shape[-2:] != grid:
                 level = F.interpolate(level, size=grid, mode="bilinear", align_corners=False)
-            # Centred and scaled per position (a layer norm over channels): raw VGG19 activations reach the
-            # hundreds, which saturate the output's tanh from the first step and stop training.
-            columns.append(reduce(F.layer_norm(level.float().movedim(1, -1), level.shape[1:2]).movedim(-1, 1)))
-        return torch.tanh(self.out(self.body(torch.cat(columns, dim=1)))) * CHROMA_RANGE
+            columns.append(reduce(level))
+        columns.append(scene[:, :, None, None].expand(-1, -1, *grid))
+        return self.out(self.body(torch.cat(columns, dim=1)))
+
+    def chroma(self, features: dict[str, torch.Tensor], lightness: torch.Tensor) -> torch.Tensor:
+        """The annealed mean (N, 2, h, w) in a*, b* of the predicted distribution."""
+        return annealed_mean(self(features, lightness), self.bins, float(self.temperature))
+
+
+def annealed_mean(logits: torch.Tensor, bins: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Zhang et al. 2016, eq. 5: softmax(log p / T) (= softmax(logits / T)) averaged over the bin centres."""
+    sharpened = torch.softmax(logits.float() / temperature, dim=1)
+    return torch.einsum("nqhw,qc->nchw", sharpened, bins.to(sharpened))
+
+
+def _per_position_norm(level: torch.Tensor) -> torch.Tensor:
+    return F.layer_norm(level.movedim(1, -1), level.shape[1:2]).movedim(-1, 1)

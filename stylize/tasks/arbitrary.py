@@ -330,6 +330,7 @@ class ArbitraryObjective(PhotosOnly[ArbitraryTrainConfig]):
 
     task = ARBITRARY.name
     native_crops = False  # random resized crops
+    cpu_bf16 = False  # not measured in bf16 on a CPU: fp32 there
     loss_names = ("pixel", "feature")
 
     def build(self) -> nn.Module:

@@ -18,8 +18,10 @@ Colorization") but without a trained network, only the bundled VGG19:
    luminance edges, so colours do not bleed across them.
 6. The chroma is scaled down per pixel just enough to stay in the sRGB gamut, so the lightness stays the
    photo's (colorspace.lab_to_rgb_in_gamut).
-Without a reference, a small network trained with `stylize train --task colorize` predicts the chroma
-from the same VGG19 features (nets/colornet.py); steps 5 and 6 are the same.
+Without a reference, a small network trained with `stylize train --task colorize` predicts a distribution
+over a*b* colours from the same VGG19 features, read out as its annealed mean (nets/colornet.py, after
+Zhang, Isola & Efros 2016); steps 5 and 6 are the same. It learns from colour photos whose lightness is aged
+as an old print's (degrade.py), so grain, blur, fading and toning do not throw it.
 Large photos are matched at the working size and only the final linear step runs at full resolution, in
 bands of rows: memory stays bounded for any size.
 """
@@ -37,7 +39,7 @@ from PIL import Image
 from torch import nn
 
 from stylize.batch import Job, Output
-from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.colorspace import ab_bins, lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
@@ -81,6 +83,14 @@ RANK_SIDE = 224
 PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (each some 15 MB of features)
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
+# Training the automatic network (Zhang, Isola & Efros 2016, section 2.1): each true colour is soft-encoded
+# over its 5 nearest a*b* cells with a Gaussian of sigma 5.
+SOFT_NEIGHBOURS = 5
+SOFT_SIGMA = 5.0
+# The colour prior of the training photos is a running mean over batches with this momentum (some hundred
+# batches: Zhang et al. count all of ImageNet beforehand; a running mean needs no pass before training).
+PRIOR_MOMENTUM = 0.99
+PREVIEW_HEIGHT = 256  # training previews: every held-back photo at this height
 
 
 def automatic_model(model: str | Path | None = None) -> nn.Module | None:
@@ -281,7 +291,7 @@ class Colorizer:
         features, grid = flatten_features(maps)
         guide = F.adaptive_avg_pool2d(working / 100, grid)
         if not references:  # automatic: the network predicts the chroma from the same features
-            chroma_map = self.model(maps, guide) * self.config.strength
+            chroma_map = self.model.chroma(maps, guide) * self.config.strength
             return self._coefficients(chroma_map, guide), guide
         ref_features = torch.cat([r.features for r in references])
         ref_chroma = torch.cat([r.chroma for r in references])
@@ -354,59 +364,117 @@ def _fill_unconfident(chroma: torch.Tensor, confidence: torch.Tensor, fallback: 
 
 
 class ColorCrops:
-    """A photo -> a random square crop (50-100 % of its area, flipped half the time), RGB (3, S, S)."""
+    """A photo -> a training item (4, S, S): a random square crop at the scale `colorize` sees photos at (the
+    longest side shrunk to the working size, jittered by up to 1.4x either way; flipped half the time) as RGB, and
+    its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel."""
 
-    def __init__(self, size: int) -> None:
-        from torchvision.transforms import v2
-
-        self.transform = v2.Compose([v2.RandomResizedCrop(size, scale=(0.5, 1.0), antialias=True),
-                                     v2.RandomHorizontalFlip()])
+    def __init__(self, size: int, working_size: int) -> None:
+        self.size, self.working_size = size, working_size
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
-        return pil_to_tensor(self.transform(image))[0]
+        from torchvision.transforms import v2
+
+        from stylize.degrade import old_print
+
+        # As colorize: shrunk to the working size, never enlarged (a small photo is seen at its own size).
+        working = round(self.working_size * 1.4 ** (2 * float(torch.rand(())) - 1))
+        scale = max(self.size, min(working, max(image.size))) / max(image.size)
+        size = (max(self.size, round(image.height * scale)), max(self.size, round(image.width * scale)))
+        crop = v2.Compose([v2.Resize(size, antialias=True), v2.RandomCrop(self.size), v2.RandomHorizontalFlip()])
+        pixels = pil_to_tensor(crop(image))
+        return torch.cat([pixels, old_print(lightness_of(pixels)) / 100], dim=1)[0]
 
 
 class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
-    """Training the automatic colorizer: the Huber loss between predicted and true a*, b* at the feature
-    grid (Huber rather than L2: less pull toward the gray average of uncertain colours)."""
+    """Training the automatic colorizer: Zhang, Isola & Efros 2016's class-rebalanced cross-entropy between the
+    predicted distribution over a*b* cells and the true colour, soft-encoded, at the feature grid; the input
+    is the photo's lightness aged as an old print, the target its true colours."""
 
     task = COLORIZE.name
-    native_crops = False  # random resized crops: every crop is resampled anyway
-    loss_names = ("chroma",)
+    native_crops = False  # every crop is resampled anyway
+    loss_names = ("colour",)
+    cpu_bf16 = True  # the frozen VGG19 is most of a step: bf16 on CPUs with AMX (the loop decides)
 
     def build(self) -> nn.Module:
         return ColorNet(self.config.width)
 
     def transform(self) -> ColorCrops:
-        return ColorCrops(self.config.image_size)
+        return ColorCrops(self.config.image_size, ColorizeConfig().working_size)
 
     def prepare(self, device: torch.device) -> None:
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS)).to(device, memory_format=memory_format(device))
-
-    def _inputs(self, batch: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
-        lab = rgb_to_lab(batch.float())
-        with torch.no_grad():
-            maps = self.vgg(gray_rgb(lab[:, :1]))
-        grid = tuple(maps["relu3_1"].shape[-2:])
-        return maps, F.adaptive_avg_pool2d(lab[:, :1] / 100, grid), F.adaptive_avg_pool2d(lab[:, 1:], grid)
+        bins = ab_bins().to(device)
+        # Zhang et al. 2016, section 2.2: the prior is smoothed by a Gaussian of sigma 5 in a*b* before the
+        # rebalancing weights are made from it; this row-normalized kernel spreads each cell's mass.
+        spread = torch.exp(-torch.cdist(bins, bins) ** 2 / (2 * SOFT_SIGMA**2))
+        self.smoothing = spread / spread.sum(dim=1, keepdim=True)
 
     def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        maps, lightness, chroma = self._inputs(batch)
-        # In units of 10 a*b* steps, so that Huber's quadratic zone covers the small errors.
-        return F.smooth_l1_loss(net(maps, lightness) / 10, chroma / 10)[None]
+        truth, aged = batch[:, :3].float(), batch[:, 3:].float() * 100
+        with torch.no_grad():
+            with torch.autocast(batch.device.type, enabled=False):  # colour science in fp32 under any autocast
+                gray, true_chroma = gray_rgb(aged), rgb_to_lab(truth)[:, 1:]
+            maps = self.vgg(gray.contiguous(memory_format=memory_format(batch.device)))
+            grid = tuple(maps["relu3_1"].shape[-2:])
+            chroma = F.adaptive_avg_pool2d(true_chroma, grid)
+        logits = net(maps, F.adaptive_avg_pool2d(aged / 100, grid)).float()
+        colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+        target, nearest = soft_encode(chroma, colornet.bins)
+        with torch.no_grad():
+            _update_prior(colornet.prior, nearest)
+            weights = rebalancing_weights(colornet.prior @ self.smoothing, self.config.rebalance)
+        cross_entropy = -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
+        return (weights[nearest] * cross_entropy).mean()[None]
 
+    @torch.no_grad()
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
-        """Per held-back photo: gray on top, the network's colours, the true colours at the bottom."""
-        size, columns = self.config.image_size, []
-        for photo in photos:
+        """Per held-back photo (gray, as colorize sees it): gray on top, the network's colours, the true ones."""
+        columns = []
+        for photo in photos:  # one height for all (columns of a sheet line up), about the working size's
             height, width = photo.shape[-2:]
-            photo = resize_to(photo, (size, max(1, round(width * size / height)))).to(device)
-            maps, lightness, _ = self._inputs(photo)
-            chroma = F.interpolate(net(maps, lightness), size=photo.shape[-2:], mode="bilinear", align_corners=False)
-            full_lightness = rgb_to_lab(photo)[:, :1]
-            colored = lab_to_rgb_in_gamut(full_lightness, chroma)
-            columns.append([gray_rgb(full_lightness).cpu(), colored.cpu(), photo.cpu()])
+            photo = resize_to(photo, (PREVIEW_HEIGHT, max(1, round(width * PREVIEW_HEIGHT / height)))).to(device)
+            lightness = lightness_of(photo)
+            maps = self.vgg(gray_rgb(lightness).contiguous(memory_format=memory_format(device)))
+            grid = tuple(maps["relu3_1"].shape[-2:])
+            chroma = net.chroma(maps, F.adaptive_avg_pool2d(lightness / 100, grid))
+            chroma = F.interpolate(chroma, size=photo.shape[-2:], mode="bilinear", align_corners=False)
+            columns.append([gray_rgb(lightness).cpu(), lab_to_rgb_in_gamut(lightness, chroma).cpu(), photo.cpu()])
         return preview_sheet(columns)
 
     def metadata(self) -> dict[str, object]:
-        return {"colorize": {"features": list(MATCH_LAYERS), "weights": "caffe"}}
+        return {"colorize": {"features": list(MATCH_LAYERS), "weights": "caffe", "bins": "zhang2016 a*b* step 10",
+                             "rebalance": self.config.rebalance}}
+
+
+def soft_encode(chroma: torch.Tensor, bins: torch.Tensor, neighbours: int = SOFT_NEIGHBOURS
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Zhang et al. 2016, section 2.1: each true a*b* (N, 2, h, w) as a distribution (N, Q, h, w) over its
+    `neighbours` nearest cells, weighted by a Gaussian of sigma SOFT_SIGMA; and the nearest cell (N, h, w)."""
+    flat = chroma.movedim(1, -1).reshape(-1, 2)
+    distances = torch.cdist(flat, bins.to(flat))
+    near, index = distances.topk(neighbours, dim=1, largest=False)
+    weights = torch.softmax(-near**2 / (2 * SOFT_SIGMA**2), dim=1)
+    target = torch.zeros_like(distances).scatter_(1, index, weights)
+    batch, _, height, width = chroma.shape
+    return (target.reshape(batch, height, width, -1).movedim(-1, 1),
+            index[:, 0].reshape(batch, height, width))
+
+
+def rebalancing_weights(prior: torch.Tensor, rebalance: float) -> torch.Tensor:
+    """Zhang et al. 2016, eq. 4: w proportional to 1 / ((1 - lambda) p + lambda / Q), normalized so that the
+    expected weight under the prior is 1 (lambda = 1: no rebalancing; 0: rare colours count as common ones)."""
+    if prior.sum() <= 0:
+        return torch.ones_like(prior)
+    prior = prior / prior.sum()
+    weights = 1 / ((1 - rebalance) * prior + rebalance / len(prior))
+    return weights / (prior * weights).sum()
+
+
+def _update_prior(prior: torch.Tensor, nearest: torch.Tensor) -> None:
+    """The training photos' distribution over the cells: a running mean over the batches (the first sets it)."""
+    counts = torch.bincount(nearest.flatten(), minlength=len(prior)).to(prior)
+    histogram = counts / counts.sum()
+    if prior.sum() <= 0:
+        prior.copy_(histogram)
+    else:
+        prior.mul_(PRIOR_MOMENTUM).add_(histogram, alpha=1 - PRIOR_MOMENTUM)

@@ -162,6 +162,7 @@ class StyleObjective:
 
     task = STYLE.name
     native_crops = False  # random resized crops: every crop is resampled anyway
+    cpu_bf16 = False  # not measured in bf16 on a CPU: fp32 there
     loss_names = ("content", "style", "tv")
 
     def __init__(self, config: StyleTrainConfig, style: Path, credit: dict[str, str] | None = None) -> None:

@@ -50,6 +50,8 @@ class Objective(Protocol):
     # to fit, teaches blur; a transform that resizes every crop anyway (style) does not care.
     native_crops: bool
     loss_names: tuple[str, ...]  # names of the weighted terms loss() returns, in order
+    # Whether its loss may run under bf16 autocast on a CPU with AMX (device.autocast_dtype).
+    cpu_bf16: bool
 
     def inputs(self) -> dict[str, str]:
         """Fingerprints of what is learned from besides the photos (e.g. the style image's hash)."""

@@ -229,6 +229,7 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
 
     task = UPSCALE.name
     native_crops = True  # the crops are the photos' own pixels: the targets
+    cpu_bf16 = False  # not measured in bf16 on a CPU: fp32 there
     loss_names = ("pixel", "perceptual")
 
     def build(self) -> nn.Module:

@@ -277,7 +277,7 @@ class _Run:
         layout = memory_format(device)
         net.to(device, memory_format=layout)
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
-        amp_dtype = autocast_dtype(device) if config.amp else None
+        amp_dtype = autocast_dtype(device, self.objective.cpu_bf16) if config.amp else None
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         dataset = ImageFiles(split.train, self.objective.transform(), config.seed)
         sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world, config.batch_size)
@@ -322,7 +322,7 @@ class _Run:
         """One optimizer step on a batch (mixed precision, the learning-rate schedule), counted."""
         config = self.config
         batch = _to_device(batch, self.device, parts.layout)
-        with autocast(self.device, enabled=parts.amp_dtype is not None):
+        with autocast(self.device, parts.amp_dtype is not None, self.objective.cpu_bf16):
             weighted = self.objective.loss(parts.model, batch)
         loss = weighted.sum()
         for group in parts.optimizer.param_groups:

@@ -1,0 +1,91 @@
+"""What time does to a photo: the simulated damage of an old print or its scan, on the lightness.
+
+The automatic colorizer learns from clean colour photos made gray; old photos are not clean gray photos.
+Trained on the clean ones only, colours collapse on a real scan (the features of grain and scratches are not
+those of any training photo). Wan et al. 2020 ("Bringing Old Photos Back to Life") train their restoration
+on photos aged the same way: scratches and dust, film-grain noise, blur, and changes of contrast and colour.
+Each is drawn with its own probability and strength, so that some crops stay clean.
+- faded contrast and lifted blacks (a print's dyes and silver fade, the paper yellows);
+- toning: sepia or cyan (selenium, cyanotype), which colorize reduces to lightness (what is left is a
+  changed tone curve);
+- blur (an old lens, a soft scan);
+- film grain: noise, blurred a little (grain clumps), stronger in the mid-tones;
+- scratches and dust: thin bright or dark lines and specks.
+Everything here takes and returns lightness L* in [0, 100] as (1, 1, H, W), and draws from the global torch
+generator (the training data seeds it per sample, see training/data.py).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from stylize.colorspace import lab_to_rgb, rgb_to_lab
+from stylize.tensors import gaussian_blur
+
+# Tones of old prints as sRGB multipliers of a gray (sepia: a warm brown; cyanotype: a Prussian blue).
+TONES = {"sepia": (1.0, 0.82, 0.62), "cyan": (0.62, 0.84, 1.0)}
+
+
+def _chance(probability: float) -> bool:
+    return bool(torch.rand(()) < probability)
+
+
+def _between(low: float, high: float) -> float:
+    return low + (high - low) * float(torch.rand(()))
+
+
+def fade(lightness: torch.Tensor, contrast: float, lift: float) -> torch.Tensor:
+    """Contrast scaled about the mid-gray by `contrast`, then the blacks lifted by `lift` L* units."""
+    faded = 50 + (lightness - 50) * contrast
+    return lift + faded * (100 - lift) / 100
+
+
+def tone(lightness: torch.Tensor, name: str, amount: float = 1.0) -> torch.Tensor:
+    """sRGB of a gray tinted with one of TONES (amount 0: neutral gray, 1: the full tone)."""
+    gray = lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)).clamp(0, 1)
+    tint = torch.tensor(TONES[name], dtype=gray.dtype, device=gray.device).view(1, 3, 1, 1)
+    return gray * (1 - amount + amount * tint)
+
+
+def grain(lightness: torch.Tensor, strength: float, clump: float) -> torch.Tensor:
+    """Film grain of `strength` L* units, blurred by `clump` px, strongest in the mid-tones."""
+    noise = gaussian_blur(torch.randn_like(lightness), clump)
+    noise = noise / noise.std().clamp(min=1e-6)
+    midtones = 1 - ((lightness - 50) / 50) ** 2
+    return lightness + strength * (0.4 + 0.6 * midtones) * noise
+
+
+def scratches(lightness: torch.Tensor, count: int) -> torch.Tensor:
+    """`count` thin, long, nearly vertical lines and as many specks of dust, each bright or dark."""
+    height, width = lightness.shape[-2:]
+    ys = torch.arange(height, dtype=lightness.dtype, device=lightness.device)[:, None]
+    xs = torch.arange(width, dtype=lightness.dtype, device=lightness.device)[None]
+    damaged = lightness.clone()
+    for _ in range(count):
+        value = 95.0 if _chance(0.6) else 10.0
+        x0, slope = _between(0, width), _between(-0.15, 0.15)
+        top, bottom = sorted((_between(0, height), _between(0, height)))
+        line = ((xs - x0 - slope * ys).abs() < _between(0.5, 1.5)) & (ys >= top) & (ys <= bottom)
+        damaged = torch.where(line, torch.full_like(damaged, value), damaged)
+        cy, cx, radius = _between(0, height), _between(0, width), _between(0.7, 2.5)
+        speck = (ys - cy) ** 2 + (xs - cx) ** 2 < radius**2
+        damaged = torch.where(speck, torch.full_like(damaged, value), damaged)
+    return damaged
+
+
+def old_print(lightness: torch.Tensor) -> torch.Tensor:
+    """A random mix of the degradations above (some crops untouched), lightness in and out."""
+    if _chance(0.25):
+        return lightness
+    if _chance(0.6):
+        lightness = fade(lightness, _between(0.55, 1.0), _between(0.0, 18.0))
+    if _chance(0.3):
+        toned = tone(lightness, "sepia" if _chance(0.7) else "cyan", _between(0.3, 1.0))
+        lightness = rgb_to_lab(toned)[:, :1]
+    if _chance(0.4):
+        lightness = gaussian_blur(lightness, _between(0.5, 1.5))
+    if _chance(0.5):
+        lightness = grain(lightness, _between(1.0, 5.0), _between(0.0, 1.0))
+    if _chance(0.25):
+        lightness = scratches(lightness, int(torch.randint(1, 5, ())))
+    return lightness.clamp(0, 100)
