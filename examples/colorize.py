@@ -1,8 +1,15 @@
-"""Regenerate examples/colorize.jpg: black-and-white photos brought back to colour.
+"""Regenerate examples/colorize.jpg and examples/old_photos.jpg: black-and-white photos brought back to colour.
 
-Top row: the left part of the coffee photo made gray, colorized with the right part as the reference
-(`stylize colorize left.png --reference right.png`), and the true colours. Bottom row: the cat made gray,
-colorized automatically (no reference), and the true colours.
+colorize.jpg. Top row: the left part of the coffee photo made gray, colorized with the right part as the
+reference (`stylize colorize left.png --reference right.png`), and the true colours. Bottom row: the cat made
+gray, colorized automatically (no reference), and the true colours.
+
+old_photos.jpg: old-style photos of people, colorized automatically. Rows: the astronaut
+(examples/astronaut.jpg) aged as a faded, grainy sepia print; a held-out photo of a firefighter
+(../shared/data/photos/bsd100_img_056.jpg, never trained on; the row is left out without it) aged as a
+faded, scratched, grainy print; the cameraman (examples/cameraman.jpg), a real black-and-white photo.
+Columns: what `stylize colorize` is given, what it returns, and the true colours where there are some. The
+ageing is stylize/degrade.py's, with fixed settings.
 
 Run: python examples/colorize.py
 """
@@ -15,37 +22,80 @@ import torch
 from PIL import Image, ImageDraw
 
 from stylize.colorspace import rgb_to_lab
+from stylize.degrade import fade, grain, scratches, tone
 from stylize.images import load_image, save_image, tensor_to_pil
 from stylize.tasks.colorize import Colorizer, automatic_model, gray_rgb
+from stylize.tensors import gaussian_blur
 
 HERE = Path(__file__).resolve().parent
+HELD_OUT_PORTRAIT = HERE.parents[1] / "shared" / "data" / "photos" / "bsd100_img_056.jpg"
+OLD_PHOTO_HEIGHT = 300
 LABEL = 22
 
+Row = list[tuple[str, torch.Tensor]]
 
-def main() -> None:
-    coffee = load_image(HERE / "coffee.jpg").pixels
-    width = coffee.shape[-1]
-    left, right = coffee[..., : width * 3 // 5], coffee[..., width * 3 // 5 :]
-    gray_left = gray_rgb(rgb_to_lab(left)[:, :1])
-    from_reference = Colorizer([("right part", right)], device="cpu")(gray_left)
-    rows = [[("gray", gray_left), ("--reference: the right part", from_reference), ("true colours", left)]]
-    model = automatic_model()
-    if model is not None:
-        cat = load_image(HERE / "chelsea.jpg", 360).pixels
-        gray_cat = gray_rgb(rgb_to_lab(cat)[:, :1])
-        automatic = Colorizer([], device="cpu", model=model)(gray_cat)
-        rows.append([("gray", gray_cat), ("automatic (no reference)", automatic), ("true colours", cat)])
+
+def save_sheet(rows: list[Row], name: str, quality: int = 88) -> None:
+    """Labelled images in rows, each cell as wide as the widest image, written to examples/NAME."""
     heights = [max(p.shape[-2] for _, p in row) + LABEL for row in rows]
     cell = max(p.shape[-1] for row in rows for _, p in row)
-    sheet = Image.new("RGB", (cell * 3, sum(heights)), "white")
+    sheet = Image.new("RGB", (cell * max(len(row) for row in rows), sum(heights)), "white")
     draw = ImageDraw.Draw(sheet)
     for r, row in enumerate(rows):
         for c, (label, pixels) in enumerate(row):
             x, y = c * cell, sum(heights[:r])
             draw.text((x + 6, y + 5), label, fill="black")
             sheet.paste(tensor_to_pil(pixels), (x, y + LABEL))
-    save_image(sheet, HERE / "colorize.jpg", quality=88)
-    print(f"wrote {HERE / 'colorize.jpg'}")
+    save_image(sheet, HERE / name, quality=quality)
+    print(f"wrote {HERE / name}")
+
+
+def sepia_print(pixels: torch.Tensor) -> torch.Tensor:
+    lightness = grain(fade(rgb_to_lab(pixels)[:, :1], 0.75, 8), 3.0, 0.6).clamp(0, 100)
+    return tone(lightness, "sepia", 0.9)
+
+
+def worn_print(pixels: torch.Tensor) -> torch.Tensor:
+    lightness = gaussian_blur(fade(rgb_to_lab(pixels)[:, :1], 0.65, 12), 0.8)
+    return gray_rgb(scratches(grain(lightness, 4.0, 0.8), 3).clamp(0, 100))
+
+
+def reference_and_cat(model: torch.nn.Module | None) -> list[Row]:
+    coffee = load_image(HERE / "coffee.jpg").pixels
+    width = coffee.shape[-1]
+    left, right = coffee[..., : width * 3 // 5], coffee[..., width * 3 // 5 :]
+    gray_left = gray_rgb(rgb_to_lab(left)[:, :1])
+    from_reference = Colorizer([("right part", right)], device="cpu")(gray_left)
+    rows = [[("gray", gray_left), ("--reference: the right part", from_reference), ("true colours", left)]]
+    if model is not None:
+        cat = load_image(HERE / "chelsea.jpg", 360).pixels
+        gray_cat = gray_rgb(rgb_to_lab(cat)[:, :1])
+        automatic = Colorizer([], device="cpu", model=model)(gray_cat)
+        rows.append([("gray", gray_cat), ("automatic (no reference)", automatic), ("true colours", cat)])
+    return rows
+
+
+def old_photos(model: torch.nn.Module) -> list[Row]:
+    colorizer = Colorizer([], device="cpu", model=model)
+    torch.manual_seed(0)
+    astronaut = load_image(HERE / "astronaut.jpg", OLD_PHOTO_HEIGHT).pixels
+    examples = [("a sepia print", sepia_print(astronaut), astronaut)]
+    if HELD_OUT_PORTRAIT.is_file():
+        firefighter = load_image(HELD_OUT_PORTRAIT, OLD_PHOTO_HEIGHT).pixels
+        examples.append(("a worn print", worn_print(firefighter), firefighter))
+    examples.append(("a black-and-white photo", load_image(HERE / "cameraman.jpg", OLD_PHOTO_HEIGHT).pixels, None))
+    rows = []
+    for label, old, truth in examples:
+        row = [(label, old), ("stylize colorize (automatic)", colorizer(old))]
+        rows.append(row + ([("true colours", truth)] if truth is not None else []))
+    return rows
+
+
+def main() -> None:
+    model = automatic_model()
+    save_sheet(reference_and_cat(model), "colorize.jpg")
+    if model is not None:
+        save_sheet(old_photos(model), "old_photos.jpg", quality=85)
 
 
 if __name__ == "__main__":
