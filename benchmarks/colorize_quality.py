@@ -37,10 +37,10 @@ import numpy as np
 import torch
 from skimage.color import deltaE_ciede2000
 
-from stylize.colorspace import lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.colorspace import gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.images import load_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, automatic_model, gray_rgb
+from stylize.tasks.colorize import Colorizer, automatic_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"

@@ -21,10 +21,10 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageDraw
 
-from stylize.colorspace import rgb_to_lab
+from stylize.colorspace import gray_rgb, rgb_to_lab
 from stylize.degrade import fade, grain, scratches, tone
 from stylize.images import load_image, save_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, automatic_model, gray_rgb
+from stylize.tasks.colorize import Colorizer, automatic_model
 from stylize.tensors import gaussian_blur
 
 HERE = Path(__file__).resolve().parent

@@ -81,6 +81,11 @@ def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
     return _linear_to_srgb(linear)
 
 
+def gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
+    """The neutral gray sRGB image (N, 3, H, W) of a given L* (N, 1, H, W): the photo without its colour."""
+    return lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)).clamp(0, 1)
+
+
 def lab_to_rgb_in_gamut(lightness: torch.Tensor, chroma: torch.Tensor, iterations: int = 12) -> torch.Tensor:
     """sRGB in [0, 1] with exactly this L (N, 1, H, W) and the chroma (N, 2, H, W) scaled down per pixel
     just enough to fit the sRGB gamut: clipping RGB instead would change the lightness.

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import torch
 
-from stylize.colorspace import lab_to_rgb, rgb_to_lab
+from stylize.colorspace import gray_rgb, rgb_to_lab
 from stylize.tensors import gaussian_blur
 
 # Tones of old prints as sRGB multipliers of a gray (sepia: a warm brown; cyanotype: a Prussian blue).
@@ -42,7 +42,7 @@ def fade(lightness: torch.Tensor, contrast: float, lift: float) -> torch.Tensor:
 
 def tone(lightness: torch.Tensor, name: str, amount: float = 1.0) -> torch.Tensor:
     """sRGB of a gray tinted with one of TONES (amount 0: neutral gray, 1: the full tone)."""
-    gray = lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)).clamp(0, 1)
+    gray = gray_rgb(lightness)
     tint = torch.tensor(TONES[name], dtype=gray.dtype, device=gray.device).view(1, 3, 1, 1)
     return gray * (1 - amount + amount * tint)
 

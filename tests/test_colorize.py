@@ -10,9 +10,9 @@ from conftest import gradient_image, stripes_image
 from PIL import Image
 from safetensors.torch import save_file
 
-from stylize.colorspace import lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.colorspace import gray_rgb, lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.images import load_image
-from stylize.tasks.colorize import Colorizer, gray_rgb
+from stylize.tasks.colorize import Colorizer
 
 
 def scene(seed: int = 0, size: int = 96) -> torch.Tensor:

@@ -39,8 +39,9 @@ from PIL import Image
 from torch import nn
 
 from stylize.batch import Job, Output
-from stylize.colorspace import ab_bins, lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.colorspace import ab_bins, gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig, ColorizeTrainConfig
+from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
@@ -110,11 +111,6 @@ def automatic_model(model: str | Path | None = None) -> nn.Module | None:
 def lightness_of(pixels: torch.Tensor) -> torch.Tensor:
     """L* (N, 1, H, W) in [0, 100] of an sRGB batch."""
     return rgb_to_lab(pixels)[:, :1]
-
-
-def gray_rgb(lightness: torch.Tensor) -> torch.Tensor:
-    """The neutral gray sRGB image of a given L*: what the photo looks like without colour."""
-    return lab_to_rgb(torch.cat([lightness, torch.zeros_like(lightness).expand(-1, 2, -1, -1)], dim=1)).clamp(0, 1)
 
 
 def is_gray(pixels: torch.Tensor, tolerance: float = 2.0) -> bool:
@@ -369,19 +365,17 @@ class ColorCrops:
     its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel."""
 
     def __init__(self, size: int, working_size: int) -> None:
-        self.size, self.working_size = size, working_size
-
-    def __call__(self, image: Image.Image) -> torch.Tensor:
         from torchvision.transforms import v2
 
-        from stylize.degrade import old_print
+        self.size, self.working_size = size, working_size
+        self.crop = v2.Compose([v2.RandomCrop(size), v2.RandomHorizontalFlip()])
 
+    def __call__(self, image: Image.Image) -> torch.Tensor:
         # As colorize: shrunk to the working size, never enlarged (a small photo is seen at its own size).
         working = round(self.working_size * 1.4 ** (2 * float(torch.rand(())) - 1))
         scale = max(self.size, min(working, max(image.size))) / max(image.size)
-        size = (max(self.size, round(image.height * scale)), max(self.size, round(image.width * scale)))
-        crop = v2.Compose([v2.Resize(size, antialias=True), v2.RandomCrop(self.size), v2.RandomHorizontalFlip()])
-        pixels = pil_to_tensor(crop(image))
+        size = (max(self.size, round(image.width * scale)), max(self.size, round(image.height * scale)))
+        pixels = pil_to_tensor(self.crop(image.resize(size, Image.Resampling.BILINEAR)))
         return torch.cat([pixels, old_print(lightness_of(pixels)) / 100], dim=1)[0]
 
 
