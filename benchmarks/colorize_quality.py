@@ -13,7 +13,8 @@ Methods, side by side on the same pairs:
   plain      our feature matching with the chroma upsampled bilinearly (no edge-aware step)
   ours       `stylize colorize` as shipped
 
-Automatic (no reference, issue 31's protocol): each held-out photo whole (512 px), made gray, colorized by
+Automatic (no reference, issue 31's protocol): each held-out colour photo whole (512 px; the black-and-white
+ones are left out and named), made gray, colorized by
 the automatic network (the shipped colorize-auto, and each --model); beside it, the gray photo. Scores: the
 mean CIEDE2000 as above, and the colourfulness of Hasler & Suesstrunk 2003 (M = sigma_rgyb + 0.3 mu_rgyb on
 0-255 sRGB) of the results over that of the true photos (the mean of each): a muted result is far below 1.
@@ -40,7 +41,7 @@ from skimage.color import deltaE_ciede2000
 from stylize.colorspace import gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.images import load_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, automatic_model
+from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -116,8 +117,12 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
         colorizers[Path(model).stem] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(model))
     scores = {name: ([], []) for name in colorizers}
     true_colourfulness, seconds = [], {name: 0.0 for name in colorizers}
+    black_and_white = []
     for path in photos:
         truth = load_image(path).pixels
+        if is_gray(truth):  # the protocol scores colour photos: a black-and-white one has no colours to find
+            black_and_white.append(path.name)
+            continue
         gray = gray_rgb(rgb_to_lab(truth)[:, :1])
         true_colourfulness.append(colourfulness(truth))
         for name, colorizer in colorizers.items():
@@ -126,11 +131,16 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
             seconds[name] += time.perf_counter() - started
             scores[name][0].append(ciede2000(result, truth))
             scores[name][1].append(colourfulness(result))
-    print(f"automatic: {len(photos)} held-out photos from {PHOTOS}, whole, made gray, no reference")
+    scored = len(photos) - len(black_and_white)
+    if not scored:
+        raise SystemExit("the held-out photos are all black and white: no colours to score")
+    print(f"automatic: {scored} held-out colour photos from {PHOTOS}, whole, made gray, no reference")
+    if black_and_white:
+        print(f"  (left out, black and white themselves: {', '.join(black_and_white)})")
     print(f"  {'':<24} {'CIEDE2000':>9} {'colourfulness':>14} {'s/photo':>8}")
     for name, (distances, colours) in scores.items():
         ratio = np.mean(colours) / np.mean(true_colourfulness)
-        print(f"  {name:<24} {np.mean(distances):9.2f} {ratio:14.2f} {seconds[name] / len(photos):8.2f}")
+        print(f"  {name:<24} {np.mean(distances):9.2f} {ratio:14.2f} {seconds[name] / scored:8.2f}")
     print("  (CIEDE2000 lower is better; colourfulness as a fraction of the true photos', 1 is theirs)")
 
 

@@ -180,6 +180,24 @@ def test_a_fresh_automatic_network_prefers_no_colour_and_ignores_the_scale_of_th
     assert torch.allclose(net(features, lightness), net(scaled, lightness), atol=1e-3)
 
 
+def test_a_mirrored_photo_gets_the_mirrored_automatic_colours():
+    """Test-time flipping: the chroma is the average of the network's on the photo and on its mirror image,
+    so a photo and its mirror image get mirror-image colours (one pass would not: VGG19 is not symmetric)."""
+    from stylize.nets.colornet import ColorNet
+
+    torch.manual_seed(0)
+    net = ColorNet(width=8)
+    torch.nn.init.normal_(net.out.weight, std=0.5)
+    colorizer = Colorizer([], device="cpu", model=net)
+    photo = gray_rgb(rgb_to_lab(scene(seed=3, size=128)[..., :96])[:, :1])  # the house off centre
+    straight, mirrored = colorizer(photo), colorizer(photo.flip(-1)).flip(-1)
+    assert delta(straight, photo) > 2  # coloured
+    assert delta(straight, mirrored) < 1e-3
+    single = Colorizer([], device="cpu", model=net)
+    single._predicted_chroma = lambda maps, working, guide: net.chroma(maps, guide)  # one pass, for contrast
+    assert delta(single(photo), single(photo.flip(-1)).flip(-1)) > 0.02
+
+
 def test_annealed_mean_reads_a_toy_distribution_between_its_mean_and_its_mode():
     """Zhang et al. 2016, eq. 5: T = 1 is the mean (the gray average of two opposite colours), T -> 0 the
     mode, 0.38 in between but near the mode."""

@@ -287,7 +287,7 @@ class Colorizer:
         features, grid = flatten_features(maps)
         guide = F.adaptive_avg_pool2d(working / 100, grid)
         if not references:  # automatic: the network predicts the chroma from the same features
-            chroma_map = self.model.chroma(maps, guide) * self.config.strength
+            chroma_map = self._predicted_chroma(maps, working, guide) * self.config.strength
             return self._coefficients(chroma_map, guide), guide
         ref_features = torch.cat([r.features for r in references])
         ref_chroma = torch.cat([r.chroma for r in references])
@@ -304,6 +304,14 @@ class Colorizer:
         confidence = ((torch.cat(best) - CONFIDENCE_FLOOR) / CONFIDENCE_RAMP).clamp(0, 1).reshape(1, 1, *grid)
         chroma_map = _fill_unconfident(chroma_map, confidence, ref_chroma.mean(dim=0).view(1, 2, 1, 1))
         return self._coefficients(chroma_map * self.config.strength, guide), guide
+
+    def _predicted_chroma(self, maps: dict[str, torch.Tensor], working: torch.Tensor,
+                          guide: torch.Tensor) -> torch.Tensor:
+        """The automatic network's chroma, averaged with its chroma of the mirrored photo: test-time flipping,
+        as Krizhevsky et al. 2012 averaged over mirrored crops (issue 31: CIEDE2000 9.92 -> 9.82 on the
+        held-out photos, for a second pass of VGG19 at the working size)."""
+        mirrored = self.vgg(gray_rgb(working.flip(-1)).contiguous(memory_format=self.layout))
+        return (self.model.chroma(maps, guide) + self.model.chroma(mirrored, guide.flip(-1)).flip(-1)) / 2
 
     def _coefficients(self, chroma_map: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """The guided filter's linear model (a, b: chroma = a * L + b), or a = 0 for plain bilinear."""
