@@ -114,7 +114,8 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
     if shipped is not None:
         colorizers["colorize-auto"] = Colorizer([], ColorizeConfig(), "cpu", model=shipped)
     for model in models:
-        colorizers[Path(model).stem] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(model))
+        name = Path(model).stem if Path(model).stem not in colorizers else model  # a retrained colorize-auto
+        colorizers[name] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(model))
     scores = {name: ([], []) for name in colorizers}
     true_colourfulness, seconds = [], {name: 0.0 for name in colorizers}
     black_and_white = []

@@ -478,7 +478,7 @@ class ColorizeTrainConfig(TrainConfig):
     image_size: int = setting(224, "Side of the square training crops in px (cut at the scale colorize works at).",
                               min=64)
     batch_size: int = setting(8, "Crops per step on each process.", min=1)
-    # 1200 steps of 8: the shipped model's 9600 crops; on a few hundred photos longer runs learn the photos
+    # 1200 steps of 8: twice the shipped model's 4800 crops; on a few hundred photos longer runs learn the photos
     # (issue 31: 32000 crops of 248 photos scored worse on held-out photos than the gray input).
     steps: int | None = setting(1200, "Optimizer steps (batches); ignored when --epochs is given. With a few "
                                       "hundred photos more steps learn the photos, not colours.", min=1)

@@ -74,17 +74,22 @@ def scratches(lightness: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def old_print(lightness: torch.Tensor) -> torch.Tensor:
-    """A random mix of the degradations above (some crops untouched), lightness in and out."""
-    if _chance(0.25):
+    """A random mix of the degradations above (some crops untouched), lightness in and out.
+
+    The ageing also keeps the colorizer from learning the few photos' fine texture: measured on clean held-out
+    photos (issue 31), a colorizer trained on clean crops only scored CIEDE2000 10.52 against 9.82, and this
+    heavier mix (one crop in ten clean, not one in four; fading, blur and grain more often) 10.08 against 10.17.
+    """
+    if _chance(0.1):
         return lightness
-    if _chance(0.6):
+    if _chance(0.7):
         lightness = fade(lightness, _between(0.55, 1.0), _between(0.0, 18.0))
     if _chance(0.3):
         toned = tone(lightness, "sepia" if _chance(0.7) else "cyan", _between(0.3, 1.0))
         lightness = rgb_to_lab(toned)[:, :1]
-    if _chance(0.4):
-        lightness = gaussian_blur(lightness, _between(0.5, 1.5))
     if _chance(0.5):
+        lightness = gaussian_blur(lightness, _between(0.5, 1.5))
+    if _chance(0.6):
         lightness = grain(lightness, _between(1.0, 5.0), _between(0.0, 1.0))
     if _chance(0.25):
         lightness = scratches(lightness, int(torch.randint(1, 5, ())))
