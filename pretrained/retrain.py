@@ -137,8 +137,8 @@ MODELS = [
     # crops cut at the scale colorize sees photos at. Measured on the held-out photos (issue 31, 28 photos): longer
     # runs learn the 248 photos (2000 steps: CIEDE2000 11.18, 3000 rebalanced: 12.41, against 9.92 at 600), and
     # Zhang et al.'s rebalancing trades accuracy for colour (600 steps at 0.75: 11.83, colourfulness 0.83).
-    # Crops of 256 px rather than 16 of 176 px (more of the scene in each; 26 colour photos: 10.17 -> 9.93 with
-    # the heavier ageing of degrade.py); 1200 steps with dropout on the columns scored 10.74 against 9.82.
+    # 8 crops of 256 px rather than 16 of 176 px (more of the scene in each; 26 colour photos: 10.17 -> 9.93 with
+    # the heavier ageing of degrade.py; 320 px: 10.15); 1200 steps with dropout on the columns: 10.74 against 9.82.
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",
