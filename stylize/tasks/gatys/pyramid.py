@@ -41,5 +41,7 @@ def compose_levels(levels: Sequence[torch.Tensor]) -> torch.Tensor:
     image = levels[0]
     size = tuple(image.shape[-2:])
     for k, level in enumerate(levels[1:], start=1):
-        image = image + LEVEL_GAIN**k * enlarge_bilinear(level, size)
+        # The gain before enlarging (the same sum, as both are linear): the product at the level's own size,
+        # in the forward and in the backward, instead of at the full size.
+        image = image + enlarge_bilinear(LEVEL_GAIN**k * level, size)
     return image
