@@ -11,7 +11,9 @@ measured right before each command, so the ratio holds on any machine): our own 
 (channels_last, cut at relu5_1), the strictest unit. The mean table also gives the time in "plain" steps:
 torchvision's VGG19 features as they come (all 16 convolutions, contiguous memory), 1.2 to 1.3 times slower
 on a 2-core CPU (1.88 to 1.98 against 1.49 to 1.52 s at 512x384), a likelier meaning of "one raw VGG19 step"
-to a reader.
+to a reader. The raw step stays fp32 where the default runs its passes in bf16 (--precision auto on a CPU with
+AMX or a CUDA card with bf16): the unit is the machine's fp32 speed, bf16's gain shows as fewer raw steps, and
+each pair's header gives what a bf16 pass costs in raw steps.
 
 Rows: "old default" (300 L-BFGS steps at full size, the default before the schedule of issue 14), the
 current default, and pastiche with as many steps as fit in the current default's wall time.
@@ -50,7 +52,7 @@ from pathlib import Path
 import torch
 import torchvision
 
-from stylize.device import memory_format
+from stylize.device import has_amx, memory_format
 from stylize.images import load_image
 from stylize.losses import gram
 from stylize.tensors import resize_longest, resize_to
@@ -87,15 +89,16 @@ class Evaluator:
 
 
 def _seconds_per_pass(network: torch.nn.Module, shape: tuple[int, ...], layout: torch.memory_format,
-                      repeats: int) -> float:
+                      repeats: int, bf16: bool = False) -> float:
     """Seconds of one forward+backward (to the input) of a frozen network at this size, after a warm-up."""
     network.requires_grad_(False)
     pixels = torch.rand(shape, requires_grad=True)
 
     def once() -> None:
-        output = network(pixels.contiguous(memory_format=layout))
+        with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+            output = network(pixels.contiguous(memory_format=layout))
         outputs = output.values() if isinstance(output, dict) else [output]
-        sum(o.sum() for o in outputs).backward()
+        sum(o.float().sum() for o in outputs).backward()
 
     once()
     started = time.perf_counter()
@@ -115,9 +118,10 @@ def _plain_network() -> torch.nn.Module:
     return torchvision.models.vgg19().features
 
 
-def raw_step_seconds(shape: tuple[int, ...], repeats: int = 3) -> float:
-    """One forward+backward of VGG19 as the optimization runs it (cut at relu5_1, channels_last) at this size."""
-    return _seconds_per_pass(_raw_network(), shape, memory_format(torch.device("cpu")), repeats)
+def raw_step_seconds(shape: tuple[int, ...], repeats: int = 3, bf16: bool = False) -> float:
+    """One forward+backward of VGG19 as the optimization runs it (cut at relu5_1, channels_last) at this size,
+    in fp32 (the unit) or bf16."""
+    return _seconds_per_pass(_raw_network(), shape, memory_format(torch.device("cpu")), repeats, bf16)
 
 
 def plain_step_seconds(shape: tuple[int, ...], repeats: int = 3) -> float:
@@ -162,6 +166,8 @@ class PairRun:
         self.shape = tuple(photo.shape)
         # The plain step's cost relative to ours, measured side by side (a ratio holds on a noisy machine).
         self.plain_ratio = plain_step_seconds(self.shape) / raw_step_seconds(self.shape)
+        # What the default's bf16 (device.optimization_dtype, on CPUs with AMX) makes of the same pass.
+        self.bf16_ratio = raw_step_seconds(self.shape, bf16=True) / raw_step_seconds(self.shape) if has_amx() else None
 
     def measure(self, label: str, command: list[str], output: Path, note: str = "") -> float:
         """Run the command, score its output, add the row; returns its seconds."""
@@ -201,8 +207,9 @@ def main() -> None:
             content, style = DATA / content_name, DATA / style_name
             photo, painting = load_image(content, args.size).pixels, load_image(style).pixels
             pair = PairRun(photo, painting, evaluator, rows)
+            bf16 = f", a bf16 one {pair.bf16_ratio:.2f}" if pair.bf16_ratio is not None else ""
             print(f"\n{content.name} x {style.name}: {photo.shape[-1]}x{photo.shape[-2]}, a plain step costs "
-                  f"{pair.plain_ratio:.2f} raw steps")
+                  f"{pair.plain_ratio:.2f} raw steps{bf16}")
             current_seconds = None
             for label, extra in variants.items():
                 output = folder / "out.png"

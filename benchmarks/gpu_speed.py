@@ -12,6 +12,7 @@ The example photo and style (examples/) are used, enlarged where a row needs a s
 from __future__ import annotations
 
 import argparse
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from gatys_time_to_quality import Evaluator
 from PIL import Image
 
 from stylize.config import FastConfig, GatysConfig, UpscaleConfig
@@ -39,17 +41,18 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def timed(function: Callable[[], object], device: torch.device, repeats: int = 3) -> float:
-    """Seconds of the fastest of `repeats` calls after one warm-up."""
+def timed(function: Callable[[], object], device: torch.device, repeats: int = 3,
+          statistic: Callable[[list[float]], float] = min) -> float:
+    """Seconds of `repeats` calls after one warm-up: the fastest, or another statistic of them."""
     function()
     _synchronize(device)
-    best = float("inf")
+    seconds = []
     for _ in range(repeats):
         started = time.perf_counter()
         function()
         _synchronize(device)
-        best = min(best, time.perf_counter() - started)
-    return best
+        seconds.append(time.perf_counter() - started)
+    return statistic(seconds)
 
 
 def command_seconds(arguments: list[str]) -> float:
@@ -64,8 +67,9 @@ def peak_rss_gb(arguments: list[str]) -> float:
     return int(result.stderr.strip().splitlines()[-1]) / 2**20
 
 
-def raw_step(device: torch.device, height: int, width: int, tf32: bool = False) -> float:
-    """One forward+backward of VGG19 cut at relu5_1 (the optimization's layers), fp32 or TF32."""
+def raw_step(device: torch.device, height: int, width: int, tf32: bool = False, repeats: int = 2,
+             statistic: Callable[[list[float]], float] = min, bf16: bool = False) -> float:
+    """One forward+backward of VGG19 cut at relu5_1 (the optimization's layers), fp32, TF32 or bf16."""
     config = GatysConfig()
     vgg = VGGFeatures(config.content_layers + config.style_layers).to(device, memory_format=memory_format(device))
     pixels = torch.rand(1, 3, height, width, device=device, requires_grad=True)
@@ -74,8 +78,8 @@ def raw_step(device: torch.device, height: int, width: int, tf32: bool = False) 
         features = vgg(pixels.contiguous(memory_format=memory_format(device)))
         sum(f.float().sum() for f in features.values()).backward()
 
-    with accelerated(device, exact=not tf32):
-        return timed(once, device, repeats=2)
+    with accelerated(device, exact=not tf32), torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+        return timed(once, device, repeats, statistic)
 
 
 def enlarged_photo(folder: Path, width: int, height: int) -> Path:
@@ -112,21 +116,35 @@ def main() -> None:
                                  "-o", str(folder / "quick.png")])
         row("`run` quick start, 512 px, whole process", f"{quick:.2f} s")
         content, style = load_image(PHOTO, 512).pixels, load_image(STYLE).pixels
-        stamps: list[float] = []
-        transfer = GatysTransfer([style], GatysConfig(), device)
-        started = time.perf_counter()
-        transfer(content, on_step=lambda info: stamps.append(time.perf_counter()))
-        _synchronize(device)
-        optimization = time.perf_counter() - started
         height, width = content.shape[-2:]
-        raw = raw_step(device, height, width)
-        row("the optimization itself, 512 px, in process", f"{optimization:.2f} s = {optimization / raw:.1f} raw steps")
-        steady = (stamps[-1] - stamps[-6]) / 5
-        row("one full-size step beside one raw fp32 step (512 px)", f"{steady / raw:.2f}x ({raw * 1000:.0f} ms raw)")
+        evaluator = Evaluator()
+        for precision in ("fp32", "auto"):
+            stamps: list[float] = []
+            transfer = GatysTransfer([style], GatysConfig(precision=precision), device)
+            label = "fp32" if transfer.dtype is None else "bf16"
+            label = label if precision != "auto" else f"the default ({label})"
+            started = time.perf_counter()
+            result = transfer(content, on_step=lambda info, stamps=stamps: stamps.append(time.perf_counter()))
+            _synchronize(device)
+            optimization = time.perf_counter() - started
+            # Like with like: the mean of the last five full-size steps beside the mean of five raw steps (the
+            # fastest raw step beside a mean step read 1.17x, where gatys_speed.py, means on both sides, read 1.10x).
+            raw = raw_step(device, height, width, repeats=5, statistic=statistics.mean)
+            steady = (stamps[-1] - stamps[-6]) / 5
+            content_error, style_error = evaluator(result, content, style)
+            row(f"the optimization at 512 px in process, {label}",
+                f"{optimization:.2f} s = {optimization / raw:.1f} raw fp32 steps; content {content_error:.3f}, "
+                f"style {style_error:.3f}")
+            row(f"one full-size step, {label}, beside one raw fp32 step",
+                f"{steady / raw:.2f}x ({raw * 1000:.0f} ms raw)")
+        row("raw VGG19[:relu5_1] fwd+bwd at 512 px, bf16",
+            f"{raw_step(device, height, width, bf16=True) * 1000:.0f} ms")
         if gpu:
             row("raw VGG19[:relu5_1] fwd+bwd at 2048x1536, fp32", f"{raw_step(device, 1536, 2048) * 1000:.0f} ms")
             row("raw VGG19[:relu5_1] fwd+bwd at 2048x1536, TF32",
                 f"{raw_step(device, 1536, 2048, tf32=True) * 1000:.0f} ms")
+            row("raw VGG19[:relu5_1] fwd+bwd at 2048x1536, bf16",
+                f"{raw_step(device, 1536, 2048, bf16=True) * 1000:.0f} ms")
             big = load_image(PHOTO, 2048).pixels
             row("the optimization at 2048 px, in process", f"{timed(lambda: transfer(big), device, 1):.2f} s")
             torch.cuda.reset_peak_memory_stats(device)

@@ -117,11 +117,38 @@ def autocast_dtype(device: torch.device, cpu_bf16: bool = False) -> torch.dtype 
     of 160 px took 0.115 s against 0.57 s in fp32 on 2 cores; for the callers that tolerate its 8-bit significand.
     """
     if device.type == "cpu" and cpu_bf16:
-        has_amx = getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-        return torch.bfloat16 if has_amx else None
+        return torch.bfloat16 if has_amx() else None
     if device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def has_amx() -> bool:
+    """Whether this CPU has AMX tiles (Intel Sapphire Rapids and later), where oneDNN's bf16 convolutions are
+    several times faster than fp32 ones."""
+    return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
+
+
+def optimization_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """bf16, or None for fp32: the precision of the optimization's VGG19 passes (tasks/gatys), for its
+    `precision` setting.
+
+    fp32 always None; bf16 wherever bf16 runs (ConfigError elsewhere); auto: bf16 where it is fast, a CPU with
+    AMX or a CUDA card with bf16 (Ampere and later), fp32 elsewhere. The Gram matrices, the losses and L-BFGS
+    stay fp32 (losses.py); only the convolutions round to bf16's 8-bit significand. On the four pairs of
+    benchmarks/gatys_time_to_quality.py (2-core CPU with AMX, the default run) bf16 scored content / style
+    0.754 / 0.168 against fp32's 0.754 / 0.169 in 11.4 s against 27.8 s. Emulated TF32 once broke a first
+    scale (accelerated's note) where bf16 did not: its error is in the features, not in L-BFGS's state.
+    """
+    if precision == "fp32":
+        return None
+    bf16_runs = device.type == "cpu" or (device.type == "cuda" and torch.cuda.is_bf16_supported())
+    if precision == "bf16":
+        if not bf16_runs:
+            raise DeviceError(f"--precision bf16 needs a CPU or a CUDA card with bf16, not {device}: use fp32")
+        return torch.bfloat16
+    fast = has_amx() if device.type == "cpu" else bf16_runs
+    return torch.bfloat16 if fast else None
 
 
 def autocast(device: torch.device, enabled: bool = True, cpu_bf16: bool = False) -> contextlib.AbstractContextManager:

@@ -28,6 +28,7 @@ from stylize.device import (
     available_memory,
     is_out_of_memory,
     memory_format,
+    optimization_dtype,
     resolve_device,
     seed_everything,
 )
@@ -91,6 +92,7 @@ class GatysTransfer:
         self.blend = blend
         self.device = resolve_device(device)
         self.memory_format = memory_format(self.device)
+        self.dtype = optimization_dtype(self.device, self.config.precision)
         cfg = self.config
         self.vgg = VGGFeatures(cfg.content_layers + cfg.style_layers, cfg.weights, cfg.pooling)
         self.vgg.to(self.device, memory_format=self.memory_format)
@@ -119,7 +121,13 @@ class GatysTransfer:
         return results
 
     def _features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        return self.vgg(pixels.contiguous(memory_format=self.memory_format))
+        """VGG19's features in fp32, computed in the configured precision (device.optimization_dtype): the
+        targets too, so that the output's features and theirs carry the same rounding."""
+        if self.dtype is None:
+            return self.vgg(pixels.contiguous(memory_format=self.memory_format))
+        with torch.autocast(self.device.type, dtype=self.dtype):
+            features = self.vgg(pixels.contiguous(memory_format=self.memory_format))
+        return {name: value.float() for name, value in features.items()}
 
     def style_grams(self, output_longest: int) -> list[dict[str, torch.Tensor]]:
         """Each style's Gram matrices for an output whose longer side is `output_longest` px (cached).
