@@ -54,6 +54,17 @@ def test_tiled_equals_untiled(scale):
     assert torch.allclose(tiled.runner(image), upscaler.runner(image), rtol=1e-5, atol=1e-4)
 
 
+def test_the_cpu_upscales_in_bf16_where_amx_makes_it_fast(monkeypatch):
+    upscaler = Upscaler.load(None, "cpu", UpscaleConfig(scale=2))  # the shipped network (its weights matter)
+    image = pil_to_tensor(gradient_image(40, 32))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+    exact = upscaler(image)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    rounded = upscaler(image)
+    assert not torch.equal(rounded, exact)
+    assert (rounded - exact).abs().mean() < 0.5 / 255  # 0.08 levels on a photo
+
+
 @pytest.mark.parametrize("ensemble", [False, True])
 def test_progress_counts_every_tile_of_every_pass(ensemble):
     calls = []
