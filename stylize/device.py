@@ -133,12 +133,14 @@ def optimization_dtype(device: torch.device, precision: str) -> torch.dtype | No
     """bf16, or None for fp32: the precision of the optimization's VGG19 passes (tasks/gatys), for its
     `precision` setting.
 
-    fp32 always None; bf16 wherever bf16 runs (ConfigError elsewhere); auto: bf16 where it is fast, a CPU with
+    fp32 always None; bf16 wherever bf16 runs (DeviceError elsewhere); auto: bf16 where it is fast, a CPU with
     AMX or a CUDA card with bf16 (Ampere and later), fp32 elsewhere. The Gram matrices, the losses and L-BFGS
     stay fp32 (losses.py); only the convolutions round to bf16's 8-bit significand. On the four pairs of
     benchmarks/gatys_time_to_quality.py (2-core CPU with AMX, the default run) bf16 scored content / style
-    0.754 / 0.168 against fp32's 0.754 / 0.169 in 11.4 s against 27.8 s. Emulated TF32 once broke a first
-    scale (accelerated's note) where bf16 did not: its error is in the features, not in L-BFGS's state.
+    0.754 / 0.168 against fp32's 0.754 / 0.169 in 11.4 s against 27.8 s, and on eight more pairs 0.820 / 0.200
+    against 0.814 / 0.202. On examples/chelsea.jpg, where emulated TF32 stopped its first scale early
+    (accelerated's note), bf16 runs every scale's 20 steps as fp32 does: 1.565 / 0.269 against 1.552 / 0.271.
+    Not yet measured on a GPU (benchmarks/gpu_speed.py prints both precisions' scores there).
     """
     if precision == "fp32":
         return None
