@@ -119,18 +119,23 @@ def main() -> None:
         height, width = content.shape[-2:]
         evaluator = Evaluator()
         for precision in ("fp32", "auto"):
-            stamps: list[float] = []
+            stamps: list[tuple[float, int]] = []  # (time, side) after each step
             transfer = GatysTransfer([style], GatysConfig(precision=precision), device)
             label = "fp32" if transfer.dtype is None else "bf16"
             label = label if precision != "auto" else f"the default ({label})"
+            # Raw steps before and after, averaged: a shared machine's speed drifts by 10 to 15 % over the
+            # run (850 against 977 ms a raw step, one minute apart), so one side alone misreads the ratio.
+            before = raw_step(device, height, width, repeats=5, statistic=statistics.mean)
             started = time.perf_counter()
-            result = transfer(content, on_step=lambda info, stamps=stamps: stamps.append(time.perf_counter()))
+            result = transfer(content, on_step=lambda info, stamps=stamps: stamps.append((time.perf_counter(),
+                                                                                           info.side)))
             _synchronize(device)
             optimization = time.perf_counter() - started
-            # Like with like: the mean of the last five full-size steps beside the mean of five raw steps (the
-            # fastest raw step beside a mean step read 1.17x, where gatys_speed.py, means on both sides, read 1.10x).
-            raw = raw_step(device, height, width, repeats=5, statistic=statistics.mean)
-            steady = (stamps[-1] - stamps[-6]) / 5
+            raw = (before + raw_step(device, height, width, repeats=5, statistic=statistics.mean)) / 2
+            # Like with like, means on both sides: the full size's steps after its first (which also computes
+            # the targets) beside the raw steps.
+            full = [stamp for stamp, side in stamps if side == max(height, width)]
+            steady = (full[-1] - full[0]) / (len(full) - 1)
             content_error, style_error = evaluator(result, content, style)
             row(f"the optimization at 512 px in process, {label}",
                 f"{optimization:.2f} s = {optimization / raw:.1f} raw fp32 steps; content {content_error:.3f}, "
