@@ -64,11 +64,12 @@ def test_bf16_lowers_the_loss_like_fp32_and_repeats_exactly(content, style, devi
     rounded, history = run(content, style, device, precision="bf16", steps=10, tolerance=0.0)
     again, _ = run(content, style, device, precision="bf16", steps=10, tolerance=0.0)
     assert torch.equal(rounded, again)  # the same seed gives the same image in bf16 too
-    # fp32 comes to 0.78 of its first loss in these 10 steps, bf16 to 0.78 too (5.98 against 5.93 at the end).
+    # fp32 comes to 0.78 of its first loss in these 10 steps, bf16 (Gram products too) to 0.79: 6.04 against
+    # 5.93 at the end, and 0.026 apart in the mean pixel on this 48x40 toy.
     assert history[-1].losses["total"] < 0.85 * history[0].losses["total"]
     assert history[-1].losses["total"] < 1.05 * exact_history[-1].losses["total"]
     assert not torch.equal(rounded, exact)  # the convolutions did run in bf16
-    assert (rounded - exact).abs().mean() < 0.02
+    assert (rounded - exact).abs().mean() < 0.04
 
 
 def test_style_init_starts_from_the_style(content, style, device):
@@ -131,7 +132,7 @@ def test_a_small_style_is_never_enlarged(style, device):
     targets = stylizer.style_grams(400)[0]
     own = stylizer._features(style.to(stylizer.device))
     for layer, target in targets.items():
-        assert torch.allclose(target, gram(own[layer]), rtol=1e-4, atol=1e-6)
+        assert torch.allclose(target, gram(own[layer], stylizer.low_precision_grams), rtol=1e-4, atol=1e-6)
     shrunk = stylizer.style_grams(32)[0]  # a smaller output still shrinks it
     assert not torch.allclose(shrunk["relu1_1"], targets["relu1_1"])
 
