@@ -36,7 +36,7 @@ What it decided (content / style errors as above; "work" in full-size steps):
 - The 20 steps a scale (config.py): at 512 px the three scales cost 26 full-size steps of work (the coarse
   ones a sixteenth and a quarter each) and the whole command about 34 raw VGG19 steps, under a minute on a
   2-core CPU; 22 steps cost 37 for 0.585 / 0.132 against 0.595 / 0.140.
-- bf16 (device.optimization_dtype, on a 2-core Xeon with AMX): convolutions alone 0.754 / 0.168 in 16.3 raw
+- bf16 (device.precision_dtype, on a 2-core Xeon with AMX): convolutions alone 0.754 / 0.168 in 16.3 raw
   steps against fp32's 0.754 / 0.169 in 34; the Gram products too (losses.gram's low_precision) 0.750 / 0.169
   in 14.3 to 14.5 (two runs beside one of the former, 2026-12-05).
 """
@@ -169,7 +169,7 @@ class PairRun:
         self.shape = tuple(photo.shape)
         # The plain step's cost relative to ours, measured side by side (a ratio holds on a noisy machine).
         self.plain_ratio = plain_step_seconds(self.shape) / raw_step_seconds(self.shape)
-        # What the default's bf16 (device.optimization_dtype, on CPUs with AMX) makes of the same pass.
+        # What the default's bf16 (device.precision_dtype, on CPUs with AMX) makes of the same pass.
         self.bf16_ratio = raw_step_seconds(self.shape, bf16=True) / raw_step_seconds(self.shape) if has_amx() else None
 
     def measure(self, label: str, command: list[str], output: Path, note: str = "") -> float:

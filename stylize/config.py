@@ -186,6 +186,8 @@ def _lr_decay(default: str) -> Any:
                             "step (Loshchilov & Hutter 2017).", choices=("none", "cosine"))
 
 
+_PRECISION_HELP = ("The networks' arithmetic: bf16 or fp32. auto takes bf16 where it is fast, about twice as fast "
+                   "at the same scores: CPUs with AMX, and for the optimization CUDA cards with bf16.")
 _SIZE_HELP = "Longest side of the output in px; 0 keeps the input's own size (a photo's, a video's frames')."
 
 
@@ -228,9 +230,7 @@ class GatysConfig(Settings):
                                    "arbitrary starts from the one-pass picture of the arbitrary-style model.",
                         choices=INITS)
     seed: int = setting(0, "Random seed; the same seed on the same device gives the same image.")
-    precision: str = setting("auto", "VGG19's convolutions in bf16 or fp32; auto: bf16 where it is fast (CPUs with "
-                                     "AMX, CUDA cards with bf16), about twice as fast at the same scores.",
-                             choices=PRECISIONS)
+    precision: str = setting("auto", _PRECISION_HELP, choices=PRECISIONS)
     pooling: str = setting("max", "VGG pooling: avg gives smoother, softer results.", choices=POOLINGS)
     weights: str = setting("caffe", "VGG19 weights: caffe (original, bundled, offline) or torchvision "
                                     "(downloaded once).", choices=WEIGHT_SOURCES)
@@ -293,6 +293,9 @@ class FastConfig(Settings):
 
 
 ARBITRARY_TRANSFORMS = ("wct", "adain")
+# How the arbitrary model's decoders enlarge (nets/decoders.py); model files store the index into this.
+UPSAMPLING_MODES = ("nearest", "bilinear")
+SHIFTS = (1, 4)  # the arbitrary model's passes of its coarsest level: one, or the four offsets of half a cell
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,12 @@ class ArbitraryConfig(Settings):
     transform: str = setting("adain", "Feature transform: adain matches the painting's per-channel means and "
                                       "deviations at each level; wct its whole feature covariance (bolder, "
                                       "breaks up the scene more).", choices=ARBITRARY_TRANSFORMS)
+    # 4: cycle spinning (Coifman & Donoho 1995, "Translation-Invariant De-Noising"), measured by
+    # benchmarks/arbitrary_grid.py on 6 held-out photos x 4 paintings: the grid 1.20 (worst 1.33) with one pass,
+    # 1.04 (worst 1.08) with four, where the photos score 1.00; two diagonal offsets (1.15) left a diagonal hatch.
+    shifts: int = setting(4, "Passes of the coarsest level at the offsets of half its 8 px grid, averaged: 4 "
+                             "removes the faint 8 px grid the decoders leave in flat areas; 1 is faster.", min=1, max=4)
+    precision: str = setting("auto", _PRECISION_HELP, choices=PRECISIONS)
     tile: int | None = _tile()
     feather: float = _feather()
     mask_invert: bool = _mask_invert()
@@ -325,6 +334,8 @@ class ArbitraryConfig(Settings):
     def _validate(self) -> None:
         _check_size_and_tile(self.size, self.tile)
         _check_blend(self.style_blend)
+        if self.shifts not in SHIFTS:
+            raise ConfigError(f"shifts must be {' or '.join(map(str, SHIFTS))}, not {self.shifts}")
 
 
 @dataclass(frozen=True)
@@ -507,3 +518,5 @@ class ArbitraryTrainConfig(TrainConfig):
     feature_weight: float = setting(1.0, "Weight of the feature reconstruction loss beside the pixel loss.", min=0)
     width: int = setting(64, "Channels of the decoders' finest layers (64 mirrors VGG19 exactly).", min=8, max=128)
     levels: int = setting(4, "Decoders for relu1_1 up to relu{levels}_1.", min=1, max=4)
+    upsampling: str = setting("bilinear", "How the decoders enlarge where VGG19 pools: nearest (Li et al.'s) leaves "
+                              "a faint grid of 8 px period in flat areas.", choices=UPSAMPLING_MODES)

@@ -129,13 +129,17 @@ def has_amx() -> bool:
     return bool(getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)())
 
 
-def optimization_dtype(device: torch.device, precision: str) -> torch.dtype | None:
-    """bf16, or None for fp32: the precision of the optimization's VGG19 passes (tasks/gatys), for its
-    `precision` setting.
+def precision_dtype(device: torch.device, precision: str, cuda_auto_bf16: bool = True) -> torch.dtype | None:
+    """bf16, or None for fp32: the dtype to autocast the networks to for a `precision` setting (the
+    optimization's VGG19 passes, tasks/gatys; the arbitrary model's cascade, tasks/arbitrary).
 
     fp32 always None; bf16 wherever bf16 runs (DeviceError elsewhere); auto: bf16 where it is fast, a CPU with
-    AMX or a CUDA card with bf16 (Ampere and later), fp32 elsewhere. The Gram matrices, the losses and L-BFGS
-    stay fp32 (losses.py); only the convolutions round to bf16's 8-bit significand. On the four pairs of
+    AMX or a CUDA card with bf16 (Ampere and later; unless cuda_auto_bf16 is off), fp32 elsewhere. The
+    arbitrary model turns it off: on an H200 bf16 ran 1080p frames only 1.2 times faster than TF32 and moved
+    pixels by 0.009, where on a 2-core CPU with AMX its cascade runs 2.4 times faster than in fp32.
+
+    The optimization: its losses and L-BFGS stay fp32 (losses.py), the convolutions and the Gram products
+    round to bf16's 8-bit significand. With bf16 convolutions alone, on the four pairs of
     benchmarks/gatys_time_to_quality.py (2-core CPU with AMX, the default run) bf16 scored content / style
     0.754 / 0.168 against fp32's 0.754 / 0.169 in 11.4 s against 27.8 s, and on eight more pairs 0.820 / 0.200
     against 0.814 / 0.202. On examples/chelsea.jpg, where emulated TF32 stopped its first scale early
@@ -149,7 +153,7 @@ def optimization_dtype(device: torch.device, precision: str) -> torch.dtype | No
         if not bf16_runs:
             raise DeviceError(f"--precision bf16 needs a CPU or a CUDA card with bf16, not {device}: use fp32")
         return torch.bfloat16
-    fast = has_amx() if device.type == "cpu" else bf16_runs
+    fast = has_amx() if device.type == "cpu" else bf16_runs and cuda_auto_bf16
     return torch.bfloat16 if fast else None
 
 

@@ -263,6 +263,8 @@ def _identity(path: Path, document: dict[str, Any]) -> tuple[str, str, dict[str,
         raise ModelFileError(f"{path} claims the task {task!r} but holds a {architecture} network (a {task} model "
                              f"is a {TASKS[task].architecture} network): a damaged or tampered file")
     cls = ARCHITECTURES[architecture]
+    if isinstance(arguments, dict):  # an argument added after a file was written takes its old behaviour
+        arguments = {**getattr(cls, "ARGUMENT_DEFAULTS", {}), **arguments}
     if not isinstance(arguments, dict) or set(arguments) != set(cls.ARGUMENT_LIMITS):
         raise ModelFileError(f"{path}: the {architecture} arguments must be {sorted(cls.ARGUMENT_LIMITS)}")
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in arguments.values()):

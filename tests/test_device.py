@@ -85,12 +85,12 @@ def test_the_optimization_runs_in_bf16_where_it_is_fast_or_asked(monkeypatch):
     cpu = torch.device("cpu")
     for has_amx in (True, False):
         monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda has_amx=has_amx: has_amx, raising=False)
-        assert devices.optimization_dtype(cpu, "auto") == (torch.bfloat16 if has_amx else None)
-        assert devices.optimization_dtype(cpu, "bf16") == torch.bfloat16  # asked: slow without AMX, but it runs
-        assert devices.optimization_dtype(cpu, "fp32") is None
-    assert devices.optimization_dtype(torch.device("mps"), "auto") is None
+        assert devices.precision_dtype(cpu, "auto") == (torch.bfloat16 if has_amx else None)
+        assert devices.precision_dtype(cpu, "bf16") == torch.bfloat16  # asked: slow without AMX, but it runs
+        assert devices.precision_dtype(cpu, "fp32") is None
+    assert devices.precision_dtype(torch.device("mps"), "auto") is None
     with pytest.raises(DeviceError, match="--precision bf16 needs a CPU or a CUDA card with bf16, not mps"):
-        devices.optimization_dtype(torch.device("mps"), "bf16")
+        devices.precision_dtype(torch.device("mps"), "bf16")
 
 
 def test_bf16_on_the_cpu_only_where_asked_and_where_amx_makes_it_fast(monkeypatch):

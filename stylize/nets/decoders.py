@@ -7,8 +7,14 @@ level, as in Li et al. and in AdaIN's decoder (Huang & Belongie 2017): the convo
 nearest-neighbour 2x upsampling where the encoder pools, reflection padding (no border artefacts).
 
 Deviations: four levels, not five (relu5_1's decoder alone would hold 7 M parameters, more than all four
-here at full width; relu4_1 already carries the large-scale structure, measured in the issue's note), and
-a width argument that scales every inner layer (64 = Li et al.'s).
+here at full width; relu4_1 already carries the large-scale structure, measured in the issue's note), a
+width argument that scales every inner layer (64 = Li et al.'s), and bilinear upsampling (`upsampling=1`)
+where they use nearest. Three nearest 2x steps leave the relu4_1 decoder's convolutions to smooth 8x8
+blocks, and what they leave over is a grid of 8 px period across flat areas: the GPU-trained decoders of
+5800 steps put 7 to 40 times a photo's energy at that period into a plain reconstruction, visible at 100 %.
+Bilinear steps hold no blocks to smooth (the resize-convolution of Odena, Dumoulin & Olah 2016,
+"Deconvolution and Checkerboard Artifacts", with their bilinear variant). Files written before the argument
+existed are nearest (ARGUMENT_DEFAULTS).
 
 Attribute names are the on-disk format of model files: do not rename them.
 """
@@ -21,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylize.config import UPSAMPLING_MODES  # the `upsampling` argument indexes it (files hold integers)
 from stylize.vgg_layers import VGG19_CONFIG
 
 LEVEL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -60,15 +67,18 @@ class Scale(nn.Module):
 class Decoder(nn.Sequential):
     """relu{level}_1 features (N, C, H / 2^(level-1), W / 2^(level-1)) -> pixels (N, 3, H, W), unclamped."""
 
-    def __init__(self, level: int, width: int) -> None:
+    def __init__(self, level: int, width: int, upsampling: int = 0) -> None:
         def inner(channels: int) -> int:  # the encoder's channels scaled by width / 64 (not the input's)
             return max(1, channels * width // 64)
+
+        mode = UPSAMPLING_MODES[upsampling]
 
         layers: list[nn.Module] = [Scale(1 / FEATURE_RMS[level - 1])]
         encoder = _encoder_convs(level)
         for index, item in enumerate(reversed(encoder)):
             if item == "M":
-                layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
+                layers.append(nn.Upsample(scale_factor=2, mode=mode) if mode == "nearest" else
+                              nn.Upsample(scale_factor=2, mode=mode, align_corners=False))
                 continue
             cin, cout = item
             first, last = index == 0, index == len(encoder) - 1
@@ -86,13 +96,14 @@ class VGGDecoders(nn.Module):
     """
 
     architecture: ClassVar[str] = "vggdecoders"
-    ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"levels": (1, 4), "width": (8, 128)}
+    ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"levels": (1, 4), "width": (8, 128), "upsampling": (0, 1)}
+    ARGUMENT_DEFAULTS: ClassVar[dict[str, int]] = {"upsampling": 0}  # files from before the argument: nearest
     scale: ClassVar[int] = 1
 
-    def __init__(self, levels: int = 4, width: int = 64) -> None:
+    def __init__(self, levels: int = 4, width: int = 64, upsampling: int = 1) -> None:
         super().__init__()
-        self.levels, self.width = levels, width
-        self.decoders = nn.ModuleList(Decoder(level, width) for level in range(1, levels + 1))
+        self.levels, self.width, self.upsampling = levels, width, upsampling
+        self.decoders = nn.ModuleList(Decoder(level, width, upsampling) for level in range(1, levels + 1))
 
     @property
     def size_multiple(self) -> int:
@@ -100,16 +111,17 @@ class VGGDecoders(nn.Module):
         return 2 ** (self.levels - 1)
 
     def arguments(self) -> dict[str, int]:
-        return {"levels": self.levels, "width": self.width}
+        return {"levels": self.levels, "width": self.width, "upsampling": self.upsampling}
 
     @staticmethod
     def level_radius(level: int) -> int:
         """Input pixels an output pixel of one encode-transform-decode pass at `level` depends on, each side:
         every 3x3 convolution adds one step of its grid (1 px at full size, 2 after one pool, ...), twice
-        (encoder and decoder), plus one coarsest step for the pools' and upsamplings' rounding."""
+        (encoder and decoder), plus one coarsest step for the pools' and upsamplings' rounding, plus one step
+        of each bilinear upsampling's input grid (2 ** level - 2 in all; a bound for nearest too)."""
         steps = sum(2 ** sum(1 for x in _encoder_convs(level)[:i] if x == "M")
                     for i, item in enumerate(_encoder_convs(level)) if item != "M")
-        return 2 * steps + 2 ** (level - 1)
+        return 2 * steps + 2 ** (level - 1) + 2**level - 2
 
     def receptive_radius(self) -> int:
         return sum(self.level_radius(level) for level in range(1, self.levels + 1))

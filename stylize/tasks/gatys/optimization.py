@@ -28,7 +28,7 @@ from stylize.device import (
     available_memory,
     is_out_of_memory,
     memory_format,
-    optimization_dtype,
+    precision_dtype,
     resolve_device,
     seed_everything,
 )
@@ -92,7 +92,7 @@ class GatysTransfer:
         self.blend = blend
         self.device = resolve_device(device)
         self.memory_format = memory_format(self.device)
-        self.dtype = optimization_dtype(self.device, self.config.precision)
+        self.dtype = precision_dtype(self.device, self.config.precision)
         cfg = self.config
         self.vgg = VGGFeatures(cfg.content_layers + cfg.style_layers, cfg.weights, cfg.pooling)
         self.vgg.to(self.device, memory_format=self.memory_format)
@@ -121,7 +121,7 @@ class GatysTransfer:
         return results
 
     def _features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
-        """VGG19's features in the configured precision (device.optimization_dtype): the targets too, so that
+        """VGG19's features in the configured precision (device.precision_dtype): the targets too, so that
         the output's features and theirs carry the same rounding. They stay in that dtype; the losses take
         them to fp32, except the Gram products (see `low_precision_grams`)."""
         if self.dtype is None:

@@ -1,0 +1,89 @@
+"""The arbitrary model's decoders: how well each level reconstructs held-out photos, and the grid they leave.
+
+For every model (default: the shipped `arbitrary`) and held-out photo (pretrained/heldout.txt) at 512 px,
+cropped to multiples of 8:
+- each level's plain reconstruction (encode to relu{level}_1, decode, no transform): PSNR against the photo,
+  and its grid;
+- the whole cascade with each of the shared paintings (the default AdaIN, strength 0.85): its grid.
+
+"Grid" is the periodic pattern that 2x upsampling steps leave, of period 8 px for relu4_1 (three steps):
+along each axis, the mean Fourier magnitude of the high-passed picture on the lines of the period's
+harmonics (k = N/8, 2N/8, 3N/8) divided by that on their neighbouring lines (k +- 1, 2). A picture with no
+periodic pattern scores about 1; the photos themselves score what the first row shows.
+
+Run: python benchmarks/arbitrary_grid.py [--model arbitrary --model other.safetensors] [--limit N] [--size 512]
+Needs ../shared/data beside the checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from stylize.images import load_image
+from stylize.tasks.arbitrary import ArbitraryStylizer
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data"
+PERIOD = 8
+
+
+def held_out(limit: int | None) -> list[Path]:
+    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
+             if line.strip() and not line.startswith("#")]
+    return [DATA / "photos" / name for name in names][:limit]
+
+
+def grid(pixels: torch.Tensor) -> float:
+    """Periodicity at PERIOD px of a (1, 3, H, W) picture whose sides are multiples of PERIOD (see above)."""
+    gray = pixels.mean(dim=1, keepdim=True)
+    smooth = F.avg_pool2d(F.pad(gray, (1, 1, 1, 1), mode="replicate"), 3, stride=1)
+    spectrum = torch.fft.fft2((gray - smooth)[0, 0]).abs()
+    ratios = []
+    for axis_spectrum in (spectrum.mean(dim=0), spectrum.mean(dim=1)):  # columns' frequencies, rows'
+        n = axis_spectrum.shape[0]
+        for harmonic in (1, 2, 3):
+            k = harmonic * n // PERIOD
+            neighbours = axis_spectrum[[k - 2, k - 1, k + 1, k + 2]].mean()
+            ratios.append((axis_spectrum[k] / neighbours).item())
+    return statistics.mean(ratios)
+
+
+def psnr(output: torch.Tensor, target: torch.Tensor) -> float:
+    return (-10 * torch.log10((output - target).pow(2).mean())).item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", action="append", help="model name or file (repeatable; default: arbitrary)")
+    parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--limit", type=int, default=None, help="the first N held-out photos only")
+    args = parser.parse_args()
+    torch.set_grad_enabled(False)
+    photos = []
+    for path in held_out(args.limit):
+        photo = load_image(path, args.size).pixels
+        photos.append(photo[..., : photo.shape[-2] // PERIOD * PERIOD, : photo.shape[-1] // PERIOD * PERIOD])
+    paintings = [load_image(path).pixels for path in sorted((DATA / "styles").glob("*.jpg"))]
+    print(f"{len(photos)} held-out photos at {args.size} px, {len(paintings)} paintings; "
+          f"the photos' own grid: {statistics.mean(grid(p) for p in photos):.2f}")
+    print(f"{'model':<28}" + "".join(f"  relu{level}_1 PSNR / grid" for level in (1, 2, 3, 4))
+          + "  stylized grid (mean, worst)")
+    for name in args.model or ["arbitrary"]:
+        stylizer = ArbitraryStylizer.load(name, "cpu")
+        cells = []
+        for level in range(1, stylizer.net.levels + 1):
+            outputs = [stylizer.net.decode(stylizer.encode(p, level), level).float().clamp(0, 1).cpu() for p in photos]
+            cells.append(f"  {statistics.mean(psnr(o, p) for o, p in zip(outputs, photos, strict=True)):8.2f} dB"
+                         f" / {statistics.mean(grid(o) for o in outputs):4.2f}")
+        stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
+        print(f"{Path(name).stem:<28}" + "".join(cells)
+              + f"  {statistics.mean(stylized):6.2f}, {max(stylized):.2f}")
+
+
+if __name__ == "__main__":
+    main()
