@@ -4,7 +4,8 @@ For every model (default: the shipped `arbitrary`) and held-out photo (pretraine
 cropped to multiples of 8:
 - each level's plain reconstruction (encode to relu{level}_1, decode, no transform): PSNR against the photo,
   and its grid;
-- the whole cascade with each of the shared paintings (the default AdaIN, strength 0.85): its grid.
+- the whole cascade with each of the shared paintings (the default AdaIN, strength 0.85), for each --shifts:
+  its grid.
 
 "Grid" is the periodic pattern that 2x upsampling steps leave, of period 8 px for relu4_1 (three steps):
 along each axis, the mean Fourier magnitude of the high-passed picture on the lines of the period's
@@ -12,6 +13,7 @@ harmonics (k = N/8, 2N/8, 3N/8) divided by that on their neighbouring lines (k +
 periodic pattern scores about 1; the photos themselves score what the first row shows.
 
 Run: python benchmarks/arbitrary_grid.py [--model arbitrary --model other.safetensors] [--limit N] [--size 512]
+         [--shifts 1,4] [--precision auto|fp32|bf16]
 Needs ../shared/data beside the checkout.
 """
 
@@ -24,6 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from stylize.config import ArbitraryConfig
 from stylize.images import load_image
 from stylize.tasks.arbitrary import ArbitraryStylizer
 
@@ -62,6 +65,8 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model name or file (repeatable; default: arbitrary)")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--limit", type=int, default=None, help="the first N held-out photos only")
+    parser.add_argument("--shifts", default="1,4", help="comma-separated passes of the coarsest level: a row each")
+    parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     photos = []
@@ -71,18 +76,21 @@ def main() -> None:
     paintings = [load_image(path).pixels for path in sorted((DATA / "styles").glob("*.jpg"))]
     print(f"{len(photos)} held-out photos at {args.size} px, {len(paintings)} paintings; "
           f"the photos' own grid: {statistics.mean(grid(p) for p in photos):.2f}")
-    print(f"{'model':<28}" + "".join(f"  relu{level}_1 PSNR / grid" for level in (1, 2, 3, 4))
-          + "  stylized grid (mean, worst)")
+    print(f"{'model':<28}" + "".join(f"  relu{level}_1 PSNR / grid" for level in (1, 2, 3, 4)))
     for name in args.model or ["arbitrary"]:
         stylizer = ArbitraryStylizer.load(name, "cpu")
         cells = []
-        for level in range(1, stylizer.net.levels + 1):
+        for level in range(1, stylizer.net.levels + 1):  # plain reconstructions: one pass, fp32
             outputs = [stylizer.net.decode(stylizer.encode(p, level), level).float().clamp(0, 1).cpu() for p in photos]
             cells.append(f"  {statistics.mean(psnr(o, p) for o, p in zip(outputs, photos, strict=True)):8.2f} dB"
                          f" / {statistics.mean(grid(o) for o in outputs):4.2f}")
-        stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
-        print(f"{Path(name).stem:<28}" + "".join(cells)
-              + f"  {statistics.mean(stylized):6.2f}, {max(stylized):.2f}")
+        print(f"{Path(name).stem:<28}" + "".join(cells))
+        for shifts in map(int, args.shifts.split(",")):
+            config = ArbitraryConfig(shifts=shifts, precision=args.precision)
+            stylizer = ArbitraryStylizer.load(name, "cpu", config)
+            stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
+            print(f"  stylized, {shifts} shift(s), {args.precision}: grid {statistics.mean(stylized):.2f} "
+                  f"(worst {max(stylized):.2f})", flush=True)
 
 
 if __name__ == "__main__":

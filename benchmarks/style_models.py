@@ -10,7 +10,7 @@ With --arbitrary the arbitrary-style model is measured with each model's paintin
 same photos), and with --gatys N the optimization's default on the first N photos.
 
 Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N]
-         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.8] [--gatys 2]
+         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4] [--gatys 2]
 """
 
 from __future__ import annotations
@@ -69,8 +69,10 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--arbitrary", metavar="MODEL", help="also the arbitrary-style model (e.g. arbitrary) "
                                                               "with each model's painting")
-    parser.add_argument("--transforms", default="wct", help="with --arbitrary: comma-separated transforms")
-    parser.add_argument("--strengths", default="1.0", help="with --arbitrary: comma-separated strengths")
+    parser.add_argument("--transforms", default="adain", help="with --arbitrary: comma-separated transforms")
+    parser.add_argument("--strengths", default="0.85", help="with --arbitrary: comma-separated strengths")
+    parser.add_argument("--shifts", default="4", help="with --arbitrary: comma-separated passes of its coarsest "
+                                                      "level (1 or 4)")
     parser.add_argument("--gatys", type=int, default=0, metavar="N",
                         help="also the optimization's default (stylize run --style) on the first N photos")
     args = parser.parse_args()
@@ -97,9 +99,10 @@ def main() -> None:
             style = load_image(style_path).pixels
             for transform in args.transforms.split(","):
                 for strength in map(float, args.strengths.split(",")):
-                    config = ArbitraryConfig(transform=transform, strength=strength)
-                    task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
-                    row(f"  arbitrary {transform} {strength:g}", task, style_path, photos)
+                    for shifts in map(int, args.shifts.split(",")):
+                        config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts)
+                        task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
+                        row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)", task, style_path, photos)
         if args.gatys:
             config = GatysConfig(size=args.size)
             task = GatysTransfer.from_files([style_path], config, "cpu")

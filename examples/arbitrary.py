@@ -1,7 +1,8 @@
 """Regenerate examples/arbitrary.jpg: any painting in one pass (`--model arbitrary --style PAINTING`).
 
 Top row: paintings that no shipped model was trained on (the arbitrary model saw no painting at all, only
-photos), bottom row: the example photo in each of them, with the defaults, on the CPU.
+photos), bottom row: the example photo in each of them, with the defaults, on the CPU. Also
+examples/arbitrary_shifts.jpg: a detail at 200 %, with one pass of the coarsest level and with `--shifts 4`.
 
 Run: python examples/arbitrary.py   (the paintings come from ../shared/data/styles)
 """
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw
 
+from stylize.config import ArbitraryConfig
 from stylize.images import load_image, save_image, tensor_to_pil
 from stylize.tasks.arbitrary import ArbitraryStylizer
 from stylize.tensors import resize_longest
@@ -47,6 +49,25 @@ def main() -> None:
         sheet.paste(result, (left, height + 2 * LABEL))
     save_image(sheet, HERE / "arbitrary.jpg", quality=88)
     print(f"wrote {HERE / 'arbitrary.jpg'}")
+    shifts_figure(photo)
+
+
+def shifts_figure(photo) -> None:
+    """A 160 px square of the photo in candy, at 200 %: `--shifts 1` (the default) beside `--shifts 4`."""
+    painting = load_image(STYLES / "candy.jpg").pixels
+    crops = []
+    for shifts in (1, 4):
+        result = ArbitraryStylizer.load("arbitrary", "cpu", ArbitraryConfig(shifts=shifts))(photo, painting)
+        crop = tensor_to_pil(result[..., 60:220, 40:200])
+        crops.append((f"--shifts {shifts}", crop.resize((crop.width * 2, crop.height * 2), Image.NEAREST)))
+    side = crops[0][1].width
+    sheet = Image.new("RGB", (2 * side + GAP, side + LABEL), "white")
+    draw = ImageDraw.Draw(sheet)
+    for index, (label, crop) in enumerate(crops):
+        draw.text((index * (side + GAP) + 6, 5), label, fill="black")
+        sheet.paste(crop, (index * (side + GAP), LABEL))
+    save_image(sheet, HERE / "arbitrary_shifts.jpg", quality=90)
+    print(f"wrote {HERE / 'arbitrary_shifts.jpg'}")
 
 
 if __name__ == "__main__":

@@ -321,11 +321,14 @@ class ArbitraryConfig(Settings):
     transform: str = setting("adain", "Feature transform: adain matches the painting's per-channel means and "
                                       "deviations at each level; wct its whole feature covariance (bolder, "
                                       "breaks up the scene more).", choices=ARBITRARY_TRANSFORMS)
-    # 4: cycle spinning (Coifman & Donoho 1995, "Translation-Invariant De-Noising"), measured by
-    # benchmarks/arbitrary_grid.py on 6 held-out photos x 4 paintings: the grid 1.20 (worst 1.33) with one pass,
-    # 1.04 (worst 1.08) with four, where the photos score 1.00; two diagonal offsets (1.15) left a diagonal hatch.
-    shifts: int = setting(4, "Passes of the coarsest level at the offsets of half its 8 px grid, averaged: 4 "
-                             "removes the faint 8 px grid the decoders leave in flat areas; 1 is faster.", min=1, max=4)
+    # 4 is cycle spinning (Coifman & Donoho 1995, "Translation-Invariant De-Noising"). benchmarks/arbitrary_grid.py,
+    # 10 held-out photos x 8 paintings: the grid 1.27 (worst 1.62) with one pass, 1.05 (worst 1.14) with four,
+    # where the photos score 1.00; two diagonal offsets (1.15) left a diagonal hatch. But averaging also softens
+    # the strokes, and benchmarks/style_models.py (6 photos x 5 paintings) scores four passes at 0.440 / 1.328
+    # (style ratio / content) against one pass's 0.368 / 1.118, past the 0.40 / 1.3: so 1 by default.
+    shifts: int = setting(1, "Passes of the coarsest level at the offsets of half its 8 px grid, averaged: 4 "
+                             "removes the faint 8 px grid the decoders leave in flat areas, for softer strokes and "
+                             "more time.", min=1, max=4)
     precision: str = setting("auto", _PRECISION_HELP, choices=PRECISIONS)
     tile: int | None = _tile()
     feather: float = _feather()

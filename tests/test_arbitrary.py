@@ -246,6 +246,11 @@ def test_run_with_the_shipped_model_paints_the_photo(invoke, files, tmp_path, mo
     out = load_image(tmp_path / "photo_painting.png").pixels  # named after the painting, as --style alone
     assert out.shape == (1, 3, 48, 64)
     assert (out - load_image(photo).pixels).abs().mean() > 0.01
+    result = invoke("run", photo, "--model", "arbitrary", "--style", style, "--preserve-color", "--strength", "0.7",
+                    "--device", "cpu", "--shifts", "4", "--precision", "fp32", "-o", tmp_path / "spun.png")
+    assert result.exit_code == 0, result.output
+    spun = load_image(tmp_path / "spun.png").pixels
+    assert spun.shape == out.shape and not torch.equal(spun, out)
 
 
 def test_run_blends_and_regions_and_batch_with_the_shipped_model(invoke, files, tmp_path):
@@ -298,6 +303,8 @@ def test_video_with_the_shipped_model(invoke, files, tmp_path):
         (["--model", "upscale-x2", "--style", "STYLE"], "is a model for 'upscale', not a style model"),
         (["--model", "arbitrary", "--style", "STYLE", "--steps", "5"], "--steps cannot be used with --model arbitrary"),
         (["--model", "arbitrary", "--style", "STYLE", "--style-blend", "1,2"], "weight(s) for 1 style image(s)"),
+        (["--model", "arbitrary", "--style", "STYLE", "--shifts", "3"], "shifts must be 1 or 4, not 3"),
+        (["--style", "STYLE", "--shifts", "4"], "--shifts cannot be used with --style"),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "video"])

@@ -190,7 +190,7 @@ class ArbitraryStylizer:
     # by 0.009 on average (0.34 at most) for 1.2x the speed of TF32 at 1080p. TF32 convolutions (cuDNN's
     # default, benchmark mode) for AdaIN: on an H200 1080p frames 8.8/s against 4.8/s in exact fp32, pixels
     # 0.001 apart on average. WCT runs exact. On a CPU with AMX, AdaIN's cascade runs in bf16 (`precision`
-    # auto): 2.4 times faster at 512 px, which pays for the four passes of the coarsest level (`shifts`).
+    # auto): 2.4 times faster at 512 px (0.47 s against 1.15 s for the four levels).
     def _accelerated(self) -> AbstractContextManager[None]:
         return accelerated(self.device, exact=self.config.transform == "wct")
 
