@@ -25,20 +25,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from style_models import DATA, held_out  # the same held-out photos as the quality table (benchmarks/ is on the path)
 
 from stylize.config import ArbitraryConfig
 from stylize.images import load_image
 from stylize.tasks.arbitrary import ArbitraryStylizer
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data"
 PERIOD = 8
-
-
-def held_out(limit: int | None) -> list[Path]:
-    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    return [DATA / "photos" / name for name in names][:limit]
 
 
 def grid(pixels: torch.Tensor) -> float:
