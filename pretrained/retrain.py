@@ -126,10 +126,11 @@ MODELS = [
     # Any painting: decoders that reconstruct photos from their VGG19 features (no painting is needed). What
     # ships is the gpu profile as it ran on an H200 (2026-12-04): 5800 steps of 16 crops in 6 minutes, the step
     # count sized by a measured 16.7 steps a second, with the nearest upsampling of the time (the grid it leaves
-    # is what --shifts 4 removes). Bilinear decoders, the default since, are the next GPU run's candidate: 150
-    # steps fine-tuned from the shipped ones on a CPU took benchmarks/arbitrary_grid.py's stylized grid from
-    # 1.25 to 1.16 (relu4_1 PSNR 23.03 -> 23.12 dB, 8 photos). The cpu profile (128 px crops, about an hour on 2
-    # cores, fp32 then; bf16 on AMX now) gives softer reconstructions at relu4_1.
+    # is what --shifts 4 removes). Bilinear decoders, the default since, are the next GPU run's candidate: 300
+    # steps fine-tuned from the shipped ones on a CPU (192 px, batch 8) took benchmarks/arbitrary_grid.py's
+    # stylized grid from 1.25 to 1.19, where the same steps with nearest left it at 1.25 (8 photos, PSNR equal).
+    # The cpu profile (128 px crops, about an hour on 2 cores, fp32 then; bf16 on AMX now) gives softer
+    # reconstructions at relu4_1.
     Model("arbitrary", "arbitrary",
           cpu=("--image-size", "128", "--batch-size", "4", "--steps", "3000", "--lr", "5e-4", "--lr-decay", "cosine",
                "--workers", "1", "--log-every", "25", "--checkpoint-every", "250", "--preview-every", "1000"),
