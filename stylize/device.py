@@ -159,8 +159,12 @@ def precision_dtype(device: torch.device, precision: str, cuda_auto_bf16: bool =
 
 def autocast(device: torch.device, enabled: bool = True, cpu_bf16: bool = False) -> contextlib.AbstractContextManager:
     """An autocast context for network forwards on this device (a no-op on MPS, and on CPU unless cpu_bf16)."""
-    dtype = autocast_dtype(device, cpu_bf16)
-    if not enabled or dtype is None:
+    return autocast_to(device, autocast_dtype(device, cpu_bf16) if enabled else None)
+
+
+def autocast_to(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
+    """Autocast to this dtype (from autocast_dtype or precision_dtype); a no-op for None (plain fp32)."""
+    if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device_type=device.type, dtype=dtype)
 

@@ -17,7 +17,7 @@ their features at its level (pixel and feature losses, Li et al. 2017, Sec. 3.1)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,7 @@ from torch import nn
 from stylize.batch import Job
 from stylize.colorspace import preserve_color
 from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig
-from stylize.device import accelerated, autocast, memory_format, precision_dtype, resolve_device
+from stylize.device import accelerated, autocast, autocast_to, memory_format, precision_dtype, resolve_device
 from stylize.errors import ConfigError
 from stylize.images import LoadedImage, load_image
 from stylize.losses import content_loss
@@ -196,8 +196,7 @@ class ArbitraryStylizer:
 
     def _autocast(self, config: ArbitraryConfig) -> AbstractContextManager[None]:
         precision = "fp32" if config.transform == "wct" and config.precision == "auto" else config.precision
-        dtype = precision_dtype(self.device, precision, cuda_auto_bf16=False)
-        return torch.autocast(self.device.type, dtype=dtype) if dtype is not None else nullcontext()
+        return autocast_to(self.device, precision_dtype(self.device, precision, cuda_auto_bf16=False))
 
     def encode(self, pixels: torch.Tensor, level: int) -> torch.Tensor:
         layer = LEVEL_LAYERS[level - 1]
@@ -260,6 +259,8 @@ class ArbitraryStylizer:
         def spun(pixels: torch.Tensor, unshifted: torch.Tensor | None = None) -> torch.Tensor:
             h, w = pixels.shape[-2:]
             total = unshifted if unshifted is not None else whole(pixels)
+            if len(offsets) == 1:  # one pass: nothing to average
+                return total
             for dy, dx in offsets[1:]:
                 shifted = shift_pad(pixels, dy * half, dx * half)
                 total = total + whole(shifted)[..., dy * half:dy * half + h, dx * half:dx * half + w]

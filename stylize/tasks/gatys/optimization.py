@@ -25,6 +25,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import GatysConfig
 from stylize.device import (
     accelerated,
+    autocast_to,
     available_memory,
     is_out_of_memory,
     memory_format,
@@ -124,9 +125,7 @@ class GatysTransfer:
         """VGG19's features in the configured precision (device.precision_dtype): the targets too, so that
         the output's features and theirs carry the same rounding. They stay in that dtype; the losses take
         them to fp32, except the Gram products (see `low_precision_grams`)."""
-        if self.dtype is None:
-            return self.vgg(pixels.contiguous(memory_format=self.memory_format))
-        with torch.autocast(self.device.type, dtype=self.dtype):
+        with autocast_to(self.device, self.dtype):
             return self.vgg(pixels.contiguous(memory_format=self.memory_format))
 
     @property
