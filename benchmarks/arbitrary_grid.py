@@ -4,8 +4,8 @@ For every model (default: the shipped `arbitrary`) and held-out photo (pretraine
 cropped to multiples of 8:
 - each level's plain reconstruction (encode to relu{level}_1, decode, no transform): PSNR against the photo,
   and its grid;
-- the whole cascade with each of the shared paintings (the default AdaIN, strength 0.85), for each --shifts:
-  its grid.
+- the whole cascade with each of the shared paintings (the default AdaIN, strength 0.85), for each --shifts
+  and --degrid: its grid.
 
 "Grid" is the periodic pattern that 2x upsampling steps leave, of period 8 px for relu4_1 (three steps):
 along each axis, the mean Fourier magnitude of the high-passed picture on the lines of the period's
@@ -13,7 +13,7 @@ harmonics (k = N/8, 2N/8, 3N/8) divided by that on their neighbouring lines (k +
 periodic pattern scores about 1; the photos themselves score what the first row shows.
 
 Run: python benchmarks/arbitrary_grid.py [--model arbitrary --model other.safetensors] [--limit N] [--size 512]
-         [--shifts 1,4] [--precision auto|fp32|bf16]
+         [--shifts 1,4] [--degrid 1,0] [--precision auto|fp32|bf16]
 Needs ../shared/data beside the checkout.
 """
 
@@ -30,6 +30,7 @@ from style_models import DATA, held_out  # the same held-out photos as the quali
 from stylize.config import ArbitraryConfig
 from stylize.images import load_image
 from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tensors import remove_periodic
 
 PERIOD = 8
 
@@ -59,6 +60,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--limit", type=int, default=None, help="the first N held-out photos only")
     parser.add_argument("--shifts", default="1,4", help="comma-separated passes of the coarsest level: a row each")
+    parser.add_argument("--degrid", default="1,0", help="comma-separated 1 (the grid filter on, the default) or 0")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
     args = parser.parse_args()
     torch.set_grad_enabled(False)
@@ -72,18 +74,22 @@ def main() -> None:
     print(f"{'model':<28}" + "".join(f"  relu{level}_1 PSNR / grid" for level in (1, 2, 3, 4)))
     for name in args.model or ["arbitrary"]:
         stylizer = ArbitraryStylizer.load(name, "cpu")
-        cells = []
+        cells, filtered = [], []
         for level in range(1, stylizer.net.levels + 1):  # plain reconstructions: one pass, fp32
-            outputs = [stylizer.net.decode(stylizer.encode(p, level), level).float().clamp(0, 1).cpu() for p in photos]
-            cells.append(f"  {statistics.mean(psnr(o, p) for o, p in zip(outputs, photos, strict=True)):8.2f} dB"
-                         f" / {statistics.mean(grid(o) for o in outputs):4.2f}")
+            decoded = [stylizer.net.decode(stylizer.encode(p, level), level).float().cpu() for p in photos]
+            for row, period in ((cells, 1), (filtered, 2 ** (level - 1))):  # and with --degrid's filter
+                outputs = [(remove_periodic(d, period) if period >= 4 else d).clamp(0, 1) for d in decoded]
+                row.append(f"  {statistics.mean(psnr(o, p) for o, p in zip(outputs, photos, strict=True)):8.2f} dB"
+                           f" / {statistics.mean(grid(o) for o in outputs):4.2f}")
         print(f"{Path(name).stem:<28}" + "".join(cells))
+        print(f"{'  degrid (relu3_1, relu4_1)':<28}" + "".join(filtered))
         for shifts in map(int, args.shifts.split(",")):
-            config = ArbitraryConfig(shifts=shifts, precision=args.precision)
-            stylizer = ArbitraryStylizer.load(name, "cpu", config)
-            stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
-            print(f"  stylized, {shifts} shift(s), {args.precision}: grid {statistics.mean(stylized):.2f} "
-                  f"(worst {max(stylized):.2f})", flush=True)
+            for degrid in map(int, args.degrid.split(",")):
+                config = ArbitraryConfig(shifts=shifts, degrid=bool(degrid), precision=args.precision)
+                stylizer = ArbitraryStylizer.load(name, "cpu", config)
+                stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
+                print(f"  stylized, {shifts} shift(s), degrid {'on' if degrid else 'off'}, {args.precision}: grid "
+                      f"{statistics.mean(stylized):.2f} (worst {max(stylized):.2f})", flush=True)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,8 @@ With --arbitrary the arbitrary-style model is measured with each model's paintin
 same photos), and with --gatys N the optimization's default on the first N photos.
 
 Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N]
-         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4] [--gatys 2]
+         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4 --degrid 1,0]
+         [--gatys 2]
 """
 
 from __future__ import annotations
@@ -71,8 +72,10 @@ def main() -> None:
                                                               "with each model's painting")
     parser.add_argument("--transforms", default="adain", help="with --arbitrary: comma-separated transforms")
     parser.add_argument("--strengths", default="0.85", help="with --arbitrary: comma-separated strengths")
-    parser.add_argument("--shifts", default="4", help="with --arbitrary: comma-separated passes of its coarsest "
+    parser.add_argument("--shifts", default="1", help="with --arbitrary: comma-separated passes of its coarsest "
                                                       "level (1 or 4)")
+    parser.add_argument("--degrid", default="1", help="with --arbitrary: comma-separated 1 (its grid removed, the "
+                                                      "default) or 0")
     parser.add_argument("--gatys", type=int, default=0, metavar="N",
                         help="also the optimization's default (stylize run --style) on the first N photos")
     args = parser.parse_args()
@@ -100,9 +103,12 @@ def main() -> None:
             for transform in args.transforms.split(","):
                 for strength in map(float, args.strengths.split(",")):
                     for shifts in map(int, args.shifts.split(",")):
-                        config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts)
-                        task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
-                        row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)", task, style_path, photos)
+                        for degrid in map(int, args.degrid.split(",")):
+                            config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts,
+                                                     degrid=bool(degrid))
+                            task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
+                            row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)"
+                                + ("" if degrid else ", no degrid"), task, style_path, photos)
         if args.gatys:
             config = GatysConfig(size=args.size)
             task = GatysTransfer.from_files([style_path], config, "cpu")

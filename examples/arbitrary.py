@@ -2,7 +2,8 @@
 
 Top row: paintings that no shipped model was trained on (the arbitrary model saw no painting at all, only
 photos), bottom row: the example photo in each of them, with the defaults, on the CPU. Also
-examples/arbitrary_shifts.jpg: a detail at 200 %, with one pass of the coarsest level and with `--shifts 4`.
+examples/arbitrary_grid.jpg: a detail at 200 %, the decoders' raw picture (`--no-degrid`), the default (their
+grid filtered out) and `--no-degrid --shifts 4`.
 
 Run: python examples/arbitrary.py   (the paintings come from ../shared/data/styles)
 """
@@ -49,25 +50,26 @@ def main() -> None:
         sheet.paste(result, (left, height + 2 * LABEL))
     save_image(sheet, HERE / "arbitrary.jpg", quality=88)
     print(f"wrote {HERE / 'arbitrary.jpg'}")
-    shifts_figure(photo)
+    grid_figure(photo)
 
 
-def shifts_figure(photo) -> None:
-    """A 160 px square of the photo in candy, at 200 %: `--shifts 1` (the default) beside `--shifts 4`."""
+def grid_figure(photo) -> None:
+    """A 160 px square of the photo in candy, at 200 %: --no-degrid, the default, --no-degrid --shifts 4."""
     painting = load_image(STYLES / "candy.jpg").pixels
     crops = []
-    for shifts in (1, 4):
-        result = ArbitraryStylizer.load("arbitrary", "cpu", ArbitraryConfig(shifts=shifts))(photo, painting)
+    for label, config in (("--no-degrid", ArbitraryConfig(degrid=False)), ("default", ArbitraryConfig()),
+                          ("--no-degrid --shifts 4", ArbitraryConfig(degrid=False, shifts=4))):
+        result = ArbitraryStylizer.load("arbitrary", "cpu", config)(photo, painting)
         crop = tensor_to_pil(result[..., 60:220, 40:200])
-        crops.append((f"--shifts {shifts}", crop.resize((crop.width * 2, crop.height * 2), Image.NEAREST)))
+        crops.append((label, crop.resize((crop.width * 2, crop.height * 2), Image.NEAREST)))
     side = crops[0][1].width
-    sheet = Image.new("RGB", (2 * side + GAP, side + LABEL), "white")
+    sheet = Image.new("RGB", (len(crops) * (side + GAP) - GAP, side + LABEL), "white")
     draw = ImageDraw.Draw(sheet)
     for index, (label, crop) in enumerate(crops):
         draw.text((index * (side + GAP) + 6, 5), label, fill="black")
         sheet.paste(crop, (index * (side + GAP), LABEL))
-    save_image(sheet, HERE / "arbitrary_shifts.jpg", quality=90)
-    print(f"wrote {HERE / 'arbitrary_shifts.jpg'}")
+    save_image(sheet, HERE / "arbitrary_grid.jpg", quality=90)
+    print(f"wrote {HERE / 'arbitrary_grid.jpg'}")
 
 
 if __name__ == "__main__":

@@ -126,8 +126,9 @@ MODELS = [
     # Any painting: decoders that reconstruct photos from their VGG19 features (no painting is needed). What
     # ships is the gpu profile as it ran on an H200 (2026-12-04): 5800 steps of 16 crops in 6 minutes, the step
     # count sized by a measured 16.7 steps a second, with the nearest upsampling of the time (the grid it leaves
-    # is what --shifts 4 removes). Bilinear decoders, the default since, are the next GPU run's candidate: 300
-    # steps fine-tuned from the shipped ones on a CPU (192 px, batch 8) took benchmarks/arbitrary_grid.py's
+    # is what the run's default filter, --degrid, removes). Bilinear decoders, the default since, are the next
+    # GPU run's candidate: 300 steps fine-tuned from the shipped ones on a CPU (192 px, batch 8) took
+    # benchmarks/arbitrary_grid.py's
     # stylized grid from 1.25 to 1.19, where the same steps with nearest left it at 1.25 (8 photos, PSNR equal);
     # 1000 such steps (lr 1e-4, cosine; 45 minutes) scored 1.25 on all 28 photos against the shipped 1.24.
     # The cpu profile (128 px crops, about an hour on 2 cores, fp32 then; bf16 on AMX now) gives softer

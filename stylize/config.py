@@ -329,6 +329,14 @@ class ArbitraryConfig(Settings):
     shifts: int = setting(1, "Passes of the coarsest level at the offsets of half its 8 px grid, averaged: 4 "
                              "removes the faint 8 px grid the decoders leave in flat areas, for softer strokes and "
                              "more time.", min=1, max=4)
+    # tensors.remove_periodic on the relu4_1 and relu3_1 decoders' pictures at their grids' periods (8 and 4 px).
+    # benchmarks/arbitrary_grid.py, 10 held-out photos x 8 paintings: the grid 1.27 (worst 1.62) -> 1.04 (worst
+    # 1.12), where four shifts give 1.05; relu4_1's plain reconstructions 22.30 -> 22.86 dB (the removed pattern
+    # was error, not detail). benchmarks/style_models.py (10 photos x 5 paintings): style ratio 0.36 -> 0.38,
+    # content 1.15 -> 1.28, the finer levels painting over a clean picture; the same filter on the final picture
+    # instead: 0.40 / 1.12 (less of the painting's texture).
+    degrid: bool = setting(True, "Remove the periodic grid that the decoders leave (8 and 4 px) with a local comb "
+                                 "filter at each level; --no-degrid shows the decoders' raw pictures.")
     precision: str = setting("auto", _PRECISION_HELP, choices=PRECISIONS)
     tile: int | None = _tile()
     feather: float = _feather()

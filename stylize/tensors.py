@@ -260,3 +260,39 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
     horizontal = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
     return F.conv2d(horizontal, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
+
+
+# remove_periodic's defaults, measured with benchmarks/arbitrary_grid.py on the shipped arbitrary decoders (6
+# held-out photos, their plain relu4_1 reconstructions: 22.85 dB, grid 1.50): windows of 5, 7 and 11 cells all
+# raised the PSNR (23.30, 23.29, 23.26) and took the grid to about 1.05; 7 cells keep the window local (56 px at
+# period 8) where the pattern's strength changes across a picture. The high-pass's sigma of 3 px (2 px: the
+# same within 0.01 dB) passes 94 % of a period of 8 px and removes every linear ramp.
+PERIODIC_CELLS = 7
+PERIODIC_SIGMA = 3.0
+
+
+def periodic_radius(period: int, cells: int = PERIODIC_CELLS, sigma: float = PERIODIC_SIGMA) -> int:
+    """Input pixels an output pixel of remove_periodic depends on, each side."""
+    return math.ceil(3 * sigma) + (cells // 2 + 1) * period
+
+
+def remove_periodic(pixels: torch.Tensor, period: int, cells: int = PERIODIC_CELLS,
+                    sigma: float = PERIODIC_SIGMA) -> torch.Tensor:
+    """An (N, C, H, W) picture, sides multiples of `period`, less its local pattern of that period.
+
+    A local comb notch filter (periodic noise reduction, Gonzalez & Woods, "Digital Image Processing", 3rd ed.
+    2008, Sec. 5.4), computed in space so that it tiles: the picture is high-passed (its Gaussian blur
+    subtracted, which leaves no ramps nor smooth shading), and at each of the period x period phases of the
+    grid the pattern is the mean of that phase over the `cells` x `cells` neighbouring cells, less the mean over
+    all phases. Content that is not locked to the grid averages out; a pattern that repeats in every cell stays
+    and is subtracted. Runs in fp32 whatever autocast is active.
+    """
+    with torch.autocast(pixels.device.type, enabled=False):
+        pixels = pixels.float()
+        detail = pixels - gaussian_blur(pixels, sigma)
+        phases = F.pixel_unshuffle(detail, period)  # (N, C * period^2, H / period, W / period)
+        local = F.avg_pool2d(phases, cells, stride=1, padding=cells // 2, count_include_pad=False)
+        n, channels, height, width = local.shape
+        local = local.reshape(n, pixels.shape[1], period * period, height, width)
+        pattern = (local - local.mean(dim=2, keepdim=True)).reshape(n, channels, height, width)
+        return pixels - F.pixel_shuffle(pattern, period)

@@ -206,21 +206,22 @@ def _grid(pixels: torch.Tensor, period: int = 8) -> float:
     return sum(ratios) / len(ratios)
 
 
-def test_four_shifts_remove_the_shipped_decoders_grid_and_bf16_stays_close():
+def test_the_filter_and_four_shifts_remove_the_shipped_decoders_grid_and_bf16_stays_close():
     from stylize.images import load_image
 
     root = Path(__file__).resolve().parents[1] / "examples"
     photo = load_image(root / "chelsea.jpg", 160).pixels[..., :104, :160]  # sides on the 8 px grid
     style = load_image(root / "brushstrokes.jpg").pixels
     grids, outputs = {}, {}
-    for shifts, precision in ((1, "fp32"), (4, "fp32"), (4, "bf16")):
-        stylizer = ArbitraryStylizer.load("arbitrary", "cpu", ArbitraryConfig(shifts=shifts, precision=precision))
-        outputs[shifts, precision] = out = stylizer(photo, style)
-        grids[shifts, precision] = _grid(out)
-    # Measured: the photo 1.07, one pass 1.37, four 1.11 (in either precision).
-    assert grids[1, "fp32"] > 1.25 and grids[4, "fp32"] < 1.2 and grids[4, "bf16"] < 1.2
-    assert (outputs[4, "bf16"] - outputs[4, "fp32"]).abs().mean() < 0.01
-    assert not torch.equal(outputs[4, "bf16"], outputs[4, "fp32"])  # bf16 did run
+    for shifts, degrid, precision in ((1, False, "fp32"), (4, False, "fp32"), (1, True, "fp32"), (1, True, "bf16")):
+        config = ArbitraryConfig(shifts=shifts, degrid=degrid, precision=precision)
+        outputs[shifts, degrid, precision] = out = ArbitraryStylizer.load("arbitrary", "cpu", config)(photo, style)
+        grids[shifts, degrid, precision] = _grid(out)
+    # Measured: the photo 1.07, one pass 1.37, four 1.11, one with the filter 1.05 (either precision).
+    assert grids[1, False, "fp32"] > 1.25
+    assert grids[4, False, "fp32"] < 1.2 and grids[1, True, "fp32"] < 1.1 and grids[1, True, "bf16"] < 1.1
+    assert (outputs[1, True, "bf16"] - outputs[1, True, "fp32"]).abs().mean() < 0.01
+    assert not torch.equal(outputs[1, True, "bf16"], outputs[1, True, "fp32"])  # bf16 did run
 
 
 # The commands, with the shipped model at a tiny size ---------------------------------------------------------
@@ -251,6 +252,11 @@ def test_run_with_the_shipped_model_paints_the_photo(invoke, files, tmp_path, mo
     assert result.exit_code == 0, result.output
     spun = load_image(tmp_path / "spun.png").pixels
     assert spun.shape == out.shape and not torch.equal(spun, out)
+    result = invoke("run", photo, "--model", "arbitrary", "--style", style, "--preserve-color", "--strength", "0.7",
+                    "--device", "cpu", "--no-degrid", "-o", tmp_path / "raw.png")
+    assert result.exit_code == 0, result.output
+    raw = load_image(tmp_path / "raw.png").pixels
+    assert raw.shape == out.shape and not torch.equal(raw, out)
 
 
 def test_run_blends_and_regions_and_batch_with_the_shipped_model(invoke, files, tmp_path):
