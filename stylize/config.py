@@ -335,8 +335,8 @@ class ArbitraryConfig(Settings):
     # was error, not detail). benchmarks/style_models.py (10 photos x 5 paintings): style ratio 0.36 -> 0.38,
     # content 1.15 -> 1.28, the finer levels painting over a clean picture; the same filter on the final picture
     # instead: 0.40 / 1.12 (less of the painting's texture).
-    degrid: bool = setting(True, "Remove the periodic grid that the decoders leave (8 and 4 px) with a local comb "
-                                 "filter at each level; --no-degrid shows the decoders' raw pictures.")
+    degrid: bool = setting(True, "Remove the periodic grid that the relu4_1 and relu3_1 decoders leave (8 and 4 px) "
+                                 "with a local comb filter; --no-degrid shows their raw pictures.")
     precision: str = setting("auto", _PRECISION_HELP, choices=PRECISIONS)
     tile: int | None = _tile()
     feather: float = _feather()

@@ -262,7 +262,7 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     return F.conv2d(horizontal, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)
 
 
-# remove_periodic's defaults, measured with benchmarks/arbitrary_grid.py on the shipped arbitrary decoders (6
+# remove_periodic's defaults, measured with benchmarks/arbitrary_grid.py's measure on the shipped decoders (6
 # held-out photos, their plain relu4_1 reconstructions: 22.85 dB, grid 1.50): windows of 5, 7 and 11 cells all
 # raised the PSNR (23.30, 23.29, 23.26) and took the grid to about 1.05; 7 cells keep the window local (56 px at
 # period 8) where the pattern's strength changes across a picture. The high-pass's sigma of 3 px (2 px: the
