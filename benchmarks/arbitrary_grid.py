@@ -29,7 +29,7 @@ from style_models import DATA, held_out  # the same held-out photos as the quali
 
 from stylize.config import ArbitraryConfig
 from stylize.images import load_image
-from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tasks.arbitrary import ArbitraryStylizer, degrid_period
 from stylize.tensors import remove_periodic
 
 PERIOD = 8
@@ -77,8 +77,8 @@ def main() -> None:
         cells, filtered = [], []
         for level in range(1, stylizer.net.levels + 1):  # plain reconstructions: one pass, fp32
             decoded = [stylizer.net.decode(stylizer.encode(p, level), level).float().cpu() for p in photos]
-            for row, period in ((cells, 1), (filtered, 2 ** (level - 1))):  # and with --degrid's filter
-                outputs = [(remove_periodic(d, period) if period >= 4 else d).clamp(0, 1) for d in decoded]
+            for row, period in ((cells, 0), (filtered, degrid_period(level))):  # and with --degrid's filter
+                outputs = [(remove_periodic(d, period) if period else d).clamp(0, 1) for d in decoded]
                 row.append(f"  {statistics.mean(psnr(o, p) for o, p in zip(outputs, photos, strict=True)):8.2f} dB"
                            f" / {statistics.mean(grid(o) for o in outputs):4.2f}")
         print(f"{Path(name).stem:<28}" + "".join(cells))
