@@ -9,7 +9,7 @@ from conftest import gradient_image
 from stylize.config import ArbitraryConfig, ArbitraryTrainConfig
 from stylize.masks import MaskSet
 from stylize.modelfile import load_model, read_model_info, save_model
-from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
+from stylize.nets.decoders import LEVEL_LAYERS, ReflectionPad, VGGDecoders
 from stylize.tasks.arbitrary import (
     ArbitraryObjective,
     ArbitraryRegions,
@@ -187,10 +187,37 @@ def test_files_from_before_the_upsampling_argument_load_as_nearest(tmp_path):
     assert torch.equal(old.decode(features, 2), _decoders(upsampling=0).decode(features, 2))
 
 
+def test_decoders_pad_in_the_inputs_precision_under_autocast():
+    # CPU autocast would run the reflection pads in fp32: a copy up and a copy down around every convolution.
+    decoder = _decoders(levels=1).decoders[0]
+    features = torch.rand(1, 64, 9, 11).to(torch.bfloat16)
+    seen = []
+    for module in decoder:
+        if isinstance(module, ReflectionPad):
+            module.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        pixels = decoder(features)
+        padded = ReflectionPad(2)(features)
+    assert seen and set(seen) == {torch.bfloat16} and pixels.shape == (1, 3, 9, 11)
+    assert padded.dtype == torch.bfloat16
+    assert torch.equal(padded.float(), torch.nn.functional.pad(features.float(), (2,) * 4, mode="reflect"))
+
 def test_statistics_without_the_covariance_have_the_same_means_and_variances():
     full, light = feature_statistics(_features(1)), feature_statistics(_features(1), full=False)
     assert isinstance(light, Statistics) and light.covariance is None and full.covariance.shape == (16, 16)
     assert torch.allclose(full.mean, light.mean) and torch.allclose(full.variance, light.variance, rtol=1e-5)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_statistics_without_the_covariance_are_exact_for_large_means_in_any_layout(dtype):
+    # Deviations of 1 around means of 10^4: the plain moments (E[x^2] - E[x]^2 in fp32) lose every digit.
+    features = (_features(1) / 8 + torch.linspace(0, 1e4, 16)[:, None, None]).to(dtype)
+    exact_variance, exact_mean = torch.var_mean(features[0].flatten(1).double(), dim=1)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        light = feature_statistics(features.contiguous(memory_format=layout), full=False)
+        assert light.mean.dtype == light.variance.dtype == torch.float32
+        assert torch.allclose(light.mean.double(), exact_mean, rtol=1e-6)
+        assert torch.allclose(light.variance.double(), exact_variance, rtol=1e-4)
 
 
 def _grid(pixels: torch.Tensor, period: int = 8) -> float:

@@ -103,10 +103,19 @@ class Statistics:
 
 def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
     """Statistics of (1, C, H, W) features over all positions; full: with the covariance."""
+    if not full:
+        # Shifted moments (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample variance"): sums of
+        # the deviations from a rough mean of every 16th position, so that no large mean cancels. Reduced in
+        # the features' own layout: torch.var_mean over a channels-first fp32 copy took 2.5x as long on a
+        # 2-core CPU, a tenth of a frame's time.
+        rough = features[..., ::16, ::16].float().mean(dim=(0, 2, 3), keepdim=True)
+        deviations = features - rough  # a new fp32 tensor (bf16 features are promoted)
+        count = max(1, features[0, 0].numel())
+        total = deviations.sum(dim=(0, 2, 3))
+        squares = deviations.square_().sum(dim=(0, 2, 3))
+        offset = total / count
+        return Statistics(rough.flatten() + offset, (squares - total * offset) / max(1, count - 1))
     flat = features[0].flatten(1).float()
-    if not full:  # one pass, no centred copy of the features
-        variance, mean = torch.var_mean(flat, dim=1)
-        return Statistics(mean, variance)
     mean = flat.mean(dim=1)
     centred = flat - mean[:, None]
     covariance = centred @ centred.T / max(1, flat.shape[1] - 1)
