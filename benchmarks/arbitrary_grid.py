@@ -13,7 +13,7 @@ harmonics (k = N/8, 2N/8, 3N/8) divided by that on their neighbouring lines (k +
 periodic pattern scores about 1; the photos themselves score what the first row shows.
 
 Run: python benchmarks/arbitrary_grid.py [--model arbitrary --model other.safetensors] [--limit N] [--size 512]
-         [--shifts 1,4] [--degrid 1,0] [--precision auto|fp32|bf16]
+         [--shifts 1,4] [--degrid 1,0] [--precision auto|fp32|bf16] [--device cuda]
 Needs ../shared/data beside the checkout.
 """
 
@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--shifts", default="1,4", help="comma-separated passes of the coarsest level: a row each")
     parser.add_argument("--degrid", default="1,0", help="comma-separated 1 (the grid filter on, the default) or 0")
     parser.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"))
+    parser.add_argument("--device", default="cpu", help="where the models run (the measure is the same anywhere)")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
     photos = []
@@ -73,7 +74,7 @@ def main() -> None:
           f"the photos' own grid: {statistics.mean(grid(p) for p in photos):.2f}")
     print(f"{'model':<28}" + "".join(f"  relu{level}_1 PSNR / grid" for level in (1, 2, 3, 4)))
     for name in args.model or ["arbitrary"]:
-        stylizer = ArbitraryStylizer.load(name, "cpu")
+        stylizer = ArbitraryStylizer.load(name, args.device)
         cells, filtered = [], []
         for level in range(1, stylizer.net.levels + 1):  # plain reconstructions: one pass, fp32
             decoded = [stylizer.net.decode(stylizer.encode(p, level), level).float().cpu() for p in photos]
@@ -86,7 +87,7 @@ def main() -> None:
         for shifts in map(int, args.shifts.split(",")):
             for degrid in map(int, args.degrid.split(",")):
                 config = ArbitraryConfig(shifts=shifts, degrid=bool(degrid), precision=args.precision)
-                stylizer = ArbitraryStylizer.load(name, "cpu", config)
+                stylizer = ArbitraryStylizer.load(name, args.device, config)
                 stylized = [grid(stylizer(photo, painting)) for painting in paintings for photo in photos]
                 print(f"  stylized, {shifts} shift(s), degrid {'on' if degrid else 'off'}, {args.precision}: grid "
                       f"{statistics.mean(stylized):.2f} (worst {max(stylized):.2f})", flush=True)

@@ -5,9 +5,12 @@ Prints, for the model (default: the shipped `arbitrary`): the time of one pictur
 path: the style's statistics computed once, frames one after another), and the raw step of the
 time-to-quality benchmark (one VGG19[:relu5_1] forward and backward at the 512 px picture's size), so the
 512 px time can be read in raw steps on any machine. On the CPU, --whole-command also times the whole
-`stylize run --model arbitrary` process (start-up included), the issue's measure.
+`stylize run --model arbitrary` process (start-up included), the issue's measure. --profile adds the
+operations that take the time of one 1920x1080 frame (torch.profiler, the top rows), which is what decides
+where a frame's time goes on a card.
 
-Run: python benchmarks/arbitrary_speed.py [--device cuda] [--model FILE] [--skip-4k] [--whole-command]
+Run: python benchmarks/arbitrary_speed.py [--device cuda] [--model FILE] [--precision auto|fp32|bf16]
+     [--skip-4k] [--whole-command] [--profile]
 Needs ../shared/data beside the checkout (a style image and a photo).
 """
 
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+from stylize.config import PRECISIONS, ArbitraryConfig
 from stylize.device import memory_format, resolve_device
 from stylize.images import load_image
 from stylize.tasks.arbitrary import ArbitraryStylizer
@@ -68,12 +72,14 @@ def main() -> None:
     parser.add_argument("--skip-4k", action="store_true")
     parser.add_argument("--data", type=Path, default=DATA, help="a folder with content/chicago.jpg and "
                                                                    "styles/starry_night.jpg")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--whole-command", action="store_true", help="also time `stylize run` as a process")
+    parser.add_argument("--profile", action="store_true", help="also the top operations of one 1080p frame")
     args = parser.parse_args()
     device = resolve_device(args.device)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
-    print(f"device: {name}, torch {torch.__version__}")
-    stylizer = ArbitraryStylizer.load(args.model, device)
+    print(f"device: {name}, torch {torch.__version__}, precision {args.precision}")
+    stylizer = ArbitraryStylizer.load(args.model, device, ArbitraryConfig(precision=args.precision))
     photo_path, style_path = args.data / "content" / "chicago.jpg", args.data / "styles" / "starry_night.jpg"
     photo, style = load_image(photo_path, 512).pixels, load_image(style_path).pixels
     height, width = photo.shape[-2:]
@@ -109,6 +115,16 @@ def main() -> None:
         rows.append(("`python -c 'import torch'`", bare, "s"))
     for label, value, unit in rows:
         print(f"{label:<48} {value:10.3f} {unit}")
+    if args.profile:
+        from torch.profiler import ProfilerActivity, profile
+
+        activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+        with profile(activities=activities) as profiled:
+            video(frame)
+            if device.type == "cuda":
+                torch.cuda.synchronize(device)
+        key = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
+        print(profiled.key_averages().table(sort_by=key, row_limit=20))
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's stru
 With --arbitrary the arbitrary-style model is measured with each model's painting (the same paintings, the
 same photos), and with --gatys N the optimization's default on the first N photos.
 
-Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N]
+Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N] [--device cuda]
          [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4 --degrid 1,0]
          [--gatys 2]
 """
@@ -22,6 +22,7 @@ from pathlib import Path
 import torch
 
 from stylize.config import ArbitraryConfig, GatysConfig
+from stylize.device import resolve_device
 from stylize.images import load_image
 from stylize.losses import gram
 from stylize.tasks.arbitrary import ArbitraryStylizer
@@ -46,15 +47,17 @@ def style_distance(features: dict, grams: dict) -> float:
     return sum(((gram(features[k]) - g).pow(2).sum() / g.pow(2).sum()).item() for k, g in grams.items())
 
 
-def measure(stylize, style_path: Path, photos: list[Path], size: int, vgg: VGGFeatures) -> tuple[float, float]:
+def measure(stylize, style_path: Path, photos: list[Path], size: int, vgg: VGGFeatures,
+            device: torch.device) -> tuple[float, float]:
     """(mean style distance ratio, mean content distance) of stylize(photo) over the photos."""
-    style = load_image(style_path).pixels
+    style = load_image(style_path).pixels.to(device)
     targets = vgg(resize_longest(style, size))
     grams = {k: gram(targets[k]) for k in STYLE_LAYERS}
     ratios, contents = [], []
     for path in photos:
         photo = load_image(path, size).pixels
-        output = stylize(photo)
+        output = stylize(photo).to(device)
+        photo = photo.to(device)
         photo_features, output_features = vgg(photo), vgg(output)
         ratios.append(style_distance(output_features, grams) / style_distance(photo_features, grams))
         reference = photo_features["relu4_2"]
@@ -67,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", help="comma-separated model names or files (default: the shipped style models)")
     parser.add_argument("--size", type=int, default=512)
+    parser.add_argument("--device", default="cpu", help="where the models and the measure run")
     parser.add_argument("--limit", type=int, default=10)
     parser.add_argument("--arbitrary", metavar="MODEL", help="also the arbitrary-style model (e.g. arbitrary) "
                                                               "with each model's painting")
@@ -81,17 +85,18 @@ def main() -> None:
     args = parser.parse_args()
     names = args.models.split(",") if args.models else [
         e.name for e in available_models() if e.source == "shipped" and e.info and e.info.task == "style"]
-    vgg = VGGFeatures((*STYLE_LAYERS, "relu4_2"))
+    device = resolve_device(args.device)
+    vgg = VGGFeatures((*STYLE_LAYERS, "relu4_2")).to(device)
     photos = held_out(args.limit)
     print(f"{len(photos)} held-out photos at {args.size} px")
     print(f"{'model':<32} {'style distance (output / photo)':>32} {'content distance':>17}")
 
     def row(label: str, stylize, style_path: Path, photos: list[Path]) -> None:
-        ratio, content = measure(stylize, style_path, photos, args.size, vgg)
+        ratio, content = measure(stylize, style_path, photos, args.size, vgg, device)
         print(f"{label:<32} {ratio:>32.3f} {content:>17.3f}", flush=True)
 
     for name in names:
-        stylizer = FastStylizer.load(name, "cpu")
+        stylizer = FastStylizer.load(name, args.device)
         style_file = stylizer.info.style.get("file", "") if stylizer.info else ""
         style_path = DATA / "styles" / style_file
         if not style_path.is_file():
@@ -106,12 +111,12 @@ def main() -> None:
                         for degrid in map(int, args.degrid.split(",")):
                             config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts,
                                                      degrid=bool(degrid))
-                            task = ArbitraryStylizer.load(args.arbitrary, "cpu", config).with_styles([style])
+                            task = ArbitraryStylizer.load(args.arbitrary, args.device, config).with_styles([style])
                             row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)"
                                 + ("" if degrid else ", no degrid"), task, style_path, photos)
         if args.gatys:
             config = GatysConfig(size=args.size)
-            task = GatysTransfer.from_files([style_path], config, "cpu")
+            task = GatysTransfer.from_files([style_path], config, args.device)
             row(f"  optimization (default), {args.gatys} photos", task, style_path, photos[: args.gatys])
 
 

@@ -4,6 +4,7 @@
     python pretrained/retrain.py --profile gpu --device cuda      # long runs, wider networks (a GPU)
     python pretrained/retrain.py --profile gpu --device cuda --only upscale-x4,upscale-x4-sharp   # as shipped
     python pretrained/retrain.py --profile cpu --only starry,upscale-x3 --dry-run
+    python pretrained/retrain.py --profile gpu --device cuda --only arbitrary --extra "--upsampling bilinear"
 
 Training photos: ../shared/data/photos without the held-out list pretrained/heldout.txt (the benchmarks' own
 photos); style images: ../shared/data/styles. Each model file records the `stylize train` command that made
@@ -127,10 +128,11 @@ MODELS = [
     # ships is the gpu profile as it ran on an H200 (2026-12-04): 5800 steps of 16 crops in 6 minutes, the step
     # count sized by a measured 16.7 steps a second, with the nearest upsampling of the time (the grid it leaves
     # is what the run's default filter, --degrid, removes). Bilinear decoders, the default since, are the next
-    # GPU run's candidate: 300 steps fine-tuned from the shipped ones on a CPU (192 px, batch 8) took
-    # benchmarks/arbitrary_grid.py's
-    # stylized grid from 1.25 to 1.19, where the same steps with nearest left it at 1.25 (8 photos, PSNR equal);
-    # 1000 such steps (lr 1e-4, cosine; 45 minutes) scored 1.25 on all 28 photos against the shipped 1.24.
+    # GPU run's candidate (`--extra "--upsampling bilinear"`, as `bash benchmarks/gpu_session.sh train arbitrary`
+    # runs it): 300 steps fine-tuned from the shipped ones on a CPU (192 px, batch 8) took
+    # benchmarks/arbitrary_grid.py's stylized grid from 1.25 to 1.19, where the same steps with nearest left it
+    # at 1.25 (8 photos, PSNR equal); 1000 such steps (lr 1e-4, cosine; 45 minutes) scored 1.25 on all 28
+    # photos against the shipped 1.24.
     # The cpu profile (128 px crops, about an hour on 2 cores, fp32 then; bf16 on AMX now) gives softer
     # reconstructions at relu4_1.
     Model("arbitrary", "arbitrary",
@@ -183,13 +185,13 @@ def command(model: Model, profile: str, work: Path, photos: Path, styles: Path, 
     return words + list(model.cpu if profile == "cpu" else model.gpu)
 
 
-def install(model: Model, work: Path, half: bool) -> Path:
-    """Copy the trained model into pretrained/ (re-saved in fp16 when asked: half the size)."""
+def install(model: Model, work: Path, half: bool, folder: Path = HERE) -> Path:
+    """Copy the trained model into pretrained/ or another folder (re-saved in fp16 when asked: half the size)."""
     sys.path.insert(0, str(HERE.parent))
     from stylize.modelfile import load_model, save_model
 
     source = work / f"{model.name}.safetensors"
-    target = HERE / source.name
+    target = folder / source.name
     if not half:
         shutil.copyfile(source, target)
         return target
@@ -210,7 +212,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--force", action="store_true", help="train again models already trained in --work")
     parser.add_argument("--no-install", action="store_true", help="leave the models in --work")
+    parser.add_argument("--install-to", type=Path, default=HERE, metavar="FOLDER",
+                        help="where trained models are installed (default: pretrained/, what ships)")
     parser.add_argument("--dry-run", action="store_true", help="print the commands only")
+    parser.add_argument("--extra", default="", metavar="OPTIONS",
+                        help="more `stylize train` options after the profile's, e.g. \"--steps 3000 --upsampling "
+                             "bilinear\" (the last of a repeated option wins; the model file records them)")
     args = parser.parse_args()
     models = [m for m in MODELS if args.profile in m.profiles]
     wanted = set(args.only.split(",")) if args.only else {m.name for m in models}
@@ -222,7 +229,7 @@ def main() -> None:
     for model in models:
         if model.name not in wanted:
             continue
-        words = command(model, args.profile, work, photos, args.styles, args.device)
+        words = command(model, args.profile, work, photos, args.styles, args.device) + shlex.split(args.extra)
         print(shlex.join(words), flush=True)
         if args.dry_run:
             continue
@@ -234,7 +241,8 @@ def main() -> None:
             subprocess.run(words + resume, check=True)
         if not args.no_install:
             # fp16 for the gpu profile's wider networks and for the arbitrary decoders (16 MB in fp32).
-            print(f"  installed {install(model, work, half=args.profile == 'gpu' or model.task == 'arbitrary')}")
+            half = args.profile == "gpu" or model.task == "arbitrary"
+            print(f"  installed {install(model, work, half, args.install_to)}")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from stylize.zoo import available_models
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _dry_run(profile: str) -> str:
-    return subprocess.run([sys.executable, str(ROOT / "pretrained" / "retrain.py"), "--dry-run", "--profile", profile],
-                          capture_output=True, text=True, check=True).stdout
+def _dry_run(profile: str, *more: str) -> str:
+    return subprocess.run([sys.executable, str(ROOT / "pretrained" / "retrain.py"), "--dry-run", "--profile", profile,
+                           *more], capture_output=True, text=True, check=True).stdout
 
 
 def test_dry_run_lists_every_shipped_model_with_dependencies_first():
@@ -32,6 +32,12 @@ def test_dry_run_lists_every_shipped_model_with_dependencies_first():
     assert shipped <= trained
     gpu = _dry_run("gpu")
     assert "--width 32" in gpu and "--image-size 256" in gpu
+
+
+def test_extra_options_come_after_the_profiles_so_that_they_win():
+    line = _dry_run("gpu", "--only", "arbitrary", "--extra", "--upsampling bilinear --steps 10").strip()
+    assert line.index("--upsampling nearest") < line.index("--upsampling bilinear")
+    assert line.endswith("--upsampling bilinear --steps 10")
 
 
 def test_every_shipped_model_records_the_command_that_made_it():
