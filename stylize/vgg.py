@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from stylize.errors import ConfigError, WeightsError
+from stylize.nets.layers import ReLU
 from stylize.vgg_layers import CONV_CHANNELS, LAYER_INDEX, LAYER_NAMES, POOLINGS, WEIGHT_SOURCES, min_input_side
 
 # The original Caffe VGG19 expects BGR in 0-255 minus the ImageNet mean in BGR order (from the Caffe
@@ -143,7 +144,7 @@ class VGGFeatures(nn.Module):
             elif name.startswith("relu"):
                 # In place saves a full-size activation per layer, unless the conv output is itself requested.
                 conv_name = "conv" + name[len("relu") :]
-                modules[name] = nn.ReLU(inplace=conv_name not in layers)
+                modules[name] = ReLU(inplace=conv_name not in layers)
             else:
                 modules[name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
         self.net = nn.Sequential(*modules.values())

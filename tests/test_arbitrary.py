@@ -9,7 +9,7 @@ from conftest import gradient_image
 from stylize.config import ArbitraryConfig, ArbitraryTrainConfig
 from stylize.masks import MaskSet
 from stylize.modelfile import load_model, read_model_info, save_model
-from stylize.nets.decoders import LEVEL_LAYERS, ReflectionPad, VGGDecoders
+from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
 from stylize.tasks.arbitrary import (
     ArbitraryObjective,
     ArbitraryRegions,
@@ -186,21 +186,6 @@ def test_files_from_before_the_upsampling_argument_load_as_nearest(tmp_path):
     features = torch.rand(1, 128, 6, 6)
     assert torch.equal(old.decode(features, 2), _decoders(upsampling=0).decode(features, 2))
 
-
-def test_decoders_pad_in_the_inputs_precision_under_autocast():
-    # CPU autocast would run the reflection pads in fp32: a copy up and a copy down around every convolution.
-    decoder = _decoders(levels=1).decoders[0]
-    features = torch.rand(1, 64, 9, 11).to(torch.bfloat16)
-    seen = []
-    for module in decoder:
-        if isinstance(module, ReflectionPad):
-            module.register_forward_hook(lambda module, inputs, output: seen.append(output.dtype))
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        pixels = decoder(features)
-        padded = ReflectionPad(2)(features)
-    assert seen and set(seen) == {torch.bfloat16} and pixels.shape == (1, 3, 9, 11)
-    assert padded.dtype == torch.bfloat16
-    assert torch.equal(padded.float(), torch.nn.functional.pad(features.float(), (2,) * 4, mode="reflect"))
 
 def test_statistics_without_the_covariance_have_the_same_means_and_variances():
     full, light = feature_statistics(_features(1)), feature_statistics(_features(1), full=False)

@@ -31,6 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylize.config import UPSAMPLING_MODES  # the `upsampling` argument indexes it (files hold integers)
+from stylize.nets.layers import ReflectionPad, ReLU
 from stylize.vgg_layers import VGG19_CONFIG
 
 LEVEL_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
@@ -67,17 +68,6 @@ class Scale(nn.Module):
         return x * self.factor
 
 
-class ReflectionPad(nn.ReflectionPad2d):
-    """Reflection padding in the input's own precision. CPU autocast lists reflection_pad2d among the ops it
-    runs in fp32 (PyTorch's "CPU Ops that can autocast to float32"), so under bf16 every decoder layer's input
-    was copied up to fp32 and the convolution copied it back down: a quarter of a 960x540 frame's time on a
-    2-core CPU. A pad only moves values, so the result is the same to the bit."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(x.device.type, enabled=False):
-            return super().forward(x)
-
-
 class Decoder(nn.Sequential):
     """relu{level}_1 features (N, C, H / 2^(level-1), W / 2^(level-1)) -> pixels (N, 3, H, W), unclamped."""
 
@@ -98,7 +88,7 @@ class Decoder(nn.Sequential):
             first, last = index == 0, index == len(encoder) - 1
             layers += [ReflectionPad(1), nn.Conv2d(cout if first else inner(cout), 3 if last else inner(cin), 3)]
             if not last:
-                layers.append(nn.ReLU(inplace=True))
+                layers.append(ReLU(inplace=True))
         super().__init__(*layers)
 
 

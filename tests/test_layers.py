@@ -1,0 +1,50 @@
+"""The drop-in layers for bf16 on CPUs: the same values as PyTorch's own, in the input's precision."""
+
+import torch
+import torch.nn.functional as F
+
+from stylize.nets.decoders import VGGDecoders
+from stylize.nets.layers import ReflectionPad, ReLU
+from stylize.vgg import VGGFeatures
+
+
+def _bf16_values() -> torch.Tensor:
+    special = torch.tensor([0.0, -0.0, 1e-40, -1e-40, float("inf"), float("-inf"), 3.0, -3.0])
+    return torch.cat([special, torch.randn(1000) * 100]).to(torch.bfloat16)
+
+
+def test_relu_in_place_on_bf16_is_torchs_relu_to_the_bit_in_any_layout():
+    values = _bf16_values()
+    expected = F.relu(values.float()).to(torch.bfloat16)
+    result = ReLU(inplace=True)(values.clone())
+    assert result.dtype == torch.bfloat16 and torch.equal(result.float(), expected.float())
+    activation = torch.randn(1, 8, 5, 7).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    inputs = activation.clone()
+    output = ReLU(inplace=True)(inputs)
+    assert output is inputs and torch.equal(output, F.relu(activation))
+
+
+def test_relu_keeps_its_gradient_and_its_out_of_place_form():
+    pixels = torch.randn(2, 3, 4, 4, dtype=torch.bfloat16, requires_grad=True)
+    ReLU(inplace=True)(pixels * 1).sum().backward()
+    assert torch.equal(pixels.grad, (pixels > 0).to(pixels.grad.dtype))
+    source = _bf16_values()
+    assert torch.equal(ReLU()(source), F.relu(source)) and not torch.equal(source, F.relu(source))
+
+
+def test_reflection_pad_under_autocast_keeps_bf16_and_torchs_values():
+    features = torch.rand(1, 64, 9, 11).to(torch.bfloat16)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        padded = ReflectionPad(2)(features)
+    assert padded.dtype == torch.bfloat16
+    assert torch.equal(padded.float(), F.pad(features.float(), (2,) * 4, mode="reflect"))
+
+
+def test_the_arbitrary_models_networks_use_them():
+    decoder = VGGDecoders(levels=2, width=8).decoders[1]
+    vgg = VGGFeatures(("relu2_1",), None)  # random weights
+    assert any(isinstance(m, ReflectionPad) for m in decoder) and not any(
+        type(m) is torch.nn.ReflectionPad2d for m in decoder.modules())
+    for network in (decoder, vgg):
+        assert any(isinstance(m, ReLU) for m in network.modules())
+        assert not any(type(m) is torch.nn.ReLU for m in network.modules())
