@@ -110,7 +110,7 @@ def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
         # 2-core CPU, a tenth of a frame's time.
         rough = features[..., ::16, ::16].float().mean(dim=(0, 2, 3), keepdim=True)
         deviations = features - rough  # a new fp32 tensor (bf16 features are promoted)
-        count = max(1, features[0, 0].numel())
+        count = max(1, features.numel() // features.shape[1])
         total = deviations.sum(dim=(0, 2, 3))
         squares = deviations.square_().sum(dim=(0, 2, 3))
         offset = total / count
