@@ -72,6 +72,19 @@ def test_bf16_lowers_the_loss_like_fp32_and_repeats_exactly(content, style, devi
     assert (rounded - exact).abs().mean() < 0.04
 
 
+def test_bf16_convolutions_keep_their_weights_cast_once_with_the_same_result(content, style, device):
+    if device.startswith("cuda") and not torch.cuda.is_bf16_supported():
+        pytest.skip("this card has no bf16")
+    config = GatysConfig(size=0, steps=4, precision="bf16", tolerance=0.0)
+    cast_once = GatysTransfer([style], config, device)
+    weights = [m.weight for m in cast_once.vgg.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert weights and all(w.dtype == torch.bfloat16 for w in weights)
+    every_pass = GatysTransfer([style], config, device)
+    every_pass.vgg.net.float()  # autocast casts them again at every pass
+    assert torch.equal(cast_once(content), every_pass(content))
+    exact = GatysTransfer([style], GatysConfig(size=0, steps=1, precision="fp32"), device)
+    assert all(m.weight.dtype == torch.float32 for m in exact.vgg.modules() if isinstance(m, torch.nn.Conv2d))
+
 def test_style_init_starts_from_the_style(content, style, device):
     _, history = run(content, style, device, init="style", steps=1, style_weight=1.0)
     _, from_content = run(content, style, device, init="content", steps=1, style_weight=1.0)
