@@ -24,10 +24,22 @@ def test_relu_in_place_on_bf16_is_torchs_relu_to_the_bit_in_any_layout():
     assert output is inputs and torch.equal(output, F.relu(activation))
 
 
-def test_relu_keeps_its_gradient_and_its_out_of_place_form():
-    pixels = torch.randn(2, 3, 4, 4, dtype=torch.bfloat16, requires_grad=True)
-    ReLU(inplace=True)(pixels * 1).sum().backward()
-    assert torch.equal(pixels.grad, (pixels > 0).to(pixels.grad.dtype))
+def test_relu_with_a_gradient_gives_torchs_values_and_gradients_to_the_bit():
+    torch.manual_seed(0)
+    weight = torch.randn(16, 3, 3, 3).to(torch.bfloat16)
+    image = torch.rand(1, 3, 24, 24).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    upstream = torch.randn(1, 16, 24, 24)
+    results = []
+    for relu in (lambda x: F.relu(x, inplace=True), ReLU(inplace=True)):
+        pixels = image.clone().requires_grad_()
+        output = relu(F.conv2d(pixels, weight, padding=1))
+        (output.float() * upstream).sum().backward()  # a gradient at the zeroed positions too
+        results.append((output.detach(), pixels.grad))
+    (expected, expected_grad), (output, grad) = results
+    assert torch.equal(output, expected) and torch.equal(grad, expected_grad) and grad.abs().sum() > 0
+
+
+def test_relu_out_of_place_leaves_its_input_alone():
     source = _bf16_values()
     assert torch.equal(ReLU()(source), F.relu(source)) and not torch.equal(source, F.relu(source))
 

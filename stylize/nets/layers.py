@@ -4,7 +4,8 @@ model file's format does not change with them).
 Measured on a 2-core Xeon with AMX (torch 2.14), one 64 x 540 x 960 bf16 activation in channels-last: the
 reflection pad ran in fp32 under autocast (a copy up, the pad, and a copy down in the next convolution), and
 the in-place ReLU took 8.0 ms where the same clamp on the raw bits takes 1.8 ms. Together they were more than
-a third of a frame of the arbitrary-style model (stylize/tasks/arbitrary.py).
+a third of a frame of the arbitrary-style model (stylize/tasks/arbitrary.py); the ReLU alone was 6 % of the
+optimization's time (stylize/tasks/gatys, where gradients flow through it).
 """
 
 from __future__ import annotations
@@ -25,14 +26,32 @@ class ReflectionPad(nn.ReflectionPad2d):
 
 
 class ReLU(nn.ReLU):
-    """nn.ReLU, in place on bf16 CPU tensors through their bits where no gradient is needed. PyTorch's CPU
-    kernel widens every bf16 value to fp32 and back; a bf16 value is negative exactly when its sign bit is set,
-    which is when its 16 bits read as an int16 are negative, so clamping those int16s at 0 is the ReLU. Only
-    a NaN with its sign bit set differs: it becomes 0."""
+    """nn.ReLU, in place on bf16 CPU tensors through their bits. PyTorch's CPU kernel widens every bf16 value
+    to fp32 and back; a bf16 value is negative exactly when its sign bit is set, which is when its 16 bits read
+    as an int16 are negative, so clamping those int16s at 0 is the ReLU. Only a NaN with its sign bit set
+    differs: it becomes 0. Where a gradient is needed, the backward is PyTorch's own (a bit-level one measured
+    no faster)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if (self.inplace and x.dtype == torch.bfloat16 and x.device.type == "cpu"
-                and not (x.requires_grad and torch.is_grad_enabled())):
-            x.view(torch.int16).clamp_(min=0)
-            return x
-        return super().forward(x)
+        if not (self.inplace and x.dtype == torch.bfloat16 and x.device.type == "cpu"):
+            return super().forward(x)
+        if x.requires_grad and torch.is_grad_enabled():
+            return _BitReLU.apply(x)
+        x.view(torch.int16).clamp_(min=0)
+        return x
+
+
+class _BitReLU(torch.autograd.Function):
+    """The in-place bit-level ReLU inside autograd: the optimization's VGG19 passes (tasks/gatys)."""
+
+    @staticmethod
+    def forward(ctx: torch.autograd.function.FunctionCtx, x: torch.Tensor) -> torch.Tensor:
+        x.view(torch.int16).clamp_(min=0)
+        ctx.mark_dirty(x)
+        ctx.save_for_backward(x)
+        return x
+
+    @staticmethod
+    def backward(ctx: torch.autograd.function.FunctionCtx, grad: torch.Tensor) -> torch.Tensor:
+        (output,) = ctx.saved_tensors
+        return torch.ops.aten.threshold_backward(grad, output, 0)
