@@ -1,10 +1,12 @@
-"""The drop-in layers for bf16 on CPUs: the same values as PyTorch's own, in the input's precision."""
+"""The drop-in layers for bf16 on CPUs: the same values as PyTorch's own, in the input's precision, and the
+networks that use them."""
 
 import torch
 import torch.nn.functional as F
 
 from stylize.nets.decoders import VGGDecoders
 from stylize.nets.layers import ReflectionPad, ReLU
+from stylize.nets.srnet import ResidualBlock
 from stylize.vgg import VGGFeatures
 
 
@@ -60,3 +62,11 @@ def test_the_arbitrary_models_networks_use_them():
     for network in (decoder, vgg):
         assert any(isinstance(m, ReLU) for m in network.modules())
         assert not any(type(m) is torch.nn.ReLU for m in network.modules())
+
+
+def test_the_upscalers_blocks_give_torchs_result_in_bf16():
+    torch.manual_seed(0)
+    block = ResidualBlock(8).to(torch.bfloat16)
+    features = torch.randn(1, 8, 12, 10).to(torch.bfloat16).contiguous(memory_format=torch.channels_last)
+    expected = features + block.conv2(F.relu(block.conv1(features)))
+    assert torch.equal(block(features), expected) and (block.conv1(features) < 0).any()

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from stylize.nets.layers import relu_
+
 SCALES = (2, 3, 4)
 
 
@@ -34,7 +36,7 @@ class ResidualBlock(nn.Module):
         self.conv2 = nn.Conv2d(channels, channels, 3, padding=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv2(F.relu(self.conv1(x), inplace=True))
+        return x + self.conv2(relu_(self.conv1(x)))
 
 
 class SRNet(nn.Module):
