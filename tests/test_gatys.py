@@ -85,6 +85,7 @@ def test_bf16_convolutions_keep_their_weights_cast_once_with_the_same_result(con
     exact = GatysTransfer([style], GatysConfig(size=0, steps=1, precision="fp32"), device)
     assert all(m.weight.dtype == torch.float32 for m in exact.vgg.modules() if isinstance(m, torch.nn.Conv2d))
 
+
 def test_style_init_starts_from_the_style(content, style, device):
     _, history = run(content, style, device, init="style", steps=1, style_weight=1.0)
     _, from_content = run(content, style, device, init="content", steps=1, style_weight=1.0)
