@@ -139,14 +139,17 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # Damaged metadata costs only the metadata (see carried_exif): no warning line for it.
             warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
-            image = Image.open(path)
-            if image.width * image.height > max_pixels:
-                raise ImageError(
-                    f"{path} is {image.width}x{image.height} ({image.width * image.height / 1e6:.0f} MP), "
-                    f"over the limit of {max_pixels / 1e6:.0f} MP"
-                )
-            image.load()
-            return ImageOps.exif_transpose(image)
+            # Closed on every way out: exif_transpose returns a copy with the pixels, and a file refused here
+            # (too large, truncated) or one Pillow keeps open after load (multi-frame formats) is not left to
+            # the garbage collector (a ResourceWarning, and a descriptor held per bad file in a long batch).
+            with Image.open(path) as image:
+                if image.width * image.height > max_pixels:
+                    raise ImageError(
+                        f"{path} is {image.width}x{image.height} ({image.width * image.height / 1e6:.0f} MP), "
+                        f"over the limit of {max_pixels / 1e6:.0f} MP"
+                    )
+                image.load()
+                return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         # Pillow's own guard (above about 179 MP) fires inside Image.open, before ours can name the size.
         raise ImageError(f"{path} is over the limit of {max_pixels / 1e6:.0f} MP") from None

@@ -489,9 +489,14 @@ def test_the_nth_write_failing_is_one_line_and_a_rerun_finishes_as_if_nothing_ha
             "export": ["export", model, "-o", out / "m.onnx"],
         }[command]
 
-    writes = []
+    writes = []  # the temporary files of the run, in the order their names were made
     real_part_path = files.part_path
-    monkeypatch.setattr(files, "part_path", lambda path: writes.append(path) or real_part_path(path))
+
+    def counted_part_path(path: Path) -> Path:
+        writes.append(real_part_path(path))
+        return writes[-1]
+
+    monkeypatch.setattr(files, "part_path", counted_part_path)
     reference = tmp_path / "reference"
     assert CliRunner().invoke(cli, [str(a) for a in args(reference)]).exit_code == 0
     rng = random.Random(f"{command}-{seed}")  # seeded: the same faults each run of the suite
@@ -501,15 +506,24 @@ def test_the_nth_write_failing_is_one_line_and_a_rerun_finishes_as_if_nothing_ha
     count = len(writes)
     writes.clear()
     real_open, real_fsync = files.os.open, files.os.fsync
+    # The fault is tied to the n-th temporary file itself, not to a count at the moment of the call: batch
+    # jobs write from I/O threads, and another job's name may be made between a file's name and its fsync.
+    target: list[int] = []  # the n-th file's descriptor once opened; then a marker once its fsync failed
+
+    def is_target(path) -> bool:
+        return len(writes) >= nth and os.fspath(path) == os.fspath(writes[nth - 1])
 
     def failing_open(path, flags, *rest):
-        if fault == "EACCES" and flags & os.O_EXCL and len(writes) == nth:
+        if fault == "EACCES" and flags & os.O_EXCL and is_target(path):
             raise OSError(code, os.strerror(code))
-        return real_open(path, flags, *rest)
+        descriptor = real_open(path, flags, *rest)
+        if is_target(path) and not target:
+            target.append(descriptor)
+        return descriptor
 
     def failing_fsync(descriptor):
-        if fault != "EACCES" and len(writes) == nth:
-            writes.append("failed")  # once: the rest of the run writes normally
+        if fault != "EACCES" and target == [descriptor]:
+            target.append(-1)  # once: the rest of the run writes normally
             raise OSError(code, os.strerror(code))
         return real_fsync(descriptor)
 
@@ -685,4 +699,5 @@ def test_a_part_file_of_a_writer_killed_a_moment_ago_is_removed_by_the_next_run(
     finally:
         writer.kill()
         writer.wait()
+        writer.stdout.close()
     assert remove_stale_parts(tmp_path) == 1 and not part.exists()

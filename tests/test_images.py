@@ -14,6 +14,7 @@ from stylize.errors import ImageError
 from stylize.images import (
     is_image_file,
     load_image,
+    open_image,
     pil_to_tensor,
     save_image,
     tensor_to_pil,
@@ -104,6 +105,31 @@ def test_unreadable_files_raise_one_line_errors(tmp_path, content, message):
     with pytest.raises(ImageError, match=message) as info:
         load_image(path)
     assert "\n" not in str(info.value)
+
+
+def _open_descriptors() -> set[str]:
+    return set(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="counts descriptors through /proc (Linux)")
+def test_no_file_is_left_open_by_a_refused_or_a_multi_frame_image(tmp_path):
+    """A truncated file, one over the pixel limit, and an animated GIF (which Pillow keeps open after load)
+    leave no descriptor open, even while the error (its traceback holds the decoder's frames) is kept, as a
+    batch keeps its failures: no waiting for the garbage collector, and no ResourceWarning under -W default."""
+    buffer = io.BytesIO()
+    gradient_image(64, 64).save(buffer, format="JPEG")
+    (tmp_path / "truncated.jpg").write_bytes(buffer.getvalue()[:300])
+    gradient_image(64, 64).save(tmp_path / "large.png")
+    frames = [gradient_image(16, 16), gradient_image(16, 16).rotate(90)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    before = _open_descriptors()
+    with pytest.raises(ImageError, match="corrupt or truncated") as truncated:
+        load_image(tmp_path / "truncated.jpg")
+    with pytest.raises(ImageError, match="over the limit") as large:
+        open_image(tmp_path / "large.png", max_pixels=100)
+    image = open_image(tmp_path / "moving.gif")
+    assert image.size == (16, 16) and truncated.tb is not None and large.tb is not None
+    assert _open_descriptors() <= before
 
 
 def test_folder_and_missing_file_errors(tmp_path):
