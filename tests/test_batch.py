@@ -46,6 +46,9 @@ def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(invoke, tree, mod
     failed = {r["source"]: r["error"] for r in data["files"] if r["status"] == "failed"}
     for name, reason in BAD.items():
         assert reason in failed[str(tree / name)]
+        # One line per failure on the terminal, naming the file once (its error starts with its path).
+        (line,) = [line for line in result.stderr.splitlines() if line.startswith("  failed: ") and name in line]
+        assert line.count(str(tree / name)) == 1 and reason in line, line
     assert all(r["seconds"] >= 0 for r in data["files"])
     assert data["not_images"] == [str(tree / "notes.txt")]
     assert data["settings"]["models"] == [str(model)]

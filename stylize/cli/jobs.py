@@ -188,6 +188,13 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
         click.echo(describe(result), err=True)
 
 
+def _failure(result: JobResult) -> str:
+    """The source and why it failed, the source said once: an image's own errors start with its path."""
+    error = result.error or "failed"
+    return error if error.startswith(f"{result.source} ") or error.startswith(f"{result.source}:") else \
+        f"{result.source}: {error}"
+
+
 def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],
              quiet: bool) -> None:
     """Write the report, print the summary and every failure, and exit non-zero if anything failed (a report
@@ -209,7 +216,7 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
         for path in not_images:
             click.echo(f"  not an image: {path}", err=True)
     for result in outcome.failed:
-        click.echo(f"  failed: {result.source}: {result.error}", err=True)
+        click.echo(f"  failed: {_failure(result)}", err=True)
     if outcome.interruption is not None:
         fail_interrupted(outcome.interruption, "run the same command again to finish the rest")
     if report_error is not None:
