@@ -186,10 +186,11 @@ class VGGFeatures(nn.Module):
         """The requested layers' activations; with `until` (one of them), only the layers up to it are run
         and returned (a cascade that needs relu2_1 pays nothing for relu4_1)."""
         height, width = pixels.shape[-2:]
-        if min(height, width) < self.min_side:
+        deepest, min_side = (until, min_input_side((until,))) if until else (self.deepest, self.min_side)
+        if min(height, width) < min_side:
             raise ConfigError(
-                f"image of {width}x{height} px is too small for features as deep as {self.deepest}: "
-                f"each side needs at least {self.min_side} px"
+                f"image of {width}x{height} px is too small for features as deep as {deepest}: "
+                f"each side needs at least {min_side} px"
             )
         wanted = set(self.layers)
         features = {}

@@ -87,6 +87,20 @@ def test_every_level_decodes_to_exactly_the_input_size_odd_sizes_included(styliz
         assert stylizer(_photo(height, width), style).shape == (1, 3, height, width)
 
 
+@pytest.mark.parametrize(("transform", "shifts"), [("adain", 1), ("adain", 4), ("wct", 1)])
+def test_a_photo_thinner_than_the_coarsest_grid_is_stylized_at_its_size(transform, shifts):
+    """A 1 px photo, a 3x40 strip and its transpose (smaller than two cells of the relu4_1 grid, which the
+    decoders' first reflection pad needs): each level pads it up and crops back, with four levels as shipped;
+    before, a one-line torch message about padding sizes."""
+    stylizer = ArbitraryStylizer(_decoders(levels=4, upsampling=0), device="cpu",
+                                 config=ArbitraryConfig(transform=transform, shifts=shifts, precision="fp32"))
+    style = _photo(40, 48, seed=3)
+    for height, width in ((1, 1), (3, 40), (40, 3)):
+        out = stylizer(_photo(height, width), style)
+        assert out.shape == (1, 3, height, width) and torch.isfinite(out).all()
+        assert 0 <= out.min() and out.max() <= 1
+
+
 @pytest.mark.parametrize(("transform", "upsampling", "shifts"), [("adain", 1, 4), ("wct", 1, 4), ("adain", 0, 1)])
 def test_tiled_equals_untiled(device, transform, upsampling, shifts):
     photo, style = _photo(300, 260), _photo(64, 64, seed=5)

@@ -13,6 +13,7 @@ from safetensors.torch import save_file
 from stylize.colorspace import gray_rgb, lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.images import load_image
 from stylize.tasks.colorize import Colorizer
+from stylize.tensors import resize_to
 
 
 def scene(seed: int = 0, size: int = 96) -> torch.Tensor:
@@ -264,7 +265,7 @@ def test_a_thin_image_among_the_references_is_passed_over_and_named_when_given_a
     result = invoke("colorize", photo, "--references", refs, "-o", tmp_path / "out.png")
     assert result.exit_code == 0 and "references: scene.png" in result.stderr, result.output
     alone = invoke("colorize", photo, "--reference", refs / "thin.png", "-o", tmp_path / "out2.png")
-    assert "the reference" in invoke.error_line(alone, 1, "thin.png: image of 1x300 px is too small")
+    assert "the reference" in invoke.error_line(alone, 1, "thin.png: a 1x300 px image is too narrow to colorize")
 
 
 def test_a_folder_of_references_is_ranked_by_small_descriptors_and_only_the_best_prepared(tmp_path, monkeypatch):
@@ -315,6 +316,26 @@ def test_shipped_automatic_model_gives_a_face_skin_tones(invoke, tmp_path, shipp
     face = rgb_to_lab(load_image(tmp_path / "portrait_color.png").pixels)[0, 1:, 26:50, 60:82].mean(dim=(1, 2))
     hue = math.degrees(math.atan2(face[1], face[0]))
     assert 25 < hue < 80 and 6 < face.norm() < 45, (hue, face.tolist())
+
+
+def test_long_thin_strips_colorize_and_narrower_ones_are_one_line_errors(invoke, tmp_path, shipped_automatic):
+    """A 30x1500 strip would be 7x384 at the working size, under the 16 px that relu5_1 needs: it is worked
+    on longer instead (its lightness kept, colour added). A 2x900 one would need more than MAX_STRIP_SIDE: one
+    line naming its size (exit 1; as a reference, see the red-team test above)."""
+    from stylize.tasks.colorize import strip_side
+
+    assert strip_side(1500, 30, 384, 16) == 800 and strip_side(512, 341, 384, 16) == 384
+    cat = resize_to(load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").pixels, (1500, 30))
+    strip = _save_gray(gray_rgb(rgb_to_lab(cat)[:, :1]), tmp_path / "strip.png")
+    result = invoke("colorize", strip, "-o", tmp_path / "strip_color.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    gray, out = (rgb_to_lab(load_image(tmp_path / name).pixels) for name in ("strip.png", "strip_color.png"))
+    assert out.shape[-2:] == (1500, 30) and (out[:, :1] - gray[:, :1]).abs().max() < 0.6
+    assert out[:, 1:].norm(dim=1).mean() > 2
+    narrow = _save_gray(torch.full((1, 3, 900, 2), 0.5), tmp_path / "narrow.png")
+    result = invoke("colorize", narrow, "-o", tmp_path / "narrow_color.png", "--device", "cpu")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "a 2x900 px image is too narrow to colorize" in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_aged_scans_are_reduced_to_lightness_and_colorized(invoke, tmp_path, shipped_automatic):

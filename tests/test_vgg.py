@@ -36,6 +36,12 @@ def test_minimum_input_size_is_checked_with_a_message():
     model = VGGFeatures(["relu5_1"], weights=None)
     with pytest.raises(ConfigError, match="at least 16 px"):
         model(torch.rand(1, 3, 12, 40))
+    # With `until`, the size that layer needs: the arbitrary model's relu2_1 level of a small photo on a VGG19
+    # built for relu4_1.
+    deep = VGGFeatures(["relu2_1", "relu4_1"], weights=None)
+    assert deep(torch.rand(1, 3, 4, 4), until="relu2_1")["relu2_1"].shape[-2:] == (2, 2)
+    with pytest.raises(ConfigError, match="as deep as relu4_1: each side needs at least 8 px"):
+        deep(torch.rand(1, 3, 4, 4), until="relu4_1")
 
 
 def test_unknown_layer_and_options_are_rejected():

@@ -139,10 +139,12 @@ class VGGDecoders(nn.Module):
         return [decoder(level_features) for decoder, level_features in zip(self.decoders, features, strict=True)]
 
 
-def pad_to_multiple(pixels: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Reflect-pad the bottom and right so both sides are multiples of `multiple` (replicate when tiny)."""
+def pad_to_multiple(pixels: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
+    """Reflect-pad the bottom and right so both sides are multiples of `multiple` and at least `min_side`
+    (replicate when tiny)."""
     height, width = pixels.shape[-2:]
-    pad_h, pad_w = (-height) % multiple, (-width) % multiple
+    pad_h = max(min_side - height, (-height) % multiple)
+    pad_w = max(min_side - width, (-width) % multiple)
     if not (pad_h or pad_w):
         return pixels
     mode = "reflect" if pad_h < height and pad_w < width else "replicate"

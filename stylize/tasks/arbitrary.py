@@ -265,10 +265,13 @@ class ArbitraryStylizer:
     def _level(self, image: torch.Tensor, level: int, style: Statistics, config: ArbitraryConfig, tile: int,
                report: ProgressCallback | None) -> torch.Tensor:
         multiple = 2 ** (level - 1)
+        # The decoder's first reflection pad needs two positions of the level's grid: a photo thinner than two
+        # cells (a 1 px line, a 3x900 strip) is padded up to that (replicated), and cropped back after.
+        min_side = 2 * multiple
         height, width = image.shape[-2:]
         scale = min(1.0, (AUTO_TILE_PIXELS / (height * width)) ** 0.5)
         overview = image if scale == 1.0 else resize_longest(image, int(max(height, width) * scale))
-        features = self.encode(pad_to_multiple(overview, multiple), level)
+        features = self.encode(pad_to_multiple(overview, multiple, min_side), level)
         transform = feature_map(feature_statistics(features, config.transform == "wct"), style, config.transform,
                                 config.strength)
 
@@ -281,7 +284,7 @@ class ArbitraryStylizer:
 
         def whole(pixels: torch.Tensor) -> torch.Tensor:
             h, w = pixels.shape[-2:]
-            return decode(self.encode(pad_to_multiple(pixels, multiple), level))[..., :h, :w]
+            return decode(self.encode(pad_to_multiple(pixels, multiple, min_side), level))[..., :h, :w]
 
         # Cycle spinning (Coifman & Donoho 1995): VGG19's pools make the decoded picture depend on where the
         # image sits on the level's grid of `multiple` px, and at relu4_1 the decoders leave a faint grid of

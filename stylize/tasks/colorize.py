@@ -81,6 +81,9 @@ GLOBAL_LAYERS = ("relu4_1", "relu5_1")
 # retrieval) at the size VGG19 was trained at. Only the best few are then prepared at the working size: a
 # folder of 280 photos, each prepared in full, took 18.9 minutes and over 12 GB (issue 35).
 RANK_SIDE = 224
+# The longest working side a thin strip may be given so that its shorter side still reaches VGG19's relu5_1
+# (16 px): strips up to 256:1 colorize; a narrower one is refused with its size.
+MAX_STRIP_SIDE = 4096
 PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (each some 15 MB of features)
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
@@ -184,7 +187,7 @@ class Colorizer:
         """prepare(), with a reference that cannot serve (too thin for the features) named in the error."""
         try:
             return self.prepare(name, pixels)
-        except ConfigError as error:
+        except (ConfigError, ImageError) as error:
             raise ImageError(f"the reference {name}: {error}") from None
 
     @torch.no_grad()
@@ -198,10 +201,12 @@ class Colorizer:
         return Reference(name, features, chroma, lightness, self._descriptor(gray_rgb(lab[:, :1])))
 
     def _working(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Shrunk to the working size (never enlarged: a small photo is matched at its own size)."""
-        longest = max(pixels.shape[-2:])
-        side = max(self.vgg.min_side * 4, min(self.config.working_size, longest))
-        return resize_longest(pixels, side) if side != longest else pixels
+        """Shrunk to the working size (never enlarged: a small photo is matched at its own size), but never
+        below what VGG19's deepest layer needs: a tiny photo is enlarged to four times that (see strip_side)."""
+        height, width = pixels.shape[-2:]
+        side = max(self.vgg.min_side * 4, min(self.config.working_size, max(height, width)))
+        side = strip_side(height, width, side, self.vgg.min_side)
+        return resize_longest(pixels, side) if side != max(height, width) else pixels
 
     def _features(self, gray: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
         """(positions x dims) matching features of a gray image, at relu3_1's grid; and that grid."""
@@ -217,7 +222,8 @@ class Colorizer:
         if not self.pool:
             return self.references
         descriptors = self._index()
-        descriptor = self._descriptor(gray_rgb(resize_longest(lightness / 100, RANK_SIDE) * 100))
+        side = strip_side(*lightness.shape[-2:], RANK_SIDE, self.vgg.min_side)
+        descriptor = self._descriptor(gray_rgb(resize_longest(lightness / 100, side) * 100))
         ranked = sorted(((float(vector @ descriptor), path, name) for path, (name, vector) in descriptors.items()),
                         key=lambda item: -item[0])
         chosen: list[Reference] = []
@@ -339,6 +345,18 @@ class Colorizer:
             colorized, used = self.colorize(image.pixels)
             outputs.append(Output(colorized, details={"references": used}))
         return outputs
+
+
+def strip_side(height: int, width: int, side: int, minimum: int) -> int:
+    """The longer side to work at: `side`, or more for a long thin strip, so that its shorter side keeps
+    `minimum` px (VGG19's deepest layer needs them); a strip narrower than MAX_STRIP_SIDE allows is refused."""
+    needed = math.ceil(minimum * max(height, width) / min(height, width))
+    if needed <= side:
+        return side
+    if needed > MAX_STRIP_SIDE:
+        raise ImageError(f"a {width}x{height} px image is too narrow to colorize: its shorter side must be at "
+                         f"least 1/{MAX_STRIP_SIDE // minimum} of its longer")
+    return needed
 
 
 def flatten_features(maps: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[int, int]]:
