@@ -191,8 +191,7 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
 def _failure(result: JobResult) -> str:
     """The source and why it failed, the source said once: an image's own errors start with its path."""
     error = result.error or "failed"
-    return error if error.startswith(f"{result.source} ") or error.startswith(f"{result.source}:") else \
-        f"{result.source}: {error}"
+    return error if error.startswith((f"{result.source} ", f"{result.source}:")) else f"{result.source}: {error}"
 
 
 def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],

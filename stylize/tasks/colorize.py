@@ -201,8 +201,8 @@ class Colorizer:
         return Reference(name, features, chroma, lightness, self._descriptor(gray_rgb(lab[:, :1])))
 
     def _working(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Shrunk to the working size (never enlarged: a small photo is matched at its own size), but never
-        below what VGG19's deepest layer needs: a tiny photo is enlarged to four times that (see strip_side)."""
+        """Shrunk to the working size; a smaller photo is matched at its own size, down to what VGG19's deepest
+        layer needs: a tiny photo is enlarged to four times that, a long thin strip kept longer (strip_side)."""
         height, width = pixels.shape[-2:]
         side = max(self.vgg.min_side * 4, min(self.config.working_size, max(height, width)))
         side = strip_side(height, width, side, self.vgg.min_side)
