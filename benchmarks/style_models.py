@@ -7,11 +7,13 @@ texture statistics toward the style at all, lower is more stylized. Beside it th
 relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's structure changed.
 
 With --arbitrary the arbitrary-style model is measured with each model's painting (the same paintings, the
-same photos), and with --gatys N the optimization's default on the first N photos.
+same photos), and with --gatys N the optimization's default on the first N photos. --paintings adds paintings
+of ../shared/data/styles that no model was trained on (rows for the arbitrary model and the optimization
+only): what the held-out paintings of issue 29's protocol look like.
 
 Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N] [--device cuda]
          [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4 --degrid 1,0]
-         [--gatys 2]
+         [--gatys 2] [--paintings candy.jpg,mosaic.jpg,rain-princess.jpg]
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ def main() -> None:
                                                       "level (1 or 4)")
     parser.add_argument("--degrid", default="1", help="with --arbitrary: comma-separated 1 (its grid removed, the "
                                                       "default) or 0")
+    parser.add_argument("--paintings", default="", help="comma-separated files of ../shared/data/styles to measure "
+                        "the arbitrary model (--arbitrary) and the optimization (--gatys) on, beyond the models' own")
     parser.add_argument("--gatys", type=int, default=0, metavar="N",
                         help="also the optimization's default (stylize run --style) on the first N photos")
     args = parser.parse_args()
@@ -95,14 +99,8 @@ def main() -> None:
         ratio, content = measure(stylize, style_path, photos, args.size, vgg, device)
         print(f"{label:<32} {ratio:>32.3f} {content:>17.3f}", flush=True)
 
-    for name in names:
-        stylizer = FastStylizer.load(name, args.device)
-        style_file = stylizer.info.style.get("file", "") if stylizer.info else ""
-        style_path = DATA / "styles" / style_file
-        if not style_path.is_file():
-            print(f"{name:<32} (style image {style_file!r} not in ../shared/data/styles)")
-            continue
-        row(name, stylizer, style_path, photos)
+    def others(style_path: Path) -> None:
+        """The arbitrary model's and the optimization's rows for one painting."""
         if args.arbitrary:
             style = load_image(style_path).pixels
             for transform in args.transforms.split(","):
@@ -118,6 +116,22 @@ def main() -> None:
             config = GatysConfig(size=args.size)
             task = GatysTransfer.from_files([style_path], config, args.device)
             row(f"  optimization (default), {args.gatys} photos", task, style_path, photos[: args.gatys])
+
+    for name in names:
+        stylizer = FastStylizer.load(name, args.device)
+        style_file = stylizer.info.style.get("file", "") if stylizer.info else ""
+        style_path = DATA / "styles" / style_file
+        if not style_path.is_file():
+            print(f"{name:<32} (style image {style_file!r} not in ../shared/data/styles)")
+            continue
+        row(name, stylizer, style_path, photos)
+        others(style_path)
+    for painting in filter(None, args.paintings.split(",")):
+        style_path = DATA / "styles" / painting
+        if not style_path.is_file():
+            raise SystemExit(f"--paintings: {painting} is not in {DATA / 'styles'}")
+        print(f"{painting} (no model of its own)")
+        others(style_path)
 
 
 if __name__ == "__main__":
