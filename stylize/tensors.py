@@ -60,6 +60,18 @@ def _bilinear_matrix(source: int, target: int, like: torch.Tensor) -> torch.Tens
     return F.interpolate(eye, size=(target, source), mode="bilinear", align_corners=False)[0, 0]
 
 
+def pad_to_multiple(pixels: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
+    """Reflect-pad the bottom and right so both sides are multiples of `multiple` and at least `min_side`
+    (replicate when tiny)."""
+    height, width = pixels.shape[-2:]
+    pad_h = max(min_side - height, (-height) % multiple)
+    pad_w = max(min_side - width, (-width) % multiple)
+    if not (pad_h or pad_w):
+        return pixels
+    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
+    return F.pad(pixels, (0, pad_w, 0, pad_h), mode=mode)
+
+
 def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
     """Resize a (N, C, H, W) batch so its longer side is `longest`, antialiased when shrinking."""
     height, width = pixels.shape[-2:]

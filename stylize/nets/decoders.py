@@ -27,7 +27,6 @@ from __future__ import annotations
 from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from stylize.config import UPSAMPLING_MODES  # the `upsampling` argument indexes it (files hold integers)
@@ -137,15 +136,3 @@ class VGGDecoders(nn.Module):
         """Every level's features (relu1_1 first) decoded by its own decoder: one call for training, so that
         DistributedDataParallel sees every parameter used in its forward."""
         return [decoder(level_features) for decoder, level_features in zip(self.decoders, features, strict=True)]
-
-
-def pad_to_multiple(pixels: torch.Tensor, multiple: int, min_side: int = 0) -> torch.Tensor:
-    """Reflect-pad the bottom and right so both sides are multiples of `multiple` and at least `min_side`
-    (replicate when tiny)."""
-    height, width = pixels.shape[-2:]
-    pad_h = max(min_side - height, (-height) % multiple)
-    pad_w = max(min_side - width, (-width) % multiple)
-    if not (pad_h or pad_w):
-        return pixels
-    mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-    return F.pad(pixels, (0, pad_w, 0, pad_h), mode=mode)

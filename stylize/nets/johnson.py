@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylize.nets.norm import InstanceNorm
+from stylize.tensors import pad_to_multiple
 
 # Two stride-2 convolutions: inputs are padded to a multiple of this and the output cropped back.
 SIZE_MULTIPLE = 4
@@ -96,13 +97,7 @@ class JohnsonNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         height, width = x.shape[-2:]
-        pad_h = max(MIN_SIDE - height, (-height) % SIZE_MULTIPLE)
-        pad_w = max(MIN_SIDE - width, (-width) % SIZE_MULTIPLE)
-        if pad_h or pad_w:
-            # Reflection needs the pad smaller than the side; replicate covers the tiniest inputs.
-            mode = "reflect" if pad_h < height and pad_w < width else "replicate"
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
-        return self.body(x)[..., :height, :width]
+        return self.body(pad_to_multiple(x, SIZE_MULTIPLE, MIN_SIDE))[..., :height, :width]
 
     def body(self, x: torch.Tensor) -> torch.Tensor:
         """The network proper, for inputs whose sides are multiples of SIZE_MULTIPLE (and >= MIN_SIDE)."""

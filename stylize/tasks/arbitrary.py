@@ -35,7 +35,7 @@ from stylize.images import LoadedImage, load_image
 from stylize.losses import content_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, load_model
-from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders, pad_to_multiple
+from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
 from stylize.task_table import ARBITRARY
 from stylize.tasks.fast import CropTransform
 from stylize.tasks.network import DEFAULT_TILE, pass_progress
@@ -43,6 +43,7 @@ from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
     TileSpec,
     check_pixels,
+    pad_to_multiple,
     periodic_radius,
     remove_periodic,
     resize_longest,
