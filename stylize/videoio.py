@@ -75,6 +75,8 @@ def _open(path: Path) -> Any:
         raise VideoError(f"{path}: no such file")
     if not is_regular_file(path):  # a fifo or a device would block or never end
         raise VideoError(f"{path} is not a regular file (a folder, pipe, device or socket)")
+    if path.stat().st_size == 0:  # FFmpeg would only say "Invalid data found when processing input"
+        raise VideoError(f"{path} is empty (0 bytes)")
     try:
         return av.open(str(path))
     except (av.error.FFmpegError, ValueError) as error:  # ValueError: undecodable metadata text, too

@@ -143,6 +143,7 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     pytest.param(["TEXT", "--model", "MODEL", "-o", "OUT"], 1, "is not a video FFmpeg can read", id="not a video"),
+    pytest.param(["EMPTY", "--model", "MODEL", "-o", "OUT"], 1, "empty.mp4 is empty (0 bytes)", id="empty file"),
     pytest.param(["SOUND", "-o", "OUT", "--model", "MODEL"], 1, "has no video stream", id="no video stream"),
     pytest.param(["SOURCE", "--model", "MODEL", "-o", "AVI"], 2, "cannot tell the container", id="bad extension"),
     pytest.param(["-o", "BLOCKED", "SOURCE", "--model", "MODEL"], 2, "cannot write", id="unwritable"),
@@ -158,6 +159,7 @@ def test_bad_input(invoke, tmp_path, model, args, code, message):
     source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
     text = tmp_path / "text.mp4"
     text.write_text("not a video")
+    (tmp_path / "empty.mp4").touch()
     sound = tmp_path / "sound.m4a"
     with av.open(str(sound), "w") as container:
         stream = container.add_stream("aac", rate=22050)
@@ -169,9 +171,9 @@ def test_bad_input(invoke, tmp_path, model, args, code, message):
             container.mux(packet)
     blocker = tmp_path / "file"
     blocker.write_text("x")
-    places = {"TEXT": text, "SOUND": sound, "SOURCE": source, "MODEL": model, "OUT": tmp_path / "o.mp4",
-              "AVI": tmp_path / "o.avi", "BLOCKED": blocker / "o.mp4", "PNG": tmp_path / "photo.PNG",
-              "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp"}
+    places = {"TEXT": text, "EMPTY": tmp_path / "empty.mp4", "SOUND": sound, "SOURCE": source, "MODEL": model,
+              "OUT": tmp_path / "o.mp4", "AVI": tmp_path / "o.avi", "BLOCKED": blocker / "o.mp4",
+              "PNG": tmp_path / "photo.PNG", "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp"}
     args = [places.get(arg, arg) for arg in args]
     frames = [Image.new("RGB", (16, 16), (60 * shade, 0, 0)) for shade in range(4)]
     frames[0].save(tmp_path / "loop.webp", save_all=True, append_images=frames[1:], duration=100)
