@@ -4,7 +4,9 @@ For every model and held-out photo (pretrained/heldout.txt): the style distance 
 relu1_1..relu5_1 of ||G(output) - G(style)||^2 / ||G(style)||^2 (original VGG19, Gram matrices as spatial
 means), divided by the same distance for the photo itself: 1.0 means the model did not move the photo's
 texture statistics toward the style at all, lower is more stylized. Beside it the content distance at
-relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's structure changed.
+relu4_2 (relative, as in gatys_time_to_quality.py): how much of the photo's structure changed, and the energy
+(mean square) of the output's relu4_2 activations as a multiple of the photo's: a painting's textures raise it,
+and that rise is most of the content distance (issue 29).
 
 With --arbitrary the arbitrary-style model is measured with each model's painting (the same paintings, the
 same photos), and with --gatys N the optimization's default on the first N photos. --paintings adds paintings
@@ -50,12 +52,13 @@ def style_distance(features: dict, grams: dict) -> float:
 
 
 def measure(stylize, style_path: Path, photos: list[Path], size: int, vgg: VGGFeatures,
-            device: torch.device) -> tuple[float, float]:
-    """(mean style distance ratio, mean content distance) of stylize(photo) over the photos."""
+            device: torch.device) -> tuple[float, float, float]:
+    """(mean style distance ratio, mean content distance, mean relu4_2 energy ratio) of stylize(photo) over the
+    photos."""
     style = load_image(style_path).pixels.to(device)
     targets = vgg(resize_longest(style, size))
     grams = {k: gram(targets[k]) for k in STYLE_LAYERS}
-    ratios, contents = [], []
+    ratios, contents, energies = [], [], []
     for path in photos:
         photo = load_image(path, size).pixels
         output = stylize(photo).to(device)
@@ -64,7 +67,8 @@ def measure(stylize, style_path: Path, photos: list[Path], size: int, vgg: VGGFe
         ratios.append(style_distance(output_features, grams) / style_distance(photo_features, grams))
         reference = photo_features["relu4_2"]
         contents.append(((output_features["relu4_2"] - reference).pow(2).sum() / reference.pow(2).sum()).item())
-    return sum(ratios) / len(ratios), sum(contents) / len(contents)
+        energies.append((output_features["relu4_2"].pow(2).sum() / reference.pow(2).sum()).item())
+    return sum(ratios) / len(ratios), sum(contents) / len(contents), sum(energies) / len(energies)
 
 
 @torch.no_grad()
@@ -93,11 +97,11 @@ def main() -> None:
     vgg = VGGFeatures((*STYLE_LAYERS, "relu4_2")).to(device)
     photos = held_out(args.limit)
     print(f"{len(photos)} held-out photos at {args.size} px")
-    print(f"{'model':<32} {'style distance (output / photo)':>32} {'content distance':>17}")
+    print(f"{'model':<32} {'style distance (output / photo)':>32} {'content distance':>17} {'relu4_2 energy':>15}")
 
     def row(label: str, stylize, style_path: Path, photos: list[Path]) -> None:
-        ratio, content = measure(stylize, style_path, photos, args.size, vgg, device)
-        print(f"{label:<32} {ratio:>32.3f} {content:>17.3f}", flush=True)
+        ratio, content, energy = measure(stylize, style_path, photos, args.size, vgg, device)
+        print(f"{label:<32} {ratio:>32.3f} {content:>17.3f} {energy:>15.2f}", flush=True)
 
     def others(style_path: Path) -> None:
         """The arbitrary model's and the optimization's rows for one painting."""
