@@ -140,9 +140,13 @@ def model_task(model: str) -> str:
     names nothing, a missing file and a model of another task are usage errors (exit 2); a file that cannot
     be read is a runtime one (ModelFileError, exit 1), as an unreadable image is."""
     from stylize.errors import ModelFileError
+    from stylize.images import IMAGE_EXTENSIONS
     from stylize.modelfile import read_model_info
     from stylize.zoo import resolve_model
 
+    if Path(model).suffix.lower() in IMAGE_EXTENSIONS:  # a painting given where a model goes
+        raise click.BadParameter(f"{model} is an image, not a model: a painting goes to --style (optimization), or "
+                                 f"to --style with --model arbitrary (one pass)", param_hint="'--model'")
     try:
         path = resolve_model(model)
     except ModelFileError as error:
