@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from stylize.errors import ModelFileError
+from stylize.errors import ConfigError, ModelFileError
 from stylize.extras import available, require
 from stylize.files import ReadFiles, check_writable, write_bytes_atomic
 from stylize.modelfile import load_model
@@ -56,6 +56,8 @@ def export_onnx(model: str | Path, output: Path, opset: int = 17) -> ExportRepor
     reads = ReadFiles()
     reads.add(path, "the model")
     reads.check(Path(output), "ONNX file")
+    if Path(output).suffix.lower() != ".onnx":  # `-o starry.png` would write a network under a picture's name
+        raise ConfigError(f"{output}: ONNX files end in .onnx")
     check_writable(Path(output), "ONNX file")
     net, info = load_model(path)
     row = TASKS[info.task]

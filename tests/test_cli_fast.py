@@ -74,6 +74,9 @@ def test_default_output_name_uses_the_model_name(invoke, photo, model_file, tmp_
     [
         (["--model", "nosuch"], 2, "unknown model 'nosuch'; known models: "),
         (["--model", "missing.safetensors"], 2, "no such model file"),
+        # The painting where the model goes: a name of no model either way, but what to do instead is known.
+        (["--model", "monet.JPG"], 2, "monet.JPG is an image, not a model: a painting goes to --style"),
+        (["--model", "PHOTO"], 2, "photo.png is an image, not a model: a painting goes to --style"),
         (["--model", "upscale-x2"], 2, "is a model for 'upscale', not a style model: use it with `stylize upscale"),
         (["--model", "arbitrary"], 2, "--model arbitrary is the arbitrary-style model: give the painting with --style"),
         (["--model", "arbitrary", "--model", "stripes", "--style", "PHOTO", "--mask", "PHOTO", "--mask", "PHOTO"], 2,
@@ -230,3 +233,9 @@ def test_export_of_a_shipped_model_says_one_line(invoke, tmp_path):
 def test_export_unknown_model(invoke, tmp_path):
     result = invoke("export", "nosuch", "-o", tmp_path / "m.onnx", "-q")
     assert result.exit_code == 1 and "unknown model" in result.stderr
+
+
+def test_export_output_must_be_an_onnx_file(invoke, tmp_path):
+    result = invoke("export", "shipped:starry", "-o", tmp_path / "starry.png")
+    assert result.exit_code == 2 and "starry.png: ONNX files end in .onnx" in result.stderr
+    assert not list(tmp_path.iterdir())
