@@ -4,6 +4,7 @@ and that no request reads a file outside the output folder."""
 from __future__ import annotations
 
 import io
+import socket
 import time
 from pathlib import Path
 
@@ -211,19 +212,43 @@ def test_other_hosts_and_sites_are_refused_on_loopback(studio):
     assert studio.post("/api/cancel-all", headers={"origin": BASE}).status_code == 200
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def test_the_command_binds_loopback_and_makes_a_token_off_it(monkeypatch, invoke, tmp_path):
     import uvicorn
 
     started = []
-    monkeypatch.setattr(uvicorn.Server, "run", lambda self: started.append(self.config))
-    result = invoke("serve", "-o", tmp_path / "out")
-    assert result.exit_code == 0 and "http://127.0.0.1:7860/" in result.stderr and "token" not in result.stderr
-    assert started[-1].host == "127.0.0.1"
-    result = invoke("serve", "--host", "0.0.0.0", "--port", "8000", "-o", tmp_path / "out")
-    assert result.exit_code == 0 and "?token=" in result.stderr and started[-1].port == 8000
+
+    def run(server, sockets):
+        started.append((server.config, sockets[0].getsockname()))
+        sockets[0].close()
+
+    monkeypatch.setattr(uvicorn.Server, "run", run)
+    port = _free_port()
+    result = invoke("serve", "--port", port, "-o", tmp_path / "out")
+    assert result.exit_code == 0 and f"http://127.0.0.1:{port}/" in result.stderr and "token" not in result.stderr
+    assert started[-1][0].host == "127.0.0.1" and started[-1][1] == ("127.0.0.1", port)
+    port = _free_port()
+    result = invoke("serve", "--host", "0.0.0.0", "--port", port, "-o", tmp_path / "out")
+    assert result.exit_code == 0 and "?token=" in result.stderr and started[-1][1] == ("0.0.0.0", port)
     invoke.error_line(invoke("serve", "--port", "0"), 2, "'--port'")
     Path(tmp_path / "file").write_text("x")
     assert invoke("serve", "-o", tmp_path / "file").exit_code == 2
+
+
+def test_a_port_in_use_is_a_one_line_error_before_any_address_is_printed(invoke, tmp_path):
+    """It was the banner, then uvicorn's log line "[Errno 98] error while attempting to bind", and exit 3."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = invoke("serve", "--port", port, "-o", tmp_path / "out")
+    line = invoke.error_line(result, 1, f"cannot listen on 127.0.0.1:{port}: Address already in use")
+    assert "choose another --port" in line and "stylize studio at" not in result.stderr
 
 
 def test_a_page_that_stops_polling_has_its_jobs_cancelled(tmp_path):

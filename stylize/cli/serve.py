@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import socket
 from pathlib import Path
 
 import click
@@ -54,10 +56,29 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
                               max_upload_bytes=max_upload_mb * 2**20, max_pixels=int(max_megapixels * 1e6),
                               max_queue=max_queue)
     app = create_app(settings)
+    listening = _listening_socket(host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     click.echo(f"stylize studio at {address}{'?token=' + token if token else ''}  (results in {output_dir}; "
                "Ctrl-C stops)", err=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=5))
-    server.run()
+    server.run(sockets=[listening])
+
+
+def _listening_socket(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before the address is printed: a port in use or an address this machine does
+    not have is then a one-line error (exit 1), not a banner followed by uvicorn's log line (exit 3)."""
+    listening = None
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+        listening = socket.socket(family, kind, protocol)
+        listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds: a restart needs no wait
+        listening.bind(address)
+    except OSError as error:  # socket.gaierror (a host name that does not resolve) too
+        if listening is not None:
+            listening.close()
+        hint = ": another program listens there (choose another --port)" if error.errno == errno.EADDRINUSE else ""
+        raise click.ClickException(f"cannot listen on {host}:{port}: {error.strerror or error}{hint}") from None
+    return listening
