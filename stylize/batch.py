@@ -168,7 +168,8 @@ def plan_jobs(
 
     An input that is the earlier output of another input (the output folder is the input folder, the file is
     named as that input's output in any format, and it carries stylize's mark) is taken as that output, not
-    as an input. ConfigError if two inputs would write one output; OutputError if an output would replace a
+    as an input. A file given twice (a folder and a file in it, two overlapping patterns) is one job. ConfigError if
+    two inputs would write one output; OutputError if an output would replace a
     file the job reads (an input, a style image, a mask, a model: `reads`) or land outside OUTPUT_DIR.
     """
     if f".{fmt}" not in SAVE_FORMATS:
@@ -199,6 +200,8 @@ def plan_jobs(
         if role is not None:
             raise OutputError(f"{output} would overwrite {role} of this job: choose another -o or a --suffix")
         if key in jobs:
+            if jobs[key].source.resolve() == source.resolve():  # one file named twice (`batch *.jpg a.jpg`)
+                continue
             raise ConfigError(f"{jobs[key].source} and {source} would both write {output}: process them separately")
         jobs[key] = Job(source, output, relative)
     return sorted(jobs.values(), key=lambda job: job.relative)

@@ -202,6 +202,16 @@ def test_same_stem_collisions_are_refused(tmp_path):
         batch.plan_jobs(batch.collect_inputs([tmp_path / "x"])[0], tmp_path / "out")
 
 
+def test_a_file_named_twice_is_one_job(tmp_path):
+    """`batch x x/p.jpg` or overlapping patterns: it was "x/p.jpg and x/p.jpg would both write out/p.png"."""
+    (tmp_path / "x").mkdir()
+    gradient_image(8, 8).save(tmp_path / "x" / "p.jpg")
+    gradient_image(8, 8).save(tmp_path / "x" / "q.jpg")
+    specs = [tmp_path / "x", tmp_path / "x" / "p.jpg", str(tmp_path / "x" / "*.jpg")]
+    jobs = batch.plan_jobs(batch.collect_inputs(specs)[0], tmp_path / "out")
+    assert [(job.source.name, job.output.name) for job in jobs] == [("p.jpg", "p.png"), ("q.jpg", "q.png")]
+
+
 def test_batch_at_the_photos_own_size_uses_the_style_at_full_resolution(invoke, tmp_path):
     # The style must not be read at a hidden 512 px and upsampled for larger photos: batch equals run.
     photo, style = tmp_path / "wide.png", tmp_path / "style.png"
