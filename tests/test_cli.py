@@ -136,7 +136,8 @@ RUN = ["run", "CONTENT", "--style", "STYLE"]  # what most bad-input cases add to
 
 @pytest.mark.parametrize(("args", "code", "message"), [
     pytest.param(["run", "NOPE", "--style", "STYLE"], 2, "does not exist", id="missing content"),
-    pytest.param(["run", "TMP", "--style", "STYLE"], 2, "is a directory", id="folder content"),
+    pytest.param(["run", "TMP", "--style", "STYLE"], 2, "is a folder: a folder of photos goes through `stylize batch`",
+                 id="folder content"),
     pytest.param(["run", "CONTENT", "--style", "NOPE"], 2, "does not exist", id="missing style"),
     pytest.param(["run", "EMPTY", "--style", "STYLE"], 1, "empty", id="empty content"),
     pytest.param(["run", "CONTENT", "--style", "TEXT"], 1, "not an image", id="text style"),

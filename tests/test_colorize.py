@@ -110,6 +110,8 @@ def test_cli_single_file(invoke, tmp_path, monkeypatch):
     pytest.param(["PHOTO"], 2, "colorize needs a colour reference", id="no reference"),
     pytest.param(["PHOTO", "--reference", "GRAY"], 1, "is itself black and white", id="gray reference"),
     pytest.param(["--reference", "NOPE", "PHOTO"], 2, "does not exist", id="missing reference"),
+    pytest.param(["--reference", "FOLDER", "PHOTO"], 2, "is a folder: a folder of references goes to --references",
+                 id="folder as one reference"),
     pytest.param(["TEXT", "--reference", "REFERENCE"], 1, "not an image", id="unreadable photo"),
     pytest.param(["--reference", "TEXT", "PHOTO"], 1, "not an image", id="unreadable reference"),
     pytest.param(["PHOTO", "--model", "RETIRED"], 1, "colorizer of an earlier stylize", id="retired colorizer"),
@@ -130,7 +132,7 @@ def test_bad_input(invoke, tmp_path, monkeypatch, args, code, message):
                 "arguments": {"width": 8}}
     save_file({"out.bias": torch.zeros(2)}, retired, metadata={"stylize": json.dumps(document)})
     places = {"PHOTO": photo, "REFERENCE": reference, "GRAY": gray, "TEXT": text, "NOPE": tmp_path / "nope.png",
-              "RETIRED": retired}
+              "RETIRED": retired, "FOLDER": tmp_path}
     args = [places.get(arg, arg) for arg in args]
     result = invoke("colorize", *args, "-o", tmp_path / "out.png")
     invoke.error_line(result, code, message)

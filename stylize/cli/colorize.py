@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 @click.command()
 @file_jobs.inputs_and_output("PHOTO_color.png")
-@click.option("--reference", "references", multiple=True, type=existing_file(),
+@click.option("--reference", "references", multiple=True,
+              type=existing_file("a folder of references goes to --references"),
               help="A colour photo of a similar scene whose colours are transferred; repeat for several.")
 @click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of colour photos: for each input, the --top most similar are used (and named in the "

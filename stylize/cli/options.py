@@ -167,5 +167,18 @@ def quality_option(command: Any) -> Any:
                         help="JPEG and WebP quality.")(command)
 
 
-def existing_file(**kwargs: Any) -> click.Path:
-    return click.Path(exists=True, dir_okay=False, path_type=Path, **kwargs)
+class ExistingFile(click.Path):
+    """An existing file; a folder given instead is refused with `folder_hint`, what to do with a folder."""
+
+    def __init__(self, folder_hint: str = "") -> None:
+        super().__init__(exists=True, dir_okay=False, path_type=Path)
+        self.folder_hint = folder_hint
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self.folder_hint and Path(value).expanduser().is_dir():
+            self.fail(f"{value} is a folder: {self.folder_hint}", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+def existing_file(folder_hint: str = "") -> ExistingFile:
+    return ExistingFile(folder_hint)

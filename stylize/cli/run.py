@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 
 @click.command()
-@click.argument("content", type=existing_file())
+@click.argument("content", type=existing_file("a folder of photos goes through `stylize batch`"))
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="Output file (.png, .jpg, .webp). Default: CONTENT_STYLE.png in the current folder.")
 @click.option("--save-every", type=click.IntRange(min=1),

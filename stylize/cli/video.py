@@ -17,7 +17,7 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 
 
 @click.command()
-@click.argument("source", type=existing_file())
+@click.argument("source", type=existing_file("a folder of frames or photos goes through `stylize batch`"))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Output video (.mp4, .mov, .mkv or .webm). Default: SOURCE_NAME.mp4 (or the source's own "
                    "container) in the current folder.")
