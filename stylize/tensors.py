@@ -18,6 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from stylize.errors import ImageError
+
 
 def fit_longest_side(width: int, height: int, longest: int) -> tuple[int, int]:
     """(width, height) scaled so the longer side is `longest`, keeping the aspect ratio."""
@@ -70,6 +72,24 @@ def pad_to_multiple(pixels: torch.Tensor, multiple: int, min_side: int = 0) -> t
         return pixels
     mode = "reflect" if pad_h < height and pad_w < width else "replicate"
     return F.pad(pixels, (0, pad_w, 0, pad_h), mode=mode)
+
+
+# The longest side a long thin image may be raised to so that its shorter side reaches what VGG19 needs: strips up
+# to 256:1 for relu5_1 (16 px) work; a narrower one is refused with its size.
+MAX_STRIP_SIDE = 4096
+
+
+def strip_side(height: int, width: int, side: int, minimum: int, purpose: str = "for VGG19") -> int:
+    """The longer side to use an image at: `side`, or more for a long thin strip, so that its shorter side keeps
+    `minimum` px (what VGG19's deepest layer in use needs). A strip that would need more than MAX_STRIP_SIDE is
+    a one-line ImageError naming its size and `purpose`."""
+    needed = math.ceil(minimum * max(height, width) / min(height, width))
+    if needed <= side:
+        return side
+    if needed > MAX_STRIP_SIDE:
+        raise ImageError(f"a {width}x{height} px image is too narrow {purpose}: its shorter side must be at least "
+                         f"1/{MAX_STRIP_SIDE // minimum} of its longer")
+    return needed
 
 
 def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:

@@ -132,6 +132,20 @@ def test_a_style_is_never_enlarged_and_its_statistics_are_computed_once_per_size
     assert calls == [(1, 3, 51, 64)]  # shrunk to MIN_STYLE_SIDE for this small output, once
 
 
+def test_a_long_thin_painting_is_used_longer_and_a_line_is_refused():
+    """At a 64 px output a 400x20 scroll would be 64x3 px, under relu4_1's 8: it is used 160 px long. A 2000x1
+    line cannot be used at any size: one line, when the styles are given."""
+    from stylize.errors import ImageError
+
+    stylizer = ArbitraryStylizer(_decoders(levels=4), device="cpu")
+    scroll = _photo(20, 400, seed=3)
+    task = stylizer.with_styles([scroll])
+    assert task.style_side(scroll, 48, 64) == 160
+    assert task(_photo(48, 64)).shape == (1, 3, 48, 64)
+    with pytest.raises(ImageError, match="a 2000x1 px image is too narrow as a style"):
+        stylizer.with_styles([torch.rand(1, 3, 1, 2000)])
+
+
 def test_blend_of_one_and_zero_is_the_first_style_alone(stylizer):
     photo, first, second = _photo(48, 56), _photo(48, 48, seed=4), _photo(48, 48, seed=9)
     alone = stylizer(photo, [first])

@@ -324,7 +324,7 @@ def test_long_thin_strips_colorize_and_narrower_ones_are_one_line_errors(invoke,
     """A 30x1500 strip would be 7x384 at the working size, under the 16 px that relu5_1 needs: it is worked
     on longer instead (its lightness kept, colour added). A 2x900 one would need more than MAX_STRIP_SIDE: one
     line naming its size (exit 1; as a reference, see the red-team test above)."""
-    from stylize.tasks.colorize import strip_side
+    from stylize.tensors import strip_side
 
     assert strip_side(1500, 30, 384, 16) == 800 and strip_side(512, 341, 384, 16) == 384
     cat = resize_to(load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").pixels, (1500, 30))

@@ -4,7 +4,7 @@ from conftest import gradient_image, stripes_image
 from PIL import Image
 
 from stylize.config import GatysConfig
-from stylize.errors import ConfigError
+from stylize.errors import ConfigError, ImageError
 from stylize.images import pil_to_tensor
 from stylize.tasks.gatys import (
     LEVEL_GAIN,
@@ -18,7 +18,7 @@ from stylize.tasks.gatys import (
     transfer,
     upsample,
 )
-from stylize.tensors import resize_to
+from stylize.tensors import resize_to, strip_side
 
 
 @pytest.fixture(scope="module")
@@ -149,6 +149,19 @@ def test_a_small_style_is_never_enlarged(style, device):
         assert torch.allclose(target, gram(own[layer], stylizer.low_precision_grams), rtol=1e-4, atol=1e-6)
     shrunk = stylizer.style_grams(32)[0]  # a smaller output still shrinks it
     assert not torch.allclose(shrunk["relu1_1"], targets["relu1_1"])
+
+
+def test_a_long_thin_painting_is_used_longer_and_a_line_is_refused(content, style, device):
+    """A 400x20 scroll at a 48 px output would be 48x2 px, under relu5_1's 16: it is used 320 px long (a 3000x300
+    panorama stopped the default run at its first scale). A 2000x1 line cannot be: one line, at once."""
+    scroll = resize_to(style, (20, 400))
+    stylizer = GatysTransfer([scroll], GatysConfig(size=64, steps=1), device)
+    assert stylizer(content).shape == content.shape  # (the 48x40 photo is not enlarged)
+    assert "relu5_1" in stylizer.style_grams(16)[0]  # the smallest scale's targets too
+    assert strip_side(20, 400, 64, 16) == 320
+    with pytest.raises(ImageError, match="a 2000x1 px image is too narrow as a style: its shorter side must be at "
+                                         "least 1/256 of its longer"):
+        GatysTransfer([torch.rand(1, 3, 1, 2000)], GatysConfig(size=64, steps=1), device)
 
 
 def test_style_blend_weights_move_the_result(content, style, device):

@@ -94,6 +94,18 @@ def test_resume_of_a_checkpoint_saved_at_an_epochs_end_by_older_versions(dataset
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_long_thin_style_is_read_longer_and_a_line_is_refused(tmp_path):
+    """At style_size 64 a 1000x10 scroll would be 64x1 px, under the 8 px of the deepest loss layer (relu4_3):
+    it is read 800 px long instead. A 2000x1 line is a one-line error before any photo is read."""
+    from stylize.errors import ImageError
+
+    gradient_image(1000, 10).save(tmp_path / "scroll.png")
+    assert StyleObjective(TINY, tmp_path / "scroll.png").style_image.shape[-2:] == (8, 800)
+    gradient_image(2000, 1).save(tmp_path / "line.png")
+    with pytest.raises(ImageError, match="a 2000x1 px image is too narrow as a style"):
+        StyleObjective(TINY, tmp_path / "line.png")
+
+
 def test_a_stop_during_the_last_step_still_writes_the_model(dataset, tmp_path):
     data, style = dataset
     objective = StyleObjective(TINY.replace(steps=3), style)

@@ -49,6 +49,7 @@ from stylize.tensors import (
     resize_longest,
     resize_to,
     run_tiled,
+    strip_side,
 )
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -328,14 +329,18 @@ class StyledTask:
         if len(weights) != len(styles):
             raise ConfigError(f"{len(weights)} blend weight(s) for {len(styles)} style image(s)")
         self.stylizer, self.styles, self.weights = stylizer, [check_pixels(s, "style") for s in styles], list(weights)
+        for style in self.styles:  # a strip too narrow for any size is refused before the first photo
+            strip_side(*style.shape[-2:], 0, stylizer.vgg.min_side, "as a style")
         self.device = stylizer.device
         self._statistics: dict[tuple[int, int], list[list[Statistics]]] = {}
 
     def style_side(self, style: torch.Tensor, height: int, width: int) -> int:
         """The style image's longest side for an output of this size: the output's times --style-scale, but
-        never more than the style's own (no blur from enlarging) nor less than MIN_STYLE_SIDE."""
+        never more than the style's own (no blur from enlarging) nor less than MIN_STYLE_SIDE; a long thin
+        painting longer, so that its shorter side keeps the 8 px relu4_1 needs (tensors.strip_side)."""
         wanted = round(max(height, width) * self.stylizer.config.style_scale)
-        return max(MIN_STYLE_SIDE, min(wanted, max(style.shape[-2:])))
+        side = max(MIN_STYLE_SIDE, min(wanted, max(style.shape[-2:])))
+        return strip_side(*style.shape[-2:], side, self.stylizer.vgg.min_side, "as a style")
 
     def statistics(self, height: int, width: int) -> list[list[Statistics]]:
         """Per style, per level: the statistics for an output of this size (cached by size)."""

@@ -55,6 +55,7 @@ from stylize.tensors import (
     resize_longest,
     resize_to,
     sample_bilinear,
+    strip_side,
 )
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -81,9 +82,6 @@ GLOBAL_LAYERS = ("relu4_1", "relu5_1")
 # retrieval) at the size VGG19 was trained at. Only the best few are then prepared at the working size: a
 # folder of 280 photos, each prepared in full, took 18.9 minutes and over 12 GB (issue 35).
 RANK_SIDE = 224
-# The longest working side a thin strip may be given so that its shorter side still reaches VGG19's relu5_1
-# (16 px): strips up to 256:1 colorize; a narrower one is refused with its size.
-MAX_STRIP_SIDE = 4096
 PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (each some 15 MB of features)
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
@@ -205,7 +203,7 @@ class Colorizer:
         layer needs: a tiny photo is enlarged to four times that, a long thin strip kept longer (strip_side)."""
         height, width = pixels.shape[-2:]
         side = max(self.vgg.min_side * 4, min(self.config.working_size, max(height, width)))
-        side = strip_side(height, width, side, self.vgg.min_side)
+        side = strip_side(height, width, side, self.vgg.min_side, "to colorize")
         return resize_longest(pixels, side) if side != max(height, width) else pixels
 
     def _features(self, gray: torch.Tensor) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -222,7 +220,7 @@ class Colorizer:
         if not self.pool:
             return self.references
         descriptors = self._index()
-        side = strip_side(*lightness.shape[-2:], RANK_SIDE, self.vgg.min_side)
+        side = strip_side(*lightness.shape[-2:], RANK_SIDE, self.vgg.min_side, "to colorize")
         descriptor = self._descriptor(gray_rgb(resize_longest(lightness / 100, side) * 100))
         ranked = sorted(((float(vector @ descriptor), path, name) for path, (name, vector) in descriptors.items()),
                         key=lambda item: -item[0])
@@ -345,18 +343,6 @@ class Colorizer:
             colorized, used = self.colorize(image.pixels)
             outputs.append(Output(colorized, details={"references": used}))
         return outputs
-
-
-def strip_side(height: int, width: int, side: int, minimum: int) -> int:
-    """The longer side to work at: `side`, or more for a long thin strip, so that its shorter side keeps
-    `minimum` px (VGG19's deepest layer needs them); a strip narrower than MAX_STRIP_SIDE allows is refused."""
-    needed = math.ceil(minimum * max(height, width) / min(height, width))
-    if needed <= side:
-        return side
-    if needed > MAX_STRIP_SIDE:
-        raise ImageError(f"a {width}x{height} px image is too narrow to colorize: its shorter side must be at "
-                         f"least 1/{MAX_STRIP_SIDE // minimum} of its longer")
-    return needed
 
 
 def flatten_features(maps: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[int, int]]:

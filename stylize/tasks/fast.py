@@ -21,7 +21,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import FastConfig, StyleTrainConfig, UpscaleConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError
-from stylize.images import LoadedImage, load_image, pil_to_tensor
+from stylize.images import LoadedImage, header_size, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, file_sha256, load_model
@@ -29,9 +29,10 @@ from stylize.nets.johnson import JohnsonNet
 from stylize.task_table import STYLE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import ProgressCallback
-from stylize.tensors import check_pixels, resize_longest, resize_to
+from stylize.tensors import check_pixels, resize_longest, resize_to, strip_side
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
+from stylize.vgg_layers import min_input_side
 from stylize.zoo import resolve_model
 
 # Above this many pixels an image is tiled automatically: about 0.6 KB of activations per pixel for the
@@ -169,8 +170,15 @@ class StyleObjective:
         self.config = config
         self.style_path = Path(style)
         self.credit = credit or {}
-        # Read now: a bad style image is reported before the photos are scanned.
+        # Read now: a bad style image is reported before the photos are scanned. A long thin painting is read
+        # longer, so that its shorter side keeps what the deepest loss layer needs (tensors.strip_side).
         self.style_image = load_image(self.style_path, config.style_size).pixels
+        height, width = self.style_image.shape[-2:]
+        width, height = header_size(self.style_path) or (width, height)  # as stored: its ratio before rounding
+        side = strip_side(height, width, config.style_size,
+                          min_input_side(config.style_layers + config.content_layers), "as a style")
+        if side != config.style_size:
+            self.style_image = load_image(self.style_path, side).pixels
         self.style_sha256 = file_sha256(self.style_path)
 
     def inputs(self) -> dict[str, str]:

@@ -43,7 +43,7 @@ from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
 from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
 from stylize.tasks.gatys.schedule import Scale, schedule
-from stylize.tensors import check_pixels, resize_longest, resize_to
+from stylize.tensors import check_pixels, resize_longest, resize_to, strip_side
 from stylize.vgg import VGGFeatures
 
 if TYPE_CHECKING:
@@ -103,6 +103,8 @@ class GatysTransfer:
             # run 9.0 -> 8.7 s on a 2-core CPU with AMX). The normalization inside stays fp32.
             self.vgg.net.to(self.dtype)
         self.styles = [check_pixels(s, "style") for s in styles]
+        for style in self.styles:  # a strip too narrow for any size is refused now, not at the first scale
+            strip_side(*style.shape[-2:], 0, self.vgg.min_side, "as a style")
         self._style_targets: dict[int, list[dict[str, torch.Tensor]]] = {}
         self.style_target_computations = 0
         self.carry_optimizer_state = True  # False starts every scale afresh (for comparisons)
@@ -145,7 +147,9 @@ class GatysTransfer:
 
         A style is used at the output's size times style_scale, but never enlarged past its own: statistics
         of an enlarged painting are those of its blur (a 313 px painting at 4096 px painted a regular grid
-        of dots over the sky).
+        of dots over the sky). A long thin painting (a scroll, a panorama) is used longer, so that its shorter
+        side keeps what the deepest style layer needs (a 3000x300 one at the 128 px of the first scale was
+        128x13 and stopped the run).
         """
         style_side = max(self.vgg.min_side, round(output_longest * self.config.style_scale))
         if style_side not in self._style_targets:
@@ -153,6 +157,7 @@ class GatysTransfer:
             with torch.no_grad():
                 for style in self.styles:
                     side = max(self.vgg.min_side, min(style_side, max(style.shape[-2:])))
+                    side = strip_side(*style.shape[-2:], side, self.vgg.min_side, "as a style")
                     features = self._features(resize_longest(style, side).to(self.device))
                     grams.append({k: gram(features[k], self.low_precision_grams) for k in self.config.style_layers})
             self._style_targets[style_side] = grams
