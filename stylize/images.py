@@ -22,7 +22,7 @@ from stylize.errors import ImageError, WriteError
 from stylize.extras import available
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
-from stylize.tensors import fit_longest_side
+from stylize.tensors import ImageInput, check_pixels, fit_longest_side
 from stylize.version import __version__
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -187,6 +187,12 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     rgb = to_rgb(image)
     data = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
     return data.view(rgb.height, rgb.width, 3).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+
+
+def as_pixels(value: ImageInput, name: str = "image") -> torch.Tensor:
+    """The public API's image argument as a float32 (N, 3, H, W) batch in [0, 1]: a PIL image (pil_to_tensor,
+    a batch of one) or a tensor (tensors.check_pixels, whose errors say what is wrong with it)."""
+    return pil_to_tensor(value) if isinstance(value, Image.Image) else check_pixels(value, name)
 
 
 def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:

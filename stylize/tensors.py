@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from stylize.errors import ImageError
 
@@ -99,8 +100,13 @@ def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
     return resize_to(pixels, (new_height, new_width))
 
 
+# What the public API takes as an image: a PIL image, or a (3, H, W) / (N, 3, H, W) tensor in [0, 1].
+ImageInput = Image.Image | torch.Tensor
+
+
 def check_pixels(value: object, name: str = "image") -> torch.Tensor:
-    """A public API's image argument as a float32 (N, 3, H, W) batch, or a clear TypeError / ValueError.
+    """A public API's image tensor as a float32 (N, 3, H, W) batch, or a clear TypeError / ValueError (PIL images
+    are read by images.as_pixels, which calls this for the rest).
 
     Accepts (3, H, W) and (N, 3, H, W) tensors of floats in [0, 1]; uint8 tensors only if their values are
     0 and 1 (a 0-255 tensor is a mistake, not an image in [0, 1]).

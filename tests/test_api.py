@@ -1,8 +1,11 @@
 """The public names of `import stylize`: each the real definition (that --help does not import torch is
-tested in test_cli.py)."""
+tested in test_cli.py), and what they take."""
 
 import ast
 from pathlib import Path
+
+import pytest
+import torch
 
 import stylize
 
@@ -81,3 +84,26 @@ def test_no_module_imports_one_that_imports_it_back():
         if module not in index:
             visit(module)
     assert circles == []
+
+
+def test_every_stylizer_takes_a_pil_image_as_transfer_does():
+    """A PIL image where a tensor goes was "'JpegImageFile' object is not iterable" (ArbitraryStylizer) or "must
+    be a PIL image or a torch tensor ... got JpegImageFile" (the others): each takes it, as a batch of one."""
+    from PIL import Image
+
+    from stylize.images import pil_to_tensor
+
+    photo = Image.new("RGB", (40, 24), (200, 120, 40))
+    painting = Image.effect_mandelbrot((48, 48), (-2, -1.5, 1, 1.5), 50).convert("RGB")
+    arbitrary = stylize.ArbitraryStylizer.load(device="cpu")
+    outputs = {
+        "fast": stylize.FastStylizer.load("starry", device="cpu")(photo),
+        "arbitrary": arbitrary(photo, painting),
+        "arbitrary, styles fixed": arbitrary.with_styles([painting, pil_to_tensor(painting)])(photo),
+        "colorize, automatic": stylize.Colorizer([], device="cpu")(photo.convert("L")),
+    }
+    for name, output in outputs.items():
+        assert isinstance(output, torch.Tensor) and output.shape == (1, 3, 24, 40), name
+    assert stylize.Upscaler.load(device="cpu")(photo).shape == (1, 3, 96, 160)
+    with pytest.raises(TypeError, match="got list"):
+        stylize.FastStylizer.load("starry", device="cpu")([photo])

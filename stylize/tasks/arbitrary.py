@@ -31,7 +31,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig
 from stylize.device import accelerated, autocast, autocast_to, memory_format, precision_dtype, resolve_device
 from stylize.errors import ConfigError
-from stylize.images import LoadedImage, load_image
+from stylize.images import LoadedImage, as_pixels, load_image
 from stylize.losses import content_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, load_model
@@ -41,8 +41,8 @@ from stylize.tasks.fast import CropTransform
 from stylize.tasks.network import DEFAULT_TILE, pass_progress
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
+    ImageInput,
     TileSpec,
-    check_pixels,
     pad_to_multiple,
     periodic_radius,
     remove_periodic,
@@ -205,12 +205,12 @@ class ArbitraryStylizer:
         assert isinstance(net, VGGDecoders)
         return cls(net, info, device, config, on_progress)
 
-    def with_styles(self, styles: Sequence[torch.Tensor], weights: Sequence[float] | None = None) -> StyledTask:
+    def with_styles(self, styles: Sequence[ImageInput], weights: Sequence[float] | None = None) -> StyledTask:
         return StyledTask(self, list(styles), weights)
 
-    def __call__(self, pixels: torch.Tensor, styles: torch.Tensor | Sequence[torch.Tensor],
+    def __call__(self, pixels: ImageInput, styles: ImageInput | Sequence[ImageInput],
                  weights: Sequence[float] | None = None) -> torch.Tensor:
-        if isinstance(styles, torch.Tensor):
+        if not isinstance(styles, (list, tuple)):  # one style: a tensor or a PIL image
             styles = [styles]
         return self.with_styles(styles, weights)(pixels)
 
@@ -317,10 +317,10 @@ class StyledTask:
     """An ArbitraryStylizer with its styles fixed: statistics computed once per output size (batch, video).
 
     weights: one per style (--style-blend); the styles' statistics are mixed. Call it with a (N, 3, H, W)
-    batch; `process` is the batch.run_jobs interface.
+    batch (or a PIL image); `process` is the batch.run_jobs interface.
     """
 
-    def __init__(self, stylizer: ArbitraryStylizer, styles: list[torch.Tensor],
+    def __init__(self, stylizer: ArbitraryStylizer, styles: Sequence[ImageInput],
                  weights: Sequence[float] | None = None) -> None:
         if not styles:
             raise ConfigError("the arbitrary-style model needs at least one style image (--style)")
@@ -328,7 +328,7 @@ class StyledTask:
             weights = stylizer.config.style_blend or [1.0] * len(styles)
         if len(weights) != len(styles):
             raise ConfigError(f"{len(weights)} blend weight(s) for {len(styles)} style image(s)")
-        self.stylizer, self.styles, self.weights = stylizer, [check_pixels(s, "style") for s in styles], list(weights)
+        self.stylizer, self.styles, self.weights = stylizer, [as_pixels(s, "style") for s in styles], list(weights)
         for style in self.styles:  # a strip too narrow for any size is refused before the first photo
             strip_side(*style.shape[-2:], 0, stylizer.vgg.min_side, "as a style")
         self.device = stylizer.device
@@ -359,9 +359,9 @@ class StyledTask:
         return [blend_statistics([style[level] for style in per_style], self.weights)
                 for level in range(self.stylizer.net.levels)]
 
-    def __call__(self, pixels: torch.Tensor, config: ArbitraryConfig | None = None) -> torch.Tensor:
+    def __call__(self, pixels: ImageInput, config: ArbitraryConfig | None = None) -> torch.Tensor:
         config = config or self.stylizer.config
-        pixels = check_pixels(pixels)
+        pixels = as_pixels(pixels)
         height, width = pixels.shape[-2:]
         styles = self.blended(height, width)
         out = torch.cat([self.stylizer.stylize(image[None], styles, config) for image in pixels])
@@ -388,7 +388,7 @@ class ArbitraryRegions:
         self.task, self.masks, self.device = task, masks, task.device
 
     def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
-        pixels = check_pixels(pixels)
+        pixels = as_pixels(pixels)
         progress, count = self.task.stylizer.on_progress, len(self.task.styles)
         stylized = [self.task.alone(index, pixels, pass_progress(progress, index, count)) for index in range(count)]
         return composite(pixels, stylized, masks)

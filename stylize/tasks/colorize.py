@@ -44,12 +44,12 @@ from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
-from stylize.images import IMAGE_EXTENSIONS, LoadedImage, load_image, pil_to_tensor
+from stylize.images import IMAGE_EXTENSIONS, LoadedImage, as_pixels, load_image, pil_to_tensor
 from stylize.nets.colornet import ColorNet
 from stylize.task_table import COLORIZE
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
-    check_pixels,
+    ImageInput,
     gaussian_blur,
     guided_coefficients,
     resize_longest,
@@ -133,8 +133,9 @@ class Reference:
 
 
 class Colorizer:
-    """Colorize gray photos from colour references (or refuse, when there is none). Call it with an
-    (N, 3, H, W) batch in [0, 1]; `process` is the batch interface and reports the references used."""
+    """Colorize gray photos from colour references, or without any by the automatic network (`model`, else the
+    shipped one; without either, a ConfigError). Call it with an (N, 3, H, W) batch in [0, 1] or a PIL image;
+    `process` is the batch interface and reports the references used."""
 
     def __init__(self, references: list[tuple[str, torch.Tensor]], config: ColorizeConfig | None = None,
                  device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None,
@@ -150,6 +151,8 @@ class Colorizer:
         self.on_progress = on_progress
         self._descriptors: dict[Path, tuple[str, torch.Tensor]] | None = None  # the pool's, made once
         self._prepared: OrderedDict[Path, Reference | None] = OrderedDict()
+        if model is None and not self.references and not self.pool:  # nothing to copy from: the automatic model
+            model = automatic_model()
         self.model = None if model is None else model.eval().requires_grad_(False).to(self.device)
         if not self.references and not self.pool and self.model is None:
             raise ConfigError("colorize needs a colour reference: give --reference FILE or --references FOLDER "
@@ -191,7 +194,7 @@ class Colorizer:
     @torch.no_grad()
     def prepare(self, name: str, pixels: torch.Tensor) -> Reference:
         """Features, chroma and lightness of a colour reference at the working size."""
-        working = self._working(check_pixels(pixels, "reference")).to(self.device)
+        working = self._working(as_pixels(pixels, "reference")).to(self.device)
         lab = rgb_to_lab(working)
         features, grid = self._features(gray_rgb(lab[:, :1]))
         chroma = F.adaptive_avg_pool2d(lab[:, 1:], grid).flatten(2)[0].T
@@ -270,9 +273,9 @@ class Colorizer:
         return reference
 
     @torch.no_grad()
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        """Colorize a batch; returns (N, 3, H, W) sRGB in [0, 1] on the CPU."""
-        pixels = check_pixels(pixels)
+    def __call__(self, pixels: ImageInput) -> torch.Tensor:
+        """Colorize a batch (or a PIL image); returns (N, 3, H, W) sRGB in [0, 1] on the CPU."""
+        pixels = as_pixels(pixels)
         return torch.cat([self.colorize(image[None])[0] for image in pixels])
 
     @torch.no_grad()

@@ -21,7 +21,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import FastConfig, StyleTrainConfig, UpscaleConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError
-from stylize.images import LoadedImage, header_size, load_image, pil_to_tensor
+from stylize.images import LoadedImage, as_pixels, header_size, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, file_sha256, load_model
@@ -29,7 +29,7 @@ from stylize.nets.johnson import JohnsonNet
 from stylize.task_table import STYLE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import ProgressCallback
-from stylize.tensors import check_pixels, resize_longest, resize_to, strip_side
+from stylize.tensors import ImageInput, resize_longest, resize_to, strip_side
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.vgg_layers import min_input_side
@@ -62,7 +62,7 @@ class FastStylizer:
         net, info = load_model(resolve_model(model), task=STYLE.name)
         return cls(net, info, device, config, on_progress)
 
-    def __call__(self, pixels: torch.Tensor, config: FastConfig | None = None,
+    def __call__(self, pixels: ImageInput, config: FastConfig | None = None,
                  on_tile: ProgressCallback | None = None) -> torch.Tensor:
         """Stylize a batch; returns float32 on the CPU, same shape as the input.
 
@@ -70,7 +70,7 @@ class FastStylizer:
         the stylizer's on_progress (one pass among several, as FastRegions counts them).
         """
         config = config or self.config
-        pixels = check_pixels(pixels)
+        pixels = as_pixels(pixels)
         runner = self.runner
         if config.tile != runner.tile:
             runner = NetworkRunner(self.net, self.device, config.tile, AUTO_TILE_PIXELS)
@@ -115,7 +115,7 @@ class FastRegions:
 
     def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:
         """Stylize one (1, 3, H, W) image with masks (1, 1, H, W), one per model."""
-        pixels = check_pixels(pixels)
+        pixels = as_pixels(pixels)
         stylized = []
         for index, stylizer in enumerate(self.stylizers):
             stylized.append(stylizer(pixels, on_tile=pass_progress(self.on_progress, index, len(self.stylizers))))

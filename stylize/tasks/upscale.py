@@ -26,14 +26,14 @@ from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
-from stylize.images import LoadedImage, pil_to_tensor
+from stylize.images import LoadedImage, as_pixels, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
 from stylize.task_table import UPSCALE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
-from stylize.tensors import check_pixels, quantize, resize_matlab, resize_to
+from stylize.tensors import ImageInput, quantize, resize_matlab, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
@@ -110,9 +110,9 @@ class Upscaler:
                               f"--scale {scale}` and pass it with --model") from None
         return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
 
-    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the CPU."""
-        pixels = check_pixels(pixels)
+    def __call__(self, pixels: ImageInput) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the CPU."""
+        pixels = as_pixels(pixels)
         height, width = pixels.shape[-2:]
         if height * width * self.scale**2 > MAX_PIXELS:
             raise ImageError(f"x{self.scale} of {width}x{height} would be {width * self.scale}x{height * self.scale}, "

@@ -34,7 +34,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
-from stylize.images import LoadedImage, load_image, pil_to_tensor, tensor_to_pil
+from stylize.images import LoadedImage, as_pixels, load_image, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
@@ -43,7 +43,7 @@ from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
 from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
 from stylize.tasks.gatys.schedule import Scale, schedule
-from stylize.tensors import check_pixels, resize_longest, resize_to, strip_side
+from stylize.tensors import ImageInput, resize_longest, resize_to, strip_side
 from stylize.vgg import VGGFeatures
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class GatysTransfer:
             # 20 M weights again at every pass. Cast once, the same rounding (bit-identical results; a 512 px
             # run 9.0 -> 8.7 s on a 2-core CPU with AMX). The normalization inside stays fp32.
             self.vgg.net.to(self.dtype)
-        self.styles = [check_pixels(s, "style") for s in styles]
+        self.styles = [as_pixels(s, "style") for s in styles]
         for style in self.styles:  # a strip too narrow for any size is refused now, not at the first scale
             strip_side(*style.shape[-2:], 0, self.vgg.min_side, "as a style")
         self._style_targets: dict[int, list[dict[str, torch.Tensor]]] = {}
@@ -180,7 +180,7 @@ class GatysTransfer:
         cfg = self.config
         on_step = on_step or self.on_step
         seed_everything(cfg.seed if seed is None else seed)
-        content = check_pixels(content, "content").to(self.device)
+        content = as_pixels(content, "content").to(self.device)
         if content.shape[0] != 1:
             raise ConfigError(f"stylize one image at a time, got a batch of {content.shape[0]}")
         height, width = content.shape[-2:]
@@ -321,7 +321,7 @@ class GatysTransfer:
         """Optimize at full size only, from `init`, for at most `steps` steps: for video frames after the
         first, which start from the warped previous result. extra_loss(pixels) is added to the loss (the
         temporal loss of Ruder et al. 2016)."""
-        content = check_pixels(content, "content").to(self.device)
+        content = as_pixels(content, "content").to(self.device)
         side = max(content.shape[-2:])
         progress = Progress(1, side, float(steps), on_step or self.on_step)
         progress.start(0, Scale(side, steps))
@@ -402,11 +402,8 @@ class GatysTransfer:
         return result, {"shapes": shapes, "states": [optimizer.state[level] for level in levels]}
 
 
-ImageInput = Image.Image | torch.Tensor
-
-
 def _to_tensor(image: ImageInput, longest: int | None, name: str) -> torch.Tensor:
-    pixels = pil_to_tensor(image) if isinstance(image, Image.Image) else check_pixels(image, name)
+    pixels = as_pixels(image, name)
     if pixels.shape[0] != 1:
         raise ValueError(f"{name} must be one image, got a batch of {pixels.shape[0]}")
     return resize_longest(pixels, longest) if longest else pixels
