@@ -22,7 +22,7 @@ from stylize.errors import ImageError, WriteError
 from stylize.extras import available
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
-from stylize.tensors import ImageInput, check_pixels, fit_longest_side
+from stylize.tensors import check_pixels, fit_longest_side
 from stylize.version import __version__
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
@@ -187,6 +187,10 @@ def pil_to_tensor(image: Image.Image) -> torch.Tensor:
     rgb = to_rgb(image)
     data = torch.frombuffer(bytearray(rgb.tobytes()), dtype=torch.uint8)
     return data.view(rgb.height, rgb.width, 3).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+
+
+# What the public API takes as an image: a PIL image, or a (3, H, W) / (N, 3, H, W) tensor in [0, 1].
+ImageInput = Image.Image | torch.Tensor
 
 
 def as_pixels(value: ImageInput, name: str = "image") -> torch.Tensor:

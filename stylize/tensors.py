@@ -17,7 +17,6 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from stylize.errors import ImageError
 
@@ -98,10 +97,6 @@ def resize_longest(pixels: torch.Tensor, longest: int) -> torch.Tensor:
     height, width = pixels.shape[-2:]
     new_width, new_height = fit_longest_side(width, height, longest)
     return resize_to(pixels, (new_height, new_width))
-
-
-# What the public API takes as an image: a PIL image, or a (3, H, W) / (N, 3, H, W) tensor in [0, 1].
-ImageInput = Image.Image | torch.Tensor
 
 
 def check_pixels(value: object, name: str = "image") -> torch.Tensor:

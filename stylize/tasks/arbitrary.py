@@ -31,7 +31,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig
 from stylize.device import accelerated, autocast, autocast_to, memory_format, precision_dtype, resolve_device
 from stylize.errors import ConfigError
-from stylize.images import LoadedImage, as_pixels, load_image
+from stylize.images import ImageInput, LoadedImage, as_pixels, load_image
 from stylize.losses import content_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, load_model
@@ -41,7 +41,6 @@ from stylize.tasks.fast import CropTransform
 from stylize.tasks.network import DEFAULT_TILE, pass_progress
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
-    ImageInput,
     TileSpec,
     pad_to_multiple,
     periodic_radius,

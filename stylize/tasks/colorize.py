@@ -44,12 +44,11 @@ from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
-from stylize.images import IMAGE_EXTENSIONS, LoadedImage, as_pixels, load_image, pil_to_tensor
+from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
 from stylize.nets.colornet import ColorNet
 from stylize.task_table import COLORIZE
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
-    ImageInput,
     gaussian_blur,
     guided_coefficients,
     resize_longest,

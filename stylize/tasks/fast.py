@@ -21,7 +21,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import FastConfig, StyleTrainConfig, UpscaleConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError
-from stylize.images import LoadedImage, as_pixels, header_size, load_image, pil_to_tensor
+from stylize.images import ImageInput, LoadedImage, as_pixels, header_size, load_image, pil_to_tensor
 from stylize.losses import gram, perceptual_losses, tv_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, file_sha256, load_model
@@ -29,7 +29,7 @@ from stylize.nets.johnson import JohnsonNet
 from stylize.task_table import STYLE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import ProgressCallback
-from stylize.tensors import ImageInput, resize_longest, resize_to, strip_side
+from stylize.tensors import resize_longest, resize_to, strip_side
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.vgg_layers import min_input_side

@@ -26,14 +26,14 @@ from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
-from stylize.images import LoadedImage, as_pixels, pil_to_tensor
+from stylize.images import ImageInput, LoadedImage, as_pixels, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
 from stylize.task_table import UPSCALE
 from stylize.tasks.network import NetworkRunner, pass_progress
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
-from stylize.tensors import ImageInput, quantize, resize_matlab, resize_to
+from stylize.tensors import quantize, resize_matlab, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model

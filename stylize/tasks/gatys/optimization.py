@@ -34,7 +34,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
-from stylize.images import LoadedImage, as_pixels, load_image, tensor_to_pil
+from stylize.images import ImageInput, LoadedImage, as_pixels, load_image, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite
@@ -43,7 +43,7 @@ from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
 from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
 from stylize.tasks.gatys.schedule import Scale, schedule
-from stylize.tensors import ImageInput, resize_longest, resize_to, strip_side
+from stylize.tensors import resize_longest, resize_to, strip_side
 from stylize.vgg import VGGFeatures
 
 if TYPE_CHECKING:
