@@ -144,14 +144,16 @@ def model_task(model: str) -> str:
     from stylize.modelfile import read_model_info
     from stylize.zoo import resolve_model
 
-    if Path(model).suffix.lower() in IMAGE_EXTENSIONS:  # a painting given where a model goes
-        raise click.BadParameter(f"{model} is an image, not a model: a painting goes to --style (optimization), or "
-                                 f"to --style with --model arbitrary (one pass)", param_hint="'--model'")
+    # A painting given where a model goes (a file of that name that is a model, however named, is one).
+    image_named = Path(model).suffix.lower() in IMAGE_EXTENSIONS
     try:
         path = resolve_model(model)
+        info = read_model_info(path) if image_named else None
     except ModelFileError as error:
-        raise click.BadParameter(str(error), param_hint="'--model'") from None
-    task = read_model_info(path).task
+        message = (f"{model} is an image, not a model: a painting goes to --style (optimization), or to --style "
+                   "with --model arbitrary (one pass)") if image_named else str(error)
+        raise click.BadParameter(message, param_hint="'--model'") from None
+    task = (info or read_model_info(path)).task
     if "run" not in TASKS[task].commands:
         raise click.BadParameter(f"{model} is a model for {task!r}, not a style model: use it with "
                                  f"`{TASKS[task].usage}`", param_hint="'--model'")
