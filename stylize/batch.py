@@ -168,9 +168,9 @@ def plan_jobs(
 
     An input that is the earlier output of another input (the output folder is the input folder, the file is
     named as that input's output in any format, and it carries stylize's mark) is taken as that output, not
-    as an input. A file given twice (a folder and a file in it, two overlapping patterns) is one job. ConfigError if
-    two inputs would write one output; OutputError if an output would replace a
-    file the job reads (an input, a style image, a mask, a model: `reads`) or land outside OUTPUT_DIR.
+    as an input. A file given twice (a folder and a file in it, two overlapping patterns) is one job.
+    ConfigError if two inputs would write one output; OutputError if an output would replace a file the job
+    reads (an input, a style image, a mask, a model: `reads`) or land outside OUTPUT_DIR.
     """
     if f".{fmt}" not in SAVE_FORMATS:
         raise ConfigError(f"unknown format {fmt!r}: use {', '.join(sorted(s[1:] for s in SAVE_FORMATS))}")
