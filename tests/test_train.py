@@ -219,3 +219,14 @@ def test_a_signal_to_the_whole_process_group_checkpoints_with_data_workers(datas
     assert process.returncode == 143, stderr
     assert "Traceback" not in stderr and "--resume" in stderr
     assert checkpoint_path_for(output).is_file()
+
+
+def test_held_back_panoramas_are_centre_cropped_for_the_preview_sheet():
+    """A 2000x1 banner held back for previews was drawn 128,000 px wide at 64 px high (49 s of a 2-step run)."""
+    from stylize.training.preview import preview_crop
+
+    photo = torch.arange(10 * 100, dtype=torch.float32).view(1, 1, 10, 100).expand(1, 3, 10, 100)
+    assert torch.equal(preview_crop(photo), photo[..., 40:60])  # the centre, 2:1
+    assert preview_crop(torch.rand(1, 3, 1, 2000)).shape[-2:] == (1, 2)
+    assert preview_crop(torch.rand(1, 3, 300, 10)).shape[-2:] == (20, 10)
+    assert preview_crop(torch.rand(1, 3, 48, 64)).shape[-2:] == (48, 64)  # a photo's shape is kept

@@ -39,6 +39,7 @@ from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
 from stylize.tasks.protocol import Objective
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
 from stylize.training.data import ImageFiles, ResumableSampler, batches, find_images, fingerprint
+from stylize.training.preview import preview_crop
 from stylize.zoo import resolve_model
 
 
@@ -254,7 +255,7 @@ class _Run:
                 f"{len(train)} training image(s) under {self.data}: fewer than one batch of "
                 f"{config.batch_size} for each of {env.world} process(es): add photos or lower --batch-size"
             )
-        images = [pil_to_tensor(to_rgb(open_image(p))) for p in previews] if env.main else []
+        images = [preview_crop(pil_to_tensor(to_rgb(open_image(p)))) for p in previews] if env.main else []
         return _Split(sizes, unreadable, train, previews, images)
 
     def _inputs(self, split: _Split) -> tuple[dict[str, str], Path | None]:

@@ -6,6 +6,20 @@ from collections.abc import Sequence
 
 import torch
 
+# The widest (or tallest) a held-back photo is shown: a panorama, or a 2000x1 banner in a scraped folder, is
+# centre-cropped to this, so its column stays a picture (that banner at 64 px high was 128,000 px wide, and the
+# preview took 49 s of a 2-step run).
+MAX_PREVIEW_ASPECT = 2.0
+
+
+def preview_crop(photo: torch.Tensor) -> torch.Tensor:
+    """The centre of a (1, 3, H, W) photo, cut to at most MAX_PREVIEW_ASPECT:1 either way."""
+    height, width = photo.shape[-2:]
+    keep_height = min(height, max(1, round(width * MAX_PREVIEW_ASPECT)))
+    keep_width = min(width, max(1, round(height * MAX_PREVIEW_ASPECT)))
+    top, left = (height - keep_height) // 2, (width - keep_width) // 2
+    return photo[..., top:top + keep_height, left:left + keep_width]
+
 
 def preview_sheet(columns: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
     """One column per photo, its images (1, 3, h, w) stacked top to bottom; columns side by side.
