@@ -370,6 +370,25 @@ def test_training_warns_once_about_photos_smaller_than_a_crop(invoke, tmp_path):
     assert style.exit_code == 0 and "Warning" not in style.stderr  # random resized crops resample anyway
 
 
+def test_tiny_photos_train_but_are_not_held_back_for_previews(invoke, tmp_path):
+    """A 1x1 photo (and a 2000x1 banner) held back for an x4 preview was a crop no network could take: a
+    traceback at the first preview. Only photos of MIN_PREVIEW_SIDE or more are held back; the rest train."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(5):
+        gradient_image(72, 64, seed=i).save(data / f"{i}.png")
+    for i in range(4):
+        gradient_image(1, 1, seed=i).save(data / f"dot{i}.png")
+    gradient_image(2000, 1).save(data / "line.png")
+    result = invoke("train", "--task", "upscale", "--scale", "4", "--data", data, "-o", tmp_path / "x4.safetensors",
+                    "--width", "8", "--blocks", "1", "--steps", "2", "--image-size", "32", "--batch-size", "2",
+                    "--workers", "0", "--preview-images", "3", "--preview-every", "1")
+    assert result.exit_code == 0, result.output
+    sheets = sorted((tmp_path / "x4_previews").iterdir())
+    assert [sheet.name for sheet in sheets] == ["step0000001.png", "step0000002.png"]
+    assert Image.open(sheets[-1]).size == (3 * 32, 3 * 32)  # three 64 px photos' centre crops, three rows each
+
+
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
 def test_export_onnx_upscaler_round_trip_and_colorizer_refused(invoke, model_file, tmp_path):
     out = tmp_path / "x3.onnx"

@@ -39,7 +39,7 @@ from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
 from stylize.tasks.protocol import Objective
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
 from stylize.training.data import ImageFiles, ResumableSampler, batches, find_images, fingerprint
-from stylize.training.preview import preview_crop
+from stylize.training.preview import MIN_PREVIEW_SIDE, preview_crop
 from stylize.zoo import resolve_model
 
 
@@ -249,7 +249,10 @@ class _Run:
         held_back = config.preview_images if len(paths) > config.preview_images + config.batch_size else 0
         shuffled = paths[:]
         random.Random(config.seed).shuffle(shuffled)
-        previews, train = sorted(shuffled[:held_back]), sorted(shuffled[held_back:])
+        # Only photos big enough to show: a 1x1 one held back for an upscaler's preview was a crop no network
+        # could take (a traceback at the first preview). They still train, as crops enlarged to the crop size.
+        shown = set([path for path in shuffled if min(sizes[path]) >= MIN_PREVIEW_SIDE][:held_back])
+        previews, train = sorted(shown), sorted(path for path in shuffled if path not in shown)
         if len(train) < config.batch_size * env.world:
             raise DataError(
                 f"{len(train)} training image(s) under {self.data}: fewer than one batch of "
