@@ -372,7 +372,8 @@ def test_training_warns_once_about_photos_smaller_than_a_crop(invoke, tmp_path):
 
 def test_tiny_photos_train_but_are_not_held_back_for_previews(invoke, tmp_path):
     """A 1x1 photo (and a 2000x1 banner) held back for an x4 preview was a crop no network could take: a
-    traceback at the first preview. Only photos of MIN_PREVIEW_SIDE or more are held back; the rest train."""
+    traceback at the first preview. Only photos of MIN_PREVIEW_SIDE (16 px) or more are held back; the rest
+    train."""
     data = tmp_path / "photos"
     data.mkdir()
     for i in range(5):
@@ -386,7 +387,7 @@ def test_tiny_photos_train_but_are_not_held_back_for_previews(invoke, tmp_path):
     assert result.exit_code == 0, result.output
     sheets = sorted((tmp_path / "x4_previews").iterdir())
     assert [sheet.name for sheet in sheets] == ["step0000001.png", "step0000002.png"]
-    assert Image.open(sheets[-1]).size == (3 * 32, 3 * 32)  # three 64 px photos' centre crops, three rows each
+    assert Image.open(sheets[-1]).size == (3 * 32, 3 * 32)  # three photos' 32 px centre crops, three rows each
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")

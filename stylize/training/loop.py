@@ -249,8 +249,8 @@ class _Run:
         held_back = config.preview_images if len(paths) > config.preview_images + config.batch_size else 0
         shuffled = paths[:]
         random.Random(config.seed).shuffle(shuffled)
-        # Only photos big enough to show: a 1x1 one held back for an upscaler's preview was a crop no network
-        # could take (a traceback at the first preview). They still train, as crops enlarged to the crop size.
+        # Only photos big enough to show (MIN_PREVIEW_SIDE): a 1x1 one held back for an upscaler's preview was
+        # a crop no network could take (a traceback at the first preview). The others still train, enlarged.
         shown = set([path for path in shuffled if min(sizes[path]) >= MIN_PREVIEW_SIDE][:held_back])
         previews, train = sorted(shown), sorted(path for path in shuffled if path not in shown)
         if len(train) < config.batch_size * env.world:

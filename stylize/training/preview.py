@@ -10,9 +10,9 @@ import torch
 # centre-cropped to this, so its column stays a picture (that banner at 64 px high was 128,000 px wide, and the
 # preview took 49 s of a 2-step run).
 MAX_PREVIEW_ASPECT = 2.0
-# The smallest side of a photo held back for previews: an upscaler's x4 preview shrinks it 4 times, and its
-# network's first reflection pad needs 2 px.
-MIN_PREVIEW_SIDE = 64
+# The smallest side of a photo held back for previews: an x4 upscaler's preview shrinks it to 4 px, which its
+# network's reflection pads take (they need 2), and VGG19's relu5_1 (the colorizer's) needs 16.
+MIN_PREVIEW_SIDE = 16
 
 
 def preview_crop(photo: torch.Tensor) -> torch.Tensor:
