@@ -222,7 +222,8 @@ def test_a_signal_to_the_whole_process_group_checkpoints_with_data_workers(datas
 
 
 def test_held_back_panoramas_are_centre_cropped_for_the_preview_sheet():
-    """A 2000x1 banner held back for previews was drawn 128,000 px wide at 64 px high (49 s of a 2-step run)."""
+    """A 2000x1 banner held back for previews was drawn 128,000 px wide at 64 px high (49 s of a 2-step run):
+    a held-back photo is cut to 2:1 at most."""
     from stylize.training.preview import preview_crop
 
     photo = torch.arange(10 * 100, dtype=torch.float32).view(1, 1, 10, 100).expand(1, 3, 10, 100)

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import torch
 
-# The widest (or tallest) a held-back photo is shown: a panorama, or a 2000x1 banner in a scraped folder, is
-# centre-cropped to this, so its column stays a picture (that banner at 64 px high was 128,000 px wide, and the
-# preview took 49 s of a 2-step run).
+# The widest (or tallest) a held-back photo is shown: a panorama, or a banner in a scraped folder, is
+# centre-cropped to this, so its column stays a picture (a 2000x20 banner at 64 px high would be 6,400 px wide;
+# a 2000x1 one, 128,000 px, took 49 s of a 2-step run before MIN_PREVIEW_SIDE kept it out).
 MAX_PREVIEW_ASPECT = 2.0
 # The smallest side of a photo held back for previews: an x4 upscaler's preview shrinks it to 4 px, which its
 # network's reflection pads take (they need 2), and VGG19's relu5_1 (the colorizer's) needs 16.
