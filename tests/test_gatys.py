@@ -175,8 +175,11 @@ def test_style_blend_weights_move_the_result(content, style, device):
 
 
 def test_content_too_small_for_the_layers_is_a_clear_error(style, device):
-    with pytest.raises(ConfigError, match="at least 16 px"):
+    """It says which --size would do (a 40x12 photo needs its longer side at 54 px: ceil(16 * 40 / 12))."""
+    with pytest.raises(ConfigError, match="at least 16 px for layer relu5_1: raise --size to 54 or more"):
         GatysTransfer([style], GatysConfig(size=0, steps=1), device)(torch.rand(1, 3, 12, 40))
+    with pytest.raises(ImageError, match="a 2000x1 px image is too narrow to stylize"):
+        GatysTransfer([style], GatysConfig(size=0, steps=1), device)(torch.rand(1, 3, 1, 2000))
 
 
 def test_transfer_takes_pil_and_returns_pil_at_the_requested_size(device):

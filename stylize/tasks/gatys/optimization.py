@@ -185,9 +185,11 @@ class GatysTransfer:
             raise ConfigError(f"stylize one image at a time, got a batch of {content.shape[0]}")
         height, width = content.shape[-2:]
         if min(height, width) < self.vgg.min_side:
+            # The --size that gives the shorter side its pixels (a strip past 256:1 is refused here instead).
+            needed = strip_side(height, width, max(height, width), self.vgg.min_side, "to stylize")
             raise ConfigError(
                 f"the content image is {width}x{height} px after resizing; each side needs at least "
-                f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size"
+                f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size to {needed} or more"
             )
         scales, enlarge = self.memory_plan(height, width)
         if enlarge == 1:
