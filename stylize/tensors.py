@@ -103,8 +103,8 @@ def check_pixels(value: object, name: str = "image") -> torch.Tensor:
     """A public API's image tensor as a float32 (N, 3, H, W) batch, or a clear TypeError / ValueError (PIL images
     are read by images.as_pixels, which calls this for the rest).
 
-    Accepts (3, H, W) and (N, 3, H, W) tensors of floats in [0, 1]; uint8 tensors only if their values are
-    0 and 1 (a 0-255 tensor is a mistake, not an image in [0, 1]).
+    Accepts (3, H, W) and (N, 3, H, W) tensors of floats in [0, 1], N at least 1; uint8 tensors only if their
+    values are 0 and 1 (a 0-255 tensor is a mistake, not an image in [0, 1]).
     """
     if not isinstance(value, torch.Tensor):
         kind = type(value).__name__
@@ -112,6 +112,8 @@ def check_pixels(value: object, name: str = "image") -> torch.Tensor:
     pixels = value.unsqueeze(0) if value.dim() == 3 else value
     if pixels.dim() != 4 or pixels.shape[1] != 3 or pixels.shape[-1] < 1 or pixels.shape[-2] < 1:
         raise ValueError(f"{name} must have shape (N, 3, H, W) or (3, H, W), got {tuple(value.shape)}")
+    if pixels.shape[0] == 0:  # the stylizers said "torch.cat(): expected a non-empty list" or warned per layer
+        raise ValueError(f"{name} is an empty batch (0 images): give at least one")
     if pixels.dtype == torch.uint8:
         if pixels.numel() and pixels.max().item() > 1:
             raise ValueError(f"{name} is a uint8 tensor with values up to {pixels.max().item()}: stylize takes "

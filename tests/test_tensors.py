@@ -50,6 +50,7 @@ def test_tiling_a_local_operation_with_an_output_scale_equals_one_pass(scale):
         (torch.full((1, 3, 4, 4), 2.0), ValueError, "values in \\[0, 1\\]"),
         (torch.full((1, 3, 4, 4), float("nan")), ValueError, "values in \\[0, 1\\]"),
         (torch.zeros(1, 4, 4, 4), ValueError, "shape"),
+        (torch.zeros(0, 3, 4, 4), ValueError, "an empty batch \\(0 images\\)"),
         (torch.zeros(1, 3, 4, 4, dtype=torch.int64), TypeError, "floats"),
     ],
 )
