@@ -162,7 +162,8 @@ def _check_layers(content_layers: tuple[str, ...], style_layers: tuple[str, ...]
             raise ConfigError(f"unknown layer {layer!r}; choose from {', '.join(RELU_LAYERS)}")
 
 
-def _check_blend(blend: tuple[float, ...] | None) -> None:
+def check_blend(blend: tuple[float, ...] | None) -> None:
+    """Style blend weights (--style-blend, or the Python API's weights=): non-negative, with a positive sum."""
     if blend is not None and (not blend or sum(blend) <= 0 or any(w < 0 for w in blend)):
         raise ConfigError(f"style blend weights must be non-negative with a positive sum: {blend}")
 
@@ -249,7 +250,7 @@ class GatysConfig(Settings):
             raise ConfigError(f"size {self.size} is too small: use at least 32 px")
         if self.lr is not None and not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
-        _check_blend(self.style_blend)
+        check_blend(self.style_blend)
         _check_layers(self.content_layers, self.style_layers)
 
     @property
@@ -344,7 +345,7 @@ class ArbitraryConfig(Settings):
 
     def _validate(self) -> None:
         _check_size_and_tile(self.size, self.tile)
-        _check_blend(self.style_blend)
+        check_blend(self.style_blend)
         if self.shifts not in SHIFTS:
             raise ConfigError(f"shifts must be {' or '.join(map(str, SHIFTS))}, not {self.shifts}")
 

@@ -7,6 +7,7 @@ import torch
 from conftest import gradient_image
 
 from stylize.config import ArbitraryConfig, ArbitraryTrainConfig
+from stylize.errors import ConfigError
 from stylize.masks import MaskSet
 from stylize.modelfile import load_model, read_model_info, save_model
 from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
@@ -151,6 +152,10 @@ def test_blend_of_one_and_zero_is_the_first_style_alone(stylizer):
     alone = stylizer(photo, [first])
     assert torch.allclose(stylizer(photo, [first, second], weights=[1.0, 0.0]), alone, atol=1e-5)
     assert not torch.allclose(stylizer(photo, [first, second], weights=[0.5, 0.5]), alone, atol=1e-3)
+    # The API's weights are checked as --style-blend is: (0, 0) was a ZeroDivisionError, (-1, 2) went through.
+    for weights in ([0.0, 0.0], [-1.0, 2.0]):
+        with pytest.raises(ConfigError, match="non-negative with a positive sum"):
+            stylizer.with_styles([first, second], weights)
 
 
 def test_masks_keep_the_photo_outside_every_region(stylizer, tmp_path):

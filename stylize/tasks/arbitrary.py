@@ -28,7 +28,7 @@ from torch import nn
 
 from stylize.batch import Job
 from stylize.colorspace import preserve_color
-from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig
+from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig, check_blend
 from stylize.device import accelerated, autocast, autocast_to, memory_format, precision_dtype, resolve_device
 from stylize.errors import ConfigError
 from stylize.images import ImageInput, LoadedImage, as_pixels, load_image
@@ -327,6 +327,7 @@ class StyledTask:
             weights = stylizer.config.style_blend or [1.0] * len(styles)
         if len(weights) != len(styles):
             raise ConfigError(f"{len(weights)} blend weight(s) for {len(styles)} style image(s)")
+        check_blend(tuple(weights))  # weights given here, not through the config: (0, 0) divided by zero
         self.stylizer, self.styles, self.weights = stylizer, [as_pixels(s, "style") for s in styles], list(weights)
         for style in self.styles:  # a strip too narrow for any size is refused before the first photo
             strip_side(*style.shape[-2:], 0, stylizer.vgg.min_side, "as a style")
