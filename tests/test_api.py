@@ -101,6 +101,8 @@ def test_every_stylizer_takes_a_pil_image_as_transfer_does():
         "arbitrary": arbitrary(photo, painting),
         "arbitrary, styles fixed": arbitrary.with_styles([painting, pil_to_tensor(painting)])(photo),
         "colorize, automatic": stylize.Colorizer([], device="cpu")(photo.convert("L")),
+        # References as bare images too ("not enough values to unpack" when they were not (name, image) pairs).
+        "colorize, references": stylize.Colorizer([painting, pil_to_tensor(painting)], device="cpu")(photo),
     }
     for name, output in outputs.items():
         assert isinstance(output, torch.Tensor) and output.shape == (1, 3, 24, 40), name

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,12 +133,14 @@ class Reference:
 
 
 class Colorizer:
-    """Colorize gray photos from colour references, or without any by the automatic network (`model`, else the
-    shipped one; without either, a ConfigError). Call it with an (N, 3, H, W) batch in [0, 1] or a PIL image;
-    `process` is the batch interface and reports the references used."""
+    """Colorize gray photos from colour references ((name, image) pairs or bare images, PIL or tensors), or
+    without any by the automatic network (`model`, else the shipped one; without either, a ConfigError). Call it
+    with an (N, 3, H, W) batch in [0, 1] or a PIL image; `process` is the batch interface and reports the
+    references used."""
 
-    def __init__(self, references: list[tuple[str, torch.Tensor]], config: ColorizeConfig | None = None,
-                 device: str | torch.device = "auto", pool: list[tuple[str, Path]] | None = None,
+    def __init__(self, references: Sequence[tuple[str, ImageInput] | ImageInput],
+                 config: ColorizeConfig | None = None, device: str | torch.device = "auto",
+                 pool: list[tuple[str, Path]] | None = None,
                  model: nn.Module | None = None, on_progress: ProgressCallback | None = None) -> None:
         """on_progress: (done, total) as a folder of references is indexed, before the first photo."""
         self.config = config or ColorizeConfig()
@@ -145,7 +148,10 @@ class Colorizer:
         self.layout = memory_format(self.device)
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS), weights="caffe").to(self.device, memory_format=self.layout)
         self.edge_aware = True  # False: plain bilinear upsampling of the chroma (the baseline it improves on)
-        self.references = [self._named(name, pixels) for name, pixels in references]
+        # (name, image) pairs as from_files makes them, or bare images (a PIL image or a tensor), named by place.
+        named = [item if isinstance(item, tuple) else (f"reference {index}", item)
+                 for index, item in enumerate(references, 1)]
+        self.references = [self._named(name, pixels) for name, pixels in named]
         self.pool = pool or []  # (name, path) of candidates ranked per photo (--references DIR)
         self.on_progress = on_progress
         self._descriptors: dict[Path, tuple[str, torch.Tensor]] | None = None  # the pool's, made once
