@@ -182,11 +182,10 @@ class Colorizer:
             pool = [(str(p), p) for p in walk_files(folder) if p.suffix.lower() in IMAGE_EXTENSIONS]
             if not pool:
                 raise ConfigError(f"--references {folder}: no images in it")
-        network = None
-        if not loaded and not pool:
-            network = automatic_model(model)
-        elif model is not None:
+        if model is not None and (loaded or pool):
             raise ConfigError("--model is the automatic colorizer, for photos without --reference or --references")
+        # Without references and without `model`, __init__ takes the shipped automatic model.
+        network = automatic_model(model) if model is not None else None
         return cls(loaded, config, device, pool, network, on_progress)
 
     def _named(self, name: str, pixels: torch.Tensor) -> Reference:
