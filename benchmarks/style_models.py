@@ -14,7 +14,8 @@ of ../shared/data/styles that no model was trained on (rows for the arbitrary mo
 only): what the held-out paintings of issue 29's protocol look like.
 
 Run: python benchmarks/style_models.py [--models starry,composition] [--size 512] [--limit N] [--device cuda]
-         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4 --degrid 1,0]
+         [--arbitrary arbitrary --transforms wct,adain --strengths 1,0.85 --shifts 1,4 --degrid 1,0
+          --refines 5,0]
          [--gatys 2] [--paintings candy.jpg,mosaic.jpg,rain-princess.jpg]
 """
 
@@ -32,6 +33,7 @@ from stylize.losses import gram
 from stylize.tasks.arbitrary import ArbitraryStylizer
 from stylize.tasks.fast import FastStylizer
 from stylize.tasks.gatys import GatysTransfer
+from stylize.tasks.refine import RefinedTask
 from stylize.tensors import resize_longest
 from stylize.vgg import VGGFeatures
 from stylize.zoo import available_models
@@ -84,6 +86,8 @@ def main() -> None:
     parser.add_argument("--strengths", default="0.85", help="with --arbitrary: comma-separated strengths")
     parser.add_argument("--shifts", default="1", help="with --arbitrary: comma-separated passes of its coarsest "
                                                       "level (1 or 4)")
+    parser.add_argument("--refines", default="5", help="with --arbitrary: comma-separated steps of the "
+                        "optimization after the one pass (--refine; 0: the one-pass picture)")
     parser.add_argument("--degrid", default="1", help="with --arbitrary: comma-separated 1 (its grid removed, the "
                                                       "default) or 0")
     parser.add_argument("--paintings", default="", help="comma-separated files of ../shared/data/styles to measure "
@@ -111,11 +115,15 @@ def main() -> None:
                 for strength in map(float, args.strengths.split(",")):
                     for shifts in map(int, args.shifts.split(",")):
                         for degrid in map(int, args.degrid.split(",")):
-                            config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts,
-                                                     degrid=bool(degrid))
-                            task = ArbitraryStylizer.load(args.arbitrary, args.device, config).with_styles([style])
-                            row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)"
-                                + ("" if degrid else ", no degrid"), task, style_path, photos)
+                            for refine in map(int, args.refines.split(",")):
+                                config = ArbitraryConfig(transform=transform, strength=strength, shifts=shifts,
+                                                         degrid=bool(degrid), refine=refine)
+                                task = ArbitraryStylizer.load(args.arbitrary, args.device, config).with_styles(
+                                    [style])
+                                task = RefinedTask(task) if refine else task
+                                row(f"  arbitrary {transform} {strength:g}, {shifts} shift(s)"
+                                    + ("" if degrid else ", no degrid") + f", refine {refine}", task, style_path,
+                                    photos)
         if args.gatys:
             config = GatysConfig(size=args.size)
             task = GatysTransfer.from_files([style_path], config, args.device)

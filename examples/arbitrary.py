@@ -18,6 +18,7 @@ from PIL import Image, ImageDraw
 from stylize.config import ArbitraryConfig
 from stylize.images import load_image, save_image, tensor_to_pil
 from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tasks.refine import RefinedTask
 from stylize.tensors import resize_longest
 
 HERE = Path(__file__).resolve().parent
@@ -35,7 +36,7 @@ def main() -> None:
     for path, label in PAINTINGS:
         painting = load_image(path).pixels
         started = time.perf_counter()
-        result = stylizer(photo, painting)
+        result = RefinedTask(stylizer.with_styles([painting]))(photo)  # as `stylize run` does (--refine 5)
         print(f"{label}: {time.perf_counter() - started:.1f} s")
         thumbnail = tensor_to_pil(painting)
         thumbnail.thumbnail((width, height))

@@ -50,6 +50,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from stylize.tasks.colorize import ColorizeObjective, Colorizer  # noqa: F401
     from stylize.tasks.fast import FastStylizer, StyleObjective  # noqa: F401
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
+    from stylize.tasks.refine import RefinedTask  # noqa: F401
     from stylize.tasks.upscale import UpscaleObjective, Upscaler  # noqa: F401
     from stylize.tasks.video import VideoJob, VideoResult, frame_functions, warping_error  # noqa: F401
     from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
@@ -65,6 +66,7 @@ _EXPORTS = {
     "ArbitraryStylizer": "stylize.tasks.arbitrary",
     "ArbitraryObjective": "stylize.tasks.arbitrary",
     "StyledTask": "stylize.tasks.arbitrary",
+    "RefinedTask": "stylize.tasks.refine",
     "StyleObjective": "stylize.tasks.fast",
     "Upscaler": "stylize.tasks.upscale",
     "UpscaleObjective": "stylize.tasks.upscale",

@@ -175,6 +175,71 @@ def test_masks_keep_the_photo_outside_every_region(stylizer, tmp_path):
     assert (out[..., :20] - photo[..., :20]).abs().mean() > 0.01
 
 
+def _content_distance(picture: torch.Tensor, photo: torch.Tensor) -> float:
+    """relu4_2, relative: benchmarks/style_models.py's content distance."""
+    from stylize.vgg import VGGFeatures
+
+    vgg = VGGFeatures(("relu4_2",))
+    with torch.no_grad():
+        target = vgg(photo)["relu4_2"]
+        return ((vgg(picture)["relu4_2"] - target).pow(2).sum() / target.pow(2).sum()).item()
+
+
+def test_refinement_pulls_the_scene_back_toward_the_photo():
+    """--refine: steps of the optimization from the one-pass picture lower its content distance to the photo
+    (tasks/refine.py); --preserve-color holds after them."""
+    from stylize.colorspace import rgb_to_yiq
+    from stylize.tasks.refine import RefinedTask
+
+    photo, style = _photo(64, 72), _photo(64, 64, seed=5)
+    stylizer = ArbitraryStylizer(_decoders(levels=2), device="cpu", config=ArbitraryConfig(precision="fp32"))
+    one_pass = stylizer.with_styles([style])
+    refined = RefinedTask(one_pass, steps=5)(photo)
+    assert refined.shape == photo.shape and 0 <= refined.min() and refined.max() <= 1
+    assert _content_distance(refined, photo) < 0.8 * _content_distance(one_pass(photo), photo)
+    kept = ArbitraryStylizer(stylizer.net, device="cpu", config=ArbitraryConfig(precision="fp32", preserve_color=True))
+    own = rgb_to_yiq(photo)[:, 1:]
+    kept_colours = rgb_to_yiq(RefinedTask(kept.with_styles([style]), steps=5)(photo))[:, 1:]
+    # (not exactly the photo's where the luminance transfer leaves the sRGB gamut and is clipped)
+    assert (kept_colours - own).abs().mean() < 0.2 * (rgb_to_yiq(refined)[:, 1:] - own).abs().mean()
+
+
+def test_a_large_picture_is_refined_at_the_refinement_size_and_the_change_enlarged(monkeypatch):
+    from stylize.tasks import refine
+    from stylize.tasks.gatys import GatysTransfer
+
+    monkeypatch.setattr(refine, "MAX_SIDE", 48)
+    sizes = []
+    original = GatysTransfer.refine
+    monkeypatch.setattr(GatysTransfer, "refine", lambda self, content, init, steps: sizes.append(
+        (tuple(content.shape), tuple(init.shape))) or original(self, content, init, steps))
+    photo, style = _photo(80, 96), _photo(64, 64, seed=5)
+    one_pass = ArbitraryStylizer(_decoders(levels=2), device="cpu", config=ArbitraryConfig(precision="fp32"))
+    one_pass = one_pass.with_styles([style])
+    refined = refine.RefinedTask(one_pass, steps=3)(photo)
+    assert sizes == [((1, 3, 40, 48), (1, 3, 40, 48))]  # the steps ran at 48 px
+    assert refined.shape == photo.shape and (refined - one_pass(photo)).abs().mean() > 1e-3
+    assert _content_distance(refined, photo) < _content_distance(one_pass(photo), photo)
+
+
+def test_refined_regions_keep_the_photo_outside_them_and_thin_photos_stay_one_pass(stylizer, tmp_path):
+    from PIL import Image
+
+    from stylize.tasks.refine import RefinedTask
+
+    photo = _photo(48, 64)
+    mask = Image.new("L", (64, 48))
+    mask.paste(255, (0, 0, 24, 48))
+    mask.save(tmp_path / "left.png")
+    masks = MaskSet((tmp_path / "left.png",))
+    task = RefinedTask(stylizer.with_styles([_photo(40, 40, seed=4)]), steps=3)
+    out = ArbitraryRegions(task, masks)(photo, masks.for_image("photo.png", (48, 64)))
+    assert torch.equal(out[..., 24:], photo[..., 24:])
+    assert (out[..., :24] - task.task.alone(0, photo)[..., :24]).abs().mean() > 1e-3  # the region was refined
+    strip = _photo(8, 200)  # under relu5_1's 16 px: the optimization cannot run, the one pass can
+    assert torch.equal(task(strip), task.task(strip))
+
+
 def test_a_few_training_steps_lower_the_reconstruction_loss_and_the_file_loads(tmp_path, device):
     data = tmp_path / "photos"
     data.mkdir()
@@ -302,6 +367,10 @@ def test_run_with_the_shipped_model_paints_the_photo(invoke, files, tmp_path, mo
     assert result.exit_code == 0, result.output
     raw = load_image(tmp_path / "raw.png").pixels
     assert raw.shape == out.shape and not torch.equal(raw, out)
+    result = invoke("run", photo, "--model", "arbitrary", "--style", style, "--preserve-color", "--strength", "0.7",
+                    "--device", "cpu", "--refine", "0", "-o", tmp_path / "one_pass.png")
+    assert result.exit_code == 0, result.output
+    assert (load_image(tmp_path / "one_pass.png").pixels - out).abs().mean() > 1e-3  # the default refines
 
 
 def test_run_blends_and_regions_and_batch_with_the_shipped_model(invoke, files, tmp_path):
@@ -346,6 +415,15 @@ def test_video_with_the_shipped_model(invoke, files, tmp_path):
     assert probe(tmp_path / "out.mp4").frames == 4
 
 
+def test_video_frames_are_one_pass_and_say_so(files):
+    """--refine is for pictures: a video's frames are one pass (its settings, kept for --resume, say so)."""
+    from stylize.tasks.video import frame_functions
+
+    _, style = files
+    _, _, _, settings = frame_functions("arbitrary", [style], ArbitraryConfig(refine=5), "cpu")
+    assert settings["config"]["refine"] == 0
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -356,6 +434,7 @@ def test_video_with_the_shipped_model(invoke, files, tmp_path):
         (["--model", "arbitrary", "--style", "STYLE", "--style-blend", "1,2"], "weight(s) for 1 style image(s)"),
         (["--model", "arbitrary", "--style", "STYLE", "--shifts", "3"], "shifts must be 1 or 4, not 3"),
         (["--style", "STYLE", "--shifts", "4"], "--shifts cannot be used with --style"),
+        (["--model", "arbitrary", "--style", "STYLE", "--refine", "-1"], "--refine"),
     ],
 )
 @pytest.mark.parametrize("command", ["run", "video"])

@@ -26,7 +26,7 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @click.option("--style", "styles", multiple=True, type=existing_file(),
               help="Style image(s): alone, optimization per frame (slow: minutes per frame on a CPU); with "
                    "--model arbitrary, one pass per frame.")
-@config_options(MODES, skip=("tile", "feather", "mask_invert"))
+@config_options(MODES, skip=("tile", "feather", "mask_invert", "refine"))
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
 @click.option("--batch-size", type=click.IntRange(min=1),

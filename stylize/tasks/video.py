@@ -20,6 +20,7 @@ atomically.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import queue
@@ -525,6 +526,10 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     """
     if model is not None and isinstance(config, ArbitraryConfig):
         from stylize.tasks.arbitrary import ArbitraryStylizer, load_styles
+
+        # Frames are one pass: steps of the optimization on each frame (--refine for pictures) would cost
+        # five VGG19 passes a frame and stir up the textures that the temporal blend keeps still.
+        config = dataclasses.replace(config, refine=0)
 
         task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles))
         info = task.stylizer.info
