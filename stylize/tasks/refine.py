@@ -79,10 +79,12 @@ class RefinedTask:
         self._refiners: dict[int | None, Refiner] = {}  # by style index (a mask's region), None: the blend
 
     def _refined(self, index: int | None, photo: torch.Tensor, picture: torch.Tensor) -> torch.Tensor:
+        if not self.steps:  # the one-pass picture, --preserve-color already applied: no VGG19 to load
+            return picture
         if index not in self._refiners:
             styles, weights = (self.styles, self.task.weights) if index is None else ([self.styles[index]], [1.0])
             self._refiners[index] = Refiner(styles, weights, self.stylizer.config, self.device)
-        out = self._refiners[index](photo, picture, self.steps) if self.steps else picture
+        out = self._refiners[index](photo, picture, self.steps)
         return preserve_color(out, photo) if self.stylizer.config.preserve_color else out
 
     def __call__(self, pixels: ImageInput) -> torch.Tensor:

@@ -20,7 +20,6 @@ atomically.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import queue
@@ -529,7 +528,7 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
 
         # Frames are one pass: steps of the optimization on each frame (--refine for pictures) would cost
         # five VGG19 passes a frame and stir up the textures that the temporal blend keeps still.
-        config = dataclasses.replace(config, refine=0)
+        config = config.replace(refine=0)
 
         task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles))
         info = task.stylizer.info
