@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import socket
+import tempfile
 import time
 from pathlib import Path
 
@@ -228,9 +229,13 @@ def test_the_command_binds_loopback_and_makes_a_token_off_it(monkeypatch, invoke
         sockets[0].close()
 
     monkeypatch.setattr(uvicorn.Server, "run", run)
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
     port = _free_port()
     result = invoke("serve", "--port", port, "-o", tmp_path / "out")
     assert result.exit_code == 0 and f"http://127.0.0.1:{port}/" in result.stderr and "token" not in result.stderr
+    assert not any(temporary.iterdir())  # the upload folder goes with the server, run or not
     assert started[-1][0].host == "127.0.0.1" and started[-1][1] == ("127.0.0.1", port)
     port = _free_port()
     result = invoke("serve", "--host", "0.0.0.0", "--port", port, "-o", tmp_path / "out")
@@ -240,8 +245,9 @@ def test_the_command_binds_loopback_and_makes_a_token_off_it(monkeypatch, invoke
     assert invoke("serve", "-o", tmp_path / "file").exit_code == 2
 
 
-def test_a_port_in_use_is_a_one_line_error_before_any_address_is_printed(invoke, tmp_path):
+def test_a_port_in_use_is_a_one_line_error_before_any_address_is_printed(invoke, tmp_path, monkeypatch):
     """It was the banner, then uvicorn's log line "[Errno 98] error while attempting to bind", and exit 3."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -249,6 +255,7 @@ def test_a_port_in_use_is_a_one_line_error_before_any_address_is_printed(invoke,
         result = invoke("serve", "--port", port, "-o", tmp_path / "out")
     line = invoke.error_line(result, 1, f"cannot listen on 127.0.0.1:{port}: Address already in use")
     assert "choose another --port" in line and "stylize studio at" not in result.stderr
+    assert list(tmp_path.iterdir()) == []  # no upload folder was made for a server that never listened
 
 
 def test_a_page_that_stops_polling_has_its_jobs_cancelled(tmp_path):

@@ -55,15 +55,18 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
                               root=root.resolve() if root else None,
                               max_upload_bytes=max_upload_mb * 2**20, max_pixels=int(max_megapixels * 1e6),
                               max_queue=max_queue)
+    listening = _listening_socket(host, port)  # before the app: a port in use leaves no upload folder behind
     app = create_app(settings)
-    listening = _listening_socket(host, port)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     click.echo(f"stylize studio at {address}{'?token=' + token if token else ''}  (results in {output_dir}; "
                "Ctrl-C stops)", err=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
                                            timeout_graceful_shutdown=5))
-    server.run(sockets=[listening])
+    try:
+        server.run(sockets=[listening])
+    finally:  # the app's shutdown does it too; not when the server stops before its startup (Ctrl-C at once)
+        app.state.studio.close()
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
