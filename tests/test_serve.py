@@ -83,6 +83,21 @@ def test_a_fast_model_job_writes_a_result_with_its_settings_and_command(studio, 
     assert studio.get(f"/api/jobs/{status['id']}/preview").headers["content-type"] == "image/png"
 
 
+def test_any_painting_is_refined_as_the_page_asks_and_the_command_says_so(studio, tmp_path):
+    """The page's refinement slider is `--refine` (issue 29): sent, checked, recorded and in the command."""
+    photo, painting = _upload(studio, _png(64, 48, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
+    job = {"kind": "style", "photo": photo["id"], "model": "arbitrary", "style": painting["id"]}
+    refined = _wait(studio, studio.post("/api/jobs", json={**job, "settings": {"refine": 2}}).json()["id"])
+    assert refined["state"] == "done", refined
+    output = tmp_path / "out" / refined["result"]
+    assert refined["command"] == (f"stylize run photo.png --model arbitrary --style monet.png --refine 2 "
+                                  f"-o {output}")
+    plain = _wait(studio, studio.post("/api/jobs", json=job).json()["id"])
+    assert "--refine" not in plain["command"]  # the default, 5
+    bad = studio.post("/api/jobs", json={**job, "settings": {"refine": 101}})
+    assert bad.status_code == 400 and "refine" in bad.json()["error"]
+
+
 def test_names_never_overwrite_and_a_restart_lists_earlier_results(tmp_path):
     settings = StudioSettings(output_dir=tmp_path / "out", device="cpu")
     with TestClient(create_app(settings), base_url=BASE) as client:
@@ -128,6 +143,7 @@ def test_bad_requests_are_one_line_4xx(studio):
         ({"kind": "style", "photo": photo["id"]}, "drop a painting first"),
         ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"strength": 3}}, "strength"),
         ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"tile": 7}}, "unknown setting"),
+        ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"strength": None}}, "is null"),
         ({"kind": "upscale", "photo": photo["id"], "model": "starry"}, "is a model for 'style'"),
     ]
     for body, message in cases:
@@ -356,6 +372,10 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert previewed["state"] == "done", previewed
     refused = studio.post("/api/jobs", json={"kind": "style", "photo": video["id"], "model": "starry"})
     assert refused.status_code == 400 and "is a video" in refused.json()["error"]
+    painting = _upload(studio, _png(64, 64, 2), "monet.png")
+    refined = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "arbitrary",
+                                             "style": painting["id"], "settings": {"refine": 3}})
+    assert refined.status_code == 400 and "unknown setting 'refine'" in refined.json()["error"]  # frames: one pass
     job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry"}).json()
     status = _wait(studio, job["id"])
     assert status["state"] == "done", status

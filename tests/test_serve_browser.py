@@ -148,6 +148,21 @@ def test_the_page_is_drawn(page, photos):
     assert image.size == (1280, 860) and ImageStat.Stat(image).stddev[0] > 20  # not blank: text, photo, result
 
 
+def test_any_painting_has_a_refinement_slider_that_reaches_the_command(page, photos):
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    page.select_option("#model", "starry")
+    assert not page.is_visible("#refine")  # a per-style model has nothing to refine
+    page.select_option("#model", "arbitrary")
+    assert page.is_visible("#refine")
+    page.fill("#refine", "0")
+    page.dispatch_event("#refine", "input")
+    page.set_input_files("#painting-input", str(photos[1]))
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
+    page.click("#full-size")
+    page.wait_for_selector("#command:has-text('--refine 0')", timeout=60_000)
+
+
 def test_a_mask_painted_with_the_brush_is_used(page, photos):
     page.set_input_files("#photo-input", str(photos[0]))
     page.wait_for_selector("#photos img")

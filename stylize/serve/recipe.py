@@ -30,7 +30,8 @@ _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
     "optimize": (GatysConfig, ("size", "style_weight", "content_weight", "steps", "preserve_color", "style_scale",
                                "seed", "init")),
     "model": (FastConfig, ("size", "strength", "preserve_color", "work_size")),
-    "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform")),
+    "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform",
+                                       "refine")),
     "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble")),
     "colorize": (ColorizeConfig, ("strength",)),
 }
@@ -195,9 +196,16 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         raise ConfigError("settings must be a JSON object")
     config_class, allowed = _SETTINGS[mode]
     allowed += _MASK_SETTINGS if mask is not None else ()
+    if kind == "video":  # frames are one pass (stylize video has no --refine)
+        allowed = tuple(name for name in allowed if name != "refine")
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
         raise ConfigError(f"unknown setting {unknown[0]!r} here: use {', '.join(allowed)}")
+    # The config classes take None as "not given" (the command line's unset options); from the page it is a
+    # value, which failed the job later or wrote "--refine None" into its command.
+    empty = sorted(name for name, value in settings.items() if value is None)
+    if empty:
+        raise ConfigError(f"setting {empty[0]!r} is null: leave it out for its default")
     config = config_class(**settings)  # checked there, as for the command line
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
                   bool(body.get("preview")), dict(settings), folder, folder_name)

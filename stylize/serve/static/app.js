@@ -117,6 +117,9 @@ function styleRecipe(preview) {
       const shrink = preview ? Math.min(1, 512 / longest) : 1;
       settings.work_size = Math.max(64, Math.round(workSize * shrink));
     }
+    // The preview is refined as the result will be (one pass alone looks another picture); a clip's frames
+    // are one pass each, and so is the preview of its first frame.
+    if (modelTask(choice) === "arbitrary") settings.refine = state.photo && state.photo.videoId ? 0 : Number($("#refine").value);
     settings.size = preview ? 0 : Number($("#size").value);
     if (!preview && $("#full-size").dataset.full === "1") settings.size = 0;
   }
@@ -366,8 +369,9 @@ function tweak(entry) {
   const settings = entry.settings;
   if (entry.kind === "style") {
     $("#model").value = settings.mode === "optimize" ? "optimize" : settings.model;
-    for (const name of ["strength", "style_weight", "size"]) {
-      if (settings[name] != null && settings[name] !== 0) $(`#${name}`).value = settings[name];
+    for (const name of ["strength", "style_weight", "size", "refine"]) {
+      // 0 is "the photo's size" for the size, and a setting of its own for the refinement.
+      if (settings[name] != null && (settings[name] !== 0 || name === "refine")) $(`#${name}`).value = settings[name];
     }
     $("#preserve_color").checked = Boolean(settings.preserve_color);
   }
@@ -396,6 +400,7 @@ function updateOutputs() {
   document.querySelector('[data-for="strength"]').hidden = !network;
   document.querySelector('[data-for="style_weight"]').hidden = network;
   document.querySelector('[data-for="work_size"]').hidden = modelTask(choice) !== "style";
+  document.querySelector('[data-for="refine"]').hidden = modelTask(choice) !== "arbitrary" || Boolean(state.photo && state.photo.videoId);
   $("#painting-drop").hidden = network && modelTask(choice) !== "arbitrary";
   $("#run").textContent = network ? "Preview" : "Paint";
 }
@@ -430,6 +435,7 @@ async function start() {
     body.kind = "video";
     body.photo = state.photo.videoId;
     body.settings.size = 0;  // the clip's own size
+    delete body.settings.refine;  // frames are one pass (stylize video has no --refine)
     if (body.model === undefined) { say("A clip is painted with a style model or any painting, not the optimization."); return; }
     submit(body);
   };
