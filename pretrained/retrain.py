@@ -149,6 +149,8 @@ MODELS = [
     # the heavier ageing of degrade.py; 320 px: 10.15); 1200 steps with dropout on the columns: 10.74 against 9.82.
     # The seed is a good draw: seeds 1 and 2 of this profile score 10.32 and 10.24 (26 photos); showing the 21
     # photos with people 4 times as often, 10.34 and a yellower face; relu5_4 added to the features, 10.09.
+    # Stop 48 (26 photos): 4 such heads side by side on the same batches, averaged, 10.01 (10.00-10.10 alone);
+    # without the scene vector 10.07 at 1200 steps and 10.59 at 2400 (it still learns the photos).
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",

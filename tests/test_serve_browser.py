@@ -138,7 +138,7 @@ def test_the_page_is_drawn(page, photos):
     page.set_input_files("#photo-input", str(photos[0]))
     page.wait_for_selector("#photos img")
     page.select_option("#model", "arbitrary")
-    page.set_input_files("#painting-input", str(photos[1]))  # any painting: a one-pass preview when it lands
+    page.set_input_files("#painting-input", str(photos[1]))  # any painting: a preview when it lands
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
     _wait_loaded(page, "#result-img")
     page.fill("#divider", "60")

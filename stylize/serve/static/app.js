@@ -479,7 +479,7 @@ async function start() {
     const select = $("#model");
     const options = [["optimize", "Optimization: your painting (slow, best)"]];
     for (const model of info.models) {
-      if (model.task === "arbitrary") options.splice(0, 0, [model.name, "Any painting, one pass (drop a painting)"]);
+      if (model.task === "arbitrary") options.splice(0, 0, [model.name, "Any painting (drop a painting)"]);
       else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
     }
     select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
