@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -53,9 +53,6 @@ from stylize.tensors import (
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
-
-if TYPE_CHECKING:  # refine.py builds on this module: only the annotation names it
-    from stylize.tasks.refine import RefinedTask
 
 # Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
 # to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays near 4 GB.
@@ -383,10 +380,22 @@ class StyledTask:
         return [self(image.pixels) for image in images]
 
 
+class StyleByStyle(Protocol):
+    """What ArbitraryRegions needs of a task: a StyledTask, or refine.RefinedTask around one (which builds on
+    this module, so it is not named here)."""
+
+    styles: list[torch.Tensor]
+    device: torch.device
+    stylizer: ArbitraryStylizer
+
+    def alone(self, index: int, pixels: torch.Tensor, on_progress: ProgressCallback | None = None) -> torch.Tensor:
+        ...
+
+
 class ArbitraryRegions:
     """Each style laid into the photo through its own mask; the photo stays where no mask is."""
 
-    def __init__(self, task: StyledTask | RefinedTask, masks: MaskSet) -> None:
+    def __init__(self, task: StyleByStyle, masks: MaskSet) -> None:
         masks.check_count(len(task.styles), "style images")
         self.task, self.masks, self.device = task, masks, task.device
 
