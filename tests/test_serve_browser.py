@@ -187,9 +187,12 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     from clips import make_clip
 
     clip = make_clip(tmp_path / "holiday.mp4", frames=4, width=96, height=64)
+    page.select_option("#model", "arbitrary")
+    assert page.is_visible("#refine")
     page.set_input_files("#photo-input", str(clip))
     page.wait_for_selector("#photos img[src*='/api/uploads/']")
     _wait_loaded(page, "#before")  # the first frame, served back
+    assert not page.is_visible("#refine")  # a clip's frames are one pass: nothing to refine
     page.select_option("#model", "starry")
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # a preview of that frame
     page.click("#video-run")

@@ -30,8 +30,7 @@ _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
     "optimize": (GatysConfig, ("size", "style_weight", "content_weight", "steps", "preserve_color", "style_scale",
                                "seed", "init")),
     "model": (FastConfig, ("size", "strength", "preserve_color", "work_size")),
-    "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform",
-                                       "refine")),
+    "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform", "refine")),
     "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble")),
     "colorize": (ColorizeConfig, ("strength",)),
 }

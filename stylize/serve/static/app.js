@@ -69,6 +69,7 @@ function choosePhoto(photo) {
   $("#compare").hidden = false;
   $("#empty").hidden = true;
   $("#result-actions").hidden = true;
+  updateOutputs();  // a clip's first frame has no refinement slider (its frames are one pass)
   schedulePreview();
 }
 
