@@ -194,8 +194,11 @@ def test_refinement_pulls_the_scene_back_toward_the_photo():
     photo, style = _photo(64, 72), _photo(64, 64, seed=5)
     stylizer = ArbitraryStylizer(_decoders(levels=2), device="cpu", config=ArbitraryConfig(precision="fp32"))
     one_pass = stylizer.with_styles([style])
-    refined = RefinedTask(one_pass, steps=5)(photo)
+    reported = []  # every step, as the optimization reports its own (the command's bar, the page's progress)
+    refined = RefinedTask(one_pass, steps=5, on_step=reported.append)(photo)
     assert refined.shape == photo.shape and 0 <= refined.min() and refined.max() <= 1
+    assert [info.step for info in reported] == [1, 2, 3, 4, 5] and reported[0].work_total == 5
+    assert torch.allclose(reported[-1].image.clamp(0, 1).cpu(), refined)
     assert _content_distance(refined, photo) < 0.8 * _content_distance(one_pass(photo), photo)
     kept = ArbitraryStylizer(stylizer.net, device="cpu", config=ArbitraryConfig(precision="fp32", preserve_color=True))
     own = rgb_to_yiq(photo)[:, 1:]

@@ -89,6 +89,7 @@ def test_any_painting_is_refined_as_the_page_asks_and_the_command_says_so(studio
     job = {"kind": "style", "photo": photo["id"], "model": "arbitrary", "style": painting["id"]}
     refined = _wait(studio, studio.post("/api/jobs", json={**job, "settings": {"refine": 2}}).json()["id"])
     assert refined["state"] == "done", refined
+    assert refined["done"] == refined["total"] == 2  # its steps were the job's progress (and cancel points)
     output = tmp_path / "out" / refined["result"]
     assert refined["command"] == (f"stylize run photo.png --model arbitrary --style monet.png --refine 2 "
                                   f"-o {output}")

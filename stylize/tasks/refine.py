@@ -26,7 +26,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import ArbitraryConfig, GatysConfig
 from stylize.images import ImageInput, LoadedImage, as_pixels
 from stylize.tasks.arbitrary import StyledTask
-from stylize.tasks.gatys import GatysTransfer
+from stylize.tasks.gatys import GatysTransfer, StepCallback
 from stylize.tasks.protocol import ProgressCallback
 from stylize.tensors import enlarge_bilinear, resize_longest
 
@@ -45,11 +45,11 @@ class Refiner:
     """Refines one-pass pictures of photos with fixed style images (blended with `weights`)."""
 
     def __init__(self, styles: Sequence[torch.Tensor], weights: Sequence[float], config: ArbitraryConfig,
-                 device: torch.device) -> None:
+                 device: torch.device, on_step: StepCallback | None = None) -> None:
         blend = tuple(weights) if len(styles) > 1 else None
         gatys = GatysConfig(content_weight=CONTENT_WEIGHT, style_scale=config.style_scale, style_blend=blend,
                             precision=config.precision)
-        self.transfer = GatysTransfer(list(styles), gatys, device)
+        self.transfer = GatysTransfer(list(styles), gatys, device, on_step=on_step)
 
     def __call__(self, photo: torch.Tensor, picture: torch.Tensor, steps: int) -> torch.Tensor:
         """The (1, 3, H, W) picture after `steps` steps of the optimization toward the photo's content and the
@@ -73,9 +73,12 @@ class RefinedTask:
     --preserve-color is applied again after the steps, whose Gram losses bring the painting's colours back.
     """
 
-    def __init__(self, task: StyledTask, steps: int | None = None) -> None:
+    def __init__(self, task: StyledTask, steps: int | None = None, on_step: StepCallback | None = None) -> None:
+        """on_step: told of every step, as the optimization tells it (the command's bar, the page's progress,
+        preview and cancel)."""
         self.task, self.stylizer, self.styles, self.device = task, task.stylizer, task.styles, task.device
         self.steps = task.stylizer.config.refine if steps is None else steps
+        self.on_step = on_step
         self._refiners: dict[int | None, Refiner] = {}  # by style index (a mask's region), None: the blend
 
     def _refined(self, index: int | None, photo: torch.Tensor, picture: torch.Tensor) -> torch.Tensor:
@@ -83,7 +86,7 @@ class RefinedTask:
             return picture
         if index not in self._refiners:
             styles, weights = (self.styles, self.task.weights) if index is None else ([self.styles[index]], [1.0])
-            self._refiners[index] = Refiner(styles, weights, self.stylizer.config, self.device)
+            self._refiners[index] = Refiner(styles, weights, self.stylizer.config, self.device, self.on_step)
         out = self._refiners[index](photo, picture, self.steps)
         return preserve_color(out, photo) if self.stylizer.config.preserve_color else out
 

@@ -22,8 +22,8 @@ def build_style_task(
 ) -> Task:
     """A GatysTransfer with the styles at full size (reporting each step to on_step), the loaded fast
     model(s), or the arbitrary-style model (models[0]) with the styles' statistics and config.refine steps
-    of the optimization after its pass (tasks/refine.py); the networks report a large image's tiles to
-    on_progress. The config's class says which."""
+    of the optimization after its pass (tasks/refine.py, reporting them to on_step); the networks report a
+    large image's tiles to on_progress. The config's class says which."""
     if isinstance(config, ArbitraryConfig):
         from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, StyledTask, load_styles
         from stylize.tasks.refine import RefinedTask
@@ -31,7 +31,7 @@ def build_style_task(
         stylizer = ArbitraryStylizer.load(models[0], device, config, on_progress)
         task: StyledTask | RefinedTask = stylizer.with_styles(load_styles(styles))
         if config.refine:
-            task = RefinedTask(task)
+            task = RefinedTask(task, on_step=on_step)
         return task if masks is None else ArbitraryRegions(task, masks)
     if isinstance(config, FastConfig):
         from stylize.tasks.fast import FastRegions, FastStylizer
