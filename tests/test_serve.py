@@ -153,6 +153,19 @@ def test_bad_requests_are_one_line_4xx(studio):
     assert studio.post("/api/jobs", content=b"{not json").status_code == 400
 
 
+def test_the_stage_of_a_step_says_what_is_running():
+    """Refinement counts its fixed steps; one scale is not "scale 1 of 1"; the optimization names its scale."""
+    from stylize.serve.queue import step_stage
+    from stylize.tasks.gatys import StepInfo
+
+    def info(scale: int, scales: int) -> StepInfo:
+        return StepInfo(scale=scale, scales=scales, side=512, step=2, steps=5, done=2, work_done=2, work_total=5)
+
+    assert step_stage(info(0, 1), refining=True) == "refining, step 2 of 5"
+    assert step_stage(info(0, 1), refining=False) == "512 px, step 2"
+    assert step_stage(info(1, 3), refining=False) == "scale 2 of 3 (512 px), step 2"
+
+
 def test_cancel_stops_an_optimization_within_a_step_and_writes_nothing(studio, tmp_path):
     photo, painting = _upload(studio, _png(180, 150, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
     body = {"kind": "style", "photo": photo["id"], "style": painting["id"],
@@ -162,7 +175,7 @@ def test_cancel_stops_an_optimization_within_a_step_and_writes_nothing(studio, t
     deadline = time.monotonic() + 30
     while running["done"] == 0 and time.monotonic() < deadline:  # the picture starts to form
         running = studio.get(f"/api/jobs/{job['id']}").json()
-    assert running["stage"].startswith("scale") and 0 < running["done"] < running["total"]
+    assert running["stage"].startswith("180 px, step ") and 0 < running["done"] < running["total"]  # one scale
     assert running["eta"] is not None and running["eta"] > 0
     asked = time.monotonic()
     studio.post(f"/api/jobs/{job['id']}/cancel")

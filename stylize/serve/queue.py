@@ -34,6 +34,16 @@ TASKS_KEPT = 2  # built tasks kept for the next job (a slider nudge reuses the l
 ENDED_KEPT = 200  # ended jobs remembered (with their pictures) for the pages; older ones are forgotten
 
 
+def step_stage(info: StepInfo, refining: bool) -> str:
+    """What the page shows of a step: the refinement of any painting's one pass counts its fixed steps; the
+    optimization names its scale, when it has several, and the step (a scale may end early, converged)."""
+    if refining:
+        return f"refining, step {info.step} of {info.steps}"
+    if info.scales == 1:
+        return f"{info.side} px, step {info.step}"
+    return f"scale {info.scale + 1} of {info.scales} ({info.side} px), step {info.step}"
+
+
 class Cancelled(KeyboardInterrupt):
     """Raised from a task's callback when its job was cancelled: run_jobs stops the job as it stops one on
     Ctrl-C (nothing half-written is left), within one step of the optimization or one tile of a network."""
@@ -376,7 +386,7 @@ class JobQueue:
     def _on_step(self, info: StepInfo) -> None:
         job = self._checked()
         job.done, job.total = info.work_done, info.work_total
-        job.stage = f"scale {info.scale + 1} of {info.scales} ({info.side} px), step {info.step}"
+        job.stage = step_stage(info, refining=job.recipe.mode == "arbitrary")
         now = time.monotonic()
         last_of_scale = info.step >= info.steps
         if info.image is not None and (now - job._preview_at >= PREVIEW_SECONDS or last_of_scale):
