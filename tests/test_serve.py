@@ -136,7 +136,7 @@ def test_uploads_are_checked_like_files_and_answer_one_line(studio, data, name, 
 
 
 def test_bad_requests_are_one_line_4xx(studio):
-    photo = _upload(studio, _png())
+    photo, painting = _upload(studio, _png()), _upload(studio, _png(64, 64, 2), "monet.png")
     cases = [
         ({"kind": "paint", "photo": photo["id"]}, "unknown kind"),
         ({"kind": "style", "photo": "nope"}, "no uploaded image"),
@@ -146,6 +146,9 @@ def test_bad_requests_are_one_line_4xx(studio):
         ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"tile": 7}}, "unknown setting"),
         ({"kind": "style", "photo": photo["id"], "model": "starry", "settings": {"strength": None}}, "is null"),
         ({"kind": "upscale", "photo": photo["id"], "model": "starry"}, "is a model for 'style'"),
+        # a shared page bounds the optimization's steps: one job runs at a time
+        ({"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"steps": 10**9}},
+         "over the page's limit of 300"),
     ]
     for body, message in cases:
         response = studio.post("/api/jobs", json=body)

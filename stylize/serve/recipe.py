@@ -35,6 +35,9 @@ _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
     "colorize": (ColorizeConfig, ("strength",)),
 }
 _MASK_SETTINGS = ("feather", "mask_invert")  # with a mask, in every way of styling
+# The page is shared, and one job runs at a time: an optimization's steps a scale are bounded where the command
+# line's are not. 300 is what the optimization ran before its coarse-to-fine schedule (README), 15 times today's.
+PAGE_MAX_STEPS = 300
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,10 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     if empty:
         raise ConfigError(f"setting {empty[0]!r} is null: leave it out for its default")
     config = config_class(**settings)  # checked there, as for the command line
+    steps = getattr(config, "steps", 0)
+    if isinstance(steps, int) and steps > PAGE_MAX_STEPS:
+        raise ConfigError(f"steps {steps} is over the page's limit of {PAGE_MAX_STEPS}: run longer optimizations "
+                          "with `stylize run --steps`")
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
                   bool(body.get("preview")), dict(settings), folder, folder_name)
 
