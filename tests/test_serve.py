@@ -172,7 +172,7 @@ def test_the_stage_of_a_step_says_what_is_running():
 def test_cancel_stops_an_optimization_within_a_step_and_writes_nothing(studio, tmp_path):
     photo, painting = _upload(studio, _png(180, 150, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
     body = {"kind": "style", "photo": photo["id"], "style": painting["id"],
-            "settings": {"size": 180, "steps": 400}}
+            "settings": {"size": 180, "steps": 300}}
     job = studio.post("/api/jobs", json=body).json()
     running = _wait(studio, job["id"], states=("running",))
     deadline = time.monotonic() + 30
@@ -189,7 +189,7 @@ def test_cancel_stops_an_optimization_within_a_step_and_writes_nothing(studio, t
 
 def test_the_queue_shows_places_refuses_more_than_its_limit_and_cancels_waiting_jobs(studio):
     photo, painting = _upload(studio, _png(180, 150, 1)), _upload(studio, _png(64, 64, 2), "monet.png")
-    slow = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 400}}
+    slow = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 300}}
     first = studio.post("/api/jobs", json=slow).json()
     _wait(studio, first["id"], states=("running",))
     second = studio.post("/api/jobs", json=slow).json()
@@ -297,7 +297,7 @@ def test_a_page_that_stops_polling_has_its_jobs_cancelled(tmp_path):
     settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", heartbeat_seconds=1.0)
     with TestClient(create_app(settings), base_url=BASE) as client:
         photo, painting = _upload(client, _png(180, 150, 1)), _upload(client, _png(64, 64, 2), "monet.png")
-        body = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 400}}
+        body = {"kind": "style", "photo": photo["id"], "style": painting["id"], "settings": {"size": 180, "steps": 300}}
         job = client.post("/api/jobs", json=body).json()
         time.sleep(3.0)  # no polling meanwhile
         status = client.get(f"/api/jobs/{job['id']}").json()
