@@ -151,6 +151,8 @@ MODELS = [
     # photos with people 4 times as often, 10.34 and a yellower face; relu5_4 added to the features, 10.09.
     # Stop 48 (26 photos): 4 such heads side by side on the same batches, averaged, 10.01 (10.00-10.10 alone);
     # without the scene vector 10.07 at 1200 steps and 10.59 at 2400 (it still learns the photos).
+    # Stop 49 (26 photos, seed 0): width 48, 10.17; 400 steps, 10.12; the shipped model read at 0.75 and 1.33
+    # times the working size too and averaged, 9.88 to 9.93 for two to three times the VGG19 passes (not kept).
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",
