@@ -40,13 +40,13 @@ from PIL import Image
 from torch import nn
 
 from stylize.batch import Job, Output
-from stylize.colorspace import ab_bins, gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
+from stylize.colorspace import gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
-from stylize.nets.colornet import ColorNet
+from stylize.nets.colornet import SOFT_SIGMA, ColorNet, smoothed_prior
 from stylize.task_table import COLORIZE
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
@@ -86,9 +86,8 @@ PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (
 # The shipped network for photos without a reference (trained by pretrained/retrain.py).
 AUTOMATIC_MODEL = "colorize-auto"
 # Training the automatic network (Zhang, Isola & Efros 2016, section 2.1): each true colour is soft-encoded
-# over its 5 nearest a*b* cells with a Gaussian of sigma 5.
+# over its 5 nearest a*b* cells with a Gaussian of sigma 5 (SOFT_SIGMA).
 SOFT_NEIGHBOURS = 5
-SOFT_SIGMA = 5.0
 # The colour prior of the training photos is a running mean over batches with this momentum (some hundred
 # batches: Zhang et al. count all of ImageNet beforehand; a running mean needs no pass before training).
 PRIOR_MOMENTUM = 0.99
@@ -416,11 +415,6 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
 
     def prepare(self, device: torch.device) -> None:
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS)).to(device, memory_format=memory_format(device))
-        bins = ab_bins().to(device)
-        # Zhang et al. 2016, section 2.2: the prior is smoothed by a Gaussian of sigma 5 in a*b* before the
-        # rebalancing weights are made from it; this row-normalized kernel spreads each cell's mass.
-        spread = torch.exp(-torch.cdist(bins, bins) ** 2 / (2 * SOFT_SIGMA**2))
-        self.smoothing = spread / spread.sum(dim=1, keepdim=True)
 
     def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
         truth, aged = batch[:, :3].float(), batch[:, 3:].float() * 100
@@ -435,7 +429,8 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
         target, nearest = soft_encode(chroma, colornet.bins)
         with torch.no_grad():
             _update_prior(colornet.prior, nearest)
-            weights = rebalancing_weights(colornet.prior @ self.smoothing, self.config.rebalance)
+            # Zhang et al. 2016, section 2.2: the weights are made from the prior smoothed in a*b*.
+            weights = rebalancing_weights(smoothed_prior(colornet.prior, colornet.bins), self.config.rebalance)
         cross_entropy = -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
         return (weights[nearest] * cross_entropy).mean()[None]
 
