@@ -44,8 +44,8 @@ SOFT_SIGMA = 5.0
 # colourfulness from 0.47 to 0.51 of the true photos'; 0.2 gave 9.96 / 0.56, 0.35 10.26 / 0.65 (issue 31). A
 # lower temperature instead (0.1 to 0.3) does not colour more: the distributions' modes are dull cells.
 PRIOR_ADJUSTMENT = 0.1
-# Cells no training colour came near (the smoothed prior falls to 1e-29) are floored here: their boost stays
-# within tau * 18 logits, which the network's own logits for them (never a target) far outweigh.
+# Cells no training colour came near (the smoothed prior falls to 1e-29) are floored here, so that their boost
+# stays within tau * 18 logits. The floor hardly matters: the raw prior floored at 1e-6 scored the same.
 PRIOR_FLOOR = 1e-8
 
 
