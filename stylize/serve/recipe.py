@@ -209,10 +209,9 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     if empty:
         raise ConfigError(f"setting {empty[0]!r} is null: leave it out for its default")
     config = config_class(**settings)  # checked there, as for the command line
-    steps = getattr(config, "steps", 0)
-    if isinstance(steps, int) and steps > PAGE_MAX_STEPS:
-        raise ConfigError(f"steps {steps} is over the page's limit of {PAGE_MAX_STEPS}: run longer optimizations "
-                          "with `stylize run --steps`")
+    if isinstance(config, GatysConfig) and config.steps > PAGE_MAX_STEPS:
+        raise ConfigError(f"steps {config.steps} is over the page's limit of {PAGE_MAX_STEPS}: run longer "
+                          "optimizations with `stylize run --steps`")
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
                   bool(body.get("preview")), dict(settings), folder, folder_name)
 
