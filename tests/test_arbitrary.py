@@ -11,6 +11,7 @@ from stylize.errors import ConfigError
 from stylize.masks import MaskSet
 from stylize.modelfile import load_model, read_model_info, save_model
 from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
+from stylize.tasks import arbitrary
 from stylize.tasks.arbitrary import (
     ArbitraryObjective,
     ArbitraryRegions,
@@ -304,6 +305,17 @@ def test_statistics_without_the_covariance_are_exact_for_large_means_in_any_layo
         assert light.mean.dtype == light.variance.dtype == torch.float32
         assert torch.allclose(light.mean.double(), exact_mean, rtol=1e-6)
         assert torch.allclose(light.variance.double(), exact_variance, rtol=1e-4)
+
+
+@pytest.mark.parametrize("band_rows", [1, 5, 24])
+def test_statistics_without_the_covariance_reduced_in_bands_are_those_of_the_whole(monkeypatch, band_rows):
+    # Bands of 1 row, of 5 (the last one partial: 24 = 4 x 5 + 4) and the whole level in one: the same moments.
+    features = torch.cat([_features(1), _features(2)]).to(torch.bfloat16)  # a batch of two counts as one image
+    exact_variance, exact_mean = torch.var_mean(features.movedim(1, 0).flatten(1).double(), dim=1)
+    monkeypatch.setattr(arbitrary, "_BAND_ELEMENTS_CPU", band_rows * 2 * 16 * 24)
+    light = feature_statistics(features.contiguous(memory_format=torch.channels_last), full=False)
+    assert torch.allclose(light.mean.double(), exact_mean, rtol=1e-6)
+    assert torch.allclose(light.variance.double(), exact_variance, rtol=1e-5)
 
 
 def _grid(pixels: torch.Tensor, period: int = 8) -> float:

@@ -55,11 +55,17 @@ from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 
 # Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
-# to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays near 4 GB.
+# to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays under 4 GB (an 8 MP
+# photo, its statistics at 4 MP: 3.2 GB at the peak in bf16).
 AUTO_TILE_PIXELS = 4_000_000
 # Eigenvalues below this are dropped from the whitening and colouring (Li et al.'s implementation uses 1e-5
 # on features of the same VGG19 scale): directions the image does not use would be amplified into noise.
 EIGEN_FLOOR = 1e-5
+# Elements of the fp32 deviations that feature_statistics holds at once: 4 MB on a CPU, where bands of 1 to 4 MB
+# reduced fastest (L2-sized; 16 MB and more ran at the speed of the whole level), and 256 MB on a GPU, where each
+# band costs kernel launches and a 1080p level is one or two bands.
+_BAND_ELEMENTS_CPU = 1 << 20
+_BAND_ELEMENTS_DEVICE = 1 << 26
 # A style image is never enlarged: its statistics at a larger size than its own are those of blur (a 313 px
 # painting at 4096 px paints a grid of dots). Smaller sizes than this give too few relu4_1 positions.
 MIN_STYLE_SIDE = 64
@@ -107,13 +113,19 @@ def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
     if not full:
         # Shifted moments (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample variance"): sums of
         # the deviations from a rough mean of every 16th position, so that no large mean cancels. Reduced in
-        # the features' own layout: torch.var_mean over a channels-first fp32 copy took 2.5x as long on a
-        # 2-core CPU, a tenth of a frame's time.
+        # the features' own layout (torch.var_mean over a channels-first fp32 copy took 2.5x as long on a
+        # 2-core CPU), a band of rows at a time: the deviations of a whole level in fp32 were a second copy of
+        # it (1 GB for relu1_1 of a 4 MP picture), and bands that stay in a CPU's caches reduce 2.5x as fast.
         rough = features[..., ::16, ::16].float().mean(dim=(0, 2, 3), keepdim=True)
-        deviations = features - rough  # a new fp32 tensor (bf16 features are promoted)
         count = max(1, features.numel() // features.shape[1])
-        total = deviations.sum(dim=(0, 2, 3))
-        squares = deviations.square_().sum(dim=(0, 2, 3))
+        total = torch.zeros(features.shape[1], dtype=torch.float32, device=features.device)
+        squares = torch.zeros_like(total)
+        budget = _BAND_ELEMENTS_CPU if features.device.type == "cpu" else _BAND_ELEMENTS_DEVICE
+        rows = max(1, budget // max(1, features.shape[0] * features.shape[1] * features.shape[-1]))
+        for top in range(0, features.shape[-2], rows):
+            deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
+            total += deviations.sum(dim=(0, 2, 3))
+            squares += deviations.square_().sum(dim=(0, 2, 3))
         offset = total / count
         return Statistics(rough.flatten() + offset, (squares - total * offset) / max(1, count - 1))
     flat = features[0].flatten(1).float()
