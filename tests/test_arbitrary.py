@@ -308,14 +308,21 @@ def test_statistics_without_the_covariance_are_exact_for_large_means_in_any_layo
 
 
 @pytest.mark.parametrize("band_rows", [1, 5, 24])
-def test_statistics_without_the_covariance_reduced_in_bands_are_those_of_the_whole(monkeypatch, band_rows):
-    # Bands of 1 row, of 5 (the last one partial: 24 = 4 x 5 + 4) and the whole level in one: the same moments.
+def test_statistics_reduced_in_bands_are_those_of_the_whole(monkeypatch, band_rows):
+    # Bands of 1 row, of 5 (the last one partial: 24 = 4 x 5 + 4) and the whole level in one, in either layout,
+    # with or without the covariance: the same moments.
     features = torch.cat([_features(1), _features(2)]).to(torch.bfloat16)  # a batch of two counts as one image
-    exact_variance, exact_mean = torch.var_mean(features.movedim(1, 0).flatten(1).double(), dim=1)
+    positions = features.movedim(1, 0).flatten(1).double()  # (C, every position of both)
+    exact_variance, exact_mean = torch.var_mean(positions, dim=1)
+    exact_covariance = torch.cov(positions)
     monkeypatch.setattr(arbitrary, "_BAND_ELEMENTS_CPU", band_rows * 2 * 16 * 24)
-    light = feature_statistics(features.contiguous(memory_format=torch.channels_last), full=False)
-    assert torch.allclose(light.mean.double(), exact_mean, rtol=1e-6)
-    assert torch.allclose(light.variance.double(), exact_variance, rtol=1e-5)
+    for layout in (torch.contiguous_format, torch.channels_last):
+        light = feature_statistics(features.contiguous(memory_format=layout), full=False)
+        full = feature_statistics(features.contiguous(memory_format=layout))
+        for statistics in (light, full):
+            assert torch.allclose(statistics.mean.double(), exact_mean, rtol=1e-6)
+            assert torch.allclose(statistics.variance.double(), exact_variance, rtol=1e-5)
+        assert torch.allclose(full.covariance.double(), exact_covariance, rtol=1e-5, atol=1e-3)
 
 
 def _grid(pixels: torch.Tensor, period: int = 8) -> float:

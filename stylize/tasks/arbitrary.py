@@ -109,29 +109,33 @@ class Statistics:
 
 
 def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
-    """Statistics of (1, C, H, W) features over all positions; full: with the covariance."""
-    if not full:
-        # Shifted moments (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample variance"): sums of
-        # the deviations from a rough mean of every 16th position, so that no large mean cancels. Reduced in
-        # the features' own layout (torch.var_mean over a channels-first fp32 copy took 2.5x as long on a
-        # 2-core CPU), a band of rows at a time: the deviations of a whole level in fp32 were a second copy of
-        # it (1 GB for relu1_1 of a 4 MP picture), and bands that stay in a CPU's caches reduce 2.5x as fast.
-        rough = features[..., ::16, ::16].float().mean(dim=(0, 2, 3), keepdim=True)
-        count = max(1, features.numel() // features.shape[1])
-        total = torch.zeros(features.shape[1], dtype=torch.float32, device=features.device)
-        squares = torch.zeros_like(total)
-        budget = _BAND_ELEMENTS_CPU if features.device.type == "cpu" else _BAND_ELEMENTS_DEVICE
-        rows = max(1, budget // max(1, features.shape[0] * features.shape[1] * features.shape[-1]))
-        for top in range(0, features.shape[-2], rows):
-            deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
-            total += deviations.sum(dim=(0, 2, 3))
+    """Statistics of (N, C, H, W) features over all positions of all N; full: with the covariance."""
+    # Shifted moments (Chan, Golub & LeVeque 1983, "Algorithms for computing the sample variance"): sums of the
+    # deviations from a rough mean of every 16th position, so that no large mean cancels. Reduced in the
+    # features' own layout (torch.var_mean over a channels-first fp32 copy took 2.5x as long on a 2-core CPU), a
+    # band of rows at a time: the deviations of a whole level in fp32 were a second copy of it (1 GB for relu1_1
+    # of a 4 MP picture), and bands that stay in a CPU's caches reduce 2.5x as fast.
+    channels = features.shape[1]
+    rough = features[..., ::16, ::16].float().mean(dim=(0, 2, 3), keepdim=True)
+    count = max(1, features.numel() // channels)
+    total = torch.zeros(channels, dtype=torch.float32, device=features.device)
+    squares = torch.zeros_like(total)
+    products = torch.zeros(channels, channels, dtype=torch.float32, device=features.device) if full else None
+    budget = _BAND_ELEMENTS_CPU if features.device.type == "cpu" else _BAND_ELEMENTS_DEVICE
+    rows = max(1, budget // max(1, features.shape[0] * channels * features.shape[-1]))
+    for top in range(0, features.shape[-2], rows):
+        deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
+        total += deviations.sum(dim=(0, 2, 3))
+        if products is None:
             squares += deviations.square_().sum(dim=(0, 2, 3))
-        offset = total / count
-        return Statistics(rough.flatten() + offset, (squares - total * offset) / max(1, count - 1))
-    flat = features[0].flatten(1).float()
-    mean = flat.mean(dim=1)
-    centred = flat - mean[:, None]
-    covariance = centred @ centred.T / max(1, flat.shape[1] - 1)
+        else:
+            positions = deviations.movedim(1, -1).reshape(-1, channels)  # a view for channels-last features
+            products += positions.T @ positions
+    offset = total / count  # the true mean less the rough one
+    mean = rough.flatten() + offset
+    if products is None:
+        return Statistics(mean, (squares - total * offset) / max(1, count - 1))
+    covariance = (products - torch.outer(total, offset)) / max(1, count - 1)
     return Statistics(mean, covariance.diagonal().clone(), covariance)
 
 
