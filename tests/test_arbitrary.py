@@ -325,6 +325,17 @@ def test_statistics_reduced_in_bands_are_those_of_the_whole(monkeypatch, band_ro
         assert torch.allclose(full.covariance.double(), exact_covariance, rtol=1e-5, atol=1e-3)
 
 
+def test_statistics_stay_fp32_under_autocast():
+    # `--precision bf16 --transform wct` measures the covariance inside bf16 autocast, where a matmul would run
+    # in bf16 (3 significant digits) and the whitening would amplify its error.
+    features = _features(3) / 8 + 5
+    exact = feature_statistics(features)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = feature_statistics(features)
+    assert under_autocast.covariance.dtype == torch.float32
+    assert torch.equal(under_autocast.covariance, exact.covariance) and torch.equal(under_autocast.mean, exact.mean)
+
+
 def _grid(pixels: torch.Tensor, period: int = 8) -> float:
     """Fourier magnitude of the high-passed gray picture on the lines of the period's harmonics over that on
     their neighbours, both axes (benchmarks/arbitrary_grid.py's measure): about 1 without a periodic pattern."""

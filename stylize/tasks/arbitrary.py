@@ -123,14 +123,15 @@ def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
     products = torch.zeros(channels, channels, dtype=torch.float32, device=features.device) if full else None
     budget = _BAND_ELEMENTS_CPU if features.device.type == "cpu" else _BAND_ELEMENTS_DEVICE
     rows = max(1, budget // max(1, features.shape[0] * channels * features.shape[-1]))
-    for top in range(0, features.shape[-2], rows):
-        deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
-        total += deviations.sum(dim=(0, 2, 3))
-        if products is None:
-            squares += deviations.square_().sum(dim=(0, 2, 3))
-        else:
-            positions = deviations.movedim(1, -1).reshape(-1, channels)  # a view for channels-last features
-            products += positions.T @ positions
+    with torch.autocast(features.device.type, enabled=False):  # the products in fp32 under any autocast
+        for top in range(0, features.shape[-2], rows):
+            deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
+            total += deviations.sum(dim=(0, 2, 3))
+            if products is None:
+                squares += deviations.square_().sum(dim=(0, 2, 3))
+            else:
+                positions = deviations.movedim(1, -1).reshape(-1, channels)  # a view for channels-last features
+                products += positions.T @ positions
     offset = total / count  # the true mean less the rough one
     mean = rough.flatten() + offset
     if products is None:
