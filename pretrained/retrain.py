@@ -156,9 +156,9 @@ MODELS = [
     # Stop 50 (26 photos, seed 0): CutMix (Yun et al. 2019; a rectangle of another crop, colours and aged lightness,
     # in half of each batch) 9.94 at 600 steps, 10.16 at 1200. Most of the error is the photo's overall cast: the
     # result shifted to the true photo's mean a*b* scores 7.18; the network's cast is the best guess measured (a
-    # ridge regression of it from VGG19 statistics, 8-fold on the training photos: b* off by 9.5 against 7.4; the
-    # mean cast of the 5 to 40 most alike training photos: 9.0 to 10.4). Teaching the cast with a second loss (L1
-    # of the crop's mean annealed chroma to its true mean, / 10, weight 0.5, beside the cross-entropy): 10.35.
+    # ridge regression of it from VGG19 statistics, 8-fold on the training photos: b* off by 9.5 to 9.7 against
+    # 7.4; the mean cast of the 5 to 40 most alike training photos: 9.0 to 10.4). Teaching the cast with a second
+    # loss (L1 of the crop's mean annealed chroma to its true mean, / 10, weight 0.5, beside the cross-entropy): 10.35.
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",
