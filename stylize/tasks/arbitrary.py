@@ -56,7 +56,7 @@ from stylize.zoo import resolve_model
 
 # Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
 # to relu4_1 and the decoder hold about 1 KB of activations per pixel in fp32, so 4 MP stays under 4 GB (an 8 MP
-# photo, its statistics at 4 MP: 3.2 GB at the peak in bf16).
+# photo, its statistics at 4 MP: 3.2 to 3.4 GB at the peak in bf16).
 AUTO_TILE_PIXELS = 4_000_000
 # Eigenvalues below this are dropped from the whitening and colouring (Li et al.'s implementation uses 1e-5
 # on features of the same VGG19 scale): directions the image does not use would be amplified into noise.
