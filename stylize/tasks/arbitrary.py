@@ -127,10 +127,13 @@ def feature_statistics(features: torch.Tensor, full: bool = True) -> Statistics:
         for top in range(0, features.shape[-2], rows):
             deviations = features[..., top : top + rows, :] - rough  # fp32 (bf16 features are promoted)
             total += deviations.sum(dim=(0, 2, 3))
-            if products is not None:
+            if products is None:
+                squares += deviations.square_().sum(dim=(0, 2, 3))
+            else:
                 positions = deviations.movedim(1, -1).reshape(-1, channels)  # a view for channels-last features
                 products += positions.T @ positions
-            squares += deviations.square_().sum(dim=(0, 2, 3))
+    if products is not None:
+        squares = products.diagonal()  # the products' diagonal is the sum of squares: not summed twice
     offset = total / count  # the true mean less the rough one
     covariance = None if products is None else (products - torch.outer(total, offset)) / max(1, count - 1)
     return Statistics(rough.flatten() + offset, (squares - total * offset) / max(1, count - 1), covariance)
