@@ -142,23 +142,11 @@ MODELS = [
                "cosine", "--upsampling", "nearest", "--workers", "12", "--log-every", "100", "--checkpoint-every",
                "1000", "--preview-every", "1000000", "--preview-images", "4")),
     # The cpu profile is what ships: 600 steps of 8 crops at 256 px, 8 minutes on 2 cores with AMX (bf16), the
-    # crops cut at the scale colorize sees photos at. Measured on the held-out photos (issue 31, 28 photos): longer
-    # runs learn the 248 photos (2000 steps: CIEDE2000 11.18, 3000 rebalanced: 12.41, against 9.92 at 600), and
-    # Zhang et al.'s rebalancing trades accuracy for colour (600 steps at 0.75: 11.83, colourfulness 0.83).
-    # 8 crops of 256 px rather than 16 of 176 px (more of the scene in each; 26 colour photos: 10.17 -> 9.93 with
-    # the heavier ageing of degrade.py; 320 px: 10.15); 1200 steps with dropout on the columns: 10.74 against 9.82.
-    # The seed is a good draw: seeds 1 and 2 of this profile score 10.32 and 10.24 (26 photos); showing the 21
-    # photos with people 4 times as often, 10.34 and a yellower face; relu5_4 added to the features, 10.09.
-    # Stop 48 (26 photos): 4 such heads side by side on the same batches, averaged, 10.01 (10.00-10.10 alone);
-    # without the scene vector 10.07 at 1200 steps and 10.59 at 2400 (it still learns the photos).
-    # Stop 49 (26 photos, seed 0): width 48, 10.17; 400 steps, 10.12; the shipped model read at 0.75 and 1.33
-    # times the working size too and averaged, 9.88 to 9.93 for two to three times the VGG19 passes (not kept).
-    # Stop 50 (26 photos, seed 0): CutMix (Yun et al. 2019; a rectangle of another crop, colours and aged lightness,
-    # in half of each batch) 9.94 at 600 steps, 10.16 at 1200. Most of the error is the photo's overall cast: the
-    # result shifted to the true photo's mean a*b* scores 7.18; the network's cast is the best guess measured (a
-    # ridge regression of it from VGG19 statistics, 8-fold on the training photos: b* off by 9.5 to 9.7 against
-    # 7.4; the mean cast of the 5 to 40 most alike training photos: 9.0 to 10.4). Teaching the cast with a second
-    # loss (L1 of the crop's mean annealed chroma to its true mean, / 10, weight 0.5, beside the cross-entropy): 10.35.
+    # crops cut at the scale colorize sees photos at. Measured on the held-out photos (issue 31; every variant in
+    # docs/colorize-automatic.md): longer runs learn the 248 photos (2000 steps: CIEDE2000 11.18 against 9.92 at
+    # 600, 28 photos), Zhang et al.'s rebalancing trades accuracy for colour (lambda 0.75: 11.83, colourfulness
+    # 0.83), 8 crops of 256 px beat 16 of 176 px (26 colour photos: 10.17 -> 9.93 with the heavier ageing of
+    # degrade.py). The seed is a good draw: seeds 1 and 2 score 10.32 and 10.24.
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",
