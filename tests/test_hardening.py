@@ -639,17 +639,18 @@ def test_sigkill_at_random_points_then_rerun_equals_an_uninterrupted_run(tmp_pat
     runs = kills = 0
     while True:
         resumable = {"train": out / "m.ckpt", "video": out / ".v.mp4.stylize"}.get(command)
-        process = subprocess.Popen(args(out, resumable is not None and resumable.exists()), env=environment,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        runs += 1
-        try:
-            process.wait(timeout=rng.uniform(0.3, duration) if kills < 5 else 600)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            kills += 1
-            continue
-        assert process.returncode == 0, process.stderr.read().decode()
+        # As a context manager, each run's stderr pipe is closed, killed or not.
+        with subprocess.Popen(args(out, resumable is not None and resumable.exists()), env=environment,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) as process:
+            runs += 1
+            try:
+                process.wait(timeout=rng.uniform(0.3, duration) if kills < 5 else 600)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+                kills += 1
+                continue
+            assert process.returncode == 0, process.stderr.read().decode()
         break
     print(f"{command}: {runs} runs, {kills} killed")
     compared = _same_outputs(reference, out)

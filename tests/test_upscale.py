@@ -387,7 +387,8 @@ def test_tiny_photos_train_but_are_not_held_back_for_previews(invoke, tmp_path):
     assert result.exit_code == 0, result.output
     sheets = sorted((tmp_path / "x4_previews").iterdir())
     assert [sheet.name for sheet in sheets] == ["step0000001.png", "step0000002.png"]
-    assert Image.open(sheets[-1]).size == (3 * 32, 3 * 32)  # three photos' 32 px centre crops, three rows each
+    with Image.open(sheets[-1]) as sheet:
+        assert sheet.size == (3 * 32, 3 * 32)  # three photos' 32 px centre crops, three rows each
 
 
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
