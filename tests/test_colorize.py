@@ -151,8 +151,8 @@ def test_automatic_colorizer_trains_and_colorizes_without_a_reference(invoke, tm
     for i in range(6):
         Image.fromarray((scene(seed=i)[0].permute(1, 2, 0) * 255).byte().numpy()).save(data / f"{i}.png")
     logs = []
-    config = ColorizeTrainConfig(image_size=64, batch_size=3, steps=50, lr=1e-2, lr_decay="none", workers=0,
-                                 width=16, log_every=10, preview_images=1, preview_every=50)
+    config = ColorizeTrainConfig(image_size=64, batch_size=3, steps=80, lr=1e-2, lr_decay="none", workers=0,
+                                 width=16, log_every=10, preview_images=1, preview_every=80)
     result = fit(ColorizeObjective(config), data, tmp_path / "auto.safetensors", device="cpu", on_log=logs.append)
     assert logs[-1].losses["colour"] < 0.7 * logs[0].losses["colour"]
     photo = tmp_path / "old.png"
@@ -327,7 +327,7 @@ def shipped_automatic():
 
 
 @pytest.mark.xfail(strict=True, reason="issue 31 is open: the shipped colorize-auto gives the face a yellow hue "
-                                       "(84 degrees at 160 px, 80 at 384; the true face is 62)")
+                                       "(86 degrees at 160 px, 85 at 384; the true face is 62)")
 def test_shipped_automatic_model_gives_a_face_skin_tones(invoke, tmp_path, shipped_automatic):
     """Issue 31: people first. The astronaut (examples/astronaut.jpg, never trained on) made gray at 160 px:
     her face comes back in skin hues (CIE hue angle 25-80 degrees, from red-orange to yellow-orange) with
@@ -435,3 +435,27 @@ def test_a_colorizer_file_is_checked_in_a_fresh_process(tmp_path):
     code = f"from stylize.modelfile import load_model; print(len(load_model({str(path)!r})[0].bins))"
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0 and run.stdout.strip() == "262", run.stderr[-300:]
+
+
+def test_colorizer_files_from_before_the_spatial_argument_load_with_the_dilated_body(tmp_path):
+    """Issue 31: new automatic colorizers are per-position heads (1x1 body); a file written before the argument
+    existed (no `spatial` recorded) loads as the 3x3 dilated body it holds, and colours as that network did."""
+    from safetensors.torch import load_file
+
+    from stylize.modelfile import load_model, read_model_info, save_model
+    from stylize.nets.colornet import FEATURE_LAYERS, ColorNet
+
+    assert {layer.kernel_size for layer in ColorNet(width=8).body if isinstance(layer, torch.nn.Conv2d)} == {(1, 1)}
+    torch.manual_seed(0)
+    spatial = ColorNet(width=8, spatial=1)
+    torch.nn.init.normal_(spatial.out.weight, std=0.5)
+    path = save_model(tmp_path / "new.safetensors", spatial, "colorize", {})
+    document = read_model_info(path).document
+    document["arguments"] = {"width": 8}  # what stylize wrote before the per-position body existed
+    save_file(load_file(path), tmp_path / "old.safetensors", metadata={"stylize": json.dumps(document)})
+    old, info = load_model(tmp_path / "old.safetensors", task="colorize")
+    assert info.arguments == {"width": 8, "spatial": 1}
+    assert {layer.kernel_size for layer in old.body if isinstance(layer, torch.nn.Conv2d)} == {(3, 3)}
+    features = {name: torch.rand(1, channels, 6, 6) for name, channels in FEATURE_LAYERS.items()}
+    lightness = torch.rand(1, 1, 6, 6)
+    assert torch.equal(old.eval()(features, lightness), spatial.eval()(features, lightness))

@@ -8,7 +8,12 @@ VGG19 (relu3_1, relu4_1 and relu5_1, upsampled to relu3_1's quarter resolution, 
 - 1x1 reductions of each layer, and the whole photo's mean relu5_1 broadcast to every position: the global
   "fusion" of Iizuka, Simo-Serra & Ishikawa 2016 ("Let there be Color!"), so a scene's kind (indoor, dusk,
   snow) informs every pixel;
-- three 3x3 convolutions, dilated 1, 2 and 4 (the dilated layers of Zhang et al. 2016) for a wider view;
+- three layers on each position's hypercolumn alone (1x1 convolutions), as Larsson et al.'s head is: VGG19's
+  deep layers already see much of the photo. Earlier models, whose files record no `spatial`, used three 3x3
+  convolutions dilated 1, 2 and 4 (the dilated layers of Zhang et al. 2016) and still load (spatial 1). With a
+  third of the weights (a ninth of the body's) the per-position head scored a little better on the held-out
+  photos (9.87 / 0.53 against 9.93 / 0.51) and steadier across training seeds (issue 31,
+  docs/colorize-automatic.md);
 - logits over the quantized a*b* cells of colorspace.ab_bins (Zhang, Isola & Efros 2016, "Colorful Image
   Colorization"), trained with their class-rebalanced cross-entropy (tasks/colorize.py);
 - the readout is their annealed mean: the mean colour of the distribution sharpened by a temperature
@@ -40,8 +45,8 @@ ANNEALED_TEMPERATURE = 0.38
 SOFT_SIGMA = 5.0
 # Menon et al. 2021, post-hoc logit adjustment: logits - tau log(prior). A network trained without rebalancing
 # (colorize-auto) leans to the common, dull colours; tau undoes a little of that at no cost in accuracy. On the 26
-# held-out colour photos (benchmarks/colorize_quality.py) tau 0.1 kept CIEDE2000 at 9.93 and raised the
-# colourfulness from 0.47 to 0.51 of the true photos'; 0.2 gave 9.96 / 0.56, 0.35 10.26 / 0.65 (issue 31). On
+# held-out colour photos (benchmarks/colorize_quality.py), with the 3x3 head, tau 0.1 kept CIEDE2000 at 9.93 and
+# raised the colourfulness from 0.47 to 0.51 of the true photos'; 0.2 gave 9.96 / 0.56, 0.35 10.26 / 0.65 (issue 31). On
 # another draw of the same recipe (seed 1) tau 0.1 gave 10.33 / 0.46 against 10.32 / 0.42. A lower temperature
 # instead (0.1 to 0.3) does not colour more: the distributions' modes are dull cells.
 PRIOR_ADJUSTMENT = 0.1
@@ -55,20 +60,23 @@ class ColorNet(nn.Module):
     relu3_1's grid -> logits (N, Q, h, w) over the a*b* cells; `chroma` reads them out in a*, b* units."""
 
     architecture: ClassVar[str] = "colorhist"
-    ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"width": (8, 256)}
+    ARGUMENT_LIMITS: ClassVar[dict[str, tuple[int, int]]] = {"width": (8, 256), "spatial": (0, 1)}
+    ARGUMENT_DEFAULTS: ClassVar[dict[str, int]] = {"spatial": 1}  # files from before the argument: the 3x3 body
     scale: ClassVar[int] = 1
     size_multiple: ClassVar[int] = 16
 
-    def __init__(self, width: int = 64) -> None:
+    def __init__(self, width: int = 64, spatial: int = 0) -> None:
+        """spatial: 0 for the per-position body, 1 for the dilated 3x3 body of earlier files."""
         super().__init__()
-        self.width = width
+        self.width, self.spatial = width, spatial
         bins = ab_bins()
         self.reduce = nn.ModuleDict({name: nn.Conv2d(channels, width, 1) for name, channels in FEATURE_LAYERS.items()})
         self.scene = nn.Linear(FEATURE_LAYERS["relu5_1"], width)
+        kernel = 3 if spatial else 1  # a 1x1 convolution ignores its dilation
         self.body = nn.Sequential(
-            nn.Conv2d(4 * width + 1, width, 3, padding=1), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
-            nn.Conv2d(width, width, 3, padding=4, dilation=4), nn.ReLU(inplace=True),
+            nn.Conv2d(4 * width + 1, width, kernel, padding=spatial), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, kernel, padding=2 * spatial, dilation=2), nn.ReLU(inplace=True),
+            nn.Conv2d(width, width, kernel, padding=4 * spatial, dilation=4), nn.ReLU(inplace=True),
         )
         self.out = nn.Conv2d(width, len(bins), 1)
         # Start from a uniform distribution (zero logits): no colour is preferred until the photos teach one.
@@ -80,7 +88,7 @@ class ColorNet(nn.Module):
         self.register_buffer("prior", torch.zeros(len(bins)))
 
     def arguments(self) -> dict[str, int]:
-        return {"width": self.width}
+        return {"width": self.width, "spatial": self.spatial}
 
     def receptive_radius(self) -> int:
         """Not tiled (the task works at a bounded size); the deepest feature sees most of the image."""
