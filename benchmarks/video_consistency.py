@@ -5,9 +5,11 @@ photo, a slow zoom, and a still shot with sensor-like noise. Each is stylized tw
 frame by frame alone (--no-temporal) and with temporal consistency (the default), and scored by the warping
 error of Lai et al. 2018: the mean squared difference between each output frame and the previous output
 warped to it by the flow of the input frames, over pixels where that flow is reliable (lower = steadier).
-Then frames per second of `stylize video` on the CPU at 640x360 and 1920x1080.
+Then frames per second of `stylize video` on the CPU at 640x360 and 1920x1080. --blend-size 1920x1080 instead
+times the temporal blend alone on large frames, its flow estimated at the frames' size against at FLOW_SIDE (what
+`stylize video` does), and scores both by the warping error (its flow at the frames' size).
 
-Run: python benchmarks/video_consistency.py [--model starry] [--frames 24] [--skip-speed]
+Run: python benchmarks/video_consistency.py [--model starry] [--frames 24] [--skip-speed] [--blend-size WxH]
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from PIL import Image
 
 from stylize.config import VideoConfig
 from stylize.tasks.fast import FastStylizer
-from stylize.tasks.video import VideoJob, tensor_frames, warping_error
+from stylize.tasks.video import FLOW_SIDE, Flow, TemporalBlend, VideoJob, tensor_frames, to_gray, warping_error
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -118,12 +120,59 @@ def speed(model: str) -> None:
                 print(f"  {width}x{height}, {'temporal' if temporal else 'alone   '}: {rate:.2f} frames/s")
 
 
+def blend_at(model: str, size: tuple[int, int], frames: int) -> None:
+    """The blend alone on frames of `size`: the same stylized frames blended with the flow estimated at the
+    frames' size and at FLOW_SIDE. The frames are stylized at half size and enlarged (the blend does not care
+    how they were made; a 1080p frame of a fast model takes seconds on a CPU)."""
+    stylizer = FastStylizer.load(model, "cpu")
+    width, height = size
+    config = VideoConfig()
+    print(f"the blend at {width}x{height} (consistency {config.consistency}), {frames} frames, model {model}: "
+          "warping error x1e-3, and the flow and the blend's time a frame")
+    clips = []
+    with tempfile.TemporaryDirectory() as folder:
+        for photo in held_out(2):
+            with Image.open(photo) as image:  # enlarged so that the pan and the zoom stay inside it
+                wide = width + 2 * frames
+                big = Path(folder) / "big.png"
+                image.convert("RGB").resize((wide, max(height, round(wide * image.height / image.width))),
+                                            Image.Resampling.BICUBIC).save(big)
+            for kind in ("pan", "zoom"):
+                inputs = clip_frames(big, kind, frames, size)
+                half = [np.asarray(Image.fromarray(f).resize((width // 2, height // 2), Image.Resampling.BOX))
+                        for f in inputs]
+                styled = [np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BILINEAR))
+                          for f in tensor_frames(stylizer)(half)]
+                clips.append((f"{kind} over {photo.stem}", inputs, styled))
+    judge = Flow()
+    print(f"  {'clip':<30} {'alone':>7} {'flow at full size':>18} {f'flow at {FLOW_SIDE} px':>16}")
+    times: dict[int, list[float]] = {0: [], FLOW_SIDE: []}
+    for name, inputs, styled in clips:
+        errors = [warping_error(styled, inputs, judge)]
+        for side in times:
+            flow, blend = Flow(side), TemporalBlend(config.consistency)
+            outputs = [styled[0]]
+            for index in range(1, frames):
+                started = time.perf_counter()
+                motion = flow.motion(to_gray(inputs[index - 1]), to_gray(inputs[index]))
+                outputs.append(blend(motion, outputs[-1], styled[index]))
+                times[side].append(time.perf_counter() - started)
+            errors.append(warping_error(outputs, inputs, judge))
+        print(f"  {name:<30} {errors[0] * 1e3:>7.2f} {errors[1] * 1e3:>18.2f} {errors[2] * 1e3:>16.2f}")
+    print(f"  {'time a frame (s)':<30} {'':>7} {np.mean(times[0]):>18.3f} {np.mean(times[FLOW_SIDE]):>16.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="starry")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--blend-size", metavar="WxH", help="time and score the blend alone at this frame size")
     args = parser.parse_args()
+    if args.blend_size:
+        width, height = (int(side) for side in args.blend_size.lower().split("x"))
+        blend_at(args.model, (width, height), min(args.frames, 8))
+        return
     consistency(args.model, args.frames)
     if not args.skip_speed:
         speed(args.model)

@@ -86,7 +86,10 @@ def test_a_noisy_still_clip_stays_still_with_temporal_blending(tmp_path, model):
     assert change(steady) < 0.5 * change(alone)
 
 
-def test_a_pan_has_lower_warping_error_than_frames_alone(tmp_path, model):
+@pytest.mark.parametrize("flow_side", [960, 48])
+def test_a_pan_has_lower_warping_error_than_frames_alone(tmp_path, model, monkeypatch, flow_side):
+    """Also with the flow estimated on frames shrunk to half size, as 1080p frames are (FLOW_SIDE)."""
+    monkeypatch.setattr("stylize.tasks.video.FLOW_SIDE", flow_side)
     source = make_clip(tmp_path / "pan.mp4", frames=8, pan=2.0, noise=3.0, audio=False, width=96, height=64)
     for temporal in (True, False):
         _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
@@ -202,6 +205,36 @@ def test_missing_extra_names_the_install_command(invoke, tmp_path, model, monkey
     source.write_bytes(b"whatever")
     result = invoke("video", source, "--model", model, "-o", tmp_path / "o.mp4")
     assert result.exit_code == 1 and 'pip install "stylize[video]"' in result.stderr
+
+
+def test_flow_estimated_on_shrunk_frames_comes_back_at_their_size_with_stretched_vectors():
+    """Issue 29: the blend's flow is estimated on frames shrunk to FLOW_SIDE (1080p: half size, for speed);
+    its motion is brought back to the frame's size: a pan of 6 px reads 6 px, not 3, where the flow of the
+    frames as they are reads the same; what enters at the right edge is unreliable."""
+    from stylize.tasks.video import Flow, to_gray
+
+    previous, current = (to_gray(scene(320, 240, shift)) for shift in (0.0, 6.0))  # content moves 6 px left
+    inside = (slice(24, -24), slice(24, -24))
+    for flow in (Flow(160), Flow()):
+        backward, trust = flow.backward_and_reliability(previous, current)
+        assert backward.shape == (240, 320, 2) and trust.shape == (240, 320) and backward.dtype == np.float32
+        assert np.median(backward[inside][..., 0]) == pytest.approx(6, abs=0.3)
+        assert np.median(backward[inside][..., 1]) == pytest.approx(0, abs=0.3)
+        assert trust[inside].mean() > 0.9 and trust[:, -3:].max() == 0
+
+
+def test_the_blend_takes_the_consistency_share_of_each_reliable_pixel_from_the_warped_previous_output():
+    from stylize.tasks.video import Motion, TemporalBlend
+
+    blend = TemporalBlend(0.8)
+    previous, stylized = np.full((16, 24, 3), 200, np.uint8), np.full((16, 24, 3), 100, np.uint8)
+    motion = Motion(np.zeros((8, 12, 2), np.float32), np.ones((8, 12), np.float32))  # at half size
+    out = blend(motion, previous, stylized)
+    assert out.dtype == np.uint8 and out.shape == (16, 24, 3) and (out == 180).all()
+    motion.trust[:, :6] = 0
+    out = blend(motion, previous, stylized)
+    assert (out[:, :8] == 100).all() and (out[:, 16:] == 180).all()
+    assert blend(None, previous, stylized) is stylized and TemporalBlend(0)(motion, previous, stylized) is stylized
 
 
 def test_scene_helper_pans():
