@@ -223,6 +223,18 @@ def test_flow_estimated_on_shrunk_frames_comes_back_at_their_size_with_stretched
         assert trust[inside].mean() > 0.9 and trust[:, -3:].max() == 0
 
 
+@pytest.mark.parametrize("height, width", [(24, 2000), (12, 12), (1, 1), (5, 3000), (3000, 5)])
+def test_flow_of_thin_strips_and_tiny_frames_comes_back_at_their_size(height, width):
+    """DIS refuses frames under 16 px on a side (a traceback in `stylize video` before): the flow of such
+    frames, and of a strip that shrinking to FLOW_SIDE would make one, is estimated on them enlarged."""
+    from stylize.tasks.video import FLOW_SIDE, Flow
+
+    frame = scene(max(width, 16), max(height, 16))[:height, :width, 1].copy()
+    backward, trust = Flow(FLOW_SIDE).backward_and_reliability(frame, frame)
+    assert backward.shape == (height, width, 2) and trust.shape == (height, width)
+    assert np.abs(backward).max() < 0.5  # a still frame does not move
+
+
 def test_the_blend_takes_the_consistency_share_of_each_reliable_pixel_from_the_warped_previous_output():
     from stylize.tasks.video import Motion, TemporalBlend
 

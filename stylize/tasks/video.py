@@ -54,6 +54,9 @@ RELIABILITY_BLUR = 1.5
 # 0.14 to 0.08 to 0.16 x1e-3, against 2.2 to 4.3 for frames alone (benchmarks/video_consistency.py
 # --blend-size 1920x1080). The thresholds above are in pixels of the frames the flow is estimated on.
 FLOW_SIDE = 960
+# DIS refuses frames under 16 px on a side (its 8 px patches, two of them): the flow is estimated on frames at
+# least this short side, a thin strip's or a tiny clip's enlarged (OpenCV 4 and 5 alike).
+FLOW_MIN_SIDE = 32
 
 
 def _cv2() -> Any:
@@ -99,11 +102,13 @@ class Flow:
     def motion(self, previous: np.ndarray, current: np.ndarray) -> Motion:
         """The motion from `previous` to `current` (gray uint8 frames), at the size it is estimated at."""
         height, width = current.shape[:2]
-        if self.longest_side and max(height, width) > self.longest_side:
+        scale = min(1.0, self.longest_side / max(height, width)) if self.longest_side else 1.0
+        scale = max(scale, FLOW_MIN_SIDE / min(height, width))
+        if scale != 1:
             cv2 = _cv2()
-            scale = self.longest_side / max(height, width)
-            size = (max(1, round(width * scale)), max(1, round(height * scale)))
-            previous, current = (cv2.resize(frame, size, interpolation=cv2.INTER_AREA) for frame in (previous, current))
+            size = (max(FLOW_MIN_SIDE, round(width * scale)), max(FLOW_MIN_SIDE, round(height * scale)))
+            method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            previous, current = (cv2.resize(frame, size, interpolation=method) for frame in (previous, current))
         backward = self.between(current, previous)
         return Motion(backward, reliability(backward, self.between(previous, current)))
 
