@@ -225,8 +225,9 @@ def test_flow_estimated_on_shrunk_frames_comes_back_at_their_size_with_stretched
 
 @pytest.mark.parametrize("height, width", [(24, 2000), (12, 12), (1, 1), (5, 3000), (3000, 5)])
 def test_flow_of_thin_strips_and_tiny_frames_comes_back_at_their_size(height, width):
-    """DIS refuses frames under 16 px on a side (a traceback in `stylize video` before): the flow of such
-    frames, and of a strip that shrinking to FLOW_SIDE would make one, is estimated on them enlarged."""
+    """DIS refuses frames under 12 px (a traceback in `stylize video` before) and fails on strips under 16 px
+    high: the flow of such frames, and of a strip that shrinking to FLOW_SIDE would make one, is estimated on
+    them enlarged."""
     from stylize.tasks.video import FLOW_SIDE, Flow
 
     frame = scene(max(width, 16), max(height, 16))[:height, :width, 1].copy()

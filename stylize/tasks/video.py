@@ -54,8 +54,8 @@ RELIABILITY_BLUR = 1.5
 # 0.14 to 0.08 to 0.16 x1e-3, against 2.2 to 4.3 for frames alone (benchmarks/video_consistency.py
 # --blend-size 1920x1080). The thresholds above are in pixels of the frames the flow is estimated on.
 FLOW_SIDE = 960
-# DIS refuses frames under 16 px on a side (its 8 px patches, two of them): the flow is estimated on frames at
-# least this short side, a thin strip's or a tiny clip's enlarged (OpenCV 4 and 5 alike).
+# DIS refuses frames under 12 px, and its pyramid fails on strips under 16 px high (OpenCV 5.1): the flow is
+# estimated on frames with at least this short side, a thin strip's or a tiny clip's enlarged.
 FLOW_MIN_SIDE = 32
 
 
