@@ -48,10 +48,10 @@ BOUNDARY_RELATIVE, BOUNDARY_ABSOLUTE = 0.01, 0.002
 # Softening of the reliability mask, in px, so that blended and fresh regions meet without a seam.
 RELIABILITY_BLUR = 1.5
 # The blend's flow is estimated on frames shrunk to this longest side (1080p: half size) and brought back up,
-# as Ruder et al. 2016 estimated theirs on frames of about this size (Sintel's 1024x436): DIS and the
-# consistency check cost what the pixels cost. At 1920x1080 on 2 cores the flow and the blend took 0.51 s a
-# frame, and now 0.10 s (with the float32 check below); the warping error of pans and zooms went from 0.07 to
-# 0.14 to 0.08 to 0.16 x1e-3, against 2.2 to 4.3 for frames alone (benchmarks/video_consistency.py
+# about the size Ruder et al. 2016 worked at (Sintel's frames are 1024x436): DIS and the consistency check cost
+# what the pixels cost. At 1920x1080 on 2 cores the flow and the blend took 0.51 s a frame, and now 0.10 s (with
+# the float32 check below); the warping error of pans and zooms went from 0.07 to 0.14 to 0.08 to 0.16 x1e-3,
+# against 2.2 to 4.3 for frames alone; at 1280 px, 0.08 to 0.15 in 0.16 s (benchmarks/video_consistency.py
 # --blend-size 1920x1080). The thresholds above are in pixels of the frames the flow is estimated on.
 FLOW_SIDE = 960
 # DIS refuses frames under 12 px, and its pyramid fails on strips under 16 px high (OpenCV 5.1): the flow is
