@@ -11,7 +11,9 @@ where a frame's time goes on a card. --compile times the 1080p frames alone with
 under torch.compile (Inductor, one graph per level and size), the compile apart: a candidate for video in
 real time on a card, where the pads, ReLUs and per-level arithmetic around the convolutions can be fused. On
 a 2-core Xeon in bf16 it gains about 4 % (1080p frames 6.6 to 6.8 s against 6.8 to 7.3 s, interleaved, the
-same pixels) after 15 to 40 s of compiling: not worth it there.
+same pixels) after 15 to 40 s of compiling: not worth it there. Where OpenCV is installed (the video extra), two
+more rows give what `stylize video` adds to a 1080p frame on this machine's CPU: the optical flow (in its
+decoding thread, beside the model) and the temporal blend (in the model's thread); 0.08 and 0.02 s on 2 cores.
 
 Run: python benchmarks/arbitrary_speed.py [--device cuda] [--model FILE] [--precision auto|fp32|bf16]
      [--skip-4k] [--whole-command] [--profile] [--compile]
@@ -21,6 +23,7 @@ Needs ../shared/data beside the checkout (a style image and a photo).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import subprocess
 import sys
@@ -55,6 +58,24 @@ def timed(fn, device: torch.device, repeats: int) -> float:
         sync()
         times.append(time.perf_counter() - started)
     return statistics.mean(times)
+
+
+def flow_and_blend(frame: torch.Tensor, repeats: int) -> tuple[float, float] | None:
+    """Seconds of `stylize video`'s flow and blend for a 1080p frame panning 2 px on this machine's CPU (the
+    flow runs in the decoding thread: a frame rate above 1 / flow needs more cores, not a faster card); None
+    without OpenCV."""
+    if importlib.util.find_spec("cv2") is None:
+        return None
+    from stylize.config import VideoConfig
+    from stylize.tasks.video import FLOW_SIDE, Flow, TemporalBlend, to_gray
+
+    first = frame[0].permute(1, 2, 0).mul(255).round().byte().contiguous().numpy()
+    second = first[:, list(range(2, first.shape[1])) + [first.shape[1] - 1] * 2].copy()
+    flow, blend = Flow(FLOW_SIDE), TemporalBlend(VideoConfig().consistency)
+    cpu = torch.device("cpu")
+    motion = flow.motion(to_gray(first), to_gray(second))
+    return (timed(lambda: flow.motion(to_gray(first), to_gray(second)), cpu, repeats),
+            timed(lambda: blend(motion, first, second), cpu, repeats))
 
 
 def raw_step(size: tuple[int, int], device: torch.device, repeats: int) -> float:
@@ -135,6 +156,10 @@ def main() -> None:
     frames = 8 if device.type == "cuda" else 2
     seconds = timed(lambda: [video(frame) for _ in range(frames)], device, 1)
     rows.append(("video frames at 1920x1080", frames / seconds, "frames/s"))
+    video_cpu = flow_and_blend(frame.cpu(), args.repeats)
+    if video_cpu is not None:
+        rows.append(("  `stylize video`'s flow of a frame (CPU)", video_cpu[0], "s"))
+        rows.append(("  `stylize video`'s blend of a frame (CPU)", video_cpu[1], "s"))
     if args.whole_command:
         with tempfile.TemporaryDirectory() as folder:
             command = [sys.executable, "-m", "stylize", "run", str(photo_path), "--model", args.model,
