@@ -103,11 +103,11 @@ class Flow:
         """The motion from `previous` to `current` (gray uint8 frames), at the size it is estimated at."""
         height, width = current.shape[:2]
         scale = min(1.0, self.longest_side / max(height, width)) if self.longest_side else 1.0
-        scale = max(scale, FLOW_MIN_SIDE / min(height, width))
-        if scale != 1:
+        # Each side on its own: Motion.at stretches x and y apart, so a thin strip only thickens.
+        size = (max(FLOW_MIN_SIDE, round(width * scale)), max(FLOW_MIN_SIDE, round(height * scale)))
+        if size != (width, height):
             cv2 = _cv2()
-            size = (max(FLOW_MIN_SIDE, round(width * scale)), max(FLOW_MIN_SIDE, round(height * scale)))
-            method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+            method = cv2.INTER_AREA if size[0] <= width and size[1] <= height else cv2.INTER_LINEAR
             previous, current = (cv2.resize(frame, size, interpolation=method) for frame in (previous, current))
         backward = self.between(current, previous)
         return Motion(backward, reliability(backward, self.between(previous, current)))
@@ -130,16 +130,20 @@ def _squared_length(vectors: np.ndarray) -> np.ndarray:
     return vectors[..., 0] ** 2 + vectors[..., 1] ** 2
 
 
-def _sample(field: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """field (H, W, C) sampled at x + flow(x), bilinear, borders replicated."""
+def _positions(flow: np.ndarray) -> np.ndarray:
+    """(H, W, 2) x + flow(x) for every pixel x."""
+    return _cv2().add(_pixel_grid(*flow.shape[:2]), flow)
+
+
+def _sample(field: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """field (H, W, C) sampled at `positions`, bilinear, borders replicated."""
     cv2 = _cv2()
-    positions = cv2.add(_pixel_grid(*flow.shape[:2]), flow)
     return cv2.remap(field, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """The previous frame's image brought to the current frame: image sampled at x + backward flow(x)."""
-    return _sample(image, flow)
+    return _sample(image, _positions(flow))
 
 
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -148,8 +152,8 @@ def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
     numpy in float64 took 38 ms, with the same mask."""
     cv2 = _cv2()
     height, width = backward.shape[:2]
-    positions = cv2.add(_pixel_grid(height, width), backward)
-    forward_there = cv2.remap(forward, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    positions = _positions(backward)
+    forward_there = _sample(forward, positions)
     length = _squared_length(backward)
     consistent = _squared_length(cv2.add(backward, forward_there)) <= \
         CONSISTENCY_RELATIVE * (length + _squared_length(forward_there)) + CONSISTENCY_ABSOLUTE
