@@ -147,7 +147,7 @@ MODELS = [
     # 600, 28 photos), Zhang et al.'s rebalancing trades accuracy for colour (lambda 0.75: 11.83, colourfulness
     # 0.83), 8 crops of 256 px beat 16 of 176 px (26 colour photos: 10.17 -> 9.93 with the heavier ageing of
     # degrade.py). The head on each position alone (nets/colornet.py) scores 9.87 / 0.53 where the 3x3 head scored
-    # 9.93 / 0.51, and is steadier across seeds (seed 1: 10.01 against 10.33).
+    # 9.93 / 0.51, and is steadier across seeds (seeds 1 and 2: 10.01 and 9.96 against 10.33 and 10.24).
     Model("colorize-auto", "colorize",
           cpu=("--steps", "600", "--batch-size", "8", "--image-size", "256", "--width", "96", "--lr", "2e-3",
                "--rebalance", "1.0", "--workers", "1", "--log-every", "50", "--checkpoint-every", "250",
