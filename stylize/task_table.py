@@ -55,7 +55,6 @@ class TaskRow:
     trains_on_style: bool = False  # its objective learns one style image (--style, credits)
     model_name: str = "{task}-{data}"  # default model file name: the task, the photo folder, the scale
     export_output: str | None = None  # the ONNX graph's output name; None: not exportable
-    export_refusal: str = ""  # why it is not exportable, when there is more to say than that
 
     def objective_class(self) -> type[Objective]:
         module, _, name = self.objective.partition(":")
@@ -114,9 +113,7 @@ ARBITRARY = TaskRow(
     usage="stylize run --model arbitrary --style PAINTING", train_config=ArbitraryTrainConfig,
     objective="stylize.tasks.arbitrary:ArbitraryObjective",
     summary=lambda info: "any painting: --model arbitrary --style PAINTING",
-    help="decoders for any painting (--model arbitrary --style), trained on photos alone",
-    export_refusal="it is not one network (VGG19, a transform by each painting's statistics and a decoder, "
-                   "per level), so it has no ONNX export",
+    help="decoders for any painting (--model arbitrary --style), trained on photos alone", export_output="stylized",
 )
 
 TASKS: dict[str, TaskRow] = {row.name: row for row in (STYLE, UPSCALE, COLORIZE, ARBITRARY)}

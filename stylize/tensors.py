@@ -291,7 +291,7 @@ def gaussian_blur(image: torch.Tensor, sigma: float) -> torch.Tensor:
     x = torch.arange(-radius, radius + 1, dtype=image.dtype, device=image.device)
     kernel = torch.exp(-0.5 * (x / sigma) ** 2)
     kernel = kernel / kernel.sum()
-    channels = image.shape[1]
+    channels = int(image.shape[1])  # a constant when traced for ONNX (export.py): the kernel's shape must be known
     padded = F.pad(image, (radius, radius, radius, radius), mode="replicate")
     horizontal = F.conv2d(padded, kernel.view(1, 1, 1, -1).expand(channels, 1, 1, -1), groups=channels)
     return F.conv2d(horizontal, kernel.view(1, 1, -1, 1).expand(channels, 1, -1, 1), groups=channels)

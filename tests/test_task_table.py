@@ -26,7 +26,7 @@ def test_every_row_names_a_known_network_a_config_and_an_objective_that_keeps_th
     for member in ("build", "prepare", "transform", "loss", "preview", "metadata", "inputs", "loss_names"):
         assert hasattr(objective, member), f"{objective_class.__name__} lacks {member} of {Objective.__name__}"
     assert row.commands and row.usage.startswith("stylize ")
-    assert (row.export_output is None) == (name in ("colorize", "arbitrary"))
+    assert (row.export_output is None) == (name == "colorize")
 
 
 def test_default_model_names_follow_the_row(tmp_path):

@@ -409,7 +409,7 @@ def test_export_onnx_upscaler_round_trip_and_colorizer_refused(invoke, model_fil
 
     colorizer = save_model(tmp_path / "k.safetensors", ColorNet(width=8), "colorize", {})
     refused = invoke("export", colorizer, "-o", tmp_path / "k.onnx")
-    assert refused.exit_code == 1 and "only style models and upscale models can be exported" in refused.stderr
+    assert refused.exit_code == 1 and "only style, upscale and arbitrary models can be exported" in refused.stderr
     assert not (tmp_path / "k.onnx").exists()
 
 

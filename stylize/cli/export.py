@@ -1,4 +1,4 @@
-"""`stylize export`: a fast style model or an upscaler as ONNX."""
+"""`stylize export`: a fast style model, an upscaler or the arbitrary-style model as ONNX."""
 
 from __future__ import annotations
 
@@ -12,14 +12,16 @@ from stylize.cli.options import quiet_option
 @click.command()
 @click.argument("model")
 @click.option("-o", "--onnx", "onnx_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="ONNX file to write; batch, height and width are dynamic.")
+              help="ONNX file to write; height and width are dynamic (and the batch, but for the arbitrary-style "
+                   "model, which takes one photo and one painting).")
 # 11..20: what PyTorch's TorchScript exporter writes for these networks (9 and 10 lack the reflection padding
 # and resize it needs; above 20 it refuses).
 @click.option("--opset", type=click.IntRange(11, 20), default=17, show_default=True, help="ONNX opset version.")
 @quiet_option
 def export(model: str, onnx_path: Path, opset: int, quiet: bool) -> None:
-    """Export MODEL (a style model or an upscaler: a name or file) to ONNX, checked against PyTorch when
-    onnxruntime is installed.
+    """Export MODEL (a style model, an upscaler or the arbitrary-style model: a name or file) to ONNX, checked
+    against PyTorch when onnxruntime is installed. The arbitrary-style model's graph takes the photo, the
+    painting and the strength, and makes its one pass (--refine 0, AdaIN).
 
     Needs the onnx extra: pip install "stylize[onnx]".
     """
