@@ -15,8 +15,11 @@ same pixels) after 15 to 40 s of compiling: not worth it there. Where OpenCV is 
 more rows give what `stylize video` adds to a 1080p frame on this machine's CPU: the optical flow (in its
 decoding thread, beside the model) and the temporal blend (in the model's thread); 0.08 and 0.02 s on 2 cores.
 
+--onnx adds the 512 px picture in the graph of `stylize export` under onnxruntime, beside PyTorch in fp32, both
+on the CPU.
+
 Run: python benchmarks/arbitrary_speed.py [--device cuda] [--model FILE] [--precision auto|fp32|bf16]
-     [--skip-4k] [--whole-command] [--profile] [--compile]
+     [--skip-4k] [--whole-command] [--profile] [--compile] [--onnx]
 Needs ../shared/data beside the checkout (a style image and a photo).
 """
 
@@ -78,6 +81,31 @@ def flow_and_blend(frame: torch.Tensor, repeats: int) -> tuple[float, float] | N
             timed(lambda: blend(motion, first, second), cpu, repeats))
 
 
+def onnx_picture(model: str, photo: torch.Tensor, style: torch.Tensor,
+                 repeats: int) -> tuple[float, float, float] | None:
+    """Seconds of a picture (style statistics included) in the exported ONNX graph (`stylize export`) under
+    onnxruntime and in PyTorch, both in fp32 on this machine's CPU, and their largest difference; None without
+    onnxruntime. The graph takes the painting at the size stylize would use (the photo's longest side at most)."""
+    if importlib.util.find_spec("onnxruntime") is None:
+        return None
+    import onnxruntime
+
+    from stylize.export import export_onnx
+    from stylize.tensors import resize_longest
+
+    with tempfile.TemporaryDirectory() as folder:
+        export_onnx(model, Path(folder) / "arbitrary.onnx")
+        session = onnxruntime.InferenceSession(str(Path(folder) / "arbitrary.onnx"),
+                                               providers=["CPUExecutionProvider"])
+    sized = resize_longest(style, min(max(photo.shape[-2:]), max(style.shape[-2:])))
+    inputs = {"image": photo.numpy(), "style": sized.numpy(), "strength": torch.tensor([0.85]).numpy()}
+    cpu = torch.device("cpu")
+    stylizer = ArbitraryStylizer.load(model, cpu, ArbitraryConfig(precision="fp32"))
+    difference = (torch.from_numpy(session.run(None, inputs)[0]) - stylizer(photo, style)).abs().max().item()
+    return (timed(lambda: session.run(None, inputs), cpu, repeats), timed(lambda: stylizer(photo, style), cpu, repeats),
+            difference)
+
+
 def raw_step(size: tuple[int, int], device: torch.device, repeats: int) -> float:
     layout = memory_format(device)
     vgg = VGGFeatures(("relu5_1",)).to(device, memory_format=layout)
@@ -128,6 +156,8 @@ def main() -> None:
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--whole-command", action="store_true", help="also time `stylize run` as a process")
     parser.add_argument("--profile", action="store_true", help="also the top operations of one 1080p frame")
+    parser.add_argument("--onnx", action="store_true", help="also the 512 px picture in the exported ONNX graph "
+                                                            "(onnxruntime, CPU) beside PyTorch in fp32")
     parser.add_argument("--compile", action="store_true", help="only 1080p frames, the networks under torch.compile")
     args = parser.parse_args()
     device = resolve_device(args.device)
@@ -160,6 +190,14 @@ def main() -> None:
     if video_cpu is not None:
         rows.append(("  `stylize video`'s flow of a frame (CPU)", video_cpu[0], "s"))
         rows.append(("  `stylize video`'s blend of a frame (CPU)", video_cpu[1], "s"))
+    if args.onnx:
+        timings = onnx_picture(args.model, photo, style, args.repeats)
+        if timings is None:
+            print("--onnx: onnxruntime is not installed (pip install \"stylize[onnx]\")")
+        else:
+            rows.append(("512 px picture, ONNX graph in onnxruntime (CPU)", timings[0], "s"))
+            rows.append(("  the same in PyTorch, fp32 (CPU)", timings[1], "s"))
+            rows.append(("  largest |difference|", timings[2] * 1e5, "x1e-5"))
     if args.whole_command:
         with tempfile.TemporaryDirectory() as folder:
             command = [sys.executable, "-m", "stylize", "run", str(photo_path), "--model", args.model,
