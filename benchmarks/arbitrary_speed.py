@@ -11,9 +11,10 @@ where a frame's time goes on a card. --compile times the 1080p frames alone with
 under torch.compile (Inductor, one graph per level and size), the compile apart: a candidate for video in
 real time on a card, where the pads, ReLUs and per-level arithmetic around the convolutions can be fused. On
 a 2-core Xeon in bf16 it gains about 4 % (1080p frames 6.6 to 6.8 s against 6.8 to 7.3 s, interleaved, the
-same pixels) after 15 to 40 s of compiling: not worth it there. Where OpenCV is installed (the video extra), two
-more rows give what `stylize video` adds to a 1080p frame on this machine's CPU: the optical flow (in its
-decoding thread, beside the model) and the temporal blend (in the model's thread); 0.08 and 0.02 s on 2 cores.
+same pixels) after 15 to 40 s of compiling: not worth it there. Where OpenCV is installed (the video extra), rows
+give what `stylize video` adds to a 1080p frame on this machine's CPU: the optical flow (in a pool of threads,
+beside the model) and the temporal blend (in the model's thread), 0.08 and 0.02 s on 2 cores; and the flow's time
+a frame with 4 frames' flows at once, each in a thread of its own, as `stylize video`'s pool runs them.
 
 --onnx adds the 512 px picture in the graph of `stylize export` under onnxruntime, beside PyTorch in fp32, both
 on the CPU.
@@ -63,22 +64,32 @@ def timed(fn, device: torch.device, repeats: int) -> float:
     return statistics.mean(times)
 
 
-def flow_and_blend(frame: torch.Tensor, repeats: int) -> tuple[float, float] | None:
+def flow_and_blend(frame: torch.Tensor, repeats: int) -> tuple[float, float, float, int] | None:
     """Seconds of `stylize video`'s flow and blend for a 1080p frame panning 2 px on this machine's CPU (the
-    flow runs in the decoding thread: a frame rate above 1 / flow needs more cores, not a faster card); None
+    flow runs beside the model: a frame rate above 1 / flow needs more cores, not a faster card), and the
+    flow's seconds a frame when FLOW_THREADS frames' flows run at once, each in its own thread with its own DIS (as
+    `stylize video`'s pool runs them: one DIS does not use all of a card's host's cores), and that count; None
     without OpenCV."""
     if importlib.util.find_spec("cv2") is None:
         return None
+    from concurrent.futures import ThreadPoolExecutor
+
     from stylize.config import VideoConfig
-    from stylize.tasks.video import FLOW_SIDE, Flow, TemporalBlend, to_gray
+    from stylize.tasks.video import FLOW_SIDE, FLOW_THREADS, Flow, TemporalBlend, to_gray
 
     first = frame[0].permute(1, 2, 0).mul(255).round().byte().contiguous().numpy()
     second = first[:, list(range(2, first.shape[1])) + [first.shape[1] - 1] * 2].copy()
     flow, blend = Flow(FLOW_SIDE), TemporalBlend(VideoConfig().consistency)
     cpu = torch.device("cpu")
     motion = flow.motion(to_gray(first), to_gray(second))
+    flows = [Flow(FLOW_SIDE) for _ in range(FLOW_THREADS)]
+    with ThreadPoolExecutor(FLOW_THREADS) as pool:
+        def at_once() -> None:
+            list(pool.map(lambda each: each.motion(to_gray(first), to_gray(second)), flows))
+
+        together = timed(at_once, cpu, repeats) / FLOW_THREADS
     return (timed(lambda: flow.motion(to_gray(first), to_gray(second)), cpu, repeats),
-            timed(lambda: blend(motion, first, second), cpu, repeats))
+            timed(lambda: blend(motion, first, second), cpu, repeats), together, FLOW_THREADS)
 
 
 def onnx_picture(model: str, photo: torch.Tensor, style: torch.Tensor,
@@ -190,6 +201,7 @@ def main() -> None:
     if video_cpu is not None:
         rows.append(("  `stylize video`'s flow of a frame (CPU)", video_cpu[0], "s"))
         rows.append(("  `stylize video`'s blend of a frame (CPU)", video_cpu[1], "s"))
+        rows.append((f"  the flow, {video_cpu[3]} frames' at once, a frame (CPU)", video_cpu[2], "s"))
     if args.onnx:
         timings = onnx_picture(args.model, photo, style, args.repeats)
         if timings is None:

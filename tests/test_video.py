@@ -134,6 +134,42 @@ def test_an_interrupted_and_resumed_job_equals_an_uninterrupted_one(tmp_path, mo
     assert audio_packets(tmp_path / "resumed.mp4") == audio_packets(source)
 
 
+def test_flows_estimated_several_at_once_give_the_frames_of_one_at_a_time(tmp_path, model, monkeypatch):
+    """The flows run in a pool of threads (FLOW_THREADS), each with its own DIS, beside decoding and the model;
+    the frames come out in order and equal, to the bit, what flows one at a time give. A flow's error ends the
+    job with that error, not a hang."""
+    import threading
+    import time
+
+    from stylize.tasks import video as video_task
+
+    source = make_clip(tmp_path / "pan.mp4", frames=10, pan=2.0, noise=3.0, audio=False, width=96, height=64)
+    threads, real_motion = set(), video_task.Flow.motion
+
+    def slow_motion(self, previous, current):
+        threads.add(threading.current_thread().name)
+        time.sleep(0.02)  # slower than decoding: the pool's threads overlap
+        return real_motion(self, previous, current)
+
+    monkeypatch.setattr(video_task.Flow, "motion", slow_motion)
+    monkeypatch.setattr(video_task.os, "cpu_count", lambda: 8)  # the pool is never larger than the cores
+    for count in (1, 4):
+        monkeypatch.setattr(video_task, "FLOW_THREADS", count)
+        threads.clear()
+        _job(source, tmp_path / f"flows{count}.mp4", model, crf=0).run()
+        assert threads and all(name.startswith("stylize-flow") for name in threads)
+        assert len(threads) == 1 if count == 1 else len(threads) > 1
+    assert all(np.array_equal(a, b) for a, b in zip(decoded(tmp_path / "flows1.mp4"), decoded(tmp_path / "flows4.mp4"),
+                                                     strict=True))
+
+    def failing(self, previous, current):
+        raise ValueError("the flow failed")
+
+    monkeypatch.setattr(video_task.Flow, "motion", failing)
+    with pytest.raises(ValueError, match="the flow failed"):
+        _job(source, tmp_path / "failed.mp4", model).run()
+
+
 def test_resume_with_other_settings_is_refused(tmp_path, model):
     source = make_clip(tmp_path / "clip.mp4", frames=6, audio=False)
     job = _job(source, tmp_path / "out.mp4", model)

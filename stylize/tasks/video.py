@@ -12,10 +12,10 @@ error (benchmarks/video_consistency.py).
 Optimization (style images): the first frame as `stylize run`; each later frame starts from the warped
 previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
 
-Frames stream through three threads (decoding and the flow, the model, encoding). Output is written in
-segments with the state needed to continue (the last input and output frames, losslessly), so `--resume`
-continues an interrupted job exactly where its last finished segment ended; the final file is written only
-at the end, atomically.
+Frames stream through threads: decoding (with a pool of threads estimating the flows), the model, encoding.
+Output is written in segments with the state needed to continue (the last input and output frames, losslessly),
+so `--resume` continues an interrupted job exactly where its last finished segment ended; the final file is
+written only at the end, atomically.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from __future__ import annotations
 import functools
 import json
 import math
+import os
 import queue
 import re
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,10 @@ FLOW_SIDE = 960
 # DIS refuses frames under 12 px, and its pyramid fails on strips under 16 px high (OpenCV 5.1): the flow is
 # estimated on frames with at least this short side, a thin strip's or a tiny clip's enlarged.
 FLOW_MIN_SIDE = 32
+# Frames whose flows are estimated at once, each in a thread with its own DIS (no more than the cores): one DIS
+# does not use many cores well. On 2 cores, one 1080p frame's flow took 108 to 114 ms and four at once 83 to 90 ms
+# a frame (benchmarks/arbitrary_speed.py). The flow runs beside the model; on a card it bounds the frame rate.
+FLOW_THREADS = 4
 
 
 def _cv2() -> Any:
@@ -424,26 +430,34 @@ class VideoJob:
     def _stylized(self, first_frame: int, previous_input: np.ndarray | None
                   ) -> Iterator[tuple[list[Frame], list[Motion | None], list[np.ndarray]]]:
         """Frames with their motion from the frame before (`previous_input` before the first; None without
-        temporal consistency) and their stylized versions. Decoding and the flow run ahead in a thread while
-        the model works: on a GPU the flow would otherwise add its time to every frame's."""
-        frames: queue.Queue = queue.Queue(maxsize=2 * self.batch + 2)
+        temporal consistency) and their stylized versions. Decoding runs ahead in a thread, and the flows in a
+        pool of FLOW_THREADS, while the model works: on a GPU the flow would otherwise add its time to every
+        frame's."""
+        threads = max(1, min(FLOW_THREADS, os.cpu_count() or 1))
+        frames: queue.Queue = queue.Queue(maxsize=2 * self.batch + 2 + threads)
         stop = threading.Event()
         temporal = self.config.temporal and (self.refine is not None or self.config.consistency > 0)
+        flows = ThreadPoolExecutor(threads, thread_name_prefix="stylize-flow") if temporal else None
+        own_flow = threading.local()  # a DIS for each thread of the pool (one must not be shared)
+
+        def motion(previous: np.ndarray, current: np.ndarray) -> Motion:
+            if not hasattr(own_flow, "flow"):
+                own_flow.flow = Flow(FLOW_SIDE)
+            return own_flow.flow.motion(previous, current)
 
         def decode() -> None:
             try:
-                flow = Flow(FLOW_SIDE) if temporal else None
-                previous = to_gray(previous_input) if flow is not None and previous_input is not None else None
+                previous = to_gray(previous_input) if flows is not None and previous_input is not None else None
                 for frame in read_frames(self.source, first_frame):
                     frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
-                    motion = None
-                    if flow is not None:
+                    estimate: Future | None = None
+                    if flows is not None:
                         gray = to_gray(frame.rgb)
-                        motion = flow.motion(previous, gray) if previous is not None else None
+                        estimate = flows.submit(motion, previous, gray) if previous is not None else None
                         previous = gray
                     while not stop.is_set():
                         try:
-                            frames.put((frame, motion), timeout=0.2)
+                            frames.put((frame, estimate), timeout=0.2)
                             break
                         except queue.Full:
                             continue
@@ -456,7 +470,7 @@ class VideoJob:
         reader = threading.Thread(target=decode, name="stylize-decode", daemon=True)
         reader.start()
         try:
-            pending: list[tuple[Frame, Motion | None]] = []
+            pending: list[tuple[Frame, Future | None]] = []
             while True:
                 item = frames.get()
                 if isinstance(item, BaseException):
@@ -466,13 +480,17 @@ class VideoJob:
                 if pending and (item is None or len(pending) >= self.batch
                                 or pending[-1][0].rgb.shape != pending[0][0].rgb.shape):
                     batch = [frame for frame, _ in pending]
-                    yield batch, [motion for _, motion in pending], self.stylize_frames([f.rgb for f in batch])
+                    outputs = self.stylize_frames([f.rgb for f in batch])
+                    # A flow's error (as a decoding error) is raised here, in the caller's thread.
+                    yield batch, [None if estimate is None else estimate.result() for _, estimate in pending], outputs
                     pending = []
                 if item is None:
                     return
         finally:
             stop.set()
             reader.join(timeout=5)
+            if flows is not None:
+                flows.shutdown(wait=False, cancel_futures=True)
 
     def _fitted(self, rgb: np.ndarray, index: int) -> np.ndarray:
         """A frame whose size differs from the first's (a stream that changes size midway: a spliced clip, a
