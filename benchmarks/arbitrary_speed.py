@@ -11,10 +11,12 @@ where a frame's time goes on a card. --compile times the 1080p frames alone with
 under torch.compile (Inductor, one graph per level and size), the compile apart: a candidate for video in
 real time on a card, where the pads, ReLUs and per-level arithmetic around the convolutions can be fused. On
 a 2-core Xeon in bf16 it gains about 4 % (1080p frames 6.6 to 6.8 s against 6.8 to 7.3 s, interleaved, the
-same pixels) after 15 to 40 s of compiling: not worth it there. Where OpenCV is installed (the video extra), rows
-give what `stylize video` adds to a 1080p frame on this machine's CPU: the optical flow (in a pool of threads,
-beside the model) and the temporal blend (in the model's thread), 0.08 and 0.02 s on 2 cores; and the flow's time
-a frame with 4 frames' flows at once, each in a thread of its own, as `stylize video`'s pool runs them.
+same pixels) after 15 to 40 s of compiling: not worth it there. The 1080p frames go in and come out as 8-bit
+frames, as `stylize video` gives and takes them (converted on the device); a row gives what `stylize video` adds
+to a frame in the model's thread, on the device: the warp of the previous output, the temporal blend and the
+rounding. Where OpenCV is installed (the video extra), rows give the optical flow of a 1080p frame on this
+machine's CPU (in a pool of threads, beside the model), 0.08 s on 2 cores, and the flow's time a frame with 4
+frames' flows at once, each in a thread of its own, as `stylize video`'s pool runs them.
 
 --onnx adds the 512 px picture in the graph of `stylize export` under onnxruntime, beside PyTorch in fp32, both
 on the CPU.
@@ -41,6 +43,7 @@ from stylize.config import PRECISIONS, ArbitraryConfig
 from stylize.device import memory_format, resolve_device
 from stylize.images import load_image
 from stylize.tasks.arbitrary import ArbitraryStylizer
+from stylize.tasks.video import rounded_frame, tensor_frames
 from stylize.tensors import resize_to
 from stylize.vgg import VGGFeatures
 
@@ -64,32 +67,47 @@ def timed(fn, device: torch.device, repeats: int) -> float:
     return statistics.mean(times)
 
 
-def flow_and_blend(frame: torch.Tensor, repeats: int) -> tuple[float, float, float, int] | None:
-    """Seconds of `stylize video`'s flow and blend for a 1080p frame panning 2 px on this machine's CPU (the
-    flow runs beside the model: a frame rate above 1 / flow needs more cores, not a faster card), and the
-    flow's seconds a frame when FLOW_THREADS frames' flows run at once, each in its own thread with its own DIS (as
-    `stylize video`'s pool runs them: one DIS does not use all of a card's host's cores), and that count; None
-    without OpenCV."""
+def flow_seconds(frame: torch.Tensor, repeats: int) -> tuple[float, float, int] | None:
+    """Seconds of `stylize video`'s flow for a 1080p frame panning 2 px on this machine's CPU (the flow runs
+    beside the model: a frame rate above 1 / flow needs more cores, not a faster card), and the flow's seconds a
+    frame when FLOW_THREADS frames' flows run at once, each in its own thread with its own DIS (as `stylize
+    video`'s pool runs them: one DIS does not use all of a card's host's cores), and that count; None without
+    OpenCV."""
     if importlib.util.find_spec("cv2") is None:
         return None
     from concurrent.futures import ThreadPoolExecutor
 
-    from stylize.config import VideoConfig
-    from stylize.tasks.video import FLOW_SIDE, FLOW_THREADS, Flow, TemporalBlend, to_gray
+    from stylize.tasks.video import FLOW_SIDE, FLOW_THREADS, Flow, to_gray
 
-    first = frame[0].permute(1, 2, 0).mul(255).round().byte().contiguous().numpy()
+    first = rounded_frame(frame)[1]
     second = first[:, list(range(2, first.shape[1])) + [first.shape[1] - 1] * 2].copy()
-    flow, blend = Flow(FLOW_SIDE), TemporalBlend(VideoConfig().consistency)
+    flow = Flow(FLOW_SIDE)
     cpu = torch.device("cpu")
-    motion = flow.motion(to_gray(first), to_gray(second))
     flows = [Flow(FLOW_SIDE) for _ in range(FLOW_THREADS)]
     with ThreadPoolExecutor(FLOW_THREADS) as pool:
         def at_once() -> None:
             list(pool.map(lambda each: each.motion(to_gray(first), to_gray(second)), flows))
 
         together = timed(at_once, cpu, repeats) / FLOW_THREADS
-    return (timed(lambda: flow.motion(to_gray(first), to_gray(second)), cpu, repeats),
-            timed(lambda: blend(motion, first, second), cpu, repeats), together, FLOW_THREADS)
+    return timed(lambda: flow.motion(to_gray(first), to_gray(second)), cpu, repeats), together, FLOW_THREADS
+
+
+def blend_seconds(frame: torch.Tensor, device: torch.device, repeats: int) -> float:
+    """Seconds of what `stylize video` adds to a stylized 1080p frame in the model's thread, on the device
+    where the frames are: the warp of the previous output along a flow estimated at half size (a pan of 2 px,
+    all reliable), the blend, and the rounding to an 8-bit frame for the encoder."""
+    import numpy as np
+
+    from stylize.config import VideoConfig
+    from stylize.tasks.video import FLOW_SIDE, Motion, TemporalBlend
+
+    height, width = frame.shape[-2:]
+    small = (round(height * FLOW_SIDE / width), FLOW_SIDE)
+    backward = np.zeros((*small, 2), np.float32)
+    backward[..., 0] = 1.0
+    motion, blend = Motion(backward, np.ones(small, np.float32)), TemporalBlend(VideoConfig().consistency)
+    previous, stylized = rounded_frame(frame.to(device))[0], frame.to(device).flip(-1)
+    return timed(lambda: rounded_frame(blend(motion, previous, stylized)), device, repeats)
 
 
 def onnx_picture(model: str, photo: torch.Tensor, style: torch.Tensor,
@@ -193,15 +211,17 @@ def main() -> None:
         large = resize_to(photo, (2160, 3840))
         rows.append(("one picture, 3840x2160", timed(lambda: picture(large), device, max(1, args.repeats - 1)), "s"))
     frame = resize_to(photo, (1080, 1920))
-    video = stylizer.with_styles([style])
     frames = 8 if device.type == "cuda" else 2
-    seconds = timed(lambda: [video(frame) for _ in range(frames)], device, 1)
+    # As `stylize video` runs them: 8-bit frames in, onto the device, stylized there, 8-bit frames back.
+    frame_rgb, video = rounded_frame(frame)[1], tensor_frames(stylizer.with_styles([style]), device)
+    seconds = timed(lambda: [rounded_frame(video([frame_rgb])) for _ in range(frames)], device, 1)
     rows.append(("video frames at 1920x1080", frames / seconds, "frames/s"))
-    video_cpu = flow_and_blend(frame.cpu(), args.repeats)
-    if video_cpu is not None:
-        rows.append(("  `stylize video`'s flow of a frame (CPU)", video_cpu[0], "s"))
-        rows.append(("  `stylize video`'s blend of a frame (CPU)", video_cpu[1], "s"))
-        rows.append((f"  the flow, {video_cpu[3]} frames' at once, a frame (CPU)", video_cpu[2], "s"))
+    rows.append(("  `stylize video`'s blend of a frame (its device)", blend_seconds(frame, device, args.repeats),
+                 "s"))
+    flow = flow_seconds(frame, args.repeats)
+    if flow is not None:
+        rows.append(("  `stylize video`'s flow of a frame (CPU)", flow[0], "s"))
+        rows.append((f"  the flow, {flow[2]} frames' at once, a frame (CPU)", flow[1], "s"))
     if args.onnx:
         timings = onnx_picture(args.model, photo, style, args.repeats)
         if timings is None:

@@ -6,7 +6,8 @@ frame by frame alone (--no-temporal) and with temporal consistency (the default)
 error of Lai et al. 2018: the mean squared difference between each output frame and the previous output
 warped to it by the flow of the input frames, over pixels where that flow is reliable (lower = steadier).
 Then frames per second of `stylize video` on the CPU at 640x360 and 1920x1080, and at 1920x1080 with a model
-that costs no CPU (a 20 ms wait a frame, as a card's): what the rest of the command allows on this machine.
+that costs no CPU (a 20 ms wait a frame, as a card's): what the rest of the command allows on this machine (its
+8-bit frames are blended as floats on the CPU, where a card's frames are blended on the card).
 --blend-size 1920x1080 instead times the temporal blend alone on large frames, its flow estimated at the frames'
 size against at FLOW_SIDE (what `stylize video` does), and scores both by the warping error (its flow at the
 frames' size).
@@ -23,11 +24,22 @@ from pathlib import Path
 
 import av
 import numpy as np
+import torch
 from PIL import Image
 
 from stylize.config import VideoConfig
 from stylize.tasks.fast import FastStylizer
-from stylize.tasks.video import FLOW_SIDE, Flow, TemporalBlend, VideoJob, tensor_frames, to_gray, warping_error
+from stylize.tasks.video import (
+    FLOW_SIDE,
+    Flow,
+    TemporalBlend,
+    VideoJob,
+    frames_to_tensor,
+    rounded_frame,
+    tensor_frames,
+    to_gray,
+    warping_error,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -154,7 +166,7 @@ def blend_at(model: str, size: tuple[int, int], frames: int) -> None:
                 inputs = clip_frames(big, kind, frames, size)
                 half = [np.asarray(Image.fromarray(f).resize((width // 2, height // 2), Image.Resampling.BOX))
                         for f in inputs]
-                styled = [np.asarray(Image.fromarray(f).resize(size, Image.Resampling.BILINEAR))
+                styled = [np.array(Image.fromarray(rounded_frame(f[None])[1]).resize(size, Image.Resampling.BILINEAR))
                           for f in tensor_frames(stylizer)(half)]
                 clips.append((f"{kind} over {photo.stem}", inputs, styled))
     judge = Flow()
@@ -164,11 +176,12 @@ def blend_at(model: str, size: tuple[int, int], frames: int) -> None:
         errors = [warping_error(styled, inputs, judge)]
         for side in times:
             flow, blend = Flow(side), TemporalBlend(config.consistency)
-            outputs = [styled[0]]
+            outputs, previous = [styled[0]], torch.from_numpy(styled[0]).permute(2, 0, 1)[None]
             for index in range(1, frames):
                 started = time.perf_counter()
                 motion = flow.motion(to_gray(inputs[index - 1]), to_gray(inputs[index]))
-                outputs.append(blend(motion, outputs[-1], styled[index]))
+                previous, output = rounded_frame(blend(motion, previous, frames_to_tensor([styled[index]])))
+                outputs.append(output)
                 times[side].append(time.perf_counter() - started)
             errors.append(warping_error(outputs, inputs, judge))
         print(f"  {name:<30} {errors[0] * 1e3:>7.2f} {errors[1] * 1e3:>18.2f} {errors[2] * 1e3:>16.2f}")

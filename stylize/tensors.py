@@ -177,7 +177,8 @@ def run_tiled(
     forward: Callable[[torch.Tensor], torch.Tensor], image: torch.Tensor, tile: int, spec: TileSpec,
     on_tile: Callable[[int, int], None] | None = None,
 ) -> torch.Tensor:
-    """forward() over tiles of a (1, C, H, W) image, stitched into its (1, C', s*H, s*W) output on the CPU.
+    """forward() over tiles of a (1, C, H, W) image, stitched into its (1, C', s*H, s*W) output on the image's
+    device (the tiles go wherever forward runs them).
 
     Equal to forward(image) wherever forward's output depends only on input within `spec.margin` pixels.
     on_tile(done, total) is called before the first tile and after each.
@@ -191,9 +192,9 @@ def run_tiled(
     for done, (top, bottom, left, right) in enumerate(boxes, 1):
         y0, x0 = max(0, top - margin), max(0, left - margin)
         y1, x1 = min(height, bottom + margin), min(width, right + margin)
-        result = forward(image[..., y0:y1, x0:x1]).float().cpu()
+        result = forward(image[..., y0:y1, x0:x1]).float().to(image.device)
         if output is None:
-            output = torch.empty(image.shape[0], result.shape[1], height * scale, width * scale)
+            output = torch.empty(image.shape[0], result.shape[1], height * scale, width * scale, device=image.device)
         output[..., top * scale : bottom * scale, left * scale : right * scale] = result[
             ..., (top - y0) * scale : (bottom - y0) * scale, (left - x0) * scale : (right - x0) * scale
         ]

@@ -272,20 +272,6 @@ def test_flow_of_thin_strips_and_tiny_frames_comes_back_at_their_size(height, wi
     assert np.abs(backward).max() < 0.5  # a still frame does not move
 
 
-def test_the_blend_takes_the_consistency_share_of_each_reliable_pixel_from_the_warped_previous_output():
-    from stylize.tasks.video import Motion, TemporalBlend
-
-    blend = TemporalBlend(0.8)
-    previous, stylized = np.full((16, 24, 3), 200, np.uint8), np.full((16, 24, 3), 100, np.uint8)
-    motion = Motion(np.zeros((8, 12, 2), np.float32), np.ones((8, 12), np.float32))  # at half size
-    out = blend(motion, previous, stylized)
-    assert out.dtype == np.uint8 and out.shape == (16, 24, 3) and (out == 180).all()
-    motion.trust[:, :6] = 0
-    out = blend(motion, previous, stylized)
-    assert (out[:, :8] == 100).all() and (out[:, 16:] == 180).all()
-    assert blend(None, previous, stylized) is stylized and TemporalBlend(0)(motion, previous, stylized) is stylized
-
-
 def test_scene_helper_pans():
     assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
 

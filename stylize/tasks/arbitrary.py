@@ -266,7 +266,8 @@ class ArbitraryStylizer:
     def stylize(self, image: torch.Tensor, styles: list[Statistics], config: ArbitraryConfig,
                 on_progress: ProgressCallback | None = None) -> torch.Tensor:
         """One (1, 3, H, W) image through the cascade; styles[level - 1] are the (blended) style statistics.
-        on_progress: for this image, instead of the stylizer's own (one pass among several)."""
+        on_progress: for this image, instead of the stylizer's own (one pass among several). The result lies on
+        the image's device."""
         on_progress = on_progress or self.on_progress
         height, width = image.shape[-2:]
         tile = self.tile_for(height, width)
@@ -277,7 +278,7 @@ class ArbitraryStylizer:
             for step, level in enumerate(levels):
                 report = pass_progress(on_progress, step, steps) if tile else None
                 x = self._level(x, level, styles[level - 1], config, tile, report)
-        return x.cpu()
+        return x.to(image.device)
 
     def _level(self, image: torch.Tensor, level: int, style: Statistics, config: ArbitraryConfig, tile: int,
                report: ProgressCallback | None) -> torch.Tensor:

@@ -64,7 +64,7 @@ class FastStylizer:
 
     def __call__(self, pixels: ImageInput, config: FastConfig | None = None,
                  on_tile: ProgressCallback | None = None) -> torch.Tensor:
-        """Stylize a batch; returns float32 on the CPU, same shape as the input.
+        """Stylize a batch; returns float32 on the batch's device, same shape as the input.
 
         config overrides the stylizer's own for this call (strength, colour; the tile size stays); on_tile
         the stylizer's on_progress (one pass among several, as FastRegions counts them).

@@ -61,8 +61,9 @@ class NetworkRunner:
 
     @torch.no_grad()  # not inference_mode: its tensors cannot be modified in place outside it
     def __call__(self, pixels: torch.Tensor, on_tile: ProgressCallback | None = None) -> torch.Tensor:
-        """The network's output for a batch, float32 on the CPU. on_tile: called with (tiles done, tiles of
-        the image) as a tiled image goes through."""
+        """The network's output for a batch, float32 on the batch's device (a photo's CPU; `stylize video`'s
+        frames stay on the card, where their blend runs). on_tile: called with (tiles done, tiles of the image)
+        as a tiled image goes through."""
         height, width = pixels.shape[-2:]
         tile = self.tile_for(height, width)
         with accelerated(self.device):
@@ -73,7 +74,7 @@ class NetworkRunner:
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
         x = pixels.to(self.device, non_blocking=True).contiguous(memory_format=self.memory_format)
         with autocast(self.device, cpu_bf16=self.cpu_bf16):
-            return self.net(x).float().cpu()
+            return self.net(x).float().to(pixels.device)
 
     def _tiled(self, image: torch.Tensor, tile: int, on_tile: ProgressCallback | None) -> torch.Tensor:
         if not self._normalized:

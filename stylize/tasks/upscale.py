@@ -111,7 +111,8 @@ class Upscaler:
         return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
 
     def __call__(self, pixels: ImageInput) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the CPU."""
+        """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1], float32 on the batch's
+        device."""
         pixels = as_pixels(pixels)
         height, width = pixels.shape[-2:]
         if height * width * self.scale**2 > MAX_PIXELS:
@@ -123,7 +124,7 @@ class Upscaler:
         # super resolution"; EDSR+ in Lim et al. 2017): the network is not exactly equivariant to flips and
         # 90-degree turns, so averaging its 8 answers, each turned back, cancels part of its error.
         # Summed in place: one output-sized buffer beside the pass in flight, whatever the image's size.
-        total = torch.zeros(pixels.shape[0], 3, height * self.scale, width * self.scale)
+        total = torch.zeros(pixels.shape[0], 3, height * self.scale, width * self.scale, device=pixels.device)
         for flip in (False, True):
             flipped = pixels.flip(-1) if flip else pixels
             for turns in range(4):

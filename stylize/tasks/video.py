@@ -13,6 +13,9 @@ Optimization (style images): the first frame as `stylize run`; each later frame 
 previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
 
 Frames stream through threads: decoding (with a pool of threads estimating the flows), the model, encoding.
+Frames go to the model's device as 8 bits; the warp, the blend and the rounding run where the stylized frames
+are, so on a card a frame crosses to and from the CPU once each way, as 8 bits, and costs its host's CPU
+little besides the flow.
 Output is written in segments with the state needed to continue (the last input and output frames, losslessly),
 so `--resume` continues an interrupted job exactly where its last finished segment ended; the final file is
 written only at the end, atomically.
@@ -35,6 +38,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import VideoError, WriteError
@@ -81,15 +85,39 @@ class Motion:
     backward: np.ndarray  # (h, w, 2) float32, in pixels of (h, w)
     trust: np.ndarray  # (h, w) float32 in [0, 1]
 
-    def at(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-        """Both brought to a frame of (height, width): the flow's vectors stretch with it."""
+    def at(self, height: int, width: int, device: str | torch.device = "cpu",
+           unit: tuple[float, float] = (1.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
+        """The flow (1, 2, H, W) in pixels of a frame of (height, width) times `unit` (x, y), and the reliability
+        (1, 1, H, W), on `device`: they travel at the small size and are brought to the frame's there
+        (bilinear, pixel centres aligned, as cv2.resize), the vectors stretched with the frame."""
         small_height, small_width = self.trust.shape
+        backward = torch.from_numpy(self.backward).to(device).permute(2, 0, 1)[None]
+        trust = torch.from_numpy(self.trust).to(device)[None, None]
+        scale = torch.tensor([width / small_width * unit[0], height / small_height * unit[1]], device=device)
+        backward = backward * scale.view(1, 2, 1, 1)
         if (small_height, small_width) == (height, width):
-            return self.backward, self.trust
-        cv2 = _cv2()
-        stretched = self.backward * np.array([width / small_width, height / small_height], np.float32)
-        return (cv2.resize(stretched, (width, height), interpolation=cv2.INTER_LINEAR),
-                cv2.resize(self.trust, (width, height), interpolation=cv2.INTER_LINEAR))
+            return backward, trust.clone()
+        return (F.interpolate(backward, (height, width), mode="bilinear", align_corners=False),
+                F.interpolate(trust, (height, width), mode="bilinear", align_corners=False))
+
+    def warp(self, previous: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The previous frame (1, C, h, w) brought to the current one of (height, width) along the backward
+        flow (sampled bilinearly at x + flow(x), borders replicated), and the reliability (1, 1, H, W), both on
+        `previous`'s device: on a card, where the frames are, the blend costs the CPU nothing. Both are the
+        caller's to change."""
+        # grid_sample's units (align_corners): -1 and 1 at the centres of the edge pixels.
+        unit = (2 / max(width - 1, 1), 2 / max(height - 1, 1))
+        backward, trust = self.at(height, width, previous.device, unit)
+        grid = _unit_grid(height, width, previous.device) + backward.permute(0, 2, 3, 1)
+        warped = F.grid_sample(previous.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
+        return warped, trust
+
+
+@functools.lru_cache(maxsize=4)  # a job's sizes: the frames' (and the benchmarks' few)
+def _unit_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
+    """(1, H, W, 2) each pixel's x and y in grid_sample's units (align_corners: -1 and 1 at the edge pixels)."""
+    rows, columns = (torch.linspace(-1, 1, side, device=device) for side in (height, width))
+    return torch.stack(torch.meshgrid(columns, rows, indexing="xy"), dim=-1)[None]
 
 
 class Flow:
@@ -119,8 +147,10 @@ class Flow:
         return Motion(backward, reliability(backward, self.between(previous, current)))
 
     def backward_and_reliability(self, previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(flow from current to previous, reliability in [0, 1]) for gray frames, at their size."""
-        return self.motion(previous, current).at(*current.shape[:2])
+        """(flow from current to previous (H, W, 2), reliability in [0, 1] (H, W)) for gray frames, at their
+        size."""
+        backward, trust = self.motion(previous, current).at(*current.shape[:2])
+        return backward[0].permute(1, 2, 0).numpy(), trust[0, 0].numpy()
 
 
 @functools.lru_cache(maxsize=2)  # a job's two sizes: the flow's and the frames'
@@ -145,11 +175,6 @@ def _sample(field: np.ndarray, positions: np.ndarray) -> np.ndarray:
     """field (H, W, C) sampled at `positions`, bilinear, borders replicated."""
     cv2 = _cv2()
     return cv2.remap(field, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
-    """The previous frame's image brought to the current frame: image sampled at x + backward flow(x)."""
-    return _sample(image, _positions(flow))
 
 
 def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -179,12 +204,36 @@ def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], flow: Flo
     flow = flow or Flow()
     total, weight = 0.0, 0.0
     for index in range(1, len(outputs)):
-        backward, trust = flow.backward_and_reliability(to_gray(inputs[index - 1]), to_gray(inputs[index]))
-        previous = warp(outputs[index - 1].astype(np.float32) / 255, backward)
-        difference = ((outputs[index].astype(np.float32) / 255 - previous) ** 2).mean(axis=2)
+        current = frames_to_tensor([outputs[index]])
+        motion = flow.motion(to_gray(inputs[index - 1]), to_gray(inputs[index]))
+        previous, trust = motion.warp(frames_to_tensor([outputs[index - 1]]), *current.shape[-2:])
+        difference = ((current - previous) ** 2).mean(dim=1, keepdim=True)
         total += float((difference * trust).sum())
         weight += float(trust.sum())
     return total / max(weight, 1.0)
+
+
+def frames_to_tensor(frames: list[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
+    """uint8 RGB frames (H, W, 3) as a (N, 3, H, W) float batch in [0, 1] on `device` (unit_frames)."""
+    return unit_frames(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2), device)
+
+
+def unit_frames(frames: torch.Tensor, device: str | torch.device) -> torch.Tensor:
+    """8-bit frames (N, 3, H, W) as floats in [0, 1] on `device`, converted there: the uint8 frames are a
+    quarter of the bytes to move, and on a 2-core CPU the conversion of a 1080p frame took 8 ms of the model
+    thread's time. One conversion for every frame, so that a previous output read back from a resumed job's
+    state is, to the bit, the one an uninterrupted job blends with."""
+    return frames.to(device).to(torch.float32, memory_format=torch.contiguous_format).div_(255)
+
+
+def rounded_frame(image: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
+    """A (1, 3, H, W) frame in [0, 1] rounded to 8 bits where it lies (uint8, (1, 3, H, W)), and the same as a
+    (H, W, 3) array for the encoder: the blend takes the previous output as it was written."""
+    levels = image.float().clamp(0, 1).mul_(255).round_()
+    # Converted and laid out as the encoder takes it (height, width, channel) in one pass, where it lies.
+    rgb = torch.empty((*levels.shape[-2:], 3), dtype=torch.uint8, device=levels.device)
+    rgb.copy_(levels[0].permute(1, 2, 0))
+    return rgb.permute(2, 0, 1)[None], rgb.cpu().numpy()
 
 
 class _Encoder:
@@ -227,7 +276,8 @@ class _Encoder:
         self._put("open", *arguments)
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
-        self._put("write", rgb.copy(), pts)
+        """rgb: a frame of its own (not changed after this call)."""
+        self._put("write", rgb, pts)
 
     def finish(self, callback: Callable[..., None], *arguments: Any) -> None:
         self._put("finish", callback, *arguments)
@@ -255,19 +305,21 @@ class TemporalBlend:
     def __init__(self, consistency: float) -> None:
         self.consistency = consistency
 
-    def __call__(self, motion: Motion | None, previous_output: np.ndarray | None,
-                 stylized: np.ndarray) -> np.ndarray:
-        """motion: from the previous input frame to this one (None for the first); frames (H, W, 3) uint8."""
+    def __call__(self, motion: Motion | None, previous_output: torch.Tensor | None,
+                 stylized: torch.Tensor) -> torch.Tensor:
+        """motion: from the previous input frame to this one (None for the first); previous_output: the 8-bit
+        frame written before (uint8, (1, 3, H, W)); stylized: (1, 3, H, W) in [0, 1]. Blended on the stylized
+        frame's device (the previous output is moved there)."""
         if motion is None or previous_output is None or self.consistency <= 0:
             return stylized
-        backward, trust = motion.at(*stylized.shape[:2])
-        weight = self.consistency * trust
-        # stylized (1 - w) + warped w, rounded, in one pass over the uint8 frames: 4 ms a 1080p frame on 2 cores,
-        # where numpy in float32 took 42 ms.
-        return _cv2().blendLinear(stylized, warp(previous_output, backward), 1 - weight, weight)
+        warped, trust = motion.warp(unit_frames(previous_output, stylized.device), *stylized.shape[-2:])
+        # stylized (1 - w) + warped w, in one pass.
+        return torch.lerp(stylized.float(), warped, trust.mul_(self.consistency))
 
 
-FrameStylizer = Callable[[list[np.ndarray]], list[np.ndarray]]
+# uint8 RGB frames (H, W, 3) in; out, the same, or a (N, 3, H, W) float batch in [0, 1] on any device, where the
+# blend and the rounding then run (tensor_frames: on a card, a frame crosses to the CPU once, as 8-bit).
+FrameStylizer = Callable[[list[np.ndarray]], list[np.ndarray] | torch.Tensor]
 
 
 @dataclass
@@ -338,12 +390,13 @@ def clear_work_folder(work: Path) -> None:
 
 
 class VideoJob:
-    """Stylize `source` into `output` with `stylize_frames` (uint8 RGB frames in, same out), in segments.
+    """Stylize `source` into `output` with `stylize_frames` (a FrameStylizer), in segments.
 
     settings: what the result depends on (model, options); a resumed job must have the same.
     batch: frames passed to stylize_frames together (more on a GPU); blending stays frame by frame.
-    refine: for optimization, a function (input, stylized first guess, warped previous, reliability) ->
-    output used instead of the blend (the temporal loss is applied inside it).
+    refine: for optimization, a function (input frame, stylized first guess, warped previous output,
+    reliability) -> output used instead of the blend (the temporal loss is applied inside it); the last three
+    and the output are (1, C, H, W) tensors, the warped output and its reliability None for the first frame.
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
@@ -380,22 +433,25 @@ class VideoJob:
         start_segment = self._prepare(resume)
         first_frame = start_segment * self.segment_frames
         previous_input, previous_output = self._state(start_segment)
+        # The previous output as the blend takes it: 8-bit, channels first, where the frames are.
+        previous = None if previous_output is None else torch.from_numpy(previous_output).permute(2, 0, 1)[None]
         done = first_frame
         segment, opened, interrupted = start_segment, False, None
         blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
         encoder = _Encoder()
         try:
             for frames, motions, outputs in self._stylized(first_frame, previous_input):
-                for frame, motion, stylized in zip(frames, motions, outputs, strict=True):
+                stylized_frames = outputs.split(1) if isinstance(outputs, torch.Tensor) else outputs
+                for frame, motion, stylized in zip(frames, motions, stylized_frames, strict=True):
                     if frame.index // self.segment_frames != segment or not opened:
                         if opened:
                             encoder.finish(self._finish, segment, previous_input, previous_output)
                         segment = frame.index // self.segment_frames
-                        height, width = stylized.shape[:2]
+                        height, width = stylized.shape[-2:] if torch.is_tensor(stylized) else stylized.shape[:2]
                         encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
                                      output_format(self.output))
                         opened = True
-                    output = self._temporal(blend, motion, previous_output, frame.rgb, stylized)
+                    previous, output = self._written(blend, motion, previous, frame.rgb, stylized)
                     encoder.write(output, frame.pts)
                     previous_input, previous_output = frame.rgb, output
                     done += 1
@@ -417,14 +473,23 @@ class VideoJob:
         clear_work_folder(self.work)
         return VideoResult(self.output, done, first_frame, None, notices)
 
-    def _temporal(self, blend: TemporalBlend | None, motion: Motion | None, previous_output: np.ndarray | None,
-                  current: np.ndarray, stylized: np.ndarray) -> np.ndarray:
+    def _written(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
+                 current: np.ndarray, stylized: torch.Tensor | np.ndarray) -> tuple[torch.Tensor | None, np.ndarray]:
+        """The 8-bit frame to write, and the same as the next blend's previous output (None when nothing
+        blends)."""
+        if isinstance(stylized, np.ndarray):  # 8-bit already (a FrameStylizer of arrays)
+            if blend is None and self.refine is None:
+                return None, stylized.copy()  # the function's array may be reused; the encoder's is its own
+            stylized = frames_to_tensor([stylized])
+        return rounded_frame(self._temporal(blend, motion, previous, current, stylized))
+
+    def _temporal(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
+                  current: np.ndarray, stylized: torch.Tensor) -> torch.Tensor:
         if self.refine is None:
-            return stylized if blend is None else blend(motion, previous_output, stylized)
+            return stylized if blend is None else blend(motion, previous, stylized)
         warped = trust = None
-        if motion is not None and previous_output is not None:
-            backward, trust = motion.at(*current.shape[:2])
-            warped = warp(previous_output.astype(np.float32), backward)
+        if motion is not None and previous is not None:
+            warped, trust = motion.warp(unit_frames(previous, previous.device), *current.shape[:2])
         return self.refine(current, stylized, warped, trust)
 
     def _stylized(self, first_frame: int, previous_input: np.ndarray | None
@@ -567,7 +632,7 @@ class VideoJob:
 
         with Image.open(self._state_path(start_segment - 1, "input")) as image_in, \
                 Image.open(self._state_path(start_segment - 1, "output")) as image_out:
-            return np.asarray(image_in.convert("RGB")), np.asarray(image_out.convert("RGB"))
+            return np.array(image_in.convert("RGB")), np.array(image_out.convert("RGB"))
 
     def _finish(self, segment: int, last_input: np.ndarray | None, last_output: np.ndarray | None) -> None:
         """Save the state after a closed segment (the output frame last, as the sign that it is done)."""
@@ -589,12 +654,12 @@ def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor]) -> FrameStylizer:
-    """A FrameStylizer from a function on (N, 3, H, W) float batches in [0, 1]."""
-    def run(frames: list[np.ndarray]) -> list[np.ndarray]:
-        batch = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float().div_(255)
-        out = stylize(batch).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1).contiguous().numpy()
-        return list(out)
+def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor], device: str | torch.device = "cpu"
+                  ) -> FrameStylizer:
+    """A FrameStylizer from a function on (N, 3, H, W) float batches in [0, 1]: the frames go to `device` as
+    uint8 and come back as its output, where it lies (the blend and the rounding run there)."""
+    def run(frames: list[np.ndarray]) -> torch.Tensor:
+        return stylize(frames_to_tensor(frames, device))
 
     return run
 
@@ -620,14 +685,14 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         info = task.stylizer.info
         settings = {"model": str(info.path) if info else model, "styles": [str(s) for s in styles],
                     "config": config.to_dict()}
-        return tensor_frames(task), None, task.device, settings
+        return tensor_frames(task, task.device), None, task.device, settings
     if model is not None:
         from stylize.tasks.fast import FastStylizer
 
         stylizer = FastStylizer.load(model, device, config)
         info = stylizer.info
         settings = {"model": str(info.path) if info else model, "config": config.to_dict()}
-        return tensor_frames(stylizer), None, stylizer.device, settings
+        return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
 
     from stylize.tasks.gatys import GatysTransfer
 
@@ -636,21 +701,18 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     def identity(frames: list[np.ndarray]) -> list[np.ndarray]:
         return frames  # the work happens in refine, which needs the previous frame
 
-    def refine(current: np.ndarray, content: np.ndarray, warped: np.ndarray | None,
-               trust: np.ndarray | None) -> np.ndarray:
-        pixels = torch.from_numpy(content).permute(2, 0, 1)[None].float().div(255)
+    def refine(current: np.ndarray, content: torch.Tensor, warped: torch.Tensor | None,
+               trust: torch.Tensor | None) -> torch.Tensor:
+        pixels = content.cpu()
         if warped is None or trust is None:
-            result = transfer(pixels)
-        else:
-            target = torch.from_numpy(warped).permute(2, 0, 1)[None].div(255).to(transfer.device)
-            weight = torch.from_numpy(trust)[None, None].to(transfer.device)
-            init = weight * target + (1 - weight) * pixels.to(transfer.device)
+            return transfer(pixels)
+        target, weight = warped.to(transfer.device), trust.to(transfer.device)
+        init = weight * target + (1 - weight) * pixels.to(transfer.device)
 
-            def temporal(image: torch.Tensor) -> torch.Tensor:
-                return config.temporal_weight * (weight * (image - target) ** 2).mean()
+        def temporal(image: torch.Tensor) -> torch.Tensor:
+            return config.temporal_weight * (weight * (image - target) ** 2).mean()
 
-            result = transfer.refine(pixels, init, config.frame_steps, temporal)
-        return result[0].clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).contiguous().numpy()
+        return transfer.refine(pixels, init, config.frame_steps, temporal)
 
     settings = {"styles": [str(s) for s in styles], "config": config.to_dict()}
     return identity, refine, transfer.device, settings
