@@ -11,10 +11,9 @@ where a frame's time goes on a card. --compile times the 1080p frames alone with
 under torch.compile (Inductor, one graph per level and size), the compile apart: a candidate for video in
 real time on a card, where the pads, ReLUs and per-level arithmetic around the convolutions can be fused. On
 a 2-core Xeon in bf16 it gains about 4 % (1080p frames 6.6 to 6.8 s against 6.8 to 7.3 s, interleaved, the
-same pixels) after 15 to 40 s of compiling: not worth it there. The 1080p frames go in and come out as 8-bit
-frames, as `stylize video` gives and takes them (converted on the device); a row gives what `stylize video` adds
-to a frame in the model's thread, on the device: the warp of the previous output, the temporal blend and the
-rounding. Where OpenCV is installed (the video extra), rows give the optical flow of a 1080p frame on this
+same pixels) after 15 to 40 s of compiling: not worth it there. The 1080p frames run as in `stylize video`'s
+model thread: 8-bit frames onto the device, stylized, warped, blended and rounded there, and back as 8 bits; a
+row gives what that thread adds around the model. Where OpenCV is installed (the video extra), rows give the optical flow of a 1080p frame on this
 machine's CPU (in a pool of threads, beside the model), 0.08 s on 2 cores, and the flow's time a frame with 4
 frames' flows at once, each in a thread of its own, as `stylize video`'s pool runs them.
 
@@ -35,8 +34,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stylize.config import PRECISIONS, ArbitraryConfig
@@ -92,12 +93,12 @@ def flow_seconds(frame: torch.Tensor, repeats: int) -> tuple[float, float, int] 
     return timed(lambda: flow.motion(to_gray(first), to_gray(second)), cpu, repeats), together, FLOW_THREADS
 
 
-def blend_seconds(frame: torch.Tensor, device: torch.device, repeats: int) -> float:
-    """Seconds of what `stylize video` adds to a stylized 1080p frame in the model's thread, on the device
-    where the frames are: the warp of the previous output along a flow estimated at half size (a pan of 2 px,
-    all reliable), the blend, and the rounding to an 8-bit frame for the encoder."""
-    import numpy as np
-
+def model_thread_seconds(frame: torch.Tensor, device: torch.device, repeats: int,
+                         stylize: Callable[[torch.Tensor], torch.Tensor] | None = None) -> float:
+    """Seconds a frame of `stylize video`'s model thread at the frame's size: the 8-bit frame onto the device,
+    `stylize` there (None: a model that costs nothing, the frame mirrored), the warp of the previous output along
+    a flow estimated at half size (a pan of 1 px there, all reliable), the blend, and the rounding to an 8-bit
+    frame back on the CPU for the encoder. The flow itself runs in other threads."""
     from stylize.config import VideoConfig
     from stylize.tasks.video import FLOW_SIDE, Motion, TemporalBlend
 
@@ -106,8 +107,9 @@ def blend_seconds(frame: torch.Tensor, device: torch.device, repeats: int) -> fl
     backward = np.zeros((*small, 2), np.float32)
     backward[..., 0] = 1.0
     motion, blend = Motion(backward, np.ones(small, np.float32)), TemporalBlend(VideoConfig().consistency)
-    previous, stylized = rounded_frame(frame.to(device))[0], frame.to(device).flip(-1)
-    return timed(lambda: rounded_frame(blend(motion, previous, stylized)), device, repeats)
+    rgb, previous = rounded_frame(frame)[1], rounded_frame(frame.to(device))[0]
+    stylize_frames = tensor_frames(stylize or (lambda batch: batch.flip(-1)), device)
+    return timed(lambda: rounded_frame(blend(motion, previous, stylize_frames([rgb]))), device, repeats)
 
 
 def onnx_picture(model: str, photo: torch.Tensor, style: torch.Tensor,
@@ -211,13 +213,10 @@ def main() -> None:
         large = resize_to(photo, (2160, 3840))
         rows.append(("one picture, 3840x2160", timed(lambda: picture(large), device, max(1, args.repeats - 1)), "s"))
     frame = resize_to(photo, (1080, 1920))
-    frames = 8 if device.type == "cuda" else 2
-    # As `stylize video` runs them: 8-bit frames in, onto the device, stylized there, 8-bit frames back.
-    frame_rgb, video = rounded_frame(frame)[1], tensor_frames(stylizer.with_styles([style]), device)
-    seconds = timed(lambda: [rounded_frame(video([frame_rgb])) for _ in range(frames)], device, 1)
-    rows.append(("video frames at 1920x1080", frames / seconds, "frames/s"))
-    rows.append(("  `stylize video`'s blend of a frame (its device)", blend_seconds(frame, device, args.repeats),
-                 "s"))
+    video = stylizer.with_styles([style])
+    seconds = model_thread_seconds(frame, device, 8 if device.type == "cuda" else 2, video)
+    rows.append(("video frames at 1920x1080 (model's thread)", 1 / seconds, "frames/s"))
+    rows.append(("  of which not the model (its device)", model_thread_seconds(frame, device, args.repeats), "s"))
     flow = flow_seconds(frame, args.repeats)
     if flow is not None:
         rows.append(("  `stylize video`'s flow of a frame (CPU)", flow[0], "s"))

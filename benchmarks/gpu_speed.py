@@ -21,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
+from arbitrary_speed import model_thread_seconds
 from gatys_time_to_quality import Evaluator
 from PIL import Image
 
@@ -172,6 +173,9 @@ def main() -> None:
             precision = f", bf16 {half * 1000:.0f} ms" if gpu else ""
             row(f"style model, {width}x{height}: library path / network fp32{'' if not gpu else ' / bf16'}",
                 f"{through * 1000:.0f} ms / {alone * 1000:.0f} ms{precision}")
+        seconds = model_thread_seconds(torch.rand(1, 3, 1080, 1920), device, 8 if gpu else 2, stylizer)
+        row("style model, 1920x1080 frames in `stylize video`'s model thread (8-bit in and out, blended)",
+            f"{1 / seconds:.1f} frames/s")
         frames = torch.rand(16, 3, 360, 640)
         seconds = timed(lambda: stylizer(frames), device, repeats=2)
         row("640x360 frames in batches of 16", f"{16 / seconds:.0f} frames/s")

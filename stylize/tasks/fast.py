@@ -47,6 +47,8 @@ class FastStylizer:
                  config: FastConfig | None = None, on_progress: ProgressCallback | None = None) -> None:
         self.config = config or FastConfig()
         self.info = info
+        # fp32 on a CPU even with AMX: bf16 there was only 1.1 to 1.3 times as fast (the shipped starry and udnie
+        # at 768x512, starry at 1920x1080, 2 cores) and moved pixels by 0.3 to 1.5 levels on average, up to 55.
         self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS)
         self.device = self.runner.device
         self.net = self.runner.net
