@@ -13,9 +13,10 @@ real time on a card, where the pads, ReLUs and per-level arithmetic around the c
 a 2-core Xeon in bf16 it gains about 4 % (1080p frames 6.6 to 6.8 s against 6.8 to 7.3 s, interleaved, the
 same pixels) after 15 to 40 s of compiling: not worth it there. The 1080p frames run as in `stylize video`'s
 model thread: 8-bit frames onto the device, stylized, warped, blended and rounded there, and back as 8 bits; a
-row gives what that thread adds around the model. Where OpenCV is installed (the video extra), rows give the optical flow of a 1080p frame on this
-machine's CPU (in a pool of threads, beside the model), 0.08 s on 2 cores, and the flow's time a frame with 4
-frames' flows at once, each in a thread of its own, as `stylize video`'s pool runs them.
+row gives what that thread adds around the model. Where OpenCV is installed (the video extra), rows give the
+optical flow of a 1080p frame on this machine's CPU (in a pool of threads, beside the model), 0.08 s on 2 cores,
+and the flow's time a frame with 4 frames' flows at once, each in a thread of its own, as `stylize video`'s pool
+runs them.
 
 --onnx adds the 512 px picture in the graph of `stylize export` under onnxruntime, beside PyTorch in fp32, both
 on the CPU.
