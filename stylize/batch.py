@@ -24,11 +24,12 @@ import torch
 
 from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
-from stylize.errors import ConfigError, OutputError, StylizeError
+from stylize.errors import ConfigError, OutputError, StylizeError, WriteError
 from stylize.files import (
     OutputLock,
     ReadFiles,
     check_writable,
+    check_writable_folder,
     is_within,
     remove_stale_parts,
     walk_files,
@@ -226,7 +227,7 @@ def prepare_outputs(jobs: Sequence[Job], report: Path | None = None, reads: Read
     left there by killed runs are removed."""
     folders = sorted({job.output.parent for job in jobs})
     for folder in folders[:1000]:  # one check per folder; thousands of folders share a few roots
-        check_writable(folder / ".stylize-probe", "output")
+        check_writable_folder(folder)
     if report is not None:
         if reads is not None:
             reads.check(report, "report")
@@ -344,7 +345,12 @@ def _claim(group: list[_Loaded], overwrite: bool, locks: dict[Path, OutputLock],
     claimed = []
     for item in group:
         lock = OutputLock(item.job.output)
-        if not lock.acquire():
+        try:
+            acquired = lock.acquire()
+        except WriteError as error:
+            record(JobResult(str(item.job.source), str(item.job.output), "failed", error=str(error)))
+            continue
+        if not acquired:
             record(JobResult(str(item.job.source), str(item.job.output), "skipped",
                              error="another stylize process is writing it"))
         elif not overwrite and item.job.output.exists():

@@ -119,14 +119,18 @@ class OutputLock:
 
     def acquire(self) -> bool:
         """Take the lock without waiting; False if another process holds it. A lock taken on a file that its
-        holder removed meanwhile is taken again on a new one."""
+        holder removed meanwhile is taken again on a new one. WriteError if the lock's file cannot be made
+        (the output's folder is not writable): the output could not be written either."""
         try:
             import fcntl
         except ImportError:  # no flock (Windows): no guard
             return True
-        self.lock.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            handle = os.open(self.lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            try:
+                self.lock.parent.mkdir(parents=True, exist_ok=True)
+                handle = os.open(self.lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o666)
+            except OSError as error:  # a folder we may not write (EACCES, EROFS), a full disk: one line
+                raise WriteError(f"cannot write {self.path}: {error.strerror or error}") from None
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -262,20 +266,27 @@ def is_within(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_writable(path: Path, what: str = "output") -> None:
-    """OutputError now, before any work, if `path` (a file to write) cannot be created or replaced."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{path} is a folder; the {what} must be a file name")
-    folder = path.parent
+def _unwritable(folder: Path) -> str | None:
+    """Why files cannot be created in `folder` (or in the folders that would be made down to it), or None."""
     while not folder.exists():
         if folder.is_symlink():  # a dangling link: creating the folder would fail
             break
         folder = folder.parent
     if not folder.is_dir():
-        raise OutputError(f"cannot write the {what} {path}: {folder} is not a folder")
+        return f"{folder} is not a folder"
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise OutputError(f"cannot write the {what} {path}: {folder} is not writable")
+        return f"{folder} is not writable"
+    return None
+
+
+def check_writable(path: Path, what: str = "output") -> None:
+    """OutputError now, before any work, if `path` (a file to write) cannot be created or replaced."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder; the {what} must be a file name")
+    reason = _unwritable(path.parent)
+    if reason is not None:
+        raise OutputError(f"cannot write the {what} {path}: {reason}")
     if path.exists() and not os.access(path, os.W_OK) and not os.access(path.parent, os.W_OK):
         raise OutputError(f"cannot replace the {what} {path}: permission denied")
 
@@ -285,7 +296,9 @@ def check_writable_folder(folder: Path, what: str = "output folder") -> None:
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise OutputError(f"the {what} {folder} is a file, not a folder")
-    check_writable(folder / ".stylize-probe", what)
+    reason = _unwritable(folder)
+    if reason is not None:
+        raise OutputError(f"cannot write into the {what} {folder}: {reason}")
 
 
 class ReadFiles:

@@ -1,4 +1,6 @@
+import errno
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -288,6 +290,29 @@ def test_two_processes_on_one_folder_never_write_one_output_at_once(invoke, mode
     assert not list(out.glob(".*stylize-lock"))
     rerun = invoke("batch", photos, "-o", out, "--model", model)
     assert rerun.exit_code == 0 and (out / "a.png").is_file() and "1 done, 1 skipped" in rerun.stderr
+
+
+def test_an_output_whose_lock_cannot_be_made_fails_in_one_line(invoke, model, tmp_path, monkeypatch):
+    """Red-team: `run -o /proc/x.png` passed the up-front check (root may write anywhere, says os.access) and
+    then the lock beside the output raised a traceback; a batch lost every other file with it."""
+    real_open = os.open
+
+    def no_locks(path, *args, **kwargs):
+        if str(path).endswith(".stylize-lock") and "a.png" in str(path):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", no_locks)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("a", "b"):
+        gradient_image(32, 24, seed=ord(name)).save(photos / f"{name}.png")
+    result = invoke("run", photos / "a.png", "--model", model, "-o", tmp_path / "a.png")
+    assert f"cannot write {tmp_path / 'a.png'}: Read-only file system" in invoke.error_line(result, 1)
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model)
+    assert result.exit_code == 1 and "1 done" in result.stderr and "1 failed" in result.stderr
+    assert "a.png: cannot write" in result.stderr and "Read-only file system" in result.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
 
 
 def test_rerunning_in_place_with_another_format_never_takes_the_earlier_outputs_as_inputs(invoke, tmp_path):

@@ -17,7 +17,7 @@ from conftest import gradient_image  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 from stylize.images import pil_to_tensor  # noqa: E402
-from stylize.serve.app import SESSION_COOKIE, TOKEN_HEADER, StudioSettings, create_app  # noqa: E402
+from stylize.serve.app import MAX_JSON_BYTES, SESSION_COOKIE, TOKEN_HEADER, StudioSettings, create_app  # noqa: E402
 
 BASE = "http://127.0.0.1"
 
@@ -154,6 +154,12 @@ def test_bad_requests_are_one_line_4xx(studio):
         response = studio.post("/api/jobs", json=body)
         assert response.status_code == 400 and message in response.json()["error"], (body, response.text)
     assert studio.post("/api/jobs", content=b"{not json").status_code == 400
+    # Red-team: thousands of nested brackets were a 500 (RecursionError), and a recipe's body had no limit.
+    for route in ("/api/jobs", "/api/estimate"):
+        nested = studio.post(route, content=b"[" * 20_000 + b"]" * 20_000)
+        assert nested.status_code == 400 and nested.json()["error"] == "the request is not JSON", nested.text
+        huge = studio.post(route, content=b" " * (MAX_JSON_BYTES + 1) + b"{}")
+        assert huge.status_code == 413 and "the request is over 64 KB" in huge.json()["error"], huge.text
 
 
 def test_the_stage_of_a_step_says_what_is_running():

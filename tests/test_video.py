@@ -311,7 +311,7 @@ def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, mod
     source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
     before = source.read_bytes()
     result = invoke("video", source, "--model", model, "-o", source, "--batch-size", "2")
-    assert result.exit_code == 2 and "is an input image of this job" in result.stderr
+    assert result.exit_code == 2 and "is the source video of this job" in result.stderr
     assert source.read_bytes() == before
 
 

@@ -61,7 +61,9 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         raise click.BadParameter(f"{output}: model files end in {MODEL_SUFFIX}", param_hint="'-o'")
     from stylize.training.checkpoint import checkpoint_path_for
 
-    reads = ReadFiles([style] if style else [])
+    reads = ReadFiles()
+    if style:
+        reads.add(style, "the style image")
     for path, what in ((output, "model file"), (checkpoint_path_for(output), "checkpoint")):
         reads.check(path, what)
 

@@ -66,7 +66,8 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     from stylize.tasks.video import VideoJob, VideoProgress, frame_functions, work_folder
     from stylize.zoo import guard_model
 
-    reads = ReadFiles([source])
+    reads = ReadFiles()
+    reads.add(source, "the source video")
     reads.add_all(styles, "the style image")
     if model is not None:
         guard_model(reads, model)

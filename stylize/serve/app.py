@@ -38,6 +38,8 @@ from starlette.routing import Route  # noqa: E402
 SESSION_COOKIE = "stylize_session"
 TOKEN_COOKIE = "stylize_token"
 TOKEN_HEADER = "x-stylize-token"
+# A recipe is a few settings and upload ids (under 1 KB from the page); a body this large is not one.
+MAX_JSON_BYTES = 64 * 1024
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # Static files are package data, named here: no path from a request is ever looked up on disk.
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
@@ -144,27 +146,39 @@ async def _info(request: Request) -> Response:
 async def _upload(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     limit = studio.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        return _error(413, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return _error(413, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
-        chunks.append(chunk)
+    data = await _body(request, limit, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
     name = request.query_params.get("name", "image")[:200]
     # Decoding a large photo takes a moment: off the event loop, so other pages' polls are answered. A file
     # that is no image or video is a StylizeError, which the guard answers with 400 and its one line.
-    upload = await run_in_threadpool(studio.uploads.add, _session(request), name, b"".join(chunks))
+    upload = await run_in_threadpool(studio.uploads.add, _session(request), name, data)
     return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
                          "video": upload.video, "frame": upload.frame, "frames": upload.frames}, status_code=201)
 
 
+class TooLarge(Exception):
+    """A request body over its limit: a 413 with the message."""
+
+
+async def _body(request: Request, limit: int, message: str) -> bytes:
+    """The request's body, read no further than `limit` bytes (TooLarge past it, or at once when the declared
+    length says so): a hostile client cannot make the server hold more."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(message)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(message)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 async def _json_body(request: Request) -> Any:
+    data = await _body(request, MAX_JSON_BYTES, f"the request is over {MAX_JSON_BYTES // 1024} KB")
     try:
-        return json.loads(await request.body())
-    except ValueError:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         raise StylizeError("the request is not JSON") from None
 
 
@@ -297,6 +311,8 @@ def _guarded(studio: Studio, handler: Handler) -> Handler:
             response = await handler(request)
         except NotFound as error:
             response = _error(404, str(error))
+        except TooLarge as error:
+            response = _error(413, str(error))
         except StylizeError as error:
             response = _error(400, str(error))
         except Exception as error:  # one line for the page; the server goes on
