@@ -153,6 +153,8 @@ def collect_inputs(
                 add(file, file.relative_to(path), path.resolve())
         elif path.is_file():
             add(path, Path(path.name), path.parent.resolve())
+        elif path.exists():
+            raise ConfigError(f"{spec} is not a regular file (a pipe, device or socket)")
         else:
             raise ConfigError(f"{spec}: no such file, folder or pattern")
     return images, not_images

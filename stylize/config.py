@@ -22,6 +22,10 @@ MAX_PIXELS = 150_000_000
 # The longest side any resize may ask for: a 4:1 panorama at the pixel limit. Outputs are also checked
 # against MAX_PIXELS itself once their other side is known.
 MAX_SIDE = math.isqrt(4 * MAX_PIXELS)
+# The largest training crop: the published recipes crop 128 to 512 px (Johnson et al. 2016: 256; ESRGAN: 128
+# to 256; Huang & Belongie 2017: 256). At 2048 px each of VGG19's first-block activations (64 channels, fp32)
+# is 1.1 GB a crop; crops of 100000 px asked for 120 GB and the kernel killed the data loader.
+MAX_CROP_SIDE = 2048
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style", "arbitrary")
@@ -361,7 +365,7 @@ class ArbitraryConfig(Settings):
 class TrainConfig(Settings):
     """What every training run shares: the loop, its data and its schedule. One subclass per task."""
 
-    image_size: int = setting(256, "Side of the square training crops in px.", min=32)
+    image_size: int = setting(256, "Side of the square training crops in px.", min=32, max=MAX_CROP_SIDE)
     batch_size: int = setting(4, "Crops per step on each process.", min=1)
     steps: int | None = setting(20000, "Optimizer steps (batches); ignored when --epochs is given.", min=1)
     epochs: int | None = setting(None, "Passes over the data; overrides --steps.", min=1)
@@ -445,7 +449,8 @@ class UpscaleTrainConfig(TrainConfig):
     MATLAB-bicubic downscaled version, L1 loss (EDSR), plus a VGG feature loss for perceptual models."""
 
     scale: int = setting(4, "Enlargement factor the network learns: 2, 3 or 4.", min=2, max=4)
-    image_size: int = setting(192, "Side of the high-resolution training crops in px (a multiple of --scale).", min=32)
+    image_size: int = setting(192, "Side of the high-resolution training crops in px (a multiple of --scale).", min=32,
+                              max=MAX_CROP_SIDE)
     batch_size: int = setting(16, "Crops per step on each process.", min=1)
     lr: float = setting(5e-4, "Adam learning rate.", label="learning rate", min=0)
     lr_decay: str = _lr_decay("cosine")
@@ -510,7 +515,7 @@ class ColorizeTrainConfig(TrainConfig):
     gray photo, aged as an old print, predicting a distribution over a*b* colours (nets/colornet.py)."""
 
     image_size: int = setting(224, "Side of the square training crops in px (cut at the scale colorize works at).",
-                              min=64)
+                              min=64, max=MAX_CROP_SIDE)
     batch_size: int = setting(8, "Crops per step on each process.", min=1)
     # 1200 steps of 8: twice the shipped model's 4800 crops; on a few hundred photos longer runs learn the photos
     # (issue 31: 32000 crops of 248 photos scored worse on held-out photos than the gray input).

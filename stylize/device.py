@@ -184,12 +184,15 @@ def is_out_of_memory(error: BaseException) -> bool:
     """Whether an exception means the host or the device ran out of memory.
 
     torch reports exhaustion as torch.OutOfMemoryError on CUDA, and on the CPU as a RuntimeError from its
-    allocator ("DefaultCPUAllocator: can't allocate memory"); Python raises MemoryError.
+    allocator ("DefaultCPUAllocator: can't allocate memory"); Python raises MemoryError. A data loading worker
+    that the kernel's OOM killer ends (SIGKILL) reaches the training process as a RuntimeError "DataLoader
+    worker ... exited unexpectedly", caused by one saying it "is killed by signal: Killed".
     """
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
         return True
-    text = str(error)
-    return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+    text = f"{error} {error.__cause__ or ''}"
+    return isinstance(error, RuntimeError) and any(
+        sign in text for sign in ("out of memory", "can't allocate memory", "is killed by signal: Killed"))
 
 
 def available_memory(device: torch.device) -> int:

@@ -78,6 +78,11 @@ def test_out_of_memory_is_recognized_on_host_and_device():
                                          "memory"))
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"))
     assert not is_out_of_memory(RuntimeError("shape mismatch"))
+    # a data loading worker ended by the kernel's OOM killer, as the training process hears of it
+    killed = RuntimeError("DataLoader worker (pid(s) 2176) exited unexpectedly")
+    killed.__cause__ = RuntimeError("DataLoader worker (pid 2176) is killed by signal: Killed. ")
+    assert is_out_of_memory(killed)
+    assert not is_out_of_memory(RuntimeError("DataLoader worker (pid(s) 2176) exited unexpectedly"))
     assert devices.autocast_dtype(torch.device("cpu")) is None  # never half precision on the CPU
 
 

@@ -216,6 +216,23 @@ def test_out_of_memory_on_the_cpu_is_one_line(invoke, tmp_path, model, monkeypat
     assert invoke.error_line(result, 1) == "Error: out of memory"
 
 
+def test_out_of_memory_while_training_is_one_line_that_says_what_to_lower(invoke, tmp_path, photos, monkeypatch):
+    """Red-team: --image-size 100000 had the kernel kill the data loader, and training printed a traceback."""
+    from stylize.tasks.upscale import UpscaleObjective
+
+    def exhausted(self, *args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:118] DefaultCPUAllocator: can't allocate memory")
+
+    monkeypatch.setattr(UpscaleObjective, "loss", exhausted)
+    result = invoke("train", "--task", "upscale", "--data", photos, "-o", tmp_path / "m.safetensors", "--steps", "2",
+                    "--batch-size", "1", "--image-size", "32", "--workers", "0", "-q")
+    assert invoke.error_line(result, 1) == ("Error: out of memory while training, at step 0: lower --batch-size or "
+                                            "--image-size (now 1 and 32)")
+    too_large = invoke("train", "--task", "upscale", "--data", photos, "-o", tmp_path / "m.safetensors",
+                       "--image-size", "100000")
+    assert "'--image-size': 100000 is not in the range 32<=x<=2048" in invoke.error_line(too_large, 2)
+
+
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
@@ -322,6 +339,10 @@ def test_a_fifo_is_never_opened(tmp_path, photos, model):
     assert (photos / "a_styled.png").is_file()
     with pytest.raises(ImageError, match="not a regular file"):
         load_image(photos / "x.jpg")
+    named = subprocess.run([sys.executable, "-m", "stylize", "batch", str(photos / "x.jpg"), "-o", str(photos / "o"),
+                            "--model", str(model), "-q"], capture_output=True, text=True, timeout=120)
+    assert named.returncode == 2 and named.stderr.strip().endswith("x.jpg is not a regular file (a pipe, device or "
+                                                                   "socket)"), named.stderr
 
 
 def test_find_images_in_an_empty_tree_of_loops_ends(tmp_path):

@@ -28,11 +28,12 @@ from stylize.device import (
     accelerated,
     autocast,
     autocast_dtype,
+    is_out_of_memory,
     memory_format,
     resolve_device,
     seed_everything,
 )
-from stylize.errors import ConfigError, DataError, ModelFileError, TrainingError
+from stylize.errors import ConfigError, DataError, ModelFileError, ResourceError, TrainingError
 from stylize.files import check_writable, check_writable_folder, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
@@ -217,6 +218,24 @@ class _Run:
             on_start(TrainStart(len(split.train), split.unreadable, len(split.previews), parts.total, parts.at.step,
                                 env.world, config.batch_size * env.world, str(self.device), enlarged))
         log = _Log(self.objective.loss_names, parts.at.step, self.device)
+        try:
+            interrupted = self._steps(parts, split, inputs, log, on_log, on_preview, should_stop)
+        except (MemoryError, RuntimeError) as error:
+            if not is_out_of_memory(error):
+                raise
+            # One line that says what to change; the checkpoints written so far resume with --resume.
+            raise ResourceError(f"out of memory while training, at step {parts.at.step}: lower --batch-size or "
+                                f"--image-size (now {config.batch_size} and {config.image_size})") from None
+        model_path = None if interrupted or not env.main else self._save_model(parts, split, log.last)
+        self.group.barrier()
+        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted)
+
+    def _steps(self, parts: _Parts, split: _Split, inputs: dict[str, str], log: _Log,
+               on_log: Callable[[TrainLog], None] | None, on_preview: Callable[[Path], None] | None,
+               should_stop: Callable[[], bool] | None) -> bool:
+        """The optimizer steps from where the run stands, with their logs, previews and checkpoints; whether a
+        stop was asked for (the model is then not written)."""
+        config, env = self.config, self.env
         interrupted = False
         for batch in batches(self._loader(parts)) if parts.at.step < parts.total else ():
             self._step(parts, batch, log)
@@ -235,9 +254,7 @@ class _Run:
                 self._save_checkpoint(parts, inputs)
             if done or interrupted:
                 break
-        model_path = None if interrupted or not env.main else self._save_model(parts, split, log.last)
-        self.group.barrier()
-        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted)
+        return interrupted
 
     # The parts of a run ------------------------------------------------------------------------------------
 
