@@ -178,7 +178,7 @@ def test_train_epochs_and_resume(invoke, photos, tmp_path):
     pytest.param(["--style", "STYLE", "-o", "PT", "--data", "DATA"], 2, "model files end in .safetensors",
                  id="bad output"),
     pytest.param(["--image-size", "8", "--style", "STYLE", "--data", "DATA"], 2,
-                 "'--image-size': 8 is not in the range x>=32", id="bad size"),
+                 "'--image-size': 8 is not in the range 32<=x<=2048", id="bad size"),
 ])
 def test_train_errors(invoke, photos, tmp_path, args, code, message):
     data, style = photos
