@@ -18,6 +18,7 @@ from starlette.testclient import TestClient  # noqa: E402
 
 from stylize.images import pil_to_tensor  # noqa: E402
 from stylize.serve.app import MAX_JSON_BYTES, SESSION_COOKIE, TOKEN_HEADER, StudioSettings, create_app  # noqa: E402
+from stylize.serve.uploads import safe_stem  # noqa: E402
 
 BASE = "http://127.0.0.1"
 
@@ -97,6 +98,28 @@ def test_any_painting_is_refined_as_the_page_asks_and_the_command_says_so(studio
     assert "--refine" not in plain["command"]  # the default, 5
     bad = studio.post("/api/jobs", json={**job, "settings": {"refine": 101}})
     assert bad.status_code == 400 and "refine" in bad.json()["error"]
+
+
+@pytest.mark.parametrize(("name", "stem"), [
+    ("家族.jpg", "家族"),  # letters of any script stay: a result named photo_starry_001 says nothing
+    ("Zo\u0308e.png", "Zo\u0308e".replace("o\u0308", "\u00f6")),  # macOS's decomposed accent, composed
+    ("a/b/../../c.png", "c"), ("\\..\\win.png", "win"), ("a\nb.png", "a_b"),
+    ("x\u202egnp.exe.png", "x_gnp.exe"),  # a bidi override, which makes a name read backwards, goes
+    ("name with spaces.png", "name_with_spaces"), ("<script>.png", "script"), ("..", "image"), (" .png", "image"),
+])
+def test_result_names_keep_letters_of_any_script_and_nothing_that_is_a_path(name, stem):
+    assert safe_stem(name) == stem
+
+
+def test_a_result_named_in_any_script_is_listed_and_downloaded(studio):
+    photo = _upload(studio, _png(), "家族 写真.png")
+    job = studio.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+    name = _wait(studio, job["id"])["result"]
+    assert name == "家族_写真_starry_001.png"
+    assert [entry["name"] for entry in studio.get("/api/results").json()] == [name]
+    download = studio.get(f"/results/{name}", params={"download": 1})
+    assert download.status_code == 200 and download.content.startswith(b"\x89PNG")
+    assert "attachment" in download.headers["content-disposition"]
 
 
 def test_names_never_overwrite_and_a_restart_lists_earlier_results(tmp_path):

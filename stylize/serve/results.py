@@ -15,7 +15,8 @@ from typing import Any
 from stylize.files import check_writable_folder, is_regular_file, remove_stale_parts, write_bytes_atomic
 
 SIDECAR_SUFFIX = ".json"
-_RESULT_NAME = re.compile(r"[A-Za-z0-9._-]{1,120}\.(png|mp4)")
+# What uploads.safe_stem leaves of a name (letters and digits of any script, '.', '_', '-'), then the suffix.
+_RESULT_NAME = re.compile(r"[\w.-]{1,120}\.(png|mp4)")
 
 
 @dataclass(frozen=True)

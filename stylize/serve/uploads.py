@@ -7,6 +7,7 @@ import secrets
 import shutil
 import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +17,17 @@ from stylize.errors import ImageError
 from stylize.files import write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, header_size, load_image
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+# Letters and digits of any script stay (a photo named 家族.jpg gives 家族_starry_001.png, not photo_...);
+# everything else goes: separators, spaces, control characters and bidi overrides (U+202E makes a name read
+# backwards in the page and in a file manager).
+_UNSAFE = re.compile(r"[^\w.-]+")
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"})
 
 
 def safe_stem(name: str, fallback: str = "image", limit: int = 40) -> str:
-    """A file name's stem reduced to letters, digits, '.', '_' and '-' (a client's name is never a path)."""
-    stem = _UNSAFE.sub("_", Path(name.replace("\\", "/")).stem).strip("._")
+    """A file name's stem reduced to letters, digits, '.', '_' and '-' (a client's name is never a path), in
+    Unicode's composed form (NFC: an accent is part of its letter, as macOS's decomposed names are not)."""
+    stem = _UNSAFE.sub("_", Path(unicodedata.normalize("NFC", name).replace("\\", "/")).stem).strip("._")
     return stem[:limit] or fallback
 
 
