@@ -116,8 +116,25 @@ def resolve_model(name_or_path: str | Path) -> Path:
         path = _folder(candidate) / f"{name}{MODEL_SUFFIX}"
         if name and not name.startswith(".") and path.is_file():
             return path
+    not_a_model = _not_a_model_file(Path(text).expanduser())
+    if not_a_model:
+        raise ModelFileError(not_a_model)
     names = sorted({e.name for e in available_models() if e.info is not None})
-    raise ModelFileError(f"unknown model {text!r}; known models: {', '.join(names) or 'none installed'}")
+    folder = f" (here {text} is a folder)" if Path(text).expanduser().is_dir() else ""
+    raise ModelFileError(f"unknown model {text!r}{folder}; known models: {', '.join(names) or 'none installed'}")
+
+
+def _not_a_model_file(path: Path) -> str | None:
+    """What a --model value that names no model is, when it names a file here: the training checkpoint beside
+    a model (`stylize train -o m.safetensors` keeps m.ckpt), an ONNX export, another file."""
+    if not path.is_file():
+        return None
+    if path.suffix == ".ckpt":
+        return (f"{path} is a training checkpoint, not a model: `stylize train ... --resume` continues it, and "
+                f"training writes the model {path.with_suffix(MODEL_SUFFIX)} when it finishes")
+    if path.suffix == ".onnx":
+        return f"{path} is an ONNX export, for other runtimes: stylize runs the {MODEL_SUFFIX} file it came from"
+    return f"{path} is not a model file (model files end in {MODEL_SUFFIX})"
 
 
 def guard_model(reads: ReadFiles, model: str | Path) -> Path:

@@ -65,6 +65,25 @@ def test_a_file_in_the_current_folder_never_shadows_a_name(tmp_path, monkeypatch
     assert resolve_model("./local.safetensors").is_file()
 
 
+def test_a_checkpoint_an_export_or_a_folder_given_as_a_model_is_named_for_what_it_is(tmp_path, monkeypatch):
+    """Red-team: `--model m.ckpt` beside a training run said "unknown model 'm.ckpt'", as if it were not there."""
+    monkeypatch.setenv("STYLIZE_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "m.ckpt").write_bytes(b"a checkpoint")
+    (tmp_path / "m.onnx").write_bytes(b"an export")
+    (tmp_path / "notes.txt").write_text("a note")
+    (tmp_path / "monet").mkdir()
+    with pytest.raises(StylizeError, match=r"^m.ckpt is a training checkpoint, not a model: .*--resume.*writes "
+                                           r"the model m.safetensors when it finishes$"):
+        resolve_model("m.ckpt")
+    with pytest.raises(StylizeError, match=r"^m.onnx is an ONNX export, for other runtimes"):
+        resolve_model("m.onnx")
+    with pytest.raises(StylizeError, match=r"^notes.txt is not a model file \(model files end in .safetensors\)$"):
+        resolve_model("notes.txt")
+    with pytest.raises(StylizeError, match=r"^unknown model 'monet' \(here monet is a folder\); known models: "):
+        resolve_model("monet")
+
+
 def test_unreadable_cached_files_are_listed_with_the_reason(tmp_path, monkeypatch):
     monkeypatch.setenv("STYLIZE_HOME", str(tmp_path))
     (tmp_path / "models").mkdir()
