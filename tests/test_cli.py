@@ -188,6 +188,17 @@ def test_version_and_help(invoke):
         assert option in help_text
 
 
+def test_the_readme_names_every_option_of_every_command():
+    """Each command's README section lists its options (the brief); train's and export's had left some to --help."""
+    import click
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    missing = [f"{name} {option.opts[0]}" for name, command in cli.commands.items() for option in command.params
+               if isinstance(option, click.Option) and "--help" not in option.opts
+               and not any(flag in readme for flag in option.opts + option.secondary_opts if flag.startswith("--"))]
+    assert missing == []
+
+
 def test_python_dash_m_and_fast_help():
     # --help must not import torch: start-up is a feature users feel on every command.
     code = "import sys, runpy; sys.argv=['stylize','--help']\ntry: runpy.run_module('stylize', run_name='__main__')\n" \
