@@ -64,6 +64,26 @@ def test_interrupt_and_resume_gives_the_same_weights(dataset, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_a_second_run_to_the_same_output_stops_at_once_and_leaves_the_first_alone(dataset, tmp_path):
+    """Red-team: two `stylize train -o same.safetensors` overwrote each other's checkpoints, so that a resumed run
+    went on from the other's state."""
+    from stylize.errors import BusyError
+    from stylize.files import OutputLock
+
+    data, style = dataset
+    output = tmp_path / "m.safetensors"
+    first = OutputLock(output)  # the first run's lock, as another process holds it (flock is per open file)
+    assert first.acquire()
+    try:
+        with pytest.raises(BusyError, match=f"another stylize process is writing {output}"):
+            train(TINY.replace(steps=2), style, data, output, device="cpu")
+        assert sorted(tmp_path.iterdir()) == [tmp_path / ".m.safetensors.stylize-lock"]  # nothing of its own
+    finally:
+        first.release()
+    assert train(TINY.replace(steps=2), style, data, output, device="cpu").model_path == output
+    assert not list(tmp_path.glob(".*stylize-lock"))
+
+
 def test_one_loader_serves_every_epoch(dataset, tmp_path, monkeypatch):
     # 6 training photos in batches of 2: 12 steps are 4 epochs, and the loader (its workers) starts once.
     made = []

@@ -10,6 +10,7 @@ so that `--resume` with another style or other photos is refused rather than mix
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import time
@@ -34,7 +35,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, DataError, ModelFileError, ResourceError, TrainingError
-from stylize.files import check_writable, check_writable_folder, remove_stale_parts
+from stylize.files import check_writable, check_writable_folder, exclusive, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
 from stylize.tasks.protocol import Objective
@@ -131,16 +132,20 @@ def fit(
     output = Path(output)
     check_outputs(output)
     env = DistributedEnv.from_environment()
-    device = resolve_device(device, env)
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-    group = _ProcessGroup(env, device)
-    try:
-        with accelerated(device):
-            return _Run(objective, Path(data), output, device, group, record or {}).fit(
-                resume, on_start, on_log, on_preview, should_stop)
-    finally:
-        group.close()
+    # One run writes an output (its checkpoint, previews and model) at a time: a second run to the same file
+    # stops at once (BusyError), where it overwrote the first's checkpoints, so that a resumed run went on from
+    # the other's. The main process holds the lock; under torchrun its failure ends the other processes.
+    with exclusive(output) if env.main else contextlib.nullcontext():
+        device = resolve_device(device, env)
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        group = _ProcessGroup(env, device)
+        try:
+            with accelerated(device):
+                return _Run(objective, Path(data), output, device, group, record or {}).fit(
+                    resume, on_start, on_log, on_preview, should_stop)
+        finally:
+            group.close()
 
 
 @dataclass(frozen=True)
