@@ -6,7 +6,8 @@ from __future__ import annotations
 
 # Memory of one optimization step, per output pixel and fixed, in bytes (fp32, CPU, default layers): VGG19's
 # activations kept for the backward pass up to relu5_1, max-pool indices, gradients, the Laplacian levels, the
-# L-BFGS pairs (one per step, each two vectors over the levels, 4/3 of the pixels) and the image; fixed: the
+# L-BFGS pairs (one per step, each two vectors over the levels, 4/3 of the pixels) and the image (with the
+# scale's best image so far and the last one evaluated, kept for a restart: 32 bytes a pixel); fixed: the
 # weights, the style targets, PyTorch itself. Fitted by benchmarks/gatys_memory.py on a 2-core CPU with whole
 # default runs, the pyramid's coarser scales included: they raise the peak by about a fifth over a single-scale
 # run (3.42 against 2.90 GiB at 1024 px; probably their freed memory, which the C allocator keeps). 3.42 GiB at
