@@ -65,8 +65,9 @@ RANGE_WEIGHT = 1000.0
 # recovered), but 3 of the 54 grew by 1e12 and more until the loss overflowed and the run failed ("diverged"),
 # and 2 more wasted steps after rises of 346 and 840 times. Past this factor the scale restarts from its best
 # image so far with no curvature (a fresh L-BFGS, as a scale without carried pairs starts), at most MAX_RESTARTS
-# times a scale. On the same pairs at 512 px: 1 failure fixed, 8 runs restarted (4 lower losses, 3 at most 3 %
-# higher); with --init noise at 256 px: 6 failures fixed, all 12 restarted runs lower (README, `stylize run`).
+# times a scale. On the same pairs at 512 px: 1 failure fixed, 8 runs restarted (4 lower losses, 3 a little
+# higher: content +0.013, style +0.017 at most); with --init noise at 256 px: 6 failures fixed, all 12 restarted
+# runs lower (README, `stylize run`).
 RESTART_RISE = 10.0
 MAX_RESTARTS = 3
 
