@@ -391,6 +391,25 @@ def test_tiny_photos_train_but_are_not_held_back_for_previews(invoke, tmp_path):
         assert sheet.size == (3 * 32, 3 * 32)  # three photos' 32 px centre crops, three rows each
 
 
+def test_held_back_photos_smaller_than_the_crops_share_the_preview_sheet(invoke, tmp_path):
+    """Red-team: `train --task upscale --data /proc` held back a 24 px photo among 192 px crops; the preview sheet
+    could not stack their columns (a traceback at the first preview, before that step's checkpoint)."""
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(4):
+        gradient_image(72, 64, seed=i).save(data / f"{i}.png")
+    gradient_image(20, 18, seed=9).save(data / "small.png")
+    result = invoke("train", "--task", "upscale", "--scale", "2", "--data", data, "-o", tmp_path / "x2.safetensors",
+                    "--width", "8", "--blocks", "1", "--steps", "2", "--image-size", "32", "--batch-size", "2",
+                    "--workers", "0", "--preview-images", "2", "--preview-every", "1", "--seed", "4", "-q")
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "x2_previews" / "step0000002.png") as sheet:
+        # seed 4 holds back small.png and 3.png: the 18 px crop's column (3 x 18 px high) is enlarged to the
+        # other's 3 x 32 px, its pixels as they are
+        assert sheet.size == (32 + 32, 3 * 32)
+    assert (tmp_path / "x2.ckpt").is_file()
+
+
 @pytest.mark.skipif(importlib.util.find_spec("onnxruntime") is None, reason="onnxruntime not installed")
 def test_export_onnx_upscaler_round_trip_and_colorizer_refused(invoke, model_file, tmp_path):
     out = tmp_path / "x3.onnx"

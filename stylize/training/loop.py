@@ -251,12 +251,12 @@ class _Run:
             interrupted = not done and should_stop is not None and should_stop()
             if at_log or at_checkpoint or interrupted:
                 self._report(parts, log, on_log if at_log else None)
+            if at_checkpoint or interrupted:  # before the preview: whatever befalls a preview, the steps are kept
+                self._save_checkpoint(parts, inputs)
             if env.main and split.preview_images and (parts.at.step % config.preview_every == 0 or done):
                 path = self._save_preview(parts.net, split.preview_images, parts.at.step)
                 if on_preview:
                     on_preview(path)
-            if at_checkpoint or interrupted:
-                self._save_checkpoint(parts, inputs)
             if done or interrupted:
                 break
         return interrupted

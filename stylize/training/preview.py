@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 
 # The widest (or tallest) a held-back photo is shown: a panorama, or a banner in a scraped folder, is
 # centre-cropped to this, so its column stays a picture (a 2000x20 banner at 64 px high would be 6,400 px wide;
@@ -27,6 +28,12 @@ def preview_crop(photo: torch.Tensor) -> torch.Tensor:
 def preview_sheet(columns: Sequence[Sequence[torch.Tensor]]) -> torch.Tensor:
     """One column per photo, its images (1, 3, h, w) stacked top to bottom; columns side by side.
 
-    The images of a column share a width, and the columns' total heights must be equal.
+    The images of a column share a width. A column shorter than the tallest (a held-back photo smaller than the
+    crops, which an upscaler's preview shows at its own size) is enlarged to that height, its pixels shown as
+    they are (nearest): a 24 px photo among 192 px crops stopped a training run at its first preview.
     """
-    return torch.cat([torch.cat(list(column), dim=2) for column in columns], dim=3)
+    stacked = [torch.cat(list(column), dim=2) for column in columns]
+    height = max(column.shape[-2] for column in stacked)
+    return torch.cat([column if column.shape[-2] == height else F.interpolate(
+        column, size=(height, max(1, round(column.shape[-1] * height / column.shape[-2]))), mode="nearest")
+        for column in stacked], dim=3)
