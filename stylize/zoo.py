@@ -116,11 +116,12 @@ def resolve_model(name_or_path: str | Path) -> Path:
         path = _folder(candidate) / f"{name}{MODEL_SUFFIX}"
         if name and not name.startswith(".") and path.is_file():
             return path
-    not_a_model = _not_a_model_file(Path(text).expanduser())
+    here = Path(text).expanduser()
+    not_a_model = _not_a_model_file(here)
     if not_a_model:
         raise ModelFileError(not_a_model)
     names = sorted({e.name for e in available_models() if e.info is not None})
-    folder = f" (here {text} is a folder)" if Path(text).expanduser().is_dir() else ""
+    folder = f" (here {text} is a folder)" if here.is_dir() else ""
     raise ModelFileError(f"unknown model {text!r}{folder}; known models: {', '.join(names) or 'none installed'}")
 
 

@@ -373,8 +373,11 @@ class GatysTransfer:
                                         strict=True):
                     optimizer.state[level] = state
         losses: dict[str, torch.Tensor] = {}
+        # L-BFGS alone restarts (RESTART_RISE): it keeps the levels the closure last evaluated, before the step
+        # moved them, and the best of them; Adam's steps are bounded by its learning rate.
+        restartable = isinstance(optimizer, LBFGS)
         best = _Best()
-        evaluated: list[torch.Tensor] = []  # the levels the closure last evaluated, before the step moved them
+        evaluated: list[torch.Tensor] = []
 
         def closure() -> torch.Tensor:
             for level in levels:
@@ -394,7 +397,8 @@ class GatysTransfer:
             losses.clear()
             losses.update(terms, total=total)
             total.backward()
-            evaluated[:] = [level.detach().clone() for level in levels]
+            if restartable:
+                evaluated[:] = [level.detach().clone() for level in levels]
             return total
 
         history: list[float] = []
@@ -402,7 +406,7 @@ class GatysTransfer:
         for step in range(1, progress.scale.steps + 1):
             optimizer.step(closure)
             values = {k: v.item() for k, v in losses.items()}
-            if isinstance(optimizer, LBFGS) and best.far_above(values["total"]) and restarts < MAX_RESTARTS:
+            if restartable and best.far_above(values["total"]) and restarts < MAX_RESTARTS:
                 # Back to the best image of this scale (the closure evaluated it before that step moved it),
                 # with a fresh optimizer: its curvature was what sent it uphill.
                 restarts += 1
@@ -414,7 +418,7 @@ class GatysTransfer:
                     f"the optimization diverged (loss is {values['total']}) at step {progress.done + 1}: "
                     "lower --lr or the loss weights"
                 )
-            else:
+            elif restartable:
                 best.offer(values, evaluated)
             history.append(values["total"])
             stop = converged(history, cfg.tolerance)
