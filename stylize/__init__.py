@@ -45,6 +45,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         WeightsError,
     )
     from stylize.images import LoadedImage, load_image, save_image  # noqa: F401
+    from stylize.masks import MaskSet  # noqa: F401
     from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model  # noqa: F401
     from stylize.tasks.arbitrary import ArbitraryObjective, ArbitraryStylizer, StyledTask  # noqa: F401
     from stylize.tasks.colorize import ColorizeObjective, Colorizer  # noqa: F401
@@ -52,7 +53,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
     from stylize.tasks.refine import RefinedTask  # noqa: F401
     from stylize.tasks.upscale import UpscaleObjective, Upscaler  # noqa: F401
-    from stylize.tasks.video import VideoJob, VideoResult, frame_functions, warping_error  # noqa: F401
+    from stylize.tasks.video import ClipMasks, VideoJob, VideoResult, frame_functions, warping_error  # noqa: F401
     from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
     from stylize.vgg import VGGFeatures  # noqa: F401
     from stylize.zoo import ModelEntry, available_models, resolve_model  # noqa: F401
@@ -73,6 +74,8 @@ _EXPORTS = {
     "Colorizer": "stylize.tasks.colorize",
     "ColorizeObjective": "stylize.tasks.colorize",
     "VideoJob": "stylize.tasks.video",
+    "ClipMasks": "stylize.tasks.video",
+    "MaskSet": "stylize.masks",
     "VideoResult": "stylize.tasks.video",
     "frame_functions": "stylize.tasks.video",
     "warping_error": "stylize.tasks.video",

@@ -71,9 +71,11 @@ class MaskSet:
                 raise ConfigError(f"mask {source}: no such file or folder")
 
     def check_count(self, styles: int, what: str) -> None:
-        if len(self.sources) != styles:
-            raise ConfigError(f"{len(self.sources)} mask(s) for {styles} {what}: give one --mask per {what[:-1]}, "
-                              "in the same order")
+        """One mask per style: `what` names them in the plural ("models", "style images")."""
+        masks, one = len(self.sources), what[:-1]
+        if masks != styles:
+            raise ConfigError(f"{masks} mask{'s' * (masks != 1)} for {styles} {one if styles == 1 else what}: give "
+                              f"one --mask per {one}, in the same order")
 
     def register(self, reads: ReadFiles) -> None:
         """Tell the write guard about every mask file, so no output can replace one."""

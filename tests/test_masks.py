@@ -122,7 +122,7 @@ def test_batch_takes_masks_from_a_folder_mirroring_the_inputs(invoke, model, tmp
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
-    pytest.param(["--style", "STYLE", "--mask", "WHITE", "--mask", "WHITE"], 2, "2 mask(s) for 1 style images",
+    pytest.param(["--style", "STYLE", "--mask", "WHITE", "--mask", "WHITE"], 2, "2 masks for 1 style image: give one",
                  id="count"),
     pytest.param(["--model", "MODEL", "--mask", "TEXT"], 1, "not an image", id="unreadable"),
     pytest.param(["--mask", "BLACK", "--model", "MODEL"], 1, "is all black: nothing would be stylized", id="all black"),

@@ -9,6 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -434,6 +435,31 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert probe(tmp_path / "back.mp4").frames == 4
     broken = studio.post("/api/uploads?name=broken.mp4", content=b"not a video at all")
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
+
+
+def test_a_masked_video_job_paints_only_the_masked_region_of_its_frames(studio, tmp_path):
+    """A mask painted on the page goes with a clip too: its command is `stylize video ... --mask`, which runs."""
+    av = pytest.importorskip("av")
+    from clips import make_clip
+
+    data = make_clip(tmp_path / "clip.mp4", frames=3, width=64, height=48, audio=False).read_bytes()
+    video = studio.post("/api/uploads?name=holiday.mp4", content=data).json()
+    left = Image.new("L", (64, 48), 0)
+    left.paste(255, (0, 0, 32, 48))
+    mask = io.BytesIO()
+    left.save(mask, format="PNG")
+    mask_upload = _upload(studio, mask.getvalue(), "left.png")
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry",
+                                         "mask": mask_upload["id"]}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done", status
+    assert "--mask left.png" in status["command"] and status["command"].startswith("stylize video")
+    (tmp_path / "back.mp4").write_bytes(studio.get(f"/results/{status['result']}").content)
+    with av.open(str(tmp_path / "clip.mp4")) as before, av.open(str(tmp_path / "back.mp4")) as after:
+        pairs = zip(before.decode(video=0), after.decode(video=0), strict=True)
+        change = np.mean([np.abs(a.to_ndarray(format="rgb24").astype(float) - b.to_ndarray(format="rgb24"))
+                          .mean(axis=(0, 2)) for a, b in pairs], axis=0)
+    assert change[:28].mean() > 10 and change[36:].mean() < 3  # stylized on the left; the clip on the right
 
 
 def test_without_the_extra_the_command_names_the_install(tmp_path):

@@ -193,6 +193,14 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
                  id="renamed still image"),
     # FFmpeg reads WebP as a still only.
     pytest.param(["WEBP", "-o", "OUT", "--model", "MODEL"], 1, "loop.webp is a still image", id="animated WebP"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--mask", "MASK", "--mask", "MASK", "-o", "OUT"], 2,
+                 "2 masks for 1 model: give one --mask per model", id="a mask too many"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--feather", "4", "-o", "OUT"], 2, "--feather needs --mask",
+                 id="feather without a mask"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--mask", "FOLDER", "-o", "OUT"], 2,
+                 "is a folder: a clip takes one mask image per style or model", id="a folder of masks"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--mask", "BLACK", "-o", "OUT"], 1,
+                 "black.png is all black: nothing would be stylized", id="an all-black mask"),
 ])
 def test_bad_input(invoke, tmp_path, model, args, code, message):
     source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
@@ -212,7 +220,10 @@ def test_bad_input(invoke, tmp_path, model, args, code, message):
     blocker.write_text("x")
     places = {"TEXT": text, "EMPTY": tmp_path / "empty.mp4", "SOUND": sound, "SOURCE": source, "MODEL": model,
               "OUT": tmp_path / "o.mp4", "AVI": tmp_path / "o.avi", "BLOCKED": blocker / "o.mp4",
-              "PNG": tmp_path / "photo.PNG", "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp"}
+              "PNG": tmp_path / "photo.PNG", "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp",
+              "MASK": tmp_path / "mask.png", "FOLDER": tmp_path, "BLACK": tmp_path / "black.png"}
+    Image.new("L", (16, 16), 255).save(tmp_path / "mask.png")
+    Image.new("L", (16, 16), 0).save(tmp_path / "black.png")
     args = [places.get(arg, arg) for arg in args]
     frames = [Image.new("RGB", (16, 16), (60 * shade, 0, 0)) for shade in range(4)]
     frames[0].save(tmp_path / "loop.webp", save_all=True, append_images=frames[1:], duration=100)
@@ -220,7 +231,7 @@ def test_bad_input(invoke, tmp_path, model, args, code, message):
     Image.new("RGB", (16, 16)).save(tmp_path / "photo.mp4", format="JPEG")  # a photo under a video's name
     result = invoke("video", *args)
     invoke.error_line(result, code, message)
-    assert not (tmp_path / "o.mp4").exists()
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / ".o.mp4.stylize").exists()  # nothing begun
 
 
 def test_an_animated_gif_is_a_video(invoke, tmp_path, model):
@@ -305,6 +316,45 @@ def test_optimization_from_the_warped_previous_result_lowers_the_warping_error(i
     # Each frame optimized alone drifts its own way (about 5 times the error here); at a handful of steps it
     # barely leaves the photo, so the steps must be near the defaults for the comparison to mean anything.
     assert steady < 0.5 * alone
+
+
+def _left_half(tmp_path, width: int = 64, height: int = 48):
+    mask = Image.new("L", (width, height), 0)
+    mask.paste(255, (0, 0, width // 2, height))
+    mask.save(tmp_path / "left.png")
+    return tmp_path / "left.png"
+
+
+def _change(before: list[np.ndarray], after: list[np.ndarray], columns: slice) -> float:
+    return float(np.mean([np.abs(a[:, columns].astype(float) - b[:, columns]).mean()
+                          for a, b in zip(before, after, strict=True)]))
+
+
+def test_a_mask_stylizes_its_region_of_every_frame_and_keeps_the_rest_of_the_clip(invoke, tmp_path, model):
+    """`stylize video --mask`: the same mask for every frame, as `run --mask`; outside it the frames are the
+    source's, up to the encoder's rounding (to the bit before it: test_video_frames.py)."""
+    source = make_clip(tmp_path / "clip.mp4", frames=8, pan=1.0, audio=False)
+    result = invoke("video", source, "--model", model, "--mask", _left_half(tmp_path), "-o", tmp_path / "out.mp4",
+                    "--crf", "0", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+    assert len(outputs) == 8
+    assert _change(inputs, outputs, slice(0, 28)) > 20  # stylized
+    assert _change(inputs, outputs, slice(36, 64)) < 1.5  # the source, through 4:2:0 once more
+
+
+def test_the_optimization_paints_each_frames_masked_region_and_keeps_the_rest(invoke, tmp_path):
+    from conftest import stripes_image
+
+    source = make_clip(tmp_path / "clip.mp4", frames=3, pan=1.0, audio=False)
+    style = tmp_path / "style.png"
+    stripes_image(32, 32).save(style)
+    result = invoke("video", source, "--style", style, "--mask", _left_half(tmp_path), "--size", "64", "--steps", "4",
+                    "--frame-steps", "3", "--start-size", "64", "--crf", "0", "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+    assert _change(inputs, outputs, slice(0, 28)) > 3 * _change(inputs, outputs, slice(36, 64))
+    assert _change(inputs, outputs, slice(36, 64)) < 1.5
 
 
 def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, model):

@@ -2,13 +2,23 @@
 rounded there, and back as 8 bits. None of this needs PyAV or OpenCV, so it runs on a card's machine too."""
 
 import numpy as np
+import pytest
 import torch
 
+from stylize.errors import ConfigError
 from stylize.nets.decoders import VGGDecoders
 from stylize.nets.johnson import JohnsonNet
 from stylize.tasks.arbitrary import ArbitraryStylizer
 from stylize.tasks.fast import FastStylizer
-from stylize.tasks.video import Motion, TemporalBlend, frames_to_tensor, rounded_frame, tensor_frames, unit_frames
+from stylize.tasks.video import (
+    ClipMasks,
+    Motion,
+    TemporalBlend,
+    frames_to_tensor,
+    rounded_frame,
+    tensor_frames,
+    unit_frames,
+)
 
 
 def _frames(count: int, height: int = 24, width: int = 32) -> list[np.ndarray]:
@@ -80,3 +90,31 @@ def test_the_previous_frame_is_warped_along_the_flow_brought_to_the_frames_size(
     assert torch.allclose(trust.cpu(), torch.tensor(0.5))
     one = Motion(np.full((1, 1, 2), 0.7, np.float32), np.ones((1, 1), np.float32))  # a 1 px frame stays itself
     assert torch.equal(one.warp(columns[..., :1, :1], 1, 1)[0], columns[..., :1, :1])
+
+
+def test_a_clip_mask_keeps_every_frame_exactly_outside_it_through_the_model_and_the_blend(device, tmp_path):
+    """`stylize video --mask`: each frame is the model's inside the mask and itself, to the bit, outside it,
+    also after the blend with the previous output (confined to the mask); the masks are read once a size."""
+    from PIL import Image
+
+    from stylize.masks import MaskSet
+
+    mask = Image.new("L", (32, 24), 0)
+    mask.paste(255, (0, 0, 16, 24))
+    mask.save(tmp_path / "left.png")
+    masks = ClipMasks(MaskSet((tmp_path / "left.png",)))
+    stylizer = FastStylizer(_johnson(), device=device)
+    frames = _frames(2)
+    out = tensor_frames(masks.laid_in(lambda frame: [stylizer(frame)]), device)(frames)
+    inputs = frames_to_tensor(frames, device)
+    assert out.device == inputs.device and out.shape == inputs.shape
+    assert torch.equal(out[..., 16:], inputs[..., 16:])
+    assert torch.allclose(out[..., :16], stylizer(inputs)[..., :16], atol=1e-5)
+    previous = torch.full((1, 3, 24, 32), 200, dtype=torch.uint8)
+    still = Motion(np.zeros((24, 32, 2), np.float32), np.ones((24, 32), np.float32))
+    blended = TemporalBlend(0.8)(still, previous, out[:1], masks.coverage(out[:1]))
+    assert torch.equal(blended[..., 16:], out[:1, :, :, 16:])  # the photo, untouched by the blend
+    assert torch.allclose(blended[..., :16] * 255, 0.2 * out[:1, :, :, :16] * 255 + 0.8 * 200, atol=1e-3)
+    assert len(masks._sized) == 1  # two frames and the blend: one read of the mask
+    with pytest.raises(ConfigError, match="is a folder: a clip takes one mask image"):  # batch's kind of mask
+        ClipMasks(MaskSet((tmp_path,)))

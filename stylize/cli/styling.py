@@ -91,10 +91,7 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
                options: dict[str, Any]) -> StylePlan:
     """Check which options apply and build the config; usage errors raise click exceptions, those that need
     no model file's header before any is read (reading one imports torch)."""
-    if not masks:
-        for name in ("feather", "mask_invert"):
-            if given(ctx, [name]):
-                raise click.UsageError(f"--{name.replace('_', '-')} needs --mask")
+    refuse_mask_options(ctx, masks)
     mode = choose_mode(styles, models)
     arbitrary = mode == ARBITRARY_MODE
     config_class = ArbitraryConfig if arbitrary else FastConfig if models else GatysConfig
@@ -106,14 +103,30 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
         raise click.BadParameter(
             f"{len(config.style_blend)} weight(s) for {len(styles)} style image(s)", param_hint="'--style-blend'"
         )
-    if not masks:  # every usage error above is found before torch is imported (1.3 s of start-up here)
-        return StylePlan(tuple(styles), tuple(models), config)
+    # Every usage error above is found before torch is imported (1.3 s of start-up here).
+    return StylePlan(tuple(styles), tuple(models), config, mask_set(masks, config, styles, models))
+
+
+def refuse_mask_options(ctx: click.Context, masks: Sequence[Path]) -> None:
+    """--feather and --mask-invert say how to use masks: without one they are usage errors."""
+    if not masks:
+        for name in ("feather", "mask_invert"):
+            if given(ctx, [name]):
+                raise click.UsageError(f"--{name.replace('_', '-')} needs --mask")
+
+
+def mask_set(masks: Sequence[Path], config: GatysConfig | FastConfig | ArbitraryConfig, styles: Sequence[Path],
+             models: Sequence[str]) -> MaskSet | None:
+    """The --mask sources with the config's --mask-invert and --feather, one per style image (per model for
+    fast models), or None without masks."""
+    if not masks:
+        return None
     from stylize.masks import MaskSet
 
-    mask_set = MaskSet(tuple(masks), config.mask_invert, config.feather)
-    mask_set.check_count(len(styles if arbitrary or not models else models),
-                         "models" if models and not arbitrary else "style images")
-    return StylePlan(tuple(styles), tuple(models), config, mask_set)
+    per_model = bool(models) and not isinstance(config, ArbitraryConfig)
+    found = MaskSet(tuple(masks), config.mask_invert, config.feather)
+    found.check_count(len(models if per_model else styles), "models" if per_model else "style images")
+    return found
 
 
 def choose_mode(styles: Sequence[Path], models: Sequence[str], first: str = "--style") -> str:

@@ -10,7 +10,7 @@ import click
 
 from stylize.cli.exits import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
-from stylize.cli.styling import ARBITRARY_MODE, choose_mode
+from stylize.cli.styling import ARBITRARY_MODE, choose_mode, mask_set, refuse_mask_options
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
 MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE, ArbitraryConfig))
@@ -26,7 +26,11 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @click.option("--style", "styles", multiple=True, type=existing_file(),
               help="Style image(s): alone, optimization per frame (slow: minutes per frame on a CPU); with "
                    "--model arbitrary, one pass per frame.")
-@config_options(MODES, skip=("tile", "feather", "mask_invert", "refine"))
+@click.option("--mask", "masks", multiple=True,
+              type=existing_file("a clip takes one mask image per style or model, the same for every frame"),
+              help="Grayscale image, white where the style applies (soft values blend), the same for every "
+                   "frame: one for --model, or one per --style, in order. The video stays where no mask is.")
+@config_options(MODES, skip=("tile", "refine"))
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
 @click.option("--batch-size", type=click.IntRange(min=1),
@@ -35,13 +39,16 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @quiet_option
 @click.pass_context
 def video(ctx: click.Context, source: Path, output: Path | None, model: str | None, styles: tuple[Path, ...],
-          resume: bool, batch_size: int | None, device: str, quiet: bool, **options: Any) -> None:
+          masks: tuple[Path, ...], resume: bool, batch_size: int | None, device: str, quiet: bool,
+          **options: Any) -> None:
     """Stylize the video SOURCE frame by frame, keeping its frame rate, frame count, rotation, audio and
     subtitles. Temporal consistency (on by default) blends in the previous stylized frame where the
-    optical flow is reliable, which removes most of the flicker of frames stylized alone.
+    optical flow is reliable, which removes most of the flicker of frames stylized alone. With --mask, the
+    style paints only its region of every frame.
 
     Needs the video extra: pip install "stylize[video]".
     """
+    refuse_mask_options(ctx, masks)
     mode = choose_mode(styles, (model,) if model else (), first="--model")
     arbitrary = mode == ARBITRARY_MODE
     mode_config = ArbitraryConfig if arbitrary else FastConfig if model else GatysVideoConfig
@@ -49,6 +56,7 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     refuse_misplaced(ctx, options, set(mode_config.field_names()) | video_fields, mode)
     config = VideoConfig.from_options(options)
     frame_config = mode_config.from_options({k: v for k, v in options.items() if k not in video_fields})
+    regions = mask_set(masks, frame_config, styles, (model,) if model else ())
     name = Path(model).stem.rpartition(":")[2] if model and not arbitrary else "_".join(s.stem for s in styles)
     suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
     output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
@@ -63,7 +71,7 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     from tqdm import tqdm
 
     from stylize.files import ReadFiles
-    from stylize.tasks.video import VideoJob, VideoProgress, frame_functions, work_folder
+    from stylize.tasks.video import ClipMasks, VideoJob, VideoProgress, frame_functions, work_folder
     from stylize.zoo import guard_model
 
     reads = ReadFiles()
@@ -71,13 +79,16 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     reads.add_all(styles, "the style image")
     if model is not None:
         guard_model(reads, model)
+    if regions is not None:
+        regions.register(reads)
     for path in (output, work_folder(output)):
         reads.check(path, "output video")
-    stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device)
+    clip_masks = None if regions is None else ClipMasks(regions)
+    stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks)
     if batch_size is None:
         batch_size = 8 if model and task_device.type == "cuda" else 1
     job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,
-                   size=frame_config.size, refine=refine)
+                   size=frame_config.size, refine=refine, masks=clip_masks)
     bar = tqdm(total=job.info.frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
 
     def on_progress(progress: VideoProgress) -> None:

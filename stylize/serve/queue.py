@@ -301,7 +301,7 @@ class JobQueue:
         """A whole clip through tasks/video.py as `stylize video` runs it (temporal consistency, segments,
         sound kept), the frames counted as they are written; a cancelled clip leaves nothing behind."""
         from stylize.config import VideoConfig
-        from stylize.tasks.video import VideoJob, clear_work_folder, frame_functions, work_folder
+        from stylize.tasks.video import ClipMasks, VideoJob, clear_work_folder, frame_functions, work_folder
         from stylize.videoio import read_frames
 
         recipe = job.recipe
@@ -309,9 +309,11 @@ class JobQueue:
         output = self.results.reserve(safe_stem(recipe.source_name, "video"), recipe.label, ".mp4")
         try:
             styles = [recipe.style.path] if recipe.style is not None else []
-            stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device)
+            regions = recipe.masks()
+            masks = None if regions is None else ClipMasks(regions)
+            stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks)
             video = VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
-                             size=getattr(recipe.config, "size", 0))
+                             size=getattr(recipe.config, "size", 0), masks=masks)
             job.total = float(video.info.frames or recipe.photo.frames)
             result = video.run(False, self._on_video_progress)
         except (StylizeError, ValueError) as error:

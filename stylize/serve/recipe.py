@@ -98,6 +98,14 @@ class Recipe:
         names = _SETTINGS[self.mode][1] + (_MASK_SETTINGS if self.mask is not None else ())
         return {name: value for name, value in self.config.to_dict().items() if name in names}
 
+    def masks(self) -> MaskSet | None:
+        """The mask as the styling tasks take it, with the recipe's --mask-invert and --feather."""
+        if self.mask is None:
+            return None
+        config = self.config
+        assert isinstance(config, (GatysConfig, FastConfig, ArbitraryConfig))
+        return MaskSet((self.mask.path,), config.mask_invert, config.feather)
+
     def uploads(self) -> list[Upload]:
         return [upload for upload in (self.photo, self.style, self.reference, self.mask) if upload is not None]
 
@@ -249,8 +257,7 @@ def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,
         models = [recipe.model or ARBITRARY.name] if recipe.mode in ("model", "arbitrary") else []
         config = recipe.config
         assert isinstance(config, (GatysConfig, FastConfig, ArbitraryConfig))
-        masks = None if recipe.mask is None else MaskSet((recipe.mask.path,), config.mask_invert, config.feather)
-        return build_style_task(styles, models, config, device, masks, on_step=on_step, on_notice=on_notice,
+        return build_style_task(styles, models, config, device, recipe.masks(), on_step=on_step, on_notice=on_notice,
                                 on_progress=on_progress)
     if recipe.kind == "upscale":
         from stylize.tasks.upscale import Upscaler

@@ -12,6 +12,9 @@ error (benchmarks/video_consistency.py).
 Optimization (style images): the first frame as `stylize run`; each later frame starts from the warped
 previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
 
+Masks (ClipMasks): one image per style or model, the same for every frame, as `stylize run --mask` takes them;
+the blend is confined to them, so that the photo stays exactly where no mask is.
+
 Frames stream through threads: decoding (with a pool of threads estimating the flows), the model, encoding.
 Frames go to the model's device as 8 bits; the warp, the blend and the rounding run where the stylized frames
 are, so on a card a frame crosses to and from the CPU once each way, as 8 bits, and costs its host's CPU
@@ -41,9 +44,10 @@ import torch
 import torch.nn.functional as F
 
 from stylize.config import ArbitraryConfig, VideoConfig
-from stylize.errors import VideoError, WriteError
+from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
+from stylize.masks import MaskSet, composite
 from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
@@ -306,15 +310,58 @@ class TemporalBlend:
         self.consistency = consistency
 
     def __call__(self, motion: Motion | None, previous_output: torch.Tensor | None,
-                 stylized: torch.Tensor) -> torch.Tensor:
+                 stylized: torch.Tensor, coverage: torch.Tensor | None = None) -> torch.Tensor:
         """motion: from the previous input frame to this one (None for the first); previous_output: the 8-bit
         frame written before (uint8, (1, 3, H, W)); stylized: (1, 3, H, W) in [0, 1]. Blended on the stylized
-        frame's device (the previous output is moved there)."""
+        frame's device (the previous output is moved there). coverage: (1, 1, H, W), how much of each pixel
+        the masks stylize; the blend is scaled by it, so that where no mask is the frame stays as it came."""
         if motion is None or previous_output is None or self.consistency <= 0:
             return stylized
         warped, trust = motion.warp(unit_frames(previous_output, stylized.device), *stylized.shape[-2:])
+        trust.mul_(self.consistency)
+        if coverage is not None:
+            trust.mul_(coverage)
         # stylized (1 - w) + warped w, in one pass.
-        return torch.lerp(stylized.float(), warped, trust.mul_(self.consistency))
+        return torch.lerp(stylized.float(), warped, trust)
+
+
+class ClipMasks:
+    """A MaskSet for a clip: one image per style or model, the same for every frame, at the frames' size and
+    device (kept for each size met: a clip may change size midway, and reading, resizing and feathering the
+    masks again for every frame would cost more than a fast model's pass)."""
+
+    def __init__(self, masks: MaskSet) -> None:
+        for source in masks.sources:
+            if Path(source).is_dir():
+                raise ConfigError(f"mask {source} is a folder: a clip takes one mask image per style or model, "
+                                  "the same for every frame")
+        self.masks = masks
+        self._sized: dict[tuple[int, int, str], list[torch.Tensor]] = {}
+
+    def sized(self, height: int, width: int, device: str | torch.device = "cpu") -> list[torch.Tensor]:
+        """The masks, (1, 1, H, W) each, on `device`; an unreadable or all-black one is an ImageError (VideoJob
+        reads them at the clip's size before any frame, so that nothing is begun)."""
+        key = (height, width, str(device))
+        if key not in self._sized:
+            self._sized[key] = [mask.to(device) for mask in self.masks.for_image("", (height, width))]
+        return self._sized[key]
+
+    def at(self, frame: torch.Tensor) -> list[torch.Tensor]:
+        """The masks for frames (N, C, H, W), on their device."""
+        return self.sized(*frame.shape[-2:], frame.device)
+
+    def coverage(self, frame: torch.Tensor) -> torch.Tensor:
+        """How much of each pixel the masks stylize together, (1, 1, H, W) in [0, 1] (masks.composite)."""
+        return torch.stack(self.at(frame)).sum(dim=0).clamp(max=1)
+
+    def laid_in(self, stylize_each: Callable[[torch.Tensor], list[torch.Tensor]]
+                ) -> Callable[[torch.Tensor], torch.Tensor]:
+        """A function on (N, 3, H, W) frames from one giving each frame's stylized versions, one per mask:
+        each laid into the frame through its mask (masks.composite), the frame kept where no mask is."""
+        def run(frames: torch.Tensor) -> torch.Tensor:
+            return torch.cat([composite(frame[None], stylize_each(frame[None]), self.at(frame)) for frame in frames])
+
+        return run
 
 
 # uint8 RGB frames (H, W, 3) in; out, the same, or a (N, 3, H, W) float batch in [0, 1] on any device, where the
@@ -397,14 +444,16 @@ class VideoJob:
     refine: for optimization, a function (input frame, stylized first guess, warped previous output,
     reliability) -> output used instead of the blend (the temporal loss is applied inside it); the last three
     and the output are (1, C, H, W) tensors, the warped output and its reliability None for the first frame.
+    masks: the ClipMasks the frames were stylized through (frame_functions), to which the blend is confined.
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
-                                  np.ndarray] | None = None) -> None:
+                                  np.ndarray] | None = None, masks: ClipMasks | None = None) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
+        self.masks = masks
         self.size = size  # longest side frames are resized to first; 0 keeps them
         output_format(self.output)
         check_writable(self.output)
@@ -418,6 +467,8 @@ class VideoJob:
         if width * height > MAX_FRAME_PIXELS:
             raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
                              "frame H.264 holds (8192x4352): use a smaller --size")
+        if masks is not None:
+            masks.sized(height, width)
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
@@ -486,7 +537,9 @@ class VideoJob:
     def _temporal(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
                   current: np.ndarray, stylized: torch.Tensor) -> torch.Tensor:
         if self.refine is None:
-            return stylized if blend is None else blend(motion, previous, stylized)
+            if blend is None:
+                return stylized
+            return blend(motion, previous, stylized, None if self.masks is None else self.masks.coverage(stylized))
         warped = trust = None
         if motion is not None and previous is not None:
             warped, trust = motion.warp(unit_frames(previous, previous.device), *current.shape[:2])
@@ -665,7 +718,8 @@ def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor], device: str |
 
 
 def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
-                    device: str | torch.device = "auto") -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
+                    device: str | torch.device = "auto", masks: ClipMasks | None = None
+                    ) -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
     """(stylize_frames, refine or None, device, settings) for a fast model, the arbitrary-style model with
     style images, or style images alone.
 
@@ -673,7 +727,10 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     (an ArbitraryConfig) each frame in one pass with the styles' statistics computed once. Style images alone
     optimize every frame: the first with the whole schedule, each later one from the warped previous
     result for config.frame_steps steps with the temporal loss on reliable pixels (Ruder et al. 2016).
+    masks: one per style image (one for a fast model); each style paints its region of every frame and the
+    frame stays where no mask is; give the same ClipMasks to the VideoJob.
     """
+    mask_settings = {} if masks is None else {"masks": [str(source) for source in masks.masks.sources]}
     if model is not None and isinstance(config, ArbitraryConfig):
         from stylize.tasks.arbitrary import ArbitraryStylizer, load_styles
 
@@ -684,19 +741,27 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles))
         info = task.stylizer.info
         settings = {"model": str(info.path) if info else model, "styles": [str(s) for s in styles],
-                    "config": config.to_dict()}
-        return tensor_frames(task, task.device), None, task.device, settings
+                    "config": config.to_dict(), **mask_settings}
+        if masks is None:
+            return tensor_frames(task, task.device), None, task.device, settings
+        masks.masks.check_count(len(styles), "style images")
+        each = masks.laid_in(lambda frame: [task.alone(index, frame) for index in range(len(styles))])
+        return tensor_frames(each, task.device), None, task.device, settings
     if model is not None:
         from stylize.tasks.fast import FastStylizer
 
         stylizer = FastStylizer.load(model, device, config)
         info = stylizer.info
-        settings = {"model": str(info.path) if info else model, "config": config.to_dict()}
-        return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
+        settings = {"model": str(info.path) if info else model, "config": config.to_dict(), **mask_settings}
+        if masks is None:
+            return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
+        masks.masks.check_count(1, "models")
+        return tensor_frames(masks.laid_in(lambda frame: [stylizer(frame)]), stylizer.device), None, \
+            stylizer.device, settings
 
     from stylize.tasks.gatys import GatysTransfer
 
-    transfer = GatysTransfer.from_files(list(styles), config, device)
+    transfer = GatysTransfer.from_files(list(styles), config, device, masks=None if masks is None else masks.masks)
 
     def identity(frames: list[np.ndarray]) -> list[np.ndarray]:
         return frames  # the work happens in refine, which needs the previous frame
@@ -704,15 +769,16 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     def refine(current: np.ndarray, content: torch.Tensor, warped: torch.Tensor | None,
                trust: torch.Tensor | None) -> torch.Tensor:
         pixels = content.cpu()
+        regions = None if masks is None else masks.at(pixels)
         if warped is None or trust is None:
-            return transfer(pixels)
+            return transfer(pixels, masks=regions)
         target, weight = warped.to(transfer.device), trust.to(transfer.device)
         init = weight * target + (1 - weight) * pixels.to(transfer.device)
 
         def temporal(image: torch.Tensor) -> torch.Tensor:
             return config.temporal_weight * (weight * (image - target) ** 2).mean()
 
-        return transfer.refine(pixels, init, config.frame_steps, temporal)
+        return transfer.refine(pixels, init, config.frame_steps, temporal, masks=regions)
 
-    settings = {"styles": [str(s) for s in styles], "config": config.to_dict()}
+    settings = {"styles": [str(s) for s in styles], "config": config.to_dict(), **mask_settings}
     return identity, refine, transfer.device, settings

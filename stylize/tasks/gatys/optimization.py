@@ -265,9 +265,7 @@ class GatysTransfer:
         height, width = content.shape[-2:]
         work_total = sum(scale.steps * (scale.side / max(height, width)) ** 2 for scale in scales)
         if masks is not None:
-            if len(masks) != len(self.styles):
-                raise ConfigError(f"{len(masks)} mask(s) for {len(self.styles)} style image(s)")
-            masks = [mask.to(self.device).float() for mask in masks]
+            masks = self._checked_masks(masks)
         image: torch.Tensor | None = None
         carried: dict | None = None
         previous_content = content
@@ -290,6 +288,11 @@ class GatysTransfer:
                 image, carried = self._optimize(image, scaled_content, scale.side, carried, scaled_masks, progress)
         image = image.clamp(0, 1)
         return self._finish(image, content, masks).cpu() if finish else image.cpu()
+
+    def _checked_masks(self, masks: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        if len(masks) != len(self.styles):
+            raise ConfigError(f"{len(masks)} mask(s) for {len(self.styles)} style image(s)")
+        return [mask.to(self.device).float() for mask in masks]
 
     def _finish(self, image: torch.Tensor, content: torch.Tensor, masks: Sequence[torch.Tensor] | None) -> torch.Tensor:
         """Colour preservation, and the photo put back outside the masks."""
@@ -331,20 +334,19 @@ class GatysTransfer:
 
     def refine(self, content: torch.Tensor, init: torch.Tensor, steps: int,
                extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               on_step: StepCallback | None = None) -> torch.Tensor:
+               on_step: StepCallback | None = None, masks: Sequence[torch.Tensor] | None = None) -> torch.Tensor:
         """Optimize at full size only, from `init`, for at most `steps` steps: for video frames after the
         first, which start from the warped previous result. extra_loss(pixels) is added to the loss (the
-        temporal loss of Ruder et al. 2016)."""
+        temporal loss of Ruder et al. 2016). masks: as for __call__, one (1, 1, H, W) per style image."""
         content = as_pixels(content, "content").to(self.device)
         side = max(content.shape[-2:])
         progress = Progress(1, side, float(steps), on_step or self.on_step)
         progress.start(0, Scale(side, steps))
+        if masks is not None:
+            masks = self._checked_masks(masks)
         with accelerated(self.device, exact=True):
-            image, _ = self._optimize(init.to(self.device).float(), content, side, None, None, progress, extra_loss)
-        image = image.clamp(0, 1)
-        if self.config.preserve_color:
-            image = preserve_color(image, content)
-        return image.cpu()
+            image, _ = self._optimize(init.to(self.device).float(), content, side, None, masks, progress, extra_loss)
+        return self._finish(image.clamp(0, 1), content, masks).cpu()
 
     def _optimize(
         self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None,
