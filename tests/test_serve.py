@@ -4,6 +4,7 @@ and that no request reads a file outside the output folder."""
 from __future__ import annotations
 
 import io
+import shlex
 import socket
 import tempfile
 import time
@@ -473,3 +474,49 @@ def test_without_the_extra_the_command_names_the_install(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 1 and 'pip install "stylize[serve]"' in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def _mask_png(width: int, height: int) -> bytes:
+    left = Image.new("L", (width, height), 0)
+    left.paste(255, (0, 0, width // 2, height))
+    buffer = io.BytesIO()
+    left.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("recipe", [
+    pytest.param({"kind": "style", "model": "starry", "settings": {"strength": 0.5, "preserve_color": True}},
+                 id="style model"),
+    pytest.param({"kind": "style", "model": "arbitrary", "style": True, "settings": {"refine": 2, "size": 64}},
+                 id="any painting"),
+    pytest.param({"kind": "style", "style": True, "settings": {"size": 48, "steps": 3, "seed": 7}},
+                 id="optimization"),
+    pytest.param({"kind": "style", "model": "starry", "mask": True, "settings": {"feather": 3, "mask_invert": True}},
+                 id="mask"),
+    pytest.param({"kind": "upscale", "settings": {"scale": 2, "sharpness": 0.5}}, id="upscale"),
+    pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
+    pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
+])
+def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invoke, monkeypatch, recipe):
+    """"Copy command" is a promise: run from a folder holding the dropped files under their names, the command
+    writes the picture the page made."""
+    files = {"photo": ("my photo.png", _png(48, 40, 1)), "style": ("monet.png", _png(32, 32, 2)),
+             "reference": ("today.png", _png(40, 40, 3)), "mask": ("left.png", _mask_png(48, 40))}
+    body = {key: value for key, value in recipe.items() if value is not True}
+    for key, (name, data) in files.items():
+        if key == "photo" or recipe.get(key) is True:
+            body[key] = _upload(studio, data, name)["id"]
+            (tmp_path / name).write_bytes(data)
+    job = studio.post("/api/jobs", json=body)
+    assert job.status_code == 202, job.text
+    status = _wait(studio, job.json()["id"], seconds=120)
+    assert status["state"] == "done", status
+    words = shlex.split(status["command"])
+    assert words[-2] == "-o"
+    monkeypatch.chdir(tmp_path)
+    result = invoke(*words[1:-1], tmp_path / "again.png", "--device", "cpu", "-q")
+    assert result.exit_code == 0, (status["command"], result.output)
+    page = pil_to_tensor(Image.open(io.BytesIO(studio.get(f"/results/{status['result']}").content)).convert("RGB"))
+    again = pil_to_tensor(Image.open(tmp_path / "again.png").convert("RGB"))
+    assert page.shape == again.shape, status["command"]
+    assert (page - again).abs().max() <= 1 / 255 + 1e-6, (status["command"], (page - again).abs().max())
