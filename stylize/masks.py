@@ -90,14 +90,18 @@ class MaskSet:
         masks = []
         for source in self.sources:
             path = _mask_file(Path(source), relative)
-            mask = load_gray(path, size)
-            if self.invert:
-                mask = 1 - mask
-            if mask.mean().item() < ALL_BLACK:
-                raise ImageError(f"the mask {path} is all black{' once inverted' if self.invert else ''}: nothing "
-                                 "would be stylized")
-            masks.append(feather(mask, self.feather))
+            masks.append(self.prepared(load_gray(path, size), path))
         return masks
+
+    def prepared(self, mask: torch.Tensor, path: Path | None = None) -> torch.Tensor:
+        """A (N, 1, H, W) mask in [0, 1] inverted and feathered as the set says. With the path it was read from,
+        an all-black one is an ImageError (a matte's frame may be black: its subject left the picture)."""
+        if self.invert:
+            mask = 1 - mask
+        if path is not None and mask.mean().item() < ALL_BLACK:
+            raise ImageError(f"the mask {path} is all black{' once inverted' if self.invert else ''}: nothing "
+                             "would be stylized")
+        return feather(mask, self.feather)
 
 
 def _mask_file(source: Path, relative: str) -> Path:

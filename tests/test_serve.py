@@ -461,6 +461,13 @@ def test_a_masked_video_job_paints_only_the_masked_region_of_its_frames(studio, 
         change = np.mean([np.abs(a.to_ndarray(format="rgb24").astype(float) - b.to_ndarray(format="rgb24"))
                           .mean(axis=(0, 2)) for a, b in pairs], axis=0)
     assert change[:28].mean() > 10 and change[36:].mean() < 3  # stylized on the left; the clip on the right
+    matte = studio.post("/api/uploads?name=matte.mp4", content=data).json()  # any clip works as a matte
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry",
+                                         "mask": matte["id"]}).json()
+    assert _wait(studio, job["id"])["state"] == "done"
+    still = studio.post("/api/jobs", json={"kind": "style", "photo": video["frame"], "model": "starry",
+                                           "mask": matte["id"], "preview": True})
+    assert still.status_code == 400 and "matte.mp4 is a video of masks" in still.json()["error"]
 
 
 def test_without_the_extra_the_command_names_the_install(tmp_path):

@@ -198,7 +198,9 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
     pytest.param(["SOURCE", "--model", "MODEL", "--feather", "4", "-o", "OUT"], 2, "--feather needs --mask",
                  id="feather without a mask"),
     pytest.param(["SOURCE", "--model", "MODEL", "--mask", "FOLDER", "-o", "OUT"], 2,
-                 "is a folder: a clip takes one mask image per style or model", id="a folder of masks"),
+                 "is a folder: a clip takes one mask per style or model: an image, or a video", id="a folder of masks"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--mask", "SHORT", "-o", "OUT"], 1,
+                 "short.mp4 has 2 frames, fewer than the clip's 3", id="a matte shorter than the clip"),
     pytest.param(["SOURCE", "--model", "MODEL", "--mask", "BLACK", "-o", "OUT"], 1,
                  "black.png is all black: nothing would be stylized", id="an all-black mask"),
 ])
@@ -221,7 +223,8 @@ def test_bad_input(invoke, tmp_path, model, args, code, message):
     places = {"TEXT": text, "EMPTY": tmp_path / "empty.mp4", "SOUND": sound, "SOURCE": source, "MODEL": model,
               "OUT": tmp_path / "o.mp4", "AVI": tmp_path / "o.avi", "BLOCKED": blocker / "o.mp4",
               "PNG": tmp_path / "photo.PNG", "RENAMED": tmp_path / "photo.mp4", "WEBP": tmp_path / "loop.webp",
-              "MASK": tmp_path / "mask.png", "FOLDER": tmp_path, "BLACK": tmp_path / "black.png"}
+              "MASK": tmp_path / "mask.png", "FOLDER": tmp_path, "BLACK": tmp_path / "black.png",
+              "SHORT": _matte(tmp_path / "short.mp4", frames=2)}
     Image.new("L", (16, 16), 255).save(tmp_path / "mask.png")
     Image.new("L", (16, 16), 0).save(tmp_path / "black.png")
     args = [places.get(arg, arg) for arg in args]
@@ -355,6 +358,67 @@ def test_the_optimization_paints_each_frames_masked_region_and_keeps_the_rest(in
     inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
     assert _change(inputs, outputs, slice(0, 28)) > 3 * _change(inputs, outputs, slice(36, 64))
     assert _change(inputs, outputs, slice(36, 64)) < 1.5
+
+
+def _matte(path, frames: int, width: int = 64, height: int = 48, band: int = 16, step: int = 3):
+    """A matte clip (as rotoscoping tools export them): a white band moving right by `step` px a frame."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        stream.width, stream.height, stream.pix_fmt, stream.options = width, height, "yuv420p", {"crf": "0"}
+        for index in range(frames):
+            pixels = np.zeros((height, width, 3), np.uint8)
+            pixels[:, index * step : index * step + band] = 255
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
+def _masked_job(source, output, model, matte, **options):
+    from stylize.config import FastConfig
+    from stylize.masks import MaskSet
+    from stylize.tasks.video import ClipMasks, frame_functions
+
+    masks = ClipMasks(MaskSet((matte,)))
+    stylize_frames, _, _, settings = frame_functions(str(model), [], FastConfig(), "cpu", masks)
+    return VideoJob(source, output, stylize_frames, VideoConfig(**options), settings, masks=masks)
+
+
+def test_a_matte_video_moves_the_region_frame_by_frame_and_a_resumed_job_follows_it(tmp_path, model):
+    """A video as --mask gives each frame the mask of its own frame: the stylized band moves with the matte's.
+    Resumed mid-clip, the job reads the matte from the same frame (and the one before, for the blend), so its
+    frames equal an uninterrupted job's, to the bit (lossless, as the resume test above)."""
+    source = make_clip(tmp_path / "clip.mp4", frames=14, pan=1.0, audio=False)
+    matte = _matte(tmp_path / "matte.mp4", frames=14)
+    job = _masked_job(source, tmp_path / "resumed.mp4", model, matte, crf=0)
+    calls = []
+    real = job.stylize_frames
+
+    def interrupting(frames, regions):
+        calls.append(1)
+        if len(calls) == 12:  # frame 11: in the third segment of five frames
+            raise KeyboardInterrupt
+        return real(frames, regions)
+
+    job.stylize_frames = interrupting
+    job.segment_frames = 5
+    assert job.run().interrupted is not None
+    again = _masked_job(source, tmp_path / "resumed.mp4", model, matte, crf=0)
+    again.segment_frames = 5
+    assert again.run(resume=True).resumed_from == 10
+    straight = _masked_job(source, tmp_path / "straight.mp4", model, matte, crf=0)
+    straight.segment_frames = 5
+    straight.run()
+    resumed, inputs = decoded(tmp_path / "resumed.mp4"), decoded(source)
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, decoded(tmp_path / "straight.mp4"), strict=True))
+    for index in (0, 6, 13):
+        change = np.abs(resumed[index].astype(float) - inputs[index]).mean(axis=(0, 2))
+        band = slice(index * 3 + 2, index * 3 + 14)
+        assert change[band].mean() > 20, index  # stylized where this frame's matte is white
+        outside = np.ones(64, bool)
+        outside[max(0, index * 3 - 2) : index * 3 + 18] = False
+        assert change[outside].mean() < 1.5, index  # the source elsewhere
 
 
 def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, model):

@@ -12,9 +12,11 @@ from stylize.tasks.arbitrary import ArbitraryStylizer
 from stylize.tasks.fast import FastStylizer
 from stylize.tasks.video import (
     ClipMasks,
+    FrameRegions,
     Motion,
     TemporalBlend,
     frames_to_tensor,
+    masked_frames,
     rounded_frame,
     tensor_frames,
     unit_frames,
@@ -94,7 +96,7 @@ def test_the_previous_frame_is_warped_along_the_flow_brought_to_the_frames_size(
 
 def test_a_clip_mask_keeps_every_frame_exactly_outside_it_through_the_model_and_the_blend(device, tmp_path):
     """`stylize video --mask`: each frame is the model's inside the mask and itself, to the bit, outside it,
-    also after the blend with the previous output (confined to the mask); the masks are read once a size."""
+    also after the blend with the previous output (confined to the mask); a still mask is read once a clip."""
     from PIL import Image
 
     from stylize.masks import MaskSet
@@ -105,16 +107,33 @@ def test_a_clip_mask_keeps_every_frame_exactly_outside_it_through_the_model_and_
     masks = ClipMasks(MaskSet((tmp_path / "left.png",)))
     stylizer = FastStylizer(_johnson(), device=device)
     frames = _frames(2)
-    out = tensor_frames(masks.laid_in(lambda frame: [stylizer(frame)]), device)(frames)
+    regions = masks.frames(0, 24, 32)
+    own = [next(regions), next(regions)]
+    assert own[0].before is None and own[1].before is own[0].masks
+    assert own[0].masks[0] is own[1].masks[0] and own[0].masks[0].shape == (1, 1, 24, 32)  # read once
+    out = masked_frames(lambda frame: [stylizer(frame)], device)(frames, own)
     inputs = frames_to_tensor(frames, device)
     assert out.device == inputs.device and out.shape == inputs.shape
     assert torch.equal(out[..., 16:], inputs[..., 16:])
     assert torch.allclose(out[..., :16], stylizer(inputs)[..., :16], atol=1e-5)
     previous = torch.full((1, 3, 24, 32), 200, dtype=torch.uint8)
     still = Motion(np.zeros((24, 32, 2), np.float32), np.ones((24, 32), np.float32))
-    blended = TemporalBlend(0.8)(still, previous, out[:1], masks.coverage(out[:1]))
-    assert torch.equal(blended[..., 16:], out[:1, :, :, 16:])  # the photo, untouched by the blend
-    assert torch.allclose(blended[..., :16] * 255, 0.2 * out[:1, :, :, :16] * 255 + 0.8 * 200, atol=1e-3)
-    assert len(masks._sized) == 1  # two frames and the blend: one read of the mask
-    with pytest.raises(ConfigError, match="is a folder: a clip takes one mask image"):  # batch's kind of mask
+    blended = TemporalBlend(0.8)(still, previous, out[1:], own[1])
+    assert torch.equal(blended[..., 16:], out[1:, :, :, 16:])  # the photo, untouched by the blend
+    assert torch.allclose(blended[..., :16] * 255, 0.2 * out[1:, :, :, :16] * 255 + 0.8 * 200, atol=1e-3)
+    with pytest.raises(ConfigError, match="is a folder: a clip takes one mask"):  # batch's kind of mask
         ClipMasks(MaskSet((tmp_path,)))
+
+
+def test_where_a_moving_region_reaches_new_pixels_the_blend_takes_nothing_from_the_previous_photo(device):
+    """A matte moving right: the band it newly covers was the photo in the previous output, so the blend takes
+    none of it there (a pale band would trail along the region's edge), and all it may elsewhere."""
+    left = [torch.zeros(1, 1, 24, 32), torch.zeros(1, 1, 24, 32)]
+    left[0][..., :8], left[1][..., :16] = 1, 1
+    regions = FrameRegions(masks=[left[1]], before=[left[0]])
+    previous = torch.full((1, 3, 24, 32), 200, dtype=torch.uint8)
+    stylized = torch.full((1, 3, 24, 32), 100 / 255, device=device)
+    still = Motion(np.zeros((24, 32, 2), np.float32), np.ones((24, 32), np.float32))
+    out = TemporalBlend(0.5)(still, previous, stylized, regions).cpu() * 255
+    assert torch.allclose(out[..., :8], torch.tensor(150.0), atol=1e-3)  # stylized in both: blended
+    assert torch.allclose(out[..., 8:], torch.tensor(100.0), atol=1e-3)  # newly covered, or outside: fresh

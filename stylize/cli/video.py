@@ -27,9 +27,10 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
               help="Style image(s): alone, optimization per frame (slow: minutes per frame on a CPU); with "
                    "--model arbitrary, one pass per frame.")
 @click.option("--mask", "masks", multiple=True,
-              type=existing_file("a clip takes one mask image per style or model, the same for every frame"),
+              type=existing_file("a clip takes one mask per style or model: an image, or a video of masks"),
               help="Grayscale image, white where the style applies (soft values blend), the same for every "
-                   "frame: one for --model, or one per --style, in order. The video stays where no mask is.")
+                   "frame; or a video of masks (a matte), frame by frame. One for --model, or one per --style, "
+                   "in order. The video stays where no mask is.")
 @config_options(MODES, skip=("tile", "refine"))
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
@@ -43,8 +44,8 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
           **options: Any) -> None:
     """Stylize the video SOURCE frame by frame, keeping its frame rate, frame count, rotation, audio and
     subtitles. Temporal consistency (on by default) blends in the previous stylized frame where the
-    optical flow is reliable, which removes most of the flicker of frames stylized alone. With --mask, the
-    style paints only its region of every frame.
+    optical flow is reliable, which removes most of the flicker of frames stylized alone. With --mask (an
+    image, or a video of masks), the style paints only its region of every frame.
 
     Needs the video extra: pip install "stylize[video]".
     """

@@ -178,6 +178,9 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     if model is not None and (not isinstance(model, str) or model not in models):
         raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")
     style, reference, mask = upload("style"), upload("reference"), upload("mask")
+    if mask is not None and mask.video and kind != "video":
+        raise ConfigError(f"{mask.name} is a video of masks: it goes with a whole clip (a video job); a picture "
+                          "takes a mask image")
     task = models.get(model) if model else None
     if kind in ("style", "video"):
         if task == ARBITRARY.name:

@@ -12,8 +12,9 @@ error (benchmarks/video_consistency.py).
 Optimization (style images): the first frame as `stylize run`; each later frame starts from the warped
 previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
 
-Masks (ClipMasks): one image per style or model, the same for every frame, as `stylize run --mask` takes them;
-the blend is confined to them, so that the photo stays exactly where no mask is.
+Masks (ClipMasks): one per style or model, an image for every frame or a video of masks (a matte) frame by
+frame, laid in as `stylize run --mask` lays them; the blend is confined to pixels stylized in both frames, so
+that the photo stays exactly where no mask is and a moving region's edge takes nothing of the previous photo.
 
 Frames stream through threads: decoding (with a pool of threads estimating the flows), the model, encoding.
 Frames go to the model's device as 8 bits; the warp, the blend and the rounding run where the stylized frames
@@ -47,6 +48,7 @@ from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
+from stylize.images import IMAGE_EXTENSIONS, load_gray
 from stylize.masks import MaskSet, composite
 from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
 
@@ -309,64 +311,140 @@ class TemporalBlend:
     def __init__(self, consistency: float) -> None:
         self.consistency = consistency
 
-    def __call__(self, motion: Motion | None, previous_output: torch.Tensor | None,
-                 stylized: torch.Tensor, coverage: torch.Tensor | None = None) -> torch.Tensor:
+    def __call__(self, motion: Motion | None, previous_output: torch.Tensor | None, stylized: torch.Tensor,
+                 regions: FrameRegions | None = None) -> torch.Tensor:
         """motion: from the previous input frame to this one (None for the first); previous_output: the 8-bit
         frame written before (uint8, (1, 3, H, W)); stylized: (1, 3, H, W) in [0, 1]. Blended on the stylized
-        frame's device (the previous output is moved there). coverage: (1, 1, H, W), how much of each pixel
-        the masks stylize; the blend is scaled by it, so that where no mask is the frame stays as it came."""
+        frame's device (the previous output is moved there). regions: with masks, the blend is confined to the
+        pixels stylized in both frames (FrameRegions.coverage), so that where no mask is the frame stays as
+        it came."""
         if motion is None or previous_output is None or self.consistency <= 0:
             return stylized
-        warped, trust = motion.warp(unit_frames(previous_output, stylized.device), *stylized.shape[-2:])
-        trust.mul_(self.consistency)
-        if coverage is not None:
-            trust.mul_(coverage)
+        warped, trust = warp_previous(motion, previous_output, *stylized.shape[-2:], stylized.device, regions)
         # stylized (1 - w) + warped w, in one pass.
-        return torch.lerp(stylized.float(), warped, trust)
+        return torch.lerp(stylized.float(), warped, trust.mul_(self.consistency))
+
+
+@dataclass
+class FrameRegions:
+    """A frame's masks (one per style or model, (1, 1, H, W) each on the CPU) and the frame's before it."""
+
+    masks: list[torch.Tensor]
+    before: list[torch.Tensor] | None  # None before the clip's first frame
+
+    def coverage(self, device: torch.device, before: bool = False) -> torch.Tensor:
+        """How much of each pixel the masks stylize together, (1, 1, H, W) in [0, 1] (masks.composite)."""
+        masks = self.before if before and self.before is not None else self.masks
+        return torch.stack([mask.to(device) for mask in masks]).sum(dim=0).clamp(max=1)
+
+
+def warp_previous(motion: Motion, previous_output: torch.Tensor, height: int, width: int, device: torch.device,
+                  regions: FrameRegions | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The previous 8-bit output warped to this frame's size along the motion, on `device`, and how far each
+    pixel may be taken from it. With masks, only as far as the pixel is stylized in this frame and was in the
+    previous one (warped with it): where a region moves onto new pixels, or content moves into a still region,
+    the previous output there is the photo, and blending it in would leave a pale band along the edge."""
+    previous = unit_frames(previous_output, device)
+    if regions is None:
+        return motion.warp(previous, height, width)
+    stacked = torch.cat([previous, regions.coverage(device, before=True)], dim=1)
+    warped, trust = motion.warp(stacked, height, width)
+    return warped[:, :3], trust.mul_(warped[:, 3:]).mul_(regions.coverage(device))
 
 
 class ClipMasks:
-    """A MaskSet for a clip: one image per style or model, the same for every frame, at the frames' size and
-    device (kept for each size met: a clip may change size midway, and reading, resizing and feathering the
-    masks again for every frame would cost more than a fast model's pass)."""
+    """A clip's masks, one per style or model: an image is the same mask for every frame; a video (a matte, as
+    compositing and rotoscoping tools export them) gives each frame the mask of its own frame in that video.
+    Either is brought to the frames' size; a still mask is read once for the whole clip."""
 
     def __init__(self, masks: MaskSet) -> None:
         for source in masks.sources:
             if Path(source).is_dir():
-                raise ConfigError(f"mask {source} is a folder: a clip takes one mask image per style or model, "
-                                  "the same for every frame")
+                raise ConfigError(f"mask {source} is a folder: a clip takes one mask (an image, or a video of "
+                                  "its frames' masks) per style or model")
         self.masks = masks
-        self._sized: dict[tuple[int, int, str], list[torch.Tensor]] = {}
+        self.moving = [_is_matte(Path(source)) for source in masks.sources]
+        self._still: dict[tuple[int, int], list[torch.Tensor | None]] = {}
 
-    def sized(self, height: int, width: int, device: str | torch.device = "cpu") -> list[torch.Tensor]:
-        """The masks, (1, 1, H, W) each, on `device`; an unreadable or all-black one is an ImageError (VideoJob
-        reads them at the clip's size before any frame, so that nothing is begun)."""
-        key = (height, width, str(device))
-        if key not in self._sized:
-            self._sized[key] = [mask.to(device) for mask in self.masks.for_image("", (height, width))]
-        return self._sized[key]
+    def check(self, height: int, width: int, frames: int | None) -> None:
+        """Read every still mask at the frames' size (an unreadable or all-black one is an ImageError), and
+        check that every matte is a video with a frame for each of the clip's: before any work is begun."""
+        self._stills(height, width)
+        for source, moving in zip(self.masks.sources, self.moving, strict=True):
+            if moving:
+                count = probe(Path(source)).frames
+                if frames and count and count < frames:
+                    raise VideoError(f"the mask {source} has {count} frames, fewer than the clip's {frames}")
 
-    def at(self, frame: torch.Tensor) -> list[torch.Tensor]:
-        """The masks for frames (N, C, H, W), on their device."""
-        return self.sized(*frame.shape[-2:], frame.device)
+    def frames(self, first: int, height: int, width: int) -> Iterator[FrameRegions]:
+        """The masks of each frame from frame `first` on, with those of the frame before."""
+        masks = self._masks(max(0, first - 1), height, width)
+        before = next(masks) if first > 0 else None
+        for own in masks:
+            yield FrameRegions(own, before)
+            before = own
 
-    def coverage(self, frame: torch.Tensor) -> torch.Tensor:
-        """How much of each pixel the masks stylize together, (1, 1, H, W) in [0, 1] (masks.composite)."""
-        return torch.stack(self.at(frame)).sum(dim=0).clamp(max=1)
+    def _masks(self, first: int, height: int, width: int) -> Iterator[list[torch.Tensor]]:
+        stills = self._stills(height, width)
+        readers = [read_frames(Path(source), first) if moving else None
+                   for source, moving in zip(self.masks.sources, self.moving, strict=True)]
+        index = first
+        while True:
+            masks = []
+            for source, still, reader in zip(self.masks.sources, stills, readers, strict=True):
+                if reader is None:
+                    assert still is not None
+                    masks.append(still)
+                    continue
+                frame = next(reader, None)
+                if frame is None:
+                    raise VideoError(f"the mask {source} ends at frame {index}, before the clip does")
+                cv2 = _cv2()  # as mask images are resized: area when shrinking, bilinear when enlarging
+                shrinking = frame.rgb.shape[1] > width
+                gray = cv2.resize(to_gray(frame.rgb), (width, height),
+                                  interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+                masks.append(self.masks.prepared(torch.from_numpy(gray)[None, None].float().div_(255)))
+            yield masks
+            index += 1
 
-    def laid_in(self, stylize_each: Callable[[torch.Tensor], list[torch.Tensor]]
-                ) -> Callable[[torch.Tensor], torch.Tensor]:
-        """A function on (N, 3, H, W) frames from one giving each frame's stylized versions, one per mask:
-        each laid into the frame through its mask (masks.composite), the frame kept where no mask is."""
-        def run(frames: torch.Tensor) -> torch.Tensor:
-            return torch.cat([composite(frame[None], stylize_each(frame[None]), self.at(frame)) for frame in frames])
+    def _stills(self, height: int, width: int) -> list[torch.Tensor | None]:
+        if (height, width) not in self._still:
+            self._still[(height, width)] = [
+                None if moving else self.masks.prepared(load_gray(Path(source), (height, width)), Path(source))
+                for source, moving in zip(self.masks.sources, self.moving, strict=True)]
+        return self._still[(height, width)]
 
-        return run
+
+def _is_matte(path: Path) -> bool:
+    """A mask that is a video: one with more than one frame, or a file Pillow cannot read that is not named as
+    an image (a corrupt image is then reported as one)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            return getattr(image, "n_frames", 1) > 1
+    except (UnidentifiedImageError, OSError, ValueError):
+        return path.suffix.lower() not in IMAGE_EXTENSIONS
+
+
+def masked_frames(stylize_each: Callable[[torch.Tensor], list[torch.Tensor]], device: str | torch.device
+                  ) -> Callable[[list[np.ndarray], list[FrameRegions]], torch.Tensor]:
+    """A FrameStylizer for regions: it takes each frame's masks too (ClipMasks.frames), and lays the frame's
+    stylized versions (stylize_each, one per mask) into it through them; the frame stays where no mask is."""
+    def run(frames: list[np.ndarray], regions: list[FrameRegions]) -> torch.Tensor:
+        laid_in = []
+        for frame, own in zip(frames_to_tensor(frames, device), regions, strict=True):
+            masks = [mask.to(frame.device) for mask in own.masks]
+            laid_in.append(composite(frame[None], stylize_each(frame[None]), masks))
+        return torch.cat(laid_in)
+
+    return run
 
 
 # uint8 RGB frames (H, W, 3) in; out, the same, or a (N, 3, H, W) float batch in [0, 1] on any device, where the
-# blend and the rounding then run (tensor_frames: on a card, a frame crosses to the CPU once, as 8-bit).
-FrameStylizer = Callable[[list[np.ndarray]], list[np.ndarray] | torch.Tensor]
+# blend and the rounding then run (tensor_frames: on a card, a frame crosses to the CPU once, as 8-bit). With
+# masks (masked_frames), each frame's masks come as a second argument.
+FrameStylizer = Callable[..., list[np.ndarray] | torch.Tensor]
 
 
 @dataclass
@@ -442,15 +520,16 @@ class VideoJob:
     settings: what the result depends on (model, options); a resumed job must have the same.
     batch: frames passed to stylize_frames together (more on a GPU); blending stays frame by frame.
     refine: for optimization, a function (input frame, stylized first guess, warped previous output,
-    reliability) -> output used instead of the blend (the temporal loss is applied inside it); the last three
-    and the output are (1, C, H, W) tensors, the warped output and its reliability None for the first frame.
-    masks: the ClipMasks the frames were stylized through (frame_functions), to which the blend is confined.
+    reliability, the frame's masks or None) -> output used instead of the blend (the temporal loss is applied
+    inside it); the first guess, the warped output, its reliability and the output are (1, C, H, W) tensors,
+    the warped output and its reliability None for the first frame.
+    masks: the ClipMasks of frame_functions: stylize_frames then takes each frame's masks as well, and the
+    blend is confined to them.
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
-                 refine: Callable[[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None],
-                                  np.ndarray] | None = None, masks: ClipMasks | None = None) -> None:
+                 refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
         self.masks = masks
@@ -468,7 +547,7 @@ class VideoJob:
             raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
                              "frame H.264 holds (8192x4352): use a smaller --size")
         if masks is not None:
-            masks.sized(height, width)
+            masks.check(height, width, self.info.frames)
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
@@ -491,9 +570,9 @@ class VideoJob:
         blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
         encoder = _Encoder()
         try:
-            for frames, motions, outputs in self._stylized(first_frame, previous_input):
+            for frames, motions, outputs, masks in self._stylized(first_frame, previous_input):
                 stylized_frames = outputs.split(1) if isinstance(outputs, torch.Tensor) else outputs
-                for frame, motion, stylized in zip(frames, motions, stylized_frames, strict=True):
+                for frame, motion, stylized, own in zip(frames, motions, stylized_frames, masks, strict=True):
                     if frame.index // self.segment_frames != segment or not opened:
                         if opened:
                             encoder.finish(self._finish, segment, previous_input, previous_output)
@@ -502,7 +581,7 @@ class VideoJob:
                         encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
                                      output_format(self.output))
                         opened = True
-                    previous, output = self._written(blend, motion, previous, frame.rgb, stylized)
+                    previous, output = self._written(blend, motion, previous, frame.rgb, stylized, own)
                     encoder.write(output, frame.pts)
                     previous_input, previous_output = frame.rgb, output
                     done += 1
@@ -525,32 +604,32 @@ class VideoJob:
         return VideoResult(self.output, done, first_frame, None, notices)
 
     def _written(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
-                 current: np.ndarray, stylized: torch.Tensor | np.ndarray) -> tuple[torch.Tensor | None, np.ndarray]:
+                 current: np.ndarray, stylized: torch.Tensor | np.ndarray, masks: FrameRegions | None
+                 ) -> tuple[torch.Tensor | None, np.ndarray]:
         """The 8-bit frame to write, and the same as the next blend's previous output (None when nothing
-        blends)."""
+        blends). masks: the frame's own (ClipMasks.frames), or None."""
         if isinstance(stylized, np.ndarray):  # 8-bit already (a FrameStylizer of arrays)
             if blend is None and self.refine is None:
                 return None, stylized.copy()  # the function's array may be reused; the encoder's is its own
             stylized = frames_to_tensor([stylized])
-        return rounded_frame(self._temporal(blend, motion, previous, current, stylized))
+        return rounded_frame(self._temporal(blend, motion, previous, current, stylized, masks))
 
     def _temporal(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
-                  current: np.ndarray, stylized: torch.Tensor) -> torch.Tensor:
+                  current: np.ndarray, stylized: torch.Tensor, masks: FrameRegions | None) -> torch.Tensor:
         if self.refine is None:
-            if blend is None:
-                return stylized
-            return blend(motion, previous, stylized, None if self.masks is None else self.masks.coverage(stylized))
+            return stylized if blend is None else blend(motion, previous, stylized, masks)
         warped = trust = None
         if motion is not None and previous is not None:
-            warped, trust = motion.warp(unit_frames(previous, previous.device), *current.shape[:2])
-        return self.refine(current, stylized, warped, trust)
+            warped, trust = warp_previous(motion, previous, *current.shape[:2], previous.device, masks)
+        return self.refine(current, stylized, warped, trust, None if masks is None else masks.masks)
 
     def _stylized(self, first_frame: int, previous_input: np.ndarray | None
-                  ) -> Iterator[tuple[list[Frame], list[Motion | None], list[np.ndarray]]]:
+                  ) -> Iterator[tuple[list[Frame], list[Motion | None], list[np.ndarray] | torch.Tensor,
+                                      list[FrameRegions | None]]]:
         """Frames with their motion from the frame before (`previous_input` before the first; None without
-        temporal consistency) and their stylized versions. Decoding runs ahead in a thread, and the flows in a
-        pool of FLOW_THREADS, while the model works: on a GPU the flow would otherwise add its time to every
-        frame's."""
+        temporal consistency), their stylized versions and their masks (None without). Decoding (with the
+        masks) runs ahead in a thread, and the flows in a pool of FLOW_THREADS, while the model works: on a
+        GPU the flow would otherwise add its time to every frame's."""
         threads = max(1, min(FLOW_THREADS, os.cpu_count() or 1))
         frames: queue.Queue = queue.Queue(maxsize=2 * self.batch + 2 + threads)
         stop = threading.Event()
@@ -566,6 +645,7 @@ class VideoJob:
         def decode() -> None:
             try:
                 previous = to_gray(previous_input) if flows is not None and previous_input is not None else None
+                regions = None if self.masks is None else self.masks.frames(first_frame, *self._frame_size())
                 for frame in read_frames(self.source, first_frame):
                     frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
                     estimate: Future | None = None
@@ -573,9 +653,10 @@ class VideoJob:
                         gray = to_gray(frame.rgb)
                         estimate = flows.submit(motion, previous, gray) if previous is not None else None
                         previous = gray
+                    masks = None if regions is None else next(regions)
                     while not stop.is_set():
                         try:
-                            frames.put((frame, estimate), timeout=0.2)
+                            frames.put((frame, estimate, masks), timeout=0.2)
                             break
                         except queue.Full:
                             continue
@@ -588,7 +669,7 @@ class VideoJob:
         reader = threading.Thread(target=decode, name="stylize-decode", daemon=True)
         reader.start()
         try:
-            pending: list[tuple[Frame, Future | None]] = []
+            pending: list[tuple[Frame, Future | None, FrameRegions | None]] = []
             while True:
                 item = frames.get()
                 if isinstance(item, BaseException):
@@ -597,10 +678,13 @@ class VideoJob:
                     pending.append(item)
                 if pending and (item is None or len(pending) >= self.batch
                                 or pending[-1][0].rgb.shape != pending[0][0].rgb.shape):
-                    batch = [frame for frame, _ in pending]
-                    outputs = self.stylize_frames([f.rgb for f in batch])
+                    batch = [frame for frame, _, _ in pending]
+                    masks = [own for _, _, own in pending]
+                    outputs = (self.stylize_frames([f.rgb for f in batch]) if self.masks is None
+                               else self.stylize_frames([f.rgb for f in batch], masks))
                     # A flow's error (as a decoding error) is raised here, in the caller's thread.
-                    yield batch, [None if estimate is None else estimate.result() for _, estimate in pending], outputs
+                    motions = [None if estimate is None else estimate.result() for _, estimate, _ in pending]
+                    yield batch, motions, outputs, masks
                     pending = []
                 if item is None:
                     return
@@ -728,7 +812,8 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     optimize every frame: the first with the whole schedule, each later one from the warped previous
     result for config.frame_steps steps with the temporal loss on reliable pixels (Ruder et al. 2016).
     masks: one per style image (one for a fast model); each style paints its region of every frame and the
-    frame stays where no mask is; give the same ClipMasks to the VideoJob.
+    frame stays where no mask is; give the same ClipMasks to the VideoJob, which hands each frame's masks to
+    stylize_frames (masked_frames) and refine.
     """
     mask_settings = {} if masks is None else {"masks": [str(source) for source in masks.masks.sources]}
     if model is not None and isinstance(config, ArbitraryConfig):
@@ -745,8 +830,8 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         if masks is None:
             return tensor_frames(task, task.device), None, task.device, settings
         masks.masks.check_count(len(styles), "style images")
-        each = masks.laid_in(lambda frame: [task.alone(index, frame) for index in range(len(styles))])
-        return tensor_frames(each, task.device), None, task.device, settings
+        each = masked_frames(lambda frame: [task.alone(index, frame) for index in range(len(styles))], task.device)
+        return each, None, task.device, settings
     if model is not None:
         from stylize.tasks.fast import FastStylizer
 
@@ -756,20 +841,18 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         if masks is None:
             return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
         masks.masks.check_count(1, "models")
-        return tensor_frames(masks.laid_in(lambda frame: [stylizer(frame)]), stylizer.device), None, \
-            stylizer.device, settings
+        return masked_frames(lambda frame: [stylizer(frame)], stylizer.device), None, stylizer.device, settings
 
     from stylize.tasks.gatys import GatysTransfer
 
     transfer = GatysTransfer.from_files(list(styles), config, device, masks=None if masks is None else masks.masks)
 
-    def identity(frames: list[np.ndarray]) -> list[np.ndarray]:
-        return frames  # the work happens in refine, which needs the previous frame
+    def identity(frames: list[np.ndarray], masks: list[list[torch.Tensor]] | None = None) -> list[np.ndarray]:
+        return frames  # the work happens in refine, which needs the previous frame (and takes the masks)
 
     def refine(current: np.ndarray, content: torch.Tensor, warped: torch.Tensor | None,
-               trust: torch.Tensor | None) -> torch.Tensor:
+               trust: torch.Tensor | None, regions: list[torch.Tensor] | None) -> torch.Tensor:
         pixels = content.cpu()
-        regions = None if masks is None else masks.at(pixels)
         if warped is None or trust is None:
             return transfer(pixels, masks=regions)
         target, weight = warped.to(transfer.device), trust.to(transfer.device)
