@@ -1,0 +1,84 @@
+"""Regenerate examples/video_masks.jpg: `stylize video --mask` with a matte that follows a moving subject.
+
+A camera pans across the coffee photo (examples/coffee.jpg) for 24 frames; the matte, a rough ellipse around
+the cup, moves with the cup. Both clips are written to a temporary
+folder, then stylized as
+
+    stylize video pan.mp4 --model starry --mask matte.mp4 --feather 12
+
+and three frames (the first, the middle, the last) are shown: the clip, its matte, the result.
+
+Needs the video extra (pip install "stylize[video]"). Run: python examples/video_masks.py
+"""
+
+from __future__ import annotations
+
+import tempfile
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from PIL import Image, ImageDraw
+
+from stylize.config import FastConfig, VideoConfig
+from stylize.images import save_image
+from stylize.masks import MaskSet
+from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
+
+HERE = Path(__file__).resolve().parent
+FRAMES, WIDTH, HEIGHT, TOP, PAN = 24, 352, 304, 40, 10  # the window moves PAN px right a frame
+CUP = (160, 8, 420, 312)  # an ellipse around the cup and its handle, in the photo's pixels
+LABEL = 22
+
+
+def write_clip(path: Path, frames: list[np.ndarray]) -> None:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(24))
+        stream.width, stream.height, stream.pix_fmt, stream.options = WIDTH, HEIGHT, "yuv420p", {"crf": "12"}
+        for pixels in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+
+
+def main() -> None:
+    photo = np.asarray(Image.open(HERE / "coffee.jpg").convert("RGB"))
+    pans, mattes = [], []
+    for index in range(FRAMES):
+        left, top = index * PAN, TOP
+        pans.append(np.ascontiguousarray(photo[top:top + HEIGHT, left:left + WIDTH]))
+        matte = Image.new("RGB", (WIDTH, HEIGHT), "black")
+        ImageDraw.Draw(matte).ellipse((CUP[0] - left, CUP[1] - top, CUP[2] - left, CUP[3] - top), fill="white")
+        mattes.append(np.asarray(matte))
+    with tempfile.TemporaryDirectory() as folder:
+        pan, matte, result = Path(folder) / "pan.mp4", Path(folder) / "matte.mp4", Path(folder) / "result.mp4"
+        write_clip(pan, pans)
+        write_clip(matte, mattes)
+        masks = ClipMasks(MaskSet((matte,), feather=12))
+        stylize_frames, _, _, settings = frame_functions("starry", [], FastConfig(), "cpu", masks)
+        VideoJob(pan, result, stylize_frames, VideoConfig(), settings, masks=masks).run()
+        rows = [("the clip", decoded(pan)), ("--mask matte.mp4", decoded(matte)), ("the result", decoded(result))]
+    shown = (0, FRAMES // 2, FRAMES - 1)
+    cell_w, cell_h = WIDTH // 2, HEIGHT // 2
+    sheet = Image.new("RGB", (cell_w * len(shown), (cell_h + LABEL) * len(rows)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for row, (label, frames) in enumerate(rows):
+        y = row * (cell_h + LABEL)
+        for column, index in enumerate(shown):
+            x = column * cell_w
+            draw.text((x + 6, y + 5), f"{label}, frame {index + 1}", fill="black")
+            sheet.paste(Image.fromarray(frames[index]).resize((cell_w, cell_h), Image.Resampling.LANCZOS),
+                        (x, y + LABEL))
+    save_image(sheet, HERE / "video_masks.jpg", quality=88)
+    print(f"wrote {HERE / 'video_masks.jpg'}")
+
+
+if __name__ == "__main__":
+    main()
