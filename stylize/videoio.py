@@ -65,6 +65,17 @@ class Frame:
     rgb: np.ndarray
 
 
+def quarter_turns(rotation: int) -> int:
+    """A display rotation (degrees counter-clockwise, VideoInfo.rotation) as quarter turns, 0 to 3: a player
+    shows a frame turned counter-clockwise this many times (np.rot90's k)."""
+    return round(rotation / 90) % 4
+
+
+def upright(rgb: np.ndarray, rotation: int) -> np.ndarray:
+    """A decoded (raw) frame as players show it: turned by the clip's display rotation."""
+    return np.ascontiguousarray(np.rot90(rgb, quarter_turns(rotation)))
+
+
 _IMAGE_DEMUXERS = {"image2", "image2pipe"}
 
 

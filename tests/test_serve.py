@@ -438,6 +438,32 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
 
 
+def test_a_portrait_clip_shows_its_first_frame_upright_and_a_mask_painted_on_it_lands_there(studio, tmp_path):
+    """A phone's portrait clip is stored on its side with a display rotation: its first frame is shown as the
+    clip plays, and a mask painted over that frame covers the same part of every frame of the result."""
+    av = pytest.importorskip("av")
+    from clips import make_clip
+
+    data = make_clip(tmp_path / "clip.mp4", frames=3, width=64, height=48, rotation=90, audio=False).read_bytes()
+    video = studio.post("/api/uploads?name=portrait.mp4", content=data).json()
+    frame = Image.open(io.BytesIO(studio.get(f"/api/uploads/{video['frame']}/image").content))
+    assert frame.size == (48, 64)  # upright: stored 64x48, shown 48x64
+    top = Image.new("L", (48, 64), 0)
+    top.paste(255, (0, 0, 48, 32))
+    mask = io.BytesIO()
+    top.save(mask, format="PNG")
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry",
+                                         "mask": _upload(studio, mask.getvalue(), "top.png")["id"]}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done", status
+    (tmp_path / "back.mp4").write_bytes(studio.get(f"/results/{status['result']}").content)
+    with av.open(str(tmp_path / "clip.mp4")) as before, av.open(str(tmp_path / "back.mp4")) as after:
+        shown = [np.abs(np.rot90(a.to_ndarray(format="rgb24").astype(float) - b.to_ndarray(format="rgb24")))
+                 .mean(axis=(1, 2)) for a, b in zip(before.decode(video=0), after.decode(video=0), strict=True)]
+    change = np.mean(shown, axis=0)  # by row of the upright picture
+    assert change[:28].mean() > 10 and change[36:].mean() < 3  # stylized where the mask was painted
+
+
 def test_a_masked_video_job_paints_only_the_masked_region_of_its_frames(studio, tmp_path):
     """A mask painted on the page goes with a clip too: its command is `stylize video ... --mask`, which runs."""
     av = pytest.importorskip("av")

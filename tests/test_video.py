@@ -421,6 +421,32 @@ def test_a_matte_video_moves_the_region_frame_by_frame_and_a_resumed_job_follows
         assert change[outside].mean() < 1.5, index  # the source elsewhere
 
 
+def test_a_mask_is_drawn_on_the_clip_as_players_show_it(invoke, tmp_path, model):
+    """A phone's portrait clip is stored on its side with a display rotation: a mask drawn on the picture as
+    it plays (here its top half) is turned back onto the stored frames (their right half, for 90 degrees
+    counter-clockwise), whether it is an image or a matte, which carries no rotation of its own."""
+    source = make_clip(tmp_path / "clip.mp4", frames=4, rotation=90, audio=False)  # stored 64x48, shown 48x64
+    top = Image.new("L", (48, 64), 0)
+    top.paste(255, (0, 0, 48, 32))
+    top.save(tmp_path / "top.png")
+    with av.open(str(tmp_path / "top.mp4"), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        stream.width, stream.height, stream.pix_fmt = 48, 64, "yuv420p"
+        for _ in range(4):
+            for packet in stream.encode(av.VideoFrame.from_image(top.convert("RGB"))):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    for mask in ("top.png", "top.mp4"):
+        result = invoke("video", source, "--model", model, "--mask", tmp_path / mask, "-o", tmp_path / "out.mp4",
+                        "--device", "cpu", "-q")
+        assert result.exit_code == 0, result.output
+        assert probe(tmp_path / "out.mp4").rotation == 90
+        inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+        assert _change(inputs, outputs, slice(36, 64)) > 20, mask  # the stored frames' right half
+        assert _change(inputs, outputs, slice(0, 28)) < 3, mask
+
+
 def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, model):
     source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
     before = source.read_bytes()

@@ -90,7 +90,7 @@ class Uploads:
         upload for previews (a picture of the clip before the whole clip is painted)."""
         from stylize.errors import VideoError
         from stylize.images import save_image
-        from stylize.videoio import probe, read_frames
+        from stylize.videoio import probe, read_frames, upright
 
         path = self.folder / f"{upload_id}{suffix}"
         write_bytes_atomic(path, data)
@@ -99,7 +99,9 @@ class Uploads:
             if info.width * info.height > self.max_pixels:
                 raise VideoError(f"frames of {info.width}x{info.height} are over the limit of "
                                  f"{self.max_pixels / 1e6:.0f} MP")
-            first = next(read_frames(path)).rgb
+            # Upright, as players show the clip: a phone's portrait clip is stored on its side, and a mask
+            # painted over this frame is drawn as the clip is seen (tasks/video.py ClipMasks).
+            first = upright(next(read_frames(path)).rgb, info.rotation)
         except VideoError as error:
             path.unlink(missing_ok=True)
             raise VideoError(str(error).replace(str(path), safe_stem(name) + suffix)) from None

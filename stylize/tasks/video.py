@@ -50,7 +50,16 @@ from stylize.extras import require
 from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
 from stylize.images import IMAGE_EXTENSIONS, load_gray
 from stylize.masks import MaskSet, composite
-from stylize.videoio import Frame, SegmentWriter, VideoInfo, mux, output_format, probe, read_frames
+from stylize.videoio import (
+    Frame,
+    SegmentWriter,
+    VideoInfo,
+    mux,
+    output_format,
+    probe,
+    quarter_turns,
+    read_frames,
+)
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
 # forward flow at its target do not cancel within 1 % of their size plus half a pixel, and at a motion
@@ -355,7 +364,9 @@ def warp_previous(motion: Motion, previous_output: torch.Tensor, height: int, wi
 class ClipMasks:
     """A clip's masks, one per style or model: an image is the same mask for every frame; a video (a matte, as
     compositing and rotoscoping tools export them) gives each frame the mask of its own frame in that video.
-    Either is brought to the frames' size; a still mask is read once for the whole clip."""
+    A mask is drawn on the picture as players show it: for a clip with a display rotation (a phone's portrait
+    clip is stored on its side) it is turned back to the stored frames, and a matte's own rotation is applied
+    first. Either is brought to the frames' size; a still mask is read once for the whole clip."""
 
     def __init__(self, masks: MaskSet) -> None:
         for source in masks.sources:
@@ -364,34 +375,38 @@ class ClipMasks:
                                   "its frames' masks) per style or model")
         self.masks = masks
         self.moving = [_is_matte(Path(source)) for source in masks.sources]
-        self._still: dict[tuple[int, int], list[torch.Tensor | None]] = {}
+        self._still: dict[tuple[int, int, int], list[torch.Tensor | None]] = {}
 
-    def check(self, height: int, width: int, frames: int | None) -> None:
+    def check(self, height: int, width: int, frames: int | None, rotation: int = 0) -> None:
         """Read every still mask at the frames' size (an unreadable or all-black one is an ImageError), and
-        check that every matte is a video with a frame for each of the clip's: before any work is begun."""
-        self._stills(height, width)
+        check that every matte is a video with a frame for each of the clip's: before any work is begun.
+        rotation: the clip's display rotation (VideoInfo.rotation); (height, width) are its stored frames'."""
+        self._stills(height, width, rotation)
         for source, moving in zip(self.masks.sources, self.moving, strict=True):
             if moving:
                 count = probe(Path(source)).frames
                 if frames and count and count < frames:
                     raise VideoError(f"the mask {source} has {count} frames, fewer than the clip's {frames}")
 
-    def frames(self, first: int, height: int, width: int) -> Iterator[FrameRegions]:
-        """The masks of each frame from frame `first` on, with those of the frame before."""
-        masks = self._masks(max(0, first - 1), height, width)
+    def frames(self, first: int, height: int, width: int, rotation: int = 0) -> Iterator[FrameRegions]:
+        """The masks of each frame from frame `first` on, with those of the frame before (as for check)."""
+        masks = self._masks(max(0, first - 1), height, width, rotation)
         before = next(masks) if first > 0 else None
         for own in masks:
             yield FrameRegions(own, before)
             before = own
 
-    def _masks(self, first: int, height: int, width: int) -> Iterator[list[torch.Tensor]]:
-        stills = self._stills(height, width)
+    def _masks(self, first: int, height: int, width: int, rotation: int) -> Iterator[list[torch.Tensor]]:
+        stills = self._stills(height, width, rotation)
         readers = [read_frames(Path(source), first) if moving else None
                    for source, moving in zip(self.masks.sources, self.moving, strict=True)]
+        # A matte's stored frames: turned upright by its own rotation, then back by the clip's.
+        turns = [quarter_turns(probe(Path(source)).rotation) - quarter_turns(rotation) if moving else 0
+                 for source, moving in zip(self.masks.sources, self.moving, strict=True)]
         index = first
         while True:
             masks = []
-            for source, still, reader in zip(self.masks.sources, stills, readers, strict=True):
+            for source, still, reader, turn in zip(self.masks.sources, stills, readers, turns, strict=True):
                 if reader is None:
                     assert still is not None
                     masks.append(still)
@@ -399,20 +414,25 @@ class ClipMasks:
                 frame = next(reader, None)
                 if frame is None:
                     raise VideoError(f"the mask {source} ends at frame {index}, before the clip does")
+                gray = np.rot90(to_gray(frame.rgb), turn)
                 cv2 = _cv2()  # as mask images are resized: area when shrinking, bilinear when enlarging
-                shrinking = frame.rgb.shape[1] > width
-                gray = cv2.resize(to_gray(frame.rgb), (width, height),
+                shrinking = gray.shape[1] > width
+                gray = cv2.resize(np.ascontiguousarray(gray), (width, height),
                                   interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
                 masks.append(self.masks.prepared(torch.from_numpy(gray)[None, None].float().div_(255)))
             yield masks
             index += 1
 
-    def _stills(self, height: int, width: int) -> list[torch.Tensor | None]:
-        if (height, width) not in self._still:
-            self._still[(height, width)] = [
-                None if moving else self.masks.prepared(load_gray(Path(source), (height, width)), Path(source))
+    def _stills(self, height: int, width: int, rotation: int) -> list[torch.Tensor | None]:
+        turns = quarter_turns(rotation)
+        key = (height, width, turns)
+        if key not in self._still:
+            shown = (width, height) if turns % 2 else (height, width)  # (height, width) as players show it
+            self._still[key] = [
+                None if moving else self.masks.prepared(
+                    torch.rot90(load_gray(Path(source), shown), -turns, dims=(2, 3)).contiguous(), Path(source))
                 for source, moving in zip(self.masks.sources, self.moving, strict=True)]
-        return self._still[(height, width)]
+        return self._still[key]
 
 
 def _is_matte(path: Path) -> bool:
@@ -547,7 +567,7 @@ class VideoJob:
             raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
                              "frame H.264 holds (8192x4352): use a smaller --size")
         if masks is not None:
-            masks.check(height, width, self.info.frames)
+            masks.check(height, width, self.info.frames, self.info.rotation)
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
@@ -645,7 +665,8 @@ class VideoJob:
         def decode() -> None:
             try:
                 previous = to_gray(previous_input) if flows is not None and previous_input is not None else None
-                regions = None if self.masks is None else self.masks.frames(first_frame, *self._frame_size())
+                regions = None if self.masks is None else self.masks.frames(first_frame, *self._frame_size(),
+                                                                           self.info.rotation)
                 for frame in read_frames(self.source, first_frame):
                     frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
                     estimate: Future | None = None
