@@ -201,6 +201,8 @@ def test_resume_with_other_settings_is_refused(tmp_path, model):
                  "is a folder: a clip takes one mask per style or model: an image, or a video", id="a folder of masks"),
     pytest.param(["SOURCE", "--model", "MODEL", "--mask", "SHORT", "-o", "OUT"], 1,
                  "short.mp4 has 2 frames, fewer than the clip's 3", id="a matte shorter than the clip"),
+    pytest.param(["SOURCE", "--model", "MODEL", "--mask", "TEXT", "-o", "OUT"], 1,
+                 "Error: mask ", id="a mask that is no video"),
     pytest.param(["SOURCE", "--model", "MODEL", "--mask", "BLACK", "-o", "OUT"], 1,
                  "black.png is all black: nothing would be stylized", id="an all-black mask"),
 ])

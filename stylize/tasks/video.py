@@ -384,7 +384,10 @@ class ClipMasks:
         self._stills(height, width, rotation)
         for source, moving in zip(self.masks.sources, self.moving, strict=True):
             if moving:
-                count = probe(Path(source)).frames
+                try:
+                    count = probe(Path(source)).frames
+                except VideoError as error:  # named as the mask, not as a source
+                    raise VideoError(f"mask {error}") from None
                 if frames and count and count < frames:
                     raise VideoError(f"the mask {source} has {count} frames, fewer than the clip's {frames}")
 
