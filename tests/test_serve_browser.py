@@ -199,3 +199,25 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
     assert "stylize video holiday.mp4 --model starry" in page.inner_text("#command")
     assert any(p.suffix == ".mp4" for p in server[1].iterdir())
+
+
+def test_a_video_of_masks_masks_the_preview_by_its_first_frame_and_the_clip_frame_by_frame(page, server, tmp_path):
+    """A matte dropped as the mask: its first frame shows and masks the preview, and "Whole clip" sends the
+    whole matte, which `stylize video --mask matte.mp4` takes frame by frame."""
+    pytest.importorskip("av")
+    from clips import make_clip
+
+    clip = make_clip(tmp_path / "walk.mp4", frames=4, width=96, height=64)
+    matte = make_clip(tmp_path / "matte.mp4", frames=4, width=96, height=64, audio=False)  # any clip masks
+    page.set_input_files("#photo-input", str(clip))
+    page.wait_for_selector("#photos img[src*='/api/uploads/']")
+    _wait_loaded(page, "#before")
+    page.select_option("#model", "starry")
+    page.click("#mask-tools summary")
+    page.set_input_files("#mask-input", str(matte))
+    page.wait_for_selector("#mask-label:has-text('a video of masks, 4 frames')")
+    _wait_loaded(page, "#mask-thumb")  # its first frame, served back
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # masked by that frame
+    page.click("#video-run")
+    page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
+    assert "stylize video walk.mp4 --model starry --mask matte.mp4" in page.inner_text("#command")

@@ -75,11 +75,18 @@ function choosePhoto(photo) {
 
 async function setInput(kind, file) {
   try {
-    const image = await upload(file);
-    state[kind] = image;
-    $(`#${kind}-label`).textContent = `${image.name} (${image.width}x${image.height})`;
+    let image = await upload(file);
     const thumb = $(`#${kind}-thumb`);
-    thumb.src = URL.createObjectURL(file);
+    if (image.video && kind === "mask") {
+      // A video of masks (a matte): its first frame masks previews and pictures, the whole matte a whole clip.
+      image = { ...image, videoId: image.id, id: image.frame };
+      $(`#${kind}-label`).textContent = `${image.name} (a video of masks, ${image.frames || "?"} frames)`;
+      thumb.src = `/api/uploads/${image.frame}/image`;
+    } else {
+      $(`#${kind}-label`).textContent = `${image.name} (${image.width}x${image.height})`;
+      thumb.src = URL.createObjectURL(file);
+    }
+    state[kind] = image;
     thumb.hidden = false;
     say("");
     if (kind === "painting" || kind === "mask") schedulePreview();
@@ -435,6 +442,7 @@ async function start() {
     const body = styleRecipe(false);
     body.kind = "video";
     body.photo = state.photo.videoId;
+    if (state.mask && state.mask.videoId) body.mask = state.mask.videoId;  // the matte, frame by frame
     body.settings.size = 0;  // the clip's own size
     delete body.settings.refine;  // frames are one pass (stylize video has no --refine)
     if (body.model === undefined) { say("A clip is painted with a style model or any painting, not the optimization."); return; }
