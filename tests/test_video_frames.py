@@ -105,12 +105,14 @@ def test_a_clip_mask_keeps_every_frame_exactly_outside_it_through_the_model_and_
     mask.paste(255, (0, 0, 16, 24))
     mask.save(tmp_path / "left.png")
     masks = ClipMasks(MaskSet((tmp_path / "left.png",)))
+    masks.device = torch.device(device)  # as frame_functions sets it: made where the model is
     stylizer = FastStylizer(_johnson(), device=device)
     frames = _frames(2)
     regions = masks.frames(0, 24, 32)
     own = [next(regions), next(regions)]
     assert own[0].before is None and own[1].before is own[0].masks
     assert own[0].masks[0] is own[1].masks[0] and own[0].masks[0].shape == (1, 1, 24, 32)  # read once
+    assert own[0].masks[0].device.type == torch.device(device).type
     out = masked_frames(lambda frame: [stylizer(frame)], device)(frames, own)
     inputs = frames_to_tensor(frames, device)
     assert out.device == inputs.device and out.shape == inputs.shape

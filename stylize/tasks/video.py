@@ -336,7 +336,8 @@ class TemporalBlend:
 
 @dataclass
 class FrameRegions:
-    """A frame's masks (one per style or model, (1, 1, H, W) each on the CPU) and the frame's before it."""
+    """A frame's masks (one per style or model, (1, 1, H, W) each, on ClipMasks.device) and the frame's before
+    it."""
 
     masks: list[torch.Tensor]
     before: list[torch.Tensor] | None  # None before the clip's first frame
@@ -366,7 +367,11 @@ class ClipMasks:
     compositing and rotoscoping tools export them) gives each frame the mask of its own frame in that video.
     A mask is drawn on the picture as players show it: for a clip with a display rotation (a phone's portrait
     clip is stored on its side) it is turned back to the stored frames, and a matte's own rotation is applied
-    first. Either is brought to the frames' size; a still mask is read once for the whole clip."""
+    first. Either is brought to the frames' size; a still mask is read once for the whole clip. They are made
+    on `device` (frame_functions sets the model's): a 1080p mask is 8 MB to move to a card, three times a
+    frame otherwise."""
+
+    device: torch.device = torch.device("cpu")
 
     def __init__(self, masks: MaskSet) -> None:
         for source in masks.sources:
@@ -375,7 +380,7 @@ class ClipMasks:
                                   "its frames' masks) per style or model")
         self.masks = masks
         self.moving = [_is_matte(Path(source)) for source in masks.sources]
-        self._still: dict[tuple[int, int, int], list[torch.Tensor | None]] = {}
+        self._still: dict[tuple[int, int, int, str], list[torch.Tensor | None]] = {}
 
     def check(self, height: int, width: int, frames: int | None, rotation: int = 0) -> None:
         """Read every still mask at the frames' size (an unreadable or all-black one is an ImageError), and
@@ -422,18 +427,20 @@ class ClipMasks:
                 shrinking = gray.shape[1] > width
                 gray = cv2.resize(np.ascontiguousarray(gray), (width, height),
                                   interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-                masks.append(self.masks.prepared(torch.from_numpy(gray)[None, None].float().div_(255)))
+                levels = torch.from_numpy(gray).to(self.device)  # moved as 8 bits, feathered there
+                masks.append(self.masks.prepared(levels[None, None].float().div_(255)))
             yield masks
             index += 1
 
     def _stills(self, height: int, width: int, rotation: int) -> list[torch.Tensor | None]:
         turns = quarter_turns(rotation)
-        key = (height, width, turns)
+        key = (height, width, turns, str(self.device))
         if key not in self._still:
             shown = (width, height) if turns % 2 else (height, width)  # (height, width) as players show it
             self._still[key] = [
                 None if moving else self.masks.prepared(
-                    torch.rot90(load_gray(Path(source), shown), -turns, dims=(2, 3)).contiguous(), Path(source))
+                    torch.rot90(load_gray(Path(source), shown), -turns, dims=(2, 3)).contiguous(), Path(source)
+                ).to(self.device)
                 for source, moving in zip(self.masks.sources, self.moving, strict=True)]
         return self._still[key]
 
@@ -854,6 +861,7 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         if masks is None:
             return tensor_frames(task, task.device), None, task.device, settings
         masks.masks.check_count(len(styles), "style images")
+        masks.device = task.device
         each = masked_frames(lambda frame: [task.alone(index, frame) for index in range(len(styles))], task.device)
         return each, None, task.device, settings
     if model is not None:
@@ -865,6 +873,7 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         if masks is None:
             return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
         masks.masks.check_count(1, "models")
+        masks.device = stylizer.device
         return masked_frames(lambda frame: [stylizer(frame)], stylizer.device), None, stylizer.device, settings
 
     from stylize.tasks.gatys import GatysTransfer
