@@ -196,6 +196,25 @@ def test_batch_usage_errors(invoke, tree, model, tmp_path, args, message, monkey
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
+@pytest.mark.parametrize(("command", "inputs", "message"), [
+    ("batch", ["clip.mp4"], "no input images found: clip.mp4 is a video; `stylize video` stylizes a clip"),
+    ("upscale", ["clip.mp4", "notes.txt"], "clip.mp4 is a video (and 1 other file); `stylize upscale` takes images"),
+    ("colorize", ["notes"], "no input images found: notes/todo.txt is not an image"),
+])
+def test_inputs_without_an_image_are_a_usage_error_not_zero_done(invoke, model, tmp_path, monkeypatch, command,
+                                                                 inputs, message):
+    """Red-team: `stylize upscale clip.mp4 -o big.mp4` did nothing, said "0 done, 1 not images" and exited 0."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "clip.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (tmp_path / "notes.txt").write_text("no pictures")
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "todo.txt").write_text("no pictures")
+    extra = ["--model", model] if command == "batch" else []
+    result = invoke(command, *inputs, "-o", tmp_path / "out.mp4", *extra)
+    invoke.error_line(result, 2, message)
+    assert not (tmp_path / "out.mp4").exists()
+
+
 def test_same_stem_collisions_are_refused(tmp_path):
     (tmp_path / "x").mkdir()
     gradient_image(8, 8).save(tmp_path / "x" / "p.jpg")

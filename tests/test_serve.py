@@ -396,6 +396,12 @@ def test_folder_jobs_read_only_below_root_and_mirror_the_tree(tmp_path):
         (entry,) = client.get("/api/results").json()
         assert entry["files"] == 2 and entry["inputs"] == {"folder": "trip"}
         assert client.get(f"/results/{entry['name']}").status_code == 404  # a folder is not a download
+        (root / "notes").mkdir()
+        (root / "notes" / "todo.txt").write_text("no pictures here")
+        job = client.post("/api/jobs", json={"kind": "style", "folder": "notes", "model": "starry"}).json()
+        status = _wait(client, job["id"])
+        assert status["state"] == "failed" and status["message"] == "no images in the folder 'notes'"
+        assert len(client.get("/api/results").json()) == 1 and not list((tmp_path / "out").glob("notes_*"))
     without_root = StudioSettings(output_dir=tmp_path / "out2", device="cpu")
     with TestClient(create_app(without_root), base_url=BASE) as client:
         assert client.get("/api/folders").json() == []

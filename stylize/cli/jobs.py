@@ -74,11 +74,30 @@ def plan(
         if report is not None:
             report = report.with_name(f"{report.stem}.rank{env.rank}{report.suffix}")
     found, not_images = batching.collect_inputs(inputs, exclude=[output])
-    if not found and not not_images:
-        raise click.UsageError("no input images found")
+    if not found:
+        raise click.UsageError(_nothing_to_do(not_images))
     jobs = batching.shard(batching.plan_jobs(found, output, fmt, suffix, reads), shard_index, shard_count)
     batching.prepare_outputs(jobs, report, reads)
     return jobs, not_images, f"{shard_index + 1}/{shard_count}", report
+
+
+# Only for the hint below: files a user may hand an image command when they meant a clip.
+_VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".wmv",
+                             ".mpg", ".mpeg", ".flv"})
+
+
+def _nothing_to_do(not_images: list[Path]) -> str:
+    """Why a job with no input image stops (a usage error: it would otherwise end "0 done" with exit 0)."""
+    if not not_images:
+        return "no input images found"
+    first, others = not_images[0], len(not_images) - 1
+    more = f" (and {others} other file{'s' * (others != 1)})" if others else ""
+    command = click.get_current_context(silent=True)
+    name = command.info_name if command is not None else "batch"
+    if first.suffix.lower() in _VIDEO_SUFFIXES:
+        use = "`stylize video` stylizes a clip" if name == "batch" else f"`stylize {name}` takes images"
+        return f"no input images found: {first} is a video{more}; {use}"
+    return f"no input images found: {first} is not an image{more}"
 
 
 def is_single(inputs: tuple[str, ...], output: Path | None) -> bool:

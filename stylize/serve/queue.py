@@ -279,6 +279,10 @@ class JobQueue:
         assert recipe.folder is not None
         output = self.results.reserve_folder(safe_stem(recipe.source_name, "folder"), recipe.label)
         found, _ = collect_inputs([recipe.folder], exclude=[output])
+        if not found:  # rather than an empty result folder listed as "0 done, 0 failed"
+            output.rmdir()
+            job.state, job.message = "failed", f"no images in the folder {recipe.folder_name!r}"
+            return
         jobs = plan_jobs(found, output)
         prepare_outputs(jobs)
         job.total = float(len(jobs))
