@@ -46,6 +46,11 @@ def feather(mask: torch.Tensor, pixels: float) -> torch.Tensor:
     return F.interpolate(blurred, size=(height, width), mode="bilinear", align_corners=False).clamp_(0, 1)
 
 
+def coverage(masks: Sequence[torch.Tensor]) -> torch.Tensor:
+    """How much of each pixel the masks stylize together, in [0, 1]: what composite takes from the styles."""
+    return torch.stack(list(masks)).sum(dim=0).clamp(max=1)
+
+
 def composite(photo: torch.Tensor, stylized: Sequence[torch.Tensor], masks: Sequence[torch.Tensor]) -> torch.Tensor:
     """The photo with each stylized version laid in through its mask; where masks overlap past full
     coverage they share it in proportion, and outside every mask the photo is kept exactly."""

@@ -49,7 +49,7 @@ from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
 from stylize.images import IMAGE_EXTENSIONS, load_gray
-from stylize.masks import MaskSet, composite
+from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
     Frame,
     SegmentWriter,
@@ -343,9 +343,9 @@ class FrameRegions:
     before: list[torch.Tensor] | None  # None before the clip's first frame
 
     def coverage(self, device: torch.device, before: bool = False) -> torch.Tensor:
-        """How much of each pixel the masks stylize together, (1, 1, H, W) in [0, 1] (masks.composite)."""
+        """masks.coverage of this frame's masks (or the frame's before), (1, 1, H, W), on `device`."""
         masks = self.before if before and self.before is not None else self.masks
-        return torch.stack([mask.to(device) for mask in masks]).sum(dim=0).clamp(max=1)
+        return coverage([mask.to(device) for mask in masks])
 
 
 def warp_previous(motion: Motion, previous_output: torch.Tensor, height: int, width: int, device: torch.device,

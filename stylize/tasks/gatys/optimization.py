@@ -37,7 +37,7 @@ from stylize.errors import ConfigError, ResourceError, StylizeError
 from stylize.images import ImageInput, LoadedImage, as_pixels, load_image, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
-from stylize.masks import MaskSet, composite
+from stylize.masks import MaskSet, composite, coverage
 from stylize.tasks.gatys.carry import carry_adam_state, carry_pairs
 from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
@@ -300,7 +300,7 @@ class GatysTransfer:
             image = preserve_color(image, content)
         if masks is not None:
             masks = [mask.to(image.device).float() for mask in masks]
-            image = composite(content.to(image.device), [image], [torch.stack(masks).sum(dim=0).clamp(max=1)])
+            image = composite(content.to(image.device), [image], [coverage(masks)])
         return image
 
     def scales_for(self, height: int, width: int) -> list[Scale]:
