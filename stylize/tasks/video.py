@@ -381,6 +381,7 @@ class ClipMasks:
         self.masks = masks
         self.moving = [_is_matte(Path(source)) for source in masks.sources]
         self._still: dict[tuple[int, int, int, str], list[torch.Tensor | None]] = {}
+        self._probed: dict[Path, VideoInfo] = {}
 
     def check(self, height: int, width: int, frames: int | None, rotation: int = 0) -> None:
         """Read every still mask at the frames' size (an unreadable or all-black one is an ImageError), and
@@ -389,10 +390,7 @@ class ClipMasks:
         self._stills(height, width, rotation)
         for source, moving in zip(self.masks.sources, self.moving, strict=True):
             if moving:
-                try:
-                    count = probe(Path(source)).frames
-                except VideoError as error:  # named as the mask, not as a source
-                    raise VideoError(f"mask {error}") from None
+                count = self._matte(Path(source)).frames
                 if frames and count and count < frames:
                     raise VideoError(f"the mask {source} has {count} frames, fewer than the clip's {frames}")
 
@@ -409,7 +407,7 @@ class ClipMasks:
         readers = [read_frames(Path(source), first) if moving else None
                    for source, moving in zip(self.masks.sources, self.moving, strict=True)]
         # A matte's stored frames: turned upright by its own rotation, then back by the clip's.
-        turns = [quarter_turns(probe(Path(source)).rotation) - quarter_turns(rotation) if moving else 0
+        turns = [quarter_turns(self._matte(Path(source)).rotation) - quarter_turns(rotation) if moving else 0
                  for source, moving in zip(self.masks.sources, self.moving, strict=True)]
         index = first
         while True:
@@ -431,6 +429,15 @@ class ClipMasks:
                 masks.append(self.masks.prepared(levels[None, None].float().div_(255)))
             yield masks
             index += 1
+
+    def _matte(self, source: Path) -> VideoInfo:
+        """A matte's frame count and rotation, probed once."""
+        if source not in self._probed:
+            try:
+                self._probed[source] = probe(source)
+            except VideoError as error:  # named as the mask, not as a source
+                raise VideoError(f"mask {error}") from None
+        return self._probed[source]
 
     def _stills(self, height: int, width: int, rotation: int) -> list[torch.Tensor | None]:
         turns = quarter_turns(rotation)
@@ -459,14 +466,16 @@ def _is_matte(path: Path) -> bool:
 
 def masked_frames(stylize_each: Callable[[torch.Tensor], list[torch.Tensor]], device: str | torch.device
                   ) -> Callable[[list[np.ndarray], list[FrameRegions]], torch.Tensor]:
-    """A FrameStylizer for regions: it takes each frame's masks too (ClipMasks.frames), and lays the frame's
-    stylized versions (stylize_each, one per mask) into it through them; the frame stays where no mask is."""
+    """A FrameStylizer for regions: it takes each frame's masks too (ClipMasks.frames), and lays the frames'
+    stylized versions (stylize_each on the batch: one (N, 3, H, W) per mask, so a fast model still stylizes
+    frames together) into each frame through its own masks; the frame stays where no mask is."""
     def run(frames: list[np.ndarray], regions: list[FrameRegions]) -> torch.Tensor:
-        laid_in = []
-        for frame, own in zip(frames_to_tensor(frames, device), regions, strict=True):
-            masks = [mask.to(frame.device) for mask in own.masks]
-            laid_in.append(composite(frame[None], stylize_each(frame[None]), masks))
-        return torch.cat(laid_in)
+        pixels = frames_to_tensor(frames, device)
+        stylized = stylize_each(pixels)
+        return torch.cat([
+            composite(pixels[index:index + 1], [one[index:index + 1] for one in stylized],
+                      [mask.to(pixels.device) for mask in own.masks])
+            for index, own in enumerate(regions)])
 
     return run
 
@@ -862,7 +871,10 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
             return tensor_frames(task, task.device), None, task.device, settings
         masks.masks.check_count(len(styles), "style images")
         masks.device = task.device
-        each = masked_frames(lambda frame: [task.alone(index, frame) for index in range(len(styles))], task.device)
+        def each_style(frames: torch.Tensor) -> list[torch.Tensor]:  # one frame at a time, as the task takes them
+            return [torch.cat([task.alone(index, frame[None]) for frame in frames]) for index in range(len(styles))]
+
+        each = masked_frames(each_style, task.device)
         return each, None, task.device, settings
     if model is not None:
         from stylize.tasks.fast import FastStylizer
