@@ -75,12 +75,15 @@ class MaskSet:
             if not Path(source).exists():
                 raise ConfigError(f"mask {source}: no such file or folder")
 
-    def check_count(self, styles: int, what: str) -> None:
-        """One mask per style: `what` names them in the plural ("models", "style images")."""
+    def check_count(self, styles: int, what: str, blend: Sequence[float] | None = None) -> None:
+        """One mask per style: `what` names them in the plural ("models", "style images"). Blend weights (one
+        per style image) mix the styles everywhere, which masks do not: given with masks, a ConfigError."""
         masks, one = len(self.sources), what[:-1]
         if masks != styles:
             raise ConfigError(f"{masks} mask{'s' * (masks != 1)} for {styles} {one if styles == 1 else what}: give "
                               f"one --mask per {one}, in the same order")
+        if blend is not None:
+            raise ConfigError("style blend weights mix styles everywhere; with masks each style has its region")
 
     def register(self, reads: ReadFiles) -> None:
         """Tell the write guard about every mask file, so no output can replace one."""

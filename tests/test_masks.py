@@ -147,6 +147,22 @@ def test_bad_masks(invoke, photo, model, tmp_path, args, code, message):
     assert not (tmp_path / "o.png").exists()
 
 
+@pytest.mark.parametrize("mode", [["--steps", "1"], ["--model", "arbitrary"]], ids=["optimization", "any painting"])
+def test_blend_weights_with_masks_are_refused_for_every_way_of_painting(invoke, photo, tmp_path, mode):
+    """Blend weights mix the styles everywhere and masks give each its region: the optimization refused the
+    pair, and the arbitrary-style model took the masks and dropped the weights without a word (run, batch,
+    video)."""
+    stripes_image(32, 32).save(tmp_path / "a.png")
+    gradient_image(32, 32, seed=5).save(tmp_path / "b.png")
+    half_mask(64, 48, True).save(tmp_path / "left.png")
+    half_mask(64, 48, False).save(tmp_path / "right.png")
+    result = invoke("run", photo, *mode, "--style", tmp_path / "a.png", "--mask", tmp_path / "left.png",
+                    "--style", tmp_path / "b.png", "--mask", tmp_path / "right.png", "--style-blend", "0.3,0.7",
+                    "-o", tmp_path / "o.png")
+    invoke.error_line(result, 2, "style blend weights mix styles everywhere; with masks each style has its region")
+    assert not (tmp_path / "o.png").exists()
+
+
 def test_a_wide_feather_blurs_a_shrunk_copy_and_stays_close_to_the_exact_blur(monkeypatch):
     """Red-team: `--feather 1000` on a 3 MP photo took 116 s (a 3000-tap kernel)."""
     from stylize import masks

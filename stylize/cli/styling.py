@@ -123,9 +123,11 @@ def mask_set(masks: Sequence[Path], config: GatysConfig | FastConfig | Arbitrary
         return None
     from stylize.masks import MaskSet
 
-    per_model = bool(models) and not isinstance(config, ArbitraryConfig)
     found = MaskSet(tuple(masks), config.mask_invert, config.feather)
-    found.check_count(len(models if per_model else styles), "models" if per_model else "style images")
+    if isinstance(config, FastConfig):
+        found.check_count(len(models), "models")
+    else:  # style images, and blend weights refused with masks (before any model or image is read)
+        found.check_count(len(styles), "style images", config.style_blend)
     return found
 
 

@@ -413,7 +413,7 @@ class ArbitraryRegions:
     """Each style laid into the photo through its own mask; the photo stays where no mask is."""
 
     def __init__(self, task: StyleByStyle, masks: MaskSet) -> None:
-        masks.check_count(len(task.styles), "style images")
+        masks.check_count(len(task.styles), "style images", task.stylizer.config.style_blend)
         self.task, self.masks, self.device = task, masks, task.device
 
     def __call__(self, pixels: torch.Tensor, masks: list[torch.Tensor]) -> torch.Tensor:

@@ -869,7 +869,7 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
                     "config": config.to_dict(), **mask_settings}
         if masks is None:
             return tensor_frames(task, task.device), None, task.device, settings
-        masks.masks.check_count(len(styles), "style images")
+        masks.masks.check_count(len(styles), "style images", config.style_blend)
         masks.device = task.device
         def each_style(frames: torch.Tensor) -> list[torch.Tensor]:  # one frame at a time, as the task takes them
             return [torch.cat([task.alone(index, frame[None]) for frame in frames]) for index in range(len(styles))]

@@ -96,9 +96,7 @@ class GatysTransfer:
             raise ConfigError("at least one style image is needed")
         self.masks = masks
         if masks is not None:
-            masks.check_count(len(styles), "style images")
-            if self.config.style_blend is not None:
-                raise ConfigError("style blend weights mix styles everywhere; with masks each style has its region")
+            masks.check_count(len(styles), "style images", self.config.style_blend)
         blend = self.config.style_blend or (1.0,) * len(styles)
         if len(blend) != len(styles):
             raise ConfigError(f"style blend has {len(blend)} weight(s) for {len(styles)} style image(s)")
