@@ -453,7 +453,7 @@ def test_a_portrait_clip_shows_its_first_frame_upright_and_a_mask_painted_on_it_
     data = make_clip(tmp_path / "clip.mp4", frames=3, width=64, height=48, rotation=90, audio=False).read_bytes()
     video = studio.post("/api/uploads?name=portrait.mp4", content=data).json()
     frame = Image.open(io.BytesIO(studio.get(f"/api/uploads/{video['frame']}/image").content))
-    assert frame.size == (48, 64)  # upright: stored 64x48, shown 48x64
+    assert frame.size == (48, 64) and (video["width"], video["height"]) == (48, 64)  # stored 64x48, shown 48x64
     top = Image.new("L", (48, 64), 0)
     top.paste(255, (0, 0, 48, 32))
     mask = io.BytesIO()

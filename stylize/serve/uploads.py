@@ -111,7 +111,8 @@ class Uploads:
         client_name = Path(name.replace("\\", "/")).name or "video"
         frame = Upload(frame_id, session, f"{Path(client_name).stem}_frame1.png", frame_path, first.shape[1],
                        first.shape[0])
-        video = Upload(upload_id, session, client_name, path, info.width, info.height, info.frames, frame_id)
+        # Its size as shown (the upright first frame's), as the page and the job's estimate give it.
+        video = Upload(upload_id, session, client_name, path, first.shape[1], first.shape[0], info.frames, frame_id)
         with self._lock:
             self._uploads[frame_id] = frame
             self._uploads[upload_id] = video
