@@ -19,16 +19,15 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
 
 from stylize.config import FastConfig, VideoConfig
 from stylize.masks import MaskSet
 from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
+from stylize.videoio import read_frames, write_clip
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, PAN, RADIUS, STEP = 320, 240, 2, 70, 8  # the window pans PAN px a frame; the disc moves STEP px
@@ -42,20 +41,8 @@ def source_photo() -> Path:
     return held_out[0] if held_out else ROOT / "examples" / "chelsea.jpg"
 
 
-def write_clip(path: Path, frames: list[np.ndarray]) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt, stream.options = WIDTH, HEIGHT, "yuv420p", {"crf": "12"}
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def decoded(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24").astype(np.float32) for frame in container.decode(video=0)]
+    return [frame.rgb for frame in read_frames(path)]
 
 
 def disc(index: int) -> Image.Image:
@@ -99,7 +86,7 @@ def main() -> None:
         parts: dict[str, list[float]] = {"arrived in the last 2 frames": [], "inside for 3 frames or more": [],
                                          "outside, beyond the feather": []}
         for index in range(3, args.frames):
-            change = np.abs(output[index] - source[index]).mean(axis=2)
+            change = np.abs(output[index].astype(np.float32) - source[index]).mean(axis=2)
             far = (xx - (RADIUS + index * STEP)) ** 2 + (yy - HEIGHT // 2) ** 2 > reach ** 2
             regions = {"arrived in the last 2 frames": inside[index] & ~inside[index - 2],
                        "inside for 3 frames or more": inside[index] & inside[index - 3],

@@ -14,10 +14,8 @@ Needs the video extra (pip install "stylize[video]"). Run: python examples/video
 from __future__ import annotations
 
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -25,6 +23,7 @@ from stylize.config import FastConfig, VideoConfig
 from stylize.images import save_image
 from stylize.masks import MaskSet
 from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
+from stylize.videoio import read_frames, write_clip
 
 HERE = Path(__file__).resolve().parent
 FRAMES, WIDTH, HEIGHT, TOP, PAN = 24, 352, 304, 40, 10  # the window moves PAN px right a frame
@@ -32,20 +31,8 @@ CUP = (160, 8, 420, 312)  # an ellipse around the cup and its handle, in the pho
 LABEL = 22
 
 
-def write_clip(path: Path, frames: list[np.ndarray]) -> None:
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(24))
-        stream.width, stream.height, stream.pix_fmt, stream.options = WIDTH, HEIGHT, "yuv420p", {"crf": "12"}
-        for pixels in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-
-
 def decoded(path: Path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    return [frame.rgb for frame in read_frames(path)]
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -209,6 +209,23 @@ class SegmentWriter:
         except Exception:  # closing a half-written file may fail in many ways; it is deleted either way
             pass
         self.part.unlink(missing_ok=True)
+
+
+def write_clip(path: Path, frames: Sequence[np.ndarray], fps: Fraction = Fraction(24), crf: int = 12) -> Path:
+    """RGB frames (H, W, 3) uint8 as an MP4 (H.264, video only) at `path`, written as a segment is (atomically):
+    for the examples and benchmarks that make their own clips."""
+    path = Path(path)
+    height, width = frames[0].shape[:2]
+    info = VideoInfo(path, width, height, len(frames), Fraction(fps), 1 / Fraction(fps), 0, "h264", 0, 0)
+    writer = SegmentWriter(path, info, width, height, crf, "mp4")
+    try:
+        for index, rgb in enumerate(frames):
+            writer.write(rgb, index)
+        writer.close()
+    except BaseException:
+        writer.abandon()
+        raise
+    return path
 
 
 def _packet_time(packet: Any) -> float:

@@ -449,6 +449,18 @@ def test_a_mask_is_drawn_on_the_clip_as_players_show_it(invoke, tmp_path, model)
         assert _change(inputs, outputs, slice(0, 28)) < 3, mask
 
 
+def test_write_clip_encodes_frames_as_a_clip_stylize_reads(tmp_path):
+    """videoio.write_clip (the examples' and benchmarks' clips): every frame, its size, close to its pixels."""
+    from stylize.videoio import write_clip
+
+    frames = [scene(48, 32, shift) for shift in (0.0, 1.0, 2.0)]
+    path = write_clip(tmp_path / "made.mp4", frames, fps=Fraction(25))
+    back = decoded(path)
+    assert probe(path).fps == 25 and len(back) == 3 and back[0].shape == (32, 48, 3)
+    assert np.abs(back[2].astype(float) - frames[2]).mean() < 8  # crf 12, 4:2:0 chroma on a busy 48x32 scene
+    assert not list(tmp_path.glob("*.part"))
+
+
 def test_an_output_onto_the_source_or_the_model_is_refused(invoke, tmp_path, model):
     source = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)
     before = source.read_bytes()
