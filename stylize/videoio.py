@@ -185,6 +185,9 @@ class SegmentWriter:
         self.stream.width, self.stream.height = width, height
         self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         self.stream.time_base = info.time_base
+        # The frames' timestamps are in the source's time base. The stream's changes once the muxer writes the
+        # header (MP4 takes a finer one, 1/16000 for a Matroska source's 1/1000), so it cannot say what they are in.
+        self.time_base = info.time_base
         self.stream.options = {"crf": str(crf)} if codec == "libx264" else {"crf": str(crf), "b": "0"}
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
@@ -193,7 +196,7 @@ class SegmentWriter:
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
         frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         frame.pts = pts
-        frame.time_base = self.stream.time_base
+        frame.time_base = self.time_base
         for packet in self.stream.encode(frame):
             self.container.mux(packet)
 

@@ -66,6 +66,25 @@ def test_variable_frame_rate_timestamps_are_kept(invoke, tmp_path, model):
     assert len(set(np.diff(timestamps(source)))) > 1
 
 
+@pytest.mark.parametrize("crf", ["0", "18"])
+def test_a_matroska_clip_written_as_mp4_keeps_its_timestamps(invoke, tmp_path, model, crf):
+    """Red-team: a Matroska source (time base 1/1000) written as MP4 stopped with a traceback ("Invalid
+    argument") once the muxer had written its header, which changes the stream's time base to 1/16000: frames
+    were stamped in the new one. Lossless (crf 0) gives its first packets at once; crf 18 after its lookahead."""
+    frames = 6 if crf == "0" else 60
+    source = make_clip(tmp_path / "clip.mkv", frames=frames, audio=False, pan=1.0)
+    result = invoke("video", source, "--model", model, "--crf", crf, "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+
+    def seconds(path):
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            return [float(frame.pts * stream.time_base) for frame in container.decode(stream)]
+
+    before, after = seconds(source), seconds(tmp_path / "out.mp4")
+    assert len(after) == frames and max(abs(a - b) for a, b in zip(before, after, strict=True)) < 0.001
+
+
 def _job(source, output, model, temporal=True, **options):
     from stylize.tasks.fast import FastStylizer
 
