@@ -35,6 +35,7 @@ _AUDIO_COPY = {
     "matroska": None,  # anything
     "webm": {"opus", "vorbis"},
 }
+_OPUS_RATES = {8000, 12000, 16000, 24000, 48000}
 _SUBTITLE_COPY = {
     "mp4": {"mov_text"}, "mov": {"mov_text"}, "matroska": None, "webm": {"webvtt"},
 }
@@ -264,7 +265,12 @@ def mux(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> li
                         carried[stream.index] = target.add_stream_from_template(stream)
                     elif stream.type == "audio":
                         codec = "libopus" if fmt == "webm" else "aac"
-                        out_stream = target.add_stream(codec, rate=stream.codec_context.sample_rate or 48000)
+                        # Opus takes 8, 12, 16, 24 or 48 kHz only (RFC 6716): a 44.1 or 22.05 kHz track is
+                        # resampled to 48 kHz (the encoder's frames are resampled to what it was opened with).
+                        rate = stream.codec_context.sample_rate or 48000
+                        if codec == "libopus" and rate not in _OPUS_RATES:
+                            rate = 48000
+                        out_stream = target.add_stream(codec, rate=rate)
                         transcoders[stream.index] = (stream, out_stream)
                         notices.append(f"audio stream {stream.index} ({name}) re-encoded to {codec}: the "
                                        f"{fmt} container cannot hold {name}")

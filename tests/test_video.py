@@ -90,6 +90,20 @@ def test_timestamps_are_kept_from_one_container_to_another(invoke, tmp_path, mod
     assert len(after) == frames and max(abs(a - b) for a, b in zip(before, after, strict=True)) <= 0.001
 
 
+def test_sound_a_webm_cannot_hold_is_reencoded_to_opus_at_a_rate_opus_takes(invoke, tmp_path, model):
+    """Red-team: a clip with 22.05 kHz AAC sound written as WebM failed ("cannot write out.webm: Invalid
+    argument"): Opus takes 8, 12, 16, 24 or 48 kHz only. The sound is now resampled to 48 kHz, and said so."""
+    source = make_clip(tmp_path / "clip.mp4", frames=12, audio=True)
+    result = invoke("video", source, "--model", model, "--no-temporal", "-o", tmp_path / "out.webm")
+    assert result.exit_code == 0, result.output
+    assert "re-encoded to libopus: the webm container cannot hold aac" in result.stderr
+    with av.open(str(tmp_path / "out.webm")) as container:
+        (sound,) = container.streams.audio
+        assert (sound.codec_context.name, sound.codec_context.sample_rate) == ("opus", 48000)
+        seconds = sum(frame.samples for frame in container.decode(sound)) / 48000
+    assert abs(seconds - 12 / (30000 / 1001)) < 0.1  # as long as the source's sound
+
+
 def _job(source, output, model, temporal=True, **options):
     from stylize.tasks.fast import FastStylizer
 
