@@ -6,7 +6,7 @@ stylized through the matte with a shipped model, and each part of every frame is
 difference from the source frame, per channel, 0 to 255:
 - where the matte arrived in the last two frames: the leading edge. The temporal blend must take nothing of the
   previous output there, which was the photo. Confined to this frame's masks alone, as it was first written, it
-  left a pale band there: 33.2 against 57.8 inside, where it is now 50.9 and 63.5 (bsd100_img_006, the defaults);
+  left a pale band there: 33.2 against 57.8 inside, where it is now 50.6 and 63.2 (bsd100_img_006, the defaults);
 - where it has been three frames or more: the region's inside;
 - outside the matte, beyond the feather: the source, up to the encoder's rounding.
 Then the seconds of the same job with no mask, a still mask and the matte (interleaved, best of two).

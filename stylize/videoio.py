@@ -2,7 +2,8 @@
 `pip install "stylize[video]"`): frames stream in and out, never the whole video in memory.
 
 Frames keep their timestamps, so the frame rate (29.97, variable rates) and the frame count are kept
-exactly; the rotation in the input's display matrix is written to the output; audio and subtitle streams
+exactly; the rotation in the input's display matrix is written to the output, and so is its colour
+description (VideoColour: HD's BT.709, HDR's BT.2020 with HLG or PQ); audio and subtitle streams
 are copied packet for packet where the output container can hold them (audio is re-encoded to AAC, or
 Opus for WebM, only where it cannot). Video is written in segments (each a file of its own, finished or
 absent) that `mux` joins with the copied streams at the end: an interrupted job keeps its finished
@@ -41,6 +42,43 @@ _SUBTITLE_COPY = {
 }
 
 
+# ITU-T H.273's colour codes as FFmpeg numbers them (AVColorSpace, AVColorPrimaries,
+# AVColorTransferCharacteristic): 2 is "unspecified" in all three.
+UNSPECIFIED = 2
+# The YUV matrices libswscale converts with (sws_getCoefficients): BT.709, FCC, BT.470BG and SMPTE 170M (the two
+# are BT.601), SMPTE 240M and BT.2020 (non-constant luminance). A frame tagged with another (RGB, YCgCo) is
+# converted with libswscale's default, BT.601, and its output is left untagged.
+_SWSCALE_MATRICES = frozenset({1, 4, 5, 6, 7, 9})
+_PRIMARIES = frozenset({1, 4, 5, 6, 7, 8, 9, 10, 11, 12, 22})
+_TRANSFERS = frozenset({1, *range(4, 19)})
+# Output samples are in the limited ("TV", MPEG) range, which every player takes untagged, whatever the source's.
+_LIMITED_RANGE = 1
+
+
+@dataclass(frozen=True)
+class VideoColour:
+    """How a video's YUV samples give the RGB it shows: the matrix that makes them RGB, the RGB's primaries, and
+    its transfer (gamma) curve. PyAV converts a frame with its own matrix; writing the stylized RGB back with the
+    same matrix and the same tags makes the output show as the source does. Before, an HD clip tagged BT.709 was
+    written with BT.601's matrix and left untagged, which players show as BT.709 (HD's default): a green of 199
+    came out 172, a red more orange; an HDR clip (BT.2020, HLG or PQ) lost its tags and played as SDR BT.709,
+    its colours read in the narrower gamut."""
+
+    matrix: int = UNSPECIFIED
+    primaries: int = UNSPECIFIED
+    transfer: int = UNSPECIFIED
+
+    @classmethod
+    def of(cls, frame: Any) -> VideoColour:
+        """The colour description of a decoded frame (its bitstream's, or its container's where that has one)."""
+
+        def known(value: Any, codes: frozenset[int]) -> int:
+            return int(value) if value is not None and int(value) in codes else UNSPECIFIED
+
+        return cls(known(frame.colorspace, _SWSCALE_MATRICES), known(frame.color_primaries, _PRIMARIES),
+                   known(frame.color_trc, _TRANSFERS))
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What a video file holds, as far as stylizing it needs."""
@@ -55,6 +93,7 @@ class VideoInfo:
     codec: str
     audio: int  # audio streams
     subtitles: int  # subtitle streams
+    colour: VideoColour = VideoColour()  # from the first frame
 
 
 @dataclass
@@ -129,7 +168,7 @@ def _probe(path: Path, container: Any) -> VideoInfo:
     rate = stream.average_rate or stream.guessed_rate or Fraction(30)
     return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
                      Fraction(stream.time_base or Fraction(1, 90000)), int(getattr(first, "rotation", 0) or 0), codec,
-                     len(container.streams.audio), len(container.streams.subtitles))
+                     len(container.streams.audio), len(container.streams.subtitles), VideoColour.of(first))
 
 
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
@@ -148,6 +187,12 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
         rate = Fraction(stream.average_rate or stream.guessed_rate or 30)
         time_base = Fraction(stream.time_base or Fraction(1, 90000))
         last: int | None = None
+        # libswscale's fast YUV 4:2:0 to RGB (the default: chroma not interpolated, rounding inexact) makes
+        # frames darker: through stylize and back, the pixels a mask kept came out 1.20 levels darker on average
+        # as a player shows them, 0.01 with the chroma interpolated and rounded accurately here and in
+        # SegmentWriter (benchmarks/video_colours.py); 5.5 ms a 1080p frame against 0.8 ms on 2 cores.
+        flags = av.video.reformatter.Interpolation
+        interpolation = flags.BILINEAR | flags.ACCURATE_RND | flags.FULL_CHR_H_INT
         try:
             for index, frame in enumerate(container.decode(stream)):
                 pts = frame.pts
@@ -155,7 +200,7 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
                     pts = max(round(index / rate / time_base), -1 if last is None else last + 1)
                 last = pts
                 if index >= start:
-                    yield Frame(index, pts, frame.to_ndarray(format="rgb24"))
+                    yield Frame(index, pts, frame.to_ndarray(format="rgb24", interpolation=interpolation))
         except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 
@@ -189,13 +234,32 @@ class SegmentWriter:
         # The frames' timestamps are in the source's time base. The stream's changes once the muxer writes the
         # header (MP4 takes a finer one, 1/16000 for a Matroska source's 1/1000), so it cannot say what they are in.
         self.time_base = info.time_base
-        self.stream.options = {"crf": str(crf)} if codec == "libx264" else {"crf": str(crf), "b": "0"}
+        # libswscale (as PyAV calls it) sites the chroma it makes at the centre of each 2x2 block, where H.264
+        # takes it to be at the left unless told (spec E.2.1): told, a decoder puts it back where it was made (the
+        # pixels a mask kept in the tests' finely coloured clip: 0.66 levels off, against 2.87 untold). VP9 has
+        # no such field, and FFmpeg reads its chroma where it was made (a clip of benchmarks/video_colours.py
+        # written as WebM: 0.09 levels off, as in MP4).
+        self.stream.options = ({"crf": str(crf), "x264-params": "chromaloc=1"} if codec == "libx264"
+                               else {"crf": str(crf), "b": "0"})
         if info.rotation:
             self.stream.set_display_rotation(info.rotation)
+        # The frames were decoded to RGB with the source's matrix (read_frames): they go back with it, tagged as
+        # the source was, in the limited range (VideoColour).
+        context = self.stream.codec_context
+        self.matrix = info.colour.matrix if info.colour.matrix != UNSPECIFIED else None
+        context.colorspace = info.colour.matrix
+        context.color_primaries, context.color_trc = info.colour.primaries, info.colour.transfer
+        context.color_range = _LIMITED_RANGE
+        # Of libswscale's filters, bicubic chroma made the closest round trip with read_frames' interpolation
+        # (on frames of 7 of the shared photos, 0.25 levels off; area, bilinear and the default 0.26 to 0.30).
+        flags = av.video.reformatter.Interpolation
+        self.interpolation = flags.BICUBIC | flags.ACCURATE_RND | flags.FULL_CHR_H_INP
         self.av = av
 
     def write(self, rgb: np.ndarray, pts: int | None) -> None:
-        frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+        frame = self.av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(
+            format=self.stream.pix_fmt, dst_colorspace=self.matrix, dst_color_range=_LIMITED_RANGE,
+            interpolation=self.interpolation)
         frame.pts = pts
         frame.time_base = self.time_base
         for packet in self.stream.encode(frame):

@@ -20,15 +20,21 @@ def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
 
 def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, fps: Fraction = Fraction(30000, 1001),
               audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
-              vfr: bool = False) -> Path:
-    """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation."""
+              vfr: bool = False, colour: tuple[int, int, int] | None = None, codec: str = "libx264",
+              pix_fmt: str = "yuv420p") -> Path:
+    """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation, and a
+    colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without)."""
     import av
 
     generator = np.random.default_rng(seed)
     container = av.open(str(path), "w")
-    video = container.add_stream("libx264", rate=fps)
-    video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-    video.options = {"crf": "12"}
+    video = container.add_stream(codec, rate=fps)
+    video.width, video.height, video.pix_fmt = width, height, pix_fmt
+    video.options = {"crf": "12", **({"x265-params": "log-level=error"} if codec == "libx265" else {})}
+    if colour is not None:
+        context = video.codec_context
+        context.colorspace, context.color_primaries, context.color_trc = colour
+        context.color_range = 1
     if rotation:
         video.set_display_rotation(rotation)
     tone = container.add_stream("aac", rate=22050) if audio else None
@@ -38,6 +44,8 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
         if noise:
             pixels += generator.normal(0, noise, pixels.shape)
         frame = av.VideoFrame.from_ndarray(pixels.clip(0, 255).astype(np.uint8), format="rgb24")
+        if colour is not None:
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=colour[0], dst_color_range=1)
         if vfr:  # uneven gaps: 1, 2, 1, 3 frame durations...
             frame.pts = int(sum(1 + (i % 3 == 1) + 2 * (i % 5 == 3) for i in range(index)) / fps / time_base)
             frame.time_base = time_base
@@ -82,3 +90,15 @@ def make_raw_h264(path: Path, parts: tuple[tuple[int, int, int], ...] = ((64, 48
         part.unlink()
     path.write_bytes(data)
     return path
+
+
+def shown(path: Path, matrix: int | None = None) -> list[np.ndarray]:
+    """A clip's frames as a player shows them: converted to RGB with their own matrix, or with `matrix` where a
+    player assumes one (BT.709 for an untagged HD clip), the chroma interpolated where the stream sites it."""
+    import av
+
+    flags = av.video.reformatter.Interpolation
+    accurate = flags.BILINEAR | flags.ACCURATE_RND | flags.FULL_CHR_H_INT
+    with av.open(str(path)) as container:
+        return [frame.reformat(format="rgb24", src_colorspace=matrix, interpolation=accurate).to_ndarray()
+                for frame in container.decode(video=0)]

@@ -5,7 +5,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 import torch
-from clips import make_clip, scene
+from clips import make_clip, scene, shown
 from PIL import Image
 
 av = pytest.importorskip("av")
@@ -17,11 +17,6 @@ from stylize.modelfile import save_model  # noqa: E402
 from stylize.nets.johnson import JohnsonNet  # noqa: E402
 from stylize.tasks.video import VideoJob, tensor_frames, warping_error  # noqa: E402
 from stylize.videoio import probe  # noqa: E402
-
-
-def decoded(path) -> list[np.ndarray]:
-    with av.open(str(path)) as container:
-        return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
 def timestamps(path) -> list[int]:
@@ -116,7 +111,7 @@ def test_a_noisy_still_clip_stays_still_with_temporal_blending(tmp_path, model):
     source = make_clip(tmp_path / "still.mp4", frames=8, noise=6.0, audio=False)
     for temporal in (True, False):
         _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
-    steady, alone = decoded(tmp_path / "True.mp4"), decoded(tmp_path / "False.mp4")
+    steady, alone = shown(tmp_path / "True.mp4"), shown(tmp_path / "False.mp4")
 
     def change(frames):
         return np.mean([np.abs(a.astype(float) - b).mean() for a, b in zip(frames[3:], frames[4:], strict=False)])
@@ -131,9 +126,9 @@ def test_a_pan_has_lower_warping_error_than_frames_alone(tmp_path, model, monkey
     source = make_clip(tmp_path / "pan.mp4", frames=8, pan=2.0, noise=3.0, audio=False, width=96, height=64)
     for temporal in (True, False):
         _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
-    inputs = decoded(source)
-    steady = warping_error(decoded(tmp_path / "True.mp4"), inputs)
-    alone = warping_error(decoded(tmp_path / "False.mp4"), inputs)
+    inputs = shown(source)
+    steady = warping_error(shown(tmp_path / "True.mp4"), inputs)
+    alone = warping_error(shown(tmp_path / "False.mp4"), inputs)
     assert steady < 0.6 * alone
 
 
@@ -166,9 +161,9 @@ def test_an_interrupted_and_resumed_job_equals_an_uninterrupted_one(tmp_path, mo
     straight = _job(source, tmp_path / "straight5.mp4", model, crf=0)
     straight.segment_frames = 5
     straight.run()
-    assert all(np.array_equal(a, b) for a, b in zip(decoded(tmp_path / "resumed.mp4"),
-                                                     decoded(tmp_path / "straight5.mp4"), strict=True))
-    assert len(decoded(tmp_path / "resumed.mp4")) == 14
+    assert all(np.array_equal(a, b) for a, b in zip(shown(tmp_path / "resumed.mp4"),
+                                                     shown(tmp_path / "straight5.mp4"), strict=True))
+    assert len(shown(tmp_path / "resumed.mp4")) == 14
     assert audio_packets(tmp_path / "resumed.mp4") == audio_packets(source)
 
 
@@ -197,7 +192,7 @@ def test_flows_estimated_several_at_once_give_the_frames_of_one_at_a_time(tmp_pa
         _job(source, tmp_path / f"flows{count}.mp4", model, crf=0).run()
         assert threads and all(name.startswith("stylize-flow") for name in threads)
         assert len(threads) == 1 if count == 1 else len(threads) > 1
-    assert all(np.array_equal(a, b) for a, b in zip(decoded(tmp_path / "flows1.mp4"), decoded(tmp_path / "flows4.mp4"),
+    assert all(np.array_equal(a, b) for a, b in zip(shown(tmp_path / "flows1.mp4"), shown(tmp_path / "flows4.mp4"),
                                                      strict=True))
 
     def failing(self, previous, current):
@@ -339,7 +334,7 @@ def test_optimization_mode_writes_every_frame_at_the_asked_size(invoke, tmp_path
     result = invoke("video", source, "--style", style, "--size", "40", "--steps", "2", "--frame-steps", "2",
                     "--temporal-weight", "20", "--start-size", "40", "-o", tmp_path / "out.mp4", "-q")
     assert result.exit_code == 0, result.output
-    frames = decoded(tmp_path / "out.mp4")
+    frames = shown(tmp_path / "out.mp4")
     assert len(frames) == 3 and frames[0].shape == (30, 40, 3)
 
 
@@ -353,9 +348,9 @@ def test_optimization_from_the_warped_previous_result_lowers_the_warping_error(i
         result = invoke("video", source, "--style", style, "--size", "48", "--start-size", "48", "--steps", "20",
                         "--frame-steps", "12", temporal, "-o", tmp_path / f"{temporal}.mp4", "-q")
         assert result.exit_code == 0, result.output
-    inputs = decoded(source)
-    steady = warping_error(decoded(tmp_path / "--temporal.mp4"), inputs)
-    alone = warping_error(decoded(tmp_path / "--no-temporal.mp4"), inputs)
+    inputs = shown(source)
+    steady = warping_error(shown(tmp_path / "--temporal.mp4"), inputs)
+    alone = warping_error(shown(tmp_path / "--no-temporal.mp4"), inputs)
     # Each frame optimized alone drifts its own way (about 5 times the error here); at a handful of steps it
     # barely leaves the photo, so the steps must be near the defaults for the comparison to mean anything.
     assert steady < 0.5 * alone
@@ -380,10 +375,49 @@ def test_a_mask_stylizes_its_region_of_every_frame_and_keeps_the_rest_of_the_cli
     result = invoke("video", source, "--model", model, "--mask", _left_half(tmp_path), "-o", tmp_path / "out.mp4",
                     "--crf", "0", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+    inputs, outputs = shown(source), shown(tmp_path / "out.mp4")
     assert len(outputs) == 8
     assert _change(inputs, outputs, slice(0, 28)) > 20  # stylized
     assert _change(inputs, outputs, slice(36, 64)) < 1.5  # the source, through 4:2:0 once more
+
+
+@pytest.mark.parametrize(("colour", "codec", "pix_fmt"), [
+    ((1, 1, 1), "libx264", "yuv420p"),  # HD: BT.709
+    ((9, 9, 18), "libx265", "yuv420p10le"),  # a phone's HDR: BT.2020, HLG, 10 bits in HEVC
+    ((9, 9, 16), "libx265", "yuv420p10le"),  # HDR10: PQ
+    ((6, 6, 6), "libx264", "yuv420p"),  # SD: SMPTE 170M (BT.601's matrix, tagged)
+])
+def test_a_clip_comes_back_in_the_colours_it_was_shown_in_and_tagged_as_it(invoke, tmp_path, model, colour, codec,
+                                                                          pix_fmt):
+    """Red-team: a clip tagged BT.709 (HD) came back written with BT.601's matrix and untagged, which players show
+    as BT.709: outside the mask a green of 199 came out 172. An HDR clip lost its tags and played as SDR."""
+    if codec not in av.codecs_available:
+        pytest.skip(f"this FFmpeg has no {codec} encoder")
+    from stylize.videoio import VideoColour
+
+    source = make_clip(tmp_path / "clip.mov", frames=4, audio=False, colour=colour, codec=codec, pix_fmt=pix_fmt)
+    assert probe(source).colour == VideoColour(*colour)
+    result = invoke("video", source, "--model", model, "--mask", _left_half(tmp_path), "-o", tmp_path / "out.mp4",
+                    "--crf", "0", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "out.mp4").colour == VideoColour(*colour)
+    kept = slice(36, 64)
+    assert _change(shown(source), shown(tmp_path / "out.mp4"), kept) < 1.5
+    assert _change(shown(source), shown(tmp_path / "out.mp4", colour[0]), kept) < 1.5
+
+
+def test_an_untagged_clip_stays_untagged_and_in_its_colours(invoke, tmp_path, model):
+    """Without a colour description the frames go back with the matrix they were read with (libswscale's
+    BT.601), so that a player, whatever it assumes, shows the kept pixels as it shows the source's."""
+    from stylize.videoio import VideoColour
+
+    source = make_clip(tmp_path / "clip.mp4", frames=4, audio=False)
+    result = invoke("video", source, "--model", model, "--mask", _left_half(tmp_path), "-o", tmp_path / "out.mp4",
+                    "--crf", "0", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert probe(source).colour == probe(tmp_path / "out.mp4").colour == VideoColour()
+    for assumed in (1, 5):  # BT.709, as players take HD; BT.601, as they take SD
+        assert _change(shown(source, assumed), shown(tmp_path / "out.mp4", assumed), slice(36, 64)) < 1.5
 
 
 def test_the_optimization_paints_each_frames_masked_region_and_keeps_the_rest(invoke, tmp_path):
@@ -395,7 +429,7 @@ def test_the_optimization_paints_each_frames_masked_region_and_keeps_the_rest(in
     result = invoke("video", source, "--style", style, "--mask", _left_half(tmp_path), "--size", "64", "--steps", "4",
                     "--frame-steps", "3", "--start-size", "64", "--crf", "0", "-o", tmp_path / "out.mp4", "-q")
     assert result.exit_code == 0, result.output
-    inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+    inputs, outputs = shown(source), shown(tmp_path / "out.mp4")
     assert _change(inputs, outputs, slice(0, 28)) > 3 * _change(inputs, outputs, slice(36, 64))
     assert _change(inputs, outputs, slice(36, 64)) < 1.5
 
@@ -450,8 +484,8 @@ def test_a_matte_video_moves_the_region_frame_by_frame_and_a_resumed_job_follows
     straight = _masked_job(source, tmp_path / "straight.mp4", model, matte, crf=0)
     straight.segment_frames = 5
     straight.run()
-    resumed, inputs = decoded(tmp_path / "resumed.mp4"), decoded(source)
-    assert all(np.array_equal(a, b) for a, b in zip(resumed, decoded(tmp_path / "straight.mp4"), strict=True))
+    resumed, inputs = shown(tmp_path / "resumed.mp4"), shown(source)
+    assert all(np.array_equal(a, b) for a, b in zip(resumed, shown(tmp_path / "straight.mp4"), strict=True))
     for index in (0, 6, 13):
         change = np.abs(resumed[index].astype(float) - inputs[index]).mean(axis=(0, 2))
         band = slice(index * 3 + 2, index * 3 + 14)
@@ -482,7 +516,7 @@ def test_a_mask_is_drawn_on_the_clip_as_players_show_it(invoke, tmp_path, model)
                         "--device", "cpu", "-q")
         assert result.exit_code == 0, result.output
         assert probe(tmp_path / "out.mp4").rotation == 90
-        inputs, outputs = decoded(source), decoded(tmp_path / "out.mp4")
+        inputs, outputs = shown(source), shown(tmp_path / "out.mp4")
         assert _change(inputs, outputs, slice(36, 64)) > 20, mask  # the stored frames' right half
         assert _change(inputs, outputs, slice(0, 28)) < 3, mask
 
@@ -493,7 +527,7 @@ def test_write_clip_encodes_frames_as_a_clip_stylize_reads(tmp_path):
 
     frames = [scene(48, 32, shift) for shift in (0.0, 1.0, 2.0)]
     path = write_clip(tmp_path / "made.mp4", frames, fps=Fraction(25))
-    back = decoded(path)
+    back = shown(path)
     assert probe(path).fps == 25 and len(back) == 3 and back[0].shape == (32, 48, 3)
     assert np.abs(back[2].astype(float) - frames[2]).mean() < 8  # crf 12, 4:2:0 chroma on a busy 48x32 scene
     assert not list(tmp_path.glob("*.part"))
