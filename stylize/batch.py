@@ -16,11 +16,12 @@ import time
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
@@ -35,7 +36,15 @@ from stylize.files import (
     walk_files,
     write_bytes_atomic,
 )
-from stylize.images import IMAGE_EXTENSIONS, SAVE_FORMATS, LoadedImage, load_image, made_by_stylize, save_image
+from stylize.images import (
+    IMAGE_EXTENSIONS,
+    SAVE_FORMATS,
+    LoadedImage,
+    load_image,
+    made_by_stylize,
+    on_white,
+    save_image,
+)
 
 _GLOB_CHARS = set("*?[")
 
@@ -103,6 +112,29 @@ class Output:
 
 Result = torch.Tensor | Output
 ProcessBatch = Callable[[list[LoadedImage], list[Job]], Sequence[Result]]
+
+
+def with_transparency(process: ProcessBatch) -> ProcessBatch:
+    """`process` for a task that paints over the picture (a style, colours): it sees each image laid on white,
+    as a viewer shows it, and each result gets its image's transparency back, resized where the task resized
+    the picture, so that a cut-out stays cut out. For run_jobs(keep_alpha=True); the upscaler enlarges the
+    transparency itself."""
+
+    def process_with_transparency(images: list[LoadedImage], jobs: list[Job]) -> Sequence[Result]:
+        laid = [image if image.alpha is None else replace(image, pixels=on_white(image.pixels, image.alpha),
+                                                          alpha=None) for image in images]
+        results = []
+        for image, result in zip(images, process(laid, jobs), strict=True):
+            if image.alpha is not None:
+                output = result if isinstance(result, Output) else Output(result)
+                alpha = image.alpha
+                if alpha.shape[-2:] != output.pixels.shape[-2:]:
+                    alpha = F.interpolate(alpha, size=output.pixels.shape[-2:], mode="bilinear", antialias=True)
+                result = replace(output, alpha=alpha.clamp(0, 1))
+            results.append(result)
+        return results
+
+    return process_with_transparency
 
 
 def _is_pattern(spec: str) -> bool:

@@ -16,6 +16,7 @@ _EXTRAS = {
     "onnxruntime": ("checking ONNX exports", "onnx"),
     "starlette": ("the studio page (stylize serve)", "serve"),
     "uvicorn": ("the studio page (stylize serve)", "serve"),
+    "pillow_heif": ("reading HEIF photos (.heic, .hif)", "heic"),
 }
 
 

@@ -5,6 +5,7 @@ Everything else sees float32 RGB tensors of shape (1, 3, H, W) with values in [0
 
 from __future__ import annotations
 
+import functools
 import io
 import warnings
 from collections.abc import Callable
@@ -18,8 +19,8 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
-from stylize.errors import ImageError, WriteError
-from stylize.extras import available
+from stylize.errors import ImageError, MissingExtraError, WriteError
+from stylize.extras import available, require
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
 from stylize.tensors import check_pixels, fit_longest_side
@@ -27,12 +28,19 @@ from stylize.version import __version__
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
-# Extensions taken as images when scanning folders; reading itself accepts whatever Pillow can decode.
-IMAGE_EXTENSIONS = frozenset(
-    {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm", ".tga"}
-)
+# Extensions taken as images when scanning folders; reading itself accepts whatever Pillow can decode. AVIF and
+# JPEG 2000 (archives' scans) Pillow reads itself; HEIF (an iPhone's .HEIC, a Canon's or Fujifilm's .HIF) with
+# the heic extra.
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm",
+    ".pnm", ".tga", ".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".hif",
+})
+# A HEIF file: an ISO base media file ('ftyp' at byte 4) of one of these brands (ISO/IEC 23008-12, annex B;
+# AVIF's own brands, which Pillow reads, are not among them).
+_HEIF_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1"})
 
-# Transparent pixels are laid on white, as a viewer or printer shows them; the output has no alpha.
+# Transparent pixels are laid on white, as a viewer or printer shows them (batch.with_transparency gives a
+# result the image's transparency back).
 ALPHA_BACKGROUND = (255, 255, 255)
 
 _SIXTEEN_BIT_MODES = {"I;16", "I;16L", "I;16B", "I;16N", "I"}
@@ -111,16 +119,44 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def header_size(path: Path) -> tuple[int, int] | None:
-    """(width, height) as stored, if Pillow recognizes the file from its header alone, else None (cheap: no
-    pixels are decoded)."""
+def _is_heif(path: Path) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(12)
+    except OSError:
+        return False
+    return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
+
+
+@functools.cache
+def _read_heif() -> None:
+    """Teach Pillow HEIF, once, through pillow-heif (the heic extra), or MissingExtraError naming it."""
+    require("pillow_heif").register_heif_opener()
+
+
+def _header(path: Path) -> tuple[tuple[int, int], str] | None:
     if not is_regular_file(path):
         return None
     try:
+        if _is_heif(path):
+            _read_heif()
         with Image.open(path) as image:
-            return image.size
+            return image.size, image.format
     except Exception:  # any error from any decoder plugin means: not readable
         return None
+
+
+def header_size(path: Path) -> tuple[int, int] | None:
+    """(width, height) as stored, if Pillow recognizes the file from its header alone, else None (cheap: no
+    pixels are decoded)."""
+    header = _header(path)
+    return None if header is None else header[0]
+
+
+def stored_format(path: Path) -> str | None:
+    """Pillow's name for the file's format (JPEG, PNG, TIFF, HEIF, ...) from its header alone, or None."""
+    header = _header(path)
+    return None if header is None else header[1]
 
 
 def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
@@ -135,6 +171,12 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes)")
+        if _is_heif(path):
+            try:
+                _read_heif()
+            except MissingExtraError:
+                raise MissingExtraError(f"{path} is a HEIF photo (as iPhones save them): pip install "
+                                        '"stylize[heic]" to read it') from None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             # Damaged metadata costs only the metadata (see carried_exif): no warning line for it.
@@ -313,9 +355,13 @@ def _sixteen_bit_image(samples: torch.Tensor, keep_alpha: bool) -> tuple[torch.T
     colour, alpha = (levels[:, :-1], levels[:, -1:]) if samples.shape[0] in (2, 4) else (levels, None)
     pixels = colour.expand(1, 3, *colour.shape[-2:]).contiguous()
     if alpha is not None and not keep_alpha:
-        pixels.mul_(alpha).add_(1 - alpha)
-        alpha = None
+        return on_white(pixels, alpha), None
     return pixels, alpha
+
+
+def on_white(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Pixels (N, 3, H, W) laid on white through their transparency (N, 1, H, W), as a viewer shows them."""
+    return pixels * alpha + (1 - alpha)
 
 
 def load_image(

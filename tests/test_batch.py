@@ -7,6 +7,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 from conftest import gradient_image, stripes_image
+from PIL import Image
 
 from stylize import batch
 from stylize.cli import cli
@@ -348,3 +349,19 @@ def test_rerunning_in_place_with_another_format_never_takes_the_earlier_outputs_
         result = invoke("upscale", folder, "-o", folder, "--suffix", "_x2", "--format", fmt, "--model", upscaler)
         assert result.exit_code == 0, result.output
     assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x2.jpg", "a_x2.png"]
+
+
+def test_a_folder_of_phone_photos_heic_and_avif_is_stylized(invoke, model, tmp_path):
+    """Red-team: phones save HEIC (iPhone) or AVIF; `stylize batch` on such a folder said "not an image" for
+    every photo. Both are read now (HEIC with the heic extra), and their outputs are PNG."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    photos = tmp_path / "phone"
+    photos.mkdir()
+    gradient_image(40, 30, seed=1).save(photos / "IMG_0001.HEIC")
+    gradient_image(30, 40, seed=2).save(photos / "PXL_0002.avif")
+    result = invoke("batch", photos, "-o", tmp_path / "out", "--model", model, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "2 done, 0 skipped (output exists), 0 failed" in result.stderr
+    sizes = {path.name: Image.open(path).size for path in (tmp_path / "out").iterdir()}
+    assert sizes == {"IMG_0001.png": (40, 30), "PXL_0002.png": (30, 40)}

@@ -43,6 +43,38 @@ def test_run_model_by_name_keeps_full_size(invoke, photo, model_file, tmp_path):
     assert load_image(out).pixels.shape == (1, 3, 31, 45)
 
 
+def _cut_out(path, width: int = 48, height: int = 32):
+    """A photo cut out: opaque in an ellipse, fading at its edge, transparent around it."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    image = gradient_image(width, height).convert("RGBA")
+    shape = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(shape).ellipse((4, 3, width - 5, height - 4), fill=255)
+    image.putalpha(shape.filter(ImageFilter.GaussianBlur(1.5)))
+    image.save(path)
+    return image
+
+
+def test_a_cut_out_stays_cut_out_and_a_jpeg_of_it_is_laid_on_white(invoke, model_file, tmp_path):
+    """Red-team: a logo or a product photo cut out (a PNG with transparency) came back as a rectangle, its
+    transparent part painted. The picture is still stylized laid on white, and the output keeps its
+    transparency where the format has one (resized with --size); a JPEG is laid on white."""
+    from PIL import Image
+
+    source = _cut_out(tmp_path / "logo.png")
+    for name, size in (("out.png", []), ("small.webp", ["--size", "24"]), ("out.jpg", [])):
+        result = invoke("run", tmp_path / "logo.png", "--model", "stripes", "-o", tmp_path / name, *size)
+        assert result.exit_code == 0, result.output
+    png, small, jpeg = (Image.open(tmp_path / name) for name in ("out.png", "small.webp", "out.jpg"))
+    assert png.mode == "RGBA" and list(png.getchannel("A").getdata()) == list(source.getchannel("A").getdata())
+    inside = (24, 16)
+    painted = zip(png.getpixel(inside)[:3], source.getpixel(inside)[:3], strict=True)
+    assert max(abs(a - b) for a, b in painted) > 10
+    assert small.mode == "RGBA" and small.size == (24, 16)
+    assert small.getpixel((0, 0))[3] == 0 and small.getpixel((12, 8))[3] == 255
+    assert jpeg.mode == "RGB" and min(jpeg.getpixel((0, 0))) >= 250
+
+
 def test_run_model_by_path_with_every_fast_option(invoke, photo, model_file, tmp_path):
     out = tmp_path / "out.jpg"
     result = invoke("run", photo, "--model", model_file, "-o", out, "--size", "60", "--strength", "0.5",

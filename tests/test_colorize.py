@@ -11,7 +11,7 @@ from PIL import Image
 from safetensors.torch import save_file
 
 from stylize.colorspace import gray_rgb, lab_to_rgb, lab_to_rgb_in_gamut, rgb_to_lab
-from stylize.images import load_image
+from stylize.images import load_image, pil_to_tensor
 from stylize.tasks.colorize import Colorizer
 from stylize.tensors import resize_to
 
@@ -275,6 +275,19 @@ def test_shipped_automatic_model_colorizes_without_a_reference(invoke, tmp_path,
     assert out.shape == gray.shape
     assert (rgb_to_lab(out)[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
     assert rgb_to_lab(out)[:, 1:].abs().mean() > 1  # some colour, where the input had none
+
+
+def test_a_gray_photo_with_transparency_comes_back_in_colour_with_it(invoke, tmp_path, shipped_automatic):
+    """A scan cut out of its mount (gray and alpha) keeps its transparency, as `run` and `upscale` keep it."""
+    cat = Image.open(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").convert("L").resize((96, 64))
+    cut = Image.new("L", cat.size, 0)
+    cut.paste(255, (8, 8, 88, 56))
+    Image.merge("LA", (cat, cut)).save(tmp_path / "scan.png")
+    result = invoke("colorize", tmp_path / "scan.png", "-o", tmp_path / "scan_color.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    out = Image.open(tmp_path / "scan_color.png")
+    assert out.mode == "RGBA" and out.getchannel("A").tobytes() == cut.tobytes()
+    assert rgb_to_lab(pil_to_tensor(out.convert("RGB")))[:, 1:].abs().mean() > 1
 
 
 def test_a_thin_image_among_the_references_is_passed_over_and_named_when_given_alone(invoke, tmp_path):

@@ -417,3 +417,44 @@ def test_without_opencv_sixteen_bit_colour_is_read_at_eight_bits(tmp_path, monke
     samples = torch.rand(3, 4, 6)
     loaded = load_image(_write_png16(tmp_path / "scan.png", samples))
     assert not loaded.sixteen_bit and (loaded.pixels[0] - samples).abs().max() < 1 / 255  # Pillow's high byte
+
+
+def test_heif_photos_are_read_with_their_exif(tmp_path):
+    """An iPhone saves HEIC: read through pillow-heif (the heic extra), its pixels and its EXIF kept."""
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    source = gradient_image(64, 48)
+    exif = Image.Exif()
+    exif[0x0110] = "iPhone 15"  # Model
+    source.save(tmp_path / "IMG_0001.HEIC", quality=95, exif=exif.tobytes())
+    loaded = load_image(tmp_path / "IMG_0001.HEIC")
+    assert loaded.pixels.shape == (1, 3, 48, 64)
+    assert (loaded.pixels - pil_to_tensor(source)).abs().mean() < 0.02  # HEVC is lossy
+    save_image(loaded.pixels, tmp_path / "out.jpg", exif=loaded.exif)
+    assert Image.open(tmp_path / "out.jpg").getexif()[0x0110] == "iPhone 15"
+    assert is_image_file(tmp_path / "IMG_0001.HEIC")
+
+
+def test_a_heif_photo_without_the_extra_names_the_install_command(tmp_path, monkeypatch):
+    import sys
+
+    from stylize import images
+    from stylize.errors import MissingExtraError
+
+    # ISO base media's 'ftyp' box with the 'heic' brand: what an iPhone's photo starts with.
+    (tmp_path / "IMG_0002.heic").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)  # not installed
+    images._read_heif.cache_clear()
+    with pytest.raises(MissingExtraError, match=r'IMG_0002.heic is a HEIF photo .*pip install "stylize\[heic\]"'):
+        load_image(tmp_path / "IMG_0002.heic")
+    images._read_heif.cache_clear()
+
+
+@pytest.mark.parametrize("suffix", [".avif", ".jp2", ".jfif"])
+def test_formats_pillow_reads_are_images_in_folders(tmp_path, suffix):
+    """Red-team: `stylize batch` on a folder of AVIF photos said "not an image" for each: only the extension
+    list was missing them (Pillow reads AVIF and JPEG 2000, an archive's scans)."""
+    path = tmp_path / f"photo{suffix}"
+    gradient_image(40, 30).save(path, format={".jfif": "JPEG"}.get(suffix))
+    assert is_image_file(path)
+    assert load_image(path).pixels.shape == (1, 3, 30, 40)

@@ -532,11 +532,18 @@ def _mask_png(width: int, height: int) -> bytes:
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "sharpness": 0.5}}, id="upscale"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
+    pytest.param({"kind": "style", "model": "starry", "cutout": True}, id="a cut-out photo"),
 ])
 def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invoke, monkeypatch, recipe):
     """"Copy command" is a promise: run from a folder holding the dropped files under their names, the command
     writes the picture the page made."""
-    files = {"photo": ("my photo.png", _png(48, 40, 1)), "style": ("monet.png", _png(32, 32, 2)),
+    photo = _png(48, 40, 1)
+    if recipe.get("cutout"):  # transparent around an opaque middle: the result keeps it (test_cli_fast.py)
+        image = Image.open(io.BytesIO(photo)).convert("RGBA")
+        image.putalpha(Image.new("L", (48, 40), 0))
+        image.paste(Image.open(io.BytesIO(photo)).crop((8, 8, 40, 32)), (8, 8))
+        photo = _encoded(image, "PNG")
+    files = {"photo": ("my photo.png", photo), "style": ("monet.png", _png(32, 32, 2)),
              "reference": ("today.png", _png(40, 40, 3)), "mask": ("left.png", _mask_png(48, 40))}
     body = {key: value for key, value in recipe.items() if value is not True}
     for key, (name, data) in files.items():
@@ -552,7 +559,49 @@ def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invo
     monkeypatch.chdir(tmp_path)
     result = invoke(*words[1:-1], tmp_path / "again.png", "--device", "cpu", "-q")
     assert result.exit_code == 0, (status["command"], result.output)
-    page = pil_to_tensor(Image.open(io.BytesIO(studio.get(f"/results/{status['result']}").content)).convert("RGB"))
-    again = pil_to_tensor(Image.open(tmp_path / "again.png").convert("RGB"))
+    page = Image.open(io.BytesIO(studio.get(f"/results/{status['result']}").content))
+    again = Image.open(tmp_path / "again.png")
+    assert page.mode == again.mode == ("RGBA" if recipe.get("cutout") else "RGB"), status["command"]
+    if recipe.get("cutout"):
+        assert page.getchannel("A").tobytes() == again.getchannel("A").tobytes()
+        assert page.getpixel((0, 0))[3] == 0 and page.getpixel((24, 20))[3] == 255
+    page, again = pil_to_tensor(page.convert("RGB")), pil_to_tensor(again.convert("RGB"))
     assert page.shape == again.shape, status["command"]
     assert (page - again).abs().max() <= 1 / 255 + 1e-6, (status["command"], (page - again).abs().max())
+
+
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    data = io.BytesIO()
+    image.save(data, format=fmt)
+    return data.getvalue()
+
+
+def test_an_image_no_browser_shows_is_shown_through_a_jpeg_of_it(studio):
+    """Red-team: a TIFF (a scanner's file) dropped on the page showed a broken picture: browsers show no TIFF
+    (nor HEIC). The page now shows the server's JPEG of it; a job still reads the TIFF itself."""
+    photo = gradient_image(120, 80)
+    tiff = studio.post("/api/uploads?name=scan.tif", content=_encoded(photo, "TIFF")).json()
+    png = studio.post("/api/uploads?name=photo.png", content=_encoded(photo, "PNG")).json()
+    assert (tiff["shown"], png["shown"]) == (True, False)
+    shown = studio.get(f"/api/uploads/{tiff['id']}/image")
+    assert shown.status_code == 200 and shown.headers["content-type"] == "image/jpeg"
+    jpeg = Image.open(io.BytesIO(shown.content))
+    assert jpeg.size == (120, 80)
+    difference = pil_to_tensor(jpeg.convert("RGB")) - pil_to_tensor(photo)
+    assert difference.abs().mean() < 0.02
+    assert studio.get(f"/api/uploads/{png['id']}/image").content == _encoded(photo, "PNG")  # the file as sent
+
+
+def test_a_heif_photo_without_the_extra_is_a_400_that_names_the_install_command(studio, monkeypatch):
+    import sys
+
+    from stylize import images
+
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)
+    images._read_heif.cache_clear()
+    answer = studio.post("/api/uploads?name=IMG_0003.HEIC",
+                         content=b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    images._read_heif.cache_clear()
+    assert answer.status_code == 400
+    assert answer.json()["error"] == ('IMG_0003.heic is a HEIF photo (as iPhones save them): pip install '
+                                      '"stylize[heic]" to read it')

@@ -221,3 +221,20 @@ def test_a_video_of_masks_masks_the_preview_by_its_first_frame_and_the_clip_fram
     page.click("#video-run")
     page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
     assert "stylize video walk.mp4 --model starry --mask matte.mp4" in page.inner_text("#command")
+
+
+def test_a_tiff_scan_and_a_tiff_painting_are_shown_and_painted(page, server, tmp_path):
+    """Red-team: Chromium shows no TIFF, and a TIFF dropped on the page was a broken picture: the page shows the
+    server's JPEG of it, and the job reads the TIFF."""
+    scan, painting = tmp_path / "scan.tif", tmp_path / "painting.tiff"
+    Image.open(EXAMPLES / "chelsea.jpg").save(scan)
+    Image.open(EXAMPLES / "brushstrokes.jpg").save(painting)
+    page.set_input_files("#photo-input", str(scan))
+    page.wait_for_selector("#photos img[src*='/api/uploads/']")
+    _wait_loaded(page, "#photos img")
+    _wait_loaded(page, "#before")
+    page.select_option("#model", "arbitrary")
+    page.set_input_files("#painting-input", str(painting))
+    _wait_loaded(page, "#painting-thumb")
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
+    _wait_loaded(page, "#result-img")

@@ -37,14 +37,17 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: st
     """
     if not models and given(ctx, ["batch_size"]):
         raise click.UsageError("--batch-size cannot be used with --style")
+    from stylize.batch import with_transparency
+
     plan = plan_style(ctx, styles, models, masks, options)
     reads = plan.reads()
     jobs, not_images, shard_label, report = file_jobs.plan(inputs, output_dir, fmt, suffix, reads, shard, report)
     task = plan.build(device, on_notice=None if quiet else lambda message: click.echo(f"Note: {message}", err=True))
     if batch_size is None:
         batch_size = 4 if models and not masks and task.device.type == "cuda" else 1
-    outcome = file_jobs.execute(jobs, task.process, quiet=quiet, size=plan.size, batch_size=batch_size,
-                                overwrite=overwrite, quality=quality, io_threads=io_threads)
+    outcome = file_jobs.execute(jobs, with_transparency(task.process), quiet=quiet, size=plan.size,
+                                batch_size=batch_size, overwrite=overwrite, quality=quality, io_threads=io_threads,
+                                keep_alpha=True)
     settings = {"inputs": list(inputs), "output": str(output_dir), "models": list(models),
                 "masks": [str(m) for m in masks],
                 "styles": [str(s) for s in styles], "format": fmt, "suffix": suffix,

@@ -40,6 +40,7 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     behave as in `stylize batch`.
     """
     config = ColorizeConfig.from_options(options)
+    from stylize.batch import with_transparency
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer
     from stylize.zoo import guard_model
@@ -56,8 +57,9 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     # A folder of references is indexed before the first photo (a few hundred take a minute on a CPU).
     with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
         task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
-        outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, overwrite=overwrite or single,
-                                    quality=quality, io_threads=io_threads)
+        outcome = file_jobs.execute(jobs, with_transparency(task.process), quiet=quiet or single,
+                                    overwrite=overwrite or single, quality=quality, io_threads=io_threads,
+                                    keep_alpha=True)
     settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
                 "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}

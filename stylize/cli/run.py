@@ -42,7 +42,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     started = time.perf_counter()
     from tqdm import tqdm
 
-    from stylize.batch import run_jobs, single_job
+    from stylize.batch import run_jobs, single_job, with_transparency
     from stylize.images import save_image
 
     job = single_job(content, output, plan.reads())
@@ -73,7 +73,8 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         # A network has no steps to show; a large photo shows its tiles instead.
         with tile_progress(quiet or not models) as on_tile:
             task = plan.build(device, on_step, on_notice, on_tile)
-            report = run_jobs([job], task.process, size=plan.size, overwrite=True, quality=quality, io_threads=1)
+            report = run_jobs([job], with_transparency(task.process), size=plan.size, overwrite=True,
+                              quality=quality, io_threads=1, keep_alpha=True)
     finally:
         if bar is not None:
             bar.close()

@@ -152,7 +152,8 @@ async def _upload(request: Request) -> Response:
     # that is no image or video is a StylizeError, which the guard answers with 400 and its one line.
     upload = await run_in_threadpool(studio.uploads.add, _session(request), name, data)
     return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
-                         "video": upload.video, "frame": upload.frame, "frames": upload.frames}, status_code=201)
+                         "video": upload.video, "frame": upload.frame, "frames": upload.frames,
+                         "shown": upload.shown is not None}, status_code=201)
 
 
 class TooLarge(Exception):
@@ -273,7 +274,8 @@ async def _result_file(request: Request) -> Response:
 
 
 async def _upload_image(request: Request) -> Response:
-    """An image this browser uploaded (a video's first frame, which the page has no file of), by its id."""
+    """An image this browser uploaded, by its id: a video's first frame, which the page has no file of, or a
+    JPEG of an image no browser shows (a TIFF, a HEIC: Uploads.shown)."""
     studio: Studio = request.app.state.studio
     try:
         upload = studio.uploads.get(_session(request), request.path_params["upload"])
@@ -281,7 +283,7 @@ async def _upload_image(request: Request) -> Response:
         raise NotFound("no such upload") from None
     if upload.video:
         raise NotFound("a video is shown by its first frame")
-    return FileResponse(upload.path, headers={"cache-control": "private, max-age=3600"})
+    return FileResponse(upload.shown or upload.path, headers={"cache-control": "private, max-age=3600"})
 
 
 Handler = Callable[[Request], Awaitable[Response]]

@@ -16,7 +16,16 @@ from typing import Any
 
 import torch
 
-from stylize.batch import Job, JobResult, collect_inputs, plan_jobs, prepare_outputs, run_jobs
+from stylize.batch import (
+    Job,
+    JobResult,
+    ProcessBatch,
+    collect_inputs,
+    plan_jobs,
+    prepare_outputs,
+    run_jobs,
+    with_transparency,
+)
 from stylize.config import MAX_PIXELS
 from stylize.errors import ConfigError, StylizeError
 from stylize.images import preview_png
@@ -244,9 +253,11 @@ class JobQueue:
             return
         size = recipe.size if recipe.kind == "style" else None
         scale = (getattr(recipe.config, "scale", None) or DEFAULT_SCALE) if recipe.kind == "upscale" else 1
-        options = {"overwrite": True, "keep_alpha": recipe.kind == "upscale", "max_pixels": self.max_pixels // scale**2}
+        options = {"overwrite": True, "keep_alpha": True, "max_pixels": self.max_pixels // scale**2}
+        # The upscaler enlarges the transparency itself; the others paint over the picture and keep it.
+        process = task.process if recipe.kind == "upscale" else with_transparency(task.process)
         if recipe.folder is not None:
-            self._run_folder(job, task, size, options)
+            self._run_folder(job, process, size, options)
             return
         if recipe.preview:  # reduced for speed, never enlarged
             longest = max(recipe.photo.width, recipe.photo.height) if recipe.photo is not None else self.preview_side
@@ -255,7 +266,7 @@ class JobQueue:
         else:
             output = self.results.reserve(safe_stem(recipe.source_name, "photo"), recipe.label)
         assert recipe.photo is not None
-        report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], task.process, size=size, io_threads=1,
+        report = run_jobs([Job(recipe.photo.path, output, recipe.photo.name)], process, size=size, io_threads=1,
                           **options)
         job.seconds = time.monotonic() - job.started
         result = report.results[0] if report.results else None
@@ -272,7 +283,7 @@ class JobQueue:
             return
         self._finish(job, output, result.size or (0, 0))
 
-    def _run_folder(self, job: StudioJob, task: Task, size: int | None, options: dict[str, Any]) -> None:
+    def _run_folder(self, job: StudioJob, process: ProcessBatch, size: int | None, options: dict[str, Any]) -> None:
         """A folder job: batch's own planning (the tree mirrored into a new result folder) and run_jobs, each
         image counted as it is written, the latest shown."""
         recipe = job.recipe
@@ -286,7 +297,7 @@ class JobQueue:
         jobs = plan_jobs(found, output)
         prepare_outputs(jobs)
         job.total = float(len(jobs))
-        report = run_jobs(jobs, task.process, size=size, io_threads=2, on_result=self._on_result, **options)
+        report = run_jobs(jobs, process, size=size, io_threads=2, on_result=self._on_result, **options)
         job.seconds = time.monotonic() - (job.started or 0)
         done, failed = report.count("done"), report.count("failed")
         job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind,

@@ -13,15 +13,20 @@ from pathlib import Path
 
 import torch
 
-from stylize.errors import ImageError
+from stylize.errors import ImageError, StylizeError
 from stylize.files import write_bytes_atomic
-from stylize.images import IMAGE_EXTENSIONS, header_size, load_image
+from stylize.images import IMAGE_EXTENSIONS, header_size, load_image, save_image, stored_format
+from stylize.tensors import resize_longest
 
 # Letters and digits of any script stay (a photo named 家族.jpg gives 家族_starry_001.png, not photo_...);
 # everything else goes: separators, spaces, control characters and bidi overrides (U+202E makes a name read
 # backwards in the page and in a file manager).
 _UNSAFE = re.compile(r"[^\w.-]+")
 VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"})
+# Formats an <img> shows in Chromium, Firefox and Safari alike. The page shows others (TIFF, HEIF, JPEG 2000,
+# PPM, TGA, ...) through a JPEG of them, at most SHOWN_SIDE px: the job reads the file itself.
+BROWSER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "AVIF", "ICO"})
+SHOWN_SIDE = 2048
 
 
 def safe_stem(name: str, fallback: str = "image", limit: int = 40) -> str:
@@ -41,6 +46,7 @@ class Upload:
     height: int
     frames: int = 0  # a video: its frame count (0 when the container does not say)
     frame: str | None = None  # a video: the id of its first frame, an image upload of the same session
+    shown: Path | None = None  # an image no browser shows: a JPEG of it for the page (BROWSER_FORMATS)
 
     @property
     def video(self) -> bool:
@@ -75,12 +81,16 @@ class Uploads:
             if size is not None and size[0] * size[1] > self.max_pixels:
                 raise ImageError(f"{size[0]}x{size[1]} is over the limit of {self.max_pixels / 1e6:.0f} MP")
             pixels = load_image(path, max_pixels=self.max_pixels).pixels  # decodes all of it: truncation shows
-        except ImageError as error:
+        except StylizeError as error:  # an image that cannot be read, or a HEIF photo without the heic extra
             path.unlink(missing_ok=True)
             # The message names the client's file, never the server's temporary path.
-            raise ImageError(str(error).replace(str(path), safe_stem(name) + suffix)) from None
+            raise type(error)(str(error).replace(str(path), safe_stem(name) + suffix)) from None
+        shown = None
+        if stored_format(path) not in BROWSER_FORMATS:
+            shown = save_image(resize_longest(pixels, min(SHOWN_SIDE, max(pixels.shape[-2:]))),
+                               path.with_name(f"{upload_id}_shown.jpg"), quality=90)
         upload = Upload(upload_id, session, Path(name.replace("\\", "/")).name or "image",
-                        path, pixels.shape[-1], pixels.shape[-2])
+                        path, pixels.shape[-1], pixels.shape[-2], shown=shown)
         with self._lock:
             self._uploads[upload_id] = upload
         return upload

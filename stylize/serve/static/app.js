@@ -35,7 +35,8 @@ async function addPhotos(files) {
         // A video is previewed by its first frame (an image upload of its own); "Whole clip" paints it all.
         photo = { ...photo, videoId: photo.id, id: photo.frame, url: `/api/uploads/${photo.frame}/image` };
       } else {
-        photo.url = URL.createObjectURL(file);
+        // A TIFF or a HEIC no browser shows: the server's JPEG of it.
+        photo.url = photo.shown ? `/api/uploads/${photo.id}/image` : URL.createObjectURL(file);
       }
       state.photos.push(photo);
       choosePhoto(photo);
@@ -84,7 +85,7 @@ async function setInput(kind, file) {
       thumb.src = `/api/uploads/${image.frame}/image`;
     } else {
       $(`#${kind}-label`).textContent = `${image.name} (${image.width}x${image.height})`;
-      thumb.src = URL.createObjectURL(file);
+      thumb.src = image.shown ? `/api/uploads/${image.id}/image` : URL.createObjectURL(file);
     }
     state[kind] = image;
     thumb.hidden = false;
