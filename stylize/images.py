@@ -128,6 +128,11 @@ def _is_heif(path: Path) -> bool:
     return head[4:8] == b"ftyp" and head[8:12] in _HEIF_BRANDS
 
 
+def needs_heic_extra(path: Path) -> bool:
+    """Whether the file is a HEIF photo that cannot be read because the heic extra is not installed."""
+    return _is_heif(path) and not available("pillow_heif")
+
+
 @functools.cache
 def _read_heif() -> None:
     """Teach Pillow HEIF, once, through pillow-heif (the heic extra), or MissingExtraError naming it."""

@@ -31,6 +31,17 @@ def test_missing_or_empty_data_folder(tmp_path):
         find_images(tmp_path)
 
 
+def test_a_folder_of_heif_photos_without_the_extra_says_what_reads_them(tmp_path, monkeypatch):
+    import sys
+
+    for name in ("IMG_0001.HEIC", "IMG_0002.HEIC"):
+        (tmp_path / name).write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)
+    needs = r'\(2 unreadable; 2 are HEIF photos, which need pip install "stylize\[heic\]"\)'
+    with pytest.raises(DataError, match=needs):
+        find_images(tmp_path)
+
+
 def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
     for i in range(3):
         gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")

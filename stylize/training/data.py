@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from stylize.errors import DataError, ImageError, StylizeError
 from stylize.files import walk_files
-from stylize.images import IMAGE_EXTENSIONS, header_size, open_image, to_rgb
+from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open_image, to_rgb
 
 # A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors).
 Transform = Callable[[Image.Image], Any]
@@ -39,7 +39,9 @@ def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], int]:
     readable = {path: size for path, size in sizes.items() if size is not None}
     unreadable = len(candidates) - len(readable)
     if not readable:
-        raise DataError(f"no readable images under {root} ({unreadable} unreadable)")
+        heif = sum(needs_heic_extra(path) for path in sizes.keys() - readable.keys())
+        need = f'; {heif} are HEIF photos, which need pip install "stylize[heic]"' if heif else ""
+        raise DataError(f"no readable images under {root} ({unreadable} unreadable{need})")
     return readable, unreadable
 
 
