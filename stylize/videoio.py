@@ -69,14 +69,20 @@ class VideoColour:
     transfer: int = UNSPECIFIED
 
     @classmethod
-    def of(cls, frame: Any) -> VideoColour:
-        """The colour description of a decoded frame (its bitstream's, or its container's where that has one)."""
+    def of(cls, described: Any) -> VideoColour:
+        """The colour description of a decoded frame, or of a stream's codec context."""
 
         def known(value: Any, codes: frozenset[int]) -> int:
             return int(value) if value is not None and int(value) in codes else UNSPECIFIED
 
-        return cls(known(frame.colorspace, _SWSCALE_MATRICES), known(frame.color_primaries, _PRIMARIES),
-                   known(frame.color_trc, _TRANSFERS))
+        return cls(known(described.colorspace, _SWSCALE_MATRICES), known(described.color_primaries, _PRIMARIES),
+                   known(described.color_trc, _TRANSFERS))
+
+    def or_else(self, other: VideoColour) -> VideoColour:
+        """This description, each part it leaves unspecified taken from `other`."""
+        return VideoColour(*(mine if mine != UNSPECIFIED else theirs for mine, theirs in
+                             zip((self.matrix, self.primaries, self.transfer),
+                                 (other.matrix, other.primaries, other.transfer), strict=True)))
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,9 @@ def _probe(path: Path, container: Any) -> VideoInfo:
         raise VideoError(f"{path} has no video stream")
     stream = container.streams.video[0]
     codec = getattr(stream.codec_context, "name", None) or "unknown"
+    # Read before decoding, which overwrites it: a MOV's 'colr' atom, which some decoders (ProRes) do not pass on
+    # to their frames (a clip tagged BT.709 throughout came back with its primaries and transfer unspecified).
+    container_colour = VideoColour.of(stream.codec_context)
     try:
         first = next(container.decode(stream))
     except StopIteration:
@@ -168,7 +177,8 @@ def _probe(path: Path, container: Any) -> VideoInfo:
     rate = stream.average_rate or stream.guessed_rate or Fraction(30)
     return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
                      Fraction(stream.time_base or Fraction(1, 90000)), int(getattr(first, "rotation", 0) or 0), codec,
-                     len(container.streams.audio), len(container.streams.subtitles), VideoColour.of(first))
+                     len(container.streams.audio), len(container.streams.subtitles),
+                     VideoColour.of(first).or_else(container_colour))
 
 
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
@@ -193,6 +203,9 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
         # SegmentWriter (benchmarks/video_colours.py); 5.5 ms a 1080p frame against 0.8 ms on 2 cores.
         flags = av.video.reformatter.Interpolation
         interpolation = flags.BILINEAR | flags.ACCURATE_RND | flags.FULL_CHR_H_INT
+        # A frame without its matrix is read with the container's where that has one, as probe describes it.
+        container_matrix = VideoColour.of(stream.codec_context).matrix
+        matrix = None if container_matrix == UNSPECIFIED else container_matrix
         try:
             for index, frame in enumerate(container.decode(stream)):
                 pts = frame.pts
@@ -200,7 +213,9 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
                     pts = max(round(index / rate / time_base), -1 if last is None else last + 1)
                 last = pts
                 if index >= start:
-                    yield Frame(index, pts, frame.to_ndarray(format="rgb24", interpolation=interpolation))
+                    own = frame.colorspace in _SWSCALE_MATRICES
+                    yield Frame(index, pts, frame.to_ndarray(format="rgb24", interpolation=interpolation,
+                                                             src_colorspace=None if own else matrix))
         except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 

@@ -386,6 +386,7 @@ def test_a_mask_stylizes_its_region_of_every_frame_and_keeps_the_rest_of_the_cli
     ((9, 9, 18), "libx265", "yuv420p10le"),  # a phone's HDR: BT.2020, HLG, 10 bits in HEVC
     ((9, 9, 16), "libx265", "yuv420p10le"),  # HDR10: PQ
     ((6, 6, 6), "libx264", "yuv420p"),  # SD: SMPTE 170M (BT.601's matrix, tagged)
+    ((1, 1, 1), "prores_ks", "yuv422p10le"),  # an editor's ProRes: primaries and transfer in the MOV only
 ])
 def test_a_clip_comes_back_in_the_colours_it_was_shown_in_and_tagged_as_it(invoke, tmp_path, model, colour, codec,
                                                                           pix_fmt):
