@@ -13,6 +13,7 @@ segments and `--resume` continues after them.
 from __future__ import annotations
 
 import heapq
+import itertools
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,6 +27,11 @@ from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable, is_regular_file
 
+# Names of video files, where a name decides (the studio's uploads, a hint when a clip is given to an image
+# command); `stylize video` reads whatever FFmpeg reads, by content. AVCHD camcorders write .mts and .m2ts, DV
+# tape captures .dv, DVDs .vob, old phones .3gp.
+VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".3gp",
+                              ".wmv", ".mpg", ".mpeg", ".flv", ".dv", ".vob"})
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
@@ -70,13 +76,15 @@ class VideoColour:
 
     @classmethod
     def of(cls, described: Any) -> VideoColour:
-        """The colour description of a decoded frame, or of a stream's codec context."""
+        """The colour description of a decoded frame, or of a stream's codec context (None: none)."""
 
         def known(value: Any, codes: frozenset[int]) -> int:
             return int(value) if value is not None and int(value) in codes else UNSPECIFIED
 
-        return cls(known(described.colorspace, _SWSCALE_MATRICES), known(described.color_primaries, _PRIMARIES),
-                   known(described.color_trc, _TRANSFERS))
+        # getattr: a damaged file's stream may have no codec context at all (tests/test_fuzz.py found one).
+        return cls(known(getattr(described, "colorspace", None), _SWSCALE_MATRICES),
+                   known(getattr(described, "color_primaries", None), _PRIMARIES),
+                   known(getattr(described, "color_trc", None), _TRANSFERS))
 
     def or_else(self, other: VideoColour) -> VideoColour:
         """This description, each part it leaves unspecified taken from `other`."""
@@ -207,7 +215,7 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
         container_matrix = VideoColour.of(stream.codec_context).matrix
         matrix = None if container_matrix == UNSPECIFIED else container_matrix
         try:
-            for index, frame in enumerate(container.decode(stream)):
+            for index, frame in enumerate(_progressive(av, container.decode(stream), stream)):
                 pts = frame.pts
                 if pts is None or (last is not None and pts <= last):
                     pts = max(round(index / rate / time_base), -1 if last is None else last + 1)
@@ -218,6 +226,39 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
                                                              src_colorspace=None if own else matrix))
         except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
+
+
+def _progressive(av: Any, frames: Iterator[Any], stream: Any) -> Iterator[Any]:
+    """The frames, deinterlaced where the clip is interlaced (its first frame says so: a camcorder's DV, a
+    broadcast's 1080i): each frame's two fields were taken a field apart, and stylized as one picture, a moving
+    edge becomes a comb of lines. FFmpeg's bwdif (Bob Weaver deinterlacing) makes one frame of each, keeping the
+    count and the timestamps; frames coded progressive go through as they are."""
+    first = next(frames, None)
+    if first is None:
+        return
+    if not first.interlaced_frame:
+        yield first
+        yield from frames
+        return
+    graph = av.filter.Graph()
+    chain = [graph.add_buffer(template=stream), graph.add("bwdif", "mode=send_frame:deint=interlaced"),
+             graph.add("buffersink")]
+    chain[0].link_to(chain[1])
+    chain[1].link_to(chain[2])
+    graph.configure()
+    time_base = stream.time_base
+    for frame in itertools.chain([first], frames, [None]):  # None: the end, which flushes the last frame
+        graph.push(frame)
+        while True:
+            try:
+                frame = graph.pull()
+            except (av.error.BlockingIOError, av.error.EOFError):
+                break
+            # bwdif counts in half the stream's time base (it could give a frame per field): back to the stream's.
+            if frame.pts is not None and frame.time_base and time_base and frame.time_base != time_base:
+                frame.pts = round(frame.pts * frame.time_base / time_base)
+                frame.time_base = time_base
+            yield frame
 
 
 def output_format(path: Path) -> str:

@@ -102,3 +102,28 @@ def shown(path: Path, matrix: int | None = None) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [frame.reformat(format="rgb24", src_colorspace=matrix, interpolation=accurate).to_ndarray()
                 for frame in container.decode(video=0)]
+
+
+def make_interlaced_clip(path: Path, picture: np.ndarray, frames: int = 6, width: int = 128, height: int = 96,
+                         pan: int = 4) -> Path:
+    """An interlaced clip of a pan across `picture` (H, W, 3 uint8), as a camcorder records one: each frame's two
+    fields taken `pan` px apart, the bottom field (odd rows) first, as x264 codes a frame that names no field
+    order. Frame k's first field is the window at x = 2 k `pan`, as in `progressive_pan`."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        video.options = {"crf": "12", "x264-params": "interlaced=1"}
+        for index in range(frames):
+            woven = progressive_pan(picture, 2 * pan * index, width, height).copy()
+            woven[0::2] = progressive_pan(picture, 2 * pan * index + pan, width, height)[0::2]  # the later field
+            for packet in video.encode(av.VideoFrame.from_ndarray(woven, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+    return path
+
+
+def progressive_pan(picture: np.ndarray, x: int, width: int, height: int) -> np.ndarray:
+    return np.ascontiguousarray(picture[:height, x : x + width])

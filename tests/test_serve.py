@@ -605,3 +605,21 @@ def test_a_heif_photo_without_the_extra_is_a_400_that_names_the_install_command(
     assert answer.status_code == 400
     assert answer.json()["error"] == ('IMG_0003.heic is a HEIF photo (as iPhones save them): pip install '
                                       '"stylize[heic]" to read it')
+
+
+def test_a_camcorders_interlaced_mts_clip_is_a_video_and_its_first_frame_is_deinterlaced(studio, tmp_path):
+    """Red-team: the page took only .mp4, .mov, .mkv, .webm, .m4v and .avi as videos; an AVCHD camcorder's .MTS
+    (interlaced 1080i, in MPEG-TS) was read as an image and refused. It is a video now, shown deinterlaced."""
+    pytest.importorskip("av")
+    from clips import make_interlaced_clip
+
+    cat = np.asarray(Image.open(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").convert("RGB"))
+    data = make_interlaced_clip(tmp_path / "00001.mts", cat, frames=3, pan=6).read_bytes()
+    video = studio.post("/api/uploads?name=00001.MTS", content=data)
+    assert video.status_code == 201, video.text
+    assert video.json()["video"] and video.json()["frames"] in (0, 3)
+    frame = np.asarray(Image.open(io.BytesIO(studio.get(f"/api/uploads/{video.json()['frame']}/image").content)))
+    rows = frame.astype(float)
+    comb = np.abs(rows[1:-1:2] - (rows[0:-2:2] + rows[2::2]) / 2).mean()  # a woven frame's odd rows stand apart
+    truth = cat[:96, :128].astype(float)
+    assert comb < 6 and np.abs(frame - truth).mean() < 6

@@ -1,6 +1,7 @@
 """Video: streams kept, temporal consistency, resume, bad inputs (tiny generated clips)."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from stylize.modelfile import save_model  # noqa: E402
 from stylize.nets.johnson import JohnsonNet  # noqa: E402
 from stylize.tasks.video import VideoJob, tensor_frames, warping_error  # noqa: E402
 from stylize.videoio import probe  # noqa: E402
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def timestamps(path) -> list[int]:
@@ -323,6 +326,26 @@ def test_flow_of_thin_strips_and_tiny_frames_comes_back_at_their_size(height, wi
 
 def test_scene_helper_pans():
     assert np.array_equal(scene(10, 8, 0.0)[:, 1:], scene(10, 8, 1.0)[:, :-1])
+
+
+def test_an_interlaced_clip_is_deinterlaced_keeping_its_frames_and_timestamps(invoke, tmp_path, model):
+    """Red-team: a camcorder's interlaced clip (DV, 1080i) was stylized as woven frames: each holds two fields
+    taken a field apart, and a moving edge was painted twice, a comb of lines. Its frames are read deinterlaced
+    now (bwdif), one for each, at the first field's moment."""
+    from clips import make_interlaced_clip, progressive_pan
+
+    from stylize.videoio import read_frames
+
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("RGB"))
+    interlaced = make_interlaced_clip(tmp_path / "camcorder.mp4", cat, frames=6, pan=4)
+    truth = [progressive_pan(cat, 8 * index, 128, 96).astype(float) for index in range(6)]  # the first fields'
+    read = [frame.rgb.astype(float) for frame in read_frames(interlaced)]
+    woven = [frame.to_ndarray(format="rgb24").astype(float) for frame in av.open(str(interlaced)).decode(video=0)]
+    error = np.mean([np.abs(a - b).mean() for a, b in zip(read, truth, strict=True)])
+    assert error < np.mean([np.abs(a - b).mean() for a, b in zip(woven, truth, strict=True)]) / 2
+    result = invoke("video", interlaced, "--model", model, "-o", tmp_path / "out.mp4", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert timestamps(tmp_path / "out.mp4") == timestamps(interlaced) and len(timestamps(interlaced)) == 6
 
 
 def test_optimization_mode_writes_every_frame_at_the_asked_size(invoke, tmp_path):

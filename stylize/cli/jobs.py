@@ -81,11 +81,6 @@ def plan(
     return jobs, not_images, f"{shard_index + 1}/{shard_count}", report
 
 
-# Only for the hint below: files a user may hand an image command when they meant a clip.
-_VIDEO_SUFFIXES = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".3gp", ".wmv",
-                             ".mpg", ".mpeg", ".flv"})
-
-
 def _nothing_to_do(not_images: list[Path]) -> str:
     """Why a job with no input image stops (a usage error: it would otherwise end "0 done" with exit 0)."""
     if not not_images:
@@ -94,7 +89,9 @@ def _nothing_to_do(not_images: list[Path]) -> str:
     more = f" (and {others} other file{'s' * (others != 1)})" if others else ""
     command = click.get_current_context(silent=True)
     name = command.info_name if command is not None else "batch"
-    if first.suffix.lower() in _VIDEO_SUFFIXES:
+    from stylize.videoio import VIDEO_EXTENSIONS
+
+    if first.suffix.lower() in VIDEO_EXTENSIONS:
         use = "`stylize video` stylizes a clip" if name == "batch" else f"`stylize {name}` takes images"
         return f"no input images found: {first} is a video{more}; {use}"
     return f"no input images found: {first} is not an image{more}"

@@ -17,12 +17,12 @@ from stylize.errors import ImageError, StylizeError
 from stylize.files import write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, header_size, load_image, save_image, stored_format
 from stylize.tensors import resize_longest
+from stylize.videoio import VIDEO_EXTENSIONS
 
 # Letters and digits of any script stay (a photo named 家族.jpg gives 家族_starry_001.png, not photo_...);
 # everything else goes: separators, spaces, control characters and bidi overrides (U+202E makes a name read
 # backwards in the page and in a file manager).
 _UNSAFE = re.compile(r"[^\w.-]+")
-VIDEO_EXTENSIONS = frozenset({".mp4", ".mov", ".mkv", ".webm", ".m4v", ".avi"})
 # Formats an <img> shows in Chromium, Firefox and Safari alike. The page shows others (TIFF, HEIF, JPEG 2000,
 # PPM, TGA, ...) through a JPEG of them, at most SHOWN_SIDE px: the job reads the file itself.
 BROWSER_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP", "AVIF", "ICO"})
