@@ -20,25 +20,17 @@ from pathlib import Path
 
 import av
 import numpy as np
+from heldout import held_out_photos
 from PIL import Image
 
 from stylize.config import FastConfig, VideoConfig
 from stylize.masks import MaskSet
 from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, PAN = 1280, 720, 4
 BT709 = 1
 # BT.709's luma weights (ITU-R BT.709-6, table 3, item 3.2) and the limited range's 219 and 224 levels.
 KR, KB = 0.2126, 0.0722
-
-
-def photos(count: int) -> list[Path]:
-    folder = ROOT.parent / "shared" / "data" / "photos"
-    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    held_out = [folder / name for name in names if (folder / name).is_file()]
-    return (held_out or sorted((ROOT / "examples").glob("*.jpg")))[:count]
 
 
 def camera_yuv(rgb: np.ndarray) -> np.ndarray:
@@ -95,7 +87,7 @@ def main() -> None:
         mask.save(work / "left.png")
         masks = ClipMasks(MaskSet((work / "left.png",)))
         stylize_frames, _, _, settings = frame_functions(args.model, [], FastConfig(), "cpu", masks)
-        for photo_path in photos(args.photos):
+        for photo_path in held_out_photos(args.photos):
             photo = Image.open(photo_path).convert("RGB")
             scale = max((WIDTH + PAN * args.frames) / photo.width, HEIGHT / photo.height)
             photo = np.asarray(photo.resize((round(photo.width * scale) + 1, round(photo.height * scale) + 1)))

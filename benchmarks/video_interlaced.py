@@ -20,22 +20,14 @@ from pathlib import Path
 
 import av
 import numpy as np
+from heldout import held_out_photos
 from PIL import Image
 
 from stylize.config import FastConfig, VideoConfig
 from stylize.tasks.video import VideoJob, frame_functions
 from stylize.videoio import read_frames
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, PAN = 480, 320, 8  # the top field is PAN px on from the bottom one; a frame moves 2 PAN
-
-
-def photos(count: int) -> list[Path]:
-    folder = ROOT.parent / "shared" / "data" / "photos"
-    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    held_out = [folder / name for name in names if (folder / name).is_file()]
-    return (held_out or sorted((ROOT / "examples").glob("*.jpg")))[:count]
 
 
 def write_pan(path: Path, picture: np.ndarray, frames: int, interlaced: bool) -> Path:
@@ -72,7 +64,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         work = Path(folder)
         rows = []
-        for photo_path in photos(args.photos):
+        for photo_path in held_out_photos(args.photos):
             photo = Image.open(photo_path).convert("RGB")
             scale = max((WIDTH + 2 * PAN * (args.frames + 1)) / photo.width, HEIGHT / photo.height)
             picture = np.asarray(photo.resize((round(photo.width * scale) + 1, round(photo.height * scale) + 1)))

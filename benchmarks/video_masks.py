@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from heldout import held_out_photos
 from PIL import Image, ImageDraw
 
 from stylize.config import FastConfig, VideoConfig
@@ -29,16 +30,7 @@ from stylize.masks import MaskSet
 from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
 from stylize.videoio import read_frames, write_clip
 
-ROOT = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT, PAN, RADIUS, STEP = 320, 240, 2, 70, 8  # the window pans PAN px a frame; the disc moves STEP px
-
-
-def source_photo() -> Path:
-    photos = ROOT.parent / "shared" / "data" / "photos"
-    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    held_out = [photos / name for name in names if (photos / name).is_file()]
-    return held_out[0] if held_out else ROOT / "examples" / "chelsea.jpg"
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -67,7 +59,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--feather", type=float, default=6.0)
     args = parser.parse_args()
-    photo_path = source_photo()
+    photo_path = held_out_photos(1)[0]
     photo = Image.open(photo_path).convert("RGB")
     scale = max((WIDTH + PAN * args.frames) / photo.width, HEIGHT / photo.height)
     photo = np.asarray(photo.resize((round(photo.width * scale) + 1, round(photo.height * scale) + 1)))
