@@ -108,6 +108,9 @@ class VideoInfo:
     audio: int  # audio streams
     subtitles: int  # subtitle streams
     colour: VideoColour = VideoColour()  # from the first frame
+    # The shape of its pixels (width : height), where they are not square: a DV camcorder's 720x576 shows 4:3
+    # (16:15) or 16:9 (64:45), an HDV one's 1440x1080 shows 16:9 (4:3). None: square.
+    pixel_aspect: Fraction | None = None
 
 
 @dataclass
@@ -183,10 +186,12 @@ def _probe(path: Path, container: Any) -> VideoInfo:
     except ValueError as error:
         raise VideoError(f"{path}: its {codec} video cannot be decoded ({_reason(error)})") from None
     rate = stream.average_rate or stream.guessed_rate or Fraction(30)
+    aspect = stream.sample_aspect_ratio or getattr(stream.codec_context, "sample_aspect_ratio", None)
     return VideoInfo(Path(path), first.width, first.height, stream.frames or 0, Fraction(rate),
                      Fraction(stream.time_base or Fraction(1, 90000)), int(getattr(first, "rotation", 0) or 0), codec,
                      len(container.streams.audio), len(container.streams.subtitles),
-                     VideoColour.of(first).or_else(container_colour))
+                     VideoColour.of(first).or_else(container_colour),
+                     Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None)
 
 
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
@@ -306,6 +311,11 @@ class SegmentWriter:
         context.colorspace = info.colour.matrix
         context.color_primaries, context.color_trc = info.colour.primaries, info.colour.transfer
         context.color_range = _LIMITED_RANGE
+        # Without it a camcorder's non-square pixels play square: a 4:3 DV clip came out 5:4, a 16:9 one 5:4 too,
+        # squeezed. H.264 carries it (MP4, MOV, Matroska); PyAV does not pass it to WebM's display size (VP9 has
+        # no field of its own), so a WebM of such a clip plays square.
+        if info.pixel_aspect:
+            context.sample_aspect_ratio = info.pixel_aspect
         # Of libswscale's filters, bicubic chroma made the closest round trip with read_frames' interpolation
         # (on frames of 7 of the shared photos, 0.25 levels off; area, bilinear and the default 0.26 to 0.30).
         flags = av.video.reformatter.Interpolation

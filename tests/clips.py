@@ -21,9 +21,10 @@ def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
 def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, fps: Fraction = Fraction(30000, 1001),
               audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
               vfr: bool = False, colour: tuple[int, int, int] | None = None, codec: str = "libx264",
-              pix_fmt: str = "yuv420p") -> Path:
+              pix_fmt: str = "yuv420p", pixel_aspect: Fraction | None = None) -> Path:
     """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation, and a
-    colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without)."""
+    colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without), and
+    pixels of another shape than square (`pixel_aspect`, width : height, as an HDV camcorder's)."""
     import av
 
     generator = np.random.default_rng(seed)
@@ -31,6 +32,8 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
     video = container.add_stream(codec, rate=fps)
     video.width, video.height, video.pix_fmt = width, height, pix_fmt
     video.options = {"crf": "12", **({"x265-params": "log-level=error"} if codec == "libx265" else {})}
+    if pixel_aspect is not None:
+        video.codec_context.sample_aspect_ratio = pixel_aspect
     if colour is not None:
         context = video.codec_context
         context.colorspace, context.color_primaries, context.color_trc = colour

@@ -348,6 +348,31 @@ def test_an_interlaced_clip_is_deinterlaced_keeping_its_frames_and_timestamps(in
     assert timestamps(tmp_path / "out.mp4") == timestamps(interlaced) and len(timestamps(interlaced)) == 6
 
 
+@pytest.mark.parametrize("camcorder", ["hdv", "dv"])
+def test_a_clip_of_pixels_that_are_not_square_keeps_their_shape(invoke, tmp_path, model, camcorder):
+    """Red-team: a camcorder's pixels are not square (DV's 720x576 shows 4:3 with pixels 16:15 wide, HDV's
+    1440x1080 shows 16:9 with pixels 4:3 wide); the output dropped their shape and played squeezed."""
+    if camcorder == "dv":  # PAL DV: its frame size is fixed; the encoder marks 16:15
+        source = tmp_path / "tape.dv"
+        with av.open(str(source), "w", format="dv") as container:
+            video = container.add_stream("dvvideo", rate=25)
+            video.width, video.height, video.pix_fmt = 720, 576, "yuv420p"
+            for index in range(2):
+                for packet in video.encode(av.VideoFrame.from_ndarray(scene(720, 576, index), format="rgb24")):
+                    container.mux(packet)
+            for packet in video.encode():
+                container.mux(packet)
+        wide = Fraction(16, 15)
+    else:
+        wide = Fraction(4, 3)
+        source = make_clip(tmp_path / "hdv.mp4", frames=3, width=72, height=54, audio=False, pixel_aspect=wide)
+    assert probe(source).pixel_aspect == wide
+    for name in ("out.mp4", "out.mkv"):
+        result = invoke("video", source, "--model", model, "-o", tmp_path / name, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        assert probe(tmp_path / name).pixel_aspect == wide
+
+
 def test_optimization_mode_writes_every_frame_at_the_asked_size(invoke, tmp_path):
     from conftest import stripes_image
 
