@@ -174,7 +174,7 @@ def _probe(path: Path, container: Any) -> VideoInfo:
         raise VideoError(f"{path} is a still image: use `stylize run` (or `stylize batch` for many)")
     if not container.streams.video:
         raise VideoError(f"{path} has no video stream")
-    stream = container.streams.video[0]
+    stream = _clip_stream(container)
     codec = getattr(stream.codec_context, "name", None) or "unknown"
     # Read before decoding, which overwrites it: a MOV's 'colr' atom, which some decoders (ProRes) do not pass on
     # to their frames (a clip tagged BT.709 throughout came back with its primaries and transfer unspecified).
@@ -194,13 +194,19 @@ def _probe(path: Path, container: Any) -> VideoInfo:
                      Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None)
 
 
+def _clip_stream(container: Any) -> Any:
+    """The clip's video stream, as FFmpeg chooses it (av_find_best_stream): not a cover picture stored as a video
+    stream before it (a one-frame MJPEG track first in a Matroska file made the whole output one frame long)."""
+    return container.streams.best("video") or container.streams.video[0]
+
+
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     """Every frame from index `start` on, decoded in order (earlier ones are decoded and skipped, which is
     exact where seeking would not be)."""
     av = require("av")
     with _open(path) as container:
         try:
-            stream = container.streams.video[0]
+            stream = _clip_stream(container)
             stream.thread_type = "AUTO"
         except (av.error.FFmpegError, IndexError, ValueError) as error:
             raise VideoError(f"{path}: its video cannot be decoded ({_reason(error)})") from None

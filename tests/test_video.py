@@ -373,6 +373,28 @@ def test_a_clip_of_pixels_that_are_not_square_keeps_their_shape(invoke, tmp_path
         assert probe(tmp_path / name).pixel_aspect == wide
 
 
+def test_a_cover_picture_stored_before_the_clip_is_passed_over(invoke, tmp_path, model):
+    """Red-team: a Matroska file whose first video track was a cover picture (one MJPEG frame) came out one frame
+    long: the first video stream was taken for the clip. The stream FFmpeg judges best is taken now."""
+    source = tmp_path / "album.mkv"
+    with av.open(str(source), "w", format="matroska") as container:
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 48, "yuvj420p"
+        clip = container.add_stream("libx264", rate=25)
+        clip.width, clip.height, clip.pix_fmt = 64, 48, "yuv420p"
+        picture, pan = [np.full((48, 64, 3), 200, np.uint8)], [scene(64, 48, i) for i in range(8)]
+        for stream, frames in ((cover, picture), (clip, pan)):
+            for rgb in frames:
+                for packet in stream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")):
+                    container.mux(packet)
+            for packet in stream.encode():
+                container.mux(packet)
+    assert [stream.codec_context.name for stream in av.open(str(source)).streams.video] == ["mjpeg", "h264"]
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert len(shown(tmp_path / "out.mp4")) == 8
+
+
 def test_optimization_mode_writes_every_frame_at_the_asked_size(invoke, tmp_path):
     from conftest import stripes_image
 
