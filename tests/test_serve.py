@@ -623,3 +623,27 @@ def test_a_camcorders_interlaced_mts_clip_is_a_video_and_its_first_frame_is_dein
     comb = np.abs(rows[1:-1:2] - (rows[0:-2:2] + rows[2::2]) / 2).mean()  # a woven frame's odd rows stand apart
     truth = cat[:96, :128].astype(float)
     assert comb < 6 and np.abs(frame - truth).mean() < 6
+
+
+def test_a_clip_of_pixels_that_are_not_square_is_shown_in_its_shape_and_masked_there(studio, tmp_path):
+    """An HDV camcorder's pixels are 4:3 wide: its first frame is shown as players show it (72x54 stored, 96x54
+    shown), and a mask painted over the left half of that frame covers the left half of every stored frame."""
+    pytest.importorskip("av")
+    from fractions import Fraction
+
+    from clips import make_clip
+
+    data = make_clip(tmp_path / "hdv.mp4", frames=3, width=72, height=54, audio=False,
+                     pixel_aspect=Fraction(4, 3)).read_bytes()
+    (tmp_path / "clip.mp4").write_bytes(data)
+    video = studio.post("/api/uploads?name=hdv.mp4", content=data).json()
+    frame = Image.open(io.BytesIO(studio.get(f"/api/uploads/{video['frame']}/image").content))
+    assert frame.size == (96, 54) and (video["width"], video["height"]) == (96, 54)
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry",
+                                         "mask": _upload(studio, _mask_png(96, 54), "left.png")["id"]}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done", status
+    (tmp_path / "back.mp4").write_bytes(studio.get(f"/results/{status['result']}").content)
+    pairs = zip(shown(tmp_path / "clip.mp4"), shown(tmp_path / "back.mp4"), strict=True)
+    change = np.mean([np.abs(a.astype(float) - b).mean(axis=(0, 2)) for a, b in pairs], axis=0)  # by column
+    assert change.shape == (72,) and change[:30].mean() > 10 and change[42:].mean() < 3

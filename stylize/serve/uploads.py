@@ -16,7 +16,7 @@ import torch
 from stylize.errors import ImageError, StylizeError
 from stylize.files import write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, header_size, load_image, save_image, stored_format
-from stylize.tensors import resize_longest
+from stylize.tensors import resize_longest, resize_to
 from stylize.videoio import VIDEO_EXTENSIONS
 
 # Letters and digits of any script stay (a photo named 家族.jpg gives 家族_starry_001.png, not photo_...);
@@ -109,15 +109,19 @@ class Uploads:
             if info.width * info.height > self.max_pixels:
                 raise VideoError(f"frames of {info.width}x{info.height} are over the limit of "
                                  f"{self.max_pixels / 1e6:.0f} MP")
-            # Upright, as players show the clip: a phone's portrait clip is stored on its side, and a mask
-            # painted over this frame is drawn as the clip is seen (tasks/video.py ClipMasks).
-            first = upright(next(read_frames(path)).rgb, info.rotation)
+            # As players show the clip: pixels of their shape (a camcorder's are not square), then upright (a
+            # phone's portrait clip is stored on its side). A mask painted over this frame is drawn as the clip
+            # is seen, and tasks/video.py ClipMasks fits it to the stored frames.
+            stored = torch.from_numpy(next(read_frames(path)).rgb).permute(2, 0, 1)[None].float().div(255)
+            if info.pixel_aspect:
+                stored = resize_to(stored, (info.height, round(info.width * info.pixel_aspect)))
+            first = upright(stored[0].permute(1, 2, 0).numpy(), info.rotation)
         except VideoError as error:
             path.unlink(missing_ok=True)
             raise VideoError(str(error).replace(str(path), safe_stem(name) + suffix)) from None
         frame_id = secrets.token_hex(12)
         frame_path = self.folder / f"{frame_id}.png"
-        save_image(torch.from_numpy(first).permute(2, 0, 1)[None].float().div(255), frame_path)
+        save_image(torch.from_numpy(first).permute(2, 0, 1)[None].clamp(0, 1), frame_path)
         client_name = Path(name.replace("\\", "/")).name or "video"
         frame = Upload(frame_id, session, f"{Path(client_name).stem}_frame1.png", frame_path, first.shape[1],
                        first.shape[0])
