@@ -139,7 +139,9 @@ def _read_heif() -> None:
     require("pillow_heif").register_heif_opener()
 
 
-def _header(path: Path) -> tuple[tuple[int, int], str] | None:
+def read_header(path: Path) -> tuple[tuple[int, int], str] | None:
+    """((width, height) as stored, Pillow's name for the format: JPEG, PNG, TIFF, HEIF, ...) if Pillow recognizes
+    the file from its header alone, else None (cheap: no pixels are decoded)."""
     if not is_regular_file(path):
         return None
     try:
@@ -154,14 +156,8 @@ def _header(path: Path) -> tuple[tuple[int, int], str] | None:
 def header_size(path: Path) -> tuple[int, int] | None:
     """(width, height) as stored, if Pillow recognizes the file from its header alone, else None (cheap: no
     pixels are decoded)."""
-    header = _header(path)
+    header = read_header(path)
     return None if header is None else header[0]
-
-
-def stored_format(path: Path) -> str | None:
-    """Pillow's name for the file's format (JPEG, PNG, TIFF, HEIF, ...) from its header alone, or None."""
-    header = _header(path)
-    return None if header is None else header[1]
 
 
 def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:

@@ -15,7 +15,7 @@ import torch
 
 from stylize.errors import ImageError, StylizeError
 from stylize.files import write_bytes_atomic
-from stylize.images import IMAGE_EXTENSIONS, header_size, load_image, save_image, stored_format
+from stylize.images import IMAGE_EXTENSIONS, load_image, read_header, save_image
 from stylize.tensors import resize_longest, resize_to
 from stylize.videoio import VIDEO_EXTENSIONS
 
@@ -77,16 +77,17 @@ class Uploads:
         path = self.folder / f"{upload_id}{suffix if suffix in IMAGE_EXTENSIONS else '.img'}"
         write_bytes_atomic(path, data)
         try:
-            size = header_size(path)
-            if size is not None and size[0] * size[1] > self.max_pixels:
-                raise ImageError(f"{size[0]}x{size[1]} is over the limit of {self.max_pixels / 1e6:.0f} MP")
+            header = read_header(path)
+            if header is not None and header[0][0] * header[0][1] > self.max_pixels:
+                width, height = header[0]
+                raise ImageError(f"{width}x{height} is over the limit of {self.max_pixels / 1e6:.0f} MP")
             pixels = load_image(path, max_pixels=self.max_pixels).pixels  # decodes all of it: truncation shows
         except StylizeError as error:  # an image that cannot be read, or a HEIF photo without the heic extra
             path.unlink(missing_ok=True)
             # The message names the client's file, never the server's temporary path.
             raise type(error)(str(error).replace(str(path), safe_stem(name) + suffix)) from None
         shown = None
-        if stored_format(path) not in BROWSER_FORMATS:
+        if header is None or header[1] not in BROWSER_FORMATS:
             shown = save_image(resize_longest(pixels, min(SHOWN_SIDE, max(pixels.shape[-2:]))),
                                path.with_name(f"{upload_id}_shown.jpg"), quality=90)
         upload = Upload(upload_id, session, Path(name.replace("\\", "/")).name or "image",
