@@ -432,8 +432,9 @@ UPSCALE_SCALES = (2, 3, 4)
 class UpscaleConfig(Settings):
     """Super-resolution of photos with a trained network (stylize upscale)."""
 
-    scale: int | None = setting(None, "Enlargement factor: 2, 3 or 4.", min=2, max=4,
-                                default_text="4, or the --model's own")
+    scale: float | None = setting(None, "Enlargement factor: x2, x3 and x4 have their own networks; another (1.5, "
+                                        "2.5, 6) runs the next network up (x4 above 4) and resizes its output.",
+                                  min=1, max=8, default_text="4, or the --model's own")
     sharpness: float = setting(0.0, "0 = faithful (the PSNR model: smooth, no invented detail), 1 = crisp (the "
                                     "perceptual model: sharper texture, some invented detail); in between blends "
                                     "the two networks.", min=0, max=1)
@@ -441,6 +442,10 @@ class UpscaleConfig(Settings):
                                default_text="automatic")
     ensemble: bool = setting(False, "Average the network over the 8 flips and rotations of the input: slightly "
                                     "more faithful (about +0.1 dB), 8 times slower.")
+
+    def _validate(self) -> None:
+        if self.scale is not None and self.scale <= 1:
+            raise ConfigError(f"scale must be above 1 (an enlargement), got {self.scale:g}")
 
 
 @dataclass(frozen=True)

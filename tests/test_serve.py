@@ -373,6 +373,8 @@ def test_the_estimate_says_size_memory_and_only_measured_time(studio):
     assert measured["seconds"] is not None and measured["seconds"] >= 0
     upscale = studio.post("/api/estimate", json={"kind": "upscale", "photo": photo["id"], "settings": {"scale": 3}})
     assert (upscale.json()["width"], upscale.json()["height"]) == (144, 120)
+    upscale = studio.post("/api/estimate", json={"kind": "upscale", "photo": photo["id"], "settings": {"scale": 1.5}})
+    assert (upscale.json()["width"], upscale.json()["height"]) == (72, 60)
 
 
 def test_folder_jobs_read_only_below_root_and_mirror_the_tree(tmp_path):
@@ -530,6 +532,7 @@ def _mask_png(width: int, height: int) -> bytes:
     pytest.param({"kind": "style", "model": "starry", "mask": True, "settings": {"feather": 3, "mask_invert": True}},
                  id="mask"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "sharpness": 0.5}}, id="upscale"),
+    pytest.param({"kind": "upscale", "settings": {"scale": 2.5}}, id="upscale by 2.5"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
     pytest.param({"kind": "style", "model": "starry", "cutout": True}, id="a cut-out photo"),

@@ -20,7 +20,7 @@ from stylize.nets.srnet import SRNet
 from stylize.png16 import write_png16
 from stylize.tasks.network import tile_spec
 from stylize.tasks.upscale import PairTransform, UpscaleObjective, Upscaler, blend_weights, shrink_region
-from stylize.tensors import resize_matlab, tile_boxes
+from stylize.tensors import resize_matlab, resize_to, tile_boxes
 from stylize.training.loop import fit
 
 
@@ -281,9 +281,9 @@ def test_cli_default_output_name_and_folders(invoke, model_file, tmp_path, monke
     ("case", "code", "message"),
     [
         ("scale without a model", 2, "no model for x3 is installed"),
-        ("bad scale", 2, "'--scale': 8 is not in the range 2<=x<=4"),
+        ("bad scale", 2, "'--scale': 9 is not in the range 1<=x<=8"),
+        ("scale of one", 2, "scale must be above 1 (an enlargement), got 1"),
         ("style model", 1, "is a model for 'style', not 'upscale': use it with `stylize run --model`"),
-        ("scale mismatch", 2, "enlarges x3, not x2"),
         ("sharpness with a model", 2, "cannot be used with --model"),
         ("too large", 1, "would be 36x30, over the limit of"),
         ("folder without -o", 2, "give -o FOLDER"),
@@ -304,9 +304,9 @@ def test_bad_input(invoke, model_file, tmp_path, monkeypatch, case, code, messag
         monkeypatch.setattr(upscale_task, "MAX_PIXELS", 1000)
     args = {
         "scale without a model": [photo, "--scale", "3"],
-        "bad scale": [photo, "--scale", "8"],
+        "bad scale": [photo, "--scale", "9"],
+        "scale of one": [photo, "--scale", "1"],
         "style model": [photo, "--model", style_model],
-        "scale mismatch": [photo, "--model", model_file, "--scale", "2"],
         "sharpness with a model": [photo, "--model", model_file, "--sharpness", "0.5"],
         "too large": [photo, "--model", model_file],
         "folder without -o": [tmp_path, "--model", model_file],
@@ -318,6 +318,42 @@ def test_bad_input(invoke, model_file, tmp_path, monkeypatch, case, code, messag
         invoke("upscale", *args, "-o", tmp_path / "out.png")
     invoke.error_line(result, code, message)
     assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.tif").exists()
+
+
+@pytest.mark.parametrize(("scale", "network"), [(1.5, 2), (2, 2), (2.5, 3), (3, 3), (3.5, 4), (4, 4), (6, 4), (8, 4)])
+def test_any_factor_runs_the_next_network_up_and_resizes_its_output(scale, network):
+    """Real-ESRGAN's --outscale: x2.5 is x3's network shrunk, x6 x4's enlarged (benchmarks/upscale_any_scale.py)."""
+    upscaler = Upscaler.load(None, "cpu", UpscaleConfig(scale=scale))  # the shipped networks
+    photo = pil_to_tensor(gradient_image(31, 22))
+    enlarged = upscaler(photo)
+    assert upscaler.network_scale == network and upscaler.largest_factor == max(scale, network)
+    assert enlarged.shape == (1, 3, int(22 * scale + 0.5), int(31 * scale + 0.5))
+    direct = Upscaler.load(None, "cpu", UpscaleConfig(scale=network))(photo)
+    assert torch.equal(enlarged, resize_to(direct, enlarged.shape[-2:]))
+    # Not a blur: the gradient's mean is kept, and the network's detail is in it (not bicubic's).
+    assert (enlarged.mean() - photo.mean()).abs() < 0.01
+    assert scale == network or not torch.allclose(enlarged, resize_to(photo, enlarged.shape[-2:]), atol=0.01)
+
+
+def test_cli_any_factor_names_its_output_and_keeps_alpha_and_a_models_own_scale_resizes(invoke, model_file,
+                                                                                      tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    image = gradient_image(20, 14).convert("RGBA")
+    image.putalpha(Image.new("L", image.size, 200))
+    image.save(tmp_path / "cut.png")
+    result = invoke("upscale", "cut.png", "--scale", "2.5", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "cut_x2.5.png (50x35, x2.5 on cpu)" in result.stderr
+    with Image.open(tmp_path / "cut_x2.5.png") as big:
+        assert big.mode == "RGBA" and big.size == (50, 35)
+        assert abs(big.getchannel("A").getextrema()[0] - 200) <= 1 and big.getchannel("A").getextrema()[1] <= 201
+    # A model of its own factor (x3 here) enlarges by --scale the same way: its output resized.
+    assert invoke("upscale", "cut.png", "--model", model_file, "--scale", "2", "-q").exit_code == 0
+    with Image.open(tmp_path / "cut_x2.png") as big:
+        assert big.size == (40, 28)
+    assert invoke("upscale", "cut.png", "--model", model_file, "-q").exit_code == 0
+    with Image.open(tmp_path / "cut_x3.png") as big:
+        assert big.size == (60, 42)
 
 
 def test_an_upscale_model_is_refused_by_run(invoke, model_file, tmp_path):

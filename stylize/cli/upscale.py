@@ -1,4 +1,4 @@
-"""`stylize upscale`: enlarge photos x2, x3 or x4 with a super-resolution network, offline."""
+"""`stylize upscale`: enlarge photos with a super-resolution network (x2, x3, x4, or any factor to 8), offline."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
     config = UpscaleConfig.from_options(options)
     from stylize.config import MAX_PIXELS
     from stylize.files import ReadFiles
-    from stylize.tasks.upscale import DEFAULT_SCALE, Upscaler
+    from stylize.tasks.upscale import Upscaler, scale_text
 
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
@@ -41,13 +41,13 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
         reads = ReadFiles()
         if task.info is not None:
             reads.add(task.info.path, "the model")
-        scale = task.scale or DEFAULT_SCALE
+        scale = scale_text(task.scale)
         jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
             inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
         outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
-                                    keep_alpha=True, max_pixels=MAX_PIXELS // scale**2)
-    settings = {"inputs": list(inputs), "output": str(output), "model": model, "scale": scale,
+                                    keep_alpha=True, max_pixels=int(MAX_PIXELS / task.largest_factor**2))
+    settings = {"inputs": list(inputs), "output": str(output), "model": model, "scale": task.scale,
                 "format": fmt, "suffix": suffix, "shard": shard_label, "device": str(task.device),
                 "config": config.to_dict()}
     if single:

@@ -34,7 +34,6 @@ from stylize.serve.results import ResultEntry, ResultFolder
 from stylize.serve.uploads import safe_stem
 from stylize.tasks.gatys import StepInfo
 from stylize.tasks.protocol import Task
-from stylize.tasks.upscale import DEFAULT_SCALE
 from stylize.tasks.video import VideoProgress
 
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
@@ -252,8 +251,8 @@ class JobQueue:
             job.state, job.message = "failed", self._client_names(recipe, str(error))
             return
         size = recipe.size if recipe.kind == "style" else None
-        scale = (getattr(recipe.config, "scale", None) or DEFAULT_SCALE) if recipe.kind == "upscale" else 1
-        options = {"overwrite": True, "keep_alpha": True, "max_pixels": self.max_pixels // scale**2}
+        factor = task.largest_factor if recipe.kind == "upscale" else 1
+        options = {"overwrite": True, "keep_alpha": True, "max_pixels": int(self.max_pixels / factor**2)}
         # The upscaler enlarges the transparency itself; the others paint over the picture and keep it.
         process = task.process if recipe.kind == "upscale" else with_transparency(task.process)
         if recipe.folder is not None:

@@ -16,7 +16,7 @@ from stylize.masks import MaskSet
 from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
 from stylize.tasks.styling import build_style_task
-from stylize.tasks.upscale import DEFAULT_SCALE
+from stylize.tasks.upscale import DEFAULT_SCALE, enlarged_size, scale_text
 from stylize.tensors import fit_longest_side
 
 if TYPE_CHECKING:
@@ -69,7 +69,7 @@ class Recipe:
         if self.style is not None:
             return safe_stem(self.style.name, "painting")
         if self.mode == "upscale":
-            return f"x{getattr(self.config, 'scale', None) or DEFAULT_SCALE}"
+            return f"x{scale_text(getattr(self.config, 'scale', None) or DEFAULT_SCALE)}"
         return "color"
 
     @property
@@ -83,8 +83,8 @@ class Recipe:
             raise ConfigError("a folder has no one size: its images are estimated one by one as they go")
         width, height = self.photo.width, self.photo.height
         if self.kind == "upscale":
-            scale = getattr(self.config, "scale", None) or DEFAULT_SCALE
-            return width * scale, height * scale
+            height, width = enlarged_size(height, width, getattr(self.config, "scale", None) or DEFAULT_SCALE)
+            return width, height
         return fit_longest_side(width, height, self.size) if self.size else (width, height)
 
     def task_key(self) -> tuple:
