@@ -127,14 +127,18 @@ def with_transparency(process: ProcessBatch) -> ProcessBatch:
         for image, result in zip(images, process(laid, jobs), strict=True):
             if image.alpha is not None:
                 output = result if isinstance(result, Output) else Output(result)
-                alpha = image.alpha
-                if alpha.shape[-2:] != output.pixels.shape[-2:]:
-                    alpha = F.interpolate(alpha, size=output.pixels.shape[-2:], mode="bilinear", antialias=True)
-                result = replace(output, alpha=alpha.clamp(0, 1))
+                result = replace(output, alpha=alpha_at(image.alpha, output.pixels.shape[-2:]))
             results.append(result)
         return results
 
     return process_with_transparency
+
+
+def alpha_at(alpha: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """A transparency (N, 1, H, W) at the size (height, width) of a picture painted over its image."""
+    if tuple(alpha.shape[-2:]) != tuple(size):
+        alpha = F.interpolate(alpha, size=tuple(size), mode="bilinear", antialias=True)
+    return alpha.clamp(0, 1)
 
 
 def _is_pattern(spec: str) -> bool:

@@ -2,9 +2,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import file_digest, gradient_image
+from PIL import Image
 
 from stylize.cli import cli
 from stylize.images import load_image
@@ -87,6 +89,24 @@ def test_save_every_writes_intermediate_images(invoke, inputs, tmp_path):
     assert invoke("run", content, "--style", style, "-o", out, *FAST[:2], "--steps", "4",
                   "--save-every", "2", "-q").exit_code == 0
     assert sorted(p.name for p in tmp_path.glob("out*.png")) == ["out.png", "out_step0002.png"]
+
+
+def test_the_steps_saved_on_the_way_of_a_cut_out_photo_keep_its_transparency(invoke, inputs, tmp_path):
+    _, style, _ = inputs
+    cut_out = gradient_image(40, 32).convert("RGBA")
+    cut_out.putalpha(Image.new("L", (40, 32), 0))
+    cut_out.paste(gradient_image(20, 16), (10, 8))  # opaque in the middle, transparent around it
+    cut_out.save(tmp_path / "cut.png")
+    out = tmp_path / "out.png"
+    assert invoke("run", tmp_path / "cut.png", "--style", style, "-o", out, "--size", "64", "--start-size", "32",
+                  "--steps", "2", "--tolerance", "0", "--save-every", "1", "-q").exit_code == 0
+    steps = sorted(tmp_path.glob("out_step*.png"))
+    assert len(steps) == 3  # two at 32 px, one at 64 px (the last step is the output itself)
+    for path in [*steps, out]:
+        with Image.open(path) as image:
+            alpha = np.asarray(image.getchannel("A"))
+            height, width = alpha.shape
+            assert image.mode == "RGBA" and alpha[0, 0] == 0 and alpha[height // 2, width // 2] == 255, path.name
 
 
 def test_quiet_prints_nothing_and_default_prints_progress(invoke, inputs, tmp_path):

@@ -21,7 +21,7 @@ def test_find_images_recurses_skips_and_counts_unreadable(tmp_path):
     assert {p.relative_to(tmp_path).as_posix(): size for p, size in sizes.items()} == {
         "one.jpg": (20, 20), "a/b/two.png": (30, 10)}
     assert [p.relative_to(tmp_path).as_posix() for p in sizes] == ["one.jpg", "a/b/two.png"]
-    assert unreadable == 1
+    assert unreadable == [tmp_path / "a" / "broken.jpg"]
 
 
 def test_missing_or_empty_data_folder(tmp_path):
@@ -95,3 +95,25 @@ def test_sampler_runs_on_through_epochs_in_whole_batches():
     assert [index for _, index in keys[8:16]] == sampler.order(1)
     sampler.epoch, sampler.start = 1, 4  # resumed mid-epoch: the rest of epoch 1, then epoch 2
     assert list(islice(sampler, 8)) == keys[12:20]
+
+
+def test_training_on_a_folder_with_some_heif_photos_names_the_extra_even_when_quiet(invoke, tmp_path, monkeypatch):
+    import sys
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(2):
+        gradient_image(48, 40, seed=i).save(data / f"{i}.jpg")
+    (data / "IMG_0001.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
+    (data / "broken.jpg").write_bytes(b"not a jpeg")
+    monkeypatch.setitem(sys.modules, "pillow_heif", None)
+    args = ("--data", data, "--steps", "1", "--image-size", "32", "--batch-size", "2", "--workers", "0",
+            "--preview-images", "0", "--width", "8")
+    result = invoke("train", "--task", "upscale", "--scale", "2", "--blocks", "1", "-o", tmp_path / "x2.safetensors",
+                    *args, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.strip() == ('Warning: 1 HEIF photo (an iPhone\'s .HEIC) skipped: pip install '
+                                     '"stylize[heic]" to train on HEIF photos too')
+    loud = invoke("train", "--task", "upscale", "--scale", "2", "--blocks", "1", "-o", tmp_path / "y.safetensors",
+                  *args)
+    assert "Training on 2 images, 2 unreadable skipped" in loud.stderr

@@ -13,6 +13,8 @@ from stylize.cli.options import device_option, existing_file, quality_option, qu
 from stylize.cli.styling import plan_style, style_options
 
 if TYPE_CHECKING:
+    import torch
+
     from stylize.tasks.gatys import StepInfo
 
 
@@ -42,11 +44,12 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     started = time.perf_counter()
     from tqdm import tqdm
 
-    from stylize.batch import run_jobs, single_job, with_transparency
-    from stylize.images import save_image
+    from stylize.batch import alpha_at, run_jobs, single_job, with_transparency
+    from stylize.images import load_image, save_image
 
     job = single_job(content, output, plan.reads())
     bar: tqdm | None = None
+    transparency: list[torch.Tensor | None] = []  # the photo's, read for the first image saved on the way
 
     def on_step(info: StepInfo) -> None:
         nonlocal bar
@@ -62,8 +65,12 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
                         refresh=False)
         bar.update(info.work_done - bar.n)
         if save_every and info.done % save_every == 0 and info.work_done < info.work_total - 1e-9:
+            # Cut out as the result will be: a cut-out photo's steps keep its transparency.
+            if not transparency:
+                transparency.append(load_image(content, keep_alpha=True).alpha)
+            alpha = transparency[0] if transparency[0] is None else alpha_at(transparency[0], info.image.shape[-2:])
             save_image(info.image.clamp(0, 1), output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
-                       quality=quality)
+                       quality=quality, alpha=alpha)
 
     def on_notice(message: str) -> None:
         if not quiet:

@@ -94,6 +94,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
             click.echo(f"Warning: {info.enlarged} of the {info.images} training photos are smaller than the "
                        f"{config.image_size} px crops and are enlarged to fit, which teaches the network blur: "
                        "use larger photos or a smaller --image-size", err=True)
+        if info.heif_without_extra:  # said even with -q: the model learns from fewer photos than were given
+            count = info.heif_without_extra
+            click.echo(f"Warning: {count} HEIF {'photo' if count == 1 else 'photos'} (an iPhone's .HEIC) skipped: "
+                       'pip install "stylize[heic]" to train on HEIF photos too', err=True)
         bar = tqdm(total=info.total_steps, initial=info.start_step, unit="step", disable=quiet, dynamic_ncols=True)
 
     def on_log(log: TrainLog) -> None:

@@ -24,9 +24,9 @@ from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open
 Transform = Callable[[Image.Image], Any]
 
 
-def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], int]:
-    """(readable image files under `root`, sorted, each with its stored (width, height); count of
-    image-named files that could not be opened).
+def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], list[Path]]:
+    """(readable image files under `root`, sorted, each with its stored (width, height); the image-named files
+    that could not be opened).
 
     Only headers are read here, so a folder of thousands of photos scans in seconds. Each real folder is
     walked once, whatever links point to it.
@@ -37,12 +37,17 @@ def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], int]:
     candidates = [path for path in walk_files(root) if path.suffix.lower() in IMAGE_EXTENSIONS]
     sizes = {path: header_size(path) for path in candidates}
     readable = {path: size for path, size in sizes.items() if size is not None}
-    unreadable = len(candidates) - len(readable)
+    unreadable = [path for path, size in sizes.items() if size is None]
     if not readable:
-        heif = sum(needs_heic_extra(path) for path in sizes.keys() - readable.keys())
+        heif = heif_without_extra(unreadable)
         need = f'; {heif} are HEIF photos, which need pip install "stylize[heic]"' if heif else ""
-        raise DataError(f"no readable images under {root} ({unreadable} unreadable{need})")
+        raise DataError(f"no readable images under {root} ({len(unreadable)} unreadable{need})")
     return readable, unreadable
+
+
+def heif_without_extra(unreadable: list[Path]) -> int:
+    """How many of the unreadable files are HEIF photos (an iPhone's), which the heic extra would read."""
+    return sum(needs_heic_extra(path) for path in unreadable)
 
 
 def fingerprint(root: Path, paths: list[Path]) -> str:

@@ -40,7 +40,14 @@ from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
 from stylize.tasks.protocol import Objective
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
-from stylize.training.data import ImageFiles, ResumableSampler, batches, find_images, fingerprint
+from stylize.training.data import (
+    ImageFiles,
+    ResumableSampler,
+    batches,
+    find_images,
+    fingerprint,
+    heif_without_extra,
+)
 from stylize.training.preview import MIN_PREVIEW_SIDE, preview_crop
 from stylize.zoo import resolve_model
 
@@ -56,6 +63,7 @@ class TrainStart:
     effective_batch: int
     device: str
     enlarged: int = 0  # training photos smaller than a crop, with an objective that has native_crops
+    heif_without_extra: int = 0  # unreadable photos that are HEIF, which the heic extra would read
 
 
 @dataclass(frozen=True)
@@ -153,7 +161,7 @@ class _Split:
     """The photos of a run: their sizes, how many could not be read, those trained on and those held back."""
 
     sizes: dict[Path, tuple[int, int]]
-    unreadable: int
+    unreadable: list[Path]
     train: list[Path]
     previews: list[Path]
     preview_images: list[torch.Tensor]  # loaded on the main process only
@@ -220,8 +228,9 @@ class _Run:
         if on_start and env.main:
             native = self.objective.native_crops
             enlarged = sum(min(split.sizes[p]) < config.image_size for p in split.train) if native else 0
-            on_start(TrainStart(len(split.train), split.unreadable, len(split.previews), parts.total, parts.at.step,
-                                env.world, config.batch_size * env.world, str(self.device), enlarged))
+            on_start(TrainStart(len(split.train), len(split.unreadable), len(split.previews), parts.total,
+                                parts.at.step, env.world, config.batch_size * env.world, str(self.device), enlarged,
+                                heif_without_extra(split.unreadable)))
         log = _Log(self.objective.loss_names, parts.at.step, self.device)
         try:
             interrupted = self._steps(parts, split, inputs, log, on_log, on_preview, should_stop)
