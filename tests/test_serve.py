@@ -606,7 +606,7 @@ def test_a_heif_photo_without_the_extra_is_a_400_that_names_the_install_command(
                          content=b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic" + bytes(64))
     images._read_heif.cache_clear()
     assert answer.status_code == 400
-    assert answer.json()["error"] == ('IMG_0003.heic is a HEIF photo (as iPhones save them): pip install '
+    assert answer.json()["error"] == ('IMG_0003.HEIC is a HEIF photo (as iPhones save them): pip install '
                                       '"stylize[heic]" to read it')
 
 

@@ -85,7 +85,7 @@ class Uploads:
         except StylizeError as error:  # an image that cannot be read, or a HEIF photo without the heic extra
             path.unlink(missing_ok=True)
             # The message names the client's file, never the server's temporary path.
-            raise type(error)(str(error).replace(str(path), safe_stem(name) + suffix)) from None
+            raise type(error)(str(error).replace(str(path), safe_stem(name) + Path(name).suffix)) from None
         shown = None
         if header is None or header[1] not in BROWSER_FORMATS:
             shown = save_image(resize_longest(pixels, min(SHOWN_SIDE, max(pixels.shape[-2:]))),
