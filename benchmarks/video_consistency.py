@@ -12,7 +12,12 @@ that costs no CPU (a 20 ms wait a frame, as a card's): what the rest of the comm
 size against at FLOW_SIDE (what `stylize video` does), and scores both by the warping error (its flow at the
 frames' size).
 
+--colorize scores `stylize colorize CLIP` instead: the clips made gray, colorized automatically frame by frame and
+with its temporal blend of the chroma, the warping error taken of the output's a* and b* alone (its light is the
+gray clip's).
+
 Run: python benchmarks/video_consistency.py [--model starry] [--frames 24] [--skip-speed] [--blend-size WxH]
+     [--colorize]
 """
 
 from __future__ import annotations
@@ -91,29 +96,53 @@ def decode(path: Path) -> list[np.ndarray]:
         return [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
 
 
-def consistency(model: str, frames: int) -> None:
-    stylizer = FastStylizer.load(model, "cpu")
+def consistency(model: str, frames: int, colorize: bool = False) -> None:
+    """colorize: the clips made gray and colorized by the automatic colorizer (`stylize colorize CLIP`), whose
+    temporal blend is of the chroma alone (tasks/video.py, colorizing_frames)."""
+    if colorize:
+        from stylize.tasks.colorize import Colorizer
+        from stylize.tasks.video import colorizing_frames
+
+        stylize_frames, refine = colorizing_frames(Colorizer([], device="cpu"), VideoConfig().consistency)
+        model = "colorize-auto, gray clips"
+    else:
+        stylize_frames, refine = tensor_frames(FastStylizer.load(model, "cpu")), None
     photos = held_out(3)
-    print(f"warping error (x1e-3), model {model}, {frames} frames of 384x256 from {len(photos)} held-out photos")
+    of = " of the chroma (a*, b*)" if colorize else ""
+    print(f"warping error{of} (x1e-3), model {model}, {frames} frames of 384x256 from {len(photos)} held-out photos")
     print(f"  {'clip':<34} {'alone':>8} {'temporal':>9} {'ratio':>6}")
     ratios = {}
     with tempfile.TemporaryDirectory() as folder:
         for photo in photos:
             for kind in ("pan", "zoom", "still"):
-                source = write_clip(Path(folder) / f"{kind}.mp4", clip_frames(photo, kind, frames, (384, 256)))
+                made = clip_frames(photo, kind, frames, (384, 256))
+                if colorize:  # a black-and-white film: each frame's lightness alone
+                    made = [np.asarray(Image.fromarray(frame).convert("L").convert("RGB")) for frame in made]
+                source = write_clip(Path(folder) / f"{kind}.mp4", made)
                 inputs = decode(source)
                 errors = {}
                 for temporal in (False, True):
                     output = Path(folder) / f"{kind}_{temporal}.mp4"
-                    job = VideoJob(source, output, tensor_frames(stylizer), VideoConfig(temporal=temporal), {})
+                    job = VideoJob(source, output, stylize_frames, VideoConfig(temporal=temporal), {}, refine=refine)
                     job.run()
-                    errors[temporal] = warping_error(decode(output), inputs)
+                    outputs = decode(output)
+                    errors[temporal] = warping_error(chroma(outputs) if colorize else outputs, inputs)
                 ratio = errors[True] / errors[False]
                 ratios.setdefault(kind, []).append(ratio)
-                print(f"  {kind + ' over ' + photo.stem:<34} {errors[False] * 1e3:>8.2f} {errors[True] * 1e3:>9.2f} "
+                print(f"  {kind + ' over ' + photo.stem:<34} {errors[False] * 1e3:>8.4f} {errors[True] * 1e3:>9.4f} "
                       f"{ratio:>6.2f}")
     for kind, values in ratios.items():
         print(f"  mean ratio, {kind}: {np.mean(values):.2f}")
+
+
+def chroma(frames: list[np.ndarray]) -> list[np.ndarray]:
+    """Colorized frames' a* and b* alone, as 8-bit images (a* + 128, b* + 128, 128): the flicker of their colours,
+    without their light (each frame's own, the gray clip's)."""
+    from stylize.colorspace import rgb_to_lab
+
+    lab = rgb_to_lab(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float() / 255)
+    planes = torch.cat([lab[:, 1:] + 128, torch.full_like(lab[:, :1], 128)], dim=1)
+    return list(planes.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy())
 
 
 def free_model(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -193,14 +222,16 @@ def main() -> None:
     parser.add_argument("--model", default="starry")
     parser.add_argument("--frames", type=int, default=24)
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--colorize", action="store_true",
+                        help="the flicker of `stylize colorize CLIP` on gray clips instead (no speed)")
     parser.add_argument("--blend-size", metavar="WxH", help="time and score the blend alone at this frame size")
     args = parser.parse_args()
     if args.blend_size:
         width, height = (int(side) for side in args.blend_size.lower().split("x"))
         blend_at(args.model, (width, height), min(args.frames, 8))
         return
-    consistency(args.model, args.frames)
-    if not args.skip_speed:
+    consistency(args.model, args.frames, args.colorize)
+    if not args.skip_speed and not args.colorize:
         speed(args.model)
 
 

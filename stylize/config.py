@@ -490,11 +490,12 @@ class ColorizeConfig(Settings):
 
 @dataclass(frozen=True)
 class VideoConfig(Settings):
-    """Stylizing a video (stylize video): encoding, temporal consistency, segments for resuming."""
+    """Stylizing or colorizing a video (stylize video, stylize colorize CLIP): encoding, temporal consistency,
+    segments for resuming."""
 
     crf: int = setting(18, "Video quality (x264's constant rate factor): lower is better and larger; 18 looks "
                            "like the input.", min=0, max=51)
-    temporal: bool = setting(True, "Temporal consistency: blend in the previous stylized frame, warped by the "
+    temporal: bool = setting(True, "Temporal consistency: blend in the previous output frame, warped by the "
                                    "optical flow, where the flow is reliable (--no-temporal: each frame alone).")
     consistency: float = setting(0.8, "With --temporal: how much of each pixel comes from the warped previous "
                                       "frame where the flow is reliable (0 = none, 0.95 = very steady).",

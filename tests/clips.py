@@ -21,10 +21,12 @@ def scene(width: int, height: int, shift: float = 0.0) -> np.ndarray:
 def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, fps: Fraction = Fraction(30000, 1001),
               audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
               vfr: bool = False, colour: tuple[int, int, int] | None = None, codec: str = "libx264",
-              pix_fmt: str = "yuv420p", pixel_aspect: Fraction | None = None) -> Path:
+              pix_fmt: str = "yuv420p", pixel_aspect: Fraction | None = None,
+              picture: np.ndarray | None = None) -> Path:
     """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation, and a
     colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without), and
-    pixels of another shape than square (`pixel_aspect`, width : height, as an HDV camcorder's)."""
+    pixels of another shape than square (`pixel_aspect`, width : height, as an HDV camcorder's). `picture` (an
+    RGB array) is filmed instead of the scene, panned by whole pixels."""
     import av
 
     generator = np.random.default_rng(seed)
@@ -43,7 +45,9 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
     tone = container.add_stream("aac", rate=22050) if audio else None
     time_base = video.time_base or Fraction(1, 90000)
     for index in range(frames):
-        pixels = scene(width, height, pan * index).astype(np.float32)
+        shot = scene(width, height, pan * index) if picture is None else \
+            progressive_pan(picture, round(pan * index), width, height)
+        pixels = shot.astype(np.float32)
         if noise:
             pixels += generator.normal(0, noise, pixels.shape)
         frame = av.VideoFrame.from_ndarray(pixels.clip(0, 255).astype(np.uint8), format="rgb24")

@@ -720,3 +720,64 @@ def test_frames_over_what_h264_holds_are_refused_before_any_work(invoke, model, 
     result = invoke("video", source, "--model", model, "--size", "24000", "-o", tmp_path / "out.mp4")
     assert "24000x18000 are over 35.7 MP" in invoke.error_line(result, 1)
     assert not list(tmp_path.glob(".out.mp4*"))
+
+
+def test_a_colorized_clips_temporal_blend_moves_the_chroma_alone():
+    from stylize.colorspace import rgb_to_lab
+    from stylize.tasks.video import colorizing_frames
+
+    _, refine = colorizing_frames(lambda frames: frames, consistency=0.8)
+    torch.manual_seed(0)
+    colorized = torch.rand(1, 3, 8, 10) * 0.3 + 0.35  # muted: their blends stay in the sRGB gamut
+    previous = torch.rand(1, 3, 8, 10) * 0.3 + 0.35  # other colours and other light
+    trust = torch.zeros(1, 1, 8, 10)
+    trust[..., :5] = 1  # the flow is reliable on the left half only
+    assert refine(None, colorized, None, None, None) is colorized  # the first frame: nothing before it
+    blended = rgb_to_lab(refine(None, colorized, previous, trust, None))
+    own, before = rgb_to_lab(colorized), rgb_to_lab(previous)
+    assert torch.allclose(blended[:, :1], own[:, :1], atol=0.05)  # the frame's own lightness, everywhere
+    expected = torch.lerp(own[:, 1:], before[:, 1:], 0.8)
+    assert torch.allclose(blended[:, 1:, :, :5], expected[..., :5], atol=0.05)  # reliable: mostly the previous
+    assert torch.allclose(blended[:, 1:, :, 5:], own[:, 1:, :, 5:], atol=0.05)  # unreliable: its own colours
+
+
+def test_colorize_takes_a_clip_keeps_its_light_sound_and_frames_and_steadies_its_colours(invoke, tmp_path):
+    """An old film: `stylize colorize CLIP` with the shipped automatic colorizer, at a tiny size."""
+    from stylize.colorspace import rgb_to_lab
+
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("L").convert("RGB").resize((112, 75)))
+    source = make_clip(tmp_path / "film.mp4", frames=8, width=96, height=64, pan=2, noise=2, picture=cat)
+    result = invoke("colorize", source, "-o", tmp_path / "colour.mp4", "--crf", "4")
+    assert result.exit_code == 0, result.output
+    assert "colour.mp4 (8 frames, on " in result.stderr
+    alone = invoke("colorize", source, "-o", tmp_path / "alone.mp4", "--crf", "4", "--no-temporal", "-q")
+    assert alone.exit_code == 0, alone.output
+    info = probe(tmp_path / "colour.mp4")
+    assert (info.width, info.height, info.frames) == (96, 64, 8) and audio_packets(tmp_path / "colour.mp4")
+
+    def lab(path):
+        return rgb_to_lab(torch.from_numpy(np.stack(shown(path))).permute(0, 3, 1, 2).float() / 255)
+
+    inputs, colours = lab(source), lab(tmp_path / "colour.mp4")
+    assert (colours[:, 0] - inputs[:, 0]).abs().mean() < 1.5  # the film's own light (CIE L*, of 100)
+    assert colours[:, 1:].abs().mean() > 3  # in colour
+
+    # Steadier along the motion: Lai et al. 2018's warping error (benchmarks/video_consistency.py), above the film's
+    # own (its light alone is not exactly steady: the pan resamples it, the encoder rounds it).
+    film = shown(source)
+    own = warping_error(film, film)
+    steady, single = (warping_error(shown(tmp_path / name), film) - own for name in ("colour.mp4", "alone.mp4"))
+    assert steady < 0.3 * single
+
+
+def test_colorize_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path):
+    source = make_clip(tmp_path / "film.mp4", frames=2)
+    photo = tmp_path / "p.png"
+    Image.fromarray(scene(32, 24)).save(photo)
+    invoke.error_line(invoke("colorize", source, "--quality", "80"), 2, "--quality is for photos, not a video")
+    invoke.error_line(invoke("colorize", photo, "--crf", "20", "--resume"), 2,
+                      "--crf, --resume are for a video, not photos")
+    invoke.error_line(invoke("colorize", photo, source, "-o", tmp_path / "out"), 2,
+                      "film.mp4 is a video: a clip is colorized alone")
+    invoke.error_line(invoke("colorize", source, "-o", tmp_path / "out.gif"), 2, "out.gif")
+    assert not list(tmp_path.glob("*color*")) and not (tmp_path / "out").exists()

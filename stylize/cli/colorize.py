@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stylize.cli import jobs as file_jobs
-from stylize.cli.options import config_options, existing_file
-from stylize.config import ColorizeConfig
+from stylize.cli.options import config_options, existing_file, given, option_name
+from stylize.config import ColorizeConfig, VideoConfig
 
 if TYPE_CHECKING:
     from stylize.batch import JobResult
@@ -26,9 +26,13 @@ if TYPE_CHECKING:
 @click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
                               "colorize`); default: the shipped one.")
 @config_options([("", ColorizeConfig)])
+@config_options([("", VideoConfig)])
+@click.option("--resume", is_flag=True, help="A video: continue an interrupted job after its last finished "
+                                             "segment.")
 @file_jobs.file_options
-def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
-             reference_folder: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
+@click.pass_context
+def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
+             reference_folder: Path | None, model: str | None, resume: bool, fmt: str, suffix: str, overwrite: bool,
              report: Path | None, shard: str | None, io_threads: int, quality: int, device: str, quiet: bool,
              **options: Any) -> None:
     """Colorize INPUTS (files, folders, glob patterns) with the colours of --reference photos, or
@@ -38,8 +42,25 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
     references whose VGG19 features match, and follow the photo's edges. Inputs that are not gray (a sepia
     scan, a colour photo) are converted to their lightness first. Folders, patterns and several files
     behave as in `stylize batch`.
+
+    A video (one clip: an old film) is colorized frame by frame into a video, its sound and frame rate kept;
+    each frame's colours are blended with the previous frame's where the optical flow follows the motion, so
+    they do not flicker (--crf, --no-temporal, --consistency, --segment-seconds, --resume; the video extra).
     """
-    config = ColorizeConfig.from_options(options)
+    video_fields = VideoConfig.field_names()
+    config = ColorizeConfig.from_options({k: v for k, v in options.items() if k not in video_fields})
+    clip = _video_source(inputs)
+    for_photos = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality")
+    if clip is not None:
+        misplaced = sorted(given(ctx, for_photos))
+        if misplaced:
+            names = ", ".join("--format" if name == "fmt" else option_name(name) for name in misplaced)
+            raise click.UsageError(f"{names} {'is' if len(misplaced) == 1 else 'are'} for photos, not a video")
+    else:
+        misplaced = sorted(given(ctx, [*video_fields, "resume"]))
+        if misplaced:
+            raise click.UsageError(f"{', '.join(option_name(name) for name in misplaced)} "
+                                   f"{'is' if len(misplaced) == 1 else 'are'} for a video, not photos")
     from stylize.batch import with_transparency
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer
@@ -51,6 +72,22 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
         guard_model(reads, model)
     if reference_folder is not None:
         reads.add_folder(reference_folder, "a reference")
+    if clip is not None:
+        from stylize.cli.video import check_video_paths, run_video_job, video_output
+        from stylize.tasks.video import VideoJob, colorizing_frames
+
+        output = video_output(clip, output, "color")
+        check_video_paths(reads, clip, output)
+        video_config = VideoConfig.from_options(options)
+        with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
+            task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
+        stylize_frames, refine = colorizing_frames(task, video_config.consistency)
+        settings = {"colorize": {"references": [str(r) for r in references], "model": model,
+                                 "reference_folder": str(reference_folder) if reference_folder else None,
+                                 "config": config.to_dict()}}
+        job = VideoJob(clip, output, stylize_frames, video_config, settings, refine=refine)
+        run_video_job(job, resume, quiet, task.device)
+        return
     single = file_jobs.is_single(inputs, output)
     jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
         inputs, output, lambda source: f"{source.stem}_color.png", fmt, suffix, reads, shard, report)
@@ -72,3 +109,17 @@ def colorize(inputs: tuple[str, ...], output: Path | None, references: tuple[Pat
         file_jobs.conclude_single(outcome, quiet, describe, report, settings)
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
+
+
+def _video_source(inputs: tuple[str, ...]) -> Path | None:
+    """The clip, when the one input is a video file; a video among several inputs is a usage error (a clip is
+    colorized alone)."""
+    from stylize.videoio import VIDEO_EXTENSIONS
+
+    files = [Path(spec).expanduser() for spec in inputs]
+    clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
+    if not clips:
+        return None
+    if len(files) > 1:
+        raise click.UsageError(f"{clips[0]} is a video: a clip is colorized alone (stylize colorize CLIP -o OUT)")
+    return clips[0]

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,6 +12,10 @@ from stylize.cli.exits import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
 from stylize.cli.styling import ARBITRARY_MODE, choose_mode, mask_set, refuse_mask_options
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
+
+if TYPE_CHECKING:
+    from stylize.files import ReadFiles
+    from stylize.tasks.video import VideoJob
 
 MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE, ArbitraryConfig))
 
@@ -59,37 +63,58 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     frame_config = mode_config.from_options({k: v for k, v in options.items() if k not in video_fields})
     regions = mask_set(masks, frame_config, styles, (model,) if model else ())
     name = Path(model).stem.rpartition(":")[2] if model and not arbitrary else "_".join(s.stem for s in styles)
-    suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
-    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
-    from stylize.errors import VideoError
-    from stylize.videoio import output_format
-
-    try:  # a container stylize does not write is a usage error (exit 2), as `run -o x.tif` is
-        output_format(output)
-    except VideoError as error:
-        raise click.BadParameter(str(error), param_hint="'-o'") from None
-
-    from tqdm import tqdm
-
+    output = video_output(source, output, name)
     from stylize.files import ReadFiles
-    from stylize.tasks.video import ClipMasks, VideoJob, VideoProgress, frame_functions, work_folder
+    from stylize.tasks.video import ClipMasks, VideoJob, frame_functions
     from stylize.zoo import guard_model
 
     reads = ReadFiles()
-    reads.add(source, "the source video")
     reads.add_all(styles, "the style image")
     if model is not None:
         guard_model(reads, model)
     if regions is not None:
         regions.register(reads)
-    for path in (output, work_folder(output)):
-        reads.check(path, "output video")
+    check_video_paths(reads, source, output)
     clip_masks = None if regions is None else ClipMasks(regions)
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks)
     if batch_size is None:
         batch_size = 8 if model and task_device.type == "cuda" else 1
     job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,
                    size=frame_config.size, refine=refine, masks=clip_masks)
+    run_video_job(job, resume, quiet, task_device)
+
+
+def video_output(source: Path, output: Path | None, name: str) -> Path:
+    """-o, or SOURCE_NAME in the source's container (where stylize writes it; else MP4) in the current folder. A
+    container stylize does not write is a usage error (exit 2), as `run -o x.tif` is."""
+    suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm") else ".mp4"
+    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
+    from stylize.errors import VideoError
+    from stylize.videoio import output_format
+
+    try:
+        output_format(output)
+    except VideoError as error:
+        raise click.BadParameter(str(error), param_hint="'-o'") from None
+    return output
+
+
+def check_video_paths(reads: ReadFiles, source: Path, output: Path) -> None:
+    """The source is read; the output and its work folder overwrite none of the job's inputs."""
+    from stylize.tasks.video import work_folder
+
+    reads.add(source, "the source video")
+    for path in (output, work_folder(output)):
+        reads.check(path, "output video")
+
+
+def run_video_job(job: VideoJob, resume: bool, quiet: bool, device: Any) -> None:
+    """Run the job with a bar of frames; an interruption exits saying how to resume; the notices and the
+    result are said after it."""
+    from tqdm import tqdm
+
+    from stylize.tasks.video import VideoProgress
+
     bar = tqdm(total=job.info.frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
 
     def on_progress(progress: VideoProgress) -> None:
@@ -110,4 +135,4 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
         for notice in result.notices:
             click.echo(f"Note: {notice}", err=True)
         resumed = f", resumed at frame {result.resumed_from}" if result.resumed_from else ""
-        click.echo(f"Wrote {result.output} ({result.frames} frames{resumed}, on {task_device})", err=True)
+        click.echo(f"Wrote {result.output} ({result.frames} frames{resumed}, on {device})", err=True)

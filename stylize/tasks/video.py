@@ -841,6 +841,29 @@ def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor], device: str |
     return run
 
 
+def colorizing_frames(colorizer: Any, consistency: float) -> tuple[FrameStylizer, Callable[..., torch.Tensor]]:
+    """(stylize_frames, refine) for a VideoJob that colorizes (a tasks.colorize.Colorizer): each frame colorized
+    alone, then its chroma blended with the previous output's, warped by the flow, where the flow is reliable.
+
+    Only the chroma: a frame's lightness is its own, exactly as a colorized photo's is. A film colorized frame by
+    frame flickers in its colours, not in its light (the network's guess of an unsure region, a wall, a coat,
+    swings between frames that differ only by grain); blending the whole picture, as TemporalBlend does a
+    painting, would also drag the previous frame's light over the new one's. consistency: how much of each
+    reliable pixel's chroma comes from the previous output (VideoConfig.consistency)."""
+    from stylize.colorspace import lab_to_rgb_in_gamut, rgb_to_lab
+
+    def refine(current: np.ndarray, colorized: torch.Tensor, warped: torch.Tensor | None,
+               trust: torch.Tensor | None, regions: list[torch.Tensor] | None) -> torch.Tensor:
+        if warped is None or trust is None or consistency <= 0:
+            return colorized
+        lab = rgb_to_lab(colorized.float())
+        previous = rgb_to_lab(warped.to(lab.device))
+        chroma = torch.lerp(lab[:, 1:], previous[:, 1:], trust.to(lab.device) * consistency)
+        return lab_to_rgb_in_gamut(lab[:, :1], chroma)
+
+    return tensor_frames(colorizer), refine
+
+
 def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
                     device: str | torch.device = "auto", masks: ClipMasks | None = None
                     ) -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
