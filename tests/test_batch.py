@@ -199,7 +199,9 @@ def test_batch_usage_errors(invoke, tree, model, tmp_path, args, message, monkey
 
 @pytest.mark.parametrize(("command", "inputs", "message"), [
     ("batch", ["clip.mp4"], "no input images found: clip.mp4 is a video; `stylize video` stylizes a clip"),
-    ("upscale", ["clip.mp4", "notes.txt"], "clip.mp4 is a video (and 1 other file); `stylize upscale` takes images"),
+    ("upscale", ["clip.mp4", "notes.txt"], "clip.mp4 is a video: a clip is done alone (stylize upscale CLIP -o OUT)"),
+    ("colorize", ["clips"], "clips/a.mp4 is a video; `stylize colorize` takes one clip at a time (stylize colorize "
+                            "CLIP -o OUT)"),
     ("colorize", ["notes"], "no input images found: notes/todo.txt is not an image"),
 ])
 def test_inputs_without_an_image_are_a_usage_error_not_zero_done(invoke, model, tmp_path, monkeypatch, command,
@@ -210,6 +212,8 @@ def test_inputs_without_an_image_are_a_usage_error_not_zero_done(invoke, model, 
     (tmp_path / "notes.txt").write_text("no pictures")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "todo.txt").write_text("no pictures")
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
     extra = ["--model", model] if command == "batch" else []
     result = invoke(command, *inputs, "-o", tmp_path / "out.mp4", *extra)
     invoke.error_line(result, 2, message)

@@ -778,6 +778,46 @@ def test_colorize_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path):
     invoke.error_line(invoke("colorize", photo, "--crf", "20", "--resume"), 2,
                       "--crf, --resume are for a video, not photos")
     invoke.error_line(invoke("colorize", photo, source, "-o", tmp_path / "out"), 2,
-                      "film.mp4 is a video: a clip is colorized alone")
+                      "film.mp4 is a video: a clip is done alone (stylize colorize CLIP -o OUT)")
     invoke.error_line(invoke("colorize", source, "-o", tmp_path / "out.gif"), 2, "out.gif")
     assert not list(tmp_path.glob("*color*")) and not (tmp_path / "out").exists()
+
+
+def test_upscale_takes_a_clip_and_keeps_a_black_and_white_film_neutral(invoke, tmp_path, monkeypatch):
+    """`stylize upscale CLIP` with the shipped x2 network at a tiny size: every frame twice as large, the sound
+    kept, the frames those of the network (not of bicubic), and a black-and-white film without a tint."""
+    from stylize.config import UpscaleConfig
+    from stylize.tasks.upscale import Upscaler
+
+    monkeypatch.chdir(tmp_path)
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("L").convert("RGB").resize((80, 53)))
+    source = make_clip(tmp_path / "film.mov", frames=5, width=64, height=48, pan=3, picture=cat)
+    result = invoke("upscale", source, "--scale", "2", "--crf", "0")
+    assert result.exit_code == 0, result.output
+    output = tmp_path / "film_x2.mov"  # in the source's container
+    info = probe(output)
+    assert (info.width, info.height, info.frames) == (128, 96, 5) and audio_packets(output)
+    frames, inputs = shown(output), shown(source)
+    assert max(int((frame.max(axis=2).astype(int) - frame.min(axis=2)).max()) for frame in frames) <= 3  # neutral
+    network = Upscaler.load(None, "cpu", UpscaleConfig(scale=2))
+    frame = torch.from_numpy(inputs[2]).permute(2, 0, 1)[None].float() / 255
+    expected = network(frame)
+    got = torch.from_numpy(frames[2]).permute(2, 0, 1)[None].float() / 255
+    bicubic = torch.nn.functional.interpolate(frame, scale_factor=2, mode="bicubic").clamp(0, 1)
+    assert (got - expected).abs().mean() < 0.5 * (bicubic - expected).abs().mean()
+
+
+def test_upscale_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path, monkeypatch):
+    import stylize.tasks.video as video_task
+
+    source = make_clip(tmp_path / "film.mp4", frames=2)
+    photo = tmp_path / "p.png"
+    Image.fromarray(scene(32, 24)).save(photo)
+    invoke.error_line(invoke("upscale", source, "--batch-size", "2", "--suffix", "_big"), 2,
+                      "--batch-size, --suffix are for photos, not a video")
+    invoke.error_line(invoke("upscale", photo, "--crf", "20"), 2, "--crf is for a video, not photos")
+    invoke.error_line(invoke("upscale", source, "--no-temporal"), 2, "No such option '--no-temporal'")
+    monkeypatch.setattr(video_task, "MAX_FRAME_PIXELS", 100 * 100)
+    invoke.error_line(invoke("upscale", source, "--scale", "2", "-o", tmp_path / "big.mp4"), 1,
+                      "frames of 64x48 enlarged x2 would be over 0.0 MP")
+    assert not (tmp_path / "big.mp4").exists()

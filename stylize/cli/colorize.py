@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stylize.cli import jobs as file_jobs
-from stylize.cli.options import config_options, existing_file, given, option_name
+from stylize.cli.options import config_options, existing_file
 from stylize.config import ColorizeConfig, VideoConfig
 
 if TYPE_CHECKING:
@@ -49,18 +49,7 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
     """
     video_fields = VideoConfig.field_names()
     config = ColorizeConfig.from_options({k: v for k, v in options.items() if k not in video_fields})
-    clip = _video_source(inputs)
-    for_photos = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality")
-    if clip is not None:
-        misplaced = sorted(given(ctx, for_photos))
-        if misplaced:
-            names = ", ".join("--format" if name == "fmt" else option_name(name) for name in misplaced)
-            raise click.UsageError(f"{names} {'is' if len(misplaced) == 1 else 'are'} for photos, not a video")
-    else:
-        misplaced = sorted(given(ctx, [*video_fields, "resume"]))
-        if misplaced:
-            raise click.UsageError(f"{', '.join(option_name(name) for name in misplaced)} "
-                                   f"{'is' if len(misplaced) == 1 else 'are'} for a video, not photos")
+    clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"])
     from stylize.batch import with_transparency
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer
@@ -110,16 +99,3 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
 
-
-def _video_source(inputs: tuple[str, ...]) -> Path | None:
-    """The clip, when the one input is a video file; a video among several inputs is a usage error (a clip is
-    colorized alone)."""
-    from stylize.videoio import VIDEO_EXTENSIONS
-
-    files = [Path(spec).expanduser() for spec in inputs]
-    clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
-    if not clips:
-        return None
-    if len(files) > 1:
-        raise click.UsageError(f"{clips[0]} is a video: a clip is colorized alone (stylize colorize CLIP -o OUT)")
-    return clips[0]

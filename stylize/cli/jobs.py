@@ -3,7 +3,7 @@ the progress bar, the summary, the report and the exit code."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -92,9 +92,35 @@ def _nothing_to_do(not_images: list[Path]) -> str:
     from stylize.videoio import VIDEO_EXTENSIONS
 
     if first.suffix.lower() in VIDEO_EXTENSIONS:
-        use = "`stylize video` stylizes a clip" if name == "batch" else f"`stylize {name}` takes images"
+        use = "`stylize video` stylizes a clip" if name == "batch" else \
+            f"`stylize {name}` takes one clip at a time (stylize {name} CLIP -o OUT)"
         return f"no input images found: {first} is a video{more}; {use}"
     return f"no input images found: {first} is not an image{more}"
+
+
+# What a command over photos takes that a clip has no use for (a clip is one file to one video file).
+PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality", "batch_size")
+
+
+def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str]) -> Path | None:
+    """The clip, when the one input is a video file (colorize and upscale take one as well as photos); usage
+    errors for a video among several inputs, for the photos' options given with a clip, and for the clip's
+    (`video_options`) given with photos."""
+    from stylize.cli.options import given, option_name
+    from stylize.videoio import VIDEO_EXTENSIONS
+
+    files = [Path(spec).expanduser() for spec in inputs]
+    clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
+    if clips and len(files) > 1:
+        raise click.UsageError(f"{clips[0]} is a video: a clip is done alone (stylize {ctx.info_name} CLIP -o OUT)")
+    clip = clips[0] if clips else None
+    misplaced = sorted(given(ctx, [name for name in PHOTO_ONLY if name in ctx.params] if clip else video_options))
+    if misplaced:
+        names = ", ".join("--format" if name == "fmt" else option_name(name) for name in misplaced)
+        verb = "is" if len(misplaced) == 1 else "are"
+        raise click.UsageError(f"{names} {verb} for photos, not a video" if clip else
+                               f"{names} {verb} for a video, not photos")
+    return clip
 
 
 def is_single(inputs: tuple[str, ...], output: Path | None) -> bool:

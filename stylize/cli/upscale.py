@@ -9,7 +9,10 @@ import click
 
 from stylize.cli import jobs as file_jobs
 from stylize.cli.options import config_options
-from stylize.config import UpscaleConfig
+from stylize.config import UpscaleConfig, VideoConfig
+
+# A network's enlargement of a frame is steady as the frame is (no temporal blend: nothing to steady).
+VIDEO_SKIPPED = ("temporal", "consistency")
 
 
 @click.command()
@@ -17,23 +20,36 @@ from stylize.config import UpscaleConfig
 @click.option("--model", help="A super-resolution model (a name from `stylize models` or a .safetensors file) "
                               "instead of the shipped one for --scale.")
 @config_options([("", UpscaleConfig)])
+@config_options([("", VideoConfig)], skip=VIDEO_SKIPPED)
+@click.option("--resume", is_flag=True, help="A video: continue an interrupted job after its last finished "
+                                             "segment.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
               help="Same-sized images upscaled together (worth raising on a GPU for many small images).")
 @file_jobs.file_options
-def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt: str, suffix: str, overwrite: bool,
-            report: Path | None, shard: str | None, io_threads: int, batch_size: int, quality: int, device: str,
-            quiet: bool, **options: Any) -> None:
+@click.pass_context
+def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, model: str | None, resume: bool,
+            fmt: str, suffix: str, overwrite: bool, report: Path | None, shard: str | None, io_threads: int,
+            batch_size: int, quality: int, device: str, quiet: bool, **options: Any) -> None:
     """Enlarge INPUTS (files, folders, glob patterns) by --scale with a trained network.
 
     Transparency is kept (upscaled separately), and so is the colour profile; grayscale stays grayscale.
     Large images are processed in tiles that join exactly. Folders, patterns and several files behave as
     in `stylize batch`.
+
+    A video (one clip) is enlarged frame by frame into a video, its sound, frame rate and colours kept (--crf,
+    --segment-seconds, --resume; the video extra).
     """
     config = UpscaleConfig.from_options(options)
+    video_fields = VideoConfig.field_names() - set(VIDEO_SKIPPED)
+    clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"])
     from stylize.config import MAX_PIXELS
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
 
+    if clip is not None:
+        _upscale_video(clip, output, model, config, VideoConfig.from_options({**options, "temporal": False}),
+                       resume, device, quiet)
+        return
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
     with file_jobs.tile_progress(quiet or not single) as on_tile:
@@ -56,3 +72,22 @@ def upscale(inputs: tuple[str, ...], output: Path | None, model: str | None, fmt
                                   report, settings)
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
+
+
+def _upscale_video(clip: Path, output: Path | None, model: str | None, config: UpscaleConfig,
+                   video_config: VideoConfig, resume: bool, device: str, quiet: bool) -> None:
+    from stylize.cli.video import check_video_paths, run_video_job, video_output
+    from stylize.files import ReadFiles
+    from stylize.tasks.upscale import Upscaler, scale_text
+    from stylize.tasks.video import VideoJob, tensor_frames
+
+    reads = ReadFiles()
+    task = Upscaler.load(model, device, config)
+    if task.info is not None:
+        reads.add(task.info.path, "the model")
+    output = video_output(clip, output, f"x{scale_text(task.scale)}")
+    check_video_paths(reads, clip, output)
+    settings = {"upscale": {"model": str(task.info.path) if task.info else None, "scale": task.scale,
+                            "config": config.to_dict()}}
+    job = VideoJob(clip, output, tensor_frames(task.frames, task.device), video_config, settings, scale=task.scale)
+    run_video_job(job, resume, quiet, task.device)

@@ -180,13 +180,28 @@ class Upscaler:
         outputs = []
         for image, pixels in zip(images, upscaled.split(1), strict=True):
             if image.grayscale or is_neutral(image.pixels):
-                pixels.copy_(luminance(pixels).clamp_(0, 1).expand_as(pixels))  # in place: images can be huge
+                _neutral(pixels)
             alpha = None
             if image.alpha is not None:
                 alpha = resize_to(upscale_bicubic(image.alpha, self.network_scale).clamp_(0, 1),
                                   tuple(pixels.shape[-2:]))
             outputs.append(Output(pixels, alpha, grayscale=image.grayscale))
         return outputs
+
+
+    def frames(self, pixels: torch.Tensor) -> torch.Tensor:
+        """A batch of video frames (N, 3, H, W) in [0, 1] enlarged; a black-and-white frame stays neutral, as a
+        black-and-white photo does (a film's frames tinted by the network would shimmer)."""
+        upscaled = self(pixels)
+        for frame, enlarged in zip(pixels.split(1), upscaled.split(1), strict=True):
+            if is_neutral(frame):
+                _neutral(enlarged)
+        return upscaled
+
+
+def _neutral(pixels: torch.Tensor) -> None:
+    """Every channel the pixels' luma, in place (images can be huge)."""
+    pixels.copy_(luminance(pixels).clamp_(0, 1).expand_as(pixels))
 
 
 def is_neutral(pixels: torch.Tensor) -> bool:

@@ -564,11 +564,13 @@ class VideoJob:
     the warped output and its reliability None for the first frame.
     masks: the ClipMasks of frame_functions: stylize_frames then takes each frame's masks as well, and the
     blend is confined to them.
+    scale: how much stylize_frames enlarges a frame (an upscaler's factor), for the check of the output's size.
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
-                 refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None) -> None:
+                 refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
+                 scale: float = 1.0) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
         self.masks = masks
@@ -585,6 +587,10 @@ class VideoJob:
         if width * height > MAX_FRAME_PIXELS:
             raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
                              "frame H.264 holds (8192x4352): use a smaller --size")
+        if width * height * scale**2 > MAX_FRAME_PIXELS:
+            raise VideoError(f"frames of {width}x{height} enlarged x{scale:g} would be over "
+                             f"{MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest frame H.264 holds (8192x4352): use a "
+                             "smaller --scale")
         if masks is not None:
             masks.check(height, width, self.info.frames, self.info.rotation)
 
