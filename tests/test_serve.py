@@ -447,6 +447,36 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
 
 
+def test_a_clip_dropped_in_the_upscale_or_colorize_tab_is_enlarged_or_colorized_whole(studio, tmp_path, invoke,
+                                                                                     monkeypatch):
+    """As `stylize upscale CLIP` and `stylize colorize CLIP` do, and the command shown makes the same clip."""
+    pytest.importorskip("av")
+    from clips import make_clip
+
+    from stylize.videoio import probe
+
+    data = make_clip(tmp_path / "clip.mp4", frames=3, width=48, height=32).read_bytes()
+    video = studio.post("/api/uploads?name=film.mp4", content=data).json()
+    preview = studio.post("/api/jobs", json={"kind": "upscale", "photo": video["id"], "preview": True})
+    assert preview.status_code == 400 and "a video has no preview job" in preview.json()["error"]
+    for recipe, size, name in (({"kind": "upscale", "settings": {"scale": 2}}, (96, 64), "film_x2_001.mp4"),
+                               ({"kind": "colorize"}, (48, 32), "film_color_001.mp4")):
+        job = studio.post("/api/jobs", json={**recipe, "photo": video["id"]})
+        assert job.status_code == 202, job.text
+        status = _wait(studio, job.json()["id"], seconds=120)
+        assert status["state"] == "done" and status["result"] == name, status
+        (tmp_path / name).write_bytes(studio.get(f"/results/{name}").content)
+        info = probe(tmp_path / name)
+        assert (info.width, info.height, info.frames) == (*size, 3)
+        words = shlex.split(status["command"])
+        assert words[:3] == ["stylize", recipe["kind"], "film.mp4"] and words[-2] == "-o"
+        (tmp_path / "film.mp4").write_bytes(data)
+        monkeypatch.chdir(tmp_path)
+        again = tmp_path / f"again_{recipe['kind']}.mp4"
+        assert invoke(*words[1:-1], again, "--device", "cpu", "-q").exit_code == 0
+        assert probe(again).frames == 3 and (probe(again).width, probe(again).height) == size
+
+
 def test_a_portrait_clip_shows_its_first_frame_upright_and_a_mask_painted_on_it_lands_there(studio, tmp_path):
     """A phone's portrait clip is stored on its side with a display rotation: its first frame is shown as the
     clip plays, and a mask painted over that frame covers the same part of every frame of the result."""

@@ -34,7 +34,7 @@ from stylize.serve.results import ResultEntry, ResultFolder
 from stylize.serve.uploads import safe_stem
 from stylize.tasks.gatys import StepInfo
 from stylize.tasks.protocol import Task
-from stylize.tasks.video import VideoProgress
+from stylize.tasks.video import VideoJob, VideoProgress
 
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
 PREVIEW_SECONDS = 0.5
@@ -242,7 +242,7 @@ class JobQueue:
         if job.cancel.is_set():
             job.state, job.message = "cancelled", job.message or "cancelled"
             return
-        if recipe.kind == "video":
+        if recipe.clip:
             self._run_video(job)
             return
         try:
@@ -312,22 +312,17 @@ class JobQueue:
             job.message = f"{done} done, {failed} failed" + (f"; first: {first.source}: {first.error}" if first else "")
 
     def _run_video(self, job: StudioJob) -> None:
-        """A whole clip through tasks/video.py as `stylize video` runs it (temporal consistency, segments,
-        sound kept), the frames counted as they are written; a cancelled clip leaves nothing behind."""
-        from stylize.config import VideoConfig
-        from stylize.tasks.video import ClipMasks, VideoJob, clear_work_folder, frame_functions, work_folder
+        """A whole clip through tasks/video.py as `stylize video`, `upscale CLIP` and `colorize CLIP` run it
+        (temporal consistency where it steadies, segments, sound kept), the frames counted as they are
+        written; a cancelled clip leaves nothing behind."""
+        from stylize.tasks.video import clear_work_folder, work_folder
         from stylize.videoio import read_frames
 
         recipe = job.recipe
         assert recipe.photo is not None
         output = self.results.reserve(safe_stem(recipe.source_name, "video"), recipe.label, ".mp4")
         try:
-            styles = [recipe.style.path] if recipe.style is not None else []
-            regions = recipe.masks()
-            masks = None if regions is None else ClipMasks(regions)
-            stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks)
-            video = VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
-                             size=getattr(recipe.config, "size", 0), masks=masks)
+            video = self._video_job(recipe, output)
             job.total = float(video.info.frames or recipe.photo.frames)
             result = video.run(False, self._on_video_progress)
         except (StylizeError, ValueError) as error:
@@ -351,6 +346,26 @@ class JobQueue:
                                  first.shape[0], round(job.seconds, 2))
         self.results.record(job.result)
         job.state, job.stage, job.done = "done", "", float(result.frames)
+
+    def _video_job(self, recipe: Recipe, output: Path) -> VideoJob:
+        """The VideoJob of a clip recipe, built as the command for its kind builds it."""
+        from stylize.config import VideoConfig
+        from stylize.tasks.video import ClipMasks, colorizing_frames, frame_functions, tensor_frames
+
+        assert recipe.photo is not None
+        if recipe.kind == "upscale":
+            upscaler = self._task(recipe)
+            return VideoJob(recipe.photo.path, output, tensor_frames(upscaler.frames, upscaler.device),
+                            VideoConfig(temporal=False), {}, scale=upscaler.scale)
+        if recipe.kind == "colorize":
+            stylize_frames, refine = colorizing_frames(self._task(recipe), VideoConfig().consistency)
+            return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), {}, refine=refine)
+        styles = [recipe.style.path] if recipe.style is not None else []
+        regions = recipe.masks()
+        masks = None if regions is None else ClipMasks(regions)
+        stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks)
+        return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
+                        size=getattr(recipe.config, "size", 0), masks=masks)
 
     def _on_video_progress(self, progress: VideoProgress) -> None:
         job = self._checked()

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from stylize.tasks.protocol import NoticeCallback, ProgressCallback, Task
 
 KINDS = ("style", "upscale", "colorize", "video")
+CLIP_KINDS = ("video", "upscale", "colorize")  # the kinds that take a whole clip
 # The settings the page may send for each way of working: the fields of its config class a user tunes
 # (paths, layers and weight sources stay the command line's).
 _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
@@ -56,6 +57,11 @@ class Recipe:
     settings: dict[str, Any] = field(default_factory=dict)  # what the page sent, as checked
     folder: Path | None = None  # a folder job (batch): a folder below the server's --root, resolved
     folder_name: str = ""  # that folder as the page named it, relative to --root
+
+    @property
+    def clip(self) -> bool:
+        """A whole clip (painted, enlarged or colorized into a video)."""
+        return self.photo is not None and self.photo.video
 
     @property
     def size(self) -> int | None:
@@ -169,11 +175,15 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         if body.get("preview"):
             raise ConfigError("a folder job has no preview: preview one of its photos")
     photo = upload("photo", required=folder is None) if folder is None else None
-    if kind == "video" and body.get("preview"):
+    # A clip is painted (kind video), enlarged or colorized whole, as `stylize video`, `upscale CLIP` and
+    # `colorize CLIP` do; its first frame, an image upload of its own, is what previews and pictures take.
+    if (kind == "video" or (photo is not None and photo.video)) and body.get("preview"):
         raise ConfigError("a video has no preview job: preview its first frame (kind style)")
-    if photo is not None and photo.video != (kind == "video"):
+    if photo is not None and photo.video and kind not in CLIP_KINDS:
         raise ConfigError(f"{photo.name} is a video: paint the whole clip as a video job, or preview its first "
-                          "frame" if photo.video else f"{photo.name} is an image, not a video")
+                          "frame")
+    if photo is not None and not photo.video and kind == "video":
+        raise ConfigError(f"{photo.name} is an image, not a video")
     model = body.get("model") or None
     if model is not None and (not isinstance(model, str) or model not in models):
         raise ConfigError(f"unknown model {model!r}: choose one of {', '.join(sorted(models)) or 'none installed'}")

@@ -449,12 +449,14 @@ async function start() {
     if (body.model === undefined) { say("A clip is painted with a style model or any painting, not the optimization."); return; }
     submit(body);
   };
+  // A dropped clip is enlarged or colorized whole, into a video (its first frame previews the style tab).
+  const photoOrClip = () => state.photo && (state.photo.videoId || state.photo.id);
   $("#upscale-run").onclick = () => submit({
-    kind: "upscale", photo: state.photo && state.photo.id,
+    kind: "upscale", photo: photoOrClip(),
     settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value), ensemble: $("#ensemble").checked },
   });
   $("#colorize-run").onclick = () => submit({
-    kind: "colorize", photo: state.photo && state.photo.id, reference: state.reference && state.reference.id,
+    kind: "colorize", photo: photoOrClip(), reference: state.reference && state.reference.id,
     settings: { strength: Number($("#color_strength").value) },
   });
   $("#folder-run").onclick = () => {
