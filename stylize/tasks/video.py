@@ -1,4 +1,5 @@
-"""Video: stylize every frame of a clip, without the flicker of frames stylized alone.
+"""Video: stylize every frame of a clip, without the flicker of frames stylized alone (and, through the same
+VideoJob, enlarge or colorize one: Upscaler.frames, colorizing_frames).
 
 Temporal consistency (fast models): the previous stylized frame is warped to the current one by the
 optical flow between the input frames (OpenCV's DIS flow, Kroeger et al. 2016) and blended in where the
