@@ -335,6 +335,16 @@ def test_any_factor_runs_the_next_network_up_and_resizes_its_output(scale, netwo
     assert scale == network or not torch.allclose(enlarged, resize_to(photo, enlarged.shape[-2:]), atol=0.01)
 
 
+def test_video_frames_keep_even_sides_and_black_and_white_frames_stay_neutral():
+    upscaler = Upscaler(tiny(2), device="cpu", config=UpscaleConfig(scale=1.5))
+    gray = torch.rand(1, 1, 10, 14).expand(1, 3, 10, 14)
+    frames = upscaler.frames(torch.cat([gray, torch.rand(1, 3, 10, 14)]))
+    assert frames.shape == (2, 3, 16, 22)  # 15x21 rounded up to even sides: 4:2:0 video holds it
+    assert torch.equal(frames[0, 0], frames[0, 1]) and torch.equal(frames[0, 1], frames[0, 2])
+    assert not torch.equal(frames[1, 0], frames[1, 1])
+    assert upscaler.frames(torch.rand(1, 3, 9, 14)).shape[-2:] == (14, 21)  # odd frames: as they come
+
+
 def test_cli_any_factor_names_its_output_and_keeps_alpha_and_a_models_own_scale_resizes(invoke, model_file,
                                                                                       tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -136,12 +136,12 @@ class Upscaler:
                               f"--scale {scale}` and pass it with --model") from None
         return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
 
-    def __call__(self, pixels: ImageInput) -> torch.Tensor:
-        """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1] (enlarged_size), float32
-        on the batch's device."""
+    def __call__(self, pixels: ImageInput, size: tuple[int, int] | None = None) -> torch.Tensor:
+        """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1] (enlarged_size, or the
+        (height, width) `size` given), float32 on the batch's device."""
         pixels = as_pixels(pixels)
         height, width = pixels.shape[-2:]
-        size = enlarged_size(height, width, self.scale)
+        size = size or enlarged_size(height, width, self.scale)
         if height * width * self.largest_factor**2 > MAX_PIXELS:
             raise ImageError(f"x{scale_text(self.scale)} of {width}x{height} would be {size[1]}x{size[0]}, over the "
                              f"limit of {MAX_PIXELS / 1e6:.0f} MP")
@@ -191,8 +191,16 @@ class Upscaler:
 
     def frames(self, pixels: torch.Tensor) -> torch.Tensor:
         """A batch of video frames (N, 3, H, W) in [0, 1] enlarged; a black-and-white frame stays neutral, as a
-        black-and-white photo does (a film's frames tinted by the network would shimmer)."""
-        upscaled = self(pixels)
+        black-and-white photo does (a film's frames tinted by the network would shimmer).
+
+        Each side is rounded to an even number of pixels where the frames' sides are even: x1.5 of 854x480 is
+        1282x720, not 1281x720, which only 4:4:4 H.264 can hold and browsers and QuickTime do not play (the
+        segments keep 4:2:0 where both sides are even, videoio.SegmentWriter)."""
+        height, width = pixels.shape[-2:]
+        size = enlarged_size(height, width, self.scale)
+        if height % 2 == 0 and width % 2 == 0:
+            size = (size[0] + size[0] % 2, size[1] + size[1] % 2)
+        upscaled = self(pixels, size)
         for frame, enlarged in zip(pixels.split(1), upscaled.split(1), strict=True):
             if is_neutral(frame):
                 _neutral(enlarged)
