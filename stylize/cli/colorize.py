@@ -98,4 +98,3 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         file_jobs.conclude_single(outcome, quiet, describe, report, settings)
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
-

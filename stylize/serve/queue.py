@@ -427,7 +427,8 @@ class JobQueue:
 
     def _on_progress(self, done: int, total: int) -> None:
         job = self._checked()
-        if job.recipe.folder is None:  # a folder job counts images, not one image's tiles
+        # A folder job counts images, and a clip frames, not one image's tiles.
+        if job.recipe.folder is None and not job.recipe.clip:
             job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
 
     def _on_result(self, result: JobResult) -> None:
