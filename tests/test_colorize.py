@@ -93,6 +93,19 @@ def test_folder_retrieval_picks_the_near_duplicate(invoke, tmp_path):
     assert delta(colored, scene(seed=1)) < 0.4 * delta(gray, scene(seed=1))
 
 
+def test_a_references_folder_is_indexed_once_on_demand_with_its_progress(tmp_path):
+    folder = tmp_path / "refs"
+    folder.mkdir()
+    stripes_image(96, 96).save(folder / "stripes.png")
+    gradient_image(96, 96, seed=9).save(folder / "gradient.png")
+    Image.new("L", (96, 96), 128).save(folder / "gray.png")  # no colour to give: passed over
+    seen = []
+    task = Colorizer.from_files([], folder, device="cpu", on_progress=lambda done, total: seen.append((done, total)))
+    assert task.index() == 2 and seen == [(1, 3), (2, 3), (3, 3)]
+    assert task.index() == 2 and len(seen) == 3  # once
+    assert Colorizer([("self", scene())], device="cpu").index() == 0  # no folder
+
+
 def test_cli_single_file(invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     pil_reference = Image.fromarray((scene()[0].permute(1, 2, 0) * 255).byte().numpy())

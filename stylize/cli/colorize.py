@@ -70,6 +70,7 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         video_config = VideoConfig.from_options(options)
         with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
             task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
+            task.index()  # before the frames' bar starts
         stylize_frames, refine = colorizing_frames(task, video_config.consistency)
         settings = {"colorize": {"references": [str(r) for r in references], "model": model,
                                  "reference_folder": str(reference_folder) if reference_folder else None,

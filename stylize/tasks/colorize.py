@@ -241,6 +241,11 @@ class Colorizer:
             raise ImageError("none of the --references images is a readable colour photo")
         return self.references + chosen
 
+    def index(self) -> int:
+        """Index the --references folder now, with on_progress (else at the first photo, inside its bar); how
+        many of its images can serve."""
+        return len(self._index()) if self.pool else 0
+
     @torch.no_grad()
     def _index(self) -> dict[Path, tuple[str, torch.Tensor]]:
         """Each usable image of the folder's global descriptor at RANK_SIDE, made once (unreadable, black and
