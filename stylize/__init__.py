@@ -6,7 +6,8 @@
     any_painting = ArbitraryStylizer.load()(pixels, painting)   # any painting, one pass
     fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
     big = Upscaler.load(config=UpscaleConfig(scale=2))(pixels)  # super-resolution, shipped models
-    Colorizer, VideoJob (with frame_functions): colorize photos, stylize videos
+    Colorizer, VideoJob (with frame_functions, colorizing_frames or tensor_frames(upscaler.frames, device)):
+    colorize photos; stylize, colorize or enlarge videos
 
 Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch;
 type checkers see the real definitions below.
@@ -53,7 +54,15 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
     from stylize.tasks.refine import RefinedTask  # noqa: F401
     from stylize.tasks.upscale import UpscaleObjective, Upscaler  # noqa: F401
-    from stylize.tasks.video import ClipMasks, VideoJob, VideoResult, frame_functions, warping_error  # noqa: F401
+    from stylize.tasks.video import (  # noqa: F401
+        ClipMasks,
+        VideoJob,
+        VideoResult,
+        colorizing_frames,
+        frame_functions,
+        tensor_frames,
+        warping_error,
+    )
     from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
     from stylize.vgg import VGGFeatures  # noqa: F401
     from stylize.zoo import ModelEntry, available_models, resolve_model  # noqa: F401
@@ -78,6 +87,8 @@ _EXPORTS = {
     "MaskSet": "stylize.masks",
     "VideoResult": "stylize.tasks.video",
     "frame_functions": "stylize.tasks.video",
+    "colorizing_frames": "stylize.tasks.video",
+    "tensor_frames": "stylize.tasks.video",
     "warping_error": "stylize.tasks.video",
     "fit": "stylize.training.loop",
     "TrainLog": "stylize.training.loop",
