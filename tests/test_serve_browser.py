@@ -199,6 +199,12 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
     assert "stylize video holiday.mp4 --model starry" in page.inner_text("#command")
     assert any(p.suffix == ".mp4" for p in server[1].iterdir())
+    page.click("nav button[data-tab='upscale']")
+    page.select_option("#scale", "2")
+    assert page.inner_text("#upscale-run") == "Upscale the clip"
+    page.click("#upscale-run")
+    page.wait_for_selector("#command:has-text('stylize upscale holiday.mp4 --scale 2')", timeout=60_000)
+    assert page.get_attribute("#result-video", "src").endswith("holiday_x2_001.mp4")
 
 
 def test_a_video_of_masks_masks_the_preview_by_its_first_frame_and_the_clip_frame_by_frame(page, server, tmp_path):

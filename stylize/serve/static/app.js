@@ -64,6 +64,9 @@ function drawPhotos() {
 function choosePhoto(photo) {
   state.photo = photo;
   $("#video-run").hidden = !photo.videoId;
+  // A clip is enlarged or colorized whole: the buttons say so.
+  $("#upscale-run").textContent = photo.videoId ? "Upscale the clip" : "Upscale";
+  $("#colorize-run").textContent = photo.videoId ? "Colorize the clip" : "Colorize";
   $("#result-video").hidden = true;
   $("#before").src = photo.url;
   $("#result-img").removeAttribute("src");
