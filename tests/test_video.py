@@ -792,7 +792,7 @@ def test_upscale_takes_a_clip_and_keeps_a_black_and_white_film_neutral(invoke, t
     monkeypatch.chdir(tmp_path)
     cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("L").convert("RGB").resize((80, 53)))
     source = make_clip(tmp_path / "film.mov", frames=5, width=64, height=48, pan=3, picture=cat)
-    result = invoke("upscale", source, "--scale", "2", "--crf", "0")
+    result = invoke("upscale", source, "--scale", "2", "--crf", "0", "--batch-size", "2")  # frames 2 by 2
     assert result.exit_code == 0, result.output
     output = tmp_path / "film_x2.mov"  # in the source's container
     info = probe(output)
@@ -813,8 +813,8 @@ def test_upscale_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path, mo
     source = make_clip(tmp_path / "film.mp4", frames=2)
     photo = tmp_path / "p.png"
     Image.fromarray(scene(32, 24)).save(photo)
-    invoke.error_line(invoke("upscale", source, "--batch-size", "2", "--suffix", "_big"), 2,
-                      "--batch-size, --suffix are for photos, not a video")
+    invoke.error_line(invoke("upscale", source, "--io-threads", "2", "--suffix", "_big"), 2,
+                      "--io-threads, --suffix are for photos, not a video")
     invoke.error_line(invoke("upscale", photo, "--crf", "20"), 2, "--crf is for a video, not photos")
     invoke.error_line(invoke("upscale", source, "--no-temporal"), 2, "No such option '--no-temporal'")
     monkeypatch.setattr(video_task, "MAX_FRAME_PIXELS", 100 * 100)

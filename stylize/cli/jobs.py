@@ -99,7 +99,7 @@ def _nothing_to_do(not_images: list[Path]) -> str:
 
 
 # What a command over photos takes that a clip has no use for (a clip is one file to one video file).
-PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality", "batch_size")
+PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality")
 
 
 def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str]) -> Path | None:

@@ -24,7 +24,8 @@ VIDEO_SKIPPED = ("temporal", "consistency")
 @click.option("--resume", is_flag=True, help="A video: continue an interrupted job after its last finished "
                                              "segment.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Same-sized images upscaled together (worth raising on a GPU for many small images).")
+              help="Same-sized images (or a clip's frames) upscaled together (worth raising on a GPU for many "
+                   "small images).")
 @file_jobs.file_options
 @click.pass_context
 def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, model: str | None, resume: bool,
@@ -48,7 +49,7 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
 
     if clip is not None:
         _upscale_video(clip, output, model, config, VideoConfig.from_options({**options, "temporal": False}),
-                       resume, device, quiet)
+                       resume, batch_size, device, quiet)
         return
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
@@ -75,7 +76,7 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
 
 
 def _upscale_video(clip: Path, output: Path | None, model: str | None, config: UpscaleConfig,
-                   video_config: VideoConfig, resume: bool, device: str, quiet: bool) -> None:
+                   video_config: VideoConfig, resume: bool, batch_size: int, device: str, quiet: bool) -> None:
     from stylize.cli.video import check_video_paths, run_video_job, video_output
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
@@ -89,5 +90,6 @@ def _upscale_video(clip: Path, output: Path | None, model: str | None, config: U
     check_video_paths(reads, clip, output)
     settings = {"upscale": {"model": str(task.info.path) if task.info else None, "scale": task.scale,
                             "config": config.to_dict()}}
-    job = VideoJob(clip, output, tensor_frames(task.frames, task.device), video_config, settings, scale=task.scale)
+    job = VideoJob(clip, output, tensor_frames(task.frames, task.device), video_config, settings, batch=batch_size,
+                   scale=task.scale)
     run_video_job(job, resume, quiet, task.device)
