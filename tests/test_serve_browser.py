@@ -199,6 +199,9 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     page.wait_for_selector("#result-video[src*='.mp4']", timeout=60_000)
     assert "stylize video holiday.mp4 --model starry" in page.inner_text("#command")
     assert any(p.suffix == ".mp4" for p in server[1].iterdir())
+    page.click("nav button[data-tab='colorize']")
+    page.click("#colorize-frame")  # a look at the first frame first: a picture
+    page.wait_for_selector("#result-img[src*='holiday_frame1_color_001.png']", timeout=60_000)
     page.click("nav button[data-tab='upscale']")
     page.select_option("#scale", "2")
     assert page.inner_text("#upscale-run") == "Upscale the clip"

@@ -67,6 +67,7 @@ function choosePhoto(photo) {
   // A clip is enlarged or colorized whole: the buttons say so.
   $("#upscale-run").textContent = photo.videoId ? "Upscale the clip" : "Upscale";
   $("#colorize-run").textContent = photo.videoId ? "Colorize the clip" : "Colorize";
+  $("#upscale-frame").hidden = $("#colorize-frame").hidden = !photo.videoId;  // a look before the whole clip
   $("#result-video").hidden = true;
   $("#before").src = photo.url;
   $("#result-img").removeAttribute("src");
@@ -454,14 +455,19 @@ async function start() {
   };
   // A dropped clip is enlarged or colorized whole, into a video (its first frame previews the style tab).
   const photoOrClip = () => state.photo && (state.photo.videoId || state.photo.id);
-  $("#upscale-run").onclick = () => submit({
-    kind: "upscale", photo: photoOrClip(),
+  const upscaleRecipe = (photo) => ({
+    kind: "upscale", photo,
     settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value), ensemble: $("#ensemble").checked },
   });
-  $("#colorize-run").onclick = () => submit({
-    kind: "colorize", photo: photoOrClip(), reference: state.reference && state.reference.id,
+  const colorizeRecipe = (photo) => ({
+    kind: "colorize", photo, reference: state.reference && state.reference.id,
     settings: { strength: Number($("#color_strength").value) },
   });
+  $("#upscale-run").onclick = () => submit(upscaleRecipe(photoOrClip()));
+  $("#colorize-run").onclick = () => submit(colorizeRecipe(photoOrClip()));
+  // The clip's first frame (an image upload of its own) as a picture.
+  $("#upscale-frame").onclick = () => submit(upscaleRecipe(state.photo && state.photo.id));
+  $("#colorize-frame").onclick = () => submit(colorizeRecipe(state.photo && state.photo.id));
   $("#folder-run").onclick = () => {
     const recipes = {
       style: () => styleRecipe(false),
