@@ -90,22 +90,33 @@ def lab_to_rgb_in_gamut(lightness: torch.Tensor, chroma: torch.Tensor, iteration
     """sRGB in [0, 1] with exactly this L (N, 1, H, W) and the chroma (N, 2, H, W) scaled down per pixel
     just enough to fit the sRGB gamut: clipping RGB instead would change the lightness.
 
-    A gray of any L in [0, 100] is in gamut, so a bisection on the chroma scale always finds one.
+    A gray of any L in [0, 100] is in gamut, so a bisection on the chroma scale always finds one. Only the
+    pixels out of gamut are bisected: most colours of a colorized photo fit as they are, and bisecting every
+    pixel cost 14 conversions of the whole image (1.6 s for a 1080p frame's chroma blend on 2 cores, as much
+    as colorizing the frame); the result is the same, to float rounding (3e-8).
     """
-    def fits(scale: torch.Tensor) -> torch.Tensor:
-        rgb = lab_to_rgb(torch.cat([lightness, chroma * scale], dim=1))
-        return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(dim=1, keepdim=True)
-
-    low = torch.zeros_like(lightness)
-    high = torch.ones_like(lightness)
-    whole = fits(high)
+    rgb = lab_to_rgb(torch.cat([lightness, chroma], dim=1))
+    outside = ~_fits(rgb)[:, 0]  # (N, H, W)
+    if not bool(outside.any()):
+        return rgb.clamp_(0, 1)
+    # The pixels outside as a (1, C, K, 1) image, bisected alone, and put back.
+    light = lightness.permute(0, 2, 3, 1)[outside].T[None, :, :, None]
+    colour = chroma.permute(0, 2, 3, 1)[outside].T[None, :, :, None]
+    low, high = torch.zeros_like(light), torch.ones_like(light)
     for _ in range(iterations):
         middle = (low + high) / 2
-        ok = fits(middle)
+        ok = _fits(lab_to_rgb(torch.cat([light, colour * middle], dim=1)))
         low = torch.where(ok, middle, low)
         high = torch.where(ok, high, middle)
-    scale = torch.where(whole, torch.ones_like(low), low)
-    return lab_to_rgb(torch.cat([lightness, chroma * scale], dim=1)).clamp(0, 1)
+    fitted = lab_to_rgb(torch.cat([light, colour * low], dim=1))
+    rgb = rgb.permute(0, 2, 3, 1)
+    rgb[outside] = fitted[0, :, :, 0].T
+    return rgb.permute(0, 3, 1, 2).clamp_(0, 1)
+
+
+def _fits(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 1, H, W): whether each pixel's sRGB (N, 3, H, W) lies in [0, 1] (within rounding)."""
+    return ((rgb >= -1e-4) & (rgb <= 1 + 1e-4)).all(dim=1, keepdim=True)
 
 
 # Zhang, Isola & Efros 2016 ("Colorful Image Colorization", section 2.1): the a*b* plane quantized in a grid of

@@ -39,6 +39,26 @@ def test_lab_round_trip_and_gamut_keeps_lightness():
     assert (rgb_to_lab(rgb)[:, :1] - lightness).abs().max() < 0.05
 
 
+def test_gamut_mapping_leaves_colours_that_fit_and_shrinks_the_others_to_the_edge_keeping_hue_and_lightness():
+    torch.manual_seed(0)
+    lightness = torch.rand(2, 1, 9, 11) * 80 + 10
+    chroma = (torch.rand(2, 2, 9, 11) - 0.5) * 120  # some fit sRGB, some do not
+    rgb = lab_to_rgb_in_gamut(lightness, chroma)
+    direct = lab_to_rgb(torch.cat([lightness, chroma], dim=1))
+    fits = ((direct >= -1e-4) & (direct <= 1 + 1e-4)).all(dim=1)
+    assert fits.any() and (~fits).any()
+    assert torch.allclose(rgb.permute(0, 2, 3, 1)[fits], direct.permute(0, 2, 3, 1)[fits].clamp(0, 1), atol=1e-6)
+    lab = rgb_to_lab(rgb)
+    assert (lab[:, :1] - lightness).abs().max() < 0.05  # the lightness kept
+    shrunk = lab[:, 1:].permute(0, 2, 3, 1)[~fits]
+    asked = chroma.permute(0, 2, 3, 1)[~fits]
+    scale = shrunk.norm(dim=1) / asked.norm(dim=1)
+    assert (scale < 1).all() and torch.allclose(shrunk, asked * scale[:, None], atol=0.3)  # the hue kept
+    # Shrunk no more than needed: a little more chroma leaves sRGB.
+    beyond = lab_to_rgb(torch.cat([lightness, lab[:, 1:] * 1.05], dim=1))
+    assert (~((beyond >= 0) & (beyond <= 1)).all(dim=1))[~fits].float().mean() > 0.9
+
+
 def test_lightness_is_the_photos_and_its_own_colours_come_back():
     original = scene()
     gray = gray_rgb(rgb_to_lab(original)[:, :1])
