@@ -295,6 +295,24 @@ def test_missing_extra_names_the_install_command(invoke, tmp_path, model, monkey
     assert result.exit_code == 1 and 'pip install "stylize[video]"' in result.stderr
 
 
+@pytest.mark.parametrize("command", ["colorize", "upscale"])
+def test_a_clip_without_the_video_extra_names_the_install_command_before_any_model_loads(invoke, tmp_path,
+                                                                                       monkeypatch, command):
+    import stylize.extras as extras
+    import stylize.tasks.colorize as colorize_task
+    import stylize.tasks.upscale as upscale_task
+
+    real = extras.importlib.import_module
+    monkeypatch.setattr(extras.importlib, "import_module",
+                        lambda name, *a: (_ for _ in ()).throw(ImportError(name)) if name == "av" else real(name, *a))
+    for task in (colorize_task.Colorizer, upscale_task.Upscaler):
+        monkeypatch.setattr(task, "__init__", lambda *a, **k: pytest.fail("a model was loaded"))
+    source = tmp_path / "film.mp4"
+    source.write_bytes(b"whatever")
+    invoke.error_line(invoke(command, source, "-o", tmp_path / "o.mp4"), 1,
+                      'video input and output needs the \'av\' package: pip install "stylize[video]"')
+
+
 def test_flow_estimated_on_shrunk_frames_comes_back_at_their_size_with_stretched_vectors():
     """Issue 29: the blend's flow is estimated on frames shrunk to FLOW_SIDE (1080p: half size, for speed);
     its motion is brought back to the frame's size: a pan of 6 px reads 6 px, not 3, where the flow of the

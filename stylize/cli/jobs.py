@@ -120,6 +120,11 @@ def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Seq
         verb = "is" if len(misplaced) == 1 else "are"
         raise click.UsageError(f"{names} {verb} for photos, not a video" if clip else
                                f"{names} {verb} for a video, not photos")
+    if clip is not None:  # before any model is loaded: the video extra's one line, at once
+        from stylize.extras import require
+
+        require("av")
+        require("cv2")
     return clip
 
 
