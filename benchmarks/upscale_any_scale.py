@@ -21,9 +21,9 @@ import torch
 from heldout import held_out_photos
 from upscale_quality import psnr_ssim
 
-from stylize.config import UpscaleConfig
+from stylize.config import UPSCALE_SCALES, UpscaleConfig
 from stylize.images import load_image
-from stylize.tasks.upscale import NETWORK_SCALES, Upscaler, network_scale
+from stylize.tasks.upscale import Upscaler, network_scale
 from stylize.tensors import quantize, resize_to
 
 WAYS: dict[float, tuple[tuple[int, ...], ...]] = {
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--limit", type=int, help="only the first N held-out photos")
     args = parser.parse_args()
     torch.set_grad_enabled(False)
-    networks = {k: Upscaler.load(None, "cpu", UpscaleConfig(scale=k, tile=0)) for k in NETWORK_SCALES}
+    networks = {k: Upscaler.load(None, "cpu", UpscaleConfig(scale=k, tile=0)) for k in UPSCALE_SCALES}
     photos = held_out_photos(args.limit)
     print(f"{len(photos)} held-out photos; PSNR (dB) on Y; * marks what `stylize upscale --scale` does")
     for scale, ways in WAYS.items():

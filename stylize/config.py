@@ -426,6 +426,8 @@ class StyleTrainConfig(TrainConfig):
 
 
 UPSCALE_SCALES = (2, 3, 4)
+# The largest enlargement `upscale --scale` asks for (x4's network, then bicubic; tasks/upscale.network_scale).
+MAX_UPSCALE = 8
 
 
 @dataclass(frozen=True)
@@ -434,7 +436,7 @@ class UpscaleConfig(Settings):
 
     scale: float | None = setting(None, "Enlargement factor: x2, x3 and x4 have their own networks; another (1.5, "
                                         "2.5, 6) runs the next network up (x4 above 4) and resizes its output.",
-                                  min=1, max=8, default_text="4, or the --model's own")
+                                  min=1, max=MAX_UPSCALE, default_text="4, or the --model's own")
     sharpness: float = setting(0.0, "0 = faithful (the PSNR model: smooth, no invented detail), 1 = crisp (the "
                                     "perceptual model: sharper texture, some invented detail); in between blends "
                                     "the two networks.", min=0, max=1)

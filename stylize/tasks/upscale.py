@@ -23,7 +23,7 @@ from torch import nn
 
 from stylize.batch import Job, Output
 from stylize.colorspace import luminance
-from stylize.config import MAX_PIXELS, UpscaleConfig, UpscaleTrainConfig
+from stylize.config import MAX_PIXELS, UPSCALE_SCALES, UpscaleConfig, UpscaleTrainConfig
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
 from stylize.images import ImageInput, LoadedImage, as_pixels, pil_to_tensor
@@ -39,9 +39,6 @@ from stylize.vgg import VGGFeatures
 from stylize.zoo import resolve_model
 
 DEFAULT_SCALE = 4
-# The shipped networks' factors, and the largest enlargement `--scale` asks for (x4's network, then bicubic).
-NETWORK_SCALES = (2, 3, 4)
-MAX_SCALE = 8
 # One pass over this many input pixels needs about 2 GB at x4 (measured: about 2 KB of activations per
 # input pixel for the width-32 network, most of it in the last upsampling stage); larger inputs are tiled.
 AUTO_TILE_PIXELS = 1_000_000
@@ -65,7 +62,7 @@ def network_scale(scale: float) -> int:
     (x3 then x2 for x6, x4 then x2 for x8) scored what x4 then bicubic scored (25.08 and 25.10, 24.13 and
     24.13): the second, trained on bicubic-shrunk photos, finds no detail to restore in the first one's output.
     """
-    return next((factor for factor in NETWORK_SCALES if factor >= scale), NETWORK_SCALES[-1])
+    return next((factor for factor in UPSCALE_SCALES if factor >= scale), UPSCALE_SCALES[-1])
 
 
 def enlarged_size(height: int, width: int, scale: float) -> tuple[int, int]:
@@ -187,7 +184,6 @@ class Upscaler:
                                   tuple(pixels.shape[-2:]))
             outputs.append(Output(pixels, alpha, grayscale=image.grayscale))
         return outputs
-
 
     def frames(self, pixels: torch.Tensor) -> torch.Tensor:
         """A batch of video frames (N, 3, H, W) in [0, 1] enlarged; a black-and-white frame stays neutral, as a
