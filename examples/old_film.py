@@ -16,7 +16,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from frame_sheet import frame_sheet
+from PIL import Image
 
 from stylize.config import VideoConfig
 from stylize.images import save_image
@@ -27,7 +28,6 @@ from stylize.videoio import read_frames, write_clip
 HERE = Path(__file__).resolve().parent
 FRAMES, WIDTH, HEIGHT, TOP, PAN = 24, 384, 384, 16, 4  # the window moves PAN px right a frame
 GRAIN = 6.0  # levels of 255: the film's grain, new in every frame
-LABEL = 22
 
 
 def main() -> None:
@@ -46,17 +46,7 @@ def main() -> None:
         VideoJob(source, result, stylize_frames, config, {}, refine=refine).run()
         rows = [("the film", [f.rgb for f in read_frames(source)]),
                 ("stylize colorize film.mp4", [f.rgb for f in read_frames(result)])]
-    shown = (0, FRAMES // 2, FRAMES - 1)
-    cell_w, cell_h = WIDTH // 2, HEIGHT // 2
-    sheet = Image.new("RGB", (cell_w * len(shown), (cell_h + LABEL) * len(rows)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, (label, frames) in enumerate(rows):
-        y = row * (cell_h + LABEL)
-        for column, index in enumerate(shown):
-            x = column * cell_w
-            draw.text((x + 6, y + 5), f"{label}, frame {index + 1}", fill="black")
-            sheet.paste(Image.fromarray(frames[index]).resize((cell_w, cell_h), Image.Resampling.LANCZOS),
-                        (x, y + LABEL))
+    sheet = frame_sheet(rows, (0, FRAMES // 2, FRAMES - 1), WIDTH, HEIGHT)
     save_image(sheet, HERE / "old_film.jpg", quality=88)
     print(f"wrote {HERE / 'old_film.jpg'}")
 

@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from frame_sheet import frame_sheet
 from PIL import Image, ImageDraw
 
 from stylize.config import FastConfig, VideoConfig
@@ -28,7 +29,6 @@ from stylize.videoio import read_frames, write_clip
 HERE = Path(__file__).resolve().parent
 FRAMES, WIDTH, HEIGHT, TOP, PAN = 24, 352, 304, 40, 10  # the window moves PAN px right a frame
 CUP = (160, 8, 420, 312)  # an ellipse around the cup and its handle, in the photo's pixels
-LABEL = 22
 
 
 def decoded(path: Path) -> list[np.ndarray]:
@@ -52,17 +52,7 @@ def main() -> None:
         stylize_frames, _, _, settings = frame_functions("starry", [], FastConfig(), "cpu", masks)
         VideoJob(pan, result, stylize_frames, VideoConfig(), settings, masks=masks).run()
         rows = [("the clip", decoded(pan)), ("--mask matte.mp4", decoded(matte)), ("the result", decoded(result))]
-    shown = (0, FRAMES // 2, FRAMES - 1)
-    cell_w, cell_h = WIDTH // 2, HEIGHT // 2
-    sheet = Image.new("RGB", (cell_w * len(shown), (cell_h + LABEL) * len(rows)), "white")
-    draw = ImageDraw.Draw(sheet)
-    for row, (label, frames) in enumerate(rows):
-        y = row * (cell_h + LABEL)
-        for column, index in enumerate(shown):
-            x = column * cell_w
-            draw.text((x + 6, y + 5), f"{label}, frame {index + 1}", fill="black")
-            sheet.paste(Image.fromarray(frames[index]).resize((cell_w, cell_h), Image.Resampling.LANCZOS),
-                        (x, y + LABEL))
+    sheet = frame_sheet(rows, (0, FRAMES // 2, FRAMES - 1), WIDTH, HEIGHT)
     save_image(sheet, HERE / "video_masks.jpg", quality=88)
     print(f"wrote {HERE / 'video_masks.jpg'}")
 
