@@ -101,12 +101,12 @@ def consistency(model: str, frames: int, colorize: bool = False) -> None:
     temporal blend is of the chroma alone (tasks/video.py, colorizing_frames)."""
     if colorize:
         from stylize.tasks.colorize import Colorizer
-        from stylize.tasks.video import colorizing_frames
+        from stylize.tasks.video import colorizing_job
 
-        stylize_frames, refine = colorizing_frames(Colorizer([], device="cpu"), VideoConfig().consistency)
+        colorizer = Colorizer([], device="cpu")
         model = "colorize-auto, gray clips"
     else:
-        stylize_frames, refine = tensor_frames(FastStylizer.load(model, "cpu")), None
+        stylizer = FastStylizer.load(model, "cpu")
     photos = held_out(3)
     of = " of the chroma (a*, b*)" if colorize else ""
     print(f"warping error{of} (x1e-3), model {model}, {frames} frames of 384x256 from {len(photos)} held-out photos")
@@ -123,7 +123,9 @@ def consistency(model: str, frames: int, colorize: bool = False) -> None:
                 errors = {}
                 for temporal in (False, True):
                     output = Path(folder) / f"{kind}_{temporal}.mp4"
-                    job = VideoJob(source, output, stylize_frames, VideoConfig(temporal=temporal), {}, refine=refine)
+                    config = VideoConfig(temporal=temporal)
+                    job = colorizing_job(source, output, colorizer, config, {}) if colorize else \
+                        VideoJob(source, output, tensor_frames(stylizer), config, {})
                     job.run()
                     outputs = decode(output)
                     errors[temporal] = warping_error(chroma(outputs) if colorize else outputs, inputs)

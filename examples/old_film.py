@@ -22,7 +22,7 @@ from PIL import Image
 from stylize.config import VideoConfig
 from stylize.images import save_image
 from stylize.tasks.colorize import Colorizer
-from stylize.tasks.video import VideoJob, colorizing_frames
+from stylize.tasks.video import colorizing_job
 from stylize.videoio import read_frames, write_clip
 
 HERE = Path(__file__).resolve().parent
@@ -41,9 +41,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         source, result = Path(folder) / "film.mp4", Path(folder) / "colour.mp4"
         write_clip(source, film)
-        config = VideoConfig()
-        stylize_frames, refine = colorizing_frames(Colorizer([], device="cpu"), config.consistency)
-        VideoJob(source, result, stylize_frames, config, {}, refine=refine).run()
+        colorizing_job(source, result, Colorizer([], device="cpu"), VideoConfig(), {}).run()
         rows = [("the film", [f.rgb for f in read_frames(source)]),
                 ("stylize colorize film.mp4", [f.rgb for f in read_frames(result)])]
     sheet = frame_sheet(rows, (0, FRAMES // 2, FRAMES - 1), WIDTH, HEIGHT)

@@ -6,8 +6,8 @@
     any_painting = ArbitraryStylizer.load()(pixels, painting)   # any painting, one pass
     fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
     big = Upscaler.load(config=UpscaleConfig(scale=2))(pixels)  # super-resolution, shipped models
-    Colorizer, VideoJob (with frame_functions, colorizing_frames or tensor_frames(upscaler.frames, device)):
-    colorize photos; stylize, colorize or enlarge videos
+    Colorizer; VideoJob with frame_functions, colorizing_job, upscaling_job: colorize photos; stylize,
+    colorize or enlarge videos
 
 Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch;
 type checkers see the real definitions below.
@@ -59,8 +59,10 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
         VideoJob,
         VideoResult,
         colorizing_frames,
+        colorizing_job,
         frame_functions,
         tensor_frames,
+        upscaling_job,
         warping_error,
     )
     from stylize.training.loop import TrainLog, TrainResult, TrainStart, fit  # noqa: F401
@@ -89,6 +91,8 @@ _EXPORTS = {
     "frame_functions": "stylize.tasks.video",
     "colorizing_frames": "stylize.tasks.video",
     "tensor_frames": "stylize.tasks.video",
+    "colorizing_job": "stylize.tasks.video",
+    "upscaling_job": "stylize.tasks.video",
     "warping_error": "stylize.tasks.video",
     "fit": "stylize.training.loop",
     "TrainLog": "stylize.training.loop",

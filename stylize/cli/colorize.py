@@ -63,7 +63,7 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         reads.add_folder(reference_folder, "a reference")
     if clip is not None:
         from stylize.cli.video import check_video_paths, run_video_job, video_output
-        from stylize.tasks.video import VideoJob, colorizing_frames
+        from stylize.tasks.video import colorizing_job
 
         output = video_output(clip, output, "color")
         check_video_paths(reads, clip, output)
@@ -71,11 +71,10 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
             task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
             task.index()  # before the frames' bar starts
-        stylize_frames, refine = colorizing_frames(task, video_config.consistency)
         settings = {"colorize": {"references": [str(r) for r in references], "model": model,
                                  "reference_folder": str(reference_folder) if reference_folder else None,
                                  "config": config.to_dict()}}
-        job = VideoJob(clip, output, stylize_frames, video_config, settings, refine=refine)
+        job = colorizing_job(clip, output, task, video_config, settings)
         run_video_job(job, resume, quiet, task.device)
         return
     single = file_jobs.is_single(inputs, output)

@@ -11,7 +11,7 @@ from stylize.cli import jobs as file_jobs
 from stylize.cli.options import config_options
 from stylize.config import UpscaleConfig, VideoConfig
 
-# A network's enlargement of a frame is steady as the frame is (no temporal blend: nothing to steady).
+# A clip is enlarged without a temporal blend (tasks/video.upscaling_job): its options are not offered.
 VIDEO_SKIPPED = ("temporal", "consistency")
 
 
@@ -48,8 +48,8 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
     from stylize.tasks.upscale import Upscaler, scale_text
 
     if clip is not None:
-        _upscale_video(clip, output, model, config, VideoConfig.from_options({**options, "temporal": False}),
-                       resume, batch_size, device, quiet)
+        _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, device,
+                       quiet)
         return
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
@@ -80,7 +80,7 @@ def _upscale_video(clip: Path, output: Path | None, model: str | None, config: U
     from stylize.cli.video import check_video_paths, run_video_job, video_output
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
-    from stylize.tasks.video import VideoJob, tensor_frames
+    from stylize.tasks.video import upscaling_job
 
     reads = ReadFiles()
     task = Upscaler.load(model, device, config)
@@ -90,6 +90,5 @@ def _upscale_video(clip: Path, output: Path | None, model: str | None, config: U
     check_video_paths(reads, clip, output)
     settings = {"upscale": {"model": str(task.info.path) if task.info else None, "scale": task.scale,
                             "config": config.to_dict()}}
-    job = VideoJob(clip, output, tensor_frames(task.frames, task.device), video_config, settings, batch=batch_size,
-                   scale=task.scale)
+    job = upscaling_job(clip, output, task, video_config, settings, batch_size)
     run_video_job(job, resume, quiet, task.device)

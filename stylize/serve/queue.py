@@ -350,16 +350,13 @@ class JobQueue:
     def _video_job(self, recipe: Recipe, output: Path) -> VideoJob:
         """The VideoJob of a clip recipe, built as the command for its kind builds it."""
         from stylize.config import VideoConfig
-        from stylize.tasks.video import ClipMasks, colorizing_frames, frame_functions, tensor_frames
+        from stylize.tasks.video import ClipMasks, colorizing_job, frame_functions, upscaling_job
 
         assert recipe.photo is not None
         if recipe.kind == "upscale":
-            upscaler = self._task(recipe)
-            return VideoJob(recipe.photo.path, output, tensor_frames(upscaler.frames, upscaler.device),
-                            VideoConfig(temporal=False), {}, scale=upscaler.scale)
+            return upscaling_job(recipe.photo.path, output, self._task(recipe), VideoConfig(), {})
         if recipe.kind == "colorize":
-            stylize_frames, refine = colorizing_frames(self._task(recipe), VideoConfig().consistency)
-            return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), {}, refine=refine)
+            return colorizing_job(recipe.photo.path, output, self._task(recipe), VideoConfig(), {})
         styles = [recipe.style.path] if recipe.style is not None else []
         regions = recipe.masks()
         masks = None if regions is None else ClipMasks(regions)

@@ -39,7 +39,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -61,6 +61,10 @@ from stylize.videoio import (
     quarter_turns,
     read_frames,
 )
+
+if TYPE_CHECKING:
+    from stylize.tasks.colorize import Colorizer
+    from stylize.tasks.upscale import Upscaler
 
 # Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
 # forward flow at its target do not cancel within 1 % of their size plus half a pixel, and at a motion
@@ -848,7 +852,8 @@ def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor], device: str |
     return run
 
 
-def colorizing_frames(colorizer: Any, consistency: float) -> tuple[FrameStylizer, Callable[..., torch.Tensor]]:
+def colorizing_frames(colorizer: Colorizer | Callable[[torch.Tensor], torch.Tensor], consistency: float
+                      ) -> tuple[FrameStylizer, Callable[..., torch.Tensor]]:
     """(stylize_frames, refine) for a VideoJob that colorizes (a tasks.colorize.Colorizer): each frame colorized
     alone, then its chroma blended with the previous output's, warped by the flow, where the flow is reliable.
 
@@ -869,6 +874,23 @@ def colorizing_frames(colorizer: Any, consistency: float) -> tuple[FrameStylizer
         return lab_to_rgb_in_gamut(lab[:, :1], chroma)
 
     return tensor_frames(colorizer), refine
+
+
+def colorizing_job(source: Path, output: Path, colorizer: Colorizer, config: VideoConfig,
+                   settings: dict[str, Any]) -> VideoJob:
+    """A VideoJob that colorizes `source` with a tasks.colorize.Colorizer (`stylize colorize CLIP`), its chroma
+    steadied by colorizing_frames' blend."""
+    stylize_frames, refine = colorizing_frames(colorizer, config.consistency)
+    return VideoJob(source, output, stylize_frames, config, settings, refine=refine)
+
+
+def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoConfig, settings: dict[str, Any],
+                  batch: int = 1) -> VideoJob:
+    """A VideoJob that enlarges `source` with a tasks.upscale.Upscaler (`stylize upscale CLIP`), `batch` frames
+    together. No temporal blend: the network's output follows its frame as steadily as the frame moves, and a
+    blend would only soften it."""
+    return VideoJob(source, output, tensor_frames(upscaler.frames, upscaler.device), config.replace(temporal=False),
+                    settings, batch=batch, scale=upscaler.scale)
 
 
 def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
