@@ -1,7 +1,8 @@
 """Speed to the hardware's limit (issue 32): every row of its table in one run, on any device, as a table with
 the device's name. On a GPU all rows run; with --device cpu the rows a CPU can do in minutes run (start-up,
 the default optimization in raw steps, a step beside a raw step, fast networks at 1080p and small frames,
-upscale, the 6000x4000 memory), and the GPU-only rows say so instead of guessing.
+upscale, a clip's frames enlarged and colorized, the 6000x4000 memory), and the GPU-only rows say so instead of
+guessing.
 
     python benchmarks/gpu_speed.py --device cuda      # on the card: every row
     python benchmarks/gpu_speed.py --device cpu       # the CPU rows (issue 32, items 1, 5 and 6)
@@ -25,12 +26,15 @@ from arbitrary_speed import model_thread_seconds
 from gatys_time_to_quality import Evaluator
 from PIL import Image
 
-from stylize.config import FastConfig, GatysConfig, UpscaleConfig
+from stylize.config import FastConfig, GatysConfig, UpscaleConfig, VideoConfig
 from stylize.device import accelerated, autocast, memory_format, resolve_device
 from stylize.images import load_image
+from stylize.tasks.colorize import Colorizer
 from stylize.tasks.fast import FastStylizer
 from stylize.tasks.gatys import GatysTransfer
 from stylize.tasks.upscale import Upscaler
+from stylize.tasks.video import colorizing_frames
+from stylize.tensors import resize_to
 from stylize.vgg import VGGFeatures
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -194,6 +198,16 @@ def main() -> None:
         upscaler = Upscaler.load(None, device, UpscaleConfig(scale=4))
         photo = load_image(enlarged_photo(folder, 1920, 1080)).pixels
         row("upscale x4 of a 1920x1080 photo, in process", f"{timed(lambda: upscaler(photo), device, 1):.2f} s")
+        # Clips: a film of 960x540 enlarged to 1080p (upscale CLIP), and a 1080p film colorized (colorize CLIP).
+        doubler = Upscaler.load(None, device, UpscaleConfig(scale=2))
+        frames = resize_to(photo, (540, 960)).to(device).expand(4, -1, -1, -1).contiguous()
+        seconds = timed(lambda: doubler.frames(frames), device, 1)
+        row("upscale CLIP x2: 960x540 frames to 1920x1080, 4 at a time, in process", f"{4 / seconds:.1f} frames/s")
+        colorizer = Colorizer([], device=device)
+        _, blend = colorizing_frames(colorizer, VideoConfig().consistency)
+        previous, trust = colorizer(photo.roll(4, -1)), torch.ones(1, 1, 1080, 1920)
+        seconds = timed(lambda: blend(None, colorizer(photo), previous, trust, None), device, 1)
+        row("colorize CLIP: a 1920x1080 frame colorized and its chroma blended, in process", f"{seconds:.2f} s")
         # 6. Memory of a shipped style model on a 6000x4000 photo, whole process.
         big_photo = enlarged_photo(folder, 6000, 4000)
         rss = peak_rss_gb([*stylize, "run", str(big_photo), "--model", "starry", "--device", str(device), "-q",
