@@ -47,9 +47,8 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
     each frame's colours are blended with the previous frame's where the optical flow follows the motion, so
     they do not flicker (--crf, --no-temporal, --consistency, --segment-seconds, --resume; the video extra).
     """
-    video_fields = VideoConfig.field_names()
-    config = ColorizeConfig.from_options({k: v for k, v in options.items() if k not in video_fields})
-    clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"])
+    config = ColorizeConfig.from_options(options)  # (it takes its own fields of the options, as VideoConfig does)
+    clip = file_jobs.video_source(ctx, inputs, [*VideoConfig.field_names(), "resume"])
     from stylize.batch import with_transparency
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer

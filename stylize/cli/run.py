@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,7 +50,11 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
 
     job = single_job(content, output, plan.reads())
     bar: tqdm | None = None
-    transparency: list[torch.Tensor | None] = []  # the photo's, read for the first image saved on the way
+
+    @functools.cache
+    def transparency() -> torch.Tensor | None:
+        """The photo's, read for the first image saved on the way."""
+        return load_image(content, keep_alpha=True).alpha
 
     def on_step(info: StepInfo) -> None:
         nonlocal bar
@@ -66,9 +71,9 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         bar.update(info.work_done - bar.n)
         if save_every and info.done % save_every == 0 and info.work_done < info.work_total - 1e-9:
             # Cut out as the result will be: a cut-out photo's steps keep its transparency.
-            if not transparency:
-                transparency.append(load_image(content, keep_alpha=True).alpha)
-            alpha = transparency[0] if transparency[0] is None else alpha_at(transparency[0], info.image.shape[-2:])
+            alpha = transparency()
+            if alpha is not None:
+                alpha = alpha_at(alpha, info.image.shape[-2:])
             save_image(info.image.clamp(0, 1), output.with_name(f"{output.stem}_step{info.done:04d}{output.suffix}"),
                        quality=quality, alpha=alpha)
 

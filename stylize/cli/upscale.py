@@ -43,14 +43,14 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
     config = UpscaleConfig.from_options(options)
     video_fields = VideoConfig.field_names() - set(VIDEO_SKIPPED)
     clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"])
-    from stylize.config import MAX_PIXELS
-    from stylize.files import ReadFiles
-    from stylize.tasks.upscale import Upscaler, scale_text
-
     if clip is not None:
         _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, device,
                        quiet)
         return
+    from stylize.config import MAX_PIXELS
+    from stylize.files import ReadFiles
+    from stylize.tasks.upscale import Upscaler, scale_text
+
     single = file_jobs.is_single(inputs, output)
     # One image has no bar of images; a large one shows its tiles instead.
     with file_jobs.tile_progress(quiet or not single) as on_tile:
