@@ -7,12 +7,16 @@ Resolving a device changes no process-wide setting: the faster cuDNN modes are s
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from stylize.errors import DeviceError
 
@@ -41,6 +45,70 @@ class DistributedEnv:
         if world < 1 or not 0 <= rank < world or local_rank < 0:
             raise DeviceError(f"inconsistent torchrun environment: RANK={rank}, WORLD_SIZE={world}")
         return cls(rank, world, local_rank)
+
+
+class ProcessGroup:
+    """The process group of a torchrun job (nothing for a single process): created here unless one exists,
+    destroyed by close() if created here.
+
+    backend: "nccl" for a card's tensors (training's gradients), "gloo" for the CPU's (a video job's few
+    numbers). timeout: how long a collective waits for the slowest process (PyTorch's default, 30 minutes for
+    gloo, is shorter than a video's share can take).
+    """
+
+    def __init__(self, env: DistributedEnv, backend: str = "gloo",
+                 timeout: datetime.timedelta | None = None) -> None:
+        self.env = env
+        self.owned = False
+        if env.world > 1 and not dist.is_initialized():
+            try:
+                dist.init_process_group(backend, **({} if timeout is None else {"timeout": timeout}))
+            except (ValueError, RuntimeError) as error:  # WORLD_SIZE set by hand, without torchrun's rendezvous
+                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+                raise DeviceError(f"WORLD_SIZE={env.world}, but the processes could not be joined ({reason}): start "
+                                  "them with torchrun") from None
+            self.owned = True
+
+    def barrier(self) -> None:
+        if self.env.world > 1:
+            dist.barrier()
+
+    def from_main(self, value: Any) -> Any:
+        """The main process's `value` (any picklable object), in every process."""
+        if self.env.world == 1:
+            return value
+        box = [value]
+        dist.broadcast_object_list(box, src=0)
+        return box[0]
+
+    def sums(self, *values: int) -> list[int]:
+        """Each of `values` summed over the processes, in every process.
+
+        The wait is a loop in Python, which a signal can reach (a blocking collective defers it to its end). A
+        first Ctrl-C or SIGTERM (KeyboardInterrupt) is raised once every process has given its values: torchrun's
+        processes are signalled together and come soon, and one that left at once would leave the others
+        waiting on it. A second one is raised at once."""
+        if self.env.world == 1:
+            return list(values)
+        totals = torch.tensor(values, dtype=torch.int64)
+        work = dist.all_reduce(totals, async_op=True)
+        stopped: KeyboardInterrupt | None = None
+        while not work.is_completed():
+            try:
+                time.sleep(0.05)
+            except KeyboardInterrupt as signal:
+                if stopped is not None:
+                    raise
+                stopped = signal
+        work.wait()
+        if stopped is not None:
+            raise stopped
+        return [int(total) for total in totals]
+
+    def close(self) -> None:
+        if self.owned:
+            dist.destroy_process_group()
+            self.owned = False
 
 
 def _mps_available() -> bool:

@@ -111,6 +111,13 @@ class VideoInfo:
     # The shape of its pixels (width : height), where they are not square: a DV camcorder's 720x576 shows 4:3
     # (16:15) or 16:9 (64:45), an HDV one's 1440x1080 shows 16:9 (4:3). None: square.
     pixel_aspect: Fraction | None = None
+    duration: float = 0.0  # seconds, from the stream or the container; 0 when neither says
+
+    @property
+    def expected_frames(self) -> int:
+        """The frame count the container gives, else its duration at the frame rate (an estimate: a Matroska or
+        WebM file gives no count); 0 when it gives neither."""
+        return self.frames or round(self.duration * float(self.fps))
 
 
 @dataclass
@@ -191,7 +198,14 @@ def _probe(path: Path, container: Any) -> VideoInfo:
                      Fraction(stream.time_base or Fraction(1, 90000)), int(getattr(first, "rotation", 0) or 0), codec,
                      len(container.streams.audio), len(container.streams.subtitles),
                      VideoColour.of(first).or_else(container_colour),
-                     Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None)
+                     Fraction(aspect) if aspect and aspect > 0 and aspect != 1 else None, _duration(container, stream))
+
+
+def _duration(container: Any, stream: Any) -> float:
+    """Seconds of video, from the stream's duration, else the container's (in microseconds: AV_TIME_BASE)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    return container.duration / 1_000_000 if container.duration else 0.0
 
 
 def _clip_stream(container: Any) -> Any:

@@ -108,3 +108,18 @@ def test_bf16_on_the_cpu_only_where_asked_and_where_amx_makes_it_fast(monkeypatc
     assert devices.autocast_dtype(cpu, cpu_bf16=True) is None
     with devices.autocast(cpu, cpu_bf16=True):
         assert not torch.is_autocast_enabled("cpu")
+
+
+def test_world_size_set_by_hand_without_torchrun_is_one_line(monkeypatch):
+    """WORLD_SIZE=2 without torchrun's MASTER_ADDR: PyTorch's rendezvous error (a ValueError) became a traceback."""
+    from stylize.device import ProcessGroup
+
+    for name in ("MASTER_ADDR", "MASTER_PORT", "TORCHELASTIC_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("RANK", "0")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(DeviceError, match="WORLD_SIZE=2, but the processes could not be joined .*MASTER_ADDR.*"
+                                          "start them with torchrun"):
+        ProcessGroup(DistributedEnv.from_environment())
+    assert ProcessGroup(DistributedEnv()).from_main("mine") == "mine"  # alone: no group, the values as they are
+    assert ProcessGroup(DistributedEnv()).sums(2, 3) == [2, 3]

@@ -110,14 +110,18 @@ def check_video_paths(reads: ReadFiles, source: Path, output: Path) -> None:
 
 def run_video_job(job: VideoJob, resume: bool, quiet: bool, device: Any) -> None:
     """Run the job with a bar of frames; an interruption exits saying how to resume; the notices and the
-    result are said after it."""
+    result are said after it. Under torchrun the main process alone shows its share's bar and the result."""
     from tqdm import tqdm
 
+    from stylize.device import DistributedEnv
     from stylize.tasks.video import VideoProgress
 
-    bar = tqdm(total=job.info.frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
+    quiet = quiet or not DistributedEnv.from_environment().main
+    bar = tqdm(total=job.info.expected_frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
 
     def on_progress(progress: VideoProgress) -> None:
+        if progress.frames_total and bar.total != progress.frames_total:
+            bar.total = progress.frames_total
         bar.update(progress.frames_done - bar.n)
         bar.set_postfix(segment=progress.segment + 1, refresh=False)
 
@@ -131,8 +135,9 @@ def run_video_job(job: VideoJob, resume: bool, quiet: bool, device: Any) -> None
         bar.close()  # (closing twice is harmless)
     if result.interrupted is not None:
         fail_interrupted(result.interrupted, advice)
-    if not quiet:
+    if not quiet and result.output is not None:
         for notice in result.notices:
             click.echo(f"Note: {notice}", err=True)
         resumed = f", resumed at frame {result.resumed_from}" if result.resumed_from else ""
-        click.echo(f"Wrote {result.output} ({result.frames} frames{resumed}, on {device})", err=True)
+        shared = f", {result.processes} processes" if result.processes > 1 else ""
+        click.echo(f"Wrote {result.output} ({result.frames} frames{resumed}, on {device}{shared})", err=True)

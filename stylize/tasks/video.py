@@ -28,6 +28,8 @@ written only at the end, atomically.
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import functools
 import json
 import math
@@ -63,6 +65,7 @@ from stylize.videoio import (
 )
 
 if TYPE_CHECKING:
+    from stylize.device import DistributedEnv, ProcessGroup
     from stylize.tasks.colorize import Colorizer
     from stylize.tasks.upscale import Upscaler
 
@@ -500,11 +503,67 @@ class VideoProgress:
 
 @dataclass
 class VideoResult:
-    output: Path | None
-    frames: int
+    output: Path | None  # None: interrupted, or under torchrun a process other than the main one (which writes it)
+    frames: int  # the output's frames
     resumed_from: int  # the first frame computed in this run
     interrupted: KeyboardInterrupt | None
     notices: list[str]
+    processes: int = 1  # under torchrun, the processes that shared the job
+
+
+# How long the processes of a torchrun job wait for the slowest one's share (each share takes about as long).
+JOB_TIMEOUT = datetime.timedelta(days=7)
+# A share whose previous segment is not finished starts from the frames before it (warmup_frames): until what
+# they carry over of their unknown start is under half a level of 8 bits.
+WARMUP_LEVEL = 0.5 / 255
+
+
+def warmup_frames(config: VideoConfig, segment_frames: int) -> int:
+    """The frames before a segment stylized again, not written, when the state before it is not known (the first
+    segment of a torchrun process's share): the blend carries `consistency` of the warped previous output into
+    each frame where the flow is reliable, so a different start fades as consistency ** n (0.8, the default:
+    28 frames; 0.95: 122), and less where the flow is not reliable. At most one segment's frames."""
+    if not config.temporal or config.consistency <= 0:
+        return 0
+    return min(segment_frames, math.ceil(math.log(WARMUP_LEVEL) / math.log(config.consistency)))
+
+
+def video_shares(segments: int, processes: int) -> list[tuple[int, int | None]]:
+    """Each torchrun process's segments, (first, end): in order, as many each as can be, the first ones taking
+    one more where they do not divide (the others first decode the clip up to their share: read_frames); the
+    last one's end is None (the clip's end), because the count is the container's, for some only an estimate."""
+    bounds = [-(-segments * rank // processes) for rank in range(processes + 1)]
+    return [(bounds[rank], bounds[rank + 1] if rank < processes - 1 else None) for rank in range(processes)]
+
+
+def unfinished_spans(first: int, end: int | None, finished: set[int]) -> list[tuple[int, int | None]]:
+    """The runs of segments from `first` to `end` (None: no end) that are not in `finished`, as (first, end)
+    pairs; the last one is open when `end` is None."""
+    spans: list[tuple[int, int | None]] = []
+    start: int | None = None
+    scan_end = end if end is not None else max(finished, default=-1) + 1
+    for index in range(first, scan_end):
+        if index in finished:
+            if start is not None:
+                spans.append((start, index))
+            start = None
+        elif start is None:
+            start = index
+    if end is None:
+        spans.append((start if start is not None else max(first, scan_end), None))
+    elif start is not None:
+        spans.append((start, end))
+    return spans
+
+
+def _collective(operation: Callable[..., Any], *values: Any) -> Any:
+    """A ProcessGroup operation of a torchrun job; VideoError if another process has stopped (gloo's
+    RuntimeError when a peer's connection closes)."""
+    try:
+        return operation(*values)
+    except RuntimeError:  # gloo's words ("Connection closed by peer [127.0.0.1]:1933 ... GLHF!") say no more
+        raise VideoError("another process of this torchrun job stopped; the finished segments are kept: run the "
+                         "same command with --resume to continue") from None
 
 
 def work_folder(output: Path) -> Path:
@@ -600,58 +659,142 @@ class VideoJob:
             masks.check(height, width, self.info.frames, self.info.rotation)
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
-        """Stylize the whole clip (or, with resume, what an interrupted run left); one process at a time per
-        output (files.exclusive): a second run on the same output fails at once instead of sharing its work."""
-        with exclusive(self.output):
-            try:
-                return self._run(resume, on_progress)
-            except OSError as error:  # PyAV's and Pillow's errors on a full disk or a failing device
-                raise WriteError(f"writing {self.output} failed: {error.strerror or error}; finished segments "
-                                 "are kept: run the same command with --resume after freeing space") from None
+        """Stylize the whole clip (or, with resume, what an interrupted run left); one job at a time per output
+        (files.exclusive): a second run on the same output fails at once instead of sharing its work.
 
-    def _run(self, resume: bool, on_progress: Callable[[VideoProgress], None] | None) -> VideoResult:
-        start_segment = self._prepare(resume)
-        first_frame = start_segment * self.segment_frames
-        previous_input, previous_output = self._state(start_segment)
-        # The previous output as the blend takes it: 8-bit, channels first, where the frames are.
-        previous = None if previous_output is None else torch.from_numpy(previous_output).permute(2, 0, 1)[None]
-        done = first_frame
-        segment, opened, interrupted = start_segment, False, None
-        blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
-        encoder = _Encoder()
+        Under torchrun each process computes its share of the segments (video_shares) and the main one writes
+        the output; the others return a result without one."""
+        from stylize.device import DistributedEnv, ProcessGroup
+
+        env = DistributedEnv.from_environment()
+        group = ProcessGroup(env, "gloo", JOB_TIMEOUT)
         try:
-            for frames, motions, outputs, masks in self._stylized(first_frame, previous_input):
-                stylized_frames = outputs.split(1) if isinstance(outputs, torch.Tensor) else outputs
-                for frame, motion, stylized, own in zip(frames, motions, stylized_frames, masks, strict=True):
-                    if frame.index // self.segment_frames != segment or not opened:
-                        if opened:
-                            encoder.finish(self._finish, segment, previous_input, previous_output)
-                        segment = frame.index // self.segment_frames
-                        height, width = stylized.shape[-2:] if torch.is_tensor(stylized) else stylized.shape[:2]
-                        encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
-                                     output_format(self.output))
-                        opened = True
-                    previous, output = self._written(blend, motion, previous, frame.rgb, stylized, own)
-                    encoder.write(output, frame.pts)
-                    previous_input, previous_output = frame.rgb, output
-                    done += 1
-                    if on_progress is not None:
-                        on_progress(VideoProgress(done, self.info.frames, segment))
-            if opened:
-                encoder.finish(self._finish, segment, previous_input, previous_output)
+            with contextlib.ExitStack() as held:
+                # The main process takes the output and readies its work folder before any process writes
+                # there; its failure (another job holds the output, --resume with other settings) is every
+                # process's.
+                failure: BaseException | None = None
+                if env.main:
+                    try:
+                        held.enter_context(exclusive(self.output))
+                        self._prepare(resume)
+                    except Exception as error:  # raised here, and in the others as it is
+                        failure = error
+                failure = _collective(group.from_main, failure)
+                if failure is not None:
+                    raise failure
+                try:
+                    return self._run(env, group, on_progress)
+                except OSError as error:  # PyAV's and Pillow's errors on a full disk or a failing device
+                    raise WriteError(f"writing {self.output} failed: {error.strerror or error}; finished segments "
+                                     "are kept: run the same command with --resume after freeing space") from None
+        finally:
+            group.close()
+
+    def _run(self, env: DistributedEnv, group: ProcessGroup,
+             on_progress: Callable[[VideoProgress], None] | None) -> VideoResult:
+        finished = self._finished()
+        first, end = video_shares(self._expected_segments(), env.world)[env.rank]
+        spans = unfinished_spans(first, end, finished)
+        share_frames = self._share_frames(first, end)
+        done = self.segment_frames * len([index for index in finished if index >= first
+                                          and (end is None or index < end)])
+        computed, interrupted = 0, None
+        encoder = _Encoder()
+
+        def progress(segment: int) -> None:
+            nonlocal done, computed
+            done, computed = done + 1, computed + 1
+            if on_progress is not None:
+                on_progress(VideoProgress(done, share_frames, segment))
+
+        try:
+            for span in spans:
+                self._compute(span, finished, encoder, progress)
             encoder.close()
         except KeyboardInterrupt as error:
             interrupted = error
         finally:
             encoder.abandon()
-        if interrupted is not None:
-            return VideoResult(None, done, first_frame, interrupted, [])
-        segments = sorted(self.work.glob("segment_*.mp4"))
-        if not segments:
-            raise VideoError(f"{self.source} gave no frames to write")
+        resumed_from = spans[0][0] * self.segment_frames if spans and finished else 0
+        try:
+            interrupted_anywhere, computed_everywhere = _collective(group.sums, interrupted is not None, computed)
+        except KeyboardInterrupt as error:  # while waiting for the others: they keep their share's segments
+            interrupted_anywhere, computed_everywhere, interrupted = True, 0, interrupted or error
+        if interrupted_anywhere:
+            return VideoResult(None, computed, resumed_from, interrupted or KeyboardInterrupt(), [], env.world)
+        written = len(finished) * self.segment_frames + computed_everywhere
+        if not env.main:
+            return VideoResult(None, written, resumed_from, None, [], env.world)
+        segments = self._segments()
         notices = self.notices + mux(segments, self.source, self.output, self.info)
         clear_work_folder(self.work)
-        return VideoResult(self.output, done, first_frame, None, notices)
+        return VideoResult(self.output, written, resumed_from, None, notices, env.world)
+
+    def _compute(self, span: tuple[int, int | None], finished: set[int], encoder: _Encoder,
+                 progress: Callable[[int], None]) -> None:
+        """Write the segments of `span` (first, end; end None: to the clip's end). It starts from the state the
+        segment before it left when that one is finished (exactly as an uninterrupted run); else from the
+        frames before it, stylized again and not written (warmup_frames), so that its first frame differs from
+        an uninterrupted run's by less than half a level where the blend carries the previous output."""
+        first_segment, end_segment = span
+        first_frame = first_segment * self.segment_frames
+        end_frame = None if end_segment is None else end_segment * self.segment_frames
+        read_from = first_frame
+        previous_input = previous_output = None
+        if first_segment > 0 and first_segment - 1 in finished:
+            previous_input, previous_output = self._state(first_segment)
+        elif first_segment > 0:
+            read_from = max(0, first_frame - warmup_frames(self.config, self.segment_frames))
+        # The previous output as the blend takes it: 8-bit, channels first, where the frames are.
+        previous = None if previous_output is None else torch.from_numpy(previous_output).permute(2, 0, 1)[None]
+        segment, opened = first_segment, False
+        blend = TemporalBlend(self.config.consistency) if self.config.temporal and self.refine is None else None
+        for frames, motions, outputs, masks in self._stylized(read_from, previous_input, end_frame):
+            stylized_frames = outputs.split(1) if isinstance(outputs, torch.Tensor) else outputs
+            for frame, motion, stylized, own in zip(frames, motions, stylized_frames, masks, strict=True):
+                if frame.index >= first_frame and (frame.index // self.segment_frames != segment or not opened):
+                    if opened:
+                        encoder.finish(self._finish, segment, previous_input, previous_output)
+                    segment = frame.index // self.segment_frames
+                    height, width = stylized.shape[-2:] if torch.is_tensor(stylized) else stylized.shape[:2]
+                    encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
+                                 output_format(self.output))
+                    opened = True
+                previous, output = self._written(blend, motion, previous, frame.rgb, stylized, own)
+                previous_input, previous_output = frame.rgb, output
+                if frame.index >= first_frame:  # else a frame of the warm-up, which only leads to the first
+                    encoder.write(output, frame.pts)
+                    progress(segment)
+        if opened:
+            encoder.finish(self._finish, segment, previous_input, previous_output)
+
+    def _expected_segments(self) -> int:
+        return math.ceil(self.info.expected_frames / self.segment_frames)
+
+    def _share_frames(self, first: int, end: int | None) -> int:
+        """The frames of segments first to end (an estimate where the container gives no count; 0 unknown)."""
+        expected = self.info.expected_frames
+        if not expected:
+            return 0
+        last = expected if end is None else min(expected, end * self.segment_frames)
+        return max(0, last - first * self.segment_frames)
+
+    def _finished(self) -> set[int]:
+        """The segments written with their state (the output frame is saved last: the sign that one is done)."""
+        return {int(path.name[8:-4]) for path in self.work.glob("segment_*.mp4")
+                if path.name[8:-4].isdigit() and self._state_path(int(path.name[8:-4]), "output").is_file()}
+
+    def _segments(self) -> list[Path]:
+        """The finished segments, in order; VideoError where one is missing between them."""
+        finished = sorted(self._finished())
+        if not finished:
+            raise VideoError(f"{self.source} gave no frames to write")
+        missing = sorted(set(range(finished[-1] + 1)) - set(finished))
+        if missing:
+            raise VideoError(f"segment {missing[0] + 1} of {self.output} was not written; run the same command "
+                             "with --resume to compute it")
+        return [self._segment(index) for index in finished]
 
     def _written(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
                  current: np.ndarray, stylized: torch.Tensor | np.ndarray, masks: FrameRegions | None
@@ -673,11 +816,12 @@ class VideoJob:
             warped, trust = warp_previous(motion, previous, *current.shape[:2], previous.device, masks)
         return self.refine(current, stylized, warped, trust, None if masks is None else masks.masks)
 
-    def _stylized(self, first_frame: int, previous_input: np.ndarray | None
+    def _stylized(self, first_frame: int, previous_input: np.ndarray | None, end_frame: int | None = None
                   ) -> Iterator[tuple[list[Frame], list[Motion | None], list[np.ndarray] | torch.Tensor,
                                       list[FrameRegions | None]]]:
-        """Frames with their motion from the frame before (`previous_input` before the first; None without
-        temporal consistency), their stylized versions and their masks (None without). Decoding (with the
+        """Frames from `first_frame` to `end_frame` (None: the clip's end) with their motion from the frame before
+        (`previous_input` before the first; None without temporal consistency), their stylized versions and their
+        masks (None without). Decoding (with the
         masks) runs ahead in a thread, and the flows in a pool of FLOW_THREADS, while the model works: on a
         GPU the flow would otherwise add its time to every frame's."""
         threads = max(1, min(FLOW_THREADS, os.cpu_count() or 1))
@@ -698,6 +842,8 @@ class VideoJob:
                 regions = None if self.masks is None else self.masks.frames(first_frame, *self._frame_size(),
                                                                            self.info.rotation)
                 for frame in read_frames(self.source, first_frame):
+                    if end_frame is not None and frame.index >= end_frame:
+                        break
                     frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
                     estimate: Future | None = None
                     if flows is not None:
@@ -783,8 +929,9 @@ class VideoJob:
         shrinking = size[0] < width
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
-    def _prepare(self, resume: bool) -> int:
-        """The first segment to compute: after the finished ones when resuming a job with the same settings."""
+    def _prepare(self, resume: bool) -> None:
+        """Ready the work folder: with resume, keep the finished segments of a job with the same settings (their
+        unfinished parts removed); else start it afresh."""
         manifest = self.work / "job.json"
         if resume and manifest.is_file():
             try:
@@ -794,17 +941,13 @@ class VideoJob:
             if saved != _jsonable(self.settings):
                 raise VideoError(f"the unfinished job in {self.work} was made with other settings or another input; "
                                  "run without --resume to start again")
-            finished = 0
-            while self._segment(finished).is_file() and self._state_path(finished, "output").is_file():
-                finished += 1
             for stale in self.work.glob("*.part"):
                 stale.unlink()
-            return finished
+            return
         check_work_folder(self.work, self.source)  # again: the folder may have changed since the job was made
         clear_work_folder(self.work)
         self.work.mkdir(parents=True, exist_ok=True)
         (self.work / "job.json").write_text(json.dumps(_jsonable(self.settings)))
-        return 0
 
     def _segment(self, index: int) -> Path:
         return self.work / f"segment_{index:05d}.mp4"
@@ -812,10 +955,8 @@ class VideoJob:
     def _state_path(self, index: int, kind: str) -> Path:
         return self.work / f"segment_{index:05d}.{kind}.png"
 
-    def _state(self, start_segment: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _state(self, start_segment: int) -> tuple[np.ndarray, np.ndarray]:
         """The last input and output frames before `start_segment`, for the flow and the blend."""
-        if start_segment == 0:
-            return None, None
         from PIL import Image
 
         with Image.open(self._state_path(start_segment - 1, "input")) as image_in, \

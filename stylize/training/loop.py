@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
 from stylize.device import (
     DistributedEnv,
+    ProcessGroup,
     accelerated,
     autocast,
     autocast_dtype,
@@ -99,25 +99,6 @@ def check_outputs(output: Path) -> None:
     check_writable_folder(preview_dir_for(output), "preview folder")
 
 
-class _ProcessGroup:
-    """Creates and destroys the process group a torchrun job needs (none for a single process)."""
-
-    def __init__(self, env: DistributedEnv, device: torch.device) -> None:
-        self.env = env
-        self.owned = False
-        if env.world > 1 and not dist.is_initialized():
-            dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-            self.owned = True
-
-    def barrier(self) -> None:
-        if self.env.world > 1:
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.owned:
-            dist.destroy_process_group()
-
-
 def fit(
     objective: Objective,
     data: Path,
@@ -147,7 +128,7 @@ def fit(
         device = resolve_device(device, env)
         if device.type == "cuda":
             torch.cuda.set_device(device)
-        group = _ProcessGroup(env, device)
+        group = ProcessGroup(env, "nccl" if device.type == "cuda" else "gloo")
         try:
             with accelerated(device):
                 return _Run(objective, Path(data), output, device, group, record or {}).fit(
@@ -204,7 +185,7 @@ class _Log:
 
 class _Run:
     def __init__(self, objective: Objective, data: Path, output: Path, device: torch.device,
-                 group: _ProcessGroup, record: dict[str, Any]) -> None:
+                 group: ProcessGroup, record: dict[str, Any]) -> None:
         self.objective, self.config = objective, objective.config
         self.data, self.output, self.device, self.group, self.record = data, output, device, group, record
         self.env = group.env
