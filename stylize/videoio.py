@@ -215,13 +215,65 @@ def _clip_stream(container: Any) -> Any:
 
 
 def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
-    """Every frame from index `start` on, decoded in order (earlier ones are decoded and skipped, which is
-    exact where seeking would not be)."""
+    """Every frame from index `start` on, in order. Where the container's index allows it (seek_index), the
+    reader seeks to a keyframe before `start` and numbers the frames by their timestamps; elsewhere the frames
+    before `start` are decoded and skipped, which is exact where seeking would not be."""
+    try:
+        yield from _read_frames(path, start, seek=start > 0)
+    except _SeekMissed:
+        yield from _read_frames(path, start, seek=False)
+
+
+class _SeekMissed(Exception):
+    """A seek did not land where its index said, before any frame was given: read from the start instead."""
+
+
+# Containers whose index lets a reader seek to a keyframe and say which frame it is: ISO MP4/MOV and Matroska/WebM
+# (FFmpeg's demuxer names). Elsewhere (MPEG-TS, AVI, raw streams) a seek lands by a byte estimate, and frames are
+# counted from the start.
+_INDEXED_DEMUXERS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "matroska,webm"})
+# Frames decoded before `start` after a seek: bwdif (deinterlacing) reads the frames beside the one it makes.
+SEEK_MARGIN = 2
+
+
+def seek_index(container: Any, stream: Any, start: int) -> tuple[dict[int, int], int] | None:
+    """(each frame's index by its timestamp, the index of the keyframe to seek to) for reading from frame `start`,
+    from the container's packets (demuxed, not decoded: a read of the file); None where the numbering would not be
+    exact (a packet without a timestamp, two with one timestamp, no keyframe far enough before `start`). Packets
+    an edit list discards are not frames (the decoder drops them)."""
+    if start <= SEEK_MARGIN or container.format.name not in _INDEXED_DEMUXERS:
+        return None
+    packets: list[tuple[int, bool]] = []
+    for packet in container.demux(stream):
+        if packet.size == 0:  # the demuxer's end
+            continue
+        if packet.pts is None:
+            return None
+        if not packet.is_discard:
+            packets.append((packet.pts, packet.is_keyframe))
+    times = sorted(pts for pts, _ in packets)
+    if len(set(times)) != len(times):
+        return None
+    index_of = {pts: index for index, pts in enumerate(times)}
+    keyframes = [index_of[pts] for pts, keyframe in packets if keyframe and index_of[pts] <= start - SEEK_MARGIN]
+    if not keyframes or max(keyframes) == 0:
+        return None
+    return index_of, max(keyframes)
+
+
+def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
     av = require("av")
     with _open(path) as container:
         try:
             stream = _clip_stream(container)
             stream.thread_type = "AUTO"
+            plan = seek_index(container, stream, start) if seek else None
+            if seek and plan is None:
+                raise _SeekMissed  # (the packets may have been read: the file is opened again)
+            if plan is not None:
+                index_of, keyframe = plan
+                times = sorted(index_of, key=index_of.__getitem__)
+                container.seek(times[keyframe], stream=stream, backward=True, any_frame=False)
         except (av.error.FFmpegError, IndexError, ValueError) as error:
             raise VideoError(f"{path}: its video cannot be decoded ({_reason(error)})") from None
         # A raw stream (an .h264 file from a camera or an encoder) has no timestamps: every frame decodes
@@ -239,13 +291,23 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
         # A frame without its matrix is read with the container's where that has one, as probe describes it.
         container_matrix = VideoColour.of(stream.codec_context).matrix
         matrix = None if container_matrix == UNSPECIFIED else container_matrix
+        index, given = -1, False
         try:
-            for index, frame in enumerate(_progressive(av, container.decode(stream), stream)):
+            for frame in _progressive(av, container.decode(stream), stream):
                 pts = frame.pts
+                if plan is None:
+                    index += 1
+                elif pts in plan[0] and (given or index >= 0 or plan[0][pts] <= plan[1]):
+                    index = plan[0][pts]
+                elif not given:  # the seek landed after its keyframe, or a frame the index does not hold
+                    raise _SeekMissed
+                else:
+                    index += 1
                 if pts is None or (last is not None and pts <= last):
                     pts = max(round(index / rate / time_base), -1 if last is None else last + 1)
                 last = pts
                 if index >= start:
+                    given = True
                     own = frame.colorspace in _SWSCALE_MATRICES
                     yield Frame(index, pts, frame.to_ndarray(format="rgb24", interpolation=interpolation,
                                                              src_colorspace=None if own else matrix))

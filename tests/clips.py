@@ -22,11 +22,12 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
               audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
               vfr: bool = False, colour: tuple[int, int, int] | None = None, codec: str = "libx264",
               pix_fmt: str = "yuv420p", pixel_aspect: Fraction | None = None,
-              picture: np.ndarray | None = None) -> Path:
+              picture: np.ndarray | None = None, keyframe_every: int | None = None) -> Path:
     """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation, and a
     colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without), and
     pixels of another shape than square (`pixel_aspect`, width : height, as an HDV camcorder's). `picture` (an
-    RGB array) is filmed instead of the scene, panned by whole pixels."""
+    RGB array) is filmed instead of the scene, panned by whole pixels. `keyframe_every`: the encoder's keyframe
+    interval (as a camera's, 1 or 2 s; x264's default is 250 frames)."""
     import av
 
     generator = np.random.default_rng(seed)
@@ -36,6 +37,8 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
     video.options = {"crf": "12", **({"x265-params": "log-level=error"} if codec == "libx265" else {})}
     if pixel_aspect is not None:
         video.codec_context.sample_aspect_ratio = pixel_aspect
+    if keyframe_every is not None:
+        video.codec_context.gop_size = keyframe_every
     if colour is not None:
         context = video.codec_context
         context.colorspace, context.color_primaries, context.color_trc = colour
@@ -112,7 +115,7 @@ def shown(path: Path, matrix: int | None = None) -> list[np.ndarray]:
 
 
 def make_interlaced_clip(path: Path, picture: np.ndarray, frames: int = 6, width: int = 128, height: int = 96,
-                         pan: int = 4) -> Path:
+                         pan: int = 4, keyframe_every: int = 250) -> Path:
     """An interlaced clip of a pan across `picture` (H, W, 3 uint8), as a camcorder records one: each frame's two
     fields taken `pan` px apart, the bottom field (odd rows) first, as x264 codes a frame that names no field
     order. Frame k's first field is the window at x = 2 k `pan`, as in `progressive_pan`."""
@@ -121,7 +124,7 @@ def make_interlaced_clip(path: Path, picture: np.ndarray, frames: int = 6, width
     with av.open(str(path), "w") as container:
         video = container.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        video.options = {"crf": "12", "x264-params": "interlaced=1"}
+        video.options = {"crf": "12", "x264-params": f"interlaced=1:keyint={keyframe_every}"}
         for index in range(frames):
             woven = progressive_pan(picture, 2 * pan * index, width, height).copy()
             woven[0::2] = progressive_pan(picture, 2 * pan * index + pan, width, height)[0::2]  # the later field

@@ -841,6 +841,46 @@ def test_upscale_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path, mo
     assert not (tmp_path / "big.mp4").exists()
 
 
+@pytest.mark.parametrize(("name", "options"), [
+    ("clip.mp4", {}), ("clip.mov", {}), ("clip.mkv", {}), ("clip.mp4", {"vfr": True}),
+    ("clip.webm", {"codec": "libvpx-vp9", "audio": False}), ("clip.mp4", {"rotation": 90}),
+])
+def test_reading_from_a_frame_seeks_to_a_keyframe_and_gives_the_frames_of_a_read_from_the_start(tmp_path, name,
+                                                                                                  options):
+    """A torchrun process reads the clip from its share: it seeks to a keyframe before it and numbers the frames
+    by their timestamps (decoding every frame before it took the last of 8 processes most of the job's time),
+    and gets the very frames, indexes and timestamps of a read from the start."""
+    from stylize.videoio import read_frames, seek_index
+
+    source = make_clip(tmp_path / name, frames=40, pan=1.3, keyframe_every=8, **options)
+    with av.open(str(source)) as container:
+        assert seek_index(container, container.streams.video[0], 30)[1] in (24, 16)  # a keyframe 2 or more before
+    everything = list(read_frames(source))
+    assert [frame.index for frame in everything] == list(range(40))
+    for start in (3, 17, 30, 39):
+        frames = list(read_frames(source, start))
+        expected = everything[start:]
+        assert [(frame.index, frame.pts) for frame in frames] == [(frame.index, frame.pts) for frame in expected]
+        assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(frames, everything[start:], strict=True))
+
+
+def test_reading_from_a_frame_of_an_interlaced_clip_or_a_raw_stream_gives_the_frames_of_a_read_from_the_start(
+        tmp_path):
+    """Deinterlacing reads the frames beside each (seek_index starts 2 before); a raw stream has no index or
+    timestamps, and is decoded from the start."""
+    from clips import make_interlaced_clip, make_raw_h264
+
+    from stylize.videoio import read_frames
+
+    picture = (np.random.default_rng(0).random((96, 400, 3)) * 255).astype(np.uint8)
+    for source in (make_interlaced_clip(tmp_path / "dv.mp4", picture, frames=20, keyframe_every=5),
+                   make_raw_h264(tmp_path / "raw.h264", ((64, 48, 12),))):
+        everything = list(read_frames(source))
+        frames = list(read_frames(source, 9))
+        assert [(frame.index, frame.pts) for frame in frames] == [(frame.index, frame.pts) for frame in everything[9:]]
+        assert all(np.array_equal(a.rgb, b.rgb) for a, b in zip(frames, everything[9:], strict=True))
+
+
 def test_torchrun_shares_cover_every_segment_once_in_order():
     from stylize.tasks.video import video_shares
 

@@ -530,8 +530,9 @@ def warmup_frames(config: VideoConfig, segment_frames: int) -> int:
 
 def video_shares(segments: int, processes: int) -> list[tuple[int, int | None]]:
     """Each torchrun process's segments, (first, end): in order, as many each as can be, the first ones taking
-    one more where they do not divide (the others first decode the clip up to their share: read_frames); the
-    last one's end is None (the clip's end), because the count is the container's, for some only an estimate."""
+    one more where they do not divide (where the container cannot seek, the others decode the clip up to their
+    share first: read_frames); the last one's end is None (the clip's end), because the count is the
+    container's, for some only an estimate."""
     bounds = [-(-segments * rank // processes) for rank in range(processes + 1)]
     return [(bounds[rank], bounds[rank + 1] if rank < processes - 1 else None) for rank in range(processes)]
 
