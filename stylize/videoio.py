@@ -32,6 +32,8 @@ from stylize.files import check_writable, is_regular_file
 # tape captures .dv, DVDs .vob, old phones .3gp.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".3gp",
                               ".wmv", ".mpg", ".mpeg", ".flv", ".dv", ".vob"})
+# Images that may hold an animation FFmpeg reads as a clip: GIF and APNG (an animated WebP it cannot decode).
+ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng"})
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
@@ -127,6 +129,20 @@ class Frame:
     index: int
     pts: int | None
     rgb: np.ndarray
+
+
+def animation_frames(path: Path) -> int:
+    """The frames of an animated GIF or PNG (APNG) as Pillow counts them; 1 for a still image, another kind of
+    file, or one Pillow cannot read (reported where it is read)."""
+    if Path(path).suffix.lower() not in ANIMATION_EXTENSIONS:
+        return 1
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return 1
 
 
 def quarter_turns(rotation: int) -> int:

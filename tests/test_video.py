@@ -1120,3 +1120,31 @@ def test_torchrun_processes_share_a_clip_and_the_first_writes_it(tmp_path, model
     assert audio_packets(tmp_path / "two.mp4") == audio_packets(source)
     difference = np.abs(np.stack(shown(tmp_path / "one.mp4")).astype(int) - np.stack(shown(tmp_path / "two.mp4")))
     assert len(difference) == 60 and difference.mean() < 0.01  # the test above: the second share's first frames
+
+
+def test_an_animated_gif_is_enlarged_or_colorized_whole_as_a_clip_or_as_its_first_frame_into_an_image(
+        invoke, tmp_path, monkeypatch):
+    """`stylize upscale loop.gif` gave a PNG of its first frame and said nothing of the others: an animation alone
+    is a clip (an MP4, FFmpeg reads GIF and APNG); asked for an image (-o first.png), it is its first frame."""
+    monkeypatch.chdir(tmp_path)
+    frames = [Image.fromarray(scene(48, 32, shift)) for shift in (0.0, 2.0, 4.0, 6.0)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert invoke("upscale", tmp_path / "loop.gif", "--scale", "2", "-q").exit_code == 0
+    info = probe(tmp_path / "loop_x2.mp4")
+    assert (info.width, info.height, info.frames) == (96, 64, 4)
+    assert invoke("colorize", tmp_path / "loop.gif", "-q").exit_code == 0
+    assert probe(tmp_path / "loop_color.mp4").frames == 4
+    assert invoke("upscale", tmp_path / "loop.gif", "--scale", "2", "-o", tmp_path / "first.png").exit_code == 0
+    assert Image.open(tmp_path / "first.png").size == (96, 64)
+    frames[0].save(tmp_path / "still.gif")  # one frame: a photo, as before
+    assert invoke("upscale", tmp_path / "still.gif", "--scale", "2", "-q").exit_code == 0
+    assert Image.open(tmp_path / "still_x2.png").size == (96, 64)
+
+
+def test_run_on_an_animation_says_that_its_first_frame_is_styled(invoke, tmp_path, model):
+    frames = [Image.fromarray(scene(48, 32, shift)) for shift in (0.0, 2.0, 4.0)]
+    frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    result = invoke("run", tmp_path / "loop.gif", "--model", model, "-o", tmp_path / "out.png")
+    assert result.exit_code == 0 and Image.open(tmp_path / "out.png").size == (48, 32)
+    assert (f"Note: {tmp_path / 'loop.gif'} is an animation of 3 frames: its first is styled here; `stylize video "
+            f"{tmp_path / 'loop.gif'}` styles them all") in result.stderr

@@ -48,7 +48,7 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
     they do not flicker (--crf, --no-temporal, --consistency, --segment-seconds, --resume; the video extra).
     """
     config = ColorizeConfig.from_options(options)  # (it takes its own fields of the options, as VideoConfig does)
-    clip = file_jobs.video_source(ctx, inputs, [*VideoConfig.field_names(), "resume"])
+    clip = file_jobs.video_source(ctx, inputs, [*VideoConfig.field_names(), "resume"], output)
     from stylize.batch import with_transparency
     from stylize.files import ReadFiles
     from stylize.tasks.colorize import Colorizer

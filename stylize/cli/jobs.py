@@ -102,15 +102,21 @@ def _nothing_to_do(not_images: list[Path]) -> str:
 PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality")
 
 
-def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str]) -> Path | None:
-    """The clip, when the one input is a video file (colorize and upscale take one as well as photos); usage
-    errors for a video among several inputs, for the photos' options given with a clip, and for the clip's
+def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str],
+                 output: Path | None = None) -> Path | None:
+    """The clip, when the one input is a video file or an animated GIF or PNG (colorize and upscale take one as
+    well as photos; an animation among photos, or with an image as -o, is done as its first frame); usage errors
+    for a video among several inputs, for the photos' options given with a clip, and for the clip's
     (`video_options`) given with photos."""
     from stylize.cli.options import given, option_name
-    from stylize.videoio import VIDEO_EXTENSIONS
+    from stylize.images import IMAGE_EXTENSIONS
+    from stylize.videoio import VIDEO_EXTENSIONS, animation_frames
 
     files = [Path(spec).expanduser() for spec in inputs]
     clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
+    if (not clips and len(files) == 1 and files[0].is_file() and animation_frames(files[0]) > 1
+            and (output is None or output.suffix.lower() not in IMAGE_EXTENSIONS)):
+        clips = files
     if clips and len(files) > 1:
         raise click.UsageError(f"{clips[0]} is a video: a clip is done alone (stylize {ctx.info_name} CLIP -o OUT)")
     clip = clips[0] if clips else None

@@ -43,6 +43,12 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     output = output or Path.cwd() / f"{content.stem}_{plan.name}.png"
     check_output_file(output)
     started = time.perf_counter()
+    from stylize.videoio import animation_frames
+
+    frames = animation_frames(content)
+    if frames > 1 and not quiet:
+        click.echo(f"Note: {content} is an animation of {frames} frames: its first is styled here; `stylize video "
+                   f"{content}` styles them all", err=True)
     from tqdm import tqdm
 
     from stylize.batch import alpha_at, run_jobs, single_job, with_transparency

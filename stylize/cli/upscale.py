@@ -42,7 +42,7 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
     """
     config = UpscaleConfig.from_options(options)
     video_fields = VideoConfig.field_names() - set(VIDEO_SKIPPED)
-    clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"])
+    clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"], output)
     if clip is not None:
         _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, device,
                        quiet)
