@@ -14,10 +14,12 @@ frames' size).
 
 --colorize scores `stylize colorize CLIP` instead: the clips made gray, colorized automatically frame by frame and
 with its temporal blend of the chroma, the warping error taken of the output's a* and b* alone (its light is the
-gray clip's).
+gray clip's). --colorize --references: from a folder of the training photos (those of ../shared/data/photos not
+held out), with the blend, the folder's images chosen once a shot (FilmReferences, what the command does) against
+chosen for each frame alone (as a photo's are).
 
 Run: python benchmarks/video_consistency.py [--model starry] [--frames 24] [--skip-speed] [--blend-size WxH]
-     [--colorize]
+     [--colorize [--references]]
 """
 
 from __future__ import annotations
@@ -51,9 +53,7 @@ PHOTOS = ROOT.parent / "shared" / "data" / "photos"
 
 
 def held_out(count: int) -> list[Path]:
-    names = [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
-             if line.strip() and not line.startswith("#")]
-    return [PHOTOS / name for name in names if name.startswith(("sun", "urban"))][:count]
+    return [PHOTOS / name for name in heldout_names() if name.startswith(("sun", "urban"))][:count]
 
 
 def clip_frames(photo: Path, kind: str, frames: int, size: tuple[int, int], seed: int = 0) -> list[np.ndarray]:
@@ -135,6 +135,59 @@ def consistency(model: str, frames: int, colorize: bool = False) -> None:
                       f"{ratio:>6.2f}")
     for kind, values in ratios.items():
         print(f"  mean ratio, {kind}: {np.mean(values):.2f}")
+
+
+def references_consistency(frames: int) -> None:
+    """A --references folder's images chosen once a shot (colorizing_job) against for each frame alone, both with
+    the chroma's blend: the warping error of a* and b*, and how often the frames' references changed."""
+    import os
+
+    from stylize.config import ColorizeConfig
+    from stylize.tasks.colorize import Colorizer
+    from stylize.tasks.video import colorizing_frames, colorizing_job
+
+    held = set(heldout_names())
+    with tempfile.TemporaryDirectory() as bank, tempfile.TemporaryDirectory() as folder:
+        for photo in sorted(PHOTOS.iterdir()):
+            if photo.name not in held:
+                os.symlink(photo, Path(bank) / photo.name)
+        colorizer = Colorizer.from_files([], Path(bank), ColorizeConfig(), "cpu")
+        print(f"warping error of the chroma (x1e-3), {frames} frames of 384x256 from 3 held-out photos made gray, "
+              f"colorized from a folder of {colorizer.index()} training photos, with the blend")
+        print(f"  {'clip':<34} {'each frame':>11} {'once a shot':>12} {'ratio':>6}  references changed (each frame)")
+        chosen: list[tuple[str, ...]] = []
+        real_choose = colorizer.choose
+
+        def choose(*args, **kwargs):
+            references = real_choose(*args, **kwargs)
+            chosen.append(tuple(reference.name for reference in references))
+            return references
+
+        colorizer.choose = choose  # counts the choices made
+        ratios = []
+        for photo in held_out(3):
+            for kind in ("pan", "zoom"):
+                made = [np.asarray(Image.fromarray(frame).convert("L").convert("RGB"))
+                        for frame in clip_frames(photo, kind, frames, (384, 256))]
+                source = write_clip(Path(folder) / f"{kind}.mp4", made)
+                inputs = decode(source)
+                chosen.clear()
+                each = Path(folder) / f"{kind}_each.mp4"
+                stylize_frames, refine = colorizing_frames(colorizer, VideoConfig().consistency)
+                VideoJob(source, each, stylize_frames, VideoConfig(), {}, refine=refine).run()
+                changes = sum(a != b for a, b in zip(chosen, chosen[1:], strict=False))
+                shot = Path(folder) / f"{kind}_shot.mp4"
+                colorizing_job(source, shot, colorizer, VideoConfig(), {}).run()
+                errors = [warping_error(chroma(decode(path)), inputs) for path in (each, shot)]
+                ratios.append(errors[1] / errors[0])
+                print(f"  {kind + ' over ' + photo.stem:<34} {errors[0] * 1e3:>11.4f} {errors[1] * 1e3:>12.4f} "
+                      f"{ratios[-1]:>6.2f}  {changes} times in {frames - 1}")
+        print(f"  mean ratio: {np.mean(ratios):.2f}")
+
+
+def heldout_names() -> list[str]:
+    return [line.strip() for line in (ROOT / "pretrained" / "heldout.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")]
 
 
 def chroma(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -226,8 +279,13 @@ def main() -> None:
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--colorize", action="store_true",
                         help="the flicker of `stylize colorize CLIP` on gray clips instead (no speed)")
+    parser.add_argument("--references", action="store_true",
+                        help="with --colorize: from a folder of the training photos, chosen once a shot or each frame")
     parser.add_argument("--blend-size", metavar="WxH", help="time and score the blend alone at this frame size")
     args = parser.parse_args()
+    if args.colorize and args.references:
+        references_consistency(args.frames)
+        return
     if args.blend_size:
         width, height = (int(side) for side in args.blend_size.lower().split("x"))
         blend_at(args.model, (width, height), min(args.frames, 8))

@@ -1148,3 +1148,81 @@ def test_run_on_an_animation_says_that_its_first_frame_is_styled(invoke, tmp_pat
     assert result.exit_code == 0 and Image.open(tmp_path / "out.png").size == (48, 32)
     assert (f"Note: {tmp_path / 'loop.gif'} is an animation of 3 frames: its first is styled here; `stylize video "
             f"{tmp_path / 'loop.gif'}` styles them all") in result.stderr
+
+
+def _reference_folder(folder: Path) -> Path:
+    """Colour photos of the examples, as a --references folder."""
+    folder.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg", "astronaut.jpg", "brushstrokes.jpg"):
+        Image.open(EXAMPLES / name).convert("RGB").resize((96, 64)).save(folder / f"{Path(name).stem}.png")
+    return folder
+
+
+def test_a_films_references_are_chosen_once_a_shot_and_again_at_a_cut_or_a_restart(tmp_path):
+    """Chosen on each frame alone, a --references folder's images changed as near-equal ones swapped ranks, and
+    the colours moved with them: a film chooses them on a shot's first frame, and again at a cut."""
+    from stylize.config import ColorizeConfig
+    from stylize.tasks.colorize import Colorizer, FilmReferences
+
+    colorizer = Colorizer.from_files([], _reference_folder(tmp_path / "refs"), ColorizeConfig(top=2), "cpu")
+    choices = []
+    real_choose = colorizer.choose
+
+    def counting(*args, **kwargs):
+        choices.append(1)
+        return real_choose(*args, **kwargs)
+
+    colorizer.choose = counting
+    film = FilmReferences(colorizer)
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("L").convert("RGB").resize((120, 80)))
+    pan = [np.ascontiguousarray(cat[:, x:x + 96]) for x in range(0, 24, 4)]
+    other = np.asarray(Image.open(EXAMPLES / "coffee.jpg").convert("L").convert("RGB").resize((96, 80)))
+
+    def frames(pictures):
+        return torch.from_numpy(np.stack(pictures)).permute(0, 3, 1, 2).float() / 255
+
+    shot = film(frames(pan))
+    assert shot.shape == (6, 3, 80, 96) and len(choices) == 1  # one shot, one choice
+    film(frames([other]))
+    assert len(choices) == 2  # a cut
+    film.restart()
+    film(frames([other]))
+    assert len(choices) == 3
+    assert torch.equal(film(frames(pan[:1])), shot[:1])  # the same frame, the same references: the same colours
+
+
+def test_a_colorized_film_from_a_references_folder_resumes_to_the_frames_of_an_uninterrupted_job(tmp_path):
+    """The references are chosen again where each segment starts (VideoJob's restart), so that a job resumed
+    after its second segment chooses as the uninterrupted one did there (lossless, to the bit)."""
+    from stylize.config import ColorizeConfig
+    from stylize.tasks.colorize import Colorizer
+    from stylize.tasks.video import colorizing_job
+
+    cat = np.asarray(Image.open(EXAMPLES / "chelsea.jpg").convert("L").convert("RGB").resize((112, 75)))
+    source = make_clip(tmp_path / "film.mp4", frames=8, width=96, height=64, pan=2, picture=cat, audio=False)
+    colorizer = Colorizer.from_files([], _reference_folder(tmp_path / "refs"), ColorizeConfig(top=2), "cpu")
+    restarts = []
+
+    def job(name):
+        made = colorizing_job(source, tmp_path / name, colorizer, VideoConfig(crf=0), {})
+        made.segment_frames = 3
+        real = made.restart
+        made.restart = lambda: (restarts.append(name), real())
+        return made
+
+    job("straight.mp4").run()
+    assert restarts == ["straight.mp4"] * 3  # frames 0, 3 and 6
+    interrupted = job("resumed.mp4")
+    real, calls = interrupted.stylize_frames, []
+
+    def stopping(frames):
+        calls.append(1)
+        if len(calls) == 8:  # in the third segment
+            raise KeyboardInterrupt
+        return real(frames)
+
+    interrupted.stylize_frames = stopping
+    assert interrupted.run().interrupted is not None
+    assert job("resumed.mp4").run(resume=True).resumed_from == 6
+    assert all(np.array_equal(a, b) for a, b in zip(shown(tmp_path / "resumed.mp4"), shown(tmp_path / "straight.mp4"),
+                                                     strict=True))

@@ -131,6 +131,47 @@ class Reference:
     descriptor: torch.Tensor  # (D_global,), L2-normalized
 
 
+# A film's references (FilmReferences) are chosen again where a frame's global descriptor (Colorizer.describe) is
+# less alike than this to the one of the frame they were chosen on (cosine similarity): at a cut, or where the view
+# has changed as much as a cut changes it. Between the two as measured on held-out photos at 384x256: over 48 frames
+# of a pan (96 px), a zoom (24 %) or a grainy still shot, every frame stayed at 0.978 or more of the first one's;
+# two different photos (a cut) were at most 0.917 alike (median 0.724, 99th percentile 0.891, all 378 pairs).
+SHOT_SIMILARITY = 0.95
+
+
+class FilmReferences:
+    """Colorizes a film's frames (an (N, 3, H, W) batch in [0, 1], as a Colorizer does) choosing the references
+    of a --references folder once a shot: chosen on each frame alone, they changed from frame to frame as the
+    ranking of near-equal images swapped (2 to 6 times in 12 frames), and the colours moved with them (with the
+    chroma's blend, the warping error of pans and zooms over 3 held-out photos fell to 0.02 to 1.00 of it, 0.61 on
+    average: benchmarks/video_consistency.py --colorize --references). They are chosen again at a cut
+    (SHOT_SIMILARITY) and after restart(),
+    which the VideoJob calls where a segment or a read starts, so that a resumed job chooses as an uninterrupted
+    one did. Without a folder, the Colorizer's own colours."""
+
+    def __init__(self, colorizer: Colorizer) -> None:
+        self.colorizer = colorizer
+        self.device = colorizer.device
+        self.anchor: torch.Tensor | None = None  # the descriptor of the frame the references were chosen on
+        self.chosen: list[Reference] = []
+
+    def restart(self) -> None:
+        self.anchor = None
+
+    @torch.no_grad()
+    def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
+        if not self.colorizer.pool:
+            return self.colorizer(pixels)
+        colorized = []
+        for image in as_pixels(pixels):
+            lightness = lightness_of(image[None].to(self.device))
+            descriptor = self.colorizer.describe(lightness)
+            if self.anchor is None or float(descriptor @ self.anchor) < SHOT_SIMILARITY:
+                self.chosen, self.anchor = self.colorizer.choose(lightness, descriptor), descriptor
+            colorized.append(self.colorizer.colorize(image[None], self.chosen)[0][0])
+        return torch.stack(colorized)
+
+
 class Colorizer:
     """Colorize gray photos from colour references ((name, image) pairs or bare images, PIL or tensors), or
     without any by the automatic network (`model`, else the shipped one; without either, a ConfigError). Call it
@@ -221,13 +262,18 @@ class Colorizer:
         pooled = [F.normalize(maps[layer].float().mean(dim=(2, 3))[0], dim=0) for layer in GLOBAL_LAYERS]
         return F.normalize(torch.cat(pooled), dim=0)
 
-    def choose(self, lightness: torch.Tensor) -> list[Reference]:
-        """The given references, plus the folder's best matches for this photo by global similarity."""
+    def describe(self, lightness: torch.Tensor) -> torch.Tensor:
+        """A photo's global descriptor, from its lightness (1, 1, H, W), at the side the folder is ranked at."""
+        side = strip_side(*lightness.shape[-2:], RANK_SIDE, self.vgg.min_side, "to colorize")
+        return self._descriptor(gray_rgb(resize_longest(lightness / 100, side) * 100))
+
+    def choose(self, lightness: torch.Tensor, descriptor: torch.Tensor | None = None) -> list[Reference]:
+        """The given references, plus the folder's best matches for this photo by global similarity (to
+        `descriptor`, its describe(), made here if not given)."""
         if not self.pool:
             return self.references
         descriptors = self._index()
-        side = strip_side(*lightness.shape[-2:], RANK_SIDE, self.vgg.min_side, "to colorize")
-        descriptor = self._descriptor(gray_rgb(resize_longest(lightness / 100, side) * 100))
+        descriptor = self.describe(lightness) if descriptor is None else descriptor
         ranked = sorted(((float(vector @ descriptor), path, name) for path, (name, vector) in descriptors.items()),
                         key=lambda item: -item[0])
         chosen: list[Reference] = []
@@ -287,11 +333,13 @@ class Colorizer:
         return torch.cat([self.colorize(image[None])[0] for image in pixels])
 
     @torch.no_grad()
-    def colorize(self, pixels: torch.Tensor) -> tuple[torch.Tensor, list[str]]:
-        """One (1, 3, H, W) image -> (colorized image, names of the references used)."""
+    def colorize(self, pixels: torch.Tensor, references: list[Reference] | None = None
+                 ) -> tuple[torch.Tensor, list[str]]:
+        """One (1, 3, H, W) image -> (colorized image, names of the references used): `references`, else those
+        choose() gives it."""
         with accelerated(self.device):
             lightness = lightness_of(pixels.to(self.device))
-            references = self.choose(lightness)
+            references = self.choose(lightness) if references is None else references
             coefficients, guide_low = self._coarse(lightness, references)
             return self._full_resolution(lightness, coefficients, guide_low).cpu(), [r.name for r in references]
 

@@ -630,14 +630,18 @@ class VideoJob:
     masks: the ClipMasks of frame_functions: stylize_frames then takes each frame's masks as well, and the
     blend is confined to them.
     scale: how much stylize_frames enlarges a frame (an upscaler's factor), for the check of the output's size.
+    restart: called before stylize_frames is given a segment's first frame or the first frame of a read, where
+    what it keeps from frame to frame (a film's references: colorizing_job) must start again, so that a resumed
+    job's frames are an uninterrupted one's (with batch 1: the segment's first frame is then the first given).
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
-                 scale: float = 1.0) -> None:
+                 scale: float = 1.0, restart: Callable[[], None] | None = None) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
+        self.restart = restart
         self.masks = masks
         self.size = size  # longest side frames are resized to first; 0 keeps them
         output_format(self.output)
@@ -868,6 +872,7 @@ class VideoJob:
         reader.start()
         try:
             pending: list[tuple[Frame, Future | None, FrameRegions | None]] = []
+            first = True
             while True:
                 item = frames.get()
                 if isinstance(item, BaseException):
@@ -878,6 +883,9 @@ class VideoJob:
                                 or pending[-1][0].rgb.shape != pending[0][0].rgb.shape):
                     batch = [frame for frame, _, _ in pending]
                     masks = [own for _, _, own in pending]
+                    if self.restart is not None and (first or any(f.index % self.segment_frames == 0 for f in batch)):
+                        self.restart()
+                    first = False
                     outputs = (self.stylize_frames([f.rgb for f in batch]) if self.masks is None
                                else self.stylize_frames([f.rgb for f in batch], masks))
                     # A flow's error (as a decoding error) is raised here, in the caller's thread.
@@ -1021,9 +1029,13 @@ def colorizing_frames(colorizer: Colorizer | Callable[[torch.Tensor], torch.Tens
 def colorizing_job(source: Path, output: Path, colorizer: Colorizer, config: VideoConfig,
                    settings: dict[str, Any]) -> VideoJob:
     """A VideoJob that colorizes `source` with a tasks.colorize.Colorizer (`stylize colorize CLIP`), its chroma
-    steadied by colorizing_frames' blend."""
-    stylize_frames, refine = colorizing_frames(colorizer, config.consistency)
-    return VideoJob(source, output, stylize_frames, config, settings, refine=refine)
+    steadied by colorizing_frames' blend, a --references folder's images chosen once a shot (FilmReferences),
+    frame by frame."""
+    from stylize.tasks.colorize import FilmReferences
+
+    film = FilmReferences(colorizer)
+    stylize_frames, refine = colorizing_frames(film, config.consistency)
+    return VideoJob(source, output, stylize_frames, config, settings, refine=refine, restart=film.restart)
 
 
 def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoConfig, settings: dict[str, Any],
