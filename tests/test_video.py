@@ -110,6 +110,20 @@ def _job(source, output, model, temporal=True, **options):
     return VideoJob(source, output, tensor_frames(stylizer), config, {"model": str(model)})
 
 
+def _stop_at(job, call: int):
+    """The job, its frame function raising KeyboardInterrupt (Ctrl-C) at its `call`-th call."""
+    real, calls = job.stylize_frames, []
+
+    def stopping(*args):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args)
+
+    job.stylize_frames = stopping
+    return job
+
+
 def test_a_noisy_still_clip_stays_still_with_temporal_blending(tmp_path, model):
     source = make_clip(tmp_path / "still.mp4", frames=8, noise=6.0, audio=False)
     for temporal in (True, False):
@@ -139,17 +153,7 @@ def test_an_interrupted_and_resumed_job_equals_an_uninterrupted_one(tmp_path, mo
     # Lossless encoding (crf 0), so that the decoded frames are exactly the frames computed: x264's own
     # frame-type decisions vary from run to run (seen here), which a lossy encoding would show.
     source = make_clip(tmp_path / "clip.mp4", frames=14, pan=1.0, audio=True)
-    job = _job(source, tmp_path / "resumed.mp4", model, crf=0)
-    calls = []
-    real = job.stylize_frames
-
-    def interrupting(frames):
-        calls.append(1)
-        if len(calls) == 12:  # frame 11: in the third segment of five frames
-            raise KeyboardInterrupt
-        return real(frames)
-
-    job.stylize_frames = interrupting
+    job = _stop_at(_job(source, tmp_path / "resumed.mp4", model, crf=0), 12)  # frame 11: in the third segment
     job.segment_frames = 5
     first = job.run()
     assert first.interrupted is not None and first.output is None and not (tmp_path / "resumed.mp4").exists()
@@ -554,17 +558,7 @@ def test_a_matte_video_moves_the_region_frame_by_frame_and_a_resumed_job_follows
     frames equal an uninterrupted job's, to the bit (lossless, as the resume test above)."""
     source = make_clip(tmp_path / "clip.mp4", frames=14, pan=1.0, audio=False)
     matte = _matte(tmp_path / "matte.mp4", frames=14)
-    job = _masked_job(source, tmp_path / "resumed.mp4", model, matte, crf=0)
-    calls = []
-    real = job.stylize_frames
-
-    def interrupting(frames, regions):
-        calls.append(1)
-        if len(calls) == 12:  # frame 11: in the third segment of five frames
-            raise KeyboardInterrupt
-        return real(frames, regions)
-
-    job.stylize_frames = interrupting
+    job = _stop_at(_masked_job(source, tmp_path / "resumed.mp4", model, matte, crf=0), 12)  # in the third segment
     job.segment_frames = 5
     assert job.run().interrupted is not None
     again = _masked_job(source, tmp_path / "resumed.mp4", model, matte, crf=0)
@@ -1018,15 +1012,7 @@ def test_one_torchrun_process_stopped_stops_the_job_and_resume_finishes_it(tmp_p
         one = _job(source, tmp_path / "out.mp4", model, crf=0)
         one.segment_frames = 5
         if made:  # the second process (segments 3 to 5, after 5 frames of warm-up) is stopped in segment 4
-            real, calls = one.stylize_frames, []
-
-            def stopping(frames):
-                calls.append(1)
-                if len(calls) == 13:
-                    raise KeyboardInterrupt
-                return real(frames)
-
-            one.stylize_frames = stopping
+            _stop_at(one, 13)
         made.append(one)
         return one
 
@@ -1066,18 +1052,8 @@ def test_a_gap_left_by_another_process_is_computed_from_the_segment_before_it_ex
     straight = _job(source, tmp_path / "straight.mp4", model, crf=0)
     straight.segment_frames = 5
     straight.run()
-    job = _job(source, tmp_path / "gap.mp4", model, crf=0)
+    job = _stop_at(_job(source, tmp_path / "gap.mp4", model, crf=0), 12)  # in the third segment
     job.segment_frames = 5
-    calls = []
-    real = job.stylize_frames
-
-    def interrupting(frames):
-        calls.append(1)
-        if len(calls) == 12:  # in the third segment
-            raise KeyboardInterrupt
-        return real(frames)
-
-    job.stylize_frames = interrupting
     assert job.run().interrupted is not None
     work = tmp_path / ".gap.mp4.stylize"
     (work / "segment_00001.output.png").unlink()  # segment 1 unfinished between finished ones
@@ -1212,17 +1188,7 @@ def test_a_colorized_film_from_a_references_folder_resumes_to_the_frames_of_an_u
 
     job("straight.mp4").run()
     assert restarts == ["straight.mp4"] * 3  # frames 0, 3 and 6
-    interrupted = job("resumed.mp4")
-    real, calls = interrupted.stylize_frames, []
-
-    def stopping(frames):
-        calls.append(1)
-        if len(calls) == 8:  # in the third segment
-            raise KeyboardInterrupt
-        return real(frames)
-
-    interrupted.stylize_frames = stopping
-    assert interrupted.run().interrupted is not None
+    assert _stop_at(job("resumed.mp4"), 8).run().interrupted is not None  # in the third segment
     assert job("resumed.mp4").run(resume=True).resumed_from == 6
     assert all(np.array_equal(a, b) for a, b in zip(shown(tmp_path / "resumed.mp4"), shown(tmp_path / "straight.mp4"),
                                                      strict=True))

@@ -145,9 +145,8 @@ class FilmReferences:
     ranking of near-equal images swapped (2 to 6 times in 12 frames), and the colours moved with them (with the
     chroma's blend, the warping error of pans and zooms over 3 held-out photos fell to 0.02 to 1.00 of it, 0.61 on
     average: benchmarks/video_consistency.py --colorize --references). They are chosen again at a cut
-    (SHOT_SIMILARITY) and after restart(),
-    which the VideoJob calls where a segment or a read starts, so that a resumed job chooses as an uninterrupted
-    one did. Without a folder, the Colorizer's own colours."""
+    (SHOT_SIMILARITY) and after restart(), which the VideoJob calls where a segment or a read starts, so that a
+    resumed job chooses as an uninterrupted one did. Without a folder, the Colorizer's own colours."""
 
     def __init__(self, colorizer: Colorizer) -> None:
         self.colorizer = colorizer
