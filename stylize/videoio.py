@@ -253,7 +253,7 @@ SEEK_MARGIN = 2
 
 
 def seek_index(container: Any, stream: Any, start: int) -> tuple[dict[int, int], int] | None:
-    """(each frame's index by its timestamp, the index of the keyframe to seek to) for reading from frame `start`,
+    """(each frame's index by its timestamp, the timestamp of the keyframe to seek to) for reading from frame `start`,
     from the container's packets (demuxed, not decoded: a read of the file); None where the numbering would not be
     exact (a packet without a timestamp, two with one timestamp, no keyframe far enough before `start`). Packets
     an edit list discards are not frames (the decoder drops them)."""
@@ -271,10 +271,10 @@ def seek_index(container: Any, stream: Any, start: int) -> tuple[dict[int, int],
     if len(set(times)) != len(times):
         return None
     index_of = {pts: index for index, pts in enumerate(times)}
-    keyframes = [index_of[pts] for pts, keyframe in packets if keyframe and index_of[pts] <= start - SEEK_MARGIN]
-    if not keyframes or max(keyframes) == 0:
+    keyframes = [pts for pts, keyframe in packets if keyframe and 0 < index_of[pts] <= start - SEEK_MARGIN]
+    if not keyframes:
         return None
-    return index_of, max(keyframes)
+    return index_of, max(keyframes, key=index_of.__getitem__)
 
 
 def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
@@ -287,9 +287,7 @@ def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
             if seek and plan is None:
                 raise _SeekMissed  # (the packets may have been read: the file is opened again)
             if plan is not None:
-                index_of, keyframe = plan
-                times = sorted(index_of, key=index_of.__getitem__)
-                container.seek(times[keyframe], stream=stream, backward=True, any_frame=False)
+                container.seek(plan[1], stream=stream, backward=True, any_frame=False)
         except (av.error.FFmpegError, IndexError, ValueError) as error:
             raise VideoError(f"{path}: its video cannot be decoded ({_reason(error)})") from None
         # A raw stream (an .h264 file from a camera or an encoder) has no timestamps: every frame decodes
@@ -313,7 +311,7 @@ def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
                 pts = frame.pts
                 if plan is None:
                     index += 1
-                elif pts in plan[0] and (given or index >= 0 or plan[0][pts] <= plan[1]):
+                elif pts in plan[0] and (given or index >= 0 or plan[0][pts] <= plan[0][plan[1]]):
                     index = plan[0][pts]
                 elif not given:  # the seek landed after its keyframe, or a frame the index does not hold
                     raise _SeekMissed

@@ -577,6 +577,7 @@ def work_folder(output: Path) -> Path:
 _WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?|muxing\.\w{3,4}")
 
 
+_SEGMENT = re.compile(r"segment_(\d{5,})\.mp4")  # a finished or unfinished segment's name (_segment)
 # The largest frame H.264 holds (level 6.2: 139,264 macroblocks of 16x16, 8192x4352), and about what a
 # decoding queue of a few frames and a tiled network can hold in memory without surprise.
 MAX_FRAME_PIXELS = 8192 * 4352
@@ -787,8 +788,8 @@ class VideoJob:
 
     def _finished(self) -> set[int]:
         """The segments written with their state (the output frame is saved last: the sign that one is done)."""
-        return {int(path.name[8:-4]) for path in self.work.glob("segment_*.mp4")
-                if path.name[8:-4].isdigit() and self._state_path(int(path.name[8:-4]), "output").is_file()}
+        written = (_SEGMENT.fullmatch(path.name) for path in self.work.glob("segment_*.mp4"))
+        return {int(match[1]) for match in written if match and self._state_path(int(match[1]), "output").is_file()}
 
     def _segments(self) -> list[Path]:
         """The finished segments, in order; VideoError where one is missing between them."""
