@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,14 +161,15 @@ class FilmReferences:
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
         if not self.colorizer.pool:
             return self.colorizer(pixels)
-        colorized = []
-        for image in as_pixels(pixels):
-            lightness = lightness_of(image[None].to(self.device))
-            descriptor = self.colorizer.describe(lightness)
-            if self.anchor is None or float(descriptor @ self.anchor) < SHOT_SIMILARITY:
-                self.chosen, self.anchor = self.colorizer.choose(lightness, descriptor), descriptor
-            colorized.append(self.colorizer.colorize(image[None], self.chosen)[0][0])
-        return torch.stack(colorized)
+        return torch.cat([self.colorizer.colorize(image[None], self.choose)[0] for image in as_pixels(pixels)])
+
+    def choose(self, lightness: torch.Tensor) -> list[Reference]:
+        """The shot's references for a frame's lightness: those chosen before, unless a cut (or a restart) has
+        come since."""
+        descriptor = self.colorizer.describe(lightness)
+        if self.anchor is None or float(descriptor @ self.anchor) < SHOT_SIMILARITY:
+            self.chosen, self.anchor = self.colorizer.choose(lightness, descriptor), descriptor
+        return self.chosen
 
 
 class Colorizer:
@@ -332,13 +333,13 @@ class Colorizer:
         return torch.cat([self.colorize(image[None])[0] for image in pixels])
 
     @torch.no_grad()
-    def colorize(self, pixels: torch.Tensor, references: list[Reference] | None = None
+    def colorize(self, pixels: torch.Tensor, choose: Callable[[torch.Tensor], list[Reference]] | None = None
                  ) -> tuple[torch.Tensor, list[str]]:
-        """One (1, 3, H, W) image -> (colorized image, names of the references used): `references`, else those
-        choose() gives it."""
+        """One (1, 3, H, W) image -> (colorized image, names of the references used): those `choose` gives for
+        its lightness (a film's FilmReferences.choose), else choose()'s."""
         with accelerated(self.device):
             lightness = lightness_of(pixels.to(self.device))
-            references = self.choose(lightness) if references is None else references
+            references = (choose or self.choose)(lightness)
             coefficients, guide_low = self._coarse(lightness, references)
             return self._full_resolution(lightness, coefficients, guide_low).cpu(), [r.name for r in references]
 
