@@ -36,8 +36,11 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", "
 ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng"})
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
-    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
+    ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".gif": "gif",
 }
+# An animated GIF is made from segments of H.264 in MP4 at 4:4:4 (the palette is chosen from full colour: a
+# finely coloured GIF, pixel art say, keeps its colour edges) once the clip is done (animation.write_gif).
+_SEGMENT_CONTAINERS = {"gif": "mp4"}
 _AUDIO_COPY = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"},
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be"},
@@ -375,18 +378,24 @@ class SegmentWriter:
     """Encodes frames into one segment file (video only), atomically: SEGMENT.part, renamed on close.
 
     H.264 (VP9 for WebM) at constant quality `crf`; 4:2:0 chroma where the size allows it (both sides
-    even), else 4:4:4 so that the size stays exactly the input's.
+    even), else 4:4:4 so that the size stays exactly the input's (and always for a GIF, made from them later).
     """
 
     def __init__(self, path: Path, info: VideoInfo, width: int, height: int, crf: int, fmt: str) -> None:
         av = require("av")
         self.path = Path(path)
         self.part = self.path.with_name(self.path.name + ".part")
-        self.container = av.open(str(self.part), "w", format=fmt)
+        self.container = av.open(str(self.part), "w", format=_SEGMENT_CONTAINERS.get(fmt, fmt))
         codec = "libvpx-vp9" if fmt == "webm" else "libx264"
         self.stream = self.container.add_stream(codec, rate=info.fps)
         self.stream.width, self.stream.height = width, height
-        self.stream.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        subsampled = width % 2 == 0 and height % 2 == 0 and fmt not in _SEGMENT_CONTAINERS
+        self.stream.pix_fmt = "yuv420p" if subsampled else "yuv444p"
+        # The encoder counts in the source's time base too, not in frames of the average rate (PyAV's default for
+        # `rate`): there a clip of variable frame rate (a phone's, a GIF's delays) had its timestamps rounded to
+        # that grid, two frames closer than the average landed on one tick and x264 failed ("Invalid argument"),
+        # and a GIF's delays came out even.
+        self.stream.codec_context.time_base = info.time_base
         self.stream.time_base = info.time_base
         # The frames' timestamps are in the source's time base. The stream's changes once the muxer writes the
         # header (MP4 takes a finer one, 1/16000 for a Matroska source's 1/1000), so it cannot say what they are in.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -22,12 +23,14 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
               audio: bool = True, rotation: int = 0, pan: float = 0.0, noise: float = 0.0, seed: int = 0,
               vfr: bool = False, colour: tuple[int, int, int] | None = None, codec: str = "libx264",
               pix_fmt: str = "yuv420p", pixel_aspect: Fraction | None = None,
-              picture: np.ndarray | None = None, keyframe_every: int | None = None) -> Path:
+              picture: np.ndarray | None = None, keyframe_every: int | None = None,
+              times: Sequence[float] | None = None) -> Path:
     """Write a clip: a panning (or still) scene with optional per-frame noise, an AAC tone, a rotation, and a
     colour description (matrix, primaries, transfer as FFmpeg numbers them; untagged BT.601 without), and
     pixels of another shape than square (`pixel_aspect`, width : height, as an HDV camcorder's). `picture` (an
     RGB array) is filmed instead of the scene, panned by whole pixels. `keyframe_every`: the encoder's keyframe
-    interval (as a camera's, 1 or 2 s; x264's default is 250 frames)."""
+    interval (as a camera's, 1 or 2 s; x264's default is 250 frames). `times`: each frame's time in seconds
+    (a phone's variable frame rate), in a time base of 1/90000, where `vfr` makes uneven gaps of whole frames."""
     import av
 
     generator = np.random.default_rng(seed)
@@ -46,6 +49,8 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
     if rotation:
         video.set_display_rotation(rotation)
     tone = container.add_stream("aac", rate=22050) if audio else None
+    if times is not None:
+        video.codec_context.time_base = video.time_base = Fraction(1, 90000)
     time_base = video.time_base or Fraction(1, 90000)
     for index in range(frames):
         shot = scene(width, height, pan * index) if picture is None else \
@@ -59,6 +64,8 @@ def make_clip(path: Path, frames: int = 10, width: int = 64, height: int = 48, f
         if vfr:  # uneven gaps: 1, 2, 1, 3 frame durations...
             frame.pts = int(sum(1 + (i % 3 == 1) + 2 * (i % 5 == 3) for i in range(index)) / fps / time_base)
             frame.time_base = time_base
+        if times is not None:
+            frame.pts, frame.time_base = round(Fraction(times[index]) / time_base), time_base
         for packet in video.encode(frame):
             container.mux(packet)
     for packet in video.encode():

@@ -57,6 +57,20 @@ def test_rate_count_rotation_and_audio_are_kept(invoke, tmp_path, model):
     assert not list(tmp_path.glob(".out.mp4.stylize"))  # the work folder is gone
 
 
+def test_a_phones_variable_frame_rate_with_gaps_under_the_average_is_kept(invoke, tmp_path, model):
+    """Red-team: the encoder counted in frames of the clip's average rate (PyAV's default), so two frames closer
+    than the average landed on one tick: a clip with a phone's uneven gaps stopped with a traceback (x264:
+    "Invalid argument")."""
+    times = [0.0, 0.0333, 0.1, 0.1167, 0.2, 0.2167, 0.3333, 0.3667]
+    source = make_clip(tmp_path / "phone.mp4", frames=len(times), times=times, audio=False)
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "out.mp4", "-q")
+    assert result.exit_code == 0, result.output
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        stream = container.streams.video[0]
+        seconds = [float(frame.pts * stream.time_base) for frame in container.decode(stream)]
+    assert np.allclose(seconds, times, atol=1e-4)
+
+
 def test_variable_frame_rate_timestamps_are_kept(invoke, tmp_path, model):
     source = make_clip(tmp_path / "vfr.mkv", frames=9, vfr=True, audio=False)
     assert invoke("video", source, "--model", model, "-o", tmp_path / "out.mkv", "-q").exit_code == 0
@@ -285,6 +299,56 @@ def test_an_animated_gif_is_a_video(invoke, tmp_path, model):
     result = invoke("video", tmp_path / "loop.gif", "--model", model, "-o", tmp_path / "loop.mp4", "-q")
     assert result.exit_code == 0, result.output
     assert probe(tmp_path / "loop.mp4").frames == 4
+
+
+def gif_frames(path: Path) -> tuple[list[np.ndarray], list[int], int | None]:
+    """An animated GIF's frames (RGB), their delays (ms) and its loop count (None: played once), as Pillow reads
+    them (as browsers show them)."""
+    with Image.open(path) as image:
+        frames, delays = [], []
+        for index in range(image.n_frames):
+            image.seek(index)
+            frames.append(np.array(image.convert("RGB")))
+            delays.append(image.info["duration"])
+        return frames, delays, image.info.get("loop")
+
+
+def test_a_gif_comes_back_as_a_gif_with_its_delays_and_loop(invoke, tmp_path, monkeypatch):
+    """A GIF given to `stylize video` (the shipped udnie, tiny) comes back as a GIF (its default output), each
+    frame stylized and shown as long as in the source (a pause at the end too), looping as often; its colours
+    those of the same job written as Matroska at --crf 0 but for the palette's 256 (and the video's 4:2:0)."""
+    monkeypatch.chdir(tmp_path)
+    pictures = [Image.fromarray(scene(64, 48, shift)) for shift in (0.0, 1.0, 2.0, 3.0, 4.0)]
+    pictures[0].save(tmp_path / "loop.gif", save_all=True, append_images=pictures[1:],
+                     duration=[100, 200, 100, 100, 1500], loop=3)
+    result = invoke("video", tmp_path / "loop.gif", "--model", "udnie")
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {tmp_path / 'loop_udnie.gif'} (5 frames" in result.stderr and "Note" not in result.stderr
+    frames, delays, loop = gif_frames(tmp_path / "loop_udnie.gif")
+    assert (len(frames), frames[0].shape, delays, loop) == (5, (48, 64, 3), [100, 200, 100, 100, 1500], 3)
+    assert invoke("video", tmp_path / "loop.gif", "--model", "udnie", "--crf", "0", "-o", tmp_path / "loop.mkv",
+                  "-q").exit_code == 0
+    as_video = np.stack(shown(tmp_path / "loop.mkv")).astype(int)
+    as_gif, given = np.stack(frames), np.stack([np.array(p.convert("RGB")) for p in pictures])
+    assert np.abs(as_video - given).mean() > 20  # stylized
+    assert np.abs(as_video - as_gif).mean() < 5  # the same frames (3.7 levels off here: 256 colours, 4:2:0)
+
+
+def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed(invoke, tmp_path, model):
+    """One palette for the clip and ordered dithering: a scene that does not move is the same picture in every
+    frame of the GIF. A 60 frames/s clip plays at its speed: a GIF delay under 2/100 s plays as 1/10 s, so
+    frames closer than that are left out (and said so), and the sound (a GIF has none); a phone's clip filmed
+    upright is upright."""
+    source = make_clip(tmp_path / "still.mp4", frames=12, fps=Fraction(60), rotation=90)
+    result = invoke("video", source, "--model", model, "-o", tmp_path / "still.gif")
+    assert result.exit_code == 0, result.output
+    assert "Note: 4 of 12 frames left out: a GIF shows at most 50 a second" in result.stderr
+    assert "Note: the sound is left out: a GIF holds pictures only" in result.stderr
+    frames, delays, loop = gif_frames(tmp_path / "still.gif")
+    assert len(frames) == 8 and min(delays) >= 20 and abs(sum(delays) - 200) <= 10 and loop == 0
+    assert frames[0].shape == (64, 48, 3)  # turned as players show the clip: a GIF has no rotation to carry
+    changed = [np.any(frame != frames[0], axis=-1).mean() for frame in frames[1:]]
+    assert max(changed) < 0.01, changed
 
 
 def test_missing_extra_names_the_install_command(invoke, tmp_path, model, monkeypatch):
@@ -791,7 +855,7 @@ def test_colorize_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path):
                       "--crf, --resume are for a video, not photos")
     invoke.error_line(invoke("colorize", photo, source, "-o", tmp_path / "out"), 2,
                       "film.mp4 is a video: a clip is done alone (stylize colorize CLIP -o OUT)")
-    invoke.error_line(invoke("colorize", source, "-o", tmp_path / "out.gif"), 2, "out.gif")
+    invoke.error_line(invoke("colorize", source, "-o", tmp_path / "out.avi"), 2, "out.avi")
     assert not list(tmp_path.glob("*color*")) and not (tmp_path / "out").exists()
 
 
@@ -1102,14 +1166,15 @@ def test_torchrun_processes_share_a_clip_and_the_first_writes_it(tmp_path, model
 def test_an_animated_gif_is_enlarged_or_colorized_whole_as_a_clip_or_as_its_first_frame_into_an_image(
         invoke, tmp_path, monkeypatch):
     """`stylize upscale loop.gif` gave a PNG of its first frame and said nothing of the others: an animation alone
-    is a clip (an MP4, FFmpeg reads GIF and APNG); asked for an image (-o first.png), it is its first frame."""
+    is a clip (a GIF again, or -o a video; FFmpeg reads GIF and APNG); asked for an image (-o first.png), it is its
+    first frame."""
     monkeypatch.chdir(tmp_path)
     frames = [Image.fromarray(scene(48, 32, shift)) for shift in (0.0, 2.0, 4.0, 6.0)]
     frames[0].save(tmp_path / "loop.gif", save_all=True, append_images=frames[1:], duration=100, loop=0)
     assert invoke("upscale", tmp_path / "loop.gif", "--scale", "2", "-q").exit_code == 0
-    info = probe(tmp_path / "loop_x2.mp4")
-    assert (info.width, info.height, info.frames) == (96, 64, 4)
-    assert invoke("colorize", tmp_path / "loop.gif", "-q").exit_code == 0
+    enlarged, delays, _ = gif_frames(tmp_path / "loop_x2.gif")
+    assert (len(enlarged), enlarged[0].shape, delays) == (4, (64, 96, 3), [100] * 4)
+    assert invoke("colorize", tmp_path / "loop.gif", "-o", tmp_path / "loop_color.mp4", "-q").exit_code == 0
     assert probe(tmp_path / "loop_color.mp4").frames == 4
     assert invoke("upscale", tmp_path / "loop.gif", "--scale", "2", "-o", tmp_path / "first.png").exit_code == 0
     assert Image.open(tmp_path / "first.png").size == (96, 64)

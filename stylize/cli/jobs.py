@@ -105,17 +105,17 @@ PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "qu
 def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str],
                  output: Path | None = None) -> Path | None:
     """The clip, when the one input is a video file or an animated GIF or PNG (colorize and upscale take one as
-    well as photos; an animation among photos, or with an image as -o, is done as its first frame); usage errors
+    well as photos; an animation among photos, or with a still image as -o, is done as its first frame); usage errors
     for a video among several inputs, for the photos' options given with a clip, and for the clip's
     (`video_options`) given with photos."""
     from stylize.cli.options import given, option_name
     from stylize.images import IMAGE_EXTENSIONS
-    from stylize.videoio import VIDEO_EXTENSIONS, animation_frames
+    from stylize.videoio import CONTAINERS, VIDEO_EXTENSIONS, animation_frames
 
     files = [Path(spec).expanduser() for spec in inputs]
     clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
-    if (not clips and len(files) == 1 and files[0].is_file() and animation_frames(files[0]) > 1
-            and (output is None or output.suffix.lower() not in IMAGE_EXTENSIONS)):
+    still = output is not None and output.suffix.lower() in IMAGE_EXTENSIONS - set(CONTAINERS)  # not .gif
+    if not clips and len(files) == 1 and files[0].is_file() and animation_frames(files[0]) > 1 and not still:
         clips = files
     if clips and len(files) > 1:
         raise click.UsageError(f"{clips[0]} is a video: a clip is done alone (stylize {ctx.info_name} CLIP -o OUT)")

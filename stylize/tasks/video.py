@@ -47,6 +47,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from stylize.animation import write_gif
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
@@ -733,7 +734,8 @@ class VideoJob:
         if not env.main:
             return VideoResult(None, written, resumed_from, None, [], env.world)
         segments = self._segments()
-        notices = self.notices + mux(segments, self.source, self.output, self.info)
+        join = write_gif if output_format(self.output) == "gif" else mux
+        notices = self.notices + join(segments, self.source, self.output, self.info)
         clear_work_folder(self.work)
         return VideoResult(self.output, written, resumed_from, None, notices, env.world)
 
