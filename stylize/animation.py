@@ -22,7 +22,7 @@ import numpy as np
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable
-from stylize.videoio import VideoInfo, probe, read_frames, upright
+from stylize.videoio import VideoInfo, probe, read_frames, shown_ms, upright
 
 # GIF counts time in hundredths of a second, and browsers (Chromium, Firefox, Safari, after Netscape and Internet
 # Explorer) play a delay of 0 or 1 as 10: frames closer than 2 to the last one kept are left out, so that a 60
@@ -39,6 +39,9 @@ PALETTE_USE = "dither=bayer:bayer_scale=4:diff_mode=rectangle"
 # encoder gives the pixels that did not change since the frame before (a smaller file, the same picture).
 PALETTE_GEN = "stats_mode=full:max_colors=256:reserve_transparent=1"
 _CENTISECOND = Fraction(1, 100)
+# Sources that are animations (their codecs, VideoInfo.codec): they carry a loop count and may pause on their last
+# frame, which a GIF made from them keeps.
+_ANIMATION_CODECS = frozenset({"gif", "apng", "webp"})
 
 
 def write_gif(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
@@ -51,7 +54,8 @@ def write_gif(segments: list[Path], source: Path, output: Path, info: VideoInfo)
     try:
         shown = _ShownFrames(segments)
         palette = _palette(av, shown)  # a first reading of the frames, which finds the last one's time too
-        options = {"loop": str(_loop(source, info)), "final_delay": str(_final_delay(info, shown))}
+        loop, last_ms = _timing(source, info)
+        options = {"loop": str(loop), "final_delay": str(_final_delay(last_ms, info, shown))}
         with av.open(str(temporary), "w", format="gif", options=options) as target:
             stream = None
             for frame in _mapped(av, shown, palette):
@@ -172,27 +176,26 @@ def _frame(av: Any, rgb: np.ndarray, centiseconds: int) -> Any:
     return frame
 
 
-def _loop(source: Path, info: VideoInfo) -> int:
-    """FFmpeg's GIF muxer's loop: a GIF source's own count (0: forever; -1: played once, where it has none);
-    forever for a video."""
+def _timing(source: Path, info: VideoInfo) -> tuple[int, int | None]:
+    """(FFmpeg's GIF muxer's loop, the last frame's duration in ms or None) of the source: an animation's own, as
+    Pillow reads them (loop 0: forever; -1: played once, a GIF without a count); a video loops forever."""
     from PIL import Image
 
-    if info.codec != "gif":
-        return 0
+    if info.codec not in _ANIMATION_CODECS:
+        return 0, None
     try:
         with Image.open(source) as image:
-            loop = image.info.get("loop")
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        return 0
-    return -1 if loop is None else int(loop)
+            image.seek(getattr(image, "n_frames", 1) - 1)
+            image.load()  # (a WebP frame's duration is known once it is decoded)
+            loop, duration = image.info.get("loop"), image.info.get("duration")
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return 0, None
+    return -1 if loop is None else int(loop), shown_ms(int(duration)) if duration is not None else None
 
 
-def _final_delay(info: VideoInfo, shown: _ShownFrames) -> int:
-    """How long the last frame stays, in hundredths of a second: a GIF's own, from its duration (a pause at the
-    end is often meant); else the gap before it, as a video's frames follow each other. (FFmpeg's GIF muxer would
-    take the last packet's duration, which its GIF encoder leaves at 0: the minimum, 2.)"""
-    if info.codec == "gif" and info.duration:
-        end = round(info.duration * 100) - shown.last
-    else:
-        end = shown.gap or round(100 / float(info.fps))
+def _final_delay(last_ms: int | None, info: VideoInfo, shown: _ShownFrames) -> int:
+    """How long the last frame stays, in hundredths of a second: an animation's own (a pause at the end is often
+    meant); else the gap before it, as a video's frames follow each other. (FFmpeg's GIF muxer would take the last
+    packet's duration, which its GIF encoder leaves at 0: the minimum, 2.)"""
+    end = round(last_ms / 10) if last_ms else shown.gap or round(100 / float(info.fps))
     return max(GIF_MIN_DELAY, end)

@@ -32,8 +32,16 @@ from stylize.files import check_writable, is_regular_file
 # tape captures .dv, DVDs .vob, old phones .3gp.
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".3gp",
                               ".wmv", ".mpg", ".mpeg", ".flv", ".dv", ".vob"})
-# Images that may hold an animation FFmpeg reads as a clip: GIF and APNG (an animated WebP it cannot decode).
-ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng"})
+# Images that may hold an animation: GIF and APNG, which FFmpeg reads as clips, and WebP, whose animations FFmpeg
+# cannot decode (its WebP decoder takes stills only, FFmpeg 8.1) and Pillow reads here instead (webp_durations).
+ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng", ".webp"})
+# Browsers show a WebP or GIF frame of 10 ms or less for 100 ms (Chromium's image decoders, after Netscape).
+_SHORTEST_SHOWN_MS, _SHOWN_INSTEAD_MS = 10, 100
+
+
+def shown_ms(duration: int) -> int:
+    """An animation frame's duration (ms) as browsers show it."""
+    return _SHOWN_INSTEAD_MS if duration <= _SHORTEST_SHOWN_MS else duration
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".gif": "gif",
@@ -148,6 +156,51 @@ def animation_frames(path: Path) -> int:
         return 1
 
 
+def webp_durations(path: Path) -> list[int] | None:
+    """Each frame's duration in milliseconds (as browsers show it) of an animated WebP, told by its content; None
+    for anything else (a still WebP is a photo). The frames are decoded to read them (Pillow's WebP reader
+    gives a frame's duration once it is decoded)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            if image.format != "WEBP" or getattr(image, "n_frames", 1) < 2:
+                return None
+            durations = []
+            for index in range(image.n_frames):
+                image.seek(index)
+                image.load()
+                durations.append(shown_ms(int(image.info.get("duration") or 0)))
+            return durations
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return None
+
+
+def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        width, height = image.size
+    total = sum(durations)
+    rate = Fraction(len(durations) * 1000, total).limit_denominator(1001)
+    return VideoInfo(Path(path), width, height, len(durations), rate, Fraction(1, 1000), 0, "webp", 0, 0,
+                     duration=total / 1000)
+
+
+def _webp_frames(path: Path, durations: list[int], start: int) -> Iterator[Frame]:
+    """An animated WebP's frames from `start` on, each at the time the durations before it add up to (ms), its
+    transparent pixels over white, as a page shows them (a clip has no transparency; a sticker's are many)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        for index in range(start, len(durations)):
+            image.seek(index)
+            pixels = np.asarray(image.convert("RGBA"), dtype=np.uint16)
+            alpha = pixels[..., 3:]
+            rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+            yield Frame(index, sum(durations[:index]), rgb.astype(np.uint8))
+
+
 def quarter_turns(rotation: int) -> int:
     """A display rotation (degrees counter-clockwise, VideoInfo.rotation) as quarter turns, 0 to 3: a player
     shows a frame turned counter-clockwise this many times (np.rot90's k)."""
@@ -185,6 +238,10 @@ def probe(path: Path) -> VideoInfo:
     """The video's size, rate, frame count and rotation (from its first frame) and its other streams."""
     av = require("av")
     with _open(path) as container:
+        if container.format.name == "webp_pipe":
+            durations = webp_durations(path)
+            if durations is not None:
+                return _webp_info(path, durations)
         try:
             return _probe(path, container)
         except (av.error.FFmpegError, ValueError) as error:  # a damaged file fails anywhere in FFmpeg
@@ -237,6 +294,10 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     """Every frame from index `start` on, in order. Where the container's index allows it (seek_index), the
     reader seeks to a keyframe before `start` and numbers the frames by their timestamps; elsewhere the frames
     before `start` are decoded and skipped, which is exact where seeking would not be."""
+    durations = webp_durations(path)
+    if durations is not None:
+        yield from _webp_frames(path, durations, start)
+        return
     try:
         yield from _read_frames(path, start, seek=start > 0)
     except _SeekMissed:
