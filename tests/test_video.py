@@ -74,6 +74,21 @@ def test_a_phones_variable_frame_rate_with_gaps_under_the_average_is_kept(invoke
     assert np.allclose(seconds(tmp_path / "out.mp4"), times, atol=1e-4)
 
 
+def test_a_clip_cut_short_is_done_to_its_cut_and_said_so(invoke, tmp_path, model):
+    """Red-team: a Matroska file cut at 60 % (an unfinished download) gave a shorter output and no word of it;
+    its header still says how long it was meant to be."""
+    whole = make_clip(tmp_path / "whole.mkv", frames=60, pan=1.0)
+    (tmp_path / "cut.mkv").write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+    result = invoke("video", tmp_path / "cut.mkv", "--model", model, "-o", tmp_path / "out.mp4")
+    assert result.exit_code == 0, result.output
+    frames = probe(tmp_path / "out.mp4").frames
+    assert 10 < frames < 45
+    assert (f"Note: {tmp_path / 'cut.mkv'} gave {frames} frames of about 63 its duration holds: the file may be cut "
+            "short") in result.stderr
+    result = invoke("video", whole, "--model", model, "-o", tmp_path / "whole.mp4")
+    assert result.exit_code == 0 and "Note" not in result.stderr  # 60 frames of about 63: the sound is longer
+
+
 def test_variable_frame_rate_timestamps_are_kept(invoke, tmp_path, model):
     source = make_clip(tmp_path / "vfr.mkv", frames=9, vfr=True, audio=False)
     assert invoke("video", source, "--model", model, "-o", tmp_path / "out.mkv", "-q").exit_code == 0

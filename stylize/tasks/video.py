@@ -519,6 +519,22 @@ JOB_TIMEOUT = datetime.timedelta(days=7)
 WARMUP_LEVEL = 0.5 / 255
 
 
+# A clip that gives fewer frames than this share of what its container lists (or its duration holds, an estimate
+# that may count a frame or two of sound beyond the picture) was cut short: an unfinished download or copy of a
+# Matroska or MPEG-TS file plays, and is read, up to its cut.
+CUT_SHORT = 0.9
+
+
+def cut_short_notice(source: Path, frames: int, info: VideoInfo) -> list[str]:
+    """A notice where the clip gave clearly fewer frames than its container said: its output ends at the cut."""
+    expected = info.expected_frames
+    if not expected or frames >= CUT_SHORT * expected - 1:
+        return []
+    said = f"the {expected} its container lists" if info.frames else f"about {expected} its duration holds"
+    return [f"{source} gave {frames} frames of {said}: the file may be cut short (an unfinished download or copy), "
+            "and the output ends where it does"]
+
+
 def warmup_frames(config: VideoConfig, segment_frames: int) -> int:
     """The frames before a segment stylized again, not written, when the state before it is not known (the first
     segment of a torchrun process's share): the blend carries `consistency` of the warped previous output into
@@ -736,6 +752,7 @@ class VideoJob:
         segments = self._segments()
         join = write_gif if output_format(self.output) == "gif" else mux
         notices = self.notices + join(segments, self.source, self.output, self.info)
+        notices += cut_short_notice(self.source, written, self.info)
         clear_work_folder(self.work)
         return VideoResult(self.output, written, resumed_from, None, notices, env.world)
 
