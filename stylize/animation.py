@@ -107,7 +107,19 @@ class _ShownFrames:
                 if self.count:
                     self.gap = centiseconds - self.last
                 self.count, self.last = self.count + 1, centiseconds
-                yield centiseconds, upright(frame.rgb, info.rotation)
+                yield centiseconds, _square_pixels(upright(frame.rgb, info.rotation), info)
+
+
+def _square_pixels(rgb: np.ndarray, info: VideoInfo) -> np.ndarray:
+    """A frame of non-square pixels (a DV or HDV camcorder's: VideoInfo.pixel_aspect) stretched to the width it
+    is shown at: a GIF's pixels are square (browsers ignore its aspect field), where a video's are told."""
+    aspect = info.pixel_aspect
+    if not aspect:
+        return rgb
+    cv2 = require("cv2")
+    height, width = rgb.shape[:2]
+    shown = max(1, round(width * aspect))
+    return cv2.resize(rgb, (shown, height), interpolation=cv2.INTER_AREA if shown < width else cv2.INTER_CUBIC)
 
 
 def _palette(av: Any, frames: _ShownFrames) -> Any:

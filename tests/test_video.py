@@ -348,7 +348,7 @@ def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed
     """One palette for the clip and ordered dithering: a scene that does not move is the same picture in every
     frame of the GIF. A 60 frames/s clip plays at its speed: a GIF delay under 2/100 s plays as 1/10 s, so
     frames closer than that are left out (and said so), and the sound (a GIF has none); a phone's clip filmed
-    upright is upright."""
+    upright is upright, and a camcorder's wide pixels are as wide (a GIF's are square)."""
     source = make_clip(tmp_path / "still.mp4", frames=12, fps=Fraction(60), rotation=90)
     result = invoke("video", source, "--model", model, "-o", tmp_path / "still.gif")
     assert result.exit_code == 0, result.output
@@ -357,6 +357,9 @@ def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed
     frames, delays, loop = gif_frames(tmp_path / "still.gif")
     assert len(frames) == 8 and min(delays) >= 20 and abs(sum(delays) - 200) <= 10 and loop == 0
     assert frames[0].shape == (64, 48, 3)  # turned as players show the clip: a GIF has no rotation to carry
+    camcorder = make_clip(tmp_path / "hdv.mp4", frames=2, pixel_aspect=Fraction(4, 3), audio=False)
+    assert invoke("video", camcorder, "--model", model, "-o", tmp_path / "hdv.gif", "-q").exit_code == 0
+    assert gif_frames(tmp_path / "hdv.gif")[0][0].shape == (48, 85, 3)  # 64 pixels 4/3 wide, as players show them
     changed = [np.any(frame != frames[0], axis=-1).mean() for frame in frames[1:]]
     assert max(changed) < 0.01, changed
 
