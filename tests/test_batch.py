@@ -58,6 +58,24 @@ def test_batch_mirrors_tree_reports_failures_and_exits_nonzero(invoke, tree, mod
     assert load_image(out / "trip" / "day1" / "c.png").pixels.shape == (1, 3, 40, 30)
 
 
+def test_animations_among_the_images_are_done_as_their_first_frame_and_said_so(invoke, tree, model, tmp_path):
+    """A folder's animated GIF or WebP is an image to batch (its first frame), which went unsaid: a note names it
+    and the command that does one whole (`stylize video`; for upscale and colorize, themselves)."""
+    frames = [gradient_image(40, 30, seed=seed) for seed in range(3)]
+    frames[0].save(tree / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tree / "trip" / "spin.webp", save_all=True, append_images=frames[1:], duration=100)
+    frames[0].save(tree / "still.gif")
+    result = invoke("batch", tree / "loop.gif", tree / "trip", tree / "still.gif", "-o", tmp_path / "out",
+                    "--model", model)
+    assert result.exit_code == 1 and "6 done" in result.stderr  # trip/ holds the bad files of `tree`
+    assert (f"Note: {tree / 'loop.gif'} and 1 more are animations: the first frame was done here; `stylize video "
+            "FILE` does one whole") in result.stderr
+    result = invoke("upscale", tree / "trip" / "spin.webp", tree / "a.jpg", "--scale", "2", "-o", tmp_path / "big")
+    assert result.exit_code == 0
+    assert (f"Note: {tree / 'trip' / 'spin.webp'} is an animation: the first frame was done here; `stylize upscale "
+            "FILE` does one whole") in result.stderr
+
+
 def test_rerun_skips_done_and_overwrite_redoes(invoke, tree, model, tmp_path):
     out = tmp_path / "out"
     invoke("batch", tree / "a.jpg", tree / "trip" / "b.png", "-o", out, "--model", model, "-q")

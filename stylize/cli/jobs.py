@@ -241,6 +241,22 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
         click.echo(describe(result), err=True)
 
 
+def _say_animations(outcome: BatchReport) -> None:
+    """A note where some of the images done were animations (GIF, APNG, WebP): a folder's images are done as
+    pictures, their first frames, which would otherwise pass unsaid."""
+    from stylize.videoio import animation_frames
+
+    animations = [result.source for result in outcome.results
+                  if result.status == "done" and animation_frames(Path(result.source)) > 1]
+    if not animations:
+        return
+    command = click.get_current_context(silent=True)
+    name = command.info_name if command is not None and command.info_name != "batch" else "video"
+    which = animations[0] + (f" and {len(animations) - 1} more" if len(animations) > 1 else "")
+    click.echo(f"Note: {which} {'are animations' if len(animations) > 1 else 'is an animation'}: the first frame "
+               f"was done here; `stylize {name} FILE` does one whole", err=True)
+
+
 def _failure(result: JobResult) -> str:
     """The source and why it failed, the source said once: an image's own errors start with its path."""
     error = result.error or "failed"
@@ -267,6 +283,7 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
                    f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
         for path in not_images:
             click.echo(f"  not an image: {path}", err=True)
+        _say_animations(outcome)
     for result in outcome.failed:
         click.echo(f"  failed: {_failure(result)}", err=True)
     if outcome.interruption is not None:
