@@ -12,9 +12,11 @@ segments and `--resume` continues after them.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from stylize.config import MAX_PIXELS
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable, is_regular_file
@@ -37,11 +40,6 @@ VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", "
 ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng", ".webp"})
 # Browsers show a WebP or GIF frame of 10 ms or less for 100 ms (Chromium's image decoders, after Netscape).
 _SHORTEST_SHOWN_MS, _SHOWN_INSTEAD_MS = 10, 100
-
-
-def shown_ms(duration: int) -> int:
-    """An animation frame's duration (ms) as browsers show it."""
-    return _SHOWN_INSTEAD_MS if duration <= _SHORTEST_SHOWN_MS else duration
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".gif": "gif",
@@ -156,30 +154,62 @@ def animation_frames(path: Path) -> int:
         return 1
 
 
+def shown_ms(duration: int) -> int:
+    """An animation frame's duration (ms) as browsers show it."""
+    return _SHOWN_INSTEAD_MS if duration <= _SHORTEST_SHOWN_MS else duration
+
+
+@contextlib.contextmanager
+def _pillow_frames(path: Path) -> Iterator[Any]:
+    """Pillow's image of an animation, opened without its decompression-bomb warning line (its size is checked
+    against MAX_PIXELS here, as images.open_image checks a photo's)."""
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with Image.open(path) as image:
+            yield image
+
+
 def webp_durations(path: Path) -> list[int] | None:
     """Each frame's duration in milliseconds (as browsers show it) of an animated WebP, told by its content; None
     for anything else (a still WebP is a photo). The frames are decoded to read them (Pillow's WebP reader
-    gives a frame's duration once it is decoded)."""
+    gives a frame's duration once it is decoded), so frames over the photos' limit are refused first."""
     from PIL import Image
 
     try:
-        with Image.open(path) as image:
+        with _pillow_frames(path) as image:
             if image.format != "WEBP" or getattr(image, "n_frames", 1) < 2:
                 return None
+            if image.width * image.height > MAX_PIXELS:
+                raise VideoError(f"{path} is an animation of {image.width}x{image.height} frames, over the limit "
+                                 f"of {MAX_PIXELS / 1e6:.0f} MP")
             durations = []
             for index in range(image.n_frames):
                 image.seek(index)
                 image.load()
                 durations.append(shown_ms(int(image.info.get("duration") or 0)))
             return durations
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
+        if _animated_webp_header(path):
+            raise VideoError(f"{path} is an animated WebP that cannot be read, damaged or cut short "
+                             f"({_reason(error)})") from None
         return None
 
 
-def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
-    from PIL import Image
+def _animated_webp_header(path: Path) -> bool:
+    """Whether the file begins as an animated WebP does: RIFF, WEBP, and an extended header (VP8X) with its
+    animation flag (the WebP container specification, "Extended File Format": bit 1 of the flags byte)."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(21)
+    except OSError:
+        return False
+    return len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
 
-    with Image.open(path) as image:
+
+def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
+    with _pillow_frames(path) as image:
         width, height = image.size
     total = sum(durations)
     rate = Fraction(len(durations) * 1000, total).limit_denominator(1001)
@@ -190,15 +220,17 @@ def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
 def _webp_frames(path: Path, durations: list[int], start: int) -> Iterator[Frame]:
     """An animated WebP's frames from `start` on, each at the time the durations before it add up to (ms), its
     transparent pixels over white, as a page shows them (a clip has no transparency; a sticker's are many)."""
-    from PIL import Image
-
-    with Image.open(path) as image:
-        for index in range(start, len(durations)):
-            image.seek(index)
-            pixels = np.asarray(image.convert("RGBA"), dtype=np.uint16)
-            alpha = pixels[..., 3:]
-            rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
-            yield Frame(index, sum(durations[:index]), rgb.astype(np.uint8))
+    starts = [0, *itertools.accumulate(durations)]
+    try:
+        with _pillow_frames(path) as image:
+            for index in range(start, len(durations)):
+                image.seek(index)
+                pixels = np.asarray(image.convert("RGBA"), dtype=np.uint16)
+                alpha = pixels[..., 3:]
+                rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+                yield Frame(index, starts[index], rgb.astype(np.uint8))
+    except (OSError, ValueError, EOFError) as error:  # (the file changed since its durations were read)
+        raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 
 
 def quarter_turns(rotation: int) -> int:

@@ -385,6 +385,13 @@ def test_an_animated_webp_is_a_clip_read_by_pillow(invoke, tmp_path, model, monk
     assert gif_frames(tmp_path / "loop.gif")[1] == [100, 200, 100, 500]
     assert invoke("upscale", tmp_path / "loop.webp", "--scale", "2", "-q").exit_code == 0
     assert probe(tmp_path / "loop_x2.mp4").frames == 4
+    data = (tmp_path / "loop.webp").read_bytes()
+    (tmp_path / "cut.webp").write_bytes(data[: len(data) * 2 // 3])  # not "a still image", as FFmpeg reads it
+    invoke.error_line(invoke("video", tmp_path / "cut.webp", "--model", model, "-o", tmp_path / "cut.mp4"), 1,
+                      "cut.webp is an animated WebP that cannot be read, damaged or cut short")
+    monkeypatch.setattr("stylize.videoio.MAX_PIXELS", 1000)  # checked before its frames are decoded
+    invoke.error_line(invoke("video", tmp_path / "loop.webp", "--model", model, "-o", tmp_path / "big.mp4"), 1,
+                      "loop.webp is an animation of 48x32 frames, over the limit of 0 MP")
 
 
 def test_missing_extra_names_the_install_command(invoke, tmp_path, model, monkeypatch):
