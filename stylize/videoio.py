@@ -217,20 +217,33 @@ def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
                      duration=total / 1000)
 
 
-def _webp_frames(path: Path, durations: list[int], start: int) -> Iterator[Frame]:
+def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
     """An animated WebP's frames from `start` on, each at the time the durations before it add up to (ms), its
     transparent pixels over white, as a page shows them (a clip has no transparency; a sticker's are many)."""
-    starts = [0, *itertools.accumulate(durations)]
     try:
         with _pillow_frames(path) as image:
-            for index in range(start, len(durations)):
-                image.seek(index)
+            time = 0
+            for index in range(image.n_frames):
+                image.seek(index)  # (frames are decoded in order, each from the one before)
                 pixels = np.asarray(image.convert("RGBA"), dtype=np.uint16)
-                alpha = pixels[..., 3:]
-                rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
-                yield Frame(index, starts[index], rgb.astype(np.uint8))
-    except (OSError, ValueError, EOFError) as error:  # (the file changed since its durations were read)
+                if index >= start:
+                    alpha = pixels[..., 3:]
+                    rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
+                    yield Frame(index, time, rgb.astype(np.uint8))
+                time += shown_ms(int(image.info.get("duration") or 0))
+    except (OSError, ValueError, EOFError) as error:
         raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
+
+
+def _is_animated_webp(path: Path) -> bool:
+    """An animated WebP, as Pillow opens it (its frames counted, none decoded)."""
+    from PIL import Image
+
+    try:
+        with _pillow_frames(path) as image:
+            return image.format == "WEBP" and getattr(image, "n_frames", 1) > 1
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return False
 
 
 def quarter_turns(rotation: int) -> int:
@@ -326,9 +339,8 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     """Every frame from index `start` on, in order. Where the container's index allows it (seek_index), the
     reader seeks to a keyframe before `start` and numbers the frames by their timestamps; elsewhere the frames
     before `start` are decoded and skipped, which is exact where seeking would not be."""
-    durations = webp_durations(path)
-    if durations is not None:
-        yield from _webp_frames(path, durations, start)
+    if _is_animated_webp(path):
+        yield from _webp_frames(path, start)
         return
     try:
         yield from _read_frames(path, start, seek=start > 0)
