@@ -447,6 +447,28 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
 
 
+def test_an_animated_gif_dropped_on_the_page_is_a_clip(studio, tmp_path):
+    """An animated GIF (or PNG, or WebP) was an image to the page, its other frames dropped unsaid: it is a clip,
+    previewed by its first frame and painted whole, as `stylize video` takes it."""
+    pytest.importorskip("av")
+    frames = [Image.new("RGB", (48, 32), (60 * shade, 90, 30)) for shade in range(3)]
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    clip = studio.post("/api/uploads?name=loop.gif", content=buffer.getvalue()).json()
+    assert clip["video"] and (clip["width"], clip["height"]) == (48, 32) and clip["frame"]
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": clip["id"], "model": "starry"}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done" and status["command"].startswith("stylize video loop.gif"), status
+    from stylize.videoio import probe
+
+    (tmp_path / "back.mp4").write_bytes(studio.get(f"/results/{status['result']}").content)
+    assert probe(tmp_path / "back.mp4").frames == 3
+    buffer = io.BytesIO()
+    frames[0].save(buffer, format="GIF")
+    still = studio.post("/api/uploads?name=still.gif", content=buffer.getvalue()).json()
+    assert not still.get("video") and (still["width"], still["height"]) == (48, 32)  # one frame: a picture
+
+
 def test_a_clip_dropped_in_the_upscale_or_colorize_tab_is_enlarged_or_colorized_whole(studio, tmp_path, invoke,
                                                                                      monkeypatch):
     """As `stylize upscale CLIP` and `stylize colorize CLIP` do, and the command shown makes the same clip."""

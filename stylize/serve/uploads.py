@@ -14,10 +14,11 @@ from pathlib import Path
 import torch
 
 from stylize.errors import ImageError, StylizeError
+from stylize.extras import available
 from stylize.files import write_bytes_atomic
 from stylize.images import IMAGE_EXTENSIONS, load_image, read_header, save_image
 from stylize.tensors import resize_longest, resize_to
-from stylize.videoio import VIDEO_EXTENSIONS
+from stylize.videoio import VIDEO_EXTENSIONS, animation_frames
 
 # Letters and digits of any script stay (a photo named 家族.jpg gives 家族_starry_001.png, not photo_...);
 # everything else goes: separators, spaces, control characters and bidi overrides (U+202E makes a name read
@@ -63,8 +64,8 @@ class Uploads:
         self._lock = threading.Lock()
 
     def add(self, session: str, name: str, data: bytes) -> Upload:
-        """Keep `data` as an image (or, by its name, a video) of the session; ImageError or VideoError (one
-        line) when it is too large or unreadable."""
+        """Keep `data` as an image (or, by its name, a video; or an animation: a GIF, PNG or WebP of several
+        frames) of the session; ImageError or VideoError (one line) when it is too large or unreadable."""
         if len(data) > self.max_bytes:
             raise ImageError(f"{safe_stem(name)}: {len(data) / 2**20:.1f} MB is over the upload limit of "
                              f"{self.max_bytes / 2**20:.0f} MB")
@@ -76,6 +77,10 @@ class Uploads:
             return self._add_video(session, name, data, upload_id, suffix)
         path = self.folder / f"{upload_id}{suffix if suffix in IMAGE_EXTENSIONS else '.img'}"
         write_bytes_atomic(path, data)
+        # An animated GIF, PNG or WebP is a clip, as to `stylize video` (without the video extra, its first frame
+        # is the picture, as `stylize run` takes it).
+        if animation_frames(path) > 1 and available("av") and available("cv2"):
+            return self._add_video(session, name, data, upload_id, suffix)
         try:
             header = read_header(path)
             if header is not None and header[0][0] * header[0][1] > self.max_pixels:
