@@ -239,6 +239,8 @@ def _is_animated_webp(path: Path) -> bool:
     """An animated WebP, as Pillow opens it (its frames counted, none decoded)."""
     from PIL import Image
 
+    if not is_regular_file(path):  # a pipe would block Pillow's read (the caller's own check says what it is)
+        return False
     try:
         with _pillow_frames(path) as image:
             return image.format == "WEBP" and getattr(image, "n_frames", 1) > 1
