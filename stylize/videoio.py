@@ -36,7 +36,7 @@ from stylize.files import check_writable, is_regular_file
 VIDEO_EXTENSIONS = frozenset({".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".mts", ".m2ts", ".ts", ".3gp",
                               ".wmv", ".mpg", ".mpeg", ".flv", ".dv", ".vob"})
 # Images that may hold an animation: GIF and APNG, which FFmpeg reads as clips, and WebP, whose animations FFmpeg
-# cannot decode (its WebP decoder takes stills only, FFmpeg 8.1) and Pillow reads here instead (webp_durations).
+# cannot decode (its WebP decoder takes stills only, FFmpeg 8.1) and Pillow reads here instead (_webp_info).
 ANIMATION_EXTENSIONS = frozenset({".gif", ".png", ".apng", ".webp"})
 # Browsers show a WebP or GIF frame of 10 ms or less for 100 ms (Chromium's image decoders, after Netscape).
 _SHORTEST_SHOWN_MS, _SHOWN_INSTEAD_MS = 10, 100
@@ -171,50 +171,48 @@ def _pillow_frames(path: Path) -> Iterator[Any]:
             yield image
 
 
-def webp_durations(path: Path) -> list[int] | None:
-    """Each frame's duration in milliseconds (as browsers show it) of an animated WebP, told by its content; None
-    for anything else (a still WebP is a photo). The frames are decoded to read them (Pillow's WebP reader
-    gives a frame's duration once it is decoded), so frames over the photos' limit are refused first."""
+def _webp_info(path: Path) -> VideoInfo | None:
+    """An animated WebP as a clip (its size, frame count and each frame's duration as browsers show it), told by
+    its content; None for anything else (a still WebP is a photo). The frames are decoded to read their durations
+    (Pillow's WebP reader gives a frame's once it is decoded), so frames over the photos' limit are refused first."""
     from PIL import Image
 
     try:
         with _pillow_frames(path) as image:
             if image.format != "WEBP" or getattr(image, "n_frames", 1) < 2:
                 return None
-            if image.width * image.height > MAX_PIXELS:
-                raise VideoError(f"{path} is an animation of {image.width}x{image.height} frames, over the limit "
+            width, height = image.size
+            if width * height > MAX_PIXELS:
+                raise VideoError(f"{path} is an animation of {width}x{height} frames, over the limit "
                                  f"of {MAX_PIXELS / 1e6:.0f} MP")
             durations = []
             for index in range(image.n_frames):
                 image.seek(index)
                 image.load()
                 durations.append(shown_ms(int(image.info.get("duration") or 0)))
-            return durations
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as error:
         if _animated_webp_header(path):
             raise VideoError(f"{path} is an animated WebP that cannot be read, damaged or cut short "
                              f"({_reason(error)})") from None
         return None
+    total = sum(durations)
+    rate = Fraction(len(durations) * 1000, total).limit_denominator(1001)
+    return VideoInfo(Path(path), width, height, len(durations), rate, Fraction(1, 1000), 0, "webp", 0, 0,
+                     duration=total / 1000)
 
 
 def _animated_webp_header(path: Path) -> bool:
     """Whether the file begins as an animated WebP does: RIFF, WEBP, and an extended header (VP8X) with its
-    animation flag (the WebP container specification, "Extended File Format": bit 1 of the flags byte)."""
+    animation flag (the WebP container specification, "Extended File Format": bit 1 of the flags byte). 21
+    bytes read: the test `read_frames` makes of every file it reads."""
+    if not is_regular_file(path):  # a pipe would block the read (the reader's own check says what it is)
+        return False
     try:
         with open(path, "rb") as stream:
             head = stream.read(21)
     except OSError:
         return False
     return len(head) == 21 and head[:4] == b"RIFF" and head[8:16] == b"WEBPVP8X" and bool(head[20] & 0x02)
-
-
-def _webp_info(path: Path, durations: list[int]) -> VideoInfo:
-    with _pillow_frames(path) as image:
-        width, height = image.size
-    total = sum(durations)
-    rate = Fraction(len(durations) * 1000, total).limit_denominator(1001)
-    return VideoInfo(Path(path), width, height, len(durations), rate, Fraction(1, 1000), 0, "webp", 0, 0,
-                     duration=total / 1000)
 
 
 def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
@@ -233,19 +231,6 @@ def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
                 time += shown_ms(int(image.info.get("duration") or 0))
     except (OSError, ValueError, EOFError) as error:
         raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
-
-
-def _is_animated_webp(path: Path) -> bool:
-    """An animated WebP, as Pillow opens it (its frames counted, none decoded)."""
-    from PIL import Image
-
-    if not is_regular_file(path):  # a pipe would block Pillow's read (the caller's own check says what it is)
-        return False
-    try:
-        with _pillow_frames(path) as image:
-            return image.format == "WEBP" and getattr(image, "n_frames", 1) > 1
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
-        return False
 
 
 def quarter_turns(rotation: int) -> int:
@@ -286,9 +271,9 @@ def probe(path: Path) -> VideoInfo:
     av = require("av")
     with _open(path) as container:
         if container.format.name == "webp_pipe":
-            durations = webp_durations(path)
-            if durations is not None:
-                return _webp_info(path, durations)
+            animation = _webp_info(path)
+            if animation is not None:
+                return animation
         try:
             return _probe(path, container)
         except (av.error.FFmpegError, ValueError) as error:  # a damaged file fails anywhere in FFmpeg
@@ -341,7 +326,7 @@ def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
     """Every frame from index `start` on, in order. Where the container's index allows it (seek_index), the
     reader seeks to a keyframe before `start` and numbers the frames by their timestamps; elsewhere the frames
     before `start` are decoded and skipped, which is exact where seeking would not be."""
-    if _is_animated_webp(path):
+    if _animated_webp_header(path):
         yield from _webp_frames(path, start)
         return
     try:

@@ -73,14 +73,13 @@ class Uploads:
             raise ImageError(f"{safe_stem(name)}: the file is empty")
         suffix = Path(name).suffix.lower()
         upload_id = secrets.token_hex(12)
-        if suffix in VIDEO_EXTENSIONS:
-            return self._add_video(session, name, data, upload_id, suffix)
-        path = self.folder / f"{upload_id}{suffix if suffix in IMAGE_EXTENSIONS else '.img'}"
+        known = suffix in VIDEO_EXTENSIONS or suffix in IMAGE_EXTENSIONS
+        path = self.folder / f"{upload_id}{suffix if known else '.img'}"
         write_bytes_atomic(path, data)
         # An animated GIF, PNG or WebP is a clip, as to `stylize video` (without the video extra, its first frame
         # is the picture, as `stylize run` takes it).
-        if animation_frames(path) > 1 and available("av") and available("cv2"):
-            return self._add_video(session, name, data, upload_id, suffix)
+        if suffix in VIDEO_EXTENSIONS or (animation_frames(path) > 1 and available("av") and available("cv2")):
+            return self._add_video(session, name, path)
         try:
             header = read_header(path)
             if header is not None and header[0][0] * header[0][1] > self.max_pixels:
@@ -101,15 +100,14 @@ class Uploads:
             self._uploads[upload_id] = upload
         return upload
 
-    def _add_video(self, session: str, name: str, data: bytes, upload_id: str, suffix: str) -> Upload:
-        """A video, probed and checked like `stylize video`'s source, and its first frame kept as an image
-        upload for previews (a picture of the clip before the whole clip is painted)."""
+    def _add_video(self, session: str, name: str, path: Path) -> Upload:
+        """A video (written at `path`, named by its id), probed and checked like `stylize video`'s source, and its
+        first frame kept as an image upload for previews (a picture of the clip before the whole clip is painted)."""
         from stylize.errors import VideoError
         from stylize.images import save_image
         from stylize.videoio import probe, read_frames, upright
 
-        path = self.folder / f"{upload_id}{suffix}"
-        write_bytes_atomic(path, data)
+        upload_id, suffix = path.stem, Path(name).suffix.lower()
         try:
             info = probe(path)
             if info.width * info.height > self.max_pixels:
