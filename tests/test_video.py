@@ -478,9 +478,11 @@ def test_an_interlaced_clip_is_deinterlaced_keeping_its_frames_and_timestamps(in
 
 
 @pytest.mark.parametrize("camcorder", ["hdv", "dv"])
-def test_a_clip_of_pixels_that_are_not_square_keeps_their_shape(invoke, tmp_path, model, camcorder):
+def test_a_clip_of_pixels_that_are_not_square_plays_in_its_shape(invoke, tmp_path, model, camcorder):
     """Red-team: a camcorder's pixels are not square (DV's 720x576 shows 4:3 with pixels 16:15 wide, HDV's
-    1440x1080 shows 16:9 with pixels 4:3 wide); the output dropped their shape and played squeezed."""
+    1440x1080 shows 16:9 with pixels 4:3 wide); the output dropped their shape and played squeezed. A style's
+    output is written in the shape it is shown at, in square pixels (its strokes were stretched 4:3 on HDV); an
+    upscale keeps the stored pixels and says their shape."""
     if camcorder == "dv":  # PAL DV: its frame size is fixed; the encoder marks 16:15
         source = tmp_path / "tape.dv"
         with av.open(str(source), "w", format="dv") as container:
@@ -495,11 +497,43 @@ def test_a_clip_of_pixels_that_are_not_square_keeps_their_shape(invoke, tmp_path
     else:
         wide = Fraction(4, 3)
         source = make_clip(tmp_path / "hdv.mp4", frames=3, width=72, height=54, audio=False, pixel_aspect=wide)
-    assert probe(source).pixel_aspect == wide
+    stored = probe(source)
+    assert stored.pixel_aspect == wide
     for name in ("out.mp4", "out.mkv"):
         result = invoke("video", source, "--model", model, "-o", tmp_path / name, "--device", "cpu")
         assert result.exit_code == 0, result.output
-        assert probe(tmp_path / name).pixel_aspect == wide
+        written = probe(tmp_path / name)
+        assert written.pixel_aspect is None
+        assert (written.width, written.height) == (round(stored.width * wide), stored.height)
+    if camcorder == "hdv":
+        assert invoke("upscale", source, "--scale", "2", "-o", tmp_path / "up.mp4").exit_code == 0
+        upscaled = probe(tmp_path / "up.mp4")
+        assert upscaled.pixel_aspect == wide and (upscaled.width, upscaled.height) == (144, 108)
+
+
+def test_a_style_is_given_square_pixels_and_a_pixelwise_network_the_stored_ones(tmp_path):
+    """What the frame function of a VideoJob is given from an HDV clip (72x54 stored, pixels 4:3 wide): with
+    square_pixels, the frame as shown (96x54), written so; without, the stored frame, its shape told."""
+    source = make_clip(tmp_path / "hdv.mp4", frames=3, width=72, height=54, audio=False,
+                       pixel_aspect=Fraction(4, 3))
+    cv2 = pytest.importorskip("cv2")
+    stored = [frame.rgb for frame in read_frames(source)]
+    for square, shape, aspect in ((True, (54, 96), None), (False, (54, 72), Fraction(4, 3))):
+        given: list[torch.Tensor] = []
+
+        def identity(frames: torch.Tensor, given: list[torch.Tensor] = given) -> torch.Tensor:
+            given.append(frames)
+            return frames
+
+        output = tmp_path / f"square_{square}.mp4"
+        VideoJob(source, output, tensor_frames(identity), VideoConfig(temporal=False), {},
+                 square_pixels=square).run()
+        assert {tuple(frames.shape[-2:]) for frames in given} == {shape}
+        written = probe(output)
+        assert written.pixel_aspect == aspect and (written.height, written.width) == shape
+        first = (given[0][0].permute(1, 2, 0) * 255).round().numpy()
+        expected = cv2.resize(stored[0], shape[::-1], interpolation=cv2.INTER_CUBIC) if square else stored[0]
+        assert np.abs(first - expected).max() <= 1  # stretched along its rows only: the picture shown
 
 
 def test_a_cover_picture_stored_before_the_clip_is_passed_over(invoke, tmp_path, model):

@@ -362,7 +362,7 @@ class JobQueue:
         masks = None if regions is None else ClipMasks(regions)
         stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks)
         return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
-                        size=getattr(recipe.config, "size", 0), masks=masks)
+                        size=getattr(recipe.config, "size", 0), masks=masks, square_pixels=True)
 
     def _on_video_progress(self, progress: VideoProgress) -> None:
         job = self._checked()

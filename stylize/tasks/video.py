@@ -39,7 +39,7 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -584,6 +584,9 @@ def _collective(operation: Callable[..., Any], *values: Any) -> Any:
                          "same command with --resume to continue") from None
 
 
+RESUME_HINT = "finished segments are kept: run the same command with --resume after freeing space"
+
+
 def work_folder(output: Path) -> Path:
     """Where segments and their state wait until the final file is written: .OUTPUT.stylize beside it."""
     return Path(output).with_name(f".{Path(output).name}.stylize")
@@ -651,12 +654,17 @@ class VideoJob:
     restart: called before stylize_frames is given a segment's first frame or the first frame of a read, where
     what it keeps from frame to frame (a film's references: colorizing_job) must start again, so that a resumed
     job's frames are an uninterrupted one's (with batch 1: the segment's first frame is then the first given).
+    square_pixels: a clip of non-square pixels (a DV or HDV camcorder's, VideoInfo.pixel_aspect) is brought to
+    the shape it is shown at before stylize_frames and written so: a style's strokes are painted round, not
+    stretched by the pixels' shape when played (4:3 wider on HDV). Off, the stored pixels are kept, and their
+    shape is told in the output (what a network that works pixel by pixel, an upscaler's or a colorizer's, wants).
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
-                 scale: float = 1.0, restart: Callable[[], None] | None = None) -> None:
+                 scale: float = 1.0, restart: Callable[[], None] | None = None, square_pixels: bool = False
+                 ) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
         self.restart = restart
@@ -665,7 +673,12 @@ class VideoJob:
         output_format(self.output)
         check_writable(self.output)
         self.info: VideoInfo = probe(self.source)
+        # How much wider a stored pixel is shown (None: as stored), and the clip as the output holds it.
+        self.stretch = self.info.pixel_aspect if square_pixels else None
+        self.written_info = replace(self.info, pixel_aspect=None) if self.stretch else self.info
         self.settings = {**settings, "video": config.to_dict(), "source": _fingerprint(self.source)}
+        if self.stretch:
+            self.settings["pixels"] = "square"
         self.work = work_folder(self.output)
         check_work_folder(self.work, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
@@ -709,8 +722,10 @@ class VideoJob:
                 try:
                     return self._run(env, group, on_progress)
                 except OSError as error:  # PyAV's and Pillow's errors on a full disk or a failing device
-                    raise WriteError(f"writing {self.output} failed: {error.strerror or error}; finished segments "
-                                     "are kept: run the same command with --resume after freeing space") from None
+                    raise WriteError(f"writing {self.output} failed: {error.strerror or error}; {RESUME_HINT}") \
+                        from None
+                except WriteError as error:  # atomic_output's, on a segment's saved state: said the same way
+                    raise WriteError(f"{error}; {RESUME_HINT}") from None
         finally:
             group.close()
 
@@ -751,7 +766,7 @@ class VideoJob:
             return VideoResult(None, written, resumed_from, None, [], env.world)
         segments = self._segments()
         join = write_gif if output_format(self.output) == "gif" else mux
-        notices = self.notices + join(segments, self.source, self.output, self.info)
+        notices = self.notices + join(segments, self.source, self.output, self.written_info)
         notices += cut_short_notice(self.source, written, self.info)
         clear_work_folder(self.work)
         return VideoResult(self.output, written, resumed_from, None, notices, env.world)
@@ -783,7 +798,7 @@ class VideoJob:
                         encoder.finish(self._finish, segment, previous_input, previous_output)
                     segment = frame.index // self.segment_frames
                     height, width = stylized.shape[-2:] if torch.is_tensor(stylized) else stylized.shape[:2]
-                    encoder.open(self._segment(segment), self.info, width, height, self.config.crf,
+                    encoder.open(self._segment(segment), self.written_info, width, height, self.config.crf,
                                  output_format(self.output))
                     opened = True
                 previous, output = self._written(blend, motion, previous, frame.rgb, stylized, own)
@@ -939,23 +954,28 @@ class VideoJob:
         return fitted
 
     def _frame_size(self) -> tuple[int, int]:
-        """(height, width) of every output frame: the first frame's, at --size when given."""
+        """(height, width) of every output frame: the first frame's (shown shape with square_pixels), at --size
+        when given."""
+        width, height = self._target(self.info.width, self.info.height)
+        return height, width
+
+    def _target(self, width: int, height: int) -> tuple[int, int]:
+        """(width, height) a decoded frame of this size is brought to: square pixels where asked, --size."""
         from stylize.tensors import fit_longest_side
 
-        width, height = self.info.width, self.info.height
+        if self.stretch:
+            width = max(1, round(width * self.stretch))
         if self.size and max(height, width) != self.size:
             width, height = fit_longest_side(width, height, self.size)
-        return height, width
+        return width, height
 
     def _resized(self, rgb: np.ndarray) -> np.ndarray:
         height, width = rgb.shape[:2]
-        if not self.size or max(height, width) == self.size:
+        size = self._target(width, height)
+        if size == (width, height):
             return rgb
-        from stylize.tensors import fit_longest_side
-
         cv2 = _cv2()
-        size = fit_longest_side(width, height, self.size)
-        shrinking = size[0] < width
+        shrinking = size[0] <= width and size[1] <= height
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
     def _prepare(self, resume: bool) -> None:
