@@ -20,7 +20,8 @@ Profiles:
   cpu  sized to fit one 2-core session: style: 128 px crops, width 16, 600 steps (2000 and a
        stronger style for starry and composition, which barely moved the photo at 600);
        upscale: no x4 (a GPU's), x2 and x3 600 steps from the shipped x4 (width 48, 16 blocks), the crisp
-       ones 200 from the faithful ones; colorize: 600 steps of 8
+       ones 200 from the faithful ones, the x4 for JPEG and noisy photos (--degradation real) 1200 from the
+       shipped x4; colorize: 600 steps of 8
        crops at 256 px, width 96.
   gpu  style: 256 px crops, width 32, 40000 steps, style weight chosen by previews; upscale: width 48,
        16 blocks, batches of 32, scale augmentation (--rescale 0.5) in every stage, x4 one cycle of 21000
@@ -79,20 +80,24 @@ _UPSCALE_GPU = ("--width", "48", "--blocks", "16", "--batch-size", "32", "--work
 
 
 def _upscale(scale: int, sharp: bool, cpu_steps: str, gpu_steps: str,
-             profiles: tuple[str, ...] = ("cpu", "gpu")) -> Model:
+             profiles: tuple[str, ...] = ("cpu", "gpu"), real: bool = False) -> Model:
     # x2 and x3 start from the x4 network (all but the sub-pixel layer carry over, as EDSR's x3/x4 models
-    # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth.
-    init = (f"upscale-x{scale}" if sharp else "upscale-x4") if sharp or scale != 4 else None
+    # start from x2); the crisp models from the faithful ones, so that weight interpolation is smooth; the
+    # real-world one from the faithful one of its scale, as Real-ESRGAN starts from its PSNR-oriented network.
+    init = (f"upscale-x{scale}" if sharp or real else "upscale-x4") if sharp or real or scale != 4 else None
     # Perceptual weight 0.02: at 0.1 the crisp models drew a faint pixel grid (the VGG loss's checkerboard)
     # over smooth areas; 0.02 sharpens without it (looked at side by side, examples/upscale.py).
-    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", "1e-3")
+    tuning = ("--perceptual-weight", "0.02", "--lr", "2e-4") if sharp else ("--lr", "5e-4") if real \
+        else ("--lr", "1e-3")
+    if real:  # blur, noise and JPEG after the downscale (degrade.camera_and_web)
+        tuning += ("--degradation", "real")
     # The perceptual loss runs VGG19 at the high resolution: smaller crops keep CPU steps affordable.
     # Crops of 48 low-resolution px (EDSR's patch size) whatever the scale, 32 for the perceptual loss.
     image_size = ("--image-size", str(scale * (32 if sharp else 48)))
     crops = ("--batch-size", "8" if sharp else "16", *image_size)
     # Scale augmentation (photos shrunk by 0.5 to 1 first): 248 photos are few for a long training.
     augment = ("--rescale", "0.5")
-    return Model(f"upscale-x{scale}{'-sharp' if sharp else ''}", "upscale",
+    return Model(f"upscale-x{scale}{'-sharp' if sharp else '-real' if real else ''}", "upscale",
                  cpu=("--scale", str(scale), *_UPSCALE_CPU, *crops, "--steps", cpu_steps, *tuning, *augment),
                  gpu=("--scale", str(scale), *_UPSCALE_GPU, *image_size, "--steps", gpu_steps, *tuning, *augment),
                  init=init, profiles=profiles)
@@ -124,6 +129,8 @@ MODELS = [
     _upscale(3, False, "600", "10000"),
     _upscale(2, True, "200", "1000"),
     _upscale(3, True, "200", "1000"),
+    # x4 for photos from cameras and the web (JPEG, noise, softness): 1200 steps from the shipped x4 on the CPU.
+    _upscale(4, False, "1200", "10000", real=True),
     # Any painting: decoders that reconstruct photos from their VGG19 features (no painting is needed). What
     # ships is the gpu profile as it ran on an H200 (2026-12-04): 5800 steps of 16 crops in 6 minutes, the step
     # count sized by a measured 16.7 steps a second, with the nearest upsampling of the time (the grid it leaves

@@ -426,6 +426,8 @@ class StyleTrainConfig(TrainConfig):
 
 
 UPSCALE_SCALES = (2, 3, 4)
+UPSCALE_DEGRADATIONS = ("bicubic", "real")  # tasks/upscale.PairTransform
+UPSCALE_INPUTS = ("auto", *UPSCALE_DEGRADATIONS)  # which shipped network `upscale` runs (tasks/upscale.Upscaler)
 # The largest enlargement `upscale --scale` asks for (x4's network, then bicubic; tasks/upscale.network_scale).
 MAX_UPSCALE = 8
 
@@ -444,10 +446,19 @@ class UpscaleConfig(Settings):
                                default_text="automatic")
     ensemble: bool = setting(False, "Average the network over the 8 flips and rotations of the input: slightly "
                                     "more faithful (about +0.1 dB), 8 times slower.")
+    degradation: str = setting("auto", "What the photos went through: bicubic (a clean downscale, as the "
+                                       "benchmarks'), real (a camera's or the web's: JPEG blocks, noise; the x4 "
+                                       "network trained for them, resized to other factors) or auto: real for a "
+                                       "JPEG file saved at a quality under 85, bicubic for the rest (--sharpness "
+                                       "0 only; a clip's frames: bicubic).",
+                               choices=UPSCALE_INPUTS)
 
     def _validate(self) -> None:
         if self.scale is not None and self.scale <= 1:
             raise ConfigError(f"scale must be above 1 (an enlargement), got {self.scale:g}")
+        if self.degradation == "real" and self.sharpness:
+            raise ConfigError("--sharpness blends the pair of networks for clean photos; the network for JPEG "
+                              "and noisy photos (--degradation real) has no crisp twin: use one or the other")
 
 
 @dataclass(frozen=True)
@@ -468,6 +479,10 @@ class UpscaleTrainConfig(TrainConfig):
     rescale: float = setting(1.0, "Scale augmentation: each photo is first shrunk by a random factor between this "
                                   "and 1, which makes more (and cleaner) training images of a small collection; "
                                   "1 turns it off.", min=0.25, max=1)
+    degradation: str = setting("bicubic", "How the low-resolution crops are made: bicubic (the clean downscale of "
+                                          "the benchmarks) or real (then blur, noise and JPEG compression at "
+                                          "random, as photos from cameras and the web have).",
+                               choices=UPSCALE_DEGRADATIONS)
 
     def _validate(self) -> None:
         super()._validate()

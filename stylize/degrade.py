@@ -1,4 +1,7 @@
-"""What time does to a photo: the simulated damage of an old print or its scan, on the lightness.
+"""What time, cameras and the web do to a photo: simulated damage that the networks learn to see through.
+
+Two mixes: an old print's or its scan's, on the lightness (old_print, for the automatic colorizer), and a
+small photo's from a camera and the web, on sRGB (camera_and_web, for the real-world upscaler).
 
 The automatic colorizer learns from clean colour photos made gray; old photos are not clean gray photos.
 Trained on the clean ones only, colours collapse on a real scan (the features of grain and scratches are not
@@ -11,8 +14,8 @@ Each is drawn with its own probability and strength, so that some crops stay cle
 - blur (an old lens, a soft scan);
 - film grain: noise, blurred a little (grain clumps), stronger in the mid-tones;
 - scratches and dust: thin bright or dark lines and specks.
-Everything here takes and returns lightness L* in [0, 100] as (1, 1, H, W), and draws from the global torch
-generator (the training data seeds it per sample, see training/data.py).
+The old print's take and return lightness L* in [0, 100] as (1, 1, H, W). Everything here draws from the global
+torch generator (the training data seeds it per sample, see training/data.py).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from __future__ import annotations
 import torch
 
 from stylize.colorspace import gray_rgb, rgb_to_lab
-from stylize.tensors import gaussian_blur
+from stylize.tensors import gaussian_blur, quantize
 
 # Tones of old prints as sRGB multipliers of a gray (sepia: a warm brown; cyanotype: a Prussian blue).
 TONES = {"sepia": (1.0, 0.82, 0.62), "cyan": (0.62, 0.84, 1.0)}
@@ -94,3 +97,36 @@ def old_print(lightness: torch.Tensor) -> torch.Tensor:
     if _chance(0.25):
         lightness = scratches(lightness, int(torch.randint(1, 5, ())))
     return lightness.clamp(0, 100)
+
+
+def jpeg(rgb: torch.Tensor, quality: int) -> torch.Tensor:
+    """(1, 3, H, W) sRGB in [0, 1] through a JPEG of `quality` (libjpeg's scale, 1 to 100) and back."""
+    from torchvision.io import decode_jpeg, encode_jpeg
+
+    pixels = (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    return decode_jpeg(encode_jpeg(pixels, quality=quality))[None].to(rgb.device, rgb.dtype) / 255
+
+
+def camera_and_web(rgb: torch.Tensor) -> torch.Tensor:
+    """A small photo as cameras and the web leave it: some softness, sensor noise, then JPEG compression, each
+    drawn with its own chance and strength; one crop in five is left clean, so that clean photos still gain.
+    (1, 3, H, W) sRGB in [0, 1] of 8-bit values, in and out.
+
+    A first-order version of the degradations of Zhang et al. 2021 (BSRGAN) and Wang et al. 2021 (Real-ESRGAN):
+    their blur, Gaussian noise in colour or gray, and JPEG at a quality of 30 to 95, after the bicubic
+    downscale; their second order, resizes and sinc filters are left out, as the photos users enlarge are more
+    often a web image or a phone's crop than a twice-recompressed one. A network trained on the clean
+    downscale only sharpens JPEG's 8x8 blocks and ringing as if they were detail (benchmarks/upscale_real.py).
+    """
+    if _chance(0.2):
+        return rgb
+    if _chance(0.3):
+        rgb = gaussian_blur(rgb, _between(0.2, 0.8))
+    if _chance(0.5):
+        gray = _chance(0.4)  # a sensor's noise after its demosaicing is partly the same in all channels
+        noise = torch.randn_like(rgb[:, :1] if gray else rgb)
+        rgb = rgb + _between(1.0, 8.0) / 255 * noise
+    rgb = quantize(rgb.clamp(0, 1))
+    if _chance(0.8):
+        rgb = jpeg(rgb, int(torch.randint(30, 96, ())))
+    return rgb

@@ -114,6 +114,30 @@ class LoadedImage:
     sixteen_bit: bool = False
 
 
+# The luminance quantization table of the JPEG standard (ITU-T T.81, Annex K, table K.1), which libjpeg scales
+# by its quality setting (the Independent JPEG Group's jcparam.c: quality q gives 5000/q percent below 50,
+# 200 - 2q above). Cameras, phones and editors scale it the same way or use tables close to it.
+_JPEG_LUMINANCE = (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56,
+                   14, 17, 22, 29, 51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113,
+                   92, 49, 64, 78, 87, 103, 121, 120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+
+
+def jpeg_quality(path: Path) -> int | None:
+    """The quality (1 to 100, libjpeg's scale) a JPEG file was saved at, estimated from its luminance
+    quantization table; None for another format or a file that cannot be read. Reads the header only."""
+    try:
+        with Image.open(path) as image:
+            tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+    if not tables or len(tables.get(0, ())) != 64:
+        return None
+    # The table's sum against the standard's: the order the values are stored in does not matter.
+    percent = 100 * sum(tables[0]) / sum(_JPEG_LUMINANCE)
+    quality = (200 - percent) / 2 if percent <= 100 else 5000 / percent
+    return int(min(100, max(1, round(quality))))
+
+
 def is_image_file(path: Path) -> bool:
     """True for a regular file whose extension names an image format."""
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()

@@ -90,7 +90,8 @@ def _style_summary(info: ModelHeader) -> str:
 def _upscale_summary(info: ModelHeader) -> str:
     section = info.document.get("upscale", {})
     kind = {"faithful": "faithful", "perceptual": "crisp"}.get(section.get("kind"), section.get("kind", "?"))
-    return f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}"
+    real = ", for JPEG and noisy photos" if "jpeg" in section.get("degradation", "") else ""
+    return f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}{real}"
 
 
 STYLE = TaskRow(

@@ -1,9 +1,10 @@
-"""Old-print degradations (stylize/degrade.py): what the automatic colorizer trains on."""
+"""Simulated damage (stylize/degrade.py): old prints for the automatic colorizer, cameras and the web for the
+real-world upscaler."""
 
 import torch
 
 from stylize.colorspace import rgb_to_lab
-from stylize.degrade import fade, grain, old_print, scratches, tone
+from stylize.degrade import camera_and_web, fade, grain, jpeg, old_print, scratches, tone
 
 
 def ramp(size: int = 48) -> torch.Tensor:
@@ -52,3 +53,33 @@ def test_old_print_is_seeded_sized_and_in_range():
     assert outputs[0].min() >= 0 and outputs[0].max() <= 100
     changed = [(item - ramp()).abs().max() > 0.5 for item in outputs[0]]
     assert any(changed) and not all(changed)  # some crops are aged, some stay clean
+
+
+def _blockiness(rgb: torch.Tensor) -> float:
+    """How much larger the steps between columns 8k-1 and 8k (JPEG's block edges) are than the others."""
+    steps = (rgb[..., 1:] - rgb[..., :-1]).abs().mean(dim=(0, 1, 2))
+    edges = torch.arange(1, steps.numel() + 1) % 8 == 0
+    return float(steps[edges].mean() / steps[~edges].mean())
+
+
+def test_jpeg_leaves_blocks_that_grow_as_the_quality_falls():
+    torch.manual_seed(0)
+    smooth = torch.nn.functional.interpolate(torch.rand(1, 3, 8, 8), size=(64, 64), mode="bicubic",
+                                             align_corners=False).clamp(0, 1)
+    fine, coarse = jpeg(smooth, 95), jpeg(smooth, 20)
+    assert fine.shape == coarse.shape == smooth.shape
+    assert (fine - smooth).abs().mean() < (coarse - smooth).abs().mean()
+    assert _blockiness(coarse) > 1.5 > _blockiness(smooth) and _blockiness(fine) < _blockiness(coarse)
+
+
+def test_camera_and_web_is_seeded_8_bit_and_leaves_some_crops_clean():
+    torch.manual_seed(1)
+    photo = (torch.rand(1, 3, 48, 48) * 255).round() / 255
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        outputs.append(torch.stack([camera_and_web(photo) for _ in range(30)]))
+    assert torch.equal(*outputs) and outputs[0].shape == (30, 1, 3, 48, 48)
+    assert torch.equal(outputs[0], (outputs[0] * 255).round() / 255)  # 8-bit values, as a decoded file's
+    clean = sum(bool(torch.equal(item, photo)) for item in outputs[0])
+    assert 1 <= clean <= 15  # about one in five

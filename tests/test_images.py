@@ -458,3 +458,17 @@ def test_formats_pillow_reads_are_images_in_folders(tmp_path, suffix):
     gradient_image(40, 30).save(path, format={".jfif": "JPEG"}.get(suffix))
     assert is_image_file(path)
     assert load_image(path).pixels.shape == (1, 3, 30, 40)
+
+
+def test_a_jpegs_quality_is_read_from_its_quantization_tables(tmp_path):
+    from stylize.images import jpeg_quality
+
+    photo = gradient_image(64, 48)
+    for quality in (30, 50, 75, 84, 90, 95):
+        photo.save(tmp_path / f"q{quality}.jpg", quality=quality)
+        assert jpeg_quality(tmp_path / f"q{quality}.jpg") == quality
+    photo.save(tmp_path / "lossless.png")
+    (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8\xff not a jpeg")
+    photo.save(tmp_path / "named.jpg", format="PNG")  # told by its content, not its name
+    assert [jpeg_quality(tmp_path / name) for name in ("lossless.png", "broken.jpg", "named.jpg", "none.jpg")] == \
+        [None] * 4

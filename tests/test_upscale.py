@@ -1,6 +1,7 @@
 """Super-resolution: the network, tiling at a scale, training pairs, the upscale command and its errors."""
 
 import importlib.util
+import json
 import math
 
 import numpy as np
@@ -132,6 +133,21 @@ def test_training_pairs_are_aligned_and_degraded_like_the_benchmarks():
     # the crop's border, where the whole photo's neighbours differ).
     expected = resize_matlab(high[None], 1 / 3)[0]
     assert (low - expected)[:, 2:-2, 2:-2].abs().max() < 1.5 / 255
+
+
+def test_real_world_pairs_damage_the_low_resolution_crop_only():
+    """--degradation real: the same crops as the clean pairs, the low-resolution one then blurred, noised or
+    JPEG-compressed at random (most of them), the target untouched."""
+    photo = gradient_image(100, 90)
+    damaged = 0
+    for seed in range(10):
+        torch.manual_seed(seed)
+        clean_low, clean_high = PairTransform(4, 64)(photo)
+        torch.manual_seed(seed)
+        low, high = PairTransform(4, 64, degradation="real")(photo)
+        assert low.shape == (3, 16, 16) and torch.equal(high, clean_high)
+        damaged += bool((low - clean_low).abs().max() > 1.5 / 255)
+    assert damaged >= 5
 
 
 def test_scale_augmentation_shrinks_the_photo_but_never_below_a_crop(monkeypatch):
@@ -285,6 +301,9 @@ def test_cli_default_output_name_and_folders(invoke, model_file, tmp_path, monke
         ("scale of one", 2, "scale must be above 1 (an enlargement), got 1"),
         ("style model", 1, "is a model for 'style', not 'upscale': use it with `stylize run --model`"),
         ("sharpness with a model", 2, "cannot be used with --model"),
+        ("real-world network with a model", 2, "--degradation real chooses the shipped network for JPEG and noisy "
+                                               "photos; it cannot be used with --model"),
+        ("real-world network with sharpness", 2, "has no crisp twin: use one or the other"),
         ("too large", 1, "would be 36x30, over the limit of"),
         ("folder without -o", 2, "give -o FOLDER"),
         ("missing file without -o", 2, "missing.png: no such file, folder or pattern"),
@@ -308,6 +327,8 @@ def test_bad_input(invoke, model_file, tmp_path, monkeypatch, case, code, messag
         "scale of one": [photo, "--scale", "1"],
         "style model": [photo, "--model", style_model],
         "sharpness with a model": [photo, "--model", model_file, "--sharpness", "0.5"],
+        "real-world network with a model": [photo, "--model", model_file, "--degradation", "real"],
+        "real-world network with sharpness": [photo, "--degradation", "real", "--sharpness", "0.5"],
         "too large": [photo, "--model", model_file],
         "folder without -o": [tmp_path, "--model", model_file],
         "missing file without -o": [tmp_path / "missing.png", "--model", model_file],
@@ -376,6 +397,8 @@ def test_an_upscale_model_is_refused_by_run(invoke, model_file, tmp_path):
 def test_config_checks():
     with pytest.raises(ConfigError, match="multiple of the scale"):
         UpscaleTrainConfig(scale=3, image_size=64)
+    with pytest.raises(ConfigError, match="bicubic or real"):
+        UpscaleTrainConfig(degradation="jpeg")
 
 
 def test_fine_tuning_starts_from_another_models_matching_weights(invoke, tmp_path):
@@ -516,3 +539,53 @@ def test_an_input_whose_upscaled_size_is_too_large_is_refused_before_decoding(tm
     result = CliRunner().invoke(cli, ["upscale", str(big), "--scale", "2", "-o", str(tmp_path / "x.png")])
     assert result.exit_code == 1 and "(81 MP), over the limit of 38 MP" in result.stderr, result.output
     assert not (tmp_path / "x.png").exists()
+
+
+def _jpeg_of(truth: torch.Tensor, path, quality: int) -> torch.Tensor:
+    """The MATLAB bicubic x4 downscale of `truth` saved at `path` as a JPEG of `quality`, as read back."""
+    tensor_to_pil(resize_matlab(truth, 1 / 4).clamp(0, 1)).save(path, quality=quality)
+    return load_image(path).pixels
+
+
+@pytest.mark.skipif(4 not in SHIPPED_SCALES, reason="no shipped upscale models")
+def test_the_real_world_network_enlarges_a_web_jpeg_closer_and_auto_chooses_it(invoke, tmp_path):
+    """A JPEG saved at quality 40 (a web image): the network trained on JPEG and noise (--degradation real) comes
+    closer to the photo than the pair trained on the clean downscale, which sharpens the 8x8 blocks as detail.
+    --degradation auto takes it for that JPEG only (its quality read from the file), also in a batch of
+    same-sized images, and says so."""
+    from pathlib import Path
+
+    photo = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg").pixels
+    truth = photo[..., 40:232, 80:320]  # 240x192: the cat's face, never trained on
+    low = _jpeg_of(truth, tmp_path / "web.jpg", 40)
+
+    def psnr(output):
+        error = (output.clamp(0, 1) - truth)[..., 4:-4, 4:-4].pow(2).mean()
+        return -10 * torch.log10(error).item()
+
+    clean = Upscaler.load(None, "cpu", UpscaleConfig(degradation="bicubic"))(low)
+    real = Upscaler.load(None, "cpu", UpscaleConfig(degradation="real"))(low)
+    assert real.shape == clean.shape == truth.shape
+    assert psnr(real) > psnr(clean) + 0.2
+    _jpeg_of(truth, tmp_path / "camera.jpg", 95)
+    tensor_to_pil(low).save(tmp_path / "lossless.png")
+    for batch in ("1", "3"):
+        out = tmp_path / f"out{batch}"
+        result = invoke("upscale", tmp_path / "*.*g", "-o", out, "--report", tmp_path / f"r{batch}.json",
+                        "--batch-size", batch)
+        assert result.exit_code == 0, result.output
+        chosen = {Path(r["source"]).name: r["details"] for r in json.loads((tmp_path / f"r{batch}.json").read_text())
+                  ["files"]}
+        assert chosen == {"web.jpg": {"degradation": "real", "jpeg_quality": 40},
+                          "camera.jpg": {"degradation": "bicubic", "jpeg_quality": 95},
+                          "lossless.png": {"degradation": "bicubic", "jpeg_quality": None}}
+        assert torch.allclose(load_image(out / "web.png").pixels, real.clamp(0, 1), atol=1.5 / 255)
+    result = invoke("upscale", tmp_path / "web.jpg", "-o", tmp_path / "one.png")
+    assert "a JPEG of quality 40: the network for JPEG and noisy photos" in result.stderr
+
+
+def test_models_lists_the_real_world_network_for_what_it_is(invoke):
+    result = invoke("models")
+    assert result.exit_code == 0
+    line = next((line for line in result.output.splitlines() if line.startswith("upscale-x4-real")), None)
+    assert line is not None and "x4, faithful, for JPEG and noisy photos" in line

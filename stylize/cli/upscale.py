@@ -47,6 +47,7 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
         _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, device,
                        quiet)
         return
+    from stylize.batch import JobResult
     from stylize.config import MAX_PIXELS
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
@@ -68,9 +69,13 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
                 "format": fmt, "suffix": suffix, "shard": shard_label, "device": str(task.device),
                 "config": config.to_dict()}
     if single:
-        file_jobs.conclude_single(outcome, quiet, lambda result: f"Wrote {result.output} ({result.size[0]}x"
-                                                                 f"{result.size[1]}, x{scale} on {task.device})",
-                                  report, settings)
+        def describe(result: JobResult) -> str:
+            chosen = result.details or {}
+            how = (f"; a JPEG of quality {chosen['jpeg_quality']}: the network for JPEG and noisy photos"
+                   if chosen.get("degradation") == "real" else "")
+            return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}, x{scale} on {task.device}{how})"
+
+        file_jobs.conclude_single(outcome, quiet, describe, report, settings)
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet)
 

@@ -13,6 +13,7 @@ The degradation learned is the benchmarks' own: MATLAB's antialiased bicubic dow
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from torch import nn
 from stylize.batch import Job, Output
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS, UPSCALE_SCALES, UpscaleConfig, UpscaleTrainConfig
+from stylize.degrade import camera_and_web
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
-from stylize.images import ImageInput, LoadedImage, as_pixels, pil_to_tensor
+from stylize.images import ImageInput, LoadedImage, as_pixels, jpeg_quality, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
@@ -45,6 +47,13 @@ AUTO_TILE_PIXELS = 1_000_000
 # A colour file whose channels all agree within this (in [0, 1]) is a black-and-white photo saved as RGB:
 # JPEG's YCbCr round trip leaves a level or two between the channels of neutral pixels.
 NEUTRAL_TOLERANCE = 2 / 255
+# The network for photos from cameras and the web (--degradation real: JPEG blocks, noise, softness), x4.
+REAL_WORLD_MODEL = "upscale-x4-real"
+# --degradation auto takes it for a JPEG saved at a quality under this. Where the two networks cross
+# (benchmarks/upscale_real.py, 28 held-out photos, PSNR on Y against the clean photo): x4 at quality 90 -0.02 dB
+# against the clean pair's network, at 75 +0.40, at 50 +0.55; x2 (its output shrunk) -0.17 at 90, +0.57 at 75; on
+# clean photos it loses 0.24 (x4) and 0.83 (x2).
+REAL_WORLD_BELOW = 85
 
 
 def shipped_name(scale: int, sharp: bool = False) -> str:
@@ -103,6 +112,9 @@ class Upscaler:
         # (benchmarks/upscale_quality.py). Under CUDA the network runs in bf16 or fp16 anyway.
         self.runner = NetworkRunner(net, device, self.config.tile, AUTO_TILE_PIXELS, cpu_bf16=True)
         self.device = self.runner.device
+        # --degradation auto: the network for JPEG and noisy photos, which process() gives the JPEG files saved
+        # at a quality under REAL_WORLD_BELOW (load() sets it; None: every photo takes this one).
+        self.real_world: Upscaler | None = None
         # Called with (tiles done, tiles in all, the ensemble's 8 passes counted) as a tiled image goes
         # through: a large photo on a CPU takes minutes (a 1920x1080 x4 about 25 s), and a user should see
         # it move.
@@ -121,8 +133,13 @@ class Upscaler:
         if model is not None:
             if config.sharpness:
                 raise ConfigError("--sharpness blends the shipped pair of models; it cannot be used with --model")
+            if config.degradation == "real":
+                raise ConfigError("--degradation real chooses the shipped network for JPEG and noisy photos; it "
+                                  "cannot be used with --model")
             net, info = load_model(resolve_model(model), task=UPSCALE.name)
             return cls(net, info, device, config, on_progress)
+        if config.degradation == "real":
+            return cls(*cls._real_world_network(), device, config, on_progress)
         scale = network_scale(config.scale or DEFAULT_SCALE)
         try:
             faithful, info = load_model(resolve_model(f"shipped:{shipped_name(scale)}"), task=UPSCALE.name)
@@ -131,7 +148,21 @@ class Upscaler:
         except ModelFileError:
             raise ConfigError(f"no model for x{scale} is installed: train one with `stylize train --task upscale "
                               f"--scale {scale}` and pass it with --model") from None
-        return cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
+        upscaler = cls(blend_weights(faithful, crisp, config.sharpness), info, device, config, on_progress)
+        if config.degradation == "auto" and not config.sharpness:
+            try:
+                upscaler.real_world = cls(*cls._real_world_network(), device, config, on_progress)
+            except ConfigError:  # not installed: every photo takes the pair
+                pass
+        return upscaler
+
+    @staticmethod
+    def _real_world_network() -> tuple[nn.Module, ModelInfo]:
+        try:
+            return load_model(resolve_model(f"shipped:{REAL_WORLD_MODEL}"), task=UPSCALE.name)
+        except ModelFileError:
+            raise ConfigError(f"the network for JPEG and noisy photos ({REAL_WORLD_MODEL}) is not installed: "
+                              "reinstall stylize, or use --degradation bicubic") from None
 
     def __call__(self, pixels: ImageInput, size: tuple[int, int] | None = None) -> torch.Tensor:
         """(N, 3, H, W) in [0, 1] (or a PIL image) -> (N, 3, scale*H, scale*W) in [0, 1] (enlarged_size, or the
@@ -172,7 +203,29 @@ class Upscaler:
         """Batch interface (batch.run_jobs): transparency upscaled beside the colour, never flattened; a
         grayscale photo stays grayscale (as Real-ESRGAN's inference does), since the network, trained on
         colour photos, can leave a faint tint on it (up to 5 levels measured on a BSD100 photo). A
-        black-and-white photo stored as RGB stays neutral: RGB with its luma in every channel."""
+        black-and-white photo stored as RGB stays neutral: RGB with its luma in every channel.
+
+        With a real_world network (--degradation auto), a JPEG file saved at a quality under REAL_WORLD_BELOW
+        goes through it, unless its enlargement there would be over the pixel limit; the details say which."""
+        qualities = [jpeg_quality(job.source) if self.real_world is not None else None for job in jobs]
+        real = self.real_world
+        chosen = [real is not None and quality is not None and quality < REAL_WORLD_BELOW
+                  and image.pixels.shape[-2] * image.pixels.shape[-1] * real.largest_factor**2 <= MAX_PIXELS
+                  for image, quality in zip(images, qualities, strict=True)]
+        outputs: list[Output | None] = [None] * len(images)
+        for network, wanted in ((real, True), (self, False)):
+            indices = [index for index, choice in enumerate(chosen) if choice == wanted]
+            if network is None or not indices:
+                continue
+            for index, output in zip(indices, network._enlarged([images[i] for i in indices]), strict=True):
+                if real is not None:  # said in the report, and on the line of a single file
+                    output = replace(output, details={"degradation": "real" if wanted else "bicubic",
+                                                      "jpeg_quality": qualities[index]})
+                outputs[index] = output
+        assert all(output is not None for output in outputs)
+        return outputs  # type: ignore[return-value]
+
+    def _enlarged(self, images: list[LoadedImage]) -> list[Output]:
         upscaled = self(torch.cat([image.pixels for image in images]))
         outputs = []
         for image, pixels in zip(images, upscaled.split(1), strict=True):
@@ -245,10 +298,12 @@ class PairTransform:
     and its MATLAB bicubic downscale rounded to 8 bits, as benchmark LR images are (the pixels the whole
     photo's downscale would give there); flips and 90-degree rotations of both (EDSR's augmentation). With
     rescale < 1 the photo is first shrunk by a random factor in [rescale, 1] (scale augmentation); a photo
-    smaller than a crop is enlarged to fit (the training command warns: it teaches blur)."""
+    smaller than a crop is enlarged to fit (the training command warns: it teaches blur). With degradation
+    "real" the low-resolution crop is then softened, noised and JPEG-compressed at random (degrade.camera_and_web).
+    """
 
-    def __init__(self, scale: int, size: int, rescale: float = 1.0) -> None:
-        self.scale, self.size, self.rescale = scale, size, rescale
+    def __init__(self, scale: int, size: int, rescale: float = 1.0, degradation: str = "bicubic") -> None:
+        self.scale, self.size, self.rescale, self.degradation = scale, size, rescale, degradation
 
     def __call__(self, image: Image.Image) -> tuple[torch.Tensor, torch.Tensor]:
         scale, size = self.scale, self.size
@@ -283,6 +338,8 @@ class PairTransform:
             hr_crop, lr_crop = hr_crop.flip(-1), lr_crop.flip(-1)
         turns = int(torch.randint(0, 4, ()).item())
         hr_crop, lr_crop = hr_crop.rot90(turns, (-2, -1)), lr_crop.rot90(turns, (-2, -1))
+        if self.degradation == "real":  # as the photo is stored: JPEG's blocks on its own 8x8 grid
+            lr_crop = camera_and_web(lr_crop)
         return lr_crop[0].contiguous(), hr_crop[0].contiguous()
 
 
@@ -298,7 +355,7 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
         return SRNet(self.config.scale, self.config.width, self.config.blocks)
 
     def transform(self) -> PairTransform:
-        return PairTransform(self.config.scale, self.config.image_size, self.config.rescale)
+        return PairTransform(self.config.scale, self.config.image_size, self.config.rescale, self.config.degradation)
 
     def prepare(self, device: torch.device) -> None:
         self.vgg = None
@@ -332,4 +389,6 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
 
     def metadata(self) -> dict[str, Any]:
         kind = "perceptual" if self.config.perceptual_weight else "faithful"
-        return {"upscale": {"scale": self.config.scale, "kind": kind, "degradation": "matlab-bicubic"}}
+        degradation = {"bicubic": "matlab-bicubic",
+                       "real": "matlab-bicubic, blur, noise, jpeg"}[self.config.degradation]
+        return {"upscale": {"scale": self.config.scale, "kind": kind, "degradation": degradation}}

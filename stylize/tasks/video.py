@@ -963,8 +963,8 @@ class VideoJob:
         """(width, height) a decoded frame of this size is brought to: square pixels where asked, --size."""
         from stylize.tensors import fit_longest_side
 
-        if self.stretch:
-            width = max(1, round(width * self.stretch))
+        if self.stretch:  # to an even width, which 4:2:0 video needs (NTSC DV's 720 x 40/33 would be 873)
+            width = max(2, 2 * round(width * self.stretch / 2))
         if self.size and max(height, width) != self.size:
             width, height = fit_longest_side(width, height, self.size)
         return width, height
