@@ -3,8 +3,8 @@
 The published protocol (benchmarks/upscale_quality.py) feeds the networks the clean bicubic downscale, which no
 user has: the photos people enlarge are JPEGs, often noisy. Here each held-out photo (pretrained/heldout.txt,
 never trained on) is shrunk x4 with MATLAB's bicubic and rounded to 8 bits, as there, then damaged as named
-by each row, with Pillow's JPEG encoder (libjpeg, 4:2:0 chroma, another encoder than training's torchvision
-one) and Gaussian noise of a fixed seed; each method's output is compared with the clean photo (PSNR and SSIM
+by each row, with Pillow's JPEG encoder (libjpeg, 4:2:0 chroma, as training's degrade.jpeg) and Gaussian noise
+of a fixed seed; each method's output is compared with the clean photo (PSNR and SSIM
 on BT.601 Y, 4 px borders cropped, as the published protocol). A network that sharpens JPEG's blocks as
 detail scores below bicubic interpolation, which smooths them.
 

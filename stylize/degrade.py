@@ -20,7 +20,11 @@ torch generator (the training data seeds it per sample, see training/data.py).
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 import torch
+from PIL import Image
 
 from stylize.colorspace import gray_rgb, rgb_to_lab
 from stylize.tensors import gaussian_blur, quantize
@@ -100,11 +104,15 @@ def old_print(lightness: torch.Tensor) -> torch.Tensor:
 
 
 def jpeg(rgb: torch.Tensor, quality: int) -> torch.Tensor:
-    """(1, 3, H, W) sRGB in [0, 1] through a JPEG of `quality` (libjpeg's scale, 1 to 100) and back."""
-    from torchvision.io import decode_jpeg, encode_jpeg
-
-    pixels = (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8).cpu()
-    return decode_jpeg(encode_jpeg(pixels, quality=quality))[None].to(rgb.device, rgb.dtype) / 255
+    """(1, 3, H, W) sRGB in [0, 1] through a JPEG of `quality` (libjpeg's scale, 1 to 100; Pillow's defaults, as
+    most software saves one: 4:2:0 chroma) and back."""
+    pixels = (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+    stream = io.BytesIO()
+    Image.fromarray(pixels).save(stream, format="JPEG", quality=quality)
+    stream.seek(0)
+    with Image.open(stream) as image:
+        decoded = torch.from_numpy(np.array(image.convert("RGB")))
+    return decoded.permute(2, 0, 1)[None].to(rgb.device, rgb.dtype) / 255
 
 
 def camera_and_web(rgb: torch.Tensor) -> torch.Tensor:

@@ -196,18 +196,21 @@ def test_a_shrunk_region_equals_the_shrunk_photo_without_border_effects(monkeypa
     assert torch.allclose(region, whole[..., first : first + height, first : first + width], atol=1e-5)
 
 
-def test_a_few_training_steps_lower_the_loss(tmp_path):
+@pytest.mark.parametrize(("degradation", "recorded"), [("bicubic", "matlab-bicubic"),
+                                                        ("real", "matlab-bicubic, blur, noise, jpeg")])
+def test_a_few_training_steps_lower_the_loss(tmp_path, degradation, recorded):
     data = tmp_path / "photos"
     data.mkdir()
     for i in range(6):
         gradient_image(64, 64, seed=i).save(data / f"{i}.png")
     logs = []
     config = UpscaleTrainConfig(scale=2, image_size=32, batch_size=4, steps=30, lr=3e-3, workers=0, width=8,
-                                blocks=1, log_every=5, preview_images=1, preview_every=30)
+                                blocks=1, log_every=5, preview_images=1, preview_every=30, degradation=degradation)
     result = fit(UpscaleObjective(config), data, tmp_path / "x2.safetensors", device="cpu", on_log=logs.append)
     assert logs[-1].losses["pixel"] < 0.8 * logs[0].losses["pixel"]
     upscaler = Upscaler.load(result.model_path, "cpu")
     assert upscaler.scale == 2 and upscaler.info.document["upscale"]["kind"] == "faithful"
+    assert upscaler.info.document["upscale"]["degradation"] == recorded
     assert (tmp_path / "x2_previews" / "step0000030.png").is_file()
 
 
