@@ -126,8 +126,10 @@ def jpeg_quality(path: Path) -> int | None:
     """The quality (1 to 100, libjpeg's scale) a JPEG file was saved at, estimated from its luminance
     quantization table; None for another format or a file that cannot be read. Reads the header only."""
     try:
-        with Image.open(path) as image:
-            tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a large photo's DecompressionBombWarning: its pixels are not read
+            with Image.open(path) as image:
+                tables = getattr(image, "quantization", None) if image.format == "JPEG" else None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None
     if not tables or len(tables.get(0, ())) != 64:

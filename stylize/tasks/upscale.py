@@ -6,8 +6,10 @@ highest PSNR, smooth where detail is unknown) and a crisp one fine-tuned from it
 `sharpness` interpolates the two networks' weights (ESRGAN's network interpolation, Wang et al. 2018),
 which needs one pass and moves smoothly between them because the crisp model starts from the faithful one.
 
-The degradation learned is the benchmarks' own: MATLAB's antialiased bicubic downscaling
-(tensors.resize_matlab). Transparency is upscaled separately with bicubic interpolation, never flattened.
+The degradation those learn is the benchmarks' own: MATLAB's antialiased bicubic downscaling
+(tensors.resize_matlab). A third x4 network learns photos as cameras and the web leave them (the downscale, then
+blur, noise and JPEG: degrade.camera_and_web), and takes the JPEG files saved at a low quality
+(`--degradation auto`). Transparency is upscaled separately with bicubic interpolation, never flattened.
 """
 
 from __future__ import annotations
@@ -212,7 +214,7 @@ class Upscaler:
         chosen = [real is not None and quality is not None and quality < REAL_WORLD_BELOW
                   and image.pixels.shape[-2] * image.pixels.shape[-1] * real.largest_factor**2 <= MAX_PIXELS
                   for image, quality in zip(images, qualities, strict=True)]
-        outputs: list[Output | None] = [None] * len(images)
+        outputs: dict[int, Output] = {}
         for network, wanted in ((real, True), (self, False)):
             indices = [index for index, choice in enumerate(chosen) if choice == wanted]
             if network is None or not indices:
@@ -222,8 +224,7 @@ class Upscaler:
                     output = replace(output, details={"degradation": "real" if wanted else "bicubic",
                                                       "jpeg_quality": qualities[index]})
                 outputs[index] = output
-        assert all(output is not None for output in outputs)
-        return outputs  # type: ignore[return-value]
+        return [outputs[index] for index in range(len(images))]
 
     def _enlarged(self, images: list[LoadedImage]) -> list[Output]:
         upscaled = self(torch.cat([image.pixels for image in images]))
