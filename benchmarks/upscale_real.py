@@ -3,8 +3,8 @@
 The published protocol (benchmarks/upscale_quality.py) feeds the networks the clean bicubic downscale, which no
 user has: the photos people enlarge are JPEGs, often noisy. Here each held-out photo (pretrained/heldout.txt,
 never trained on) is shrunk x4 with MATLAB's bicubic and rounded to 8 bits, as there, then damaged as named
-by each row, with Pillow's JPEG encoder (libjpeg, 4:2:0 chroma, as training's degrade.jpeg) and Gaussian noise
-of a fixed seed; each method's output is compared with the clean photo (PSNR and SSIM
+by each row, with Pillow's JPEG encoder (degrade.jpeg: libjpeg, 4:2:0 chroma) and Gaussian noise of a fixed
+seed; each method's output is compared with the clean photo (PSNR and SSIM
 on BT.601 Y, 4 px borders cropped, as the published protocol). A network that sharpens JPEG's blocks as
 detail scores below bicubic interpolation, which smooths them.
 
@@ -14,17 +14,16 @@ Run: python benchmarks/upscale_real.py [--scale 4] [--model NAME_OR_FILE ...] [-
 from __future__ import annotations
 
 import argparse
-import io
 from collections import defaultdict
 from dataclasses import replace
 
 import numpy as np
 import torch
-from PIL import Image
 from upscale_quality import held_out_photos, psnr_ssim
 
 from stylize.config import UpscaleConfig
-from stylize.images import load_image, tensor_to_pil
+from stylize.degrade import jpeg
+from stylize.images import load_image
 from stylize.tasks.upscale import Upscaler
 from stylize.tensors import quantize, resize_matlab
 
@@ -38,13 +37,7 @@ def damaged(low: torch.Tensor, quality: int | None, sigma: float, seed: int) -> 
     if sigma:
         noise = np.random.default_rng(seed).normal(0.0, sigma / 255, low.shape)
         low = quantize(low + torch.from_numpy(noise).float())
-    if quality is None:
-        return low
-    stream = io.BytesIO()
-    tensor_to_pil(low).save(stream, format="JPEG", quality=quality)
-    stream.seek(0)
-    with Image.open(stream) as image:
-        return torch.from_numpy(np.array(image.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    return low if quality is None else jpeg(low, quality)
 
 
 def main() -> None:

@@ -11,7 +11,6 @@ Run: python examples/upscale.py
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import torch
@@ -19,7 +18,8 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from stylize.config import UpscaleConfig
-from stylize.images import load_image, pil_to_tensor, save_image, tensor_to_pil
+from stylize.degrade import jpeg
+from stylize.images import load_image, save_image, tensor_to_pil
 from stylize.tasks.upscale import Upscaler
 from stylize.tensors import quantize, resize_matlab
 
@@ -38,10 +38,7 @@ def main() -> None:
         ("sharpness 1 (crisp)", Upscaler.load(None, "cpu", UpscaleConfig(scale=4, sharpness=1.0))(low)),
         ("original", crop),
     ], HERE / "upscale.jpg")
-    stream = io.BytesIO()
-    tensor_to_pil(low).save(stream, format="JPEG", quality=50)
-    with Image.open(stream) as image:
-        web = pil_to_tensor(image.convert("RGB"))
+    web = jpeg(low, 50)
     sheet([
         ("input: JPEG quality 50", F.interpolate(web, scale_factor=4, mode="nearest")),
         ("bicubic", resize_matlab(web, 4).clamp(0, 1)),

@@ -209,8 +209,8 @@ class Upscaler:
 
         With a real_world network (--degradation auto), a JPEG file saved at a quality under REAL_WORLD_BELOW
         goes through it, unless its enlargement there would be over the pixel limit; the details say which."""
-        qualities = [jpeg_quality(job.source) if self.real_world is not None else None for job in jobs]
         real = self.real_world
+        qualities = [jpeg_quality(job.source) if real is not None else None for job in jobs]
         chosen = [real is not None and quality is not None and quality < REAL_WORLD_BELOW
                   and image.pixels.shape[-2] * image.pixels.shape[-1] * real.largest_factor**2 <= MAX_PIXELS
                   for image, quality in zip(images, qualities, strict=True)]
