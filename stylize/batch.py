@@ -14,7 +14,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,6 +40,7 @@ from stylize.images import (
     IMAGE_EXTENSIONS,
     SAVE_FORMATS,
     LoadedImage,
+    is_camera_raw,
     load_image,
     made_by_stylize,
     on_white,
@@ -71,6 +72,7 @@ class JobResult:
 class BatchReport:
     results: list[JobResult] = field(default_factory=list)
     not_images: list[str] = field(default_factory=list)
+    raw_twins: list[str] = field(default_factory=list)  # camera RAW files left for their camera JPEGs
     interruption: KeyboardInterrupt | None = None  # what stopped the run early (Ctrl-C or its like)
 
     @property
@@ -91,6 +93,7 @@ class BatchReport:
             "settings": settings or {},
             "files": [{k: v for k, v in asdict(r).items() if v is not None or k == "error"} for r in self.results],
             "not_images": self.not_images,
+            "raw_left_for_camera_jpeg": self.raw_twins,
         }
 
     def write_json(self, path: Path, settings: dict[str, Any] | None = None) -> Path:
@@ -153,8 +156,9 @@ def collect_inputs(
 
     Folders and globs keep the path below the folder (or below the glob's fixed part); files named
     directly go to the top. Folders in `exclude` strictly below an input folder (an output folder inside
-    it) are not entered. Non-image files are returned separately. ConfigError for a missing input, and for a pattern
-    whose '..' would lead its matches out of its fixed folder (and their outputs out of -o).
+    it) are not entered. Non-image files are returned separately, and so are camera RAW files with a camera JPEG
+    beside them (raw_twins). ConfigError for a missing input, and for a pattern whose '..' would lead its matches
+    out of its fixed folder (and their outputs out of -o).
     """
     images: list[tuple[Path, str]] = []
     not_images: list[Path] = []
@@ -193,7 +197,24 @@ def collect_inputs(
             raise ConfigError(f"{spec} is not a regular file (a pipe, device or socket)")
         else:
             raise ConfigError(f"{spec}: no such file, folder or pattern")
-    return images, not_images
+    twins = raw_twins(path for path, _ in images)
+    return [image for image in images if image[0] not in twins], not_images + sorted(twins)
+
+
+# A camera set to RAW+JPEG writes both of one shot (IMG_0001.CR2 and IMG_0001.JPG; HEIF instead of JPEG on some),
+# which would write one output. The camera's picture is taken (what it showed, and readable without the raw
+# extra); its RAW twin is left out, and said so.
+_CAMERA_PICTURES = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
+
+
+def raw_twins(paths: Iterable[Path]) -> set[Path]:
+    """The camera RAW files among `paths` with a camera picture of the same name beside them among `paths` (not
+    one of stylize's own outputs, which an earlier run may have written beside its RAW input)."""
+    paths = list(paths)
+    raws = {(path.parent, path.stem): path for path in paths if is_camera_raw(path)}
+    return {raws[path.parent, path.stem] for path in paths
+            if (path.parent, path.stem) in raws and path.suffix.lower() in _CAMERA_PICTURES
+            and not made_by_stylize(path)}
 
 
 def plan_jobs(

@@ -17,6 +17,7 @@ _EXTRAS = {
     "starlette": ("the studio page (stylize serve)", "serve"),
     "uvicorn": ("the studio page (stylize serve)", "serve"),
     "pillow_heif": ("reading HEIF photos (.heic, .hif)", "heic"),
+    "rawpy": ("developing camera RAW files", "raw"),
 }
 
 

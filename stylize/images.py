@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 import torch
@@ -19,7 +19,7 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
-from stylize.errors import ImageError, MissingExtraError, WriteError
+from stylize.errors import ImageError, MissingExtraError, StylizeError, WriteError
 from stylize.extras import available, require
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
@@ -28,12 +28,20 @@ from stylize.version import __version__
 
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
+# Camera RAW files: the sensor's data before demosaicing, developed by LibRaw through rawpy (the raw extra). Most
+# are TIFF files whose first image is the camera's small preview (a Nikon NEF's 160x120, a DNG's 256 px), which
+# Pillow would read as if it were the photo, so a file of these extensions is never given to Pillow. (".raw", a
+# Panasonic's and also any headerless dump, is left out.)
+RAW_EXTENSIONS = frozenset({
+    ".dng", ".nef", ".nrw", ".cr2", ".cr3", ".crw", ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".rwl", ".pef",
+    ".srw", ".x3f", ".3fr", ".fff", ".iiq", ".erf", ".kdc", ".dcr", ".mrw", ".mos", ".mef",
+})
 # Extensions taken as images when scanning folders; reading itself accepts whatever Pillow can decode. AVIF and
 # JPEG 2000 (archives' scans) Pillow reads itself; HEIF (an iPhone's .HEIC, a Canon's or Fujifilm's .HIF) with
-# the heic extra.
+# the heic extra; camera RAW with the raw extra.
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm", ".pbm",
-    ".pnm", ".tga", ".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".hif",
+    ".pnm", ".tga", ".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".hif", *RAW_EXTENSIONS,
 })
 # A HEIF file: an ISO base media file ('ftyp' at byte 4) of one of these brands (ISO/IEC 23008-12, annex B;
 # AVIF's own brands, which Pillow reads, are not among them).
@@ -145,6 +153,61 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
+def is_camera_raw(path: Path) -> bool:
+    """True for a file named as a camera RAW file (developed by LibRaw, never read by Pillow)."""
+    return Path(path).suffix.lower() in RAW_EXTENSIONS
+
+
+def _libraw(path: Path) -> Any:
+    """rawpy (the raw extra), or MissingExtraError naming the file and the install command."""
+    try:
+        return require("rawpy")
+    except MissingExtraError:
+        raise MissingExtraError(f'{path} is a camera RAW file: pip install "stylize[raw]" to develop it (or export a '
+                                "JPEG or TIFF from the camera's software)") from None
+
+
+def _raw_size(path: Path) -> tuple[int, int]:
+    """(width, height) of a camera RAW file's developed photo before its orientation is applied (the header
+    only: nothing is decoded); ImageError for a file LibRaw cannot open."""
+    rawpy = _libraw(path)
+    try:
+        with open(path, "rb") as stream, rawpy.imread(stream) as raw:
+            return raw.sizes.width, raw.sizes.height
+    except rawpy.LibRawError as error:
+        raise _raw_failure(path, error) from None
+
+
+def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Image:
+    """A camera RAW file developed to upright 8-bit sRGB as LibRaw develops it by default (dcraw's: AHD
+    demosaicing, brightness set so that 1 % of the pixels clip), with the white balance the camera chose and
+    the sRGB tone curve (IEC 61966-2-1: gamma 2.4, toe slope 12.92; LibRaw's default is BT.709's).
+
+    Where the caller shrinks the photo to `longest` px anyway and half the sensor's size is still as large, each
+    2x2 block of the mosaic is taken as one pixel instead (LibRaw's half_size: no demosaicing, 5 times faster
+    on a 24 MP file, 1.3 s against 0.25 s on 2 cores)."""
+    rawpy = _libraw(path)
+    try:
+        with open(path, "rb") as stream, rawpy.imread(stream) as raw:
+            width, height = raw.sizes.width, raw.sizes.height
+            if width * height > max_pixels:
+                raise ImageError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
+                                 f"{max_pixels / 1e6:.0f} MP")
+            half = longest is not None and max(width, height) // 2 >= longest
+            rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, gamma=(2.4, 12.92),
+                                  output_bps=8, half_size=half)
+    except rawpy.LibRawError as error:
+        raise _raw_failure(path, error) from None
+    return Image.fromarray(rgb)
+
+
+def _raw_failure(path: Path, error: Exception) -> ImageError:
+    """LibRaw's error as one line (its messages come as bytes)."""
+    reason = error.args[0] if error.args else type(error).__name__
+    reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+    return ImageError(f"{path} is corrupt, truncated or not a RAW format LibRaw reads ({reason})")
+
+
 def _is_heif(path: Path) -> bool:
     try:
         with open(path, "rb") as stream:
@@ -170,6 +233,11 @@ def read_header(path: Path) -> tuple[tuple[int, int], str] | None:
     the file from its header alone, else None (cheap: no pixels are decoded)."""
     if not is_regular_file(path):
         return None
+    if is_camera_raw(path):
+        try:
+            return _raw_size(path), "RAW"
+        except StylizeError:
+            return None
     try:
         if _is_heif(path):
             _read_heif()
@@ -186,8 +254,11 @@ def header_size(path: Path) -> tuple[int, int] | None:
     return None if header is None else header[0]
 
 
-def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
-    """Open, decode and orient an image file, with a one-line ImageError for every way that can fail."""
+def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = None) -> Image.Image:
+    """Open, decode and orient an image file, with a one-line ImageError for every way that can fail.
+
+    longest: the longest side the caller will shrink the image to, if it will (a camera RAW file is then
+    developed at half its size where that is still as large)."""
     path = Path(path)
     if path.is_dir():
         raise ImageError(f"{path} is a folder, not an image")
@@ -198,6 +269,8 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS) -> Image.Image:
     try:
         if path.stat().st_size == 0:
             raise ImageError(f"{path} is empty (0 bytes)")
+        if is_camera_raw(path):
+            return _develop_raw(path, max_pixels, longest)
         if _is_heif(path):
             try:
                 _read_heif()
@@ -343,6 +416,8 @@ def _sixteen_bit_samples(path: Path) -> torch.Tensor | None:
     """The upright samples of a 16-bit colour or gray-and-alpha PNG or TIFF, which Pillow would read at 8
     bits, as (C, H, W) uint16 with C 2 (gray, alpha), 3 (RGB) or 4 (RGBA); None for any other file, and
     when OpenCV is not installed."""
+    if is_camera_raw(path):  # a TIFF by its header, whose first image is the camera's preview
+        return None
     with open(path, "rb") as stream:
         head = stream.read(26)
     png = head[:8] == _PNG_SIGNATURE and head[12:16] == b"IHDR" and head[24] == 16 and head[25] in _PNG_MULTICHANNEL
@@ -399,7 +474,7 @@ def load_image(
     keep_alpha: return the transparency separately (LoadedImage.alpha) instead of laying the image on
     white; the colour of transparent pixels is then kept as stored.
     """
-    image = open_image(path, max_pixels)
+    image = open_image(path, max_pixels, max_side)
     grayscale, sixteen_bit = image.mode in _GRAY_MODES, image.mode in _SIXTEEN_BIT_MODES
     icc_profile = image.info.get("icc_profile")
     if not (image.mode in _RGB_PROFILE_MODES or (grayscale and icc_profile and _describes_gray(icc_profile))):

@@ -387,3 +387,38 @@ def test_a_folder_of_phone_photos_heic_and_avif_is_stylized(invoke, model, tmp_p
     assert "2 done, 0 skipped (output exists), 0 failed" in result.stderr
     sizes = {path.name: Image.open(path).size for path in (tmp_path / "out").iterdir()}
     assert sizes == {"IMG_0001.png": (40, 30), "PXL_0002.png": (30, 40)}
+
+
+def test_a_folder_of_raw_and_jpeg_pairs_does_each_shot_once(invoke, model, tmp_path):
+    """A camera set to RAW+JPEG writes IMG_0001.DNG and IMG_0001.JPG, which would both write IMG_0001.png (a
+    ConfigError for the whole folder). The camera's JPEG is done, the RAW twin left out and said so, in the
+    summary and the report; a RAW alone is developed. Run again into the same folder with --format jpg, the
+    outputs written beside the RAW files are not taken for camera JPEGs (the second run skips them as done)."""
+    import numpy as np
+
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    shoot = tmp_path / "shoot"
+    shoot.mkdir()
+    picture = gradient_image(48, 32, seed=3)
+    write_dng(shoot / "IMG_0001.DNG", np.asarray(picture))
+    picture.resize((36, 24)).save(shoot / "IMG_0001.JPG")  # smaller than the RAW: which one was done shows
+    write_dng(shoot / "IMG_0002.DNG", np.asarray(gradient_image(32, 48, seed=4)))
+    report = tmp_path / "report.json"
+    result = invoke("batch", shoot, "-o", tmp_path / "out", "--model", model, "--report", report, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "2 done, 0 skipped (output exists), 0 failed, 0 not images" in result.stderr
+    assert (f"Note: {shoot / 'IMG_0001.DNG'} is a camera RAW file left out: the camera's JPEG of the same shot was "
+            "done (name the RAW files alone, as *.DNG, to do them)") in result.stderr
+    sizes = {path.name: Image.open(path).size for path in (tmp_path / "out").iterdir()}
+    assert sizes == {"IMG_0001.png": (36, 24), "IMG_0002.png": (32, 48)}
+    data = json.loads(report.read_text())
+    assert data["raw_left_for_camera_jpeg"] == [str(shoot / "IMG_0001.DNG")] and data["not_images"] == []
+    for attempt in range(2):
+        result = invoke("batch", shoot, "-o", shoot, "--format", "jpg", "--suffix", "", "--model", model,
+                        "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        assert ("2 done, 0 skipped" if attempt == 0 else "0 done, 2 skipped") in result.stderr
+        assert "IMG_0001.DNG is a camera RAW" in result.stderr and "IMG_0002.DNG is a camera RAW" not in result.stderr
+    assert Image.open(shoot / "IMG_0002.jpg").size == (32, 48)

@@ -5,6 +5,7 @@ import warnings
 import zlib
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import gradient_image
@@ -472,3 +473,78 @@ def test_a_jpegs_quality_is_read_from_its_quantization_tables(tmp_path):
     photo.save(tmp_path / "named.jpg", format="PNG")  # told by its content, not its name
     assert [jpeg_quality(tmp_path / name) for name in ("lossless.png", "broken.jpg", "named.jpg", "none.jpg")] == \
         [None] * 4
+
+
+def _colour_patches(width: int = 120, height: int = 80) -> np.ndarray:
+    """A picture of four coloured quarters (red, green, blue, yellow-gray) with a soft gradient, as uint8."""
+    ys, xs = np.mgrid[0:height, 0:width]
+    picture = np.zeros((height, width, 3))
+    left, top = xs < width // 2, ys < height // 2
+    picture[top & left] = (200, 40, 40)
+    picture[top & ~left] = (40, 170, 60)
+    picture[~top & left] = (40, 60, 190)
+    picture[~top & ~left] = (150, 140, 90)
+    return (picture * (0.7 + 0.3 * xs / width)[..., None]).astype(np.uint8)
+
+
+def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path):
+    """Red-team: `stylize upscale IMG_0001.NEF` read the file as a TIFF, whose first image is the camera's small
+    preview (a NEF's 160x120), and enlarged that without a word. A camera RAW file is developed by LibRaw (the
+    raw extra): the whole sensor, its colours, turned upright by the orientation the camera wrote."""
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    from stylize.images import read_header
+
+    picture = _colour_patches()
+    path = write_dng(tmp_path / "IMG_0001.DNG", picture)
+    with Image.open(path) as preview:  # what Pillow alone saw
+        assert preview.size == (30, 20)
+    loaded = load_image(path)
+    assert loaded.pixels.shape == (1, 3, 80, 120) and read_header(path) == ((120, 80), "RAW")
+    assert is_image_file(path) and not loaded.sixteen_bit
+    developed = loaded.pixels[0].permute(1, 2, 0).numpy()
+    for channel in range(3):  # LibRaw brightens (1 % of pixels clip) but keeps the picture and its hues
+        correlation = torch.corrcoef(torch.stack([torch.from_numpy(developed[..., channel]).flatten(),
+                                                  torch.from_numpy(picture[..., channel] / 255.0).flatten().float()]))
+        assert correlation[0, 1] > 0.97
+    quarters = {"red": developed[:40, :60], "green": developed[:40, 60:], "blue": developed[40:, :60]}
+    for index, (name, quarter) in enumerate(quarters.items()):
+        mean = quarter.reshape(-1, 3).mean(0)
+        assert mean[index] > np.delete(mean, index).max() + 0.2, (name, mean)
+    turned = load_image(write_dng(tmp_path / "IMG_0002.DNG", picture, orientation=6)).pixels
+    assert turned.shape == (1, 3, 120, 80)
+    assert (turned - loaded.pixels.rot90(-1, (-2, -1))).abs().max() < 1 / 255
+    # Shrunk to half or less, it is developed at half size (each 2x2 block of the mosaic one pixel): the same picture.
+    halved = load_image(path, max_side=60).pixels
+    assert halved.shape == (1, 3, 40, 60)
+    assert (halved - torch.nn.functional.avg_pool2d(loaded.pixels, 2)).abs().mean() < 0.03
+    with pytest.raises(ImageError, match="over the limit of 0 MP"):
+        load_image(path, max_pixels=9000)
+
+
+def test_a_camera_raw_without_the_extra_or_broken_is_one_line(tmp_path, monkeypatch):
+    """Without rawpy a RAW file is refused with the install command (never read as its preview); a damaged one,
+    or a JPEG named .cr2, is a one-line error naming the file."""
+    import sys
+
+    from raws import write_dng
+
+    from stylize.errors import MissingExtraError
+    from stylize.extras import available
+    from stylize.images import read_header
+
+    path = write_dng(tmp_path / "DSC_0001.NEF", _colour_patches())
+    if available("rawpy"):
+        broken = tmp_path / "cut.nef"
+        broken.write_bytes(path.read_bytes()[:1000])
+        gradient_image(40, 30).save(tmp_path / "renamed.cr2", format="JPEG")
+        for bad in (broken, tmp_path / "renamed.cr2"):
+            with pytest.raises(ImageError, match=rf"^{bad} is corrupt, truncated or not a RAW format LibRaw reads "
+                                                 r"\(Unsupported file format or not RAW file\)$"):
+                load_image(bad)
+            assert read_header(bad) is None
+    monkeypatch.setitem(sys.modules, "rawpy", None)  # not installed
+    with pytest.raises(MissingExtraError, match=rf'^{path} is a camera RAW file: pip install "stylize\[raw\]" '):
+        load_image(path)
+    assert read_header(path) is None

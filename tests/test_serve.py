@@ -662,6 +662,24 @@ def test_a_heif_photo_without_the_extra_is_a_400_that_names_the_install_command(
                                       '"stylize[heic]" to read it')
 
 
+def test_a_camera_raw_dropped_on_the_page_is_developed_whole_and_shown_through_a_jpeg(studio, tmp_path):
+    """A photographer drops a NEF: the page shows the developed photo (a JPEG the server makes: browsers show no
+    RAW), at the sensor's size, not the small preview in front of its data that Pillow would read."""
+    import numpy as np
+
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    picture = np.asarray(gradient_image(120, 80))
+    raw = studio.post("/api/uploads?name=DSC_0001.NEF", content=write_dng(tmp_path / "a.nef", picture).read_bytes())
+    assert raw.status_code == 201, raw.text
+    assert (raw.json()["width"], raw.json()["height"], raw.json()["shown"]) == (120, 80, True)
+    jpeg = Image.open(io.BytesIO(studio.get(f"/api/uploads/{raw.json()['id']}/image").content))
+    assert jpeg.format == "JPEG" and jpeg.size == (120, 80)
+    broken = studio.post("/api/uploads?name=DSC_0002.NEF", content=b"II*\0" + bytes(200))
+    assert broken.status_code == 400 and broken.json()["error"].startswith("DSC_0002.NEF is corrupt, truncated or not")
+
+
 def test_a_camcorders_interlaced_mts_clip_is_a_video_and_its_first_frame_is_deinterlaced(studio, tmp_path):
     """Red-team: the page took only .mp4, .mov, .mkv, .webm, .m4v and .avi as videos; an AVCHD camcorder's .MTS
     (interlaced 1080i, in MPEG-TS) was read as an image and refused. It is a video now, shown deinterlaced."""

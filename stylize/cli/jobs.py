@@ -263,12 +263,26 @@ def _failure(result: JobResult) -> str:
     return error if error.startswith((f"{result.source} ", f"{result.source}:")) else f"{result.source}: {error}"
 
 
+def _say_raw_twins(twins: list[str]) -> None:
+    """A note where camera RAW files were left for the camera's JPEGs of the same shots (batch.raw_twins)."""
+    if not twins:
+        return
+    which = twins[0] + (f" and {len(twins) - 1} more" if len(twins) > 1 else "")
+    what = "are camera RAW files" if len(twins) > 1 else "is a camera RAW file"
+    click.echo(f"Note: {which} {what} left out: the camera's JPEG of the same shot was done (name the RAW files "
+               f"alone, as *{Path(twins[0]).suffix}, to do them)", err=True)
+
+
 def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],
              quiet: bool) -> None:
     """Write the report, print the summary and every failure, and exit non-zero if anything failed (a report
     that cannot be written, on a full disk say, is one more failure line after the summary)."""
     from stylize.errors import WriteError
+    from stylize.images import is_camera_raw
 
+    # A camera RAW file among the inputs left out is one whose camera JPEG was taken (batch.raw_twins).
+    outcome.raw_twins = [str(p) for p in not_images if is_camera_raw(p)]
+    not_images = [p for p in not_images if not is_camera_raw(p)]
     outcome.not_images = [str(p) for p in not_images]
     report_error = None
     if report is not None:
@@ -283,6 +297,7 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
                    f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
         for path in not_images:
             click.echo(f"  not an image: {path}", err=True)
+        _say_raw_twins(outcome.raw_twins)
         _say_animations(outcome)
     for result in outcome.failed:
         click.echo(f"  failed: {_failure(result)}", err=True)
