@@ -153,6 +153,20 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
+def tiff_pages(path: Path) -> int:
+    """The pages of a TIFF file (an album scanned into one file, a fax); 1 for another kind of file, or one that
+    cannot be read (reported where it is read). Reads the pages' headers only."""
+    if Path(path).suffix.lower() not in (".tif", ".tiff"):
+        return 1
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # a large scan's DecompressionBombWarning: its pixels are not read
+            with Image.open(path) as image:
+                return int(getattr(image, "n_frames", 1))
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return 1
+
+
 def is_camera_raw(path: Path) -> bool:
     """True for a file named as a camera RAW file (developed by LibRaw, never read by Pillow)."""
     return Path(path).suffix.lower() in RAW_EXTENSIONS

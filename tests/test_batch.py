@@ -73,7 +73,29 @@ def test_animations_among_the_images_are_done_as_their_first_frame_and_said_so(i
     result = invoke("upscale", tree / "trip" / "spin.webp", tree / "a.jpg", "--scale", "2", "-o", tmp_path / "big")
     assert result.exit_code == 0
     assert (f"Note: {tree / 'trip' / 'spin.webp'} is an animation: the first frame was done here; `stylize upscale "
-            "FILE` does one whole") in result.stderr
+            f"{tree / 'trip' / 'spin.webp'}` does it whole") in result.stderr
+    # One animation with a still image as -o: the same note after the "Wrote" line.
+    result = invoke("upscale", tree / "loop.gif", "--scale", "2", "-o", tmp_path / "first.png")
+    assert result.exit_code == 0 and Image.open(tmp_path / "first.png").size == (80, 60)
+    assert result.stderr.splitlines()[-1] == (f"Note: {tree / 'loop.gif'} is an animation: the first frame was done "
+                                              f"here; `stylize upscale {tree / 'loop.gif'}` does it whole")
+
+
+def test_a_tiff_of_several_pages_is_done_as_its_first_and_said_so(invoke, tree, model, tmp_path):
+    """Red-team: an album scanned into one TIFF of several pages (`stylize colorize album.tif`) came back as its
+    first page without a word. A note names the file and its pages, after one file and in a folder's summary."""
+    pages = [gradient_image(40, 30, seed=seed) for seed in range(3)]
+    pages[0].save(tmp_path / "album.tif", save_all=True, append_images=pages[1:])
+    pages[0].save(tree / "scan.tiff")  # one page: nothing to say
+    result = invoke("colorize", tmp_path / "album.tif", "-o", tmp_path / "album_color.png")
+    assert result.exit_code == 0 and Image.open(tmp_path / "album_color.png").size == (40, 30)
+    assert result.stderr.splitlines()[-1] == (f"Note: {tmp_path / 'album.tif'} has 3 pages: the first page was done "
+                                              "here; save each page as a file of its own to do them all")
+    result = invoke("batch", tmp_path / "album.tif", tree / "scan.tiff", tree / "a.jpg", "-o", tmp_path / "out",
+                    "--model", model)
+    assert result.exit_code == 0 and "3 done" in result.stderr
+    assert f"Note: {tmp_path / 'album.tif'} has 3 pages: the first page was done here;" in result.stderr
+    assert "scan.tiff has" not in result.stderr
 
 
 def test_rerun_skips_done_and_overwrite_redoes(invoke, tree, model, tmp_path):

@@ -226,9 +226,9 @@ def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = 
 
 
 def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobResult], str], report: Path | None = None,
-                    settings: dict[str, Any] | None = None) -> None:
-    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line; the
-    --report, when asked for, is written either way (as for a folder)."""
+                    settings: dict[str, Any] | None = None, animations: bool = True) -> None:
+    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line and the note of
+    say_first_pictures; the --report, when asked for, is written either way (as for a folder)."""
     if report is not None:
         outcome.not_images = []
         outcome.write_json(report, settings or {})
@@ -239,22 +239,33 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
         fail(result.error or "failed", EXIT_RUNTIME)
     if not quiet:
         click.echo(describe(result), err=True)
+        say_first_pictures([result.source], animations)
 
 
-def _say_animations(outcome: BatchReport) -> None:
-    """A note where some of the images done were animations (GIF, APNG, WebP): a folder's images are done as
-    pictures, their first frames, which would otherwise pass unsaid."""
+def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -> None:
+    """A note where some of the images done were animations (GIF, APNG, WebP) or TIFF files of several pages (an
+    album scanned into one file): each is done as a picture, its first frame or page, which would otherwise pass
+    unsaid. animations=False: the pages only (`stylize run` says an animation's itself, before it starts)."""
+    from stylize.images import tiff_pages
     from stylize.videoio import animation_frames
 
-    animations = [result.source for result in outcome.results
-                  if result.status == "done" and animation_frames(Path(result.source)) > 1]
-    if not animations:
-        return
-    command = click.get_current_context(silent=True)
-    name = command.info_name if command is not None and command.info_name != "batch" else "video"
-    which = animations[0] + (f" and {len(animations) - 1} more" if len(animations) > 1 else "")
-    click.echo(f"Note: {which} {'are animations' if len(animations) > 1 else 'is an animation'}: the first frame "
-               f"was done here; `stylize {name} FILE` does one whole", err=True)
+    def which(paths: list[str]) -> str:
+        return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+    moving = [str(source) for source in sources if animations and animation_frames(Path(source)) > 1]
+    if moving:
+        command = click.get_current_context(silent=True)
+        name = command.info_name if command is not None and command.info_name not in ("batch", "run") else "video"
+        whole = (f"`stylize {name} FILE` does one whole" if len(moving) > 1
+                 else f"`stylize {name} {moving[0]}` does it whole")
+        click.echo(f"Note: {which(moving)} {'are animations' if len(moving) > 1 else 'is an animation'}: the first "
+                   f"frame was done here; {whole}", err=True)
+    pages = {str(source): tiff_pages(Path(source)) for source in sources}
+    paged = [source for source, count in pages.items() if count > 1]
+    if paged:
+        counted = f"has {pages[paged[0]]} pages" if len(paged) == 1 else "have several pages"
+        click.echo(f"Note: {which(paged)} {counted}: the first page was done here; save each page as a file of its "
+                   "own to do them all", err=True)
 
 
 def _failure(result: JobResult) -> str:
@@ -298,7 +309,7 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
         for path in not_images:
             click.echo(f"  not an image: {path}", err=True)
         _say_raw_twins(outcome.raw_twins)
-        _say_animations(outcome)
+        say_first_pictures([result.source for result in outcome.results if result.status == "done"])
     for result in outcome.failed:
         click.echo(f"  failed: {_failure(result)}", err=True)
     if outcome.interruption is not None:

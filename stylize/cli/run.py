@@ -97,4 +97,5 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         if bar is not None:
             bar.close()
     conclude_single(report, quiet, lambda result: f"Wrote {output} ({result.size[0]}x{result.size[1]}, "
-                                                  f"{time.perf_counter() - started:.1f} s on {task.device})")
+                                                  f"{time.perf_counter() - started:.1f} s on {task.device})",
+                    animations=False)  # said above, before the work
