@@ -585,6 +585,7 @@ def _mask_png(width: int, height: int) -> bytes:
                  id="mask"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "sharpness": 0.5}}, id="upscale"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2.5}}, id="upscale by 2.5"),
+    pytest.param({"kind": "upscale", "settings": {"scale": 2}, "web_jpeg": True}, id="upscale a web JPEG"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
     pytest.param({"kind": "style", "model": "starry", "cutout": True}, id="a cut-out photo"),
@@ -598,7 +599,12 @@ def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invo
         image.putalpha(Image.new("L", (48, 40), 0))
         image.paste(Image.open(io.BytesIO(photo)).crop((8, 8, 40, 32)), (8, 8))
         photo = _encoded(image, "PNG")
-    files = {"photo": ("my photo.png", photo), "style": ("monet.png", _png(32, 32, 2)),
+    photo_name = "my photo.png"
+    if recipe.get("web_jpeg"):  # saved at quality 40: --degradation auto takes the network for JPEG photos
+        buffer = io.BytesIO()
+        Image.open(io.BytesIO(photo)).save(buffer, format="JPEG", quality=40)
+        photo, photo_name = buffer.getvalue(), "web photo.jpg"
+    files = {"photo": (photo_name, photo), "style": ("monet.png", _png(32, 32, 2)),
              "reference": ("today.png", _png(40, 40, 3)), "mask": ("left.png", _mask_png(48, 40))}
     body = {key: value for key, value in recipe.items() if value is not True}
     for key, (name, data) in files.items():
@@ -623,6 +629,9 @@ def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invo
     page, again = pil_to_tensor(page.convert("RGB")), pil_to_tensor(again.convert("RGB"))
     assert page.shape == again.shape, status["command"]
     assert (page - again).abs().max() <= 1 / 255 + 1e-6, (status["command"], (page - again).abs().max())
+    entry = next(entry for entry in studio.get("/api/results").json() if entry["name"] == status["result"])
+    network = "a JPEG of quality 40: the network for JPEG and noisy photos" if recipe.get("web_jpeg") else None
+    assert entry["settings"].get("network") == network  # the result says which network enlarged it
 
 
 def _encoded(image: Image.Image, fmt: str) -> bytes:

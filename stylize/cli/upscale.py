@@ -70,9 +70,8 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
                 "config": config.to_dict()}
     if single:
         def describe(result: JobResult) -> str:
-            chosen = result.details or {}
-            how = (f"; a JPEG of quality {chosen['jpeg_quality']}: the network for JPEG and noisy photos"
-                   if chosen.get("degradation") == "real" else "")
+            chosen = Upscaler.network_chosen(result.details)
+            how = f"; {chosen}" if chosen else ""
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}, x{scale} on {task.device}{how})"
 
         file_jobs.conclude_single(outcome, quiet, describe, report, settings)

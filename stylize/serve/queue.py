@@ -280,7 +280,7 @@ class JobQueue:
                 job.state, job.message = "failed", self._client_names(recipe, (result.error if result else None)
                                                                       or "failed")
             return
-        self._finish(job, output, result.size or (0, 0))
+        self._finish(job, output, result.size or (0, 0), result.details)
 
     def _run_folder(self, job: StudioJob, process: ProcessBatch, size: int | None, options: dict[str, Any]) -> None:
         """A folder job: batch's own planning (the tree mirrored into a new result folder) and run_jobs, each
@@ -377,8 +377,9 @@ class JobQueue:
             message = message.replace(str(upload.path), upload.name)
         return message
 
-    def _finish(self, job: StudioJob, output: Path, size: tuple[int, int]) -> None:
+    def _finish(self, job: StudioJob, output: Path, size: tuple[int, int], details: dict | None = None) -> None:
         from stylize.images import load_image
+        from stylize.tasks.upscale import Upscaler
 
         recipe = job.recipe
         assert recipe.photo is not None
@@ -393,6 +394,9 @@ class JobQueue:
             if recipe.reference is not None:
                 inputs["reference"] = recipe.reference.name
             settings = {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()}
+            chosen = Upscaler.network_chosen(details) if recipe.kind == "upscale" else None
+            if chosen:  # --degradation auto gave a low-quality JPEG the other network: the result says so
+                settings["network"] = chosen
             job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind, settings,
                                      recipe.command(output), inputs, size[0], size[1], round(job.seconds, 2))
             self.results.record(job.result)

@@ -226,6 +226,16 @@ class Upscaler:
                 outputs[index] = output
         return [outputs[index] for index in range(len(images))]
 
+    @staticmethod
+    def network_chosen(details: dict | None) -> str | None:
+        """What process()'s details say of a photo the network for JPEG and noisy photos enlarged (for the
+        command's line and the studio's result), None for the others."""
+        if not details or details.get("degradation") != "real":
+            return None
+        quality = details.get("jpeg_quality")
+        network = "the network for JPEG and noisy photos"
+        return f"a JPEG of quality {quality}: {network}" if quality is not None else network
+
     def _enlarged(self, images: list[LoadedImage]) -> list[Output]:
         upscaled = self(torch.cat([image.pixels for image in images]))
         outputs = []
