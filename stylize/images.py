@@ -99,6 +99,8 @@ _EXIF_SOFTWARE = 0x0131
 # original file) and the thumbnail (Pillow writes no IFD1).
 _EXIF_ORIENTATION = 0x0112
 _EXIF_STALE = (0xA002, 0xA003, 0x927C)
+# A camera RAW file's first directory: ImageDescription, Make, Model, DateTime, Artist, Copyright (TIFF 6.0).
+_RAW_EXIF_TAGS = (0x010E, 0x010F, 0x0110, 0x0132, 0x013B, 0x8298)
 # A JPEG's EXIF is one APP1 marker segment: at most 65535 bytes with its 2-byte length (ITU T.81, annex B);
 # Pillow refuses more than this many bytes of EXIF data (measured).
 _JPEG_EXIF_LIMIT = 65533
@@ -397,17 +399,46 @@ def carried_exif(image: Image.Image) -> bytes | None:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", "Corrupt EXIF data", UserWarning)
             exif = image.getexif()
-        if not exif:
-            return None
-        if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
-            details = exif.get_ifd(ExifTags.IFD.Exif)
-            for tag in _EXIF_STALE:
-                details.pop(tag, None)
-        exif.pop(_EXIF_SOFTWARE, None)
-        exif.pop(_EXIF_ORIENTATION, None)  # exif_transpose leaves an Orientation of 1 (upright) in place
-        return exif.tobytes() if exif else None
+        return _without_stale(exif)
     except Exception:  # damaged metadata is left behind; it must never cost the picture
         return None
+
+
+def _raw_exif(path: Path) -> bytes | None:
+    """The EXIF of a camera RAW file to write into its outputs, where Pillow reads it (the TIFF-based formats:
+    NEF, CR2, ARW, DNG, PEF, ...; not CR3, RAF or ORF): the first directory's camera, date, author and
+    description, and the Exif and GPS directories. Its other tags describe the preview and the sensor's data
+    (sizes, offsets, DNG's colour matrices), not the developed photo."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow's complaints about a RAW's private tags
+            with Image.open(path) as image:
+                found = image.getexif()
+                exif = Image.Exif()
+                for tag in _RAW_EXIF_TAGS:
+                    if tag in found:
+                        exif[tag] = found[tag]
+                for directory in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo):
+                    if directory in found:
+                        exif.get_ifd(directory).update({tag: value for tag, value in found.get_ifd(directory).items()
+                                                        if tag not in _EXIF_STALE})
+        return _without_stale(exif)
+    except Exception:  # as in carried_exif: the photo is developed without it
+        return None
+
+
+def _without_stale(exif: Image.Exif) -> bytes | None:
+    """EXIF less what the new pixels make wrong (_EXIF_STALE, the orientation) and the Software tag (stylize
+    writes its own), as bytes; None when nothing is left."""
+    if not exif:
+        return None
+    if ExifTags.IFD.Exif in exif:  # (get_ifd would add an empty one)
+        details = exif.get_ifd(ExifTags.IFD.Exif)
+        for tag in _EXIF_STALE:
+            details.pop(tag, None)
+    exif.pop(_EXIF_SOFTWARE, None)
+    exif.pop(_EXIF_ORIENTATION, None)  # exif_transpose leaves an Orientation of 1 (upright) in place
+    return exif.tobytes() if exif else None
 
 
 def split_alpha(image: Image.Image) -> tuple[Image.Image, Image.Image | None]:
@@ -493,7 +524,7 @@ def load_image(
     icc_profile = image.info.get("icc_profile")
     if not (image.mode in _RGB_PROFILE_MODES or (grayscale and icc_profile and _describes_gray(icc_profile))):
         icc_profile = None
-    exif = carried_exif(image)
+    exif = _raw_exif(path) if is_camera_raw(path) else carried_exif(image)
     if not max_side or max(image.size) == max_side:
         samples = _sixteen_bit_samples(Path(path))
         if samples is not None and tuple(samples.shape[-2:]) == (image.height, image.width):

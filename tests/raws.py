@@ -45,10 +45,13 @@ def _ifd(entries: dict[int, tuple[int, object]], offset: int, next_ifd: int = 0)
     return struct.pack("<H", len(entries)) + b"".join(fields) + struct.pack("<I", next_ifd) + values, places
 
 
-def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_scale: int = 4) -> Path:
+def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_scale: int = 4,
+              taken: str = "2024:05:01 10:30:00") -> Path:
     """A DNG of `picture` ((H, W, 3) uint8 sRGB, H and W even): its mosaic (RGGB, 12 bits, linear light, camera
     white balance neutral), and a preview of it shrunk `preview_scale` times as the first image. `orientation` is
-    the EXIF/TIFF one (6: the camera was turned right, the photo is stored on its side)."""
+    the EXIF/TIFF one (6: the camera was turned right, the photo is stored on its side). The camera's EXIF: make
+    and model, and an Exif directory with the date `taken` (DateTimeOriginal), an exposure of 1/250 s and a maker
+    note."""
     height, width, _ = picture.shape
     light = _linear(picture.astype(np.float64) / 255)
     mosaic = np.empty((height, width))
@@ -60,8 +63,9 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
     preview = np.ascontiguousarray(picture[::preview_scale, ::preview_scale]).tobytes()
     small_height, small_width = -(-height // preview_scale), -(-width // preview_scale)
 
-    def main_entries(preview_at: int, sub_ifd_at: int) -> dict[int, tuple[int, object]]:
+    def main_entries(preview_at: int, sub_ifd_at: int, exif_at: int) -> dict[int, tuple[int, object]]:
         return {
+            306: (_ASCII, taken), 34665: (_LONG, exif_at),
             254: (_LONG, 1), 256: (_LONG, small_width), 257: (_LONG, small_height), 258: (_SHORT, (8, 8, 8)),
             259: (_SHORT, 1), 262: (_SHORT, 2), 271: (_ASCII, "Stylize"), 272: (_ASCII, "Test camera"),
             273: (_LONG, preview_at), 274: (_SHORT, orientation), 277: (_SHORT, 3), 278: (_LONG, small_height),
@@ -79,14 +83,16 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
             50714: (_LONG, 0), 50717: (_LONG, WHITE_LEVEL),
         }
 
-    # Lay out: header, IFD0 and its values, the preview, the sub-IFD and its values, the mosaic (sizes first,
-    # with placeholder offsets, as the entries' sizes do not depend on them).
-    main_size = len(_ifd(main_entries(0, 0), 8)[0])
-    preview_at = 8 + main_size
-    sub_ifd_at = preview_at + len(preview) + len(preview) % 2
+    exif_entries = {33434: (_RATIONAL, [(1, 250)]), 36867: (_ASCII, taken), 37500: (_BYTE, tuple(b"Nikon\0maker"))}
+    # Lay out: header, IFD0 and its values, the preview, the Exif IFD, the sub-IFD and its values, the mosaic
+    # (sizes first, with placeholder offsets, as the entries' sizes do not depend on them).
+    preview_at = 8 + len(_ifd(main_entries(0, 0, 0), 8)[0])
+    exif_at = preview_at + len(preview) + len(preview) % 2
+    exif, _ = _ifd(exif_entries, exif_at)
+    sub_ifd_at = exif_at + len(exif)
     sensor_at = sub_ifd_at + len(_ifd(raw_entries(0), sub_ifd_at)[0])
-    main, _ = _ifd(main_entries(preview_at, sub_ifd_at), 8)
+    main, _ = _ifd(main_entries(preview_at, sub_ifd_at, exif_at), 8)
     sub, _ = _ifd(raw_entries(sensor_at), sub_ifd_at)
-    data = b"II*\0" + struct.pack("<I", 8) + main + preview + b"\0" * (len(preview) % 2) + sub + sensor
+    data = b"II*\0" + struct.pack("<I", 8) + main + preview + b"\0" * (len(preview) % 2) + exif + sub + sensor
     Path(path).write_bytes(data)
     return Path(path)
