@@ -146,7 +146,8 @@ async def _info(request: Request) -> Response:
 async def _upload(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     limit = studio.settings.max_upload_bytes
-    data = await _body(request, limit, f"the file is over the upload limit of {limit / 2**20:.0f} MB")
+    data = await _body(request, limit, f"the file is over the upload limit of {limit / 2**20:.0f} MB (`stylize "
+                                       "serve --max-upload-mb N` raises it)")
     name = request.query_params.get("name", "image")[:200]
     # Decoding a large photo takes a moment: off the event loop, so other pages' polls are answered. A file
     # that is no image or video is a StylizeError, which the guard answers with 400 and its one line.
