@@ -46,12 +46,13 @@ def _ifd(entries: dict[int, tuple[int, object]], offset: int, next_ifd: int = 0)
 
 
 def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_scale: int = 4,
-              taken: str = "2024:05:01 10:30:00") -> Path:
+              taken: str = "2024:05:01 10:30:00", linear: bool = False) -> Path:
     """A DNG of `picture` ((H, W, 3) uint8 sRGB, H and W even): its mosaic (RGGB, 12 bits, linear light, camera
     white balance neutral), and a preview of it shrunk `preview_scale` times as the first image. `orientation` is
     the EXIF/TIFF one (6: the camera was turned right, the photo is stored on its side). The camera's EXIF: make
     and model, and an Exif directory with the date `taken` (DateTimeOriginal), an exposure of 1/250 s and a maker
-    note."""
+    note. `linear`: the sensor's data already demosaiced, three samples a pixel (DNG's LinearRaw, as a phone's
+    Apple ProRAW file holds it), instead of the mosaic."""
     height, width, _ = picture.shape
     light = _linear(picture.astype(np.float64) / 255)
     mosaic = np.empty((height, width))
@@ -59,7 +60,7 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
     mosaic[0::2, 1::2] = light[0::2, 1::2, 1]
     mosaic[1::2, 0::2] = light[1::2, 0::2, 1]
     mosaic[1::2, 1::2] = light[1::2, 1::2, 2]
-    sensor = np.round(mosaic * WHITE_LEVEL).astype("<u2").tobytes()
+    sensor = np.round((light if linear else mosaic) * WHITE_LEVEL).astype("<u2").tobytes()
     preview = np.ascontiguousarray(picture[::preview_scale, ::preview_scale]).tobytes()
     small_height, small_width = -(-height // preview_scale), -(-width // preview_scale)
 
@@ -76,12 +77,16 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
         }
 
     def raw_entries(sensor_at: int) -> dict[int, tuple[int, object]]:
-        return {
+        entries = {
             254: (_LONG, 0), 256: (_LONG, width), 257: (_LONG, height), 258: (_SHORT, 16), 259: (_SHORT, 1),
             262: (_SHORT, 32803), 273: (_LONG, sensor_at), 277: (_SHORT, 1), 278: (_LONG, height),
             279: (_LONG, len(sensor)), 284: (_SHORT, 1), 33421: (_SHORT, (2, 2)), 33422: (_BYTE, (0, 1, 1, 2)),
             50714: (_LONG, 0), 50717: (_LONG, WHITE_LEVEL),
         }
+        if linear:  # LinearRaw (34892): no colour filter array
+            entries.update({258: (_SHORT, (16, 16, 16)), 262: (_SHORT, 34892), 277: (_SHORT, 3)})
+            del entries[33421], entries[33422]
+        return entries
 
     exif_entries = {33434: (_RATIONAL, [(1, 250)]), 36867: (_ASCII, taken), 37500: (_BYTE, tuple(b"Nikon\0maker"))}
     # Lay out: header, IFD0 and its values, the preview, the Exif IFD, the sub-IFD and its values, the mosaic

@@ -487,7 +487,8 @@ def _colour_patches(width: int = 120, height: int = 80) -> np.ndarray:
     return (picture * (0.7 + 0.3 * xs / width)[..., None]).astype(np.uint8)
 
 
-def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path):
+@pytest.mark.parametrize("linear", [False, True], ids=["a camera's mosaic", "a phone's linear DNG (ProRAW)"])
+def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, linear):
     """Red-team: `stylize upscale IMG_0001.NEF` read the file as a TIFF, whose first image is the camera's small
     preview (a NEF's 160x120), and enlarged that without a word. A camera RAW file is developed by LibRaw (the
     raw extra): the whole sensor, its colours, turned upright by the orientation the camera wrote."""
@@ -497,7 +498,7 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path):
     from stylize.images import read_header
 
     picture = _colour_patches()
-    path = write_dng(tmp_path / "IMG_0001.DNG", picture)
+    path = write_dng(tmp_path / "IMG_0001.DNG", picture, linear=linear)
     with Image.open(path) as preview:  # what Pillow alone saw
         assert preview.size == (30, 20)
     loaded = load_image(path)
@@ -512,7 +513,7 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path):
     for index, (name, quarter) in enumerate(quarters.items()):
         mean = quarter.reshape(-1, 3).mean(0)
         assert mean[index] > np.delete(mean, index).max() + 0.2, (name, mean)
-    turned = load_image(write_dng(tmp_path / "IMG_0002.DNG", picture, orientation=6))
+    turned = load_image(write_dng(tmp_path / "IMG_0002.DNG", picture, orientation=6, linear=linear))
     assert turned.pixels.shape == (1, 3, 120, 80)
     assert (turned.pixels - loaded.pixels.rot90(-1, (-2, -1))).abs().max() < 1 / 255
     # The camera's EXIF goes to the outputs (the date a photo library sorts by), less the orientation, which
