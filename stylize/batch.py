@@ -14,7 +14,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -40,10 +40,10 @@ from stylize.images import (
     IMAGE_EXTENSIONS,
     SAVE_FORMATS,
     LoadedImage,
-    is_camera_raw,
     load_image,
     made_by_stylize,
     on_white,
+    raw_twins,
     save_image,
 )
 
@@ -199,22 +199,6 @@ def collect_inputs(
             raise ConfigError(f"{spec}: no such file, folder or pattern")
     twins = raw_twins(path for path, _ in images)
     return [image for image in images if image[0] not in twins], not_images + sorted(twins)
-
-
-# A camera set to RAW+JPEG writes both of one shot (IMG_0001.CR2 and IMG_0001.JPG; HEIF instead of JPEG on some),
-# which would write one output. The camera's picture is taken (what it showed, and readable without the raw
-# extra); its RAW twin is left out, and said so.
-_CAMERA_PICTURES = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
-
-
-def raw_twins(paths: Iterable[Path]) -> set[Path]:
-    """The camera RAW files among `paths` with a camera picture of the same name beside them among `paths` (not
-    one of stylize's own outputs, which an earlier run may have written beside its RAW input)."""
-    paths = list(paths)
-    raws = {(path.parent, path.stem): path for path in paths if is_camera_raw(path)}
-    return {raws[path.parent, path.stem] for path in paths
-            if (path.parent, path.stem) in raws and path.suffix.lower() in _CAMERA_PICTURES
-            and not made_by_stylize(path)}
 
 
 def plan_jobs(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import io
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -172,6 +172,22 @@ def tiff_pages(path: Path) -> int:
 def is_camera_raw(path: Path) -> bool:
     """True for a file named as a camera RAW file (developed by LibRaw, never read by Pillow)."""
     return Path(path).suffix.lower() in RAW_EXTENSIONS
+
+
+# A camera set to RAW+JPEG writes both of one shot (IMG_0001.CR2 and IMG_0001.JPG; HEIF instead of JPEG on some),
+# which would write one output. The camera's picture is taken (what it showed, and readable without the raw
+# extra); its RAW twin is left out, and said so.
+_CAMERA_PICTURES = frozenset({".jpg", ".jpeg", ".heic", ".heif", ".hif"})
+
+
+def raw_twins(paths: Iterable[Path]) -> set[Path]:
+    """The camera RAW files among `paths` with a camera picture of the same name beside them among `paths` (not
+    one of stylize's own outputs, which an earlier run may have written beside its RAW input)."""
+    paths = list(paths)
+    raws = {(path.parent, path.stem): path for path in paths if is_camera_raw(path)}
+    return {raws[path.parent, path.stem] for path in paths
+            if (path.parent, path.stem) in raws and path.suffix.lower() in _CAMERA_PICTURES
+            and not made_by_stylize(path)}
 
 
 def _libraw(path: Path) -> Any:

@@ -42,6 +42,22 @@ def test_a_folder_of_heif_photos_without_the_extra_says_what_reads_them(tmp_path
         find_images(tmp_path)
 
 
+def test_training_photos_take_a_raw_and_jpeg_pair_once_and_develop_a_raw_alone(tmp_path):
+    """A photographer's folder of RAW+JPEG pairs is one photo a shot to train on (the camera's JPEG, as `stylize
+    batch` takes it), and a RAW file alone is developed at its sensor's size, not read as its preview."""
+    import numpy as np
+
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    write_dng(tmp_path / "IMG_0001.CR2", np.asarray(gradient_image(48, 32, seed=1)))
+    gradient_image(36, 24, seed=1).save(tmp_path / "IMG_0001.JPG")
+    write_dng(tmp_path / "IMG_0002.NEF", np.asarray(gradient_image(40, 60, seed=2)))
+    sizes, unreadable = find_images(tmp_path)
+    assert {path.name: size for path, size in sizes.items()} == {"IMG_0001.JPG": (36, 24), "IMG_0002.NEF": (40, 60)}
+    assert unreadable == []
+
+
 def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
     for i in range(3):
         gradient_image(60, 40, seed=i).save(tmp_path / f"{i}.png")

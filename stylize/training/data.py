@@ -18,7 +18,7 @@ from torch.utils.data import Dataset, Sampler
 
 from stylize.errors import DataError, ImageError, StylizeError
 from stylize.files import walk_files
-from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open_image, to_rgb
+from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open_image, raw_twins, to_rgb
 
 # A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors).
 Transform = Callable[[Image.Image], Any]
@@ -35,6 +35,8 @@ def find_images(root: Path) -> tuple[dict[Path, tuple[int, int]], list[Path]]:
     if not root.is_dir():
         raise DataError(f"{root} is not a folder of images")
     candidates = [path for path in walk_files(root) if path.suffix.lower() in IMAGE_EXTENSIONS]
+    twins = raw_twins(candidates)  # a RAW+JPEG pair is one photo: its JPEG is taken, as `stylize batch` does
+    candidates = [path for path in candidates if path not in twins]
     sizes = {path: header_size(path) for path in candidates}
     readable = {path: size for path, size in sizes.items() if size is not None}
     unreadable = [path for path, size in sizes.items() if size is None]
