@@ -9,6 +9,7 @@ write is atomic, a failure of one file is recorded and the run goes on.
 
 from __future__ import annotations
 
+import functools
 import glob
 import json
 import os
@@ -25,7 +26,7 @@ import torch.nn.functional as F
 
 from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
-from stylize.errors import ConfigError, OutputError, StylizeError, WriteError
+from stylize.errors import ConfigError, OutputError, StylizeError, TooLargeError, WriteError
 from stylize.files import (
     OutputLock,
     ReadFiles,
@@ -314,6 +315,7 @@ def run_jobs(
     io_threads: int = 4,
     keep_alpha: bool = False,
     max_pixels: int = MAX_PIXELS,
+    limit_note: str | None = None,
     on_result: Callable[[JobResult], None] | None = None,
 ) -> BatchReport:
     """Process every job; a failure is recorded and the run goes on. Existing outputs are skipped.
@@ -322,7 +324,8 @@ def run_jobs(
     in `io_threads` threads and saving happens behind, so the model rarely waits for the disk.
     KeyboardInterrupt ends the run after saving what was finished; report.interrupted is then true.
     max_pixels: inputs over this are refused from their header, before decoding (an upscaler passes the
-    output limit divided by its scale squared, so a huge input never reaches memory).
+    output limit divided by its scale squared, so a huge input never reaches memory), with `limit_note` after
+    the message where the limit needs saying why.
     """
     report = BatchReport()
 
@@ -342,7 +345,9 @@ def run_jobs(
     with ThreadPoolExecutor(io_threads, thread_name_prefix="stylize-io") as pool:
         saves: list[tuple[Job, float, dict[str, Any] | None, Future]] = []
         try:
-            loaded = _prefetch(pool, todo, size, keep_alpha, 2 * batch_size + io_threads, max_pixels)
+            load = functools.partial(_load, size=size, keep_alpha=keep_alpha, max_pixels=max_pixels,
+                                     limit_note=limit_note)
+            loaded = _prefetch(pool, todo, load, 2 * batch_size + io_threads)
             for group in _same_size_groups(loaded, batch_size, record):
                 group = _claim(group, overwrite, locks, record)
                 if not group:
@@ -418,30 +423,33 @@ class _Loaded:
     error: str | None = None
 
 
-def _load(job: Job, size: int | None, keep_alpha: bool, max_pixels: int) -> _Loaded:
+def _load(job: Job, size: int | None, keep_alpha: bool, max_pixels: int, limit_note: str | None) -> _Loaded:
     started = time.perf_counter()
     try:
         return _Loaded(job, load_image(job.source, size, max_pixels, keep_alpha), time.perf_counter() - started)
+    except TooLargeError as error:
+        note = f" ({limit_note})" if limit_note else ""
+        return _Loaded(job, None, time.perf_counter() - started, _one_line(error) + note)
     except StylizeError as error:
         return _Loaded(job, None, time.perf_counter() - started, _one_line(error))
     except MemoryError:
         return _Loaded(job, None, time.perf_counter() - started, "out of memory while decoding")
 
 
-def _prefetch(pool: ThreadPoolExecutor, jobs: Sequence[Job], size: int | None, keep_alpha: bool,
-              ahead: int, max_pixels: int) -> Iterator[_Loaded]:
+def _prefetch(pool: ThreadPoolExecutor, jobs: Sequence[Job], load: Callable[[Job], _Loaded],
+              ahead: int) -> Iterator[_Loaded]:
     """Loaded images in job order, with up to `ahead` loads in flight."""
     pending: list[Future] = []
     queue = iter(jobs)
     for job in queue:
-        pending.append(pool.submit(_load, job, size, keep_alpha, max_pixels))
+        pending.append(pool.submit(load, job))
         if len(pending) >= ahead:
             break
     while pending:
         future = pending.pop(0)
         next_job = next(queue, None)
         if next_job is not None:
-            pending.append(pool.submit(_load, next_job, size, keep_alpha, max_pixels))
+            pending.append(pool.submit(load, next_job))
         yield future.result()
 
 

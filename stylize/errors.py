@@ -22,6 +22,10 @@ class ImageError(StylizeError):
     """An image cannot be read or written."""
 
 
+class TooLargeError(ImageError):
+    """An image has more pixels than the job takes (refused from its header, before decoding)."""
+
+
 class WeightsError(StylizeError):
     """Network weights cannot be found or loaded."""
 

@@ -19,7 +19,7 @@ from PIL import ExifTags, Image, ImageOps, PngImagePlugin, UnidentifiedImageErro
 
 from stylize.colorspace import luminance
 from stylize.config import MAX_PIXELS
-from stylize.errors import ImageError, MissingExtraError, StylizeError, WriteError
+from stylize.errors import ImageError, MissingExtraError, StylizeError, TooLargeError, WriteError
 from stylize.extras import available, require
 from stylize.files import atomic_output, is_regular_file
 from stylize.png16 import write_png16
@@ -223,7 +223,7 @@ def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Imag
         with open(path, "rb") as stream, rawpy.imread(stream) as raw:
             width, height = raw.sizes.width, raw.sizes.height
             if width * height > max_pixels:
-                raise ImageError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
+                raise TooLargeError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
                                  f"{max_pixels / 1e6:.0f} MP")
             half = longest is not None and max(width, height) // 2 >= longest
             rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, gamma=(2.4, 12.92),
@@ -318,7 +318,7 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = N
             # the garbage collector (a ResourceWarning, and a descriptor held per bad file in a long batch).
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
-                    raise ImageError(
+                    raise TooLargeError(
                         f"{path} is {image.width}x{image.height} ({image.width * image.height / 1e6:.0f} MP), "
                         f"over the limit of {max_pixels / 1e6:.0f} MP"
                     )
@@ -326,7 +326,7 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = N
                 return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
         # Pillow's own guard (above about 179 MP) fires inside Image.open, before ours can name the size.
-        raise ImageError(f"{path} is over the limit of {max_pixels / 1e6:.0f} MP") from None
+        raise TooLargeError(f"{path} is over the limit of {max_pixels / 1e6:.0f} MP") from None
     except UnidentifiedImageError:
         raise ImageError(f"{path} is not an image format Pillow can read") from None
     except PermissionError:
@@ -555,7 +555,7 @@ def load_image(
     if max_side and max(image.size) != max_side:
         size = fit_longest_side(*image.size, max_side)
         if size[0] * size[1] > max_pixels:
-            raise ImageError(f"{path} resized to {size[0]}x{size[1]} would be over the limit of "
+            raise TooLargeError(f"{path} resized to {size[0]}x{size[1]} would be over the limit of "
                              f"{max_pixels / 1e6:.0f} MP")
         image, sixteen_bit = to_rgb(image).resize(size, Image.Resampling.LANCZOS), False
         if alpha is not None:

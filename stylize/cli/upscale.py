@@ -48,7 +48,6 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
                        quiet)
         return
     from stylize.batch import JobResult
-    from stylize.config import MAX_PIXELS
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
 
@@ -62,9 +61,10 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
         scale = scale_text(task.scale)
         jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
             inputs, output, lambda source: f"{source.stem}_x{scale}.png", fmt, suffix, reads, shard, report)
+        max_pixels, limit_note = task.input_limit()
         outcome = file_jobs.execute(jobs, task.process, quiet=quiet or single, batch_size=batch_size,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
-                                    keep_alpha=True, max_pixels=int(MAX_PIXELS / task.largest_factor**2))
+                                    keep_alpha=True, max_pixels=max_pixels, limit_note=limit_note)
     settings = {"inputs": list(inputs), "output": str(output), "model": model, "scale": task.scale,
                 "format": fmt, "suffix": suffix, "shard": shard_label, "device": str(task.device),
                 "config": config.to_dict()}

@@ -251,8 +251,9 @@ class JobQueue:
             job.state, job.message = "failed", self._client_names(recipe, str(error))
             return
         size = recipe.size if recipe.kind == "style" else None
-        factor = task.largest_factor if recipe.kind == "upscale" else 1
-        options = {"overwrite": True, "keep_alpha": True, "max_pixels": int(self.max_pixels / factor**2)}
+        options: dict[str, Any] = {"overwrite": True, "keep_alpha": True, "max_pixels": self.max_pixels}
+        if recipe.kind == "upscale":
+            options["max_pixels"], options["limit_note"] = task.input_limit(self.max_pixels)
         # The upscaler enlarges the transparency itself; the others paint over the picture and keep it.
         process = task.process if recipe.kind == "upscale" else with_transparency(task.process)
         if recipe.folder is not None:

@@ -182,6 +182,13 @@ class Upscaler:
         """The enlargement of the largest image a call holds (the network's output, or the result)."""
         return max(self.scale, self.network_scale)
 
+    def input_limit(self, output_limit: int = MAX_PIXELS) -> tuple[int, str]:
+        """(the most pixels an input may have, so that every image a call holds stays within `output_limit`; the
+        note that says why, for a photo refused by it: "over the limit of 9 MP" alone puzzles)."""
+        return (int(output_limit / self.largest_factor**2),
+                f"the largest photo x{scale_text(self.scale)} enlarges within {output_limit / 1e6:.0f} MP; a smaller "
+                "--scale takes larger ones")
+
     def _network(self, pixels: torch.Tensor) -> torch.Tensor:
         """The network's own enlargement, averaged over the 8 flips and turns with config.ensemble."""
         height, width = pixels.shape[-2:]
