@@ -213,7 +213,9 @@ def _raw_size(path: Path) -> tuple[int, int]:
 def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Image:
     """A camera RAW file developed to upright 8-bit sRGB as LibRaw develops it by default (dcraw's: AHD
     demosaicing, brightness set so that 1 % of the pixels clip), with the white balance the camera chose and
-    the sRGB tone curve (IEC 61966-2-1: gamma 2.4, toe slope 12.92; LibRaw's default is BT.709's).
+    the sRGB tone curve (IEC 61966-2-1: gamma 2.4, toe slope 12.92; LibRaw's default is BT.709's). Measured on
+    a DNG made from an sRGB picture (tests/raws.py), without the brightening: back within 0.01 levels on average,
+    where BT.709's curve left it 12.9 levels darker.
 
     Where the caller shrinks the photo to `longest` px anyway and half the sensor's size is still as large, each
     2x2 block of the mosaic is taken as one pixel instead (LibRaw's half_size: no demosaicing, 5 times faster
