@@ -586,6 +586,7 @@ def _mask_png(width: int, height: int) -> bytes:
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "sharpness": 0.5}}, id="upscale"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2.5}}, id="upscale by 2.5"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2}, "web_jpeg": True}, id="upscale a web JPEG"),
+    pytest.param({"kind": "upscale", "settings": {"scale": 2, "degradation": "real"}}, id="upscale as a JPEG"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
     pytest.param({"kind": "style", "model": "starry", "cutout": True}, id="a cut-out photo"),

@@ -204,9 +204,12 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     page.wait_for_selector("#result-img[src*='holiday_frame1_color_001.png']", timeout=60_000)
     page.click("nav button[data-tab='upscale']")
     page.select_option("#scale", "2")
+    page.select_option("#degradation", "real")  # a phone's compressed clip: the network for JPEG and noisy photos
+    assert page.is_disabled("#sharpness")  # which has no crisp twin
     assert page.inner_text("#upscale-run") == "Upscale the clip"
     page.click("#upscale-run")
-    page.wait_for_selector("#command:has-text('stylize upscale holiday.mp4 --scale 2')", timeout=60_000)
+    page.wait_for_selector("#command:has-text('stylize upscale holiday.mp4 --scale 2 --degradation real')",
+                           timeout=60_000)
     assert page.get_attribute("#result-video", "src").endswith("holiday_x2_001.mp4")
 
 

@@ -32,7 +32,7 @@ _SETTINGS: dict[str, tuple[type[Settings], tuple[str, ...]]] = {
                                "seed", "init")),
     "model": (FastConfig, ("size", "strength", "preserve_color", "work_size")),
     "arbitrary": (ArbitraryConfig, ("size", "strength", "preserve_color", "style_scale", "transform", "refine")),
-    "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble")),
+    "upscale": (UpscaleConfig, ("scale", "sharpness", "ensemble", "degradation")),
     "colorize": (ColorizeConfig, ("strength",)),
 }
 _MASK_SETTINGS = ("feather", "mask_invert")  # with a mask, in every way of styling
@@ -144,6 +144,8 @@ class Recipe:
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
                 words += [flag] if value else []
+            elif isinstance(value, float) and value.is_integer():  # --scale 2, as a user writes it, not 2.0
+                words += [flag, str(int(value))]
             else:
                 words += [flag, str(value)]
         return shlex.join([*words, "-o", str(output)])

@@ -455,10 +455,13 @@ async function start() {
   };
   // A dropped clip is enlarged or colorized whole, into a video (its first frame previews the style tab).
   const photoOrClip = () => state.photo && (state.photo.videoId || state.photo.id);
-  const upscaleRecipe = (photo) => ({
-    kind: "upscale", photo,
-    settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value), ensemble: $("#ensemble").checked },
+  // The network for JPEG and noisy photos has no crisp twin: its sharpness is 0 (the slider is off for it).
+  const upscaleSettings = () => ({
+    scale: Number($("#scale").value), degradation: $("#degradation").value, ensemble: $("#ensemble").checked,
+    sharpness: $("#degradation").value === "real" ? 0 : Number($("#sharpness").value),
   });
+  const upscaleRecipe = (photo) => ({ kind: "upscale", photo, settings: upscaleSettings() });
+  $("#degradation").onchange = () => { $("#sharpness").disabled = $("#degradation").value === "real"; };
   const colorizeRecipe = (photo) => ({
     kind: "colorize", photo, reference: state.reference && state.reference.id,
     settings: { strength: Number($("#color_strength").value) },
@@ -471,7 +474,7 @@ async function start() {
   $("#folder-run").onclick = () => {
     const recipes = {
       style: () => styleRecipe(false),
-      upscale: () => ({ kind: "upscale", settings: { scale: Number($("#scale").value), sharpness: Number($("#sharpness").value) } }),
+      upscale: () => ({ kind: "upscale", settings: upscaleSettings() }),
       colorize: () => ({ kind: "colorize", reference: state.reference && state.reference.id,
                          settings: { strength: Number($("#color_strength").value) } }),
     };
