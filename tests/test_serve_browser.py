@@ -193,6 +193,8 @@ def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, 
     page.wait_for_selector("#photos img[src*='/api/uploads/']")
     _wait_loaded(page, "#before")  # the first frame, served back
     assert not page.is_visible("#refine")  # a clip's frames are one pass: nothing to refine
+    # Nothing painted yet (any painting waits for a painting): no broken-image icon over the frame.
+    assert page.evaluate("getComputedStyle(document.querySelector('#result-img')).visibility") == "hidden"
     page.select_option("#model", "starry")
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # a preview of that frame
     page.click("#video-run")
