@@ -182,6 +182,40 @@ def test_a_mask_painted_with_the_brush_is_used(page, photos):
     page.wait_for_selector("#command:has-text('--mask painted-mask.png')", timeout=60_000)
 
 
+def test_a_brush_stroke_on_a_panorama_lands_in_the_mask_where_it_was_drawn(page, server, tmp_path):
+    """Red-team: a panorama is letterboxed in the picture's box (object-fit: contain within its least height), and
+    the brush's canvas covered the box: a dab drawn a quarter of the way down the picture landed 41 % of the way
+    down the mask. The canvas now lies over the picture itself."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    panorama = tmp_path / "panorama.jpg"
+    Image.open(EXAMPLES / "chelsea.jpg").resize((1200, 200)).save(panorama)
+    page.set_input_files("#photo-input", str(panorama))
+    page.wait_for_selector("#photos img")
+    _wait_loaded(page, "#before")
+    page.select_option("#model", "starry")
+    page.click("#mask-tools summary")
+    page.fill("#brush_size", "4")
+    page.click("#brush")
+    box = page.locator("#before").bounding_box()
+    shown_height = box["width"] * 200 / 1200
+    assert box["height"] > 1.5 * shown_height  # letterboxed: the case this test is about
+    x, y = box["x"] + box["width"] / 4, box["y"] + (box["height"] - shown_height) / 2 + shown_height / 4
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 3, y, steps=2)
+    page.mouse.up()
+    page.click("#brush")
+    page.wait_for_selector("#mask-label:has-text('painted-mask.png')")
+    mask_id = page.evaluate("state.mask.id")
+    mask = Image.open(io.BytesIO(page.request.get(f"{server[0]}api/uploads/{mask_id}/image").body())).convert("L")
+    rows, columns = np.nonzero(np.asarray(mask) > 128)
+    assert abs(columns.mean() / mask.width - 0.25) < 0.02 and abs(rows.mean() / mask.height - 0.25) < 0.04
+
+
 def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, tmp_path):
     pytest.importorskip("av")
     from clips import make_clip

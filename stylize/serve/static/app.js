@@ -217,8 +217,14 @@ function startBrush() {
     canvas.dataset.photo = state.photo.id;
     brush.context = canvas.getContext("2d");
   }
-  canvas.style.width = `${photo.clientWidth}px`;
-  canvas.style.height = `${photo.clientHeight}px`;
+  // Over the picture itself, not its box: a panorama (or any photo on a narrow screen) is letterboxed in its box
+  // (object-fit: contain within the box's least height), and a stroke there landed lower in the mask than drawn.
+  const shown = Math.min(photo.clientWidth / photo.naturalWidth, photo.clientHeight / photo.naturalHeight);
+  const width = photo.naturalWidth * shown, height = photo.naturalHeight * shown;
+  canvas.style.left = `${photo.offsetLeft + (photo.clientWidth - width) / 2}px`;
+  canvas.style.top = `${photo.offsetTop + (photo.clientHeight - height) / 2}px`;
+  canvas.style.width = `${width}px`;
+  canvas.style.height = `${height}px`;
   canvas.hidden = false;
   $("#divider").hidden = true;
   brush.painting = true;
