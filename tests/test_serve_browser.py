@@ -186,10 +186,7 @@ def test_a_brush_stroke_on_a_panorama_lands_in_the_mask_where_it_was_drawn(page,
     """Red-team: a panorama is letterboxed in the picture's box (object-fit: contain within its least height), and
     the brush's canvas covered the box: a dab drawn a quarter of the way down the picture landed 41 % of the way
     down the mask. The canvas now lies over the picture itself."""
-    import io
-
     import numpy as np
-    from PIL import Image
 
     panorama = tmp_path / "panorama.jpg"
     Image.open(EXAMPLES / "chelsea.jpg").resize((1200, 200)).save(panorama)
@@ -211,9 +208,25 @@ def test_a_brush_stroke_on_a_panorama_lands_in_the_mask_where_it_was_drawn(page,
     page.click("#brush")
     page.wait_for_selector("#mask-label:has-text('painted-mask.png')")
     mask_id = page.evaluate("state.mask.id")
-    mask = Image.open(io.BytesIO(page.request.get(f"{server[0]}api/uploads/{mask_id}/image").body())).convert("L")
+    mask = Image.open(BytesIO(page.request.get(f"{server[0]}api/uploads/{mask_id}/image").body())).convert("L")
     rows, columns = np.nonzero(np.asarray(mask) > 128)
     assert abs(columns.mean() / mask.width - 0.25) < 0.02 and abs(rows.mean() / mask.height - 0.25) < 0.04
+
+
+def test_on_a_phone_the_page_fits_its_width_and_the_picture_fills_it(browser, server, photos):
+    """Red-team, at a phone's 390 px: the title, tabs and device line were squeezed into one row, and the picture
+    sat in a box half the screen tall, letterboxed in empty space above and below it."""
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    phone = context.new_page()
+    phone.goto(server[0])
+    phone.set_input_files("#photo-input", str(photos[0]))
+    phone.wait_for_selector("#photos img")
+    _wait_loaded(phone, "#before")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the screen
+    box = phone.locator("#before").bounding_box()
+    width, height = Image.open(photos[0]).size
+    assert abs(box["height"] - box["width"] * height / width) < 2  # the box is the picture: no letterbox
+    context.close()
 
 
 def test_a_video_shows_its_first_frame_then_paints_the_whole_clip(page, server, tmp_path):
