@@ -468,6 +468,7 @@ async function start() {
   });
   const upscaleRecipe = (photo) => ({ kind: "upscale", photo, settings: upscaleSettings() });
   $("#degradation").onchange = () => { $("#sharpness").disabled = $("#degradation").value === "real"; };
+  $("#degradation").onchange();  // a browser may restore the choice on reload
   const colorizeRecipe = (photo) => ({
     kind: "colorize", photo, reference: state.reference && state.reference.id,
     settings: { strength: Number($("#color_strength").value) },
