@@ -225,14 +225,18 @@ def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Imag
         with open(path, "rb") as stream, rawpy.imread(stream) as raw:
             width, height = raw.sizes.width, raw.sizes.height
             if width * height > max_pixels:
-                raise TooLargeError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
-                                 f"{max_pixels / 1e6:.0f} MP")
+                raise _too_large(path, width, height, max_pixels)
             half = longest is not None and max(width, height) // 2 >= longest
             rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, gamma=(2.4, 12.92),
                                   output_bps=8, half_size=half)
     except rawpy.LibRawError as error:
         raise _raw_failure(path, error) from None
     return Image.fromarray(rgb)
+
+
+def _too_large(path: Path, width: int, height: int, max_pixels: int) -> TooLargeError:
+    return TooLargeError(f"{path} is {width}x{height} ({width * height / 1e6:.0f} MP), over the limit of "
+                         f"{max_pixels / 1e6:.0f} MP")
 
 
 def _raw_failure(path: Path, error: Exception) -> ImageError:
@@ -320,10 +324,7 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = N
             # the garbage collector (a ResourceWarning, and a descriptor held per bad file in a long batch).
             with Image.open(path) as image:
                 if image.width * image.height > max_pixels:
-                    raise TooLargeError(
-                        f"{path} is {image.width}x{image.height} ({image.width * image.height / 1e6:.0f} MP), "
-                        f"over the limit of {max_pixels / 1e6:.0f} MP"
-                    )
+                    raise _too_large(path, image.width, image.height, max_pixels)
                 image.load()
                 return ImageOps.exif_transpose(image)
     except Image.DecompressionBombError:
@@ -558,7 +559,7 @@ def load_image(
         size = fit_longest_side(*image.size, max_side)
         if size[0] * size[1] > max_pixels:
             raise TooLargeError(f"{path} resized to {size[0]}x{size[1]} would be over the limit of "
-                             f"{max_pixels / 1e6:.0f} MP")
+                                f"{max_pixels / 1e6:.0f} MP")
         image, sixteen_bit = to_rgb(image).resize(size, Image.Resampling.LANCZOS), False
         if alpha is not None:
             alpha = alpha.resize(size, Image.Resampling.LANCZOS)
