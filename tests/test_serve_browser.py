@@ -213,6 +213,18 @@ def test_a_brush_stroke_on_a_panorama_lands_in_the_mask_where_it_was_drawn(page,
     assert abs(columns.mean() / mask.width - 0.25) < 0.02 and abs(rows.mean() / mask.height - 0.25) < 0.04
 
 
+def test_the_drop_zones_are_reached_from_the_keyboard(page):
+    """Red-team: the file inputs were display: none, so Tab skipped every drop zone: without a mouse no photo could
+    be chosen. They are hidden from sight only; Tab reaches the photo's, and its zone shows the focus."""
+    for _ in range(12):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == "photo-input":
+            break
+    assert page.evaluate("document.activeElement.id") == "photo-input"
+    outline = page.evaluate("getComputedStyle(document.querySelector('#photo-drop')).outlineStyle")
+    assert outline == "solid"
+
+
 def test_on_a_phone_the_page_fits_its_width_and_the_picture_fills_it(browser, server, photos):
     """Red-team, at a phone's 390 px: the title, tabs and device line were squeezed into one row, and the picture
     sat in a box half the screen tall, letterboxed in empty space above and below it."""
