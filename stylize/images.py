@@ -331,7 +331,8 @@ def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = N
         # Pillow's own guard (above about 179 MP) fires inside Image.open, before ours can name the size.
         raise TooLargeError(f"{path} is over the limit of {max_pixels / 1e6:.0f} MP") from None
     except UnidentifiedImageError:
-        raise ImageError(f"{path} is not an image format Pillow can read") from None
+        raise ImageError(f"{path} is not an image: its content is none of the formats stylize reads (JPEG, PNG, "
+                         "WebP, TIFF, GIF, BMP, AVIF, JPEG 2000, HEIF, camera RAW, ...)") from None
     except PermissionError:
         raise ImageError(f"{path}: permission denied") from None
     except (OSError, SyntaxError, ValueError) as error:
