@@ -231,6 +231,11 @@ def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Imag
                                   output_bps=8, half_size=half)
     except rawpy.LibRawError as error:
         raise _raw_failure(path, error) from None
+    # One channel from a monochrome sensor's file (a Leica Monochrom's DNG): a gray photo, as a gray scan is.
+    if rgb.ndim == 3 and rgb.shape[2] == 1:
+        return Image.fromarray(rgb[..., 0], "L")
+    if rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ImageError(f"{path} is corrupt or not a RAW format LibRaw reads (it developed to {rgb.shape})")
     return Image.fromarray(rgb)
 
 

@@ -46,13 +46,14 @@ def _ifd(entries: dict[int, tuple[int, object]], offset: int, next_ifd: int = 0)
 
 
 def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_scale: int = 4,
-              taken: str = "2024:05:01 10:30:00", linear: bool = False) -> Path:
+              taken: str = "2024:05:01 10:30:00", layout: str = "mosaic") -> Path:
     """A DNG of `picture` ((H, W, 3) uint8 sRGB, H and W even): its mosaic (RGGB, 12 bits, linear light, camera
     white balance neutral), and a preview of it shrunk `preview_scale` times as the first image. `orientation` is
     the EXIF/TIFF one (6: the camera was turned right, the photo is stored on its side). The camera's EXIF: make
     and model, and an Exif directory with the date `taken` (DateTimeOriginal), an exposure of 1/250 s and a maker
-    note. `linear`: the sensor's data already demosaiced, three samples a pixel (DNG's LinearRaw, as a phone's
-    Apple ProRAW file holds it), instead of the mosaic."""
+    note. `layout`: "mosaic" (a camera's colour filter array), "linear" (the sensor's data already demosaiced,
+    three samples a pixel: DNG's LinearRaw, as a phone's Apple ProRAW file holds it) or "monochrome" (one sample a
+    pixel, no colour filter: a Leica Monochrom's; the picture's luma)."""
     height, width, _ = picture.shape
     light = _linear(picture.astype(np.float64) / 255)
     mosaic = np.empty((height, width))
@@ -60,7 +61,8 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
     mosaic[0::2, 1::2] = light[0::2, 1::2, 1]
     mosaic[1::2, 0::2] = light[1::2, 0::2, 1]
     mosaic[1::2, 1::2] = light[1::2, 1::2, 2]
-    sensor = np.round((light if linear else mosaic) * WHITE_LEVEL).astype("<u2").tobytes()
+    samples = {"mosaic": mosaic, "linear": light, "monochrome": light @ np.array([0.2126, 0.7152, 0.0722])}[layout]
+    sensor = np.round(samples * WHITE_LEVEL).astype("<u2").tobytes()
     preview = np.ascontiguousarray(picture[::preview_scale, ::preview_scale]).tobytes()
     small_height, small_width = -(-height // preview_scale), -(-width // preview_scale)
 
@@ -83,8 +85,9 @@ def write_dng(path: Path, picture: np.ndarray, orientation: int = 1, preview_sca
             279: (_LONG, len(sensor)), 284: (_SHORT, 1), 33421: (_SHORT, (2, 2)), 33422: (_BYTE, (0, 1, 1, 2)),
             50714: (_LONG, 0), 50717: (_LONG, WHITE_LEVEL),
         }
-        if linear:  # LinearRaw (34892): no colour filter array
-            entries.update({258: (_SHORT, (16, 16, 16)), 262: (_SHORT, 34892), 277: (_SHORT, 3)})
+        if layout != "mosaic":  # LinearRaw (34892): no colour filter array
+            channels = 3 if layout == "linear" else 1
+            entries.update({258: (_SHORT, (16,) * channels), 262: (_SHORT, 34892), 277: (_SHORT, channels)})
             del entries[33421], entries[33422]
         return entries
 

@@ -53,6 +53,28 @@ def test_mutated_images_raise_only_image_errors(tmp_path, fmt):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("layout", ["mosaic", "monochrome"])
+def test_mutated_camera_raw_files_raise_only_image_errors(tmp_path, layout):
+    """A RAW file from a failing card, through LibRaw (C): only one-line errors. Found by this: a mutation that
+    left one channel crashed the loader in Pillow (TypeError), as a monochrome camera's DNG did."""
+    import numpy as np
+
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    data = write_dng(tmp_path / "good.dng", np.asarray(gradient_image(40, 30)), layout=layout).read_bytes()
+    path = tmp_path / "x.dng"
+    for index, mutated in enumerate(_mutations(data, 100, seed=zlib.crc32(layout.encode()))):
+        path.write_bytes(mutated)
+        try:
+            pixels = load_image(path, max_side=32).pixels
+        except StylizeError as error:
+            assert "\n" not in str(error), (index, error)
+        else:
+            assert pixels.dim() == 4 and pixels.shape[1] == 3
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("net", [JohnsonNet(width=8, residual_blocks=1), SRNet(2, width=8, blocks=1)],
                          ids=["johnson", "srnet"])
 def test_mutated_model_files_raise_only_model_errors(tmp_path, net):

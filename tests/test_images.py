@@ -487,8 +487,8 @@ def _colour_patches(width: int = 120, height: int = 80) -> np.ndarray:
     return (picture * (0.7 + 0.3 * xs / width)[..., None]).astype(np.uint8)
 
 
-@pytest.mark.parametrize("linear", [False, True], ids=["a camera's mosaic", "a phone's linear DNG (ProRAW)"])
-def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, linear):
+@pytest.mark.parametrize("layout", ["mosaic", "linear"], ids=["a camera's mosaic", "a phone's linear DNG (ProRAW)"])
+def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, layout):
     """Red-team: `stylize upscale IMG_0001.NEF` read the file as a TIFF, whose first image is the camera's small
     preview (a NEF's 160x120), and enlarged that without a word. A camera RAW file is developed by LibRaw (the
     raw extra): the whole sensor, its colours, turned upright by the orientation the camera wrote."""
@@ -498,7 +498,7 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, linea
     from stylize.images import read_header
 
     picture = _colour_patches()
-    path = write_dng(tmp_path / "IMG_0001.DNG", picture, linear=linear)
+    path = write_dng(tmp_path / "IMG_0001.DNG", picture, layout=layout)
     with Image.open(path) as preview:  # what Pillow alone saw
         assert preview.size == (30, 20)
     loaded = load_image(path)
@@ -513,7 +513,7 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, linea
     for index, (name, quarter) in enumerate(quarters.items()):
         mean = quarter.reshape(-1, 3).mean(0)
         assert mean[index] > np.delete(mean, index).max() + 0.2, (name, mean)
-    turned = load_image(write_dng(tmp_path / "IMG_0002.DNG", picture, orientation=6, linear=linear))
+    turned = load_image(write_dng(tmp_path / "IMG_0002.DNG", picture, orientation=6, layout=layout))
     assert turned.pixels.shape == (1, 3, 120, 80)
     assert (turned.pixels - loaded.pixels.rot90(-1, (-2, -1))).abs().max() < 1 / 255
     # The camera's EXIF goes to the outputs (the date a photo library sorts by), less the orientation, which
@@ -528,6 +528,21 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, linea
     assert (halved - torch.nn.functional.avg_pool2d(loaded.pixels, 2)).abs().mean() < 0.03
     with pytest.raises(ImageError, match="over the limit of 0 MP"):
         load_image(path, max_pixels=9000)
+
+
+def test_a_monochrome_cameras_raw_is_a_gray_photo(tmp_path):
+    """Red-team: a monochrome sensor's DNG (a Leica Monochrom's: one sample a pixel) developed to one channel, and
+    the loader failed with a traceback (Pillow's "Cannot handle this data type"). It is a gray photo now, as a gray
+    scan is: grayscale outputs, the picture's luma."""
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    picture = _colour_patches()
+    loaded = load_image(write_dng(tmp_path / "L1000001.DNG", picture, layout="monochrome"))
+    assert loaded.grayscale and loaded.pixels.shape == (1, 3, 80, 120)
+    assert (loaded.pixels[:, :1] == loaded.pixels).all()
+    luma = torch.from_numpy(picture @ np.array([0.2126, 0.7152, 0.0722])).float().flatten()
+    assert torch.corrcoef(torch.stack([loaded.pixels[0, 0].flatten(), luma]))[0, 1] > 0.97
 
 
 def test_a_camera_raw_without_the_extra_or_broken_is_one_line(tmp_path, monkeypatch):
