@@ -155,18 +155,24 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_EXTENSIONS and path.is_file()
 
 
-def tiff_pages(path: Path) -> int:
-    """The pages of a TIFF file (an album scanned into one file, a fax); 1 for another kind of file, or one that
-    cannot be read (reported where it is read). Reads the pages' headers only."""
-    if Path(path).suffix.lower() not in (".tif", ".tiff"):
-        return 1
+def frames_in(path: Path) -> int | None:
+    """The frames (an animation's) or pages (a TIFF's) of an image file as Pillow counts them, 1 for a still
+    image; None for a file Pillow cannot read. Reads headers only, and never raises: a damaged later frame or page
+    raised TypeError, KeyError, IndexError or struct.error here (tests/test_fuzz.py), after the first picture had
+    been done."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a large scan's DecompressionBombWarning: its pixels are not read
             with Image.open(path) as image:
                 return int(getattr(image, "n_frames", 1))
-    except Exception:  # any error from a damaged later page (TypeError, KeyError: tests/test_fuzz.py) means: 1
-        return 1
+    except Exception:
+        return None
+
+
+def tiff_pages(path: Path) -> int:
+    """The pages of a TIFF file (an album scanned into one file, a fax); 1 for another kind of file, or one that
+    cannot be read (reported where it is read)."""
+    return (frames_in(path) or 1) if Path(path).suffix.lower() in (".tif", ".tiff") else 1
 
 
 def is_camera_raw(path: Path) -> bool:

@@ -52,7 +52,7 @@ from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
-from stylize.images import IMAGE_EXTENSIONS, load_gray
+from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray
 from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
     Frame,
@@ -464,13 +464,8 @@ class ClipMasks:
 def _is_matte(path: Path) -> bool:
     """A mask that is a video: one with more than one frame, or a file Pillow cannot read that is not named as
     an image (a corrupt image is then reported as one)."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            return getattr(image, "n_frames", 1) > 1
-    except (UnidentifiedImageError, OSError, ValueError):
-        return path.suffix.lower() not in IMAGE_EXTENSIONS
+    frames = frames_in(path)
+    return frames > 1 if frames is not None else path.suffix.lower() not in IMAGE_EXTENSIONS
 
 
 def masked_frames(stylize_each: Callable[[torch.Tensor], list[torch.Tensor]], device: str | torch.device
