@@ -160,6 +160,8 @@ def frames_in(path: Path) -> int | None:
     image; None for a file Pillow cannot read. Reads headers only, and never raises: a damaged later frame or page
     raised TypeError, KeyError, IndexError or struct.error here (tests/test_fuzz.py), after the first picture had
     been done."""
+    if not is_regular_file(path):  # a pipe would block Pillow's read
+        return None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a large scan's DecompressionBombWarning: its pixels are not read
