@@ -242,6 +242,11 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
         say_first_pictures([result.source], animations)
 
 
+def _first_and_more(paths: Sequence[str]) -> str:
+    """The first of the files a note is about, and how many more: "a.gif and 2 more"."""
+    return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
+
+
 def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -> None:
     """A note where some of the images done were animations (GIF, APNG, WebP) or TIFF files of several pages (an
     album scanned into one file): each is done as a picture, its first frame or page, which would otherwise pass
@@ -249,23 +254,20 @@ def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -
     from stylize.images import tiff_pages
     from stylize.videoio import animation_frames
 
-    def which(paths: list[str]) -> str:
-        return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
-
     moving = [str(source) for source in sources if animations and animation_frames(Path(source)) > 1]
     if moving:
         command = click.get_current_context(silent=True)
         name = command.info_name if command is not None and command.info_name not in ("batch", "run") else "video"
         whole = (f"`stylize {name} FILE` does one whole" if len(moving) > 1
                  else f"`stylize {name} {moving[0]}` does it whole")
-        click.echo(f"Note: {which(moving)} {'are animations' if len(moving) > 1 else 'is an animation'}: the first "
-                   f"frame was done here; {whole}", err=True)
+        what = "are animations" if len(moving) > 1 else "is an animation"
+        click.echo(f"Note: {_first_and_more(moving)} {what}: the first frame was done here; {whole}", err=True)
     pages = {str(source): tiff_pages(Path(source)) for source in sources}
     paged = [source for source, count in pages.items() if count > 1]
     if paged:
         counted = f"has {pages[paged[0]]} pages" if len(paged) == 1 else "have several pages"
-        click.echo(f"Note: {which(paged)} {counted}: the first page was done here; save each page as a file of its "
-                   "own to do them all", err=True)
+        click.echo(f"Note: {_first_and_more(paged)} {counted}: the first page was done here; save each page as a file "
+                   "of its own to do them all", err=True)
 
 
 def _failure(result: JobResult) -> str:
@@ -278,10 +280,9 @@ def _say_raw_twins(twins: list[str]) -> None:
     """A note where camera RAW files were left for the camera's JPEGs of the same shots (batch.raw_twins)."""
     if not twins:
         return
-    which = twins[0] + (f" and {len(twins) - 1} more" if len(twins) > 1 else "")
     what = "are camera RAW files" if len(twins) > 1 else "is a camera RAW file"
-    click.echo(f"Note: {which} {what} left out: the camera's JPEG of the same shot was done (name the RAW files "
-               f"alone, as *{Path(twins[0]).suffix}, to do them)", err=True)
+    click.echo(f"Note: {_first_and_more(twins)} {what} left out: the camera's JPEG of the same shot was done (name the "
+               f"RAW files alone, as *{Path(twins[0]).suffix}, to do them)", err=True)
 
 
 def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],
