@@ -225,6 +225,29 @@ def test_the_drop_zones_are_reached_from_the_keyboard(page):
     assert outline == "solid"
 
 
+def test_before_the_model_list_arrives_no_way_s_sliders_show(browser, server):
+    """Red-team, on a busy machine: until /api/info answered, the page showed the sliders of every way at once
+    (strength, style weight, stroke size, refinement) and the painting's drop zone, then hid most of them. They
+    wait for the list now, and then show the default way's: any painting's strength and refinement."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    held = []
+    context.route("**/api/info", lambda route: held.append(route))  # answered when the test lets it go
+    page = context.new_page()
+    page.goto(server[0])
+    deadline = time.monotonic() + 30
+    while not held:
+        assert time.monotonic() < deadline, "the page never asked for /api/info"
+        page.wait_for_timeout(50)
+    ways = ['[data-for="strength"]', '[data-for="style_weight"]', '[data-for="work_size"]', '[data-for="refine"]',
+            "#painting-drop"]
+    assert [page.locator(way).is_visible() for way in ways] == [False] * 5
+    held[0].continue_()
+    page.wait_for_selector("#model option[value=arbitrary]", state="attached")
+    page.wait_for_selector('[data-for="refine"]')
+    assert [page.locator(way).is_visible() for way in ways] == [True, False, False, True, True]
+    context.close()
+
+
 def test_on_a_phone_the_page_fits_its_width_and_the_picture_fills_it(browser, server, photos):
     """Red-team, at a phone's 390 px: the title, tabs and device line were squeezed into one row, and the picture
     sat in a box half the screen tall, letterboxed in empty space above and below it."""
