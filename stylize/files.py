@@ -93,10 +93,36 @@ def _part_tag(name: str, pid: str, token: str) -> str:
     return hashlib.sha256(f"stylize part {name} {pid} {token}".encode()).hexdigest()[:8]
 
 
+# The longest file name of the file systems in use: 255 bytes (ext4, XFS, Btrfs, ZFS); APFS and NTFS count 255
+# characters, which a count of UTF-8 bytes never undercounts.
+NAME_MAX = 255
+
+
+def fitted_name(name: str, beside: int) -> str:
+    """`name`, or where it and `beside` more bytes would pass NAME_MAX, a prefix of it and a digest of the
+    whole: the name of a file that stylize keeps beside the file `name` (its temporary file, its lock, its work
+    folder) must fit too, or a name that itself fits (a 240-byte output) could not be written at all ("File
+    name too long"). Two long names that begin alike keep companions of their own."""
+    if len(os.fsencode(name)) + beside <= NAME_MAX:
+        return name
+    digest = "~" + hashlib.sha256(os.fsencode(name)).hexdigest()[:12]
+    kept = name
+    while kept and len(os.fsencode(kept + digest)) + beside > NAME_MAX:
+        kept = kept[:-1]  # by characters, so that a UTF-8 name is never cut inside one
+    return kept + digest
+
+
+def companion_name(name: str, prefix: str, suffix: str) -> str:
+    """`prefix + name + suffix`, with `name` shortened where the whole would pass NAME_MAX (fitted_name)."""
+    return prefix + fitted_name(name, len(os.fsencode(prefix + suffix))) + suffix
+
+
 def part_path(path: Path) -> Path:
     """A new temporary name beside `path` that remove_stale_parts will recognize as this tool's."""
     pid, token = str(os.getpid()), secrets.token_hex(8)
-    return path.with_name(f".{path.name}.stylize-{pid}-{token}-{_part_tag(path.name, pid, token)}{PART_SUFFIX}")
+    rest = f".stylize-{pid}-{token}-"  # then the tag (8 digits) and PART_SUFFIX
+    name = fitted_name(path.name, 1 + len(rest) + 8 + len(PART_SUFFIX))
+    return path.with_name(f".{name}{rest}{_part_tag(name, pid, token)}{PART_SUFFIX}")
 
 
 def part_writer(name: str) -> int | None:
@@ -114,7 +140,7 @@ class OutputLock:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.lock = self.path.with_name(f".{self.path.name}.stylize-lock")
+        self.lock = self.path.with_name(companion_name(self.path.name, ".", ".stylize-lock"))
         self._handle: int | None = None
 
     def acquire(self) -> bool:

@@ -725,3 +725,29 @@ def test_a_part_file_of_a_writer_killed_a_moment_ago_is_removed_by_the_next_run(
         writer.wait()
         writer.stdout.close()
     assert remove_stale_parts(tmp_path) == 1 and not part.exists()
+
+
+def test_outputs_with_names_near_the_longest_a_file_system_takes_are_written(invoke, tmp_path, photos, model):
+    """Red-team: a photo of a 240-byte name (a long caption as its name) could not be stylized, upscaled or
+    colorized at all: "File name too long", though its output's name fits, because the temporary file beside it
+    adds 50 bytes to the name (the lock and a video's work folder add some too). Those are shortened now, each
+    to a prefix and a digest of the whole name, so two long names that begin alike keep their own."""
+    long_photos = tmp_path / "long"
+    long_photos.mkdir()
+    names = ["é" * 100 + "x" * 40 + ".png", "é" * 100 + "y" * 40 + ".png"]  # 244 bytes each in UTF-8
+    for name in names:
+        (long_photos / name).write_bytes((photos / "sub" / "b.png").read_bytes())
+    out = tmp_path / "out"
+    result = invoke("batch", long_photos, "-o", out, "--model", model)
+    assert result.exit_code == 0, result.output
+    assert sorted(path.name for path in out.iterdir()) == names  # nothing else left beside them
+    temporary = part_path(out / names[0])
+    assert len(os.fsencode(temporary.name)) <= 255 and part_writer(temporary.name) == os.getpid()
+    temporary.name.encode("utf-8")  # cut between characters, never inside one
+    from stylize.files import OutputLock
+    from stylize.tasks.video import work_folder
+
+    locks = {OutputLock(out / name).lock.name for name in names}
+    works = {work_folder(out / name).name for name in names}
+    assert len(locks) == len(works) == 2 and all(len(os.fsencode(name)) <= 255 for name in locks | works)
+    assert part_path(out / "a.png").name.startswith(".a.png.stylize-")  # a short name is kept whole

@@ -51,7 +51,7 @@ from stylize.animation import write_gif
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
-from stylize.files import atomic_output, check_writable, exclusive, is_within, part_writer
+from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
 from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray
 from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
@@ -584,7 +584,7 @@ RESUME_HINT = "finished segments are kept: run the same command with --resume af
 
 def work_folder(output: Path) -> Path:
     """Where segments and their state wait until the final file is written: .OUTPUT.stylize beside it."""
-    return Path(output).with_name(f".{Path(output).name}.stylize")
+    return Path(output).with_name(companion_name(Path(output).name, ".", ".stylize"))
 
 
 # The only names a job writes in its work folder (segment_00000.mp4, its .input/.output.png, and their .part;
