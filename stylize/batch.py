@@ -301,7 +301,7 @@ def shard(jobs: Sequence[Job], index: int, count: int) -> list[Job]:
 
 def job_seed(seed: int, job: Job) -> int:
     """A per-image seed from the run's seed and the image's relative path: the same in any shard."""
-    return (seed * 1_000_003 + zlib.crc32(job.relative.encode())) % 2**31
+    return (seed * 1_000_003 + zlib.crc32(os.fsencode(job.relative))) % 2**31
 
 
 def run_jobs(

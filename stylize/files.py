@@ -90,7 +90,7 @@ def _held(path: str) -> bool | None:
 
 
 def _part_tag(name: str, pid: str, token: str) -> str:
-    return hashlib.sha256(f"stylize part {name} {pid} {token}".encode()).hexdigest()[:8]
+    return hashlib.sha256(os.fsencode(f"stylize part {name} {pid} {token}")).hexdigest()[:8]  # any name, UTF-8 or not
 
 
 # The longest file name of the file systems in use: 255 bytes (ext4, XFS, Btrfs, ZFS); APFS and NTFS count 255

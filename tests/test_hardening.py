@@ -751,3 +751,30 @@ def test_outputs_with_names_near_the_longest_a_file_system_takes_are_written(inv
     works = {work_folder(out / name).name for name in names}
     assert len(locks) == len(works) == 2 and all(len(os.fsencode(name)) <= 255 for name in locks | works)
     assert part_path(out / "a.png").name.startswith(".a.png.stylize-")  # a short name is kept whole
+
+
+def test_a_photo_whose_name_is_not_utf8_is_read_and_written(invoke, tmp_path, photos, model):
+    """Red-team: "café.jpg" named in Latin-1 (as old cameras, Windows zips and CD-ROMs of scans name files) was
+    read, then failed at the write: "'utf-8' codec can't encode character '\\udce9'", because the temporary file's
+    tag hashed the name as UTF-8 text. Names are bytes to the file system; they are hashed as such now."""
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    name = os.fsdecode(b"caf\xe9.png")
+    try:
+        (folder / name).write_bytes((photos / "sub" / "b.png").read_bytes())
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    out = tmp_path / "out"
+    result = invoke("batch", folder, "-o", out, "--model", model, "--report", tmp_path / "report.json")
+    assert result.exit_code == 0, result.output
+    assert [path.name for path in out.iterdir()] == [name]
+    assert json.loads((tmp_path / "report.json").read_text())["files"][0]["status"] == "done"
+    result = invoke("upscale", folder / name, "--scale", "2", "-o", tmp_path / os.fsdecode(b"gro\xdf.png"))
+    assert result.exit_code == 0, result.output
+    assert load_image(tmp_path / os.fsdecode(b"gro\xdf.png")).pixels.shape[-1] == 2 * 40
+    # Training's --resume fingerprint hashed the names as UTF-8 too.
+    result = invoke("train", "--task", "upscale", "--scale", "2", "--data", folder, "-o", tmp_path / "m.safetensors",
+                    "--steps", "1", "--batch-size", "1", "--image-size", "32", "--preview-images", "0", "--workers", "0",
+                    "-q")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "m.safetensors").is_file()

@@ -4,6 +4,8 @@ and that no request reads a file outside the output folder."""
 from __future__ import annotations
 
 import io
+import json
+import os
 import shlex
 import socket
 import tempfile
@@ -410,6 +412,32 @@ def test_folder_jobs_read_only_below_root_and_mirror_the_tree(tmp_path):
         assert client.get("/api/folders").json() == []
         response = client.post("/api/jobs", json={"kind": "style", "folder": ".", "model": "starry"})
         assert response.status_code == 400 and "--root" in response.json()["error"]
+
+
+def test_a_folder_whose_name_is_not_utf8_is_listed_and_done(tmp_path):
+    """Red-team: one folder named in Latin-1 ("f\xeate" from an old Windows disk) below --root made /api/folders a
+    500 (Starlette encodes JSON as UTF-8, which a name Python holds with a lone surrogate is not): no folder could
+    be chosen. JSON goes out in ASCII, escaped, and the name comes back in the recipe (as a browser's
+    JSON.stringify escapes it) to the same folder."""
+    root = tmp_path / "root"
+    folder = root / os.fsdecode(b"f\xeate")
+    try:
+        folder.mkdir(parents=True)
+    except (OSError, UnicodeEncodeError):
+        pytest.skip("this file system takes UTF-8 names only")
+    gradient_image(40, 30, 1).save(folder / os.fsdecode(b"\xe9t\xe9.png"))
+    settings = StudioSettings(output_dir=tmp_path / "out", device="cpu", root=root)
+    with TestClient(create_app(settings), base_url=BASE) as client:
+        listed = client.get("/api/folders")
+        assert listed.status_code == 200 and listed.content.isascii()
+        assert listed.json() == [".", folder.name]
+        body = json.dumps({"kind": "style", "folder": folder.name, "model": "starry"})  # ensure_ascii: escaped
+        job = client.post("/api/jobs", content=body, headers={"content-type": "application/json"})
+        status = _wait(client, job.json()["id"])
+        assert status["state"] == "done" and status["files"] == 1, status
+        (written,) = (tmp_path / "out").rglob("*.png")
+        assert written.name == os.fsdecode(b"\xe9t\xe9.png")
+        assert client.get("/api/results").json()[0]["inputs"] == {"folder": folder.name}
 
 
 def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_path):

@@ -99,8 +99,17 @@ class Studio:
         self.uploads.close()
 
 
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
+class AsciiJSONResponse(JSONResponse):
+    """JSON in ASCII, every other character escaped: a file or folder name that is not UTF-8 (Latin-1 "café" of an
+    old Windows disk, which Python holds as a lone surrogate) made Starlette's UTF-8 encoding fail, a 500 for the
+    whole folder list. Escaped, it goes to the page and comes back in a recipe as the same name."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, allow_nan=False, separators=(",", ":")).encode("ascii")
+
+
+def _error(status: int, message: str) -> AsciiJSONResponse:
+    return AsciiJSONResponse({"error": message}, status_code=status)
 
 
 def _session(request: Request) -> str:
@@ -135,7 +144,7 @@ async def _info(request: Request) -> Response:
     from stylize.version import __version__
 
     settings = studio.settings
-    return JSONResponse({
+    return AsciiJSONResponse({
         "version": __version__, "device": str(resolve_device(settings.device)), "models": studio.models(),
         "limits": {"upload_mb": settings.max_upload_bytes / 2**20, "megapixels": settings.max_pixels / 1e6,
                    "queue": settings.max_queue, "preview_side": settings.preview_side},
@@ -152,7 +161,7 @@ async def _upload(request: Request) -> Response:
     # Decoding a large photo takes a moment: off the event loop, so other pages' polls are answered. A file
     # that is no image or video is a StylizeError, which the guard answers with 400 and its one line.
     upload = await run_in_threadpool(studio.uploads.add, _session(request), name, data)
-    return JSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
+    return AsciiJSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
                          "video": upload.video, "frame": upload.frame, "frames": upload.frames,
                          "shown": upload.shown is not None}, status_code=201)
 
@@ -195,27 +204,27 @@ async def _submit(request: Request) -> Response:
         return _error(429, str(error))
     except StylizeError as error:
         return _error(400, str(error))
-    return JSONResponse(studio.queue.status(job), status_code=202)
+    return AsciiJSONResponse(studio.queue.status(job), status_code=202)
 
 
 async def _estimate(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     recipe = parse_recipe(await _json_body(request), _session(request), studio.uploads, studio.model_tasks(),
                           studio.settings.root)
-    return JSONResponse(studio.queue.estimate(recipe))
+    return AsciiJSONResponse(studio.queue.estimate(recipe))
 
 
 async def _folders(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     root = studio.settings.root
-    return JSONResponse([] if root is None else folders_below(root))
+    return AsciiJSONResponse([] if root is None else folders_below(root))
 
 
 async def _jobs(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     session = _session(request)
     studio.queue.seen(session)  # the page polls this: its jobs go on while it does
-    return JSONResponse([studio.queue.status(job) for job in studio.queue.jobs(session)])
+    return AsciiJSONResponse([studio.queue.status(job) for job in studio.queue.jobs(session)])
 
 
 class NotFound(Exception):
@@ -233,7 +242,7 @@ async def _job(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     job = _own_job(studio, request)
     studio.queue.seen(_session(request))
-    return JSONResponse(studio.queue.status(job))
+    return AsciiJSONResponse(studio.queue.status(job))
 
 
 async def _preview(request: Request) -> Response:
@@ -248,18 +257,18 @@ async def _cancel(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     job = _own_job(studio, request)
     studio.queue.cancel(job)
-    return JSONResponse(studio.queue.status(job))
+    return AsciiJSONResponse(studio.queue.status(job))
 
 
 async def _cancel_all(request: Request) -> Response:
     studio: Studio = request.app.state.studio
-    return JSONResponse({"cancelled": studio.queue.cancel_session(_session(request))})
+    return AsciiJSONResponse({"cancelled": studio.queue.cancel_session(_session(request))})
 
 
 async def _results(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     entries = await run_in_threadpool(studio.results.entries, _session(request))
-    return JSONResponse([entry.__dict__ for entry in entries])
+    return AsciiJSONResponse([entry.__dict__ for entry in entries])
 
 
 async def _result_file(request: Request) -> Response:

@@ -8,6 +8,7 @@ start mid-epoch, which is what makes `--resume` exact.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -56,7 +57,7 @@ def fingerprint(root: Path, paths: list[Path]) -> str:
     """A digest of the training files' paths below `root` and their sizes: what --resume checks."""
     digest = hashlib.sha256()
     for path in paths:
-        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(os.fsencode(path.relative_to(root).as_posix()))  # any name, UTF-8 or not
         digest.update(str(path.stat().st_size).encode())
     return digest.hexdigest()
 
