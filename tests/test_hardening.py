@@ -774,7 +774,7 @@ def test_a_photo_whose_name_is_not_utf8_is_read_and_written(invoke, tmp_path, ph
     assert load_image(tmp_path / os.fsdecode(b"gro\xdf.png")).pixels.shape[-1] == 2 * 40
     # Training's --resume fingerprint hashed the names as UTF-8 too.
     result = invoke("train", "--task", "upscale", "--scale", "2", "--data", folder, "-o", tmp_path / "m.safetensors",
-                    "--steps", "1", "--batch-size", "1", "--image-size", "32", "--preview-images", "0", "--workers", "0",
-                    "-q")
+                    "--steps", "1", "--batch-size", "1", "--image-size", "32", "--preview-images", "0",
+                    "--workers", "0", "-q")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m.safetensors").is_file()
