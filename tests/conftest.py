@@ -68,7 +68,7 @@ def gradient_image(width: int, height: int, seed: int = 0) -> Image.Image:
     pixels = torch.stack([xs, ys, (1 - xs) * ys], dim=0)
     pixels[:, height // 4 : height // 2, width // 4 : width // 2] = torch.rand(3, 1, 1, generator=generator)
     data = (pixels.permute(1, 2, 0) * 255).round().to(torch.uint8).contiguous()
-    return Image.frombytes("RGB", (width, height), bytes(data.untyped_storage()))
+    return Image.frombytes("RGB", (width, height), data.numpy().tobytes())
 
 
 def stripes_image(width: int, height: int) -> Image.Image:
@@ -78,7 +78,7 @@ def stripes_image(width: int, height: int) -> Image.Image:
     band = ((xs + ys) // 4) % 3
     palette = torch.tensor([[230, 40, 30], [30, 60, 200], [250, 220, 40]], dtype=torch.uint8)
     data = palette[band].contiguous()
-    return Image.frombytes("RGB", (width, height), bytes(data.untyped_storage()))
+    return Image.frombytes("RGB", (width, height), data.numpy().tobytes())
 
 
 @pytest.fixture

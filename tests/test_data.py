@@ -1,3 +1,4 @@
+import math
 from itertools import islice
 
 import pytest
@@ -68,6 +69,47 @@ def test_samples_are_deterministic_per_seed_epoch_and_index(tmp_path):
     torch.manual_seed(123)  # the global generator must not matter
     assert torch.equal(data[(0, 1)], first)
     assert not torch.equal(data[(1, 1)], first)  # another epoch, other augmentation
+
+
+@pytest.mark.parametrize("size", [(4032, 3024), (3000, 1000), (900, 1600), (300, 280)])
+def test_a_crop_of_a_photo_decoded_smaller_is_never_enlarged(size):
+    """Training decodes a large JPEG at decode_longest (a phone's 12 MP photo at 1/4): even the smallest crop that
+    RandomResizedCrop can draw from a photo of that size (25 % of the area, aspect 3/4) still has the output's
+    pixels, so no crop is enlarged and nothing the full decoding would give is lost."""
+    from torchvision.transforms import RandomResizedCrop
+
+    from stylize.tensors import fit_longest_side
+
+    transform = CropTransform(256)
+    longest = transform.decode_longest(*size)
+    if longest >= max(size):  # a small photo: decoded whole, its crops enlarged as they always were
+        assert size == (300, 280)
+        return
+    assert size != (4032, 3024) or longest == 683  # a 12 MP photo: a quarter of its size, 1008x756, is enough
+    width, height = fit_longest_side(*size, longest)  # the smallest a draft decodes it to
+    torch.manual_seed(0)
+    crops = [RandomResizedCrop.get_params(torch.empty(3, height, width), [0.25, 1.0], [3 / 4, 4 / 3])
+             for _ in range(3000)]
+    assert min(min(h, w) for _, _, h, w in crops) >= 256 * 0.99  # (the size's own rounding)
+
+
+def test_training_decodes_a_large_jpeg_at_the_size_its_transform_needs(tmp_path, monkeypatch):
+    """ImageFiles asks each task's transform how large a photo of that size must be decoded: the style tasks'
+    crops (above), colorize's at most 1.4 times its working size."""
+    from stylize.images import open_image
+    from stylize.tasks.colorize import ColorCrops
+    from stylize.training import data
+
+    gradient_image(2400, 1600, seed=3).save(tmp_path / "big.jpg", quality=95)
+    sizes, _ = find_images(tmp_path)
+    opened = []
+    monkeypatch.setattr(data, "open_image", lambda path, longest=None: opened.append(open_image(path, longest=longest))
+                        or opened[-1])
+    for transform, size, decoded in ((CropTransform(128), (3, 128, 128), 600), (ColorCrops(128, 256), (4, 128, 128),
+                                                                                  600)):
+        assert ImageFiles(list(sizes), transform, seed=1, sizes=sizes)[(0, 0)].shape == size
+        assert max(opened[-1].size) == decoded  # a quarter of 2400: the largest of 1/2, 1/4, 1/8 still enough
+    assert transform.decode_longest(2400, 1600) == math.ceil(256 * 1.4)
 
 
 def test_truncated_file_is_replaced_by_the_next(tmp_path):

@@ -430,10 +430,14 @@ def _fill_unconfident(chroma: torch.Tensor, confidence: torch.Tensor, fallback: 
     return confidence * chroma + (1 - confidence) * neighbours
 
 
+# How far a training crop's scale strays from the working size, either way (a factor): photos come at any size.
+WORKING_JITTER = 1.4
+
+
 class ColorCrops:
     """A photo -> a training item (4, S, S): a random square crop at the scale `colorize` sees photos at (the
-    longest side shrunk to the working size, jittered by up to 1.4x either way; flipped half the time) as RGB, and
-    its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel."""
+    longest side shrunk to the working size, jittered by up to WORKING_JITTER either way; flipped half the time)
+    as RGB, and its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel."""
 
     def __init__(self, size: int, working_size: int) -> None:
         from torchvision.transforms import v2
@@ -443,11 +447,15 @@ class ColorCrops:
 
     def __call__(self, image: Image.Image) -> torch.Tensor:
         # As colorize: shrunk to the working size, never enlarged (a small photo is seen at its own size).
-        working = round(self.working_size * 1.4 ** (2 * float(torch.rand(())) - 1))
+        working = round(self.working_size * WORKING_JITTER ** (2 * float(torch.rand(())) - 1))
         scale = max(self.size, min(working, max(image.size))) / max(image.size)
         size = (max(self.size, round(image.width * scale)), max(self.size, round(image.height * scale)))
         pixels = pil_to_tensor(self.crop(image.resize(size, Image.Resampling.BILINEAR)))
         return torch.cat([pixels, old_print(lightness_of(pixels)) / 100], dim=1)[0]
+
+    def decode_longest(self, width: int, height: int) -> int:
+        """The largest the photo is shrunk to (the working size at its largest jitter): larger is never used."""
+        return max(self.size, math.ceil(self.working_size * WORKING_JITTER))
 
 
 class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):

@@ -21,7 +21,10 @@ from stylize.errors import DataError, ImageError, StylizeError
 from stylize.files import walk_files
 from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open_image, raw_twins, to_rgb
 
-# A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors).
+# A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors). One that only
+# ever shrinks photos may say how large it needs them, so that a large JPEG is decoded smaller (open_image's
+# `longest`: libjpeg's scaled DCT; a 12 MP photo then loads about 10 times faster): a method
+# decode_longest(width, height) -> the longest side that loses nothing it keeps, for a photo of that size.
 Transform = Callable[[Image.Image], Any]
 
 
@@ -65,10 +68,13 @@ def fingerprint(root: Path, paths: list[Path]) -> str:
 class ImageFiles(Dataset):
     """Training items made by `transform` from the photos at `paths`, seeded per (seed, epoch, index)."""
 
-    def __init__(self, paths: list[Path], transform: Transform, seed: int = 0) -> None:
+    def __init__(self, paths: list[Path], transform: Transform, seed: int = 0,
+                 sizes: dict[Path, tuple[int, int]] | None = None) -> None:
         self.paths = list(paths)
         self.transform = transform
         self.seed = seed
+        self.sizes = sizes or {}  # stored (width, height), from find_images: what decode_longest is asked about
+        self.decode_longest: Callable[[int, int], int] | None = getattr(transform, "decode_longest", None)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -79,8 +85,10 @@ class ImageFiles(Dataset):
         # A file that fails to decode (truncated after its header) is replaced by the next one.
         for attempt in range(len(self.paths)):
             path = self.paths[(index + attempt) % len(self.paths)]
+            size = self.sizes.get(path)
+            longest = self.decode_longest(*size) if self.decode_longest and size else None
             try:
-                image = to_rgb(open_image(path))
+                image = to_rgb(open_image(path, longest=longest))
             except ImageError:
                 continue
             with torch.random.fork_rng(devices=[]):

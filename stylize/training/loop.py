@@ -295,7 +295,7 @@ class _Run:
         optimizer = torch.optim.Adam(net.parameters(), lr=config.lr)
         amp_dtype = autocast_dtype(device, self.objective.cpu_bf16) if config.amp else None
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
-        dataset = ImageFiles(split.train, self.objective.transform(), config.seed)
+        dataset = ImageFiles(split.train, self.objective.transform(), config.seed, split.sizes)
         sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world, config.batch_size)
         total = config.epochs * (sampler.per_epoch() // config.batch_size) if config.epochs else config.steps
         at = _Position()
