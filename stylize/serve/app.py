@@ -162,8 +162,8 @@ async def _upload(request: Request) -> Response:
     # that is no image or video is a StylizeError, which the guard answers with 400 and its one line.
     upload = await run_in_threadpool(studio.uploads.add, _session(request), name, data)
     return AsciiJSONResponse({"id": upload.id, "name": upload.name, "width": upload.width, "height": upload.height,
-                         "video": upload.video, "frame": upload.frame, "frames": upload.frames,
-                         "shown": upload.shown is not None}, status_code=201)
+                              "video": upload.video, "frame": upload.frame, "frames": upload.frames,
+                              "shown": upload.shown is not None}, status_code=201)
 
 
 class TooLarge(Exception):

@@ -23,7 +23,7 @@ from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open
 
 # A task's transform: a decoded RGB photo -> one training item (a tensor, or a tuple of tensors). One that only
 # ever shrinks photos may say how large it needs them, so that a large JPEG is decoded smaller (open_image's
-# `longest`: libjpeg's scaled DCT; a 12 MP photo then loads about 10 times faster): a method
+# `longest`: libjpeg's scaled DCT; a 12 MP photo's item then takes a quarter of the time): a method
 # decode_longest(width, height) -> the longest side that loses nothing it keeps, for a photo of that size.
 Transform = Callable[[Image.Image], Any]
 
