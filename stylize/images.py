@@ -313,12 +313,20 @@ FULL_SIZE = "stylize_full_size"
 def _draft_jpeg(image: Image.Image, longest: int | None) -> None:
     """Where a JPEG will be shrunk to `longest` px and is at least twice as large, decode it smaller: libjpeg's
     scaled inverse DCT gives 1/2, 1/4 or 1/8 of the size from the coefficients (Pillow's Image.draft), the
-    largest of these that is still at least as large as `longest`. A 24 MP photo at --size 1024 loads 3 times
+    smallest of these that is still at least as large as `longest`. A 24 MP photo at --size 1024 loads 3 times
     faster (0.43 s against about 0.13 s on 2 cores), and the picture after the Lanczos shrink that follows is
-    the full decoding's within 50 dB PSNR at the worst (7 photos at 512 and 1024 px: 53.8 on average)."""
-    if not longest or image.format not in ("JPEG", "MPO") or max(image.size) < 2 * longest:
+    the full decoding's within 50 dB PSNR at the worst (7 photos at 512 and 1024 px: 53.8 on average).
+
+    Only a fraction that divides both sides: where it does not, the last row or column of the smaller picture
+    stands for part of one (2000x1333 at 1/4: 334 rows for 333.25), and the shrink that follows stretched the
+    picture by that part (35 dB, 41 levels off at the worst). Cameras' sizes divide by 8 (4032x3024, 6000x4000)."""
+    if not longest or image.format not in ("JPEG", "MPO"):
         return
-    image.draft(image.mode, fit_longest_side(*image.size, longest))
+    width, height = image.size
+    for fraction in (8, 4, 2):
+        if width % fraction == 0 and height % fraction == 0 and max(width, height) // fraction >= longest:
+            image.draft(image.mode, (width // fraction, height // fraction))
+            return
 
 
 def open_image(path: Path, max_pixels: int = MAX_PIXELS, longest: int | None = None) -> Image.Image:
