@@ -271,3 +271,33 @@ def test_export_output_must_be_an_onnx_file(invoke, tmp_path):
     result = invoke("export", "shipped:starry", "-o", tmp_path / "starry.png")
     assert result.exit_code == 2 and "starry.png: ONNX files end in .onnx" in result.stderr
     assert not list(tmp_path.iterdir())
+
+
+def test_progress_in_a_log_file_is_plain_lines_not_an_endless_redrawn_one(invoke, tmp_path, model_file, monkeypatch):
+    """Red-team: `nohup stylize train ... > train.log 2>&1` wrote tqdm's bar redrawn behind carriage returns, ten
+    times a second: one endless line (a day's training about 25 MB) that neither `tail` nor `grep` can read.
+    Where stderr is no terminal each redraw is a line of its own, at most every PLAIN_PROGRESS_SECONDS."""
+    import io
+    import sys
+
+    from stylize.cli import jobs
+
+    for index in range(3):
+        gradient_image(40, 30, seed=index).save(tmp_path / f"p{index}.png")
+    result = invoke("batch", *(tmp_path / f"p{index}.png" for index in range(3)), "--model", "stripes",
+                    "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    assert "\r" not in result.output
+    lines = result.output.splitlines()
+    assert lines[0].lstrip().startswith("0%|") and lines[1].lstrip().startswith("100%|") and "3/3" in lines[1]
+    assert lines[2] == "3 done, 0 skipped (output exists), 0 failed, 0 not images"
+    log = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", log)
+    bar = jobs.progress_bar(total=1000, unit="step")
+    for _ in range(1000):  # done in well under PLAIN_PROGRESS_SECONDS: the first state and the last
+        bar.update(1)
+    bar.close()
+    assert [line.split("|")[0].strip() for line in log.getvalue().splitlines()] == ["0%", "100%"]
+    bar = jobs.progress_bar(total=5, leave=False)  # a bar that is cleared when it ends leaves no blank line
+    bar.close()
+    assert log.getvalue().count("\n") == 3 and not log.getvalue().endswith("\n\n")

@@ -181,6 +181,42 @@ def plan_files_or_folder(
     return plan(inputs, output, fmt, suffix, reads, shard_text, report)
 
 
+# Where stderr is no terminal (a log file, a pipe, CI, nohup), a bar redrawn ten times a second behind carriage
+# returns made one endless line of the log (a day's training: about 25 MB of it). There each redraw is a line of
+# its own, at most this often; the last state is drawn as the bar ends.
+PLAIN_PROGRESS_SECONDS = 10.0
+
+
+class _ProgressLines:
+    """A text stream for tqdm that writes each redraw (a carriage return, the bar, blanks to cover the last
+    one) as a plain line, and leaves out the blank redraws that clear a bar."""
+
+    def __init__(self, stream: Any) -> None:
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        for line in text.replace("\r", "\n").split("\n"):
+            if line.strip():
+                self.stream.write(line.rstrip() + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def progress_bar(quiet: bool = False, **options: Any) -> Any:
+    """A tqdm bar on stderr: redrawn in place on a terminal; elsewhere a plain line at most every
+    PLAIN_PROGRESS_SECONDS (the tqdm options as given: total, unit, leave, bar_format...)."""
+    import sys
+
+    from tqdm import tqdm
+
+    if sys.stderr.isatty():
+        return tqdm(disable=quiet, dynamic_ncols=True, **options)
+    return tqdm(disable=quiet, file=_ProgressLines(sys.stderr), mininterval=PLAIN_PROGRESS_SECONDS, ncols=100,
+                **options)
+
+
 @contextmanager
 def tile_progress(quiet: bool, unit: str = "tile") -> Iterator[Callable[[int, int], None] | None]:
     """A (done, total) callback that draws a progress bar (of one image's tiles, say) once it starts (None
@@ -188,14 +224,12 @@ def tile_progress(quiet: bool, unit: str = "tile") -> Iterator[Callable[[int, in
     if quiet:
         yield None
         return
-    from tqdm import tqdm
-
     bar = None  # made at the first report: an image that is not tiled shows none
 
     def report(done: int, total: int) -> None:
         nonlocal bar
         if bar is None:
-            bar = tqdm(total=total, unit=unit, leave=False, dynamic_ncols=True)
+            bar = progress_bar(total=total, unit=unit, leave=False)
         bar.update(done - bar.n)
 
     try:
@@ -207,13 +241,11 @@ def tile_progress(quiet: bool, unit: str = "tile") -> Iterator[Callable[[int, in
 
 def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = "img", **options: Any) -> BatchReport:
     """batch.run_jobs with a progress bar."""
-    from tqdm import tqdm
-
     from stylize.batch import BatchReport, run_jobs
 
-    bar: tqdm | None = None
+    bar = None
     try:
-        bar = tqdm(total=len(jobs), unit=unit, disable=quiet, dynamic_ncols=True)
+        bar = progress_bar(quiet, total=len(jobs), unit=unit)
         return run_jobs(jobs, process, on_result=lambda result: bar.update(1), **options)
     except KeyboardInterrupt as interruption:
         # A signal while the bar is first drawn, before run_jobs took over: still a summary and a report.

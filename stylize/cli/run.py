@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stylize.cli.jobs import check_output_file, conclude_single, tile_progress
+from stylize.cli.jobs import check_output_file, conclude_single, progress_bar, tile_progress
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
 
@@ -49,13 +49,11 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     if frames > 1 and not quiet:
         click.echo(f"Note: {content} is an animation of {frames} frames: its first is styled here; `stylize video "
                    f"{content}` styles them all", err=True)
-    from tqdm import tqdm
-
     from stylize.batch import alpha_at, run_jobs, single_job, with_transparency
     from stylize.images import load_image, save_image
 
     job = single_job(content, output, plan.reads())
-    bar: tqdm | None = None
+    bar: Any = None  # a tqdm bar, made at the first step
 
     @functools.cache
     def transparency() -> torch.Tensor | None:
@@ -66,9 +64,9 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         nonlocal bar
         if bar is None:  # created at the first step, when the work over all scales is known
             # Work in full-size steps (a step at half the size counts a quarter), so the ETA holds across scales.
-            bar = tqdm(total=info.work_total, disable=quiet, dynamic_ncols=True, leave=False,
-                       bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} full-size steps "
-                                  "[{elapsed}<{remaining}{postfix}]")
+            bar = progress_bar(quiet, total=info.work_total, leave=False,
+                               bar_format="{desc}{percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} full-size steps "
+                                          "[{elapsed}<{remaining}{postfix}]")
         if abs(bar.total - info.work_total) > 1e-9:  # a scale converged early: less work remains
             bar.total = info.work_total
         bar.set_description(f"scale {info.scale + 1}/{info.scales} ({info.side} px)", refresh=False)

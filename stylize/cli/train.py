@@ -67,8 +67,7 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
     for path, what in ((output, "model file"), (checkpoint_path_for(output), "checkpoint")):
         reads.check(path, what)
 
-    from tqdm import tqdm
-
+    from stylize.cli.jobs import progress_bar
     from stylize.training.loop import TrainLog, TrainStart, fit
 
     credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
@@ -81,7 +80,7 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
             raise KeyboardInterrupt  # a second Ctrl-C: stop now, without a final checkpoint
         stop_requested.append(signum)
 
-    bar: tqdm | None = None
+    bar: Any = None  # a tqdm bar, made when training starts
 
     def on_start(info: TrainStart) -> None:
         nonlocal bar
@@ -98,7 +97,7 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
             count = info.heif_without_extra
             click.echo(f"Warning: {count} HEIF {'photo' if count == 1 else 'photos'} (an iPhone's .HEIC) skipped: "
                        'pip install "stylize[heic]" to train on HEIF photos too', err=True)
-        bar = tqdm(total=info.total_steps, initial=info.start_step, unit="step", disable=quiet, dynamic_ncols=True)
+        bar = progress_bar(quiet, total=info.total_steps, initial=info.start_step, unit="step")
 
     def on_log(log: TrainLog) -> None:
         if bar is not None:

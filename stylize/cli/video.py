@@ -111,13 +111,12 @@ def check_video_paths(reads: ReadFiles, source: Path, output: Path) -> None:
 def run_video_job(job: VideoJob, resume: bool, quiet: bool, device: Any) -> None:
     """Run the job with a bar of frames; an interruption exits saying how to resume; the notices and the
     result are said after it. Under torchrun the main process alone shows its share's bar and the result."""
-    from tqdm import tqdm
-
+    from stylize.cli.jobs import progress_bar
     from stylize.device import DistributedEnv
     from stylize.tasks.video import VideoProgress
 
     quiet = quiet or not DistributedEnv.from_environment().main
-    bar = tqdm(total=job.info.expected_frames or None, unit="frame", disable=quiet, dynamic_ncols=True)
+    bar = progress_bar(quiet, total=job.info.expected_frames or None, unit="frame")
 
     def on_progress(progress: VideoProgress) -> None:
         if progress.frames_total and bar.total != progress.frames_total:
