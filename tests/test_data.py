@@ -88,7 +88,8 @@ def test_a_crop_of_a_photo_decoded_smaller_is_never_enlarged(size):
     assert size != (4032, 3024) or longest == 683  # a 12 MP photo: a quarter of its size, 1008x756, is enough
     width, height = fit_longest_side(*size, longest)  # the smallest a draft decodes it to
     torch.manual_seed(0)
-    crops = [RandomResizedCrop.get_params(torch.empty(3, height, width), [0.25, 1.0], [3 / 4, 4 / 3])
+    crop = transform.crop
+    crops = [RandomResizedCrop.get_params(torch.empty(3, height, width), list(crop.scale), list(crop.ratio))
              for _ in range(3000)]
     assert min(min(h, w) for _, _, h, w in crops) >= 256 * 0.99  # (the size's own rounding)
 
@@ -105,10 +106,10 @@ def test_training_decodes_a_large_jpeg_at_the_size_its_transform_needs(tmp_path,
     opened = []
     monkeypatch.setattr(data, "open_image", lambda path, longest=None: opened.append(open_image(path, longest=longest))
                         or opened[-1])
-    for transform, size, decoded in ((CropTransform(128), (3, 128, 128), 600), (ColorCrops(128, 256), (4, 128, 128),
-                                                                                  600)):
-        assert ImageFiles(list(sizes), transform, seed=1, sizes=sizes)[(0, 0)].shape == size
-        assert max(opened[-1].size) == decoded  # a quarter of 2400: the largest of 1/2, 1/4, 1/8 still enough
+    cases = [(CropTransform(128), (3, 128, 128)), (ColorCrops(128, 256), (4, 128, 128))]
+    for transform, item in cases:
+        assert ImageFiles(list(sizes), transform, seed=1, sizes=sizes)[(0, 0)].shape == item
+        assert max(opened[-1].size) == 600  # a quarter of 2400, the smallest of 1/2, 1/4 and 1/8 still enough
     assert transform.decode_longest(2400, 1600) == math.ceil(256 * 1.4)
 
 
