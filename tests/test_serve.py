@@ -286,6 +286,30 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+@pytest.mark.parametrize("signum", ["SIGINT", "SIGTERM"])
+def test_ctrl_c_or_sigterm_stops_the_studio_as_a_server_ends(tmp_path, signum):
+    """Red-team: Ctrl-C, which the banner names as the way to stop it, ended the studio with "Error: interrupted"
+    and exit 130 (SIGTERM: 143, which systemd counts as a failed service unless told otherwise). uvicorn shuts down
+    gracefully and then raises the signal again; the studio now says it stopped and exits 0."""
+    import signal
+    import subprocess
+    import sys
+
+    studio = subprocess.Popen([sys.executable, "-m", "stylize", "serve", "--port", str(_free_port()), "--output-dir",
+                               str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "stylize studio at http://127.0.0.1:" in studio.stderr.readline()
+        time.sleep(0.5)  # past the banner, into uvicorn's loop
+        studio.send_signal(getattr(signal, signum))
+        code = studio.wait(timeout=30)
+        rest = studio.stderr.read()
+    finally:
+        studio.kill()
+        studio.stderr.close()
+    assert code == 0, rest
+    assert rest.strip() == f"Stopped the studio (results in {tmp_path / 'out'})"
+
+
 def test_the_command_binds_loopback_and_makes_a_token_off_it(monkeypatch, invoke, tmp_path):
     import uvicorn
 

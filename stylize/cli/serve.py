@@ -65,8 +65,14 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
                                            timeout_graceful_shutdown=5))
     try:
         server.run(sockets=[listening])
+    except KeyboardInterrupt:
+        # Ctrl-C or SIGTERM (Terminated) is how a server ends, not a failure: uvicorn shuts down gracefully, then
+        # raises the signal again, which exited 130 or 143 with "Error: interrupted" (and systemd took 143 for a
+        # failed service). The studio says it stopped and exits 0.
+        pass
     finally:  # the app's shutdown does it too; not when the server stops before its startup (Ctrl-C at once)
         app.state.studio.close()
+    click.echo(f"Stopped the studio (results in {output_dir})", err=True)
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:
