@@ -575,14 +575,17 @@ def on_white(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
 
 
 def load_image(
-    path: Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS, keep_alpha: bool = False
+    path: Path, max_side: int | None = None, max_pixels: int = MAX_PIXELS, keep_alpha: bool = False,
+    at_least: int | None = None,
 ) -> LoadedImage:
     """Read an image file as RGB in [0, 1], resized (Lanczos, up or down) so its longest side is max_side.
 
     keep_alpha: return the transparency separately (LoadedImage.alpha) instead of laying the image on
     white; the colour of transparent pixels is then kept as stored.
+    at_least (without max_side): the caller shrinks the image itself, never below this longest side; a JPEG or
+    RAW is then decoded smaller where that is still as large (open_image), and not resized here.
     """
-    image = open_image(path, max_pixels, max_side)
+    image = open_image(path, max_pixels, max_side or at_least)
     grayscale, sixteen_bit = image.mode in _GRAY_MODES, image.mode in _SIXTEEN_BIT_MODES
     icc_profile = image.info.get("icc_profile")
     if not (image.mode in _RGB_PROFILE_MODES or (grayscale and icc_profile and _describes_gray(icc_profile))):

@@ -149,6 +149,35 @@ def test_a_long_thin_painting_is_used_longer_and_a_line_is_refused():
         stylizer.with_styles([torch.rand(1, 3, 1, 2000)])
 
 
+def test_a_large_painting_is_read_no_larger_than_the_outputs_use_it(stylizer, tmp_path):
+    """Red-team: a painting from a museum's site (a 24 MP JPEG) was read whole for a 512 px photo, then shrunk:
+    0.8 s more on a 1.75 s pass and 0.8 GB. Where the outputs' longest side is known (the photo's, or --size), a
+    JPEG painting is decoded no larger than twice what the pass or the refinement can use (a long thin one long
+    enough for its shorter side), and shrunk from there as before: the same picture."""
+    from stylize.cli.styling import StylePlan
+    from stylize.tasks.arbitrary import load_styles
+
+    painting, scroll = tmp_path / "museum.jpg", tmp_path / "scroll.jpg"
+    gradient_image(2400, 1600, seed=4).save(painting, quality=95)
+    gradient_image(4000, 80, seed=5).save(scroll, quality=95)
+    (whole,) = load_styles([painting])
+    (bounded,) = load_styles([painting], output_longest=200, style_scale=1.5)
+    assert whole.shape[-2:] == (1600, 2400) and bounded.shape[-2:] == (400, 600)  # 1/4: twice the 300 it is used at
+    # The scroll's 16 px short side needs it 800 long: at least 1600 is decoded (its half, 2000), not 2 x 200.
+    assert load_styles([scroll], output_longest=200)[0].shape[-2:] == (40, 2000)
+    assert load_styles([painting], output_longest=4000)[0].shape[-2:] == (1600, 2400)  # never enlarged
+    photo = _photo(150, 200)
+    assert (stylizer.with_styles([bounded])(photo) - stylizer.with_styles([whole])(photo)).abs().mean() < 0.005
+    photos = [tmp_path / "a.png", tmp_path / "b.png"]
+    gradient_image(300, 200).save(photos[0])
+    gradient_image(120, 500).save(photos[1])
+    plan = StylePlan((painting,), ("arbitrary",), ArbitraryConfig())
+    assert plan.output_longest(photos) == 500 and plan.output_longest([]) is None
+    assert StylePlan((painting,), ("arbitrary",), ArbitraryConfig(size=256)).output_longest(photos) == 256
+    (tmp_path / "c.png").write_bytes(b"not an image")
+    assert plan.output_longest([*photos, tmp_path / "c.png"]) is None  # unknown: the painting is read whole
+
+
 def test_blend_of_one_and_zero_is_the_first_style_alone(stylizer):
     photo, first, second = _photo(48, 56), _photo(48, 48, seed=4), _photo(48, 48, seed=9)
     alone = stylizer(photo, [first])

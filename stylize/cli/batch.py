@@ -42,7 +42,8 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: st
     plan = plan_style(ctx, styles, models, masks, options)
     reads = plan.reads()
     jobs, not_images, shard_label, report = file_jobs.plan(inputs, output_dir, fmt, suffix, reads, shard, report)
-    task = plan.build(device, on_notice=None if quiet else lambda message: click.echo(f"Note: {message}", err=True))
+    task = plan.build(device, on_notice=None if quiet else lambda message: click.echo(f"Note: {message}", err=True),
+                      photos=[job.source for job in jobs])
     if batch_size is None:
         batch_size = 4 if models and not masks and task.device.type == "cuda" else 1
     outcome = file_jobs.execute(jobs, with_transparency(task.process), quiet=quiet, size=plan.size,

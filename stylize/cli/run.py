@@ -88,7 +88,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     try:
         # A network has no steps to show; a large photo shows its tiles instead.
         with tile_progress(quiet or not models) as on_tile:
-            task = plan.build(device, on_step, on_notice, on_tile)
+            task = plan.build(device, on_step, on_notice, on_tile, photos=[content])
             report = run_jobs([job], with_transparency(task.process), size=plan.size, overwrite=True,
                               quality=quality, io_threads=1, keep_alpha=True)
     finally:

@@ -79,12 +79,23 @@ class StylePlan:
         return reads
 
     def build(self, device: str, on_step: StepCallback | None = None, on_notice: NoticeCallback | None = None,
-              on_progress: ProgressCallback | None = None) -> Task:
-        """The task (tasks/styling.py): the optimization, the fast model(s) or the arbitrary-style model."""
+              on_progress: ProgressCallback | None = None, photos: Sequence[Path] = ()) -> Task:
+        """The task (tasks/styling.py): the optimization, the fast model(s) or the arbitrary-style model, for
+        `photos` (whose sizes bound the outputs', so that a large painting is read no larger than it is used)."""
         from stylize.tasks.styling import build_style_task
 
         return build_style_task(self.styles, self.models, self.config, device, self.masks, on_step, on_notice,
-                                on_progress)
+                                on_progress, self.output_longest(photos))
+
+    def output_longest(self, photos: Sequence[Path]) -> int | None:
+        """The longest side any output for these photos will have: --size, or the largest photo's; None where
+        a photo's size cannot be read from its header (or there are no photos)."""
+        if self.size or not photos:
+            return self.size
+        from stylize.images import header_size
+
+        sizes = [header_size(photo) for photo in photos]
+        return None if None in sizes else max(max(size) for size in sizes if size)
 
 
 def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, ...], masks: tuple[Path, ...],

@@ -19,17 +19,20 @@ def build_style_task(
     styles: Sequence[Path], models: Sequence[str], config: GatysConfig | FastConfig | ArbitraryConfig,
     device: str = "auto", masks: MaskSet | None = None, on_step: StepCallback | None = None,
     on_notice: NoticeCallback | None = None, on_progress: ProgressCallback | None = None,
+    output_longest: int | None = None,
 ) -> Task:
     """A GatysTransfer with the styles at full size (reporting each step to on_step), the loaded fast
     model(s), or the arbitrary-style model (models[0]) with the styles' statistics and config.refine steps
     of the optimization after its pass (tasks/refine.py, reporting them to on_step); the networks report a
-    large image's tiles to on_progress. The config's class says which."""
+    large image's tiles to on_progress. The config's class says which. output_longest: no output of this task
+    will have a longer side (the arbitrary model's paintings are then read no larger than it can use them;
+    None where outputs of any size may come, as the studio's cached tasks)."""
     if isinstance(config, ArbitraryConfig):
         from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, StyledTask, load_styles
         from stylize.tasks.refine import RefinedTask
 
         stylizer = ArbitraryStylizer.load(models[0], device, config, on_progress)
-        task: StyledTask | RefinedTask = stylizer.with_styles(load_styles(styles))
+        task: StyledTask | RefinedTask = stylizer.with_styles(load_styles(styles, output_longest, config.style_scale))
         if config.refine:
             task = RefinedTask(task, on_step=on_step)
         return task if masks is None else ArbitraryRegions(task, masks)
