@@ -85,7 +85,7 @@ class StylePlan:
         from stylize.tasks.styling import build_style_task
 
         return build_style_task(self.styles, self.models, self.config, device, self.masks, on_step, on_notice,
-                                on_progress, self.output_longest(photos))
+                                on_progress, self.output_longest(photos) if self.arbitrary else None)
 
     def output_longest(self, photos: Sequence[Path]) -> int | None:
         """The longest side any output for these photos will have: --size, or the largest photo's; None where
