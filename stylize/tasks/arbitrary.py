@@ -433,8 +433,9 @@ def load_styles(paths: Sequence[Path], output_longest: int | None = None,
     """Style images at their own size (they are only ever shrunk, see StyledTask.style_side). Where the caller
     knows that no output of its run has a longer side than `output_longest`, a JPEG painting is decoded no
     larger than twice the size the pass or the refinement's Gram targets can use it at (images.load_image's
-    at_least), and shrunk from there as before: a museum's 24 MP painting took 0.4 s to read and 0.45 s more to
-    shrink for a 451 px photo, on a pass of 1.75 s (2 cores); now 0.07 s, and the picture is within 0.2 levels.
+    at_least), and shrunk from there as before: for a 451 px photo a museum's 24 MP painting took 0.32 to 0.39 s
+    to read and the pass 1.76 to 1.85 s (its shrink included); now 0.06 s and 1.40 to 1.51 s (2 cores), and the
+    picture is within 0.2 levels.
     Twice: the scaled DCT's halving changes a painting's finest strokes a little, and the pass's statistics see
     them (a 1024 px Starry Night decoded at half for that photo: 2.0 levels on average, 32 at the worst)."""
     used_at = max(MIN_STYLE_SIDE, round(output_longest * style_scale)) if output_longest else None
