@@ -155,7 +155,7 @@ def test_a_large_painting_is_read_no_larger_than_the_outputs_use_it(stylizer, tm
     JPEG painting is decoded no larger than twice what the pass or the refinement can use (a long thin one long
     enough for its shorter side), and shrunk from there as before: the same picture."""
     from stylize.cli.styling import StylePlan
-    from stylize.tasks.arbitrary import load_styles
+    from stylize.tasks.paintings import load_styles
 
     painting, scroll = tmp_path / "museum.jpg", tmp_path / "scroll.jpg"
     gradient_image(2400, 1600, seed=4).save(painting, quality=95)

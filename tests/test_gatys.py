@@ -375,3 +375,19 @@ def test_a_finer_scale_starts_with_the_photos_detail(style, device):
     first_step = []
     from_blur.refine(content, blurred, steps=1, on_step=first_step.append)
     assert history[-1].losses["content"] < 0.5 * first_step[0].losses["content"]
+
+
+def test_the_optimization_reads_a_large_painting_no_larger_than_its_outputs_use(tmp_path):
+    """As the arbitrary model (tasks/paintings.py): a 24 MP painting held 1.2 GB through a whole optimization at
+    the default 512 px; run and batch now pass the outputs' longest side, and the painting is decoded at no more
+    than twice what the last scale uses (--style-scale included)."""
+    from stylize.tasks.styling import build_style_task
+
+    painting = tmp_path / "museum.jpg"
+    gradient_image(2400, 1600, seed=4).save(painting, quality=95)
+    config = GatysConfig(size=256, steps=1)
+    bounded = build_style_task([painting], [], config, "cpu", output_longest=256)
+    assert bounded.styles[0].shape[-2:] == (400, 600)  # 1/4: the smallest at least 2 x 256
+    assert build_style_task([painting], [], config, "cpu").styles[0].shape[-2:] == (1600, 2400)
+    wide = build_style_task([painting], [], config.replace(style_scale=0.5), "cpu", output_longest=256)
+    assert wide.styles[0].shape[-2:] == (200, 300)  # used at 128: 1/8 is still twice that

@@ -81,11 +81,13 @@ class StylePlan:
     def build(self, device: str, on_step: StepCallback | None = None, on_notice: NoticeCallback | None = None,
               on_progress: ProgressCallback | None = None, photos: Sequence[Path] = ()) -> Task:
         """The task (tasks/styling.py): the optimization, the fast model(s) or the arbitrary-style model, for
-        `photos` (whose sizes bound the outputs', so that a large painting is read no larger than it is used)."""
+        `photos` (whose sizes bound the outputs', so that a large painting is read no larger than it is used; a
+        fast model reads no painting)."""
         from stylize.tasks.styling import build_style_task
 
         return build_style_task(self.styles, self.models, self.config, device, self.masks, on_step, on_notice,
-                                on_progress, self.output_longest(photos) if self.arbitrary else None)
+                                on_progress, None if self.models and not self.arbitrary
+                                else self.output_longest(photos))
 
     def output_longest(self, photos: Sequence[Path]) -> int | None:
         """The longest side any output for these photos will have: --size, or the largest photo's; None where

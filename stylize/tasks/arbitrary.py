@@ -31,7 +31,7 @@ from stylize.colorspace import preserve_color
 from stylize.config import UPSAMPLING_MODES, ArbitraryConfig, ArbitraryTrainConfig, check_blend
 from stylize.device import accelerated, autocast, autocast_to, memory_format, precision_dtype, resolve_device
 from stylize.errors import ConfigError
-from stylize.images import ImageInput, LoadedImage, as_pixels, header_size, load_image
+from stylize.images import ImageInput, LoadedImage, as_pixels
 from stylize.losses import content_loss
 from stylize.masks import MaskSet, composite
 from stylize.modelfile import ModelInfo, load_model
@@ -39,6 +39,7 @@ from stylize.nets.decoders import LEVEL_LAYERS, VGGDecoders
 from stylize.task_table import ARBITRARY
 from stylize.tasks.fast import CropTransform
 from stylize.tasks.network import DEFAULT_TILE, pass_progress
+from stylize.tasks.paintings import MIN_STYLE_SIDE
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
     TileSpec,
@@ -52,7 +53,6 @@ from stylize.tensors import (
 )
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
-from stylize.vgg_layers import min_input_side
 from stylize.zoo import resolve_model
 
 # Above this many pixels an image is tiled, and its statistics measured on a copy downscaled to it: VGG19
@@ -67,9 +67,6 @@ EIGEN_FLOOR = 1e-5
 # band costs kernel launches and a 1080p level is one or two bands.
 _BAND_ELEMENTS_CPU = 1 << 20
 _BAND_ELEMENTS_DEVICE = 1 << 26
-# A style image is never enlarged: its statistics at a larger size than its own are those of blur (a 313 px
-# painting at 4096 px paints a grid of dots). Smaller sizes than this give too few relu4_1 positions.
-MIN_STYLE_SIDE = 64
 
 
 # The pools leave a pattern of the level's grid in its decoder's picture at relu4_1 and relu3_1 (8 and 4 px),
@@ -426,29 +423,6 @@ class ArbitraryRegions:
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         return [self(image.pixels, self.masks.for_image(job.relative, tuple(image.pixels.shape[-2:])))
                 for image, job in zip(images, jobs, strict=True)]
-
-
-def load_styles(paths: Sequence[Path], output_longest: int | None = None,
-                style_scale: float = 1.0) -> list[torch.Tensor]:
-    """Style images at their own size (they are only ever shrunk, see StyledTask.style_side). Where the caller
-    knows that no output of its run has a longer side than `output_longest`, a JPEG painting is decoded no
-    larger than twice the size the pass or the refinement's Gram targets can use it at (images.load_image's
-    at_least), and shrunk from there as before: for a 451 px photo a museum's 24 MP painting took 0.32 to 0.39 s
-    to read and the pass 1.76 to 1.85 s (its shrink included); now 0.06 s and 1.40 to 1.51 s (2 cores), and the
-    picture is within 0.2 levels.
-    Twice: the scaled DCT's halving changes a painting's finest strokes a little, and the pass's statistics see
-    them (a 1024 px Starry Night decoded at half for that photo: 2.0 levels on average, 32 at the worst)."""
-    used_at = max(MIN_STYLE_SIDE, round(output_longest * style_scale)) if output_longest else None
-    styles = []
-    for path in paths:
-        stored = header_size(path) if used_at else None
-        side = None
-        if used_at and stored:
-            # A long thin painting is used longer (tensors.strip_side), by VGG19's deepest layer any style path
-            # reads (the refinement's relu5_1).
-            side = 2 * strip_side(stored[1], stored[0], used_at, min_input_side(("relu5_1",)), "as a style")
-        styles.append(load_image(path, at_least=side).pixels)
-    return styles
 
 
 class ArbitraryObjective(PhotosOnly[ArbitraryTrainConfig]):

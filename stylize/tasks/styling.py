@@ -25,10 +25,11 @@ def build_style_task(
     model(s), or the arbitrary-style model (models[0]) with the styles' statistics and config.refine steps
     of the optimization after its pass (tasks/refine.py, reporting them to on_step); the networks report a
     large image's tiles to on_progress. The config's class says which. output_longest: no output of this task
-    will have a longer side (the arbitrary model's paintings are then read no larger than it can use them;
-    None where outputs of any size may come, as the studio's cached tasks)."""
+    will have a longer side (the paintings are then read no larger than they are used, load_styles; None where
+    outputs of any size may come, as for the studio's cached tasks)."""
     if isinstance(config, ArbitraryConfig):
-        from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, StyledTask, load_styles
+        from stylize.tasks.arbitrary import ArbitraryRegions, ArbitraryStylizer, StyledTask
+        from stylize.tasks.paintings import load_styles
         from stylize.tasks.refine import RefinedTask
 
         stylizer = ArbitraryStylizer.load(models[0], device, config, on_progress)
@@ -44,4 +45,5 @@ def build_style_task(
         return FastRegions([FastStylizer.load(model, device, config) for model in models], masks, on_progress)
     from stylize.tasks.gatys import GatysTransfer
 
-    return GatysTransfer.from_files(styles, config, device, on_step=on_step, masks=masks, on_notice=on_notice)
+    return GatysTransfer.from_files(styles, config, device, on_step=on_step, masks=masks, on_notice=on_notice,
+                                    output_longest=output_longest)

@@ -1098,7 +1098,8 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     """
     mask_settings = {} if masks is None else {"masks": [str(source) for source in masks.masks.sources]}
     if model is not None and isinstance(config, ArbitraryConfig):
-        from stylize.tasks.arbitrary import ArbitraryStylizer, load_styles
+        from stylize.tasks.arbitrary import ArbitraryStylizer
+        from stylize.tasks.paintings import load_styles
 
         # Frames are one pass: steps of the optimization on each frame (--refine for pictures) would cost
         # five VGG19 passes a frame and stir up the textures that the temporal blend keeps still.

@@ -34,7 +34,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
-from stylize.images import ImageInput, LoadedImage, as_pixels, load_image, tensor_to_pil
+from stylize.images import ImageInput, LoadedImage, as_pixels, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite, coverage
@@ -43,6 +43,7 @@ from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
 from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
 from stylize.tasks.gatys.schedule import Scale, schedule
+from stylize.tasks.paintings import load_styles
 from stylize.tensors import resize_longest, resize_to, strip_side
 from stylize.vgg import VGGFeatures
 
@@ -123,9 +124,12 @@ class GatysTransfer:
     @classmethod
     def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
                    on_step: StepCallback | None = None, masks: MaskSet | None = None,
-                   on_notice: Callable[[str], None] | None = None) -> GatysTransfer:
-        """Style images read from files at their own size (each output size gets its own resize)."""
-        return cls([load_image(path).pixels for path in styles], config, device, on_step, masks, on_notice)
+                   on_notice: Callable[[str], None] | None = None,
+                   output_longest: int | None = None) -> GatysTransfer:
+        """Style images read from files at their own size (each output size gets its own resize), or no larger
+        than outputs of at most `output_longest` px can use them (tasks.paintings.load_styles)."""
+        config = config or GatysConfig()
+        return cls(load_styles(styles, output_longest, config.style_scale), config, device, on_step, masks, on_notice)
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[torch.Tensor]:
         """Batch interface (batch.run_jobs): each image seeded from the run's seed and its relative path,
