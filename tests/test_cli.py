@@ -238,8 +238,12 @@ def test_interrupt_is_reported_without_traceback(invoke, inputs, tmp_path, monke
     content, style, _ = inputs
     result = invoke("run", content, "--style", style, "-o", tmp_path / "o.png", *FAST)
     assert result.exit_code == 130
-    assert error_lines(result) == ["Error: interrupted"]
+    # The line says that nothing was written, and what keeps a picture (red-team: "Error: interrupted" alone).
+    assert error_lines(result) == [f"Error: interrupted: {tmp_path / 'o.png'} was not written; --save-every N keeps "
+                                   "the picture every N steps"]
     assert not (tmp_path / "o.png").exists()
+    result = invoke("run", content, "--style", style, "-o", tmp_path / "o.png", *FAST, "--save-every", "5")
+    assert error_lines(result)[0].endswith("the steps saved so far are beside it (o_stepNNNN.png)")
 
 
 @pytest.mark.parametrize(("signal_error", "code", "message"), [("Terminated", 143, "stopped by SIGTERM"),

@@ -258,14 +258,15 @@ def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = 
 
 
 def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobResult], str], report: Path | None = None,
-                    settings: dict[str, Any] | None = None, animations: bool = True) -> None:
+                    settings: dict[str, Any] | None = None, animations: bool = True, interrupted: str = "") -> None:
     """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line and the note of
-    say_first_pictures; the --report, when asked for, is written either way (as for a folder)."""
+    say_first_pictures; the --report, when asked for, is written either way (as for a folder). `interrupted`:
+    what the error line of a stop by a signal adds (what was kept)."""
     if report is not None:
         outcome.not_images = []
         outcome.write_json(report, settings or {})
     if outcome.interruption is not None:
-        fail_interrupted(outcome.interruption)
+        fail_interrupted(outcome.interruption, interrupted)
     result = outcome.results[0]
     if result.status == "failed":
         fail(result.error or "failed", EXIT_RUNTIME)

@@ -94,6 +94,11 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
     finally:
         if bar is not None:
             bar.close()
+    # An optimization stopped by Ctrl-C writes no picture (its scales are not the result yet): the line says so,
+    # and what keeps one.
+    kept = (f"the steps saved so far are beside it ({output.stem}_stepNNNN{output.suffix})" if save_every
+            else "--save-every N keeps the picture every N steps")
     conclude_single(report, quiet, lambda result: f"Wrote {output} ({result.size[0]}x{result.size[1]}, "
                                                   f"{time.perf_counter() - started:.1f} s on {task.device})",
-                    animations=False)  # said above, before the work
+                    animations=False,  # said above, before the work
+                    interrupted="" if models else f"{output} was not written; {kept}")
