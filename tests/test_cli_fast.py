@@ -1,6 +1,7 @@
 """CLI of the fast-model path: run --model, train, models, export."""
 
 import importlib.util
+import re
 
 import pytest
 import torch
@@ -181,6 +182,11 @@ def test_train_writes_a_model_that_run_can_use(invoke, photos, tmp_path, model_c
     assert result.exit_code == 0, result.output
     assert "Training on 5 images, 1 unreadable skipped (1 held back" in result.stderr
     assert "effective batch 2" in result.stderr
+    # In a log (no terminal here): its first state and its last, whole, not a line at every --log-every (each
+    # report of the losses redrew the bar) cut at 100 columns.
+    bars = [line for line in result.stderr.splitlines() if "step/s" in line]
+    assert len(bars) == 2 and bars[-1].startswith("100%") and "total=" in bars[-1] and "\r" not in result.stderr
+    assert re.search(r"img/s=\d+\.\d\]$", bars[-1]), bars[-1]  # the last of the losses, whole
     model = model_cache / "style.safetensors"
     _, info = load_model(model)
     assert info.style == {**info.style, "title": "Stripes", "artist": "Me", "year": "2026", "license": "CC0"}

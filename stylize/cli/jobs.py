@@ -213,8 +213,8 @@ def progress_bar(quiet: bool = False, **options: Any) -> Any:
 
     if sys.stderr.isatty():
         return tqdm(disable=quiet, dynamic_ncols=True, **options)
-    return tqdm(disable=quiet, file=_ProgressLines(sys.stderr), mininterval=PLAIN_PROGRESS_SECONDS, ncols=100,
-                **options)
+    # No width: a log's line is not cut (a training bar's losses come last).
+    return tqdm(disable=quiet, file=_ProgressLines(sys.stderr), mininterval=PLAIN_PROGRESS_SECONDS, **options)
 
 
 @contextmanager

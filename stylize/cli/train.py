@@ -100,9 +100,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         bar = progress_bar(quiet, total=info.total_steps, initial=info.start_step, unit="step")
 
     def on_log(log: TrainLog) -> None:
-        if bar is not None:
+        if bar is not None:  # the losses first, then the step, whose redraw shows them (at the bar's own pace)
+            bar.set_postfix({**{k: f"{v:.3g}" for k, v in log.losses.items()}, "img/s": f"{log.images_per_second:.1f}"},
+                            refresh=False)
             bar.update(log.step - bar.n)
-            bar.set_postfix({**{k: f"{v:.3g}" for k, v in log.losses.items()}, "img/s": f"{log.images_per_second:.1f}"})
 
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
