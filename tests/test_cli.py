@@ -246,6 +246,93 @@ def test_interrupt_is_reported_without_traceback(invoke, inputs, tmp_path, monke
     assert error_lines(result)[0].endswith("the steps saved so far are beside it (o_stepNNNN.png)")
 
 
+def test_an_interrupted_run_goes_on_with_resume(invoke, inputs, tmp_path, monkeypatch, model):
+    """A long optimization (--size 4096: 14 minutes on 2 cores) stopped by Ctrl-C or SIGTERM goes on from where it
+    stopped with --resume, where it used to lose everything."""
+    from stylize.tasks.gatys.progress import Progress
+
+    content, style, _ = inputs
+    out = tmp_path / "o.png"
+    kept = tmp_path / ".o.png.stylize-run"
+    command = ["run", content, "--style", style, "-o", out, "--size", "64", "--start-size", "32", "--steps", "4",
+               "--tolerance", "0"]
+    report = Progress.report
+
+    def interrupted_at_step_6(self, *args, **kwargs):
+        report(self, *args, **kwargs)
+        if self.done == 6:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(Progress, "report", interrupted_at_step_6)
+    result = invoke(*command)
+    assert result.exit_code == 130
+    assert error_lines(result)[-1] == (f"Error: interrupted: {out} was not written; run the same command with "
+                                       "--resume to go on from step 2 of scale 2/2 (60% of the work)")
+    assert kept.is_file() and not out.exists()
+    monkeypatch.setattr(Progress, "report", report)
+    steps = []
+    monkeypatch.setattr("stylize.cli.run.progress_bar", lambda quiet, **options: _Steps(steps, **options))
+    result = invoke(*command, "--resume")
+    assert result.exit_code == 0, result.output
+    assert "Note: going on from the interrupted run at step 2 of scale 2/2 (60% of the work)" in error_lines(result)
+    assert steps == [(3.0, 4.0), (4.0, 5.0)]  # the bar starts where it stopped: two steps of 64 px were left
+    assert load_image(out).pixels.shape == (1, 3, 53, 64)
+    assert not kept.exists()  # the result is written: nothing is left to go on from
+    again = invoke(*command, "--resume", "--quiet", "-o", tmp_path / "p.png")
+    assert again.exit_code == 0 and again.output == ""  # quiet: no note that there was nothing to resume
+    result = invoke(*command, "--resume", "-o", tmp_path / "q.png")
+    assert f"Note: no interrupted run of {tmp_path / 'q.png'} to go on from: starting from the beginning" in \
+        error_lines(result)
+    result = invoke("run", content, "--model", model, "--resume", "-o", tmp_path / "m.png")
+    assert result.exit_code == 2 and "--resume cannot be used with --model" in result.stderr
+
+
+class _Steps:
+    """A progress bar that records (where it starts, each position it is moved to)."""
+
+    def __init__(self, record, initial=0.0, **options):
+        self.record, self.n, self.total = record, initial, options["total"]
+
+    def set_description(self, *args, **kwargs):
+        pass
+
+    set_postfix = set_description
+
+    def update(self, amount):
+        self.record.append((self.n, self.n + amount))
+        self.n += amount
+
+    def close(self):
+        pass
+
+
+def test_resume_refuses_a_kept_run_of_other_settings_and_a_fresh_run_says_it_replaces_it(invoke, inputs, tmp_path,
+                                                                                          monkeypatch):
+    from stylize.tasks.gatys.progress import Progress
+
+    content, style, _ = inputs
+    out = tmp_path / "o.png"
+    command = ["run", content, "--style", style, "-o", out, "--size", "64", "--start-size", "32", "--steps", "4"]
+
+    def interrupted(self, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Progress, "report", interrupted)
+        assert invoke(*command).exit_code == 130
+    result = invoke(*command, "--resume", "--style-weight", "3")
+    assert result.exit_code == 1
+    assert error_lines(result) == [f"Error: the interrupted run kept in {tmp_path / '.o.png.stylize-run'} was made "
+                                   "with other settings, another photo or style, or another memory plan: run without "
+                                   "--resume to start again"]
+    result = invoke(*command, "--style-weight", "3")
+    assert result.exit_code == 0
+    assert error_lines(result)[0] == (f"Note: an interrupted run of {out} is kept in {tmp_path / '.o.png.stylize-run'}"
+                                      ": this run starts afresh and replaces it once it has done as much (--resume "
+                                      "goes on from it)")
+    assert not (tmp_path / ".o.png.stylize-run").exists()
+
+
 @pytest.mark.parametrize(("signal_error", "code", "message"), [("Terminated", 143, "stopped by SIGTERM"),
                                                                 ("KeyboardInterrupt", 130, "interrupted")])
 def test_a_signal_during_start_up_exits_with_its_own_code(monkeypatch, capsys, signal_error, code, message):

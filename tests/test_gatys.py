@@ -391,3 +391,121 @@ def test_the_optimization_reads_a_large_painting_no_larger_than_its_outputs_use(
     assert build_style_task([painting], [], config, "cpu").styles[0].shape[-2:] == (1600, 2400)
     wide = build_style_task([painting], [], config.replace(style_scale=0.5), "cpu", output_longest=256)
     assert wide.styles[0].shape[-2:] == (200, 300)  # used at 128: 1/8 is still twice that
+
+
+@pytest.fixture(scope="module")
+def two_scales():
+    """A photo optimized at 32 px, then 64 px, with start_size=32."""
+    return pil_to_tensor(gradient_image(64, 48))
+
+
+def _interrupted_at(transfer, content, checkpoint, stop_at):
+    """Run until the step `stop_at` (over all scales) has been reported, then interrupt as Ctrl-C does."""
+    def on_step(info):
+        if info.done == stop_at:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        transfer(content, on_step=on_step, checkpoint=checkpoint)
+
+
+def test_an_interrupted_run_goes_on_from_its_last_step(two_scales, style, device, tmp_path):
+    from stylize.tasks.gatys.resume import RunCheckpoint
+
+    content = two_scales
+    config = GatysConfig(size=0, steps=6, start_size=32, tolerance=0.0, precision="fp32")
+    path = tmp_path / ".out.png.stylize-run"
+    uninterrupted = []
+    whole = GatysTransfer([style], config, device)(content, on_step=uninterrupted.append)
+    # Stopped in the middle of the second scale (steps 1 to 6 at 32 px, 7 to 12 at 64 px).
+    _interrupted_at(GatysTransfer([style], config, device), content, RunCheckpoint(path), 9)
+    assert path.is_file()
+    resumed, notices = [], []
+    result = GatysTransfer([style], config, device, on_notice=notices.append)(
+        content, on_step=resumed.append, checkpoint=RunCheckpoint(path, resume=True))
+    assert notices == ["going on from the interrupted run at step 3 of scale 2/2 (60% of the work)"]
+    # Only the steps left were run, counted on from where it stopped.
+    assert [(info.scale, info.step, info.done) for info in resumed] == [(1, step, step + 6) for step in range(4, 7)]
+    assert resumed[0].resumed_work == pytest.approx(uninterrupted[8].work_done)
+    assert resumed[-1].work_done == pytest.approx(uninterrupted[-1].work_done)
+    # Its curvature starts afresh (resume.py): the picture is not the uninterrupted one, but as far along.
+    assert result.shape == whole.shape
+    assert resumed[-1].losses["total"] < 1.2 * uninterrupted[-1].losses["total"]
+    assert resumed[-1].losses["total"] < 0.9 * resumed[0].losses["total"]
+    assert path.is_file()  # the caller removes it once the result is saved
+
+
+def test_a_run_resumed_between_scales_is_the_uninterrupted_run(two_scales, style, device, tmp_path):
+    from stylize.tasks.gatys.resume import RunCheckpoint
+
+    content = two_scales
+    config = GatysConfig(size=0, steps=4, start_size=32, tolerance=0.0, precision="fp32")
+
+    def transfer():
+        task = GatysTransfer([style], config, device)
+        task.carry_optimizer_state = False  # what a resumed scale lacks: with it off, nothing else may differ
+        return task
+
+    whole = transfer()(content)
+    path = tmp_path / "progress"
+    # Ctrl-C in the report of the first scale's last step: that step was kept before it was reported.
+    _interrupted_at(transfer(), content, RunCheckpoint(path), 4)
+    checkpoint = RunCheckpoint(path, resume=True)
+    resumed = []
+    assert torch.equal(transfer()(content, on_step=resumed.append, checkpoint=checkpoint), whole)
+    assert checkpoint.written is not None and checkpoint.written.scale == 0 and checkpoint.written.finished
+    assert [info.done for info in resumed] == [5, 6, 7, 8]
+
+
+def test_a_kept_run_of_other_settings_or_a_damaged_one_is_refused(two_scales, style, device, tmp_path):
+    from stylize.tasks.gatys.resume import RunCheckpoint
+
+    config = GatysConfig(size=0, steps=6, start_size=32, tolerance=0.0)
+    path = tmp_path / "progress"
+    _interrupted_at(GatysTransfer([style], config, device), two_scales, RunCheckpoint(path), 3)
+    for changed in ({"style_weight": 5.0}, {"seed": 1}, {"steps": 7}):
+        task = GatysTransfer([style], GatysConfig(**{**config.to_dict(), **changed}), device)
+        with pytest.raises(ConfigError, match="was made with other settings.*run without --resume to start again"):
+            task(two_scales, checkpoint=RunCheckpoint(path, resume=True))
+    with pytest.raises(ConfigError, match="other settings, another photo"):
+        GatysTransfer([style], config, device)(two_scales.flip(-1), checkpoint=RunCheckpoint(path, resume=True))
+    # Without --resume the same file is no error: the run starts afresh.
+    assert GatysTransfer([style], config, device)(two_scales, checkpoint=RunCheckpoint(path)).shape == two_scales.shape
+    for damage in (b"", b"not a record", path.read_bytes()[:-40]):
+        path.write_bytes(damage)
+        with pytest.raises(ConfigError, match="is not a readable record of an interrupted run"):
+            GatysTransfer([style], config, device)(two_scales, checkpoint=RunCheckpoint(path, resume=True))
+
+
+def test_progress_is_written_on_the_way_and_a_fresh_run_keeps_a_longer_one(two_scales, style, device, tmp_path):
+    from stylize.tasks.gatys.resume import RunCheckpoint, _share_done
+
+    config = GatysConfig(size=0, steps=6, start_size=32, tolerance=0.0)
+    path = tmp_path / "progress"
+    written = []
+
+    def on_step(info):
+        written.append(path.is_file())
+
+    # every=0: written after each step (a kill that gives no time to save loses only what came after).
+    GatysTransfer([style], config, device)(two_scales, on_step=on_step, checkpoint=RunCheckpoint(path, every=0))
+    assert all(written) and _share_done(path) == 1.0
+    _interrupted_at(GatysTransfer([style], config, device), two_scales, RunCheckpoint(path, resume=False), 8)
+    assert _share_done(path) == 1.0  # a fresh run stopped early did not replace what had more done
+    path.unlink()
+    _interrupted_at(GatysTransfer([style], config, device), two_scales, RunCheckpoint(path), 8)
+    assert _share_done(path) == pytest.approx((6 / 4 + 2) / (6 / 4 + 6))  # a 32 px step costs a quarter
+
+
+def test_a_full_disk_does_not_stop_the_run_its_progress_is_kept_for(content, style, device, tmp_path, monkeypatch):
+    from stylize.errors import WriteError
+    from stylize.tasks.gatys import resume
+
+    def full(path, data):
+        raise WriteError(f"cannot write {path}: No space left on device")
+
+    monkeypatch.setattr(resume, "write_bytes_atomic", full)
+    checkpoint = resume.RunCheckpoint(tmp_path / "progress", every=0)
+    config = GatysConfig(size=0, steps=3, start_size=32, tolerance=0.0)
+    assert GatysTransfer([style], config, device)(content, checkpoint=checkpoint).shape == content.shape
+    assert checkpoint.written is None and "No space left on device" in checkpoint.error

@@ -6,6 +6,7 @@
     carry.py         the optimizer's state carried from one scale to the next
     progress.py      what each step reports (StepInfo), and when a scale has converged
     memory.py        the measured memory of a step, which decides the plan for large outputs
+    resume.py        the progress kept in a file, which an interrupted run goes on from
 """
 
 from stylize.tasks.gatys.memory import BASE_BYTES, BYTES_PER_PIXEL, MEMORY_SHARE, step_memory

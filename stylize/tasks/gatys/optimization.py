@@ -12,6 +12,9 @@ the returned image is clipped.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -42,9 +45,10 @@ from stylize.tasks.gatys.carry import carry_adam_state, carry_pairs
 from stylize.tasks.gatys.memory import MEMORY_SHARE, step_memory
 from stylize.tasks.gatys.progress import Progress, StepCallback, converged
 from stylize.tasks.gatys.pyramid import compose_levels, pyramid_levels, upsample
+from stylize.tasks.gatys.resume import RunCheckpoint, RunState
 from stylize.tasks.gatys.schedule import Scale, schedule
 from stylize.tasks.paintings import load_styles
-from stylize.tensors import resize_longest, resize_to, strip_side
+from stylize.tensors import fit_longest_side, resize_longest, resize_to, strip_side
 from stylize.vgg import VGGFeatures
 
 if TYPE_CHECKING:
@@ -120,6 +124,9 @@ class GatysTransfer:
         self.style_target_computations = 0
         self.carry_optimizer_state = True  # False starts every scale afresh (for comparisons)
         self._arbitrary: StyledTask | None = None
+        # The progress file of each job that process() runs (`stylize run` sets it: tasks/gatys/resume.py).
+        self.checkpoint_for: Callable[[Job], RunCheckpoint | None] | None = None
+        self._styles_digest: bytes | None = None
 
     @classmethod
     def from_files(cls, styles: Sequence[Path], config: GatysConfig | None = None, device: str | torch.device = "auto",
@@ -139,7 +146,9 @@ class GatysTransfer:
             masks = None
             if self.masks is not None:
                 masks = self.masks.for_image(job.relative, tuple(image.pixels.shape[-2:]))
-            results.append(self(image.pixels, seed=job_seed(self.config.seed, job), masks=masks))
+            checkpoint = self.checkpoint_for(job) if self.checkpoint_for is not None else None
+            results.append(self(image.pixels, seed=job_seed(self.config.seed, job), masks=masks,
+                                checkpoint=checkpoint))
         return results
 
     def _features(self, pixels: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -184,16 +193,20 @@ class GatysTransfer:
 
     def __call__(
         self, content: torch.Tensor, on_step: StepCallback | None = None, seed: int | None = None,
-        masks: Sequence[torch.Tensor] | None = None,
+        masks: Sequence[torch.Tensor] | None = None, checkpoint: RunCheckpoint | None = None,
     ) -> torch.Tensor:
         """Stylize one (1, 3, H, W) image in [0, 1] at its own size; returns the same shape on the CPU.
 
         masks: one (1, 1, H, W) mask per style image: each style goes to its region (guided Gram
         matrices, Gatys et al. 2017) and the photo stays where no mask is.
+        checkpoint: where the progress is kept (every few seconds and when interrupted), and, where it was made
+        with resume, the interrupted run this one goes on from (tasks/gatys/resume.py). The file is left for
+        the caller to remove once the result is saved.
         """
         cfg = self.config
         on_step = on_step or self.on_step
-        seed_everything(cfg.seed if seed is None else seed)
+        seed = cfg.seed if seed is None else seed
+        seed_everything(seed)
         content = as_pixels(content, "content").to(self.device)
         if content.shape[0] != 1:
             raise ConfigError(f"stylize one image at a time, got a batch of {content.shape[0]}")
@@ -206,9 +219,10 @@ class GatysTransfer:
                 f"{self.vgg.min_side} px for layer {self.vgg.deepest}: raise --size to {needed} or more"
             )
         scales, enlarge = self.memory_plan(height, width)
+        resume = None if checkpoint is None else _Resume(checkpoint, self._job_digest(seed, masks))
         if enlarge == 1:
             try:
-                return self._run(content, scales, masks, on_step)
+                return self._run(content, scales, masks, on_step, resume=resume)
             except (RuntimeError, MemoryError) as error:  # the estimate was too hopeful (memory is shared)
                 if not is_out_of_memory(error):
                     raise
@@ -217,7 +231,7 @@ class GatysTransfer:
                 # Plan as if just short of what the full size needs were free.
                 short = int((step_memory(height * width) - 1) / MEMORY_SHARE)
                 scales, enlarge = self.memory_plan(height, width, available=short)
-        return self._enlarged(content, scales, enlarge, masks, on_step)
+        return self._enlarged(content, scales, enlarge, masks, on_step, resume)
 
     def memory_plan(self, height: int, width: int, available: int | None = None) -> tuple[list[Scale], int]:
         """(scales, enlargement): the pyramid, or, when its full size would not fit in memory, the pyramid up
@@ -245,7 +259,8 @@ class GatysTransfer:
         )
 
     def _enlarged(self, content: torch.Tensor, scales: list[Scale], factor: int,
-                  masks: Sequence[torch.Tensor] | None, on_step: StepCallback | None) -> torch.Tensor:
+                  masks: Sequence[torch.Tensor] | None, on_step: StepCallback | None,
+                  resume: _Resume | None = None) -> torch.Tensor:
         """The result at 1/factor of the size, enlarged by the super-resolution model (tasks/upscale.py)."""
         from stylize.config import UpscaleConfig
         from stylize.tasks.upscale import Upscaler
@@ -258,38 +273,92 @@ class GatysTransfer:
                            f"at {side} px and enlarged x{factor} with the super-resolution model")
         small = resize_longest(content, side)
         small_masks = None if masks is None else [resize_to(m.float(), tuple(small.shape[-2:])) for m in masks]
-        result = self._run(small, scales, small_masks, on_step, finish=False)
+        result = self._run(small, scales, small_masks, on_step, finish=False, resume=resume)
         enlarged = Upscaler.load(None, self.device, UpscaleConfig(scale=factor))(result)
         return self._finish(resize_to(enlarged, (height, width)).to(self.device), content, masks).cpu()
 
     def _run(self, content: torch.Tensor, scales: list[Scale], masks: Sequence[torch.Tensor] | None,
-             on_step: StepCallback | None, finish: bool = True) -> torch.Tensor:
+             on_step: StepCallback | None, finish: bool = True, resume: _Resume | None = None) -> torch.Tensor:
         height, width = content.shape[-2:]
         work_total = sum(scale.steps * (scale.side / max(height, width)) ** 2 for scale in scales)
         if masks is not None:
             masks = self._checked_masks(masks)
+        key, saved = "", None
+        if resume is not None:
+            key = resume.key(content, scales)
+            saved = resume.checkpoint.load(key)
+            # Its key matched; a file made by hand might still not fit.
+            if saved is not None and not (saved.scale < len(scales) and tuple(saved.image.shape[-2:]) ==
+                                          fit_longest_side(width, height, scales[saved.scale].side)[::-1]):
+                raise ConfigError(f"the interrupted run kept in {resume.checkpoint.path} does not fit this one: run "
+                                  "without --resume to start again")
         image: torch.Tensor | None = None
         carried: dict | None = None
         previous_content = content
         progress = Progress(len(scales), max(height, width), work_total, on_step)
-        with accelerated(self.device, exact=True):
-            for index, scale in enumerate(scales):
-                scaled_content = content if scale.side == max(height, width) else resize_longest(content, scale.side)
-                size = tuple(scaled_content.shape[-2:])
-                if image is None:
-                    image = self._initial_image(scaled_content)
-                else:
-                    # The upsampled result lacks the detail of the new scale; the photo's own detail there (what
-                    # upsampling the photo loses) is the best guess for it and keeps the content sharp: content
-                    # 0.536 against 0.586 at equal style on two benchmark pairs (plain pixels, style weight 5),
-                    # 0.712 against 0.789 at style weight 10.
-                    image = upsample(image, size) + scaled_content - upsample(previous_content, size)
-                previous_content = scaled_content
-                scaled_masks = None if masks is None else [resize_to(mask, size) for mask in masks]
-                progress.start(index, scale)
-                image, carried = self._optimize(image, scaled_content, scale.side, carried, scaled_masks, progress)
+        first_scale, first_step, history = 0, 1, None
+        if saved is not None:
+            progress.resume(saved.done, saved.work_done, saved.work_total)
+            image = saved.image.to(self.device)
+            side = scales[saved.scale].side
+            previous_content = content if side == max(height, width) else resize_longest(content, side)
+            if saved.finished:
+                first_scale = saved.scale + 1
+            else:  # the scale goes on from its step, its curvature afresh (resume.py)
+                first_scale, first_step, history = saved.scale, saved.step + 1, list(saved.history)
+            if self.on_notice is not None:
+                self.on_notice(f"going on from the interrupted run at {saved.describe()}")
+
+        def keep(index: int, step: int, finished: bool, steps: list[float], result: torch.Tensor) -> None:
+            assert resume is not None
+            resume.checkpoint.offer(RunState(key=key, scale=index, scales=len(scales), step=step, finished=finished,
+                                             done=progress.done, work_done=progress.work_done,
+                                             work_total=progress.work_total, image=result, history=list(steps)))
+
+        try:
+            with accelerated(self.device, exact=True):
+                for index, scale in enumerate(scales[first_scale:], first_scale):
+                    scaled_content = content if scale.side == max(height, width) else resize_longest(content,
+                                                                                                     scale.side)
+                    size = tuple(scaled_content.shape[-2:])
+                    if image is None:
+                        image = self._initial_image(scaled_content)
+                    elif first_step == 1:
+                        # The upsampled result lacks the detail of the new scale; the photo's own detail there
+                        # (what upsampling the photo loses) is the best guess for it and keeps the content sharp:
+                        # content 0.536 against 0.586 at equal style on two benchmark pairs (plain pixels, style
+                        # weight 5), 0.712 against 0.789 at style weight 10.
+                        image = upsample(image, size) + scaled_content - upsample(previous_content, size)
+                    previous_content = scaled_content
+                    scaled_masks = None if masks is None else [resize_to(mask, size) for mask in masks]
+                    progress.start(index, scale)
+                    image, carried = self._optimize(
+                        image, scaled_content, scale.side, carried, scaled_masks, progress,
+                        first_step=first_step, history=history,
+                        keep=None if resume is None else functools.partial(keep, index))
+                    first_step, history = 1, None
+        except KeyboardInterrupt:  # Ctrl-C or SIGTERM: the progress so far is written, to go on from
+            if resume is not None:
+                resume.checkpoint.save()
+            raise
+        assert image is not None
         image = image.clamp(0, 1)
         return self._finish(image, content, masks).cpu() if finish else image.cpu()
+
+    def _job_digest(self, seed: int, masks: Sequence[torch.Tensor] | None) -> bytes:
+        """What a result depends on besides the photo and the plan: the settings, the seed, the styles and the
+        masks (the styles' digest is computed once: a task's styles do not change)."""
+        if self._styles_digest is None:
+            styles = hashlib.sha256()
+            for style in self.styles:
+                _add_tensor(styles, style)
+            self._styles_digest = styles.digest()
+        digest = hashlib.sha256(self._styles_digest)
+        digest.update(json.dumps({"config": self.config.to_dict(), "blend": list(self.blend), "seed": seed},
+                                 sort_keys=True).encode())
+        for mask in masks or ():
+            _add_tensor(digest, mask)
+        return digest.digest()
 
     def _checked_masks(self, masks: Sequence[torch.Tensor]) -> list[torch.Tensor]:
         if len(masks) != len(self.styles):
@@ -353,9 +422,13 @@ class GatysTransfer:
     def _optimize(
         self, image: torch.Tensor, content: torch.Tensor, side: int, carried: dict | None,
         masks: list[torch.Tensor] | None, progress: Progress,
-        extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        extra_loss: Callable[[torch.Tensor], torch.Tensor] | None = None, first_step: int = 1,
+        history: list[float] | None = None, keep: Callable[[int, bool, list[float], torch.Tensor], None] | None = None,
     ) -> tuple[torch.Tensor, dict]:
-        """Run one scale's steps from `image`; returns the result and the optimizer state to carry on."""
+        """Run one scale's steps from `image`; returns the result and the optimizer state to carry on.
+
+        A resumed scale starts at `first_step` with the losses of its steps before (`history`); keep(step,
+        finished, history, image) is given the state after each step (resume.py)."""
         cfg = self.config
         with torch.no_grad():
             content_features = self._features(content)
@@ -405,9 +478,9 @@ class GatysTransfer:
                 evaluated[:] = [level.detach().clone() for level in levels]
             return total
 
-        history: list[float] = []
+        history = history or []
         restarts = 0
-        for step in range(1, progress.scale.steps + 1):
+        for step in range(first_step, progress.scale.steps + 1):
             optimizer.step(closure)
             values = {k: v.item() for k, v in losses.items()}
             if restartable and best.far_above(values["total"]) and restarts < MAX_RESTARTS:
@@ -426,8 +499,12 @@ class GatysTransfer:
                 best.offer(values, evaluated)
             history.append(values["total"])
             stop = converged(history, cfg.tolerance)
+            progress.count(step, stop)
             with torch.no_grad():
-                progress.report(step, values, compose_levels(levels), stop)
+                image = compose_levels(levels)
+                if keep is not None:  # kept before it is reported: a Ctrl-C in the callback loses no step
+                    keep(step, stop or step == progress.scale.steps, history, image)
+                progress.report(step, values, image)
             if stop:
                 break
         with torch.no_grad():
@@ -435,6 +512,25 @@ class GatysTransfer:
         if isinstance(optimizer, LBFGS):
             return result, {"shapes": shapes, "pairs": optimizer.pairs}
         return result, {"shapes": shapes, "states": [optimizer.state[level] for level in levels]}
+
+
+class _Resume:
+    """A job's progress file, and the digest of what its result depends on besides the photo and the plan."""
+
+    def __init__(self, checkpoint: RunCheckpoint, job_digest: bytes) -> None:
+        self.checkpoint, self.job_digest = checkpoint, job_digest
+
+    def key(self, content: torch.Tensor, scales: Sequence[Scale]) -> str:
+        """The job's digest with the photo's pixels (at the size optimized) and the scales and steps planned."""
+        digest = hashlib.sha256(self.job_digest)
+        digest.update(json.dumps([[scale.side, scale.steps] for scale in scales]).encode())
+        _add_tensor(digest, content)
+        return digest.hexdigest()
+
+
+def _add_tensor(digest: hashlib._Hash, tensor: torch.Tensor) -> None:
+    digest.update(str(tuple(tensor.shape)).encode())
+    digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
 
 
 class _Best:

@@ -29,6 +29,7 @@ class StepInfo:
     work_total: float
     losses: dict[str, float] = field(default_factory=dict)  # weighted: content, style, tv, range, total
     image: torch.Tensor | None = None
+    resumed_work: float = 0.0  # the work an interrupted run had done before this one went on from it
 
 
 StepCallback = Callable[[StepInfo], None]
@@ -54,16 +55,25 @@ class Progress:
     def __init__(self, scales: int, full_side: int, work_total: float, on_step: StepCallback | None) -> None:
         self.scales, self.full_side, self.work_total, self.on_step = scales, full_side, work_total, on_step
         self.index, self.scale, self.done, self.work_done = 0, Scale(full_side, 0), 0, 0.0
+        self.resumed_work = 0.0
+
+    def resume(self, done: int, work_done: float, work_total: float) -> None:
+        """Count on from where an interrupted run stopped (tasks/gatys/resume.py)."""
+        self.done, self.work_done, self.work_total, self.resumed_work = done, work_done, work_total, work_done
 
     def start(self, index: int, scale: Scale) -> None:
         self.index, self.scale = index, scale
 
-    def report(self, step: int, losses: dict[str, float], image: torch.Tensor, stopping: bool = False) -> None:
+    def count(self, step: int, stopping: bool = False) -> None:
+        """Count a step done (`stopping`: the scale's last, converged before its steps were spent)."""
         cost = (self.scale.side / self.full_side) ** 2
         self.done += 1
         self.work_done += cost
         if stopping:  # the scale's unspent steps leave the total, so the ETA stays right
             self.work_total -= (self.scale.steps - step) * cost
+
+    def report(self, step: int, losses: dict[str, float], image: torch.Tensor) -> None:
+        """Report the step counted last to the callback."""
         if self.on_step is not None:
             self.on_step(StepInfo(self.index, self.scales, self.scale.side, step, self.scale.steps, self.done,
-                                  self.work_done, self.work_total, losses, image))
+                                  self.work_done, self.work_total, losses, image, self.resumed_work))
