@@ -1336,3 +1336,34 @@ def test_a_colorized_film_from_a_references_folder_resumes_to_the_frames_of_an_u
     assert job("resumed.mp4").run(resume=True).resumed_from == 6
     assert all(np.array_equal(a, b) for a, b in zip(shown(tmp_path / "resumed.mp4"), shown(tmp_path / "straight.mp4"),
                                                      strict=True))
+
+
+def test_a_large_painting_is_read_no_larger_than_the_clips_frames_use_it(tmp_path, monkeypatch):
+    """As for pictures (tasks/paintings.py): `stylize video` read a museum's 24 MP painting whole and held it for the
+    whole job, with the arbitrary model and the optimization alike; now no larger than twice the frames' longest
+    side (--size, else the frames as shown: a camcorder's wide pixels included)."""
+    from stylize.config import ArbitraryConfig, GatysVideoConfig
+    from stylize.tasks import paintings
+    from stylize.tasks.video import frame_functions, output_longest
+
+    painting = tmp_path / "museum.jpg"
+    Image.fromarray(scene(2400, 1600)).save(painting, quality=95)
+    clip = make_clip(tmp_path / "clip.mp4", frames=2, audio=False)  # 64x48
+    camcorder = make_clip(tmp_path / "hdv.mp4", frames=2, width=72, height=54, pixel_aspect=Fraction(4, 3),
+                          audio=False)
+    assert (output_longest(clip), output_longest(clip, 200), output_longest(camcorder)) == (64, 200, 96)
+    assert output_longest(tmp_path / "museum.mp4") is None  # no such clip: the job says why, not this
+    read = []
+    load_image = paintings.load_image
+
+    def recorded(path, *args, **kwargs):
+        image = load_image(path, *args, **kwargs)
+        read.append(tuple(image.pixels.shape[-2:]))
+        return image
+
+    monkeypatch.setattr(paintings, "load_image", recorded)
+    frame_functions("arbitrary", [painting], ArbitraryConfig(size=0), "cpu", clip=clip)
+    frame_functions(None, [painting], GatysVideoConfig(size=200), "cpu", clip=clip)
+    frame_functions(None, [painting], GatysVideoConfig(size=200), "cpu")  # no clip named: read whole, as before
+    # 1/8 (200x300) is at least twice the 64 px frames; 1/4 (400x600) twice the 200 px of --size.
+    assert read == [(200, 300), (400, 600), (1600, 2400)]

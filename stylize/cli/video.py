@@ -76,7 +76,8 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
         regions.register(reads)
     check_video_paths(reads, source, output)
     clip_masks = None if regions is None else ClipMasks(regions)
-    stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks)
+    stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks,
+                                                                    clip=source)
     if batch_size is None:
         batch_size = 8 if model and task_device.type == "cuda" else 1
     job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,

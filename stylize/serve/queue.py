@@ -361,7 +361,8 @@ class JobQueue:
         styles = [recipe.style.path] if recipe.style is not None else []
         regions = recipe.masks()
         masks = None if regions is None else ClipMasks(regions)
-        stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks)
+        stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks,
+                                                         clip=recipe.photo.path)
         return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
                         size=getattr(recipe.config, "size", 0), masks=masks, square_pixels=True)
 

@@ -40,6 +40,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -958,8 +959,8 @@ class VideoJob:
         """(width, height) a decoded frame of this size is brought to: square pixels where asked, --size."""
         from stylize.tensors import fit_longest_side
 
-        if self.stretch:  # to an even width, which 4:2:0 video needs (NTSC DV's 720 x 40/33 would be 873)
-            width = max(2, 2 * round(width * self.stretch / 2))
+        if self.stretch:
+            width = square_width(width, self.stretch)
         if self.size and max(height, width) != self.size:
             width, height = fit_longest_side(width, height, self.size)
         return width, height
@@ -1082,8 +1083,26 @@ def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoC
                     settings, batch=batch, scale=upscaler.scale)
 
 
+def square_width(width: int, pixel_aspect: Fraction) -> int:
+    """The width of a frame of non-square pixels brought to square ones: to an even width, which 4:2:0 video needs
+    (NTSC DV's 720 x 40/33 would be 873)."""
+    return max(2, 2 * round(width * pixel_aspect / 2))
+
+
+def output_longest(clip: Path, size: int = 0) -> int | None:
+    """The longest side of a VideoJob's frames for this clip (square_pixels): --size where given, else the clip's
+    shown frame (a DV camcorder's 720x480 is 872 wide); None where the clip cannot be probed (the job says why)."""
+    if size:
+        return size
+    try:
+        info = probe(clip)
+    except (VideoError, ImportError):
+        return None
+    return max(square_width(info.width, info.pixel_aspect) if info.pixel_aspect else info.width, info.height)
+
+
 def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
-                    device: str | torch.device = "auto", masks: ClipMasks | None = None
+                    device: str | torch.device = "auto", masks: ClipMasks | None = None, clip: Path | None = None
                     ) -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
     """(stylize_frames, refine or None, device, settings) for a fast model, the arbitrary-style model with
     style images, or style images alone.
@@ -1095,7 +1114,10 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
     masks: one per style image (one for a fast model); each style paints its region of every frame and the
     frame stays where no mask is; give the same ClipMasks to the VideoJob, which hands each frame's masks to
     stylize_frames (masked_frames) and refine.
+    clip: the clip the frames come from, at config.size: a painting is then read no larger than its frames use it
+    (tasks.paintings.load_styles), where a museum's 24 MP scan stayed in memory whole for the whole job.
     """
+    longest = None if clip is None or not styles else output_longest(clip, getattr(config, "size", 0))
     mask_settings = {} if masks is None else {"masks": [str(source) for source in masks.masks.sources]}
     if model is not None and isinstance(config, ArbitraryConfig):
         from stylize.tasks.arbitrary import ArbitraryStylizer
@@ -1105,7 +1127,8 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
         # five VGG19 passes a frame and stir up the textures that the temporal blend keeps still.
         config = config.replace(refine=0)
 
-        task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles))
+        task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles, longest,
+                                                                                    config.style_scale))
         info = task.stylizer.info
         settings = {"model": str(info.path) if info else model, "styles": [str(s) for s in styles],
                     "config": config.to_dict(), **mask_settings}
@@ -1132,7 +1155,8 @@ def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], co
 
     from stylize.tasks.gatys import GatysTransfer
 
-    transfer = GatysTransfer.from_files(list(styles), config, device, masks=None if masks is None else masks.masks)
+    transfer = GatysTransfer.from_files(list(styles), config, device, masks=None if masks is None else masks.masks,
+                                        output_longest=longest)
 
     def identity(frames: list[np.ndarray], masks: list[list[torch.Tensor]] | None = None) -> list[np.ndarray]:
         return frames  # the work happens in refine, which needs the previous frame (and takes the masks)
