@@ -509,3 +509,26 @@ def test_a_full_disk_does_not_stop_the_run_its_progress_is_kept_for(content, sty
     config = GatysConfig(size=0, steps=3, start_size=32, tolerance=0.0)
     assert GatysTransfer([style], config, device)(content, checkpoint=checkpoint).shape == content.shape
     assert checkpoint.written is None and "No space left on device" in checkpoint.error
+
+
+def test_a_run_planned_smaller_for_memory_goes_on_in_that_plan(style, upscale_models, monkeypatch, device, tmp_path):
+    """--size 4096 on a 24 GB machine optimizes at 2048 px and enlarges: the longest runs are these, and their
+    progress is kept at the size optimized."""
+    from stylize.tasks import gatys
+    from stylize.tasks.gatys import optimization as transfer_module
+    from stylize.tasks.gatys.resume import RunCheckpoint
+
+    content = pil_to_tensor(gradient_image(128, 96))
+    full, half = gatys.step_memory(128 * 96), gatys.step_memory(64 * 48)
+    monkeypatch.setattr(transfer_module, "available_memory",
+                        lambda device: int((full + half) / 2 / gatys.MEMORY_SHARE))
+    config = GatysConfig(size=0, steps=3, start_size=32, tolerance=0.0)
+    path = tmp_path / "progress"
+    _interrupted_at(GatysTransfer([style], config, device), content, RunCheckpoint(path), 4)
+    notices, resumed = [], []
+    result = GatysTransfer([style], config, device, on_notice=notices.append)(
+        content, on_step=resumed.append, checkpoint=RunCheckpoint(path, resume=True))
+    assert result.shape == content.shape
+    assert notices[0].startswith("the full 128x96 would need about") and "enlarged x2" in notices[0]
+    assert notices[1] == "going on from the interrupted run at step 1 of scale 2/2 (47% of the work)"
+    assert [(info.side, info.step) for info in resumed] == [(64, 2), (64, 3)]
