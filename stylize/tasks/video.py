@@ -1091,7 +1091,8 @@ def square_width(width: int, pixel_aspect: Fraction) -> int:
 
 def output_longest(clip: Path, size: int = 0) -> int | None:
     """The longest side of a VideoJob's frames for this clip (square_pixels): --size where given, else the clip's
-    shown frame (a DV camcorder's 720x480 is 872 wide); None where the clip cannot be probed (the job says why)."""
+    shown frame (a widescreen DV camcorder's 720x480 is 872 wide); None where the clip cannot be probed (the job
+    says why)."""
     if size:
         return size
     try:

@@ -501,10 +501,10 @@ class GatysTransfer:
             stop = converged(history, cfg.tolerance)
             progress.count(step, stop)
             with torch.no_grad():
-                image = compose_levels(levels)
+                current = compose_levels(levels)
                 if keep is not None:  # kept before it is reported: a Ctrl-C in the callback loses no step
-                    keep(step, stop or step == progress.scale.steps, history, image)
-                progress.report(step, values, image)
+                    keep(step, stop or step == progress.scale.steps, history, current)
+                progress.report(step, values, current)
             if stop:
                 break
         with torch.no_grad():
