@@ -62,6 +62,7 @@ _SUBTITLE_COPY = {
 # ITU-T H.273's colour codes as FFmpeg numbers them (AVColorSpace, AVColorPrimaries,
 # AVColorTransferCharacteristic): 2 is "unspecified" in all three.
 UNSPECIFIED = 2
+BT709 = 1  # BT.709 in all three: HD's matrix, primaries and transfer
 # The YUV matrices libswscale converts with (sws_getCoefficients): BT.709, FCC, BT.470BG and SMPTE 170M (the two
 # are BT.601), SMPTE 240M and BT.2020 (non-constant luminance). A frame tagged with another (RGB, YCgCo) is
 # converted with libswscale's default, BT.601, and its output is left untagged.

@@ -625,9 +625,11 @@ def test_a_mask_stylizes_its_region_of_every_frame_and_keeps_the_rest_of_the_cli
 def test_a_clip_comes_back_in_the_colours_it_was_shown_in_and_tagged_as_it(invoke, tmp_path, model, colour, codec,
                                                                           pix_fmt):
     """Red-team: a clip tagged BT.709 (HD) came back written with BT.601's matrix and untagged, which players show
-    as BT.709: outside the mask a green of 199 came out 172. An HDR clip lost its tags and played as SDR."""
+    as BT.709: outside the mask a green of 199 came out 172. An HDR clip lost its tags and played as SDR; it is
+    brought to SDR for the style now (hdr.py), and its SDR picture is what the mask keeps."""
     if codec not in av.codecs_available:
         pytest.skip(f"this FFmpeg has no {codec} encoder")
+    from stylize.hdr import is_hdr, to_sdr
     from stylize.videoio import VideoColour
 
     source = make_clip(tmp_path / "clip.mov", frames=4, audio=False, colour=colour, codec=codec, pix_fmt=pix_fmt)
@@ -635,10 +637,53 @@ def test_a_clip_comes_back_in_the_colours_it_was_shown_in_and_tagged_as_it(invok
     result = invoke("video", source, "--model", model, "--mask", _left_half(tmp_path), "-o", tmp_path / "out.mp4",
                     "--crf", "0", "--device", "cpu")
     assert result.exit_code == 0, result.output
-    assert probe(tmp_path / "out.mp4").colour == VideoColour(*colour)
+    hdr = is_hdr(colour[2])
+    assert probe(tmp_path / "out.mp4").colour == (VideoColour(1, 1, 1) if hdr else VideoColour(*colour))
+    assert ("is HDR" in result.stderr) == hdr
     kept = slice(36, 64)
+    if hdr:  # the SDR picture is kept, not the HDR signal (4:2:0 errs more on the frames' colours clipped to BT.709)
+        sdr = [to_sdr(frame, colour[2]) for frame in shown(source)]
+        assert _change(sdr, shown(tmp_path / "out.mp4"), kept) < 0.2 * _change(shown(source), shown(tmp_path /
+                                                                                                   "out.mp4"), kept)
+        return
     assert _change(shown(source), shown(tmp_path / "out.mp4"), kept) < 1.5
     assert _change(shown(source), shown(tmp_path / "out.mp4", colour[0]), kept) < 1.5
+
+
+@pytest.mark.parametrize("colour", [(9, 9, 18), (9, 9, 16)])
+def test_an_hdr_clip_is_styled_as_sdr_and_upscaled_as_hdr(invoke, tmp_path, model, colour):
+    """A phone's HDR clip (HLG; HDR10's PQ): a style network sees the frames as an SDR screen shows them, and the
+    output is SDR BT.709, said in a note; an upscaler, which works pixel by pixel, keeps the HDR signal and its
+    tags. Before, the network saw BT.2020's signal as if it were BT.709's (a paler picture), and its painting's
+    colours went out tagged HDR: shown brighter and more saturated than the painting."""
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libx265 encoder")
+    from stylize.hdr import HDR_NAMES, to_sdr
+    from stylize.videoio import VideoColour
+
+    source = make_clip(tmp_path / "phone.mov", frames=3, audio=False, colour=colour, codec="libx265",
+                       pix_fmt="yuv420p10le")
+    from stylize.tasks.video import frames_to_tensor
+
+    seen = []
+
+    def identity(frames):  # the frames as a style network is given them
+        seen.extend(frame.copy() for frame in frames)
+        return frames_to_tensor(frames)
+
+    job = VideoJob(source, tmp_path / "styled.mp4", identity, VideoConfig(crf=0, temporal=False), {},
+                   square_pixels=True, sdr=True)
+    result = job.run()
+    assert result.notices[0] == (f"{source} is HDR ({HDR_NAMES[colour[2]]}, BT.2020): its frames were brought to SDR "
+                                 "(BT.709) for the style, as an SDR screen shows them, and the output is SDR")
+    assert probe(tmp_path / "styled.mp4").colour == VideoColour(1, 1, 1)
+    decoded = [frame.rgb for frame in read_frames(source)]
+    assert all(np.array_equal(got, to_sdr(frame, colour[2])) for got, frame in zip(seen, decoded, strict=True))
+    written = shown(tmp_path / "styled.mp4")  # as an SDR picture, not as the HDR signal
+    assert _change(seen, written, slice(0, 64)) < 0.15 * _change(decoded, written, slice(0, 64))
+    result = invoke("upscale", source, "--scale", "2", "-o", tmp_path / "large.mov", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert probe(tmp_path / "large.mov").colour == VideoColour(*colour) and "HDR" not in result.stderr
 
 
 def test_an_untagged_clip_stays_untagged_and_in_its_colours(invoke, tmp_path, model):

@@ -81,7 +81,7 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     if batch_size is None:
         batch_size = 8 if model and task_device.type == "cuda" else 1
     job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,
-                   size=frame_config.size, refine=refine, masks=clip_masks, square_pixels=True)
+                   size=frame_config.size, refine=refine, masks=clip_masks, square_pixels=True, sdr=True)
     run_video_job(job, resume, quiet, task_device)
 
 

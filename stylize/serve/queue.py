@@ -364,7 +364,7 @@ class JobQueue:
         stylize_frames, _, _, settings = frame_functions(recipe.model, styles, recipe.config, self.device, masks,
                                                          clip=recipe.photo.path)
         return VideoJob(recipe.photo.path, output, stylize_frames, VideoConfig(), settings,
-                        size=getattr(recipe.config, "size", 0), masks=masks, square_pixels=True)
+                        size=getattr(recipe.config, "size", 0), masks=masks, square_pixels=True, sdr=True)
 
     def _on_video_progress(self, progress: VideoProgress) -> None:
         job = self._checked()

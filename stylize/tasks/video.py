@@ -53,11 +53,14 @@ from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
+from stylize.hdr import HDR_NAMES, is_hdr, to_sdr
 from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray
 from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
+    BT709,
     Frame,
     SegmentWriter,
+    VideoColour,
     VideoInfo,
     mux,
     output_format,
@@ -654,13 +657,16 @@ class VideoJob:
     the shape it is shown at before stylize_frames and written so: a style's strokes are painted round, not
     stretched by the pixels' shape when played (4:3 wider on HDV). Off, the stored pixels are kept, and their
     shape is told in the output (what a network that works pixel by pixel, an upscaler's or a colorizer's, wants).
+    sdr: an HDR clip (a phone's HLG, HDR10's PQ) is brought to SDR BT.709 before stylize_frames and written so
+    (hdr.py): a style network learned from SDR photos, and its painting's colours were shown through the HDR curve
+    and BT.2020's primaries, more saturated and brighter than the painting. Off, the HDR signal is kept as it is.
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
-                 scale: float = 1.0, restart: Callable[[], None] | None = None, square_pixels: bool = False
-                 ) -> None:
+                 scale: float = 1.0, restart: Callable[[], None] | None = None, square_pixels: bool = False,
+                 sdr: bool = False) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
         self.restart = restart
@@ -672,13 +678,20 @@ class VideoJob:
         # How much wider a stored pixel is shown (None: as stored), and the clip as the output holds it.
         self.stretch = self.info.pixel_aspect if square_pixels else None
         self.written_info = replace(self.info, pixel_aspect=None) if self.stretch else self.info
+        # The HDR transfer its frames are brought to SDR from (hdr.py), or None.
+        self.hdr = self.info.colour.transfer if sdr and is_hdr(self.info.colour.transfer) else None
         self.settings = {**settings, "video": config.to_dict(), "source": _fingerprint(self.source)}
+        self.notices: list[str] = []  # what was done about the source, said after the job
         if self.stretch:
             self.settings["pixels"] = "square"
+        if self.hdr is not None:
+            self.written_info = replace(self.written_info, colour=VideoColour(BT709, BT709, BT709))
+            self.settings["hdr"] = "sdr"
+            self.notices.append(f"{self.source} is HDR ({HDR_NAMES[self.hdr]}, BT.2020): its frames were brought to "
+                                "SDR (BT.709) for the style, as an SDR screen shows them, and the output is SDR")
         self.work = work_folder(self.output)
         check_work_folder(self.work, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
-        self.notices: list[str] = []  # what was done about the source, said after the job
         height, width = self._frame_size()
         if width * height > MAX_FRAME_PIXELS:
             raise VideoError(f"frames of {width}x{height} are over {MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest "
@@ -880,7 +893,8 @@ class VideoJob:
                 for frame in read_frames(self.source, first_frame):
                     if end_frame is not None and frame.index >= end_frame:
                         break
-                    frame.rgb = self._fitted(self._resized(frame.rgb), frame.index)
+                    rgb = self._resized(frame.rgb)
+                    frame.rgb = self._fitted(rgb if self.hdr is None else to_sdr(rgb, self.hdr), frame.index)
                     estimate: Future | None = None
                     if flows is not None:
                         gray = to_gray(frame.rgb)
@@ -938,7 +952,7 @@ class VideoJob:
         height, width = self._frame_size()
         if rgb.shape[:2] == (height, width):
             return rgb
-        if not self.notices:
+        if not any(notice.startswith("the video changes size") for notice in self.notices):
             self.notices.append(f"the video changes size at frame {index} ({rgb.shape[1]}x{rgb.shape[0]}, "
                                 f"was {width}x{height}): later frames are fitted into {width}x{height}")
         cv2 = _cv2()
