@@ -444,3 +444,44 @@ def test_a_folder_of_raw_and_jpeg_pairs_does_each_shot_once(invoke, model, tmp_p
         assert ("2 done, 0 skipped" if attempt == 0 else "0 done, 2 skipped") in result.stderr
         assert "IMG_0001.DNG is a camera RAW" in result.stderr and "IMG_0002.DNG is a camera RAW" not in result.stderr
     assert Image.open(shoot / "IMG_0002.jpg").size == (32, 48)
+
+
+def test_an_image_stopped_midway_goes_on_from_its_progress_when_the_batch_is_rerun(invoke, tmp_path, monkeypatch):
+    """`stylize batch --style`: rerunning an interrupted command skipped the finished images and started the one in
+    progress again from nothing (at --size 2048, minutes each on a CPU); it goes on from where it stopped now, as
+    `run --resume` does, and a record of other settings is replaced, not an error (a batch goes on where it can)."""
+    from stylize.tasks.gatys.progress import Progress
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for seed, name in ((1, "a.png"), (2, "b.png")):
+        gradient_image(64, 48, seed=seed).save(photos / name)
+    stripes_image(40, 40).save(tmp_path / "style.png")
+    out = tmp_path / "out"
+    command = ["batch", photos, "-o", out, "--style", tmp_path / "style.png", "--size", "64", "--start-size", "32",
+               "--steps", "4", "--tolerance", "0", "--device", "cpu"]
+    report = Progress.report
+
+    def interrupted_in_the_second_image(self, *args, **kwargs):
+        report(self, *args, **kwargs)
+        if (out / "a.png").exists() and self.done == 6:
+            raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Progress, "report", interrupted_in_the_second_image)
+        assert invoke(*command).exit_code == 130
+    kept = out / ".b.png.stylize-run"
+    assert kept.is_file() and not (out / "b.png").exists()
+    result = invoke(*command)
+    assert result.exit_code == 0, result.output
+    assert f"Note: going on from the interrupted run of {out / 'b.png'} at step 2 of scale 2/2 (60% of the work)" \
+        in result.stderr
+    assert (out / "b.png").is_file() and not kept.exists()
+    # Interrupted again, then rerun with other settings: that image starts afresh, with no error and no note.
+    (out / "b.png").unlink()
+    with monkeypatch.context() as patch:
+        patch.setattr(Progress, "report", interrupted_in_the_second_image)
+        assert invoke(*command).exit_code == 130
+    result = invoke(*command[:-4], "--style-weight", "3", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert "going on" not in result.stderr and (out / "b.png").is_file() and not kept.exists()

@@ -274,7 +274,8 @@ def test_an_interrupted_run_goes_on_with_resume(invoke, inputs, tmp_path, monkey
     monkeypatch.setattr("stylize.cli.run.progress_bar", lambda quiet, **options: _Steps(steps, **options))
     result = invoke(*command, "--resume")
     assert result.exit_code == 0, result.output
-    assert "Note: going on from the interrupted run at step 2 of scale 2/2 (60% of the work)" in error_lines(result)
+    assert f"Note: going on from the interrupted run of {out} at step 2 of scale 2/2 (60% of the work)" in \
+        error_lines(result)
     assert steps == [(3.0, 4.0), (4.0, 5.0)]  # the bar starts where it stopped: two steps of 64 px were left
     assert load_image(out).pixels.shape == (1, 3, 53, 64)
     assert not kept.exists()  # the result is written: nothing is left to go on from

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from stylize.cli import jobs as file_jobs
 from stylize.cli.options import device_option, given, quality_option, quiet_option
 from stylize.cli.styling import plan_style, style_options
+
+if TYPE_CHECKING:
+    from stylize.batch import JobResult
 
 
 @click.command()
@@ -31,7 +34,8 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: st
           **options: Any) -> None:
     """Stylize INPUTS (files, folders, glob patterns) into a mirrored tree under -o.
 
-    Outputs that exist are skipped, so rerunning an interrupted command finishes the rest. Exit code 0
+    Outputs that exist are skipped, so rerunning an interrupted command finishes the rest (with --style, from
+    where the image in progress stopped). Exit code 0
     only if no image failed. Under torchrun each process takes its own share. A --mask folder gives each
     photo the mask of the same relative path and name below it.
     """
@@ -46,9 +50,20 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: st
                       photos=[job.source for job in jobs])
     if batch_size is None:
         batch_size = 4 if models and not masks and task.device.type == "cuda" else 1
+    on_result = None
+    if not models:  # the optimization: an image stopped midway goes on from its progress when the command is rerun
+        from stylize.tasks.gatys.resume import RunCheckpoint, checkpoint_path_for
+
+        task.checkpoint_for = lambda job: RunCheckpoint.beside(  # type: ignore[attr-defined]
+            job.output, resume=not overwrite, strict=False)
+
+        def on_result(result: JobResult) -> None:
+            if result.status == "done":  # written: nothing to go on from
+                checkpoint_path_for(Path(result.output)).unlink(missing_ok=True)
+
     outcome = file_jobs.execute(jobs, with_transparency(task.process), quiet=quiet, size=plan.size,
                                 batch_size=batch_size, overwrite=overwrite, quality=quality, io_threads=io_threads,
-                                keep_alpha=True)
+                                keep_alpha=True, on_result=on_result)
     settings = {"inputs": list(inputs), "output": str(output_dir), "models": list(models),
                 "masks": [str(m) for m in masks],
                 "styles": [str(s) for s in styles], "format": fmt, "suffix": suffix,

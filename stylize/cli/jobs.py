@@ -239,14 +239,21 @@ def tile_progress(quiet: bool, unit: str = "tile") -> Iterator[Callable[[int, in
             bar.close()
 
 
-def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = "img", **options: Any) -> BatchReport:
-    """batch.run_jobs with a progress bar."""
+def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = "img",
+            on_result: Callable[[JobResult], None] | None = None, **options: Any) -> BatchReport:
+    """batch.run_jobs with a progress bar; on_result is given each job's result as well."""
     from stylize.batch import BatchReport, run_jobs
 
     bar = None
+
+    def advance(result: JobResult) -> None:
+        bar.update(1)
+        if on_result is not None:
+            on_result(result)
+
     try:
         bar = progress_bar(quiet, total=len(jobs), unit=unit)
-        return run_jobs(jobs, process, on_result=lambda result: bar.update(1), **options)
+        return run_jobs(jobs, process, on_result=advance, **options)
     except KeyboardInterrupt as interruption:
         # A signal while the bar is first drawn, before run_jobs took over: still a summary and a report.
         report = BatchReport()

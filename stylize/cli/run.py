@@ -125,9 +125,9 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
 def run_checkpoint(output: Path, resume: bool, on_notice: Callable[[str], None]) -> RunCheckpoint:
     """The optimization's progress file for OUTPUT (tasks/gatys/resume.py), with a note where --resume finds none,
     or where one is there without --resume (this run replaces it)."""
-    from stylize.tasks.gatys.resume import RunCheckpoint, checkpoint_path_for
+    from stylize.tasks.gatys.resume import RunCheckpoint
 
-    checkpoint = RunCheckpoint(checkpoint_path_for(output), resume)
+    checkpoint = RunCheckpoint.beside(output, resume)
     there = checkpoint.path.is_file()
     if resume and not there:
         on_notice(f"no interrupted run of {output} to go on from: starting from the beginning")

@@ -307,7 +307,8 @@ class GatysTransfer:
             else:  # the scale goes on from its step, its curvature afresh (resume.py)
                 first_scale, first_step, history = saved.scale, saved.step + 1, list(saved.history)
             if self.on_notice is not None:
-                self.on_notice(f"going on from the interrupted run at {saved.describe()}")
+                of = f" of {resume.checkpoint.name}" if resume.checkpoint.name else ""
+                self.on_notice(f"going on from the interrupted run{of} at {saved.describe()}")
 
         def keep(index: int, step: int, finished: bool, steps: list[float], result: torch.Tensor) -> None:
             assert resume is not None

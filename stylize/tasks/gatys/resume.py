@@ -69,10 +69,15 @@ class RunCheckpoint:
     """The progress file of one optimization. With `resume`, load() gives the state an interrupted run left (if its
     key matches); offer() keeps each step's state and writes it every `every` seconds; save() writes the latest at
     once (on an interruption). The file stays when the run ends: its caller removes it (remove()) once the result
-    is safely written, so that a failed write of the result loses nothing either."""
+    is safely written, so that a failed write of the result loses nothing either.
 
-    def __init__(self, path: Path, resume: bool = False, every: float = SAVE_SECONDS) -> None:
-        self.path, self.resume, self.every = Path(path), resume, every
+    strict: with resume, a file of other settings (or one that cannot be read) is an error (`run --resume`, which
+    was asked to go on), or is replaced by this run (`batch`, which goes on wherever it can). name: what the run
+    makes, for the messages (the output file)."""
+
+    def __init__(self, path: Path, resume: bool = False, every: float = SAVE_SECONDS, strict: bool = True,
+                 name: str | None = None) -> None:
+        self.path, self.resume, self.every, self.strict, self.name = Path(path), resume, every, strict, name
         self.latest: RunState | None = None
         self.written: RunState | None = None  # the state the file holds, as this process last wrote it
         self.error: str | None = None  # why the last write failed (a full disk): the run goes on without
@@ -81,10 +86,16 @@ class RunCheckpoint:
         # work: a Ctrl-C soon after starting without --resume by mistake keeps the long run that is there.
         self._replaces_at = 0.0 if resume else _share_done(self.path)
 
+    @classmethod
+    def beside(cls, output: Path, resume: bool = False, strict: bool = True) -> RunCheckpoint:
+        """The progress file of a run that writes `output` (checkpoint_path_for)."""
+        return cls(checkpoint_path_for(output), resume, strict=strict, name=str(output))
+
     def load(self, key: str) -> RunState | None:
         """With resume, the state saved under this key; None without resume or where there is no file. A file of
-        other settings, another photo or another version, or one that cannot be read, is a ConfigError. Only a
-        run's first attempt resumes: a second plan of the same run (after running out of memory) starts afresh."""
+        other settings, another photo or another version, or one that cannot be read, is a ConfigError (strict) or
+        None. Only a run's first attempt resumes: a second plan of the same run (after running out of memory)
+        starts afresh."""
         resume, self.resume = self.resume, False
         if not resume or not self.path.is_file():
             return None
@@ -101,6 +112,8 @@ class RunCheckpoint:
                      and all(map(math.isfinite, state.history)))
         except Exception:  # safetensors, json and the conversions raise several types for a damaged file
             valid = False
+        if not self.strict and not (valid and state.key == key):
+            return None  # another run's: this one starts afresh and replaces it (_replaces_at is 0 with resume)
         if not valid:
             raise ConfigError(f"{self.path} is not a readable record of an interrupted run: {again}")
         if state.key != key:
