@@ -499,6 +499,28 @@ def test_a_video_is_previewed_by_its_first_frame_and_painted_whole(studio, tmp_p
     assert broken.status_code == 400 and "broken.mp4" in broken.json()["error"] and "/tmp" not in broken.text
 
 
+def test_a_phones_hdr_clip_is_painted_as_sdr_and_the_note_names_it_as_dropped(studio, tmp_path):
+    """The studio's clip jobs bring an HDR clip to SDR as `stylize video` does (hdr.py); its note, like the notes of
+    a clip cut short, named the server's temporary upload instead of the file the browser sent."""
+    av = pytest.importorskip("av")
+    if "libx265" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libx265 encoder")
+    from clips import make_clip
+
+    from stylize.videoio import VideoColour, probe
+
+    data = make_clip(tmp_path / "clip.mov", frames=3, audio=False, colour=(9, 9, 18), codec="libx265",
+                     pix_fmt="yuv420p10le").read_bytes()
+    video = studio.post("/api/uploads?name=IMG_0042.MOV", content=data).json()
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": video["id"], "model": "starry"}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done", status
+    assert status["notices"] == ["IMG_0042.MOV is HDR (HLG, BT.2020): its frames were brought to SDR (BT.709) for "
+                                 "the style, as an SDR screen shows them, and the output is SDR"]
+    (tmp_path / "back.mov").write_bytes(studio.get(f"/results/{status['result']}").content)
+    assert probe(tmp_path / "back.mov").colour == VideoColour(1, 1, 1)
+
+
 def test_an_animated_gif_dropped_on_the_page_is_a_clip(studio, tmp_path):
     """An animated GIF (or PNG, or WebP) was an image to the page, its other frames dropped unsaid: it is a clip,
     previewed by its first frame and painted whole, as `stylize video` takes it."""

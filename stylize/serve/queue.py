@@ -340,7 +340,7 @@ class JobQueue:
         first = next(read_frames(output)).rgb
         job.preview = preview_png(torch.from_numpy(first).permute(2, 0, 1)[None].float().div(255), 2048)
         job.preview_version += 1
-        job.notices.extend(result.notices)
+        job.notices.extend(self._client_names(recipe, notice) for notice in result.notices)
         job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind,
                                  {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()},
                                  recipe.command(output), {"video": recipe.photo.name}, first.shape[1],
