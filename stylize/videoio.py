@@ -134,7 +134,7 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    """A decoded frame: its index in the stream, its timestamp, and its RGB pixels (H, W, 3) uint8."""
+    """A decoded frame: its index in the stream, its timestamp, and its RGB pixels (H, W, 3) uint8 (uint16: deep)."""
 
     index: int
     pts: int | None
@@ -319,17 +319,18 @@ def _clip_stream(container: Any) -> Any:
     return container.streams.best("video") or container.streams.video[0]
 
 
-def read_frames(path: Path, start: int = 0) -> Iterator[Frame]:
+def read_frames(path: Path, start: int = 0, deep: bool = False) -> Iterator[Frame]:
     """Every frame from index `start` on, in order. Where the container's index allows it (seek_index), the
     reader seeks to a keyframe before `start` and numbers the frames by their timestamps; elsewhere the frames
-    before `start` are decoded and skipped, which is exact where seeking would not be."""
+    before `start` are decoded and skipped, which is exact where seeking would not be. deep: RGB of 16 bits a
+    channel (uint16), which keeps a 10-bit HDR signal's steps for hdr.to_sdr; else 8 (uint8)."""
     if _animated_webp_header(path):
         yield from _webp_frames(path, start)
         return
     try:
-        yield from _read_frames(path, start, seek=start > 0)
+        yield from _read_frames(path, start, seek=start > 0, deep=deep)
     except _SeekMissed:
-        yield from _read_frames(path, start, seek=False)
+        yield from _read_frames(path, start, seek=False, deep=deep)
 
 
 class _SeekMissed(Exception):
@@ -369,7 +370,7 @@ def seek_index(container: Any, stream: Any, start: int) -> tuple[dict[int, int],
     return index_of, max(keyframes, key=index_of.__getitem__)
 
 
-def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
+def _read_frames(path: Path, start: int, seek: bool, deep: bool = False) -> Iterator[Frame]:
     av = require("av")
     with _open(path) as container:
         try:
@@ -415,7 +416,11 @@ def _read_frames(path: Path, start: int, seek: bool) -> Iterator[Frame]:
                 if index >= start:
                     given = True
                     own = frame.colorspace in _SWSCALE_MATRICES
-                    yield Frame(index, pts, frame.to_ndarray(format="rgb24", interpolation=interpolation,
+                    # Deep: planar 16-bit RGB, which PyAV gives as (H, W, 3) in RGB order. Packed rgb48le with
+                    # the chroma interpolated (FULL_CHR_H_INT) came out wrong from this libswscale: a green of
+                    # (77, 137, 76) as (0, 0, 148) in 8-bit terms, from the second row on.
+                    yield Frame(index, pts, frame.to_ndarray(format="gbrp16le" if deep else "rgb24",
+                                                             interpolation=interpolation,
                                                              src_colorspace=None if own else matrix))
         except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None

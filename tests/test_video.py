@@ -677,8 +677,13 @@ def test_an_hdr_clip_is_styled_as_sdr_and_upscaled_as_hdr(invoke, tmp_path, mode
     assert result.notices[0] == (f"{source} is HDR ({HDR_NAMES[colour[2]]}, BT.2020): its frames were brought to SDR "
                                  "(BT.709) for the style, as an SDR screen shows them, and the output is SDR")
     assert probe(tmp_path / "styled.mp4").colour == VideoColour(1, 1, 1)
+    # Read at 16 bits a channel, which keeps the 10-bit signal's steps for the curves.
+    deep = [frame.rgb for frame in read_frames(source, deep=True)]
     decoded = [frame.rgb for frame in read_frames(source)]
-    assert all(np.array_equal(got, to_sdr(frame, colour[2])) for got, frame in zip(seen, decoded, strict=True))
+    assert deep[0].dtype == np.uint16 and len(np.unique(deep[0])) > len(np.unique(deep[0] >> 8))
+    # The same picture as at 8 bits, to the rounding (packed rgb48le with the chroma interpolated was not).
+    assert all(np.abs(d / 257 - f).max() < 1.5 for d, f in zip(deep, decoded, strict=True))
+    assert all(np.array_equal(got, to_sdr(frame, colour[2])) for got, frame in zip(seen, deep, strict=True))
     written = shown(tmp_path / "styled.mp4")  # as an SDR picture, not as the HDR signal
     assert _change(seen, written, slice(0, 64)) < 0.15 * _change(decoded, written, slice(0, 64))
     result = invoke("upscale", source, "--scale", "2", "-o", tmp_path / "large.mov", "--device", "cpu")

@@ -890,7 +890,7 @@ class VideoJob:
                 previous = to_gray(previous_input) if flows is not None and previous_input is not None else None
                 regions = None if self.masks is None else self.masks.frames(first_frame, *self._frame_size(),
                                                                            self.info.rotation)
-                for frame in read_frames(self.source, first_frame):
+                for frame in read_frames(self.source, first_frame, deep=self.hdr is not None):
                     if end_frame is not None and frame.index >= end_frame:
                         break
                     rgb = self._resized(frame.rgb)
