@@ -10,10 +10,13 @@ BT.709:
 1. the signal to light: HLG's inverse OETF and its OOTF for a 1000 cd/m2 display (BT.2100, Table 5: gamma 1.2),
    or PQ's EOTF (SMPTE ST 2084), in cd/m2;
 2. relative to HDR reference white, 203 cd/m2 (ITU-R BT.2408: HLG at 75 % and PQ at 58 % of the signal), which
-   becomes SDR's white; the highlights above KNEE roll off smoothly towards 1 (the luminance only, so that a
-   colour keeps its hue);
-3. BT.2020's primaries to BT.709's (ITU-R BT.2087's matrix), clipped to the gamut;
+   stands for SDR's white; the luminance above KNEE (0.8 of it) rolls off smoothly towards 1, so that reference
+   white lands at 0.9 and the highlights above it keep their gradation (the luminance only: a colour keeps its
+   hue);
+3. BT.2020's primaries to BT.709's (the matrix of ITU-R BT.2087, derived from the primaries), clipped to the gamut;
 4. light to the SDR signal with BT.1886's display gamma, 2.4, as players show BT.709.
+
+A 10-bit file is read at 16 bits a channel for it (videoio.read_frames' deep), which keeps its steps.
 """
 
 from __future__ import annotations
