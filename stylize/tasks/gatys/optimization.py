@@ -297,11 +297,14 @@ class GatysTransfer:
         previous_content = content
         progress = Progress(len(scales), max(height, width), work_total, on_step)
         first_scale, first_step, history = 0, 1, None
+
+        def at_side(side: int) -> torch.Tensor:  # the photo at a scale (the largest is itself)
+            return content if side == max(height, width) else resize_longest(content, side)
+
         if saved is not None:
             progress.resume(saved.done, saved.work_done, saved.work_total)
             image = saved.image.to(self.device)
-            side = scales[saved.scale].side
-            previous_content = content if side == max(height, width) else resize_longest(content, side)
+            previous_content = at_side(scales[saved.scale].side)
             if saved.finished:
                 first_scale = saved.scale + 1
             else:  # the scale goes on from its step, its curvature afresh (resume.py)
@@ -319,8 +322,7 @@ class GatysTransfer:
         try:
             with accelerated(self.device, exact=True):
                 for index, scale in enumerate(scales[first_scale:], first_scale):
-                    scaled_content = content if scale.side == max(height, width) else resize_longest(content,
-                                                                                                     scale.side)
+                    scaled_content = at_side(scale.side)
                     size = tuple(scaled_content.shape[-2:])
                     if image is None:
                         image = self._initial_image(scaled_content)
