@@ -530,7 +530,7 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, layou
         assert preview.size == (30, 20)
     loaded = load_image(path)
     assert loaded.pixels.shape == (1, 3, 80, 120) and read_header(path) == ((120, 80), "RAW")
-    assert is_image_file(path) and not loaded.sixteen_bit
+    assert is_image_file(path) and loaded.sixteen_bit  # (its own size: developed at 16 bits, the next test)
     developed = loaded.pixels[0].permute(1, 2, 0).numpy()
     for channel in range(3):  # LibRaw brightens (1 % of pixels clip) but keeps the picture and its hues
         correlation = torch.corrcoef(torch.stack([torch.from_numpy(developed[..., channel]).flatten(),
@@ -556,6 +556,34 @@ def test_a_camera_raw_is_developed_whole_not_read_as_its_preview(tmp_path, layou
     assert (halved - torch.nn.functional.avg_pool2d(loaded.pixels, 2)).abs().mean() < 0.03
     with pytest.raises(ImageError, match="over the limit of 0 MP"):
         load_image(path, max_pixels=9000)
+
+
+@pytest.mark.parametrize("layout", ["mosaic", "monochrome"])
+def test_a_camera_raw_kept_at_its_size_keeps_the_sensors_levels(tmp_path, layout):
+    """Red-team: a RAW file was developed at 8 bits a channel, so `stylize upscale IMG.NEF` gave a 16-bit sensor's
+    photo in 256 levels (banding in a sky once it is edited), where a 16-bit scan keeps 65536. Kept at its own size
+    (upscale, colorize), it is developed at 16 bits: the levels of a smooth ramp from a 12-bit sensor, the picture
+    LibRaw develops at 8 bits within a level, and a 16-bit PNG out."""
+    pytest.importorskip("rawpy")
+    from raws import write_dng
+
+    from stylize.images import save_image
+
+    ys, xs = np.mgrid[0:80, 0:120]
+    ramp = np.stack([xs * 2, ys * 3, xs + ys], axis=-1).astype(np.uint8)
+    path = write_dng(tmp_path / "IMG_0001.DNG", ramp, layout=layout)
+    loaded = load_image(path)
+    assert loaded.sixteen_bit and loaded.grayscale == (layout == "monochrome")
+    levels = loaded.pixels.mul(65535).round()
+    assert len(levels.unique()) > 1000 and (levels % 257).any()  # an 8-bit development has at most 256
+    eight_bit = load_image(path, at_least=80)  # shrunk by its caller anyway: 8 bits, as LibRaw's 8-bit output
+    assert not eight_bit.sixteen_bit and len(eight_bit.pixels.mul(255).round().unique()) <= 256
+    assert (loaded.pixels - eight_bit.pixels).abs().max() <= 1 / 255 + 1e-6
+    save_image(loaded.pixels, tmp_path / "out.png", sixteen_bit=True, grayscale=loaded.grayscale)
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.mode == ("I;16" if layout == "monochrome" else "RGB")
+    if layout == "mosaic":  # Pillow reads 16-bit colour at 8 bits: the file's own depth, from its header
+        assert (tmp_path / "out.png").read_bytes()[24] == 16
 
 
 def test_a_monochrome_cameras_raw_is_a_gray_photo(tmp_path):
