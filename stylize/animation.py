@@ -1,4 +1,5 @@
-"""A clip's finished segments (tasks/video.VideoJob) as an animated GIF, for `-o out.gif`.
+"""A clip's finished segments (tasks/video.VideoJob) as an animated image: a GIF (`-o out.gif`), a WebP
+(`-o out.webp`) or a PNG (APNG, `-o out.apng`); an animation given alone comes back as its own kind.
 
 A GIF holds 256 colours. FFmpeg's palettegen makes one palette for the whole clip (a median cut over the colours
 of every frame), and paletteuse maps each frame to it with Bayer's ordered dithering: a fixed pattern at each
@@ -7,6 +8,10 @@ position, so that an area that stays still is dithered the same in every frame. 
 (Floyd-Steinberg, Sierra) carries any change downstream across the frame: both flicker where the clip does not
 (the figures in the README, `stylize video`, GIF). This is also the way FFmpeg's documentation makes a GIF from a
 video (palettegen, "High quality gif"; paletteuse's dither and diff_mode options).
+
+WebP and APNG hold full colour: libwebp's animation encoder (FFmpeg's libwebp_anim; lossy, each frame stored as
+the rectangle that changed since the one before where that is smaller) and FFmpeg's APNG encoder (lossless). Both
+stream: no more than a frame is held.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import numpy as np
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable
-from stylize.videoio import VideoInfo, probe, read_frames, shown_ms, upright
+from stylize.videoio import VideoInfo, output_format, probe, read_frames, shown_ms, upright
 
 # GIF counts time in hundredths of a second, and browsers (Chromium, Firefox, Safari, after Netscape and Internet
 # Explorer) play a delay of 0 or 1 as 10: frames closer than 2 to the last one kept are left out, so that a 60
@@ -40,55 +45,146 @@ PALETTE_USE = "dither=bayer:bayer_scale=4:diff_mode=rectangle"
 PALETTE_GEN = "stats_mode=full:max_colors=256:reserve_transparent=1"
 _CENTISECOND = Fraction(1, 100)
 # Sources that are animations (their codecs, VideoInfo.codec): they carry a loop count and may pause on their last
-# frame, which a GIF made from them keeps.
+# frame, which an animated image made from them keeps.
 _ANIMATION_CODECS = frozenset({"gif", "apng", "webp"})
 
 
-def write_gif(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
-    """Join the finished segments into the animated GIF `output`, atomically (written as muxing.gif beside the
-    segments, then moved): their frames upright, at their times in hundredths of a second, looping as the source
-    GIF did (forever for a video). Returns notices: the streams a GIF cannot hold, the frames left out."""
+# Each format's clock: GIF counts time in hundredths of a second, WebP in milliseconds, and so do the APNG frames
+# written here. Browsers (Chromium, Firefox, Safari, after Netscape and Internet Explorer) show a GIF delay of 0 or
+# 1 hundredth, and a WebP or APNG frame of 10 ms or less, for 100 ms: frames closer than the shortest delay kept to
+# the last one kept are left out, so that a 60 frames/s clip plays at its speed (in a GIF at 50 frames/s at most)
+# rather than up to ten times slower.
+_MILLISECOND = Fraction(1, 1000)
+_CLOCKS = {"gif": (_CENTISECOND, GIF_MIN_DELAY), "webp": (_MILLISECOND, 11), "apng": (_MILLISECOND, 11)}
+_NAMES = {"gif": "a GIF", "webp": "an animated WebP", "apng": "an animated PNG"}
+# libwebp's settings for the frames of an animated WebP: lossy at quality 95 (of 100; libwebp's default is 75).
+# benchmarks/video_gif.py (stylized pans and still shots of 3 held-out photos, 24 frames of 320x240): 1.52 levels
+# off the full-colour frames, 0.044 x1e-3 of flicker added, 472 KB, where 90 gave 2.07, 0.071 and 274 KB, 75 gave
+# 3.48, 0.216 (by eye blurred and blocky) and 132 KB, and lossless 0.44, 0.000 and 1671 KB. The shipped GIF: 2.33,
+# 0.036 and 950 KB.
+WEBP_OPTIONS = {"quality": "95"}
+# FFmpeg's PNG encoder's settings for an APNG's frames: each row predicted from its neighbours as the encoder finds
+# best for that row ("mixed"; its default is none): 2768 KB for those clips, against 4333 KB, and Paeth's 2773.
+APNG_OPTIONS = {"pred": "mixed"}
+
+
+def write_animation(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
+    """Join the finished segments into the animated image `output` (a GIF, WebP or APNG by its extension),
+    atomically (written as muxing.EXT beside the segments, then moved): their frames upright, at their times, played
+    as often as the source animation is (forever for a video). Returns notices: the streams an animated image
+    cannot hold, the frames left out."""
     av = require("av")
+    fmt = output_format(output)
     check_writable(output)
-    temporary = Path(segments[0]).with_name("muxing.gif")
+    tick, shortest = _CLOCKS[fmt]
+    temporary = Path(segments[0]).with_name(f"muxing{output.suffix}")
+    shown = _ShownFrames(segments, tick, shortest)
+    plays, last_ms = _timing(source, info)
     try:
-        shown = _ShownFrames(segments)
-        palette = _palette(av, shown)  # a first reading of the frames, which finds the last one's time too
-        loop, last_ms = _timing(source, info)
-        options = {"loop": str(loop), "final_delay": str(_final_delay(last_ms, info, shown))}
-        with av.open(str(temporary), "w", format="gif", options=options) as target:
-            stream = None
-            for frame in _mapped(av, shown, palette):
-                if stream is None:
-                    # The rate is nominal: each frame's delay comes from its timestamp, counted in hundredths.
-                    stream = target.add_stream("gif", rate=100 // GIF_MIN_DELAY)
-                    stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "pal8"
-                    stream.codec_context.time_base = stream.time_base = _CENTISECOND  # not 1/rate
-                target.mux(stream.encode(frame))
-            if stream is not None:
-                target.mux(stream.encode(None))
+        if fmt == "gif":
+            _write_gif(av, shown, temporary, plays, last_ms, info)
+        elif fmt == "webp":
+            _write_webp(av, shown, temporary, plays)
+            # libwebp gives the last frame the mean of the gaps between the frames it was given (FFmpeg does not
+            # tell it when the clip ends: WebPAnimEncoderAssemble in libwebp's anim_encode.c), added to what that
+            # frame already lasts where the frames before it were joined to it: that mean is replaced.
+            mean = shown.last // (shown.count - 1) if shown.count > 1 else 0
+            _lengthen_last_frame(temporary, _final_ticks(last_ms, info, shown) - mean)
+        else:
+            _write_apng(av, shown, temporary, plays, last_ms, info)
         os.replace(temporary, output)
     except av.error.FFmpegError as error:
         raise VideoError(f"cannot write {output}: {error.strerror or error}") from None
     finally:
         temporary.unlink(missing_ok=True)
+    name = _NAMES[fmt]
     notices = []
     if info.audio or info.subtitles:
         left = " and ".join(name for name, count in (("the sound", info.audio), ("the subtitles", info.subtitles))
                             if count)
-        notices.append(f"{left} {'is' if left == 'the sound' else 'are'} left out: a GIF holds pictures only")
+        notices.append(f"{left} {'is' if left == 'the sound' else 'are'} left out: {name} holds pictures only")
     if shown.left_out:
-        notices.append(f"{shown.left_out} of {shown.left_out + shown.count} frames left out: a GIF shows at most "
-                       f"{100 // GIF_MIN_DELAY} a second (players show shorter delays as a tenth of a second)")
+        notices.append(f"{shown.left_out} of {shown.left_out + shown.count} frames left out: {name} shows at most "
+                       f"{round(1 / (tick * shortest))} a second (players show shorter delays as a tenth of a second)")
     return notices
 
 
-class _ShownFrames:
-    """The segments' frames a GIF shows, read once per iteration: (time in hundredths of a second from the first
-    frame, upright RGB (H, W, 3) uint8); a frame under GIF_MIN_DELAY after the last one shown is left out."""
+def _write_gif(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: int | None, info: VideoInfo) -> None:
+    palette = _palette(av, shown)  # a first reading of the frames, which finds the last one's time too
+    # FFmpeg's GIF muxer's loop is the Netscape extension's count of repeats (-1: none, played once; 0: forever).
+    loop = 0 if plays == 0 else plays - 1 if plays > 1 else -1
+    options = {"loop": str(loop), "final_delay": str(_final_ticks(last_ms, info, shown))}
+    with av.open(str(path), "w", format="gif", options=options) as target:
+        stream = None
+        for frame in _mapped(av, shown, palette):
+            if stream is None:
+                # The rate is nominal: each frame's delay comes from its timestamp, counted in hundredths.
+                stream = target.add_stream("gif", rate=100 // GIF_MIN_DELAY)
+                stream.width, stream.height, stream.pix_fmt = frame.width, frame.height, "pal8"
+                stream.codec_context.time_base = stream.time_base = _CENTISECOND  # not 1/rate
+            target.mux(stream.encode(frame))
+        if stream is not None:
+            target.mux(stream.encode(None))
 
-    def __init__(self, segments: list[Path]) -> None:
-        self.segments = segments
+
+def _write_webp(av: Any, shown: _ShownFrames, path: Path, plays: int) -> None:
+    with av.open(str(path), "w", format="webp", options={"loop": str(plays)}) as target:
+        _encode(av, target, shown, "libwebp_anim", "bgra", WEBP_OPTIONS)
+
+
+def _write_apng(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: int | None, info: VideoInfo) -> None:
+    # The muxer's final_delay (seconds) is set before the frames are read: the source animation's own, else a frame
+    # of the clip's rate.
+    final = (last_ms or round(1000 / float(info.fps))) / 1000
+    with av.open(str(path), "w", format="apng", options={"plays": str(plays), "final_delay": str(final)}) as target:
+        _encode(av, target, shown, "apng", "rgb24", APNG_OPTIONS)
+
+
+def _encode(av: Any, target: Any, shown: _ShownFrames, codec: str, pix_fmt: str, options: dict[str, str]) -> None:
+    stream = None
+    for milliseconds, rgb in shown:
+        if stream is None:
+            stream = target.add_stream(codec, rate=1000 // 11)  # nominal, as for a GIF: the timestamps count
+            stream.height, stream.width = rgb.shape[:2]
+            stream.pix_fmt = pix_fmt
+            stream.codec_context.options = dict(options)
+            stream.codec_context.time_base = stream.time_base = _MILLISECOND
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format=pix_fmt)
+        frame.pts, frame.time_base = milliseconds, _MILLISECOND
+        target.mux(stream.encode(frame))
+    if stream is None:
+        raise VideoError("the clip gave no frames to write")
+    target.mux(stream.encode(None))
+
+
+def _lengthen_last_frame(path: Path, milliseconds: int) -> None:
+    """Add to the duration of an animated WebP's last frame (its last ANMF chunk: the WebP container specification,
+    "Animation"); nothing for a still WebP (libwebp writes one where every frame was joined to the first). Only the
+    chunks' headers are read."""
+    with open(path, "r+b") as stream:
+        end = stream.seek(0, os.SEEK_END)
+        position, last = 12, None  # after "RIFF", the size and "WEBP"
+        while position + 8 <= end:
+            stream.seek(position)
+            header = stream.read(8)
+            size = int.from_bytes(header[4:], "little")
+            if header[:4] == b"ANMF":
+                last = position
+            position += 8 + size + (size & 1)  # chunks are padded to an even size
+        if last is not None:  # the duration: 24 bits after the frame's x, y, width and height (3 bytes each)
+            stream.seek(last + 8 + 12)
+            duration = int.from_bytes(stream.read(3), "little") + milliseconds
+            stream.seek(last + 8 + 12)
+            stream.write(min(max(duration, 1), 0xFFFFFF).to_bytes(3, "little"))
+
+
+class _ShownFrames:
+    """The segments' frames an animated image shows, read once per iteration: (time in ticks of `tick` from the
+    first frame, upright RGB (H, W, 3) uint8); a frame under `shortest` ticks after the last one shown is left
+    out."""
+
+    def __init__(self, segments: list[Path], tick: Fraction = _CENTISECOND, shortest: int = GIF_MIN_DELAY) -> None:
+        self.segments, self.tick, self.shortest = segments, tick, shortest
         self.count = self.left_out = 0
         self.last = self.gap = 0  # the time of the last frame shown, and how long after the one before it
 
@@ -100,14 +196,14 @@ class _ShownFrames:
             for frame in read_frames(segment):
                 time = Fraction(frame.pts) * info.time_base
                 start = time if start is None else start
-                centiseconds = round((time - start) / _CENTISECOND)
-                if self.count and centiseconds < self.last + GIF_MIN_DELAY:
+                ticks = round((time - start) / self.tick)
+                if self.count and ticks < self.last + self.shortest:
                     self.left_out += 1
                     continue
                 if self.count:
-                    self.gap = centiseconds - self.last
-                self.count, self.last = self.count + 1, centiseconds
-                yield centiseconds, _square_pixels(upright(frame.rgb, info.rotation), info)
+                    self.gap = ticks - self.last
+                self.count, self.last = self.count + 1, ticks
+                yield ticks, _square_pixels(upright(frame.rgb, info.rotation), info)
 
 
 def _square_pixels(rgb: np.ndarray, info: VideoInfo) -> np.ndarray:
@@ -189,8 +285,9 @@ def _frame(av: Any, rgb: np.ndarray, centiseconds: int) -> Any:
 
 
 def _timing(source: Path, info: VideoInfo) -> tuple[int, int | None]:
-    """(FFmpeg's GIF muxer's loop, the last frame's duration in ms or None) of the source: an animation's own, as
-    Pillow reads them (loop 0: forever; -1: played once, a GIF without a count); a video loops forever."""
+    """(how many times the source is played, 0 for forever; its last frame's duration in ms or None): an
+    animation's own, as Pillow reads them; a video loops forever. A GIF's loop is the Netscape extension's count of
+    repeats after the first play (none: played once), a WebP's and an APNG's the count of plays."""
     from PIL import Image
 
     if info.codec not in _ANIMATION_CODECS:
@@ -202,12 +299,16 @@ def _timing(source: Path, info: VideoInfo) -> tuple[int, int | None]:
             loop, duration = image.info.get("loop"), image.info.get("duration")
     except Exception:  # a damaged last frame (IndexError, struct.error: tests/test_fuzz.py) costs its timing only
         return 0, None
-    return -1 if loop is None else int(loop), shown_ms(int(duration)) if duration is not None else None
+    if info.codec == "gif":
+        plays = 1 if loop is None else 0 if int(loop) == 0 else int(loop) + 1
+    else:
+        plays = 0 if loop is None else int(loop)
+    return plays, shown_ms(int(duration)) if duration is not None else None
 
 
-def _final_delay(last_ms: int | None, info: VideoInfo, shown: _ShownFrames) -> int:
-    """How long the last frame stays, in hundredths of a second: an animation's own (a pause at the end is often
-    meant); else the gap before it, as a video's frames follow each other. (FFmpeg's GIF muxer would take the last
-    packet's duration, which its GIF encoder leaves at 0: the minimum, 2.)"""
-    end = round(last_ms / 10) if last_ms else shown.gap or round(100 / float(info.fps))
-    return max(GIF_MIN_DELAY, end)
+def _final_ticks(last_ms: int | None, info: VideoInfo, shown: _ShownFrames) -> int:
+    """How long the last frame stays, in the format's ticks: an animation's own (a pause at the end is often meant);
+    else the gap before it, as a video's frames follow each other. (FFmpeg's GIF muxer would take the last packet's
+    duration, which its GIF encoder leaves at 0: the minimum, 2.)"""
+    end = round(last_ms * _MILLISECOND / shown.tick) if last_ms else shown.gap or round(1 / (shown.tick * info.fps))
+    return max(shown.shortest, end)

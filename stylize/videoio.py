@@ -43,10 +43,13 @@ _SHORTEST_SHOWN_MS, _SHOWN_INSTEAD_MS = 10, 100
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".gif": "gif",
+    ".webp": "webp", ".apng": "apng",
 }
-# An animated GIF is made from segments of H.264 in MP4 at 4:4:4 (the palette is chosen from full colour: a
-# finely coloured GIF, pixel art say, keeps its colour edges) once the clip is done (animation.write_gif).
-_SEGMENT_CONTAINERS = {"gif": "mp4"}
+# An animated image (GIF, WebP, APNG) is made from segments of H.264 in MP4 at 4:4:4 (a GIF's palette is chosen
+# from full colour: a finely coloured GIF, pixel art say, keeps its colour edges) once the clip is done
+# (animation.write_animation).
+ANIMATED_FORMATS = frozenset({"gif", "webp", "apng"})
+_SEGMENT_CONTAINERS = dict.fromkeys(ANIMATED_FORMATS, "mp4")
 _AUDIO_COPY = {
     "mp4": {"aac", "mp3", "ac3", "eac3", "opus", "flac", "alac"},
     "mov": {"aac", "mp3", "ac3", "eac3", "alac", "pcm_s16le", "pcm_s24le", "pcm_s16be", "pcm_s24be"},

@@ -344,6 +344,51 @@ def test_a_gif_comes_back_as_a_gif_with_its_delays_and_loop(invoke, tmp_path, mo
     assert np.abs(as_video - as_gif).mean() < 5  # the same frames (3.7 levels off here: 256 colours, 4:2:0)
 
 
+@pytest.mark.parametrize(("source_name", "fmt", "written"), [("loop.webp", "WEBP", "loop_udnie.webp"),
+                                                              ("loop.png", "PNG", "loop_udnie.apng")])
+def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, monkeypatch, source_name, fmt, written):
+    """Red-team: an animated WebP or PNG (a sticker, an emoji) given to `stylize video` came back as an MP4, where a
+    GIF comes back as a GIF. It comes back as its own kind now (an animated PNG as .apng: -o x.png asks upscale for a
+    still of its first frame), in full colour, each frame shown as long as in the source (its last frame's pause
+    too) and played as often; `-o x.webp` or `-o x.apng` makes one from any clip."""
+    monkeypatch.chdir(tmp_path)
+    pictures = [Image.fromarray(scene(64, 48, shift)) for shift in (0.0, 1.0, 2.0, 3.0, 4.0)]
+    pictures[0].save(tmp_path / source_name, format=fmt, save_all=True, append_images=pictures[1:],
+                     duration=[100, 200, 100, 100, 1500], loop=2, lossless=True)
+    result = invoke("video", tmp_path / source_name, "--model", "udnie")
+    assert result.exit_code == 0, result.output
+    assert f"Wrote {tmp_path / written} (5 frames" in result.stderr and "Note" not in result.stderr
+    with Image.open(tmp_path / written) as image:
+        assert (image.format, image.n_frames, image.size, image.info["loop"]) == (fmt, 5, (64, 48), 2)
+    frames, delays, _ = gif_frames(tmp_path / written)
+    assert [round(delay) for delay in delays] == [100, 200, 100, 100, 1500]
+    assert invoke("video", tmp_path / source_name, "--model", "udnie", "--crf", "0", "-o", tmp_path / "loop.mkv",
+                  "-q").exit_code == 0
+    as_video = np.stack(shown(tmp_path / "loop.mkv")).astype(int)
+    given = np.stack([np.array(picture) for picture in pictures])
+    assert np.abs(as_video - given).mean() > 20  # stylized
+    off = np.abs(as_video - np.stack(frames)).mean()
+    assert off < 3, off  # the same frames in full colour (2.2 levels off the MKV here: its chroma is 4:2:0)
+    # Played twice: a GIF counts the repeats after the first play (its Netscape extension), WebP and APNG the plays.
+    assert invoke("video", tmp_path / source_name, "--model", "udnie", "-o", tmp_path / "loop.gif", "-q").exit_code == 0
+    assert gif_frames(tmp_path / "loop.gif")[2] == 1
+    clip = make_clip(tmp_path / "clip.mp4", frames=6, fps=Fraction(25), pan=3.0)  # (a still shot: one still WebP)
+    suffix = Path(written).suffix
+    result = invoke("video", clip, "--model", "udnie", "-o", tmp_path / f"clip{suffix}")
+    assert result.exit_code == 0, result.output
+    assert "Note: the sound is left out: an animated" in result.stderr and "holds pictures only" in result.stderr
+    frames, delays, loop = gif_frames(tmp_path / f"clip{suffix}")
+    assert (len(frames), [round(delay) for delay in delays], loop) == (6, [40] * 6, 0)  # a video loops forever
+    # Frames that do not change (a pause held over frames) are joined into one by libwebp: it lasts as long as they did.
+    from stylize.animation import write_animation
+    from stylize.videoio import write_clip
+
+    held = [scene(64, 48, 0.0)] + [scene(64, 48, 1.0)] * 3
+    segment = write_clip(tmp_path / "segment.mp4", held, Fraction(25), crf=0)
+    write_animation([segment], segment, tmp_path / f"held{suffix}", probe(segment))
+    assert gif_frames(tmp_path / f"held{suffix}")[1] == ([40, 120] if fmt == "WEBP" else [40.0] * 4)
+
+
 def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed(invoke, tmp_path, model):
     """One palette for the clip and ordered dithering: a scene that does not move is the same picture in every
     frame of the GIF. A 60 frames/s clip plays at its speed: a GIF delay under 2/100 s plays as 1/10 s, so
@@ -385,7 +430,7 @@ def test_an_animated_webp_is_a_clip_read_by_pillow(invoke, tmp_path, model, monk
     assert invoke("video", tmp_path / "loop.webp", "--model", model, "-o", tmp_path / "loop.gif", "-q").exit_code == 0
     assert gif_frames(tmp_path / "loop.gif")[1] == [100, 200, 100, 500]
     assert invoke("upscale", tmp_path / "loop.webp", "--scale", "2", "-q").exit_code == 0
-    assert probe(tmp_path / "loop_x2.mp4").frames == 4
+    assert probe(tmp_path / "loop_x2.webp").frames == 4  # a WebP again (the next test)
     data = (tmp_path / "loop.webp").read_bytes()
     (tmp_path / "cut.webp").write_bytes(data[: len(data) * 2 // 3])  # not "a still image", as FFmpeg reads it
     invoke.error_line(invoke("video", tmp_path / "cut.webp", "--model", model, "-o", tmp_path / "cut.mp4"), 1,

@@ -114,7 +114,8 @@ def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Seq
 
     files = [Path(spec).expanduser() for spec in inputs]
     clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
-    still = output is not None and output.suffix.lower() in IMAGE_EXTENSIONS - set(CONTAINERS)  # not .gif
+    # (.gif and .webp are an animation out where one comes in)
+    still = output is not None and output.suffix.lower() in IMAGE_EXTENSIONS - set(CONTAINERS)
     if not clips and len(files) == 1 and files[0].is_file() and animation_frames(files[0]) > 1 and not still:
         clips = files
     if clips and len(files) > 1:

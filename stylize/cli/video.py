@@ -23,8 +23,8 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @click.command()
 @click.argument("source", type=existing_file("a folder of frames or photos goes through `stylize batch`"))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output video (.mp4, .mov, .mkv or .webm), or an animated .gif. Default: SOURCE_NAME.mp4 (or "
-                   "the source's own container) in the current folder.")
+              help="Output video (.mp4, .mov, .mkv or .webm), or an animated .gif, .webp or .apng. Default: "
+                   "SOURCE_NAME.mp4 (or the source's own kind) in the current folder.")
 @click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file; "
                               "`--model arbitrary` with --style applies any painting.")
 @click.option("--style", "styles", multiple=True, type=existing_file(),
@@ -86,12 +86,15 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
 
 def video_output(source: Path, output: Path | None, name: str) -> Path:
-    """-o, or SOURCE_NAME in the source's container (where stylize writes it; else MP4) in the current folder. A
-    container stylize does not write is a usage error (exit 2), as `run -o x.tif` is."""
-    suffix = source.suffix.lower() if source.suffix.lower() in (".mp4", ".mov", ".mkv", ".webm", ".gif") else ".mp4"
-    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
+    """-o, or SOURCE_NAME in the source's container (where stylize writes it; an animated PNG's is .apng, since -o
+    x.png asks for a still image; else MP4) in the current folder. A container stylize does not write is a usage
+    error (exit 2), as `run -o x.tif` is."""
     from stylize.errors import VideoError
-    from stylize.videoio import output_format
+    from stylize.videoio import CONTAINERS, output_format
+
+    suffix = ".apng" if source.suffix.lower() == ".png" else source.suffix.lower()
+    suffix = suffix if suffix in CONTAINERS and suffix != ".m4v" else ".mp4"
+    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
 
     try:
         output_format(output)

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylize.animation import write_gif
+from stylize.animation import write_animation
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
@@ -57,6 +57,7 @@ from stylize.hdr import HDR_NAMES, is_hdr, to_sdr
 from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray
 from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
+    ANIMATED_FORMATS,
     BT709,
     Frame,
     SegmentWriter,
@@ -774,7 +775,7 @@ class VideoJob:
         if not env.main:
             return VideoResult(None, written, resumed_from, None, [], env.world)
         segments = self._segments()
-        join = write_gif if output_format(self.output) == "gif" else mux
+        join = write_animation if output_format(self.output) in ANIMATED_FORMATS else mux
         notices = self.notices + join(segments, self.source, self.output, self.written_info)
         notices += cut_short_notice(self.source, written, self.info)
         clear_work_folder(self.work)
