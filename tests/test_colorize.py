@@ -422,6 +422,43 @@ def test_aged_scans_are_reduced_to_lightness_and_colorized(invoke, tmp_path, shi
     assert (out[:, :1] - scan[:, :1]).abs().max() < 0.6
     assert (out[:, 1:] - scan[:, 1:]).norm(dim=1).mean() > 5  # not the toning
     assert out[:, 1:].norm(dim=1).mean() > 3  # and not gray
+    assert "Note" not in result.stderr  # a toned print is not a colour photo (the next test)
+
+
+def test_a_colour_photo_given_to_colorize_is_said_to_lose_its_colours(invoke, tmp_path, shipped_automatic):
+    """Red-team: `stylize colorize photo.jpg` on a colour photo (one a user hoped to see enhanced, a faded print
+    say) replaced its colours without a word. A note says so now; a gray photo, or a toned print (one colour at each
+    lightness, as sepia or cyanotype; with scanner noise and JPEG's blocks), gets none."""
+    from stylize.degrade import jpeg, tone
+    from stylize.tasks.colorize import is_colour_photo
+
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    cat = load_image(examples / "chelsea.jpg", 128).pixels
+    lightness = rgb_to_lab(cat)[:, :1]
+    generator = torch.Generator().manual_seed(0)
+    assert is_colour_photo(cat) and not is_colour_photo(gray_rgb(lightness))
+    for name in ("sepia", "cyan"):
+        for amount in (0.3, 1.0):
+            toned = tone(lightness, name, amount)
+            scanned = jpeg((toned + 0.02 * torch.randn(toned.shape, generator=generator)).clamp(0, 1), 60)
+            assert not is_colour_photo(toned) and not is_colour_photo(scanned), (name, amount)
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        Image.open(examples / name).resize((96, 64)).save(folder / name)
+    Image.open(examples / "chelsea.jpg").convert("L").resize((96, 64)).save(folder / "gray.png")
+    result = invoke("colorize", folder / "chelsea.jpg", "-o", tmp_path / "one.png", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (f"Note: {folder / 'chelsea.jpg'} is a colour photo: its own colours were "
+                                              "not used, only the lightness (colorize is for black-and-white photos)")
+    result = invoke("colorize", folder, "-o", tmp_path / "out", "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[-1] == (f"Note: {folder / 'chelsea.jpg'} and 1 more are colour photos: their own "
+                                              "colours were not used, only the lightness (colorize is for "
+                                              "black-and-white photos)")
+    report = tmp_path / "report.json"
+    assert invoke("colorize", folder / "gray.png", "-o", tmp_path / "gray_color.png", "--report", report).exit_code == 0
+    assert json.loads(report.read_text())["files"][0]["details"]["in_colour"] is False
 
 
 def test_training_items_are_crops_with_their_aged_lightness():

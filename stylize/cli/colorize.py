@@ -12,7 +12,7 @@ from stylize.cli.options import config_options, existing_file
 from stylize.config import ColorizeConfig, VideoConfig
 
 if TYPE_CHECKING:
-    from stylize.batch import JobResult
+    from stylize.batch import BatchReport, JobResult
 
 
 @click.command()
@@ -94,6 +94,17 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
             how = f"references: {used}" if used else "automatic colorizer, no references"
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"
 
-        file_jobs.conclude_single(outcome, quiet, describe, report, settings)
+        file_jobs.conclude_single(outcome, quiet, describe, report, settings, notes=_colour_photos(outcome))
         return
-    file_jobs.conclude(outcome, not_images, report, settings, quiet)
+    file_jobs.conclude(outcome, not_images, report, settings, quiet, notes=_colour_photos(outcome))
+
+
+def _colour_photos(outcome: BatchReport) -> list[str]:
+    """A note where some of the photos done were in colour: one expected enhanced gets new colours."""
+    sources = [str(result.source) for result in outcome.results
+               if result.status == "done" and (result.details or {}).get("in_colour")]
+    if not sources:
+        return []
+    what = "are colour photos: their" if len(sources) > 1 else "is a colour photo: its"
+    return [f"{file_jobs.first_and_more(sources)} {what} own colours were not used, only the lightness (colorize is "
+            "for black-and-white photos)"]

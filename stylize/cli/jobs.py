@@ -266,10 +266,11 @@ def execute(jobs: list[Job], process: ProcessBatch, *, quiet: bool, unit: str = 
 
 
 def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobResult], str], report: Path | None = None,
-                    settings: dict[str, Any] | None = None, animations: bool = True, interrupted: str = "") -> None:
-    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line and the note of
-    say_first_pictures; the --report, when asked for, is written either way (as for a folder). `interrupted`:
-    what the error line of a stop by a signal adds (what was kept)."""
+                    settings: dict[str, Any] | None = None, animations: bool = True, interrupted: str = "",
+                    notes: Sequence[str] = ()) -> None:
+    """One file in, one file out: a failure is one error line (exit 1), success one "Wrote" line, the note of
+    say_first_pictures and the task's own `notes`; the --report, when asked for, is written either way (as for a
+    folder). `interrupted`: what the error line of a stop by a signal adds (what was kept)."""
     if report is not None:
         outcome.not_images = []
         outcome.write_json(report, settings or {})
@@ -281,9 +282,11 @@ def conclude_single(outcome: BatchReport, quiet: bool, describe: Callable[[JobRe
     if not quiet:
         click.echo(describe(result), err=True)
         say_first_pictures([result.source], animations)
+        for note in notes:
+            click.echo(f"Note: {note}", err=True)
 
 
-def _first_and_more(paths: Sequence[str]) -> str:
+def first_and_more(paths: Sequence[str]) -> str:
     """The first of the files a note is about, and how many more: "a.gif and 2 more"."""
     return paths[0] + (f" and {len(paths) - 1} more" if len(paths) > 1 else "")
 
@@ -302,12 +305,12 @@ def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -
         whole = (f"`stylize {name} FILE` does one whole" if len(moving) > 1
                  else f"`stylize {name} {moving[0]}` does it whole")
         what = "are animations" if len(moving) > 1 else "is an animation"
-        click.echo(f"Note: {_first_and_more(moving)} {what}: the first frame was done here; {whole}", err=True)
+        click.echo(f"Note: {first_and_more(moving)} {what}: the first frame was done here; {whole}", err=True)
     pages = {str(source): tiff_pages(Path(source)) for source in sources}
     paged = [source for source, count in pages.items() if count > 1]
     if paged:
         counted = f"has {pages[paged[0]]} pages" if len(paged) == 1 else "have several pages"
-        click.echo(f"Note: {_first_and_more(paged)} {counted}: the first page was done here; save each page as a file "
+        click.echo(f"Note: {first_and_more(paged)} {counted}: the first page was done here; save each page as a file "
                    "of its own to do them all", err=True)
 
 
@@ -322,14 +325,15 @@ def _say_raw_twins(twins: list[str]) -> None:
     if not twins:
         return
     what = "are camera RAW files" if len(twins) > 1 else "is a camera RAW file"
-    click.echo(f"Note: {_first_and_more(twins)} {what} left out: the camera's JPEG of the same shot was done (name the "
+    click.echo(f"Note: {first_and_more(twins)} {what} left out: the camera's JPEG of the same shot was done (name the "
                f"RAW files alone, as *{Path(twins[0]).suffix}, to do them)", err=True)
 
 
 def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, settings: dict[str, Any],
-             quiet: bool) -> None:
-    """Write the report, print the summary and every failure, and exit non-zero if anything failed (a report
-    that cannot be written, on a full disk say, is one more failure line after the summary)."""
+             quiet: bool, notes: Sequence[str] = ()) -> None:
+    """Write the report, print the summary, the notes (the task's own `notes` last) and every failure, and exit
+    non-zero if anything failed (a report that cannot be written, on a full disk say, is one more failure line after
+    the summary)."""
     from stylize.errors import WriteError
     from stylize.images import is_camera_raw
 
@@ -352,6 +356,8 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
             click.echo(f"  not an image: {path}", err=True)
         _say_raw_twins(outcome.raw_twins)
         say_first_pictures([result.source for result in outcome.results if result.status == "done"])
+        for note in notes:
+            click.echo(f"Note: {note}", err=True)
     for result in outcome.failed:
         click.echo(f"  failed: {_failure(result)}", err=True)
     if outcome.interruption is not None:

@@ -119,6 +119,30 @@ def is_gray(pixels: torch.Tensor, tolerance: float = 2.0) -> bool:
     return chroma.abs().sum(dim=1).mean().item() < tolerance
 
 
+# A toned print (sepia, selenium, a cyanotype) has one colour at each lightness: its tint, stronger or weaker with
+# the tone. What is left of the a*b* once each of 16 bands of lightness has its mean taken away, as a root mean
+# square on the photo shrunk to 32 px (scanner noise and JPEG's blocks of chroma averaged away): the 271 shared
+# photos in colour, each toned sepia and cyan at 0.3 and 1 of TONES with noise of 5 levels and JPEG at quality 60
+# (1084 prints), were at most 1.32 (0.91 for half); 252 of the photos themselves were over 3 (8.28 for half), the 19
+# others nearly one colour (snow, sand, rock, a gray building).
+TONED_SPREAD = 3.0
+
+
+def is_colour_photo(pixels: torch.Tensor) -> bool:
+    """Whether a (1, 3, H, W) image is a colour photo: several colours at one lightness, unlike a gray photo or a
+    toned print."""
+    height, width = pixels.shape[-2:]
+    scale = 32 / max(height, width)
+    if scale < 1:
+        pixels = F.interpolate(pixels, size=(max(1, round(height * scale)), max(1, round(width * scale))), mode="area")
+    lab = rgb_to_lab(pixels)[0].flatten(1)  # (3, positions)
+    band = (lab[0] / 100 * 16).long().clamp(0, 15)
+    counts = torch.zeros(16, dtype=lab.dtype).index_add_(0, band, torch.ones_like(lab[0]))
+    sums = torch.zeros(2, 16, dtype=lab.dtype).index_add_(1, band, lab[1:])
+    means = sums / counts.clamp(min=1)
+    return (lab[1:] - means[:, band]).square().sum(0).mean().sqrt().item() > TONED_SPREAD
+
+
 @dataclass
 class Reference:
     """A colour reference prepared for matching: features (positions x dims), chroma and lightness at the
@@ -396,11 +420,13 @@ class Colorizer:
         return output
 
     def process(self, images: list[LoadedImage], jobs: list[Job]) -> list[Output]:
-        """Batch interface (batch.run_jobs): the report names the references used for each photo."""
+        """Batch interface (batch.run_jobs): the report names the references used for each photo, and whether it
+        was a colour photo (whose own colours are not used: the CLI says so)."""
         outputs = []
         for image in images:
             colorized, used = self.colorize(image.pixels)
-            outputs.append(Output(colorized, details={"references": used}))
+            in_colour = is_colour_photo(image.pixels.cpu())
+            outputs.append(Output(colorized, details={"references": used, "in_colour": in_colour}))
         return outputs
 
 
