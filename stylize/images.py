@@ -5,10 +5,15 @@ Everything else sees float32 RGB tensors of shape (1, 3, H, W) with values in [0
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
+import os
+import sys
+import tempfile
+import threading
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -207,15 +212,51 @@ def _libraw(path: Path) -> Any:
                                 "JPEG or TIFF from the camera's software)") from None
 
 
+# One thread at a time holds the process's stderr for LibRaw (_libraw_said): file descriptors are the process's.
+_STDERR_HELD = threading.Lock()
+# How LibRaw's own messages begin: it names the file, and a stream it reads has none (its default callbacks in
+# libraw_datastream.cpp: "unknown file: Unexpected end of file", "unknown file: data corrupted at 1234").
+_LIBRAW_UNNAMED = "unknown file: "
+
+
+@contextlib.contextmanager
+def _libraw_said() -> Iterator[list[str]]:
+    """LibRaw (C) prints some of its errors to the process's stderr itself before rawpy raises, a line above the
+    one-line error. While it works, stderr goes to a temporary file: its lines come back as the list yielded, for the
+    error, and whatever else was written there meanwhile (another thread's progress bar) goes on to stderr after."""
+    said: list[str] = []
+    with _STDERR_HELD, tempfile.TemporaryFile() as held:
+        sys.stderr.flush()
+        original = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            yield said
+        finally:
+            sys.stderr.flush()
+            os.dup2(original, 2)
+            os.close(original)
+            held.seek(0)
+            others = []
+            for line in held.read().decode(errors="replace").splitlines(keepends=True):
+                if line.startswith(_LIBRAW_UNNAMED):
+                    said.append(line[len(_LIBRAW_UNNAMED):].strip())
+                else:
+                    others.append(line)
+            if others:
+                os.write(2, "".join(others).encode())
+
+
 def _raw_size(path: Path) -> tuple[int, int]:
     """(width, height) of a camera RAW file's developed photo before its orientation is applied (the header
     only: nothing is decoded); ImageError for a file LibRaw cannot open."""
     rawpy = _libraw(path)
-    try:
-        with open(path, "rb") as stream, rawpy.imread(stream) as raw:
-            return raw.sizes.width, raw.sizes.height
-    except rawpy.LibRawError as error:
-        raise _raw_failure(path, error) from None
+    with _libraw_said() as said:
+        try:
+            with open(path, "rb") as stream, rawpy.imread(stream) as raw:
+                return raw.sizes.width, raw.sizes.height
+        except rawpy.LibRawError as error:
+            failure = error
+    raise _raw_failure(path, failure, said) from None
 
 
 def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Image:
@@ -233,16 +274,20 @@ def _develop_raw(path: Path, max_pixels: int, longest: int | None) -> Image.Imag
     mosaic is taken as one pixel instead (LibRaw's half_size: no demosaicing, 5 times faster on a 24 MP file, 1.3 s
     against 0.25 s on 2 cores), at 8 bits."""
     rawpy = _libraw(path)
-    try:
-        with open(path, "rb") as stream, rawpy.imread(stream) as raw:
-            width, height = raw.sizes.width, raw.sizes.height
-            if width * height > max_pixels:
-                raise _too_large(path, width, height, max_pixels)
-            half = bool(longest) and max(width, height) // 2 >= longest  # (0 or None: its own size)
-            rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, gamma=(2.4, 12.92),
-                                  output_bps=8 if longest else 16, half_size=half)
-    except rawpy.LibRawError as error:
-        raise _raw_failure(path, error) from None
+    failure = None
+    with _libraw_said() as said:
+        try:
+            with open(path, "rb") as stream, rawpy.imread(stream) as raw:
+                width, height = raw.sizes.width, raw.sizes.height
+                if width * height > max_pixels:
+                    raise _too_large(path, width, height, max_pixels)
+                half = bool(longest) and max(width, height) // 2 >= longest  # (0 or None: its own size)
+                rgb = raw.postprocess(use_camera_wb=True, output_color=rawpy.ColorSpace.sRGB, gamma=(2.4, 12.92),
+                                      output_bps=8 if longest else 16, half_size=half)
+        except rawpy.LibRawError as error:
+            failure = error
+    if failure is not None:
+        raise _raw_failure(path, failure, said) from None
     # One channel from a monochrome sensor's file (a Leica Monochrom's DNG): a gray photo, as a gray scan is.
     if rgb.ndim == 3 and rgb.shape[2] == 1:
         return Image.fromarray(np.ascontiguousarray(rgb[..., 0]))  # ("L", or "I;16" at 16 bits)
@@ -261,11 +306,12 @@ def _too_large(path: Path, width: int, height: int, max_pixels: int) -> TooLarge
                          f"{max_pixels / 1e6:.0f} MP")
 
 
-def _raw_failure(path: Path, error: Exception) -> ImageError:
-    """LibRaw's error as one line (its messages come as bytes)."""
+def _raw_failure(path: Path, error: Exception, said: list[str]) -> ImageError:
+    """LibRaw's error as one line (its messages come as bytes), with what it printed itself (_libraw_said)."""
     reason = error.args[0] if error.args else type(error).__name__
     reason = reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
-    return ImageError(f"{path} is corrupt, truncated or not a RAW format LibRaw reads ({reason})")
+    details = "; ".join(dict.fromkeys([reason, *said]))  # (each once, in order)
+    return ImageError(f"{path} is corrupt, truncated or not a RAW format LibRaw reads ({details})")
 
 
 def _is_heif(path: Path) -> bool:

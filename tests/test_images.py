@@ -586,6 +586,35 @@ def test_a_camera_raw_kept_at_its_size_keeps_the_sensors_levels(tmp_path, layout
         assert (tmp_path / "out.png").read_bytes()[24] == 16
 
 
+def test_libraws_own_messages_join_the_one_line_error_and_nothing_else_is_lost(tmp_path, capfd, monkeypatch):
+    """Red-team: a RAW file cut short (a copy that did not finish) printed LibRaw's own "unknown file: Unexpected end
+    of file" to the process's stderr, a line above stylize's one-line error. It is part of that line now; what else
+    reaches stderr meanwhile (another thread's progress bar) still does, after."""
+    rawpy = pytest.importorskip("rawpy")
+    import os
+
+    from raws import write_dng
+
+    ys, xs = np.mgrid[0:200, 0:300]
+    path = write_dng(tmp_path / "IMG_0001.DNG", (np.stack([xs, ys, xs + ys], axis=-1) % 256).astype(np.uint8))
+    cut = tmp_path / "IMG_0002.DNG"
+    cut.write_bytes(path.read_bytes()[: path.stat().st_size * 3 // 5])
+    capfd.readouterr()
+    with pytest.raises(ImageError, match=r"\(Input/output error; Unexpected end of file\)$"):
+        load_image(cut)
+    assert capfd.readouterr().err == ""
+
+    def printing(stream):  # LibRaw's line and another thread's, then its error
+        os.write(2, b"unknown file: data corrupted at 1234\n")
+        os.write(2, b"50%|#####     | 1/2\n")
+        raise rawpy.LibRawDataError(b"Corrupted data or internal error")
+
+    monkeypatch.setattr(rawpy, "imread", printing)
+    with pytest.raises(ImageError, match=r"\(Corrupted data or internal error; data corrupted at 1234\)$"):
+        load_image(path)
+    assert capfd.readouterr().err == "50%|#####     | 1/2\n"
+
+
 def test_a_monochrome_cameras_raw_is_a_gray_photo(tmp_path):
     """Red-team: a monochrome sensor's DNG (a Leica Monochrom's: one sample a pixel) developed to one channel, and
     the loader failed with a traceback (Pillow's "Cannot handle this data type"). It is a gray photo now, as a gray
@@ -619,7 +648,8 @@ def test_a_camera_raw_without_the_extra_or_broken_is_one_line(tmp_path, monkeypa
         gradient_image(40, 30).save(tmp_path / "renamed.cr2", format="JPEG")
         for bad in (broken, tmp_path / "renamed.cr2"):
             with pytest.raises(ImageError, match=rf"^{bad} is corrupt, truncated or not a RAW format LibRaw reads "
-                                                 r"\((Unsupported file format or not RAW file|Input/output error)\)$"):
+                                                 r"\((Unsupported file format or not RAW file|Input/output error)"
+                                                 r"(; Unexpected end of file)?\)$"):
                 load_image(bad)
             assert read_header(bad) is None
     monkeypatch.setitem(sys.modules, "rawpy", None)  # not installed
