@@ -117,9 +117,14 @@ def test_tiled_equals_untiled(device, transform, upsampling, shifts):
                                        on_progress=lambda done, total: seen.append((done, total)))
     tiled = tiled_stylizer.with_styles([style])(photo)
     assert seen[-1][0] == seen[-1][1] > 2  # tiles were made and counted over every level
-    # On CUDA each tile's shape gets its own convolution algorithms (TF32 for AdaIN), whose rounding whitening
-    # amplifies: 0.03 at most was seen on an H200 for WCT in exact fp32.
-    assert (tiled - whole).abs().max() < (1e-4 if device == "cpu" else 5e-2)
+    # Each tile's shape may get its own convolution kernels, whose rounding (a few units in the last place) the
+    # whitening of these random networks' nearly singular covariances amplifies (its matrix's entries reach 427 and
+    # the features 3e4 at relu4_1), and each level the next: on CUDA (TF32 for AdaIN) 0.03 at most was seen on an
+    # H200 for WCT in exact fp32, and on a CPU with torch 2.14 0.028 (2 % of the pixels over 1e-3). The shipped
+    # decoders' WCT, tiled at 200 px on a 480x320 photo, gave the whole picture's pixels exactly.
+    exact = device == "cpu" and transform == "adain"
+    assert (tiled - whole).abs().max() < (1e-4 if exact else 5e-2)
+    assert (tiled - whole).abs().mean() < 1e-3
 
 
 def test_a_style_is_never_enlarged_and_its_statistics_are_computed_once_per_size(stylizer, monkeypatch):
