@@ -223,14 +223,18 @@ def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
             time = 0
             for index in range(image.n_frames):
                 image.seek(index)  # (frames are decoded in order, each from the one before)
-                pixels = np.asarray(image.convert("RGBA"), dtype=np.uint16)
                 if index >= start:
-                    alpha = pixels[..., 3:]
-                    rgb = (pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255
-                    yield Frame(index, time, rgb.astype(np.uint8))
+                    yield Frame(index, time, _over_white(np.asarray(image.convert("RGBA"))))
                 time += shown_ms(int(image.info.get("duration") or 0))
     except (OSError, ValueError, EOFError) as error:
         raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
+
+
+def _over_white(rgba: np.ndarray) -> np.ndarray:
+    """(H, W, 4) uint8 RGBA laid on white, as a page shows it: (H, W, 3) uint8."""
+    pixels = rgba.astype(np.uint16)
+    alpha = pixels[..., 3:]
+    return ((pixels[..., :3] * alpha + 255 * (255 - alpha) + 127) // 255).astype(np.uint8)
 
 
 def quarter_turns(rotation: int) -> int:
@@ -419,12 +423,16 @@ def _read_frames(path: Path, start: int, seek: bool, deep: bool = False) -> Iter
                 if index >= start:
                     given = True
                     own = frame.colorspace in _SWSCALE_MATRICES
+                    options = {"interpolation": interpolation, "src_colorspace": None if own else matrix}
+                    if len(frame.format.components) in (2, 4):  # transparency (an APNG's or a GIF's RGBA, ya8)
+                        # Laid on white, as a page shows it and as an animated WebP is read (_webp_frames): taken
+                        # as RGB, an APNG sticker's transparent pixels were the black they are stored as.
+                        yield Frame(index, pts, _over_white(frame.to_ndarray(format="rgba", **options)))
+                        continue
                     # Deep: planar 16-bit RGB, which PyAV gives as (H, W, 3) in RGB order. Packed rgb48le with
                     # the chroma interpolated (FULL_CHR_H_INT) came out wrong from this libswscale: a green of
                     # (77, 137, 76) as (0, 0, 148) in 8-bit terms, from the second row on.
-                    yield Frame(index, pts, frame.to_ndarray(format="gbrp16le" if deep else "rgb24",
-                                                             interpolation=interpolation,
-                                                             src_colorspace=None if own else matrix))
+                    yield Frame(index, pts, frame.to_ndarray(format="gbrp16le" if deep else "rgb24", **options))
         except (av.error.FFmpegError, ValueError) as error:
             raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
 

@@ -389,6 +389,23 @@ def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, mo
     assert gif_frames(tmp_path / f"held{suffix}")[1] == ([40, 120] if fmt == "WEBP" else [40.0] * 4)
 
 
+@pytest.mark.parametrize("fmt", ["PNG", "GIF"])
+def test_a_transparent_animations_clear_pixels_are_read_as_white(tmp_path, fmt):
+    """Red-team: an APNG sticker's transparent pixels were read as the black they are stored as (FFmpeg's RGBA taken
+    as RGB), where an animated WebP's are laid on white, as a page shows them: a styled sticker came out on black. A
+    GIF's and an APNG's are laid on white too now."""
+    pictures = []
+    for shift in (0.0, 1.0, 2.0):
+        pixels = np.dstack([scene(48, 32, shift), np.full((32, 48), 255, np.uint8)])
+        pixels[16:, :] = 0  # a transparent bottom, stored black
+        pictures.append(Image.fromarray(pixels, "RGBA"))
+    path = tmp_path / f"sticker.{fmt.lower()}"
+    pictures[0].save(path, format=fmt, save_all=True, append_images=pictures[1:], duration=100, loop=0, disposal=2)
+    frames = list(read_frames(path))
+    assert len(frames) == 3 and all((frame.rgb[16:] == 255).all() for frame in frames)
+    assert np.abs(frames[1].rgb[:16].astype(int) - scene(48, 32, 1.0)[:16]).mean() < (8 if fmt == "GIF" else 0.01)
+
+
 def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed(invoke, tmp_path, model):
     """One palette for the clip and ordered dithering: a scene that does not move is the same picture in every
     frame of the GIF. A 60 frames/s clip plays at its speed: a GIF delay under 2/100 s plays as 1/10 s, so
