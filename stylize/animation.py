@@ -12,6 +12,10 @@ video (palettegen, "High quality gif"; paletteuse's dither and diff_mode options
 WebP and APNG hold full colour: libwebp's animation encoder (FFmpeg's libwebp_anim; lossy, each frame stored as
 the rectangle that changed since the one before where that is smaller) and FFmpeg's APNG encoder (lossless). Both
 stream: no more than a frame is held.
+
+A transparent animation (a sticker) keeps its transparency: each frame's alpha is read from the source again (the
+style painted the frames laid on white, as a still photo's transparency is kept: batch.with_transparency) and
+brought to the output's size; WebP and APNG keep its levels, a GIF a pixel clear or not.
 """
 
 from __future__ import annotations
@@ -41,9 +45,13 @@ GIF_MIN_DELAY = 2
 # that rectangle).
 PALETTE_USE = "dither=bayer:bayer_scale=4:diff_mode=rectangle"
 # One palette for the clip, from every pixel of every frame; one entry kept transparent, which FFmpeg's GIF
-# encoder gives the pixels that did not change since the frame before (a smaller file, the same picture).
+# encoder gives the pixels that did not change since the frame before (a smaller file, the same picture), and
+# paletteuse a transparent source's pixels under half opaque (its alpha_threshold, 128: a GIF's pixel is clear or
+# not).
 PALETTE_GEN = "stats_mode=full:max_colors=256:reserve_transparent=1"
 _CENTISECOND = Fraction(1, 100)
+# FFmpeg's pixel formats of the frames shown, by their channels (RGB, or RGBA where the source is transparent).
+_PIXELS = {3: "rgb24", 4: "rgba"}
 # Sources that are animations (their codecs, VideoInfo.codec): they carry a loop count and may pause on their last
 # frame, which an animated image made from them keeps.
 _ANIMATION_CODECS = frozenset({"gif", "apng", "webp"})
@@ -78,7 +86,8 @@ def write_animation(segments: list[Path], source: Path, output: Path, info: Vide
     check_writable(output)
     tick, shortest = _CLOCKS[fmt]
     temporary = Path(segments[0]).with_name(f"muxing{output.suffix}")
-    shown = _ShownFrames(segments, tick, shortest)
+    # An animation's transparency (a sticker's) is its own, frame by frame: read from it again, not stylized.
+    shown = _ShownFrames(segments, tick, shortest, source if info.codec in _ANIMATION_CODECS else None)
     plays, last_ms = _timing(source, info)
     try:
         if fmt == "gif":
@@ -129,7 +138,7 @@ def _write_gif(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: in
 
 def _write_webp(av: Any, shown: _ShownFrames, path: Path, plays: int) -> None:
     with av.open(str(path), "w", format="webp", options={"loop": str(plays)}) as target:
-        _encode(av, target, shown, "libwebp_anim", "bgra", WEBP_OPTIONS)
+        _encode(av, target, shown, "libwebp_anim", {3: "bgra", 4: "bgra"}, WEBP_OPTIONS)
 
 
 def _write_apng(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: int | None, info: VideoInfo) -> None:
@@ -137,20 +146,21 @@ def _write_apng(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: i
     # of the clip's rate.
     final = (last_ms or round(1000 / float(info.fps))) / 1000
     with av.open(str(path), "w", format="apng", options={"plays": str(plays), "final_delay": str(final)}) as target:
-        _encode(av, target, shown, "apng", "rgb24", APNG_OPTIONS)
+        _encode(av, target, shown, "apng", {3: "rgb24", 4: "rgba"}, APNG_OPTIONS)
 
 
-def _encode(av: Any, target: Any, shown: _ShownFrames, codec: str, pix_fmt: str, options: dict[str, str]) -> None:
+def _encode(av: Any, target: Any, shown: _ShownFrames, codec: str, pix_fmts: dict[int, str],
+            options: dict[str, str]) -> None:
+    """The frames shown, encoded with `codec` in the pixel format `pix_fmts` gives for their channels (RGB, RGBA)."""
     stream = None
-    for milliseconds, rgb in shown:
+    for milliseconds, pixels in shown:
         if stream is None:
             stream = target.add_stream(codec, rate=1000 // 11)  # nominal, as for a GIF: the timestamps count
-            stream.height, stream.width = rgb.shape[:2]
-            stream.pix_fmt = pix_fmt
+            stream.height, stream.width = pixels.shape[:2]
+            stream.pix_fmt = pix_fmts[pixels.shape[2]]
             stream.codec_context.options = dict(options)
             stream.codec_context.time_base = stream.time_base = _MILLISECOND
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format=pix_fmt)
-        frame.pts, frame.time_base = milliseconds, _MILLISECOND
+        frame = _frame(av, pixels, milliseconds, _MILLISECOND).reformat(format=stream.pix_fmt)
         target.mux(stream.encode(frame))
     if stream is None:
         raise VideoError("the clip gave no frames to write")
@@ -180,20 +190,24 @@ def _lengthen_last_frame(path: Path, milliseconds: int) -> None:
 
 class _ShownFrames:
     """The segments' frames an animated image shows, read once per iteration: (time in ticks of `tick` from the
-    first frame, upright RGB (H, W, 3) uint8); a frame under `shortest` ticks after the last one shown is left
-    out."""
+    first frame, upright RGB (H, W, 3) uint8, or RGBA (H, W, 4) with the alpha of `transparent`'s frame of the same
+    index, brought to the frame's size, where that animation has transparency); a frame under `shortest` ticks after
+    the last one shown is left out."""
 
-    def __init__(self, segments: list[Path], tick: Fraction = _CENTISECOND, shortest: int = GIF_MIN_DELAY) -> None:
-        self.segments, self.tick, self.shortest = segments, tick, shortest
+    def __init__(self, segments: list[Path], tick: Fraction = _CENTISECOND, shortest: int = GIF_MIN_DELAY,
+                 transparent: Path | None = None) -> None:
+        self.segments, self.tick, self.shortest, self.transparent = segments, tick, shortest, transparent
         self.count = self.left_out = 0
         self.last = self.gap = 0  # the time of the last frame shown, and how long after the one before it
 
     def __iter__(self) -> Iterator[tuple[int, np.ndarray]]:
         self.count = self.left_out = self.gap = 0
         start: Fraction | None = None
+        alphas = (frame.alpha for frame in read_frames(self.transparent)) if self.transparent else iter(())
         for segment in self.segments:
             info = probe(segment)  # its time base (MP4 may choose another than the source's) and rotation
             for frame in read_frames(segment):
+                alpha = next(alphas, None)  # (taken for every frame, shown or left out, to stay in step)
                 time = Fraction(frame.pts) * info.time_base
                 start = time if start is None else start
                 ticks = round((time - start) / self.tick)
@@ -203,7 +217,19 @@ class _ShownFrames:
                 if self.count:
                     self.gap = ticks - self.last
                 self.count, self.last = self.count + 1, ticks
-                yield ticks, _square_pixels(upright(frame.rgb, info.rotation), info)
+                rgb = _square_pixels(upright(frame.rgb, info.rotation), info)
+                yield ticks, rgb if alpha is None else _with_alpha(rgb, alpha)
+
+
+def _with_alpha(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """RGB (H, W, 3) and an alpha of any size, brought to (W, H) as the picture was (area-averaged smaller, cubic
+    larger, as `upscale` enlarges a photo's transparency), as RGBA (H, W, 4)."""
+    height, width = rgb.shape[:2]
+    if alpha.shape != (height, width):
+        cv2 = require("cv2")
+        smaller = width * height < alpha.shape[0] * alpha.shape[1]
+        alpha = cv2.resize(alpha, (width, height), interpolation=cv2.INTER_AREA if smaller else cv2.INTER_CUBIC)
+    return np.dstack([rgb, alpha])
 
 
 def _square_pixels(rgb: np.ndarray, info: VideoInfo) -> np.ndarray:
@@ -221,10 +247,10 @@ def _square_pixels(rgb: np.ndarray, info: VideoInfo) -> np.ndarray:
 def _palette(av: Any, frames: _ShownFrames) -> Any:
     """The clip's palette (a 16x16 frame of 256 colours) from every frame shown."""
     graph = source = sink = None
-    for _, rgb in frames:
+    for _, pixels in frames:
         if graph is None:
-            graph, source, sink = _chain(av, rgb, "palettegen", PALETTE_GEN)
-        source.push(_frame(av, rgb, 0))
+            graph, source, sink = _chain(av, pixels, "palettegen", PALETTE_GEN)
+        source.push(_frame(av, pixels, 0))
     if graph is None:
         raise VideoError("the clip gave no frames to write")
     source.push(None)
@@ -236,11 +262,12 @@ def _palette(av: Any, frames: _ShownFrames) -> Any:
 def _mapped(av: Any, frames: _ShownFrames, palette: Any) -> Iterator[Any]:
     """The frames shown, mapped to the palette (pal8), timed in hundredths of a second."""
     graph = None
-    for centiseconds, rgb in frames:
+    for centiseconds, pixels in frames:
         if graph is None:
             graph = av.filter.Graph()
-            height, width = rgb.shape[:2]
-            pictures = graph.add_buffer(width=width, height=height, format="rgb24", time_base=_CENTISECOND)
+            height, width = pixels.shape[:2]
+            pictures = graph.add_buffer(width=width, height=height, format=_PIXELS[pixels.shape[2]],
+                                        time_base=_CENTISECOND)
             palettes = graph.add_buffer(width=palette.width, height=palette.height, format=palette.format.name,
                                         time_base=_CENTISECOND)
             use, sink = graph.add("paletteuse", PALETTE_USE), graph.add("buffersink")
@@ -250,17 +277,17 @@ def _mapped(av: Any, frames: _ShownFrames, palette: Any) -> Iterator[Any]:
             graph.configure()
             palettes.push(palette)
             palettes.push(None)  # the same palette for every frame
-        pictures.push(_frame(av, rgb, centiseconds))
+        pictures.push(_frame(av, pixels, centiseconds))
         yield from _pulled(av, sink)
     if graph is not None:
         pictures.push(None)
         yield from _pulled(av, sink)
 
 
-def _chain(av: Any, rgb: np.ndarray, name: str, arguments: str) -> tuple[Any, Any, Any]:
+def _chain(av: Any, pixels: np.ndarray, name: str, arguments: str) -> tuple[Any, Any, Any]:
     graph = av.filter.Graph()
-    height, width = rgb.shape[:2]
-    source = graph.add_buffer(width=width, height=height, format="rgb24", time_base=_CENTISECOND)
+    height, width = pixels.shape[:2]
+    source = graph.add_buffer(width=width, height=height, format=_PIXELS[pixels.shape[2]], time_base=_CENTISECOND)
     middle, sink = graph.add(name, arguments), graph.add("buffersink")
     source.link_to(middle)
     middle.link_to(sink)
@@ -278,9 +305,10 @@ def _pulled(av: Any, sink: Any) -> Iterator[Any]:
         yield frame
 
 
-def _frame(av: Any, rgb: np.ndarray, centiseconds: int) -> Any:
-    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-    frame.pts, frame.time_base = centiseconds, _CENTISECOND
+def _frame(av: Any, pixels: np.ndarray, ticks: int, tick: Fraction = _CENTISECOND) -> Any:
+    """RGB or RGBA (H, W, 3 or 4) uint8 as a frame at `ticks` of `tick`."""
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(pixels), format=_PIXELS[pixels.shape[2]])
+    frame.pts, frame.time_base = ticks, tick
     return frame
 
 

@@ -137,11 +137,13 @@ class VideoInfo:
 
 @dataclass
 class Frame:
-    """A decoded frame: its index in the stream, its timestamp, and its RGB pixels (H, W, 3) uint8 (uint16: deep)."""
+    """A decoded frame: its index in the stream, its timestamp, its RGB pixels (H, W, 3) uint8 (uint16: deep), and
+    where it has transparency (an animation's: GIF, APNG, WebP), its alpha (H, W) uint8, the RGB laid on white."""
 
     index: int
     pts: int | None
     rgb: np.ndarray
+    alpha: np.ndarray | None = None
 
 
 def animation_frames(path: Path) -> int:
@@ -224,7 +226,8 @@ def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
             for index in range(image.n_frames):
                 image.seek(index)  # (frames are decoded in order, each from the one before)
                 if index >= start:
-                    yield Frame(index, time, _over_white(np.asarray(image.convert("RGBA"))))
+                    rgba = np.asarray(image.convert("RGBA"))
+                    yield Frame(index, time, _over_white(rgba), rgba[..., 3].copy())
                 time += shown_ms(int(image.info.get("duration") or 0))
     except (OSError, ValueError, EOFError) as error:
         raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
@@ -427,7 +430,8 @@ def _read_frames(path: Path, start: int, seek: bool, deep: bool = False) -> Iter
                     if len(frame.format.components) in (2, 4):  # transparency (an APNG's or a GIF's RGBA, ya8)
                         # Laid on white, as a page shows it and as an animated WebP is read (_webp_frames): taken
                         # as RGB, an APNG sticker's transparent pixels were the black they are stored as.
-                        yield Frame(index, pts, _over_white(frame.to_ndarray(format="rgba", **options)))
+                        rgba = frame.to_ndarray(format="rgba", **options)
+                        yield Frame(index, pts, _over_white(rgba), rgba[..., 3].copy())
                         continue
                     # Deep: planar 16-bit RGB, which PyAV gives as (H, W, 3) in RGB order. Packed rgb48le with
                     # the chroma interpolated (FULL_CHR_H_INT) came out wrong from this libswscale: a green of

@@ -389,21 +389,42 @@ def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, mo
     assert gif_frames(tmp_path / f"held{suffix}")[1] == ([40, 120] if fmt == "WEBP" else [40.0] * 4)
 
 
-@pytest.mark.parametrize("fmt", ["PNG", "GIF"])
-def test_a_transparent_animations_clear_pixels_are_read_as_white(tmp_path, fmt):
-    """Red-team: an APNG sticker's transparent pixels were read as the black they are stored as (FFmpeg's RGBA taken
-    as RGB), where an animated WebP's are laid on white, as a page shows them: a styled sticker came out on black. A
-    GIF's and an APNG's are laid on white too now."""
+@pytest.mark.parametrize(("fmt", "written"), [("PNG", "apng"), ("GIF", "gif"), ("WEBP", "webp")])
+def test_a_transparent_animation_is_read_on_white_and_keeps_its_transparency(invoke, tmp_path, model, monkeypatch,
+                                                                             fmt, written):
+    """Red-team: a styled sticker (an animation with transparency) came back opaque, and an APNG's transparent
+    pixels were read as the black they are stored as (FFmpeg's RGBA taken as RGB), where an animated WebP's were
+    laid on white. Every animation is read laid on white now, as a page shows it (and as a still photo's
+    transparency is handled), and comes back with its own transparency, frame by frame, enlarged with it by
+    `upscale`: its levels in WebP and APNG, clear or not in a GIF."""
+    monkeypatch.chdir(tmp_path)
     pictures = []
     for shift in (0.0, 1.0, 2.0):
         pixels = np.dstack([scene(48, 32, shift), np.full((32, 48), 255, np.uint8)])
         pixels[16:, :] = 0  # a transparent bottom, stored black
+        pixels[:16, 40 + int(shift) * 2 :, 3] = 96  # and a translucent corner, moving
         pictures.append(Image.fromarray(pixels, "RGBA"))
     path = tmp_path / f"sticker.{fmt.lower()}"
-    pictures[0].save(path, format=fmt, save_all=True, append_images=pictures[1:], duration=100, loop=0, disposal=2)
+    pictures[0].save(path, format=fmt, save_all=True, append_images=pictures[1:], duration=100, loop=0, disposal=2,
+                     lossless=True)
     frames = list(read_frames(path))
     assert len(frames) == 3 and all((frame.rgb[16:] == 255).all() for frame in frames)
-    assert np.abs(frames[1].rgb[:16].astype(int) - scene(48, 32, 1.0)[:16]).mean() < (8 if fmt == "GIF" else 0.01)
+    off = np.abs(frames[1].rgb[:16, :40].astype(int) - scene(48, 32, 1.0)[:16, :40]).mean()
+    assert off < (8 if fmt == "GIF" else 1)  # (a GIF's 256 colours)
+    given = [frame.alpha for frame in frames]  # (a GIF's translucent pixels are clear or not)
+    assert invoke("video", path, "--model", model, "-q").exit_code == 0
+    assert invoke("upscale", path, "--scale", "2", "-q").exit_code == 0
+    for name, scale in ((f"sticker_{Path(model).stem}.{written}", 1), (f"sticker_x2.{written}", 2)):
+        with Image.open(tmp_path / name) as image:
+            assert image.n_frames == 3
+            for index, shift in enumerate((0, 1, 2)):
+                image.seek(index)
+                alpha = np.asarray(image.convert("RGBA"))[..., 3].astype(int)
+                assert alpha.shape == (32 * scale, 48 * scale), name
+                assert (alpha[: 14 * scale, : 38 * scale] == 255).all() and (alpha[18 * scale :] == 0).all(), name
+                corner = alpha[: 14 * scale, (42 + shift * 2) * scale :]
+                expected = given[index][0, 47] if fmt == "GIF" else 96
+                assert (np.abs(corner - expected) <= 2).all(), (name, index)
 
 
 def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed(invoke, tmp_path, model):
