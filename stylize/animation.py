@@ -50,6 +50,8 @@ PALETTE_USE = "dither=bayer:bayer_scale=4:diff_mode=rectangle"
 # not).
 PALETTE_GEN = "stats_mode=full:max_colors=256:reserve_transparent=1"
 _CENTISECOND = Fraction(1, 100)
+# The alpha flag of a WebP's VP8X header (its flags byte: reserved, ICC, alpha, EXIF, XMP, animation, reserved).
+_WEBP_ALPHA = 0x10
 # FFmpeg's pixel formats of the frames shown, by their channels (RGB, or RGBA where the source is transparent).
 _PIXELS = {3: "rgb24", 4: "rgba"}
 # Sources that are animations (their codecs, VideoInfo.codec): they carry a loop count and may pause on their last
@@ -98,7 +100,7 @@ def write_animation(segments: list[Path], source: Path, output: Path, info: Vide
             # tell it when the clip ends: WebPAnimEncoderAssemble in libwebp's anim_encode.c), added to what that
             # frame already lasts where the frames before it were joined to it: that mean is replaced.
             mean = shown.last // (shown.count - 1) if shown.count > 1 else 0
-            _lengthen_last_frame(temporary, _final_ticks(last_ms, info, shown) - mean)
+            _finish_webp(temporary, _final_ticks(last_ms, info, shown) - mean, shown.transparent is not None)
         else:
             _write_apng(av, shown, temporary, plays, last_ms, info)
         os.replace(temporary, output)
@@ -167,25 +169,37 @@ def _encode(av: Any, target: Any, shown: _ShownFrames, codec: str, pix_fmts: dic
     target.mux(stream.encode(None))
 
 
-def _lengthen_last_frame(path: Path, milliseconds: int) -> None:
-    """Add to the duration of an animated WebP's last frame (its last ANMF chunk: the WebP container specification,
-    "Animation"); nothing for a still WebP (libwebp writes one where every frame was joined to the first). Only the
-    chunks' headers are read."""
+def _finish_webp(path: Path, lengthen_ms: int, transparent: bool) -> None:
+    """Set in place what FFmpeg's libwebp_anim cannot be told (the WebP container specification, "Extended File
+    Format" and "Animation"): the last frame's duration, lengthened by `lengthen_ms`; and for a transparent
+    animation, the canvas's transparency. libwebp stores the first frame as the box around its pixels that are not
+    clear (a sticker's lower half clear: its upper half) and the others as what changed: where no box holds a clear
+    pixel, the header's alpha flag stayed off and its background opaque white, and decoders showed the clear half
+    black or white. The flag is set and the background made clear. Only the chunks' headers are read; nothing is done
+    to a still WebP (libwebp writes one where every frame was joined to the first)."""
     with open(path, "r+b") as stream:
         end = stream.seek(0, os.SEEK_END)
-        position, last = 12, None  # after "RIFF", the size and "WEBP"
+        position, chunks = 12, {}  # after "RIFF", the size and "WEBP"; the last chunk of each kind
         while position + 8 <= end:
             stream.seek(position)
             header = stream.read(8)
+            chunks[header[:4]] = position
             size = int.from_bytes(header[4:], "little")
-            if header[:4] == b"ANMF":
-                last = position
             position += 8 + size + (size & 1)  # chunks are padded to an even size
-        if last is not None:  # the duration: 24 bits after the frame's x, y, width and height (3 bytes each)
-            stream.seek(last + 8 + 12)
-            duration = int.from_bytes(stream.read(3), "little") + milliseconds
-            stream.seek(last + 8 + 12)
-            stream.write(min(max(duration, 1), 0xFFFFFF).to_bytes(3, "little"))
+        if b"ANMF" not in chunks:
+            return
+        at = chunks[b"ANMF"] + 8 + 12  # the duration: 24 bits after the frame's x, y, width and height
+        stream.seek(at)
+        duration = int.from_bytes(stream.read(3), "little") + lengthen_ms
+        stream.seek(at)
+        stream.write(min(max(duration, 1), 0xFFFFFF).to_bytes(3, "little"))
+        if transparent:
+            stream.seek(chunks[b"VP8X"] + 8)
+            flags = stream.read(1)[0]
+            stream.seek(chunks[b"VP8X"] + 8)
+            stream.write(bytes([flags | _WEBP_ALPHA]))
+            stream.seek(chunks[b"ANIM"] + 8)
+            stream.write(bytes(4))  # the background colour (B, G, R, A): clear
 
 
 class _ShownFrames:

@@ -226,13 +226,13 @@ def _libraw_said() -> Iterator[list[str]]:
     error, and whatever else was written there meanwhile (another thread's progress bar) goes on to stderr after."""
     said: list[str] = []
     with _STDERR_HELD, tempfile.TemporaryFile() as held:
-        sys.stderr.flush()
+        _flush_stderr()
         original = os.dup(2)
         os.dup2(held.fileno(), 2)
         try:
             yield said
         finally:
-            sys.stderr.flush()
+            _flush_stderr()
             os.dup2(original, 2)
             os.close(original)
             held.seek(0)
@@ -244,6 +244,12 @@ def _libraw_said() -> Iterator[list[str]]:
                     others.append(line)
             if others:
                 os.write(2, "".join(others).encode())
+
+
+def _flush_stderr() -> None:
+    """Python's buffered stderr written out to its descriptor (there is none without a console: pythonw)."""
+    if sys.stderr is not None:
+        sys.stderr.flush()
 
 
 def _raw_size(path: Path) -> tuple[int, int]:

@@ -474,6 +474,15 @@ def _progressive(av: Any, frames: Iterator[Any], stream: Any) -> Iterator[Any]:
             yield frame
 
 
+def clip_suffix(source: Path) -> str:
+    """The extension a clip's result has unless told: the source's own container where stylize writes it (an
+    animation comes back as its kind: GIF, WebP, and an animated PNG as .apng, since a .png is a still image to
+    `upscale -o`), else .mp4."""
+    suffix = Path(source).suffix.lower()
+    suffix = ".apng" if suffix == ".png" else suffix
+    return suffix if suffix in CONTAINERS and suffix != ".m4v" else ".mp4"
+
+
 def output_format(path: Path) -> str:
     """The container for an output path, or VideoError naming the ones supported."""
     fmt = CONTAINERS.get(Path(path).suffix.lower())

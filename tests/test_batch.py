@@ -84,7 +84,7 @@ def test_animations_among_the_images_are_done_as_their_first_frame_and_said_so(i
 def test_a_tiff_of_several_pages_is_done_as_its_first_and_said_so(invoke, tree, model, tmp_path):
     """Red-team: an album scanned into one TIFF of several pages (`stylize colorize album.tif`) came back as its
     first page without a word. A note names the file and its pages, after one file and in a folder's summary."""
-    pages = [gradient_image(40, 30, seed=seed) for seed in range(3)]
+    pages = [gradient_image(40, 30, seed=seed).convert("L") for seed in range(3)]  # black-and-white photos
     pages[0].save(tmp_path / "album.tif", save_all=True, append_images=pages[1:])
     pages[0].save(tree / "scan.tiff")  # one page: nothing to say
     result = invoke("colorize", tmp_path / "album.tif", "-o", tmp_path / "album_color.png")

@@ -523,7 +523,8 @@ def test_a_phones_hdr_clip_is_painted_as_sdr_and_the_note_names_it_as_dropped(st
 
 def test_an_animated_gif_dropped_on_the_page_is_a_clip(studio, tmp_path):
     """An animated GIF (or PNG, or WebP) was an image to the page, its other frames dropped unsaid: it is a clip,
-    previewed by its first frame and painted whole, as `stylize video` takes it."""
+    previewed by its first frame and painted whole, as `stylize video` takes it, and comes back as its own kind (it
+    came back as an MP4), a sticker's transparency kept."""
     pytest.importorskip("av")
     frames = [Image.new("RGB", (48, 32), (60 * shade, 90, 30)) for shade in range(3)]
     buffer = io.BytesIO()
@@ -533,10 +534,26 @@ def test_an_animated_gif_dropped_on_the_page_is_a_clip(studio, tmp_path):
     job = studio.post("/api/jobs", json={"kind": "video", "photo": clip["id"], "model": "starry"}).json()
     status = _wait(studio, job["id"])
     assert status["state"] == "done" and status["command"].startswith("stylize video loop.gif"), status
-    from stylize.videoio import probe
-
-    (tmp_path / "back.mp4").write_bytes(studio.get(f"/results/{status['result']}").content)
-    assert probe(tmp_path / "back.mp4").frames == 3
+    assert status["result"].endswith(".gif") and status["command"].endswith(f"/{status['result']}")
+    answer = studio.get(f"/results/{status['result']}")
+    assert answer.headers["content-type"] == "image/gif"
+    with Image.open(io.BytesIO(answer.content)) as back:
+        assert (back.format, back.n_frames, back.size) == ("GIF", 3, (48, 32))
+    stickers = []
+    for frame in frames:
+        pixels = np.array(frame.convert("RGBA"))
+        pixels[16:, :, 3] = 0  # a clear bottom
+        stickers.append(Image.fromarray(pixels, "RGBA"))
+    buffer = io.BytesIO()
+    stickers[0].save(buffer, format="WEBP", save_all=True, append_images=stickers[1:], duration=100, lossless=True)
+    clip = studio.post("/api/uploads?name=sticker.webp", content=buffer.getvalue()).json()
+    job = studio.post("/api/jobs", json={"kind": "video", "photo": clip["id"], "model": "starry"}).json()
+    status = _wait(studio, job["id"])
+    assert status["state"] == "done" and status["result"].endswith(".webp"), status
+    with Image.open(io.BytesIO(studio.get(f"/results/{status['result']}").content)) as back:
+        back.seek(2)
+        alpha = np.asarray(back.convert("RGBA"))[..., 3]
+        assert back.n_frames == 3 and (alpha[:14] == 255).all() and (alpha[18:] == 0).all()
     buffer = io.BytesIO()
     frames[0].save(buffer, format="GIF")
     still = studio.post("/api/uploads?name=still.gif", content=buffer.getvalue()).json()

@@ -86,15 +86,12 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
 
 def video_output(source: Path, output: Path | None, name: str) -> Path:
-    """-o, or SOURCE_NAME in the source's container (where stylize writes it; an animated PNG's is .apng, since -o
-    x.png asks for a still image; else MP4) in the current folder. A container stylize does not write is a usage
-    error (exit 2), as `run -o x.tif` is."""
+    """-o, or SOURCE_NAME in the source's container (videoio.clip_suffix) in the current folder. A container stylize
+    does not write is a usage error (exit 2), as `run -o x.tif` is."""
     from stylize.errors import VideoError
-    from stylize.videoio import CONTAINERS, output_format
+    from stylize.videoio import clip_suffix, output_format
 
-    suffix = ".apng" if source.suffix.lower() == ".png" else source.suffix.lower()
-    suffix = suffix if suffix in CONTAINERS and suffix != ".m4v" else ".mp4"
-    output = output or Path.cwd() / f"{source.stem}_{name}{suffix}"
+    output = output or Path.cwd() / f"{source.stem}_{name}{clip_suffix(source)}"
 
     try:
         output_format(output)

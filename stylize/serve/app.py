@@ -271,6 +271,10 @@ async def _results(request: Request) -> Response:
     return AsciiJSONResponse([entry.__dict__ for entry in entries])
 
 
+# A result's type by its extension: a picture's PNG, a clip's MP4 or animated image.
+_MEDIA_TYPES = {".mp4": "video/mp4", ".gif": "image/gif", ".webp": "image/webp", ".apng": "image/apng"}
+
+
 async def _result_file(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     name = request.path_params["name"]
@@ -279,7 +283,7 @@ async def _result_file(request: Request) -> Response:
     except KeyError:
         raise NotFound("no such result") from None
     disposition = "attachment" if request.query_params.get("download") else "inline"
-    media_type = "video/mp4" if path.suffix == ".mp4" else "image/png"
+    media_type = _MEDIA_TYPES.get(path.suffix, "image/png")
     return FileResponse(path, media_type=media_type, content_disposition_type=disposition, filename=name)
 
 

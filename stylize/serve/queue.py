@@ -317,11 +317,15 @@ class JobQueue:
         (temporal consistency where it steadies, segments, sound kept), the frames counted as they are
         written; a cancelled clip leaves nothing behind."""
         from stylize.tasks.video import clear_work_folder, work_folder
-        from stylize.videoio import read_frames
+        from stylize.videoio import ANIMATED_FORMATS, CONTAINERS, clip_suffix, read_frames
 
         recipe = job.recipe
         assert recipe.photo is not None
-        output = self.results.reserve(safe_stem(recipe.source_name, "video"), recipe.label, ".mp4")
+        # An animation (a sticker) comes back as its own kind, its transparency kept, as from the command line; a
+        # video as an MP4, which a browser plays (a MOV or an MKV it may not).
+        suffix = clip_suffix(recipe.photo.path)
+        suffix = suffix if CONTAINERS[suffix] in ANIMATED_FORMATS else ".mp4"
+        output = self.results.reserve(safe_stem(recipe.source_name, "video"), recipe.label, suffix)
         try:
             video = self._video_job(recipe, output)
             job.total = float(video.info.frames or recipe.photo.frames)

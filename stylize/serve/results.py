@@ -16,7 +16,7 @@ from stylize.files import check_writable_folder, is_regular_file, remove_stale_p
 
 SIDECAR_SUFFIX = ".json"
 # What uploads.safe_stem leaves of a name (letters and digits of any script, '.', '_', '-'), then the suffix.
-_RESULT_NAME = re.compile(r"[\w.-]{1,120}\.(png|mp4)")
+_RESULT_NAME = re.compile(r"[\w.-]{1,120}\.(png|mp4|gif|webp|apng)")
 
 
 @dataclass(frozen=True)
@@ -45,8 +45,9 @@ class ResultFolder:
         self._lock = threading.Lock()
 
     def reserve(self, stem: str, label: str, suffix: str = ".png") -> Path:
-        """A new path PHOTO_LABEL_NNN.png (or .mp4) in the folder that no file has (the name is taken at once,
-        by an exclusive create of its settings file, so two servers on one folder never share a name)."""
+        """A new path PHOTO_LABEL_NNN.png (or a clip's .mp4, .gif, .webp, .apng) in the folder that no file has (the
+        name is taken at once, by an exclusive create of its settings file, so two servers on one folder never share
+        a name)."""
         with self._lock:
             for number in range(1, 1_000_000):
                 path = self.folder / f"{stem}_{label}_{number:03d}{suffix}"
