@@ -109,6 +109,21 @@ def test_a_shipped_model_paints_the_dropped_photo(page, server, photos):
     assert written.name in page.inner_text("#result-list")
 
 
+def test_a_jobs_notes_are_shown_beside_its_result(page, server, photos):
+    """Red-team: what a job decided or left out (an HDR clip brought to SDR, the frames or the sound an animated image
+    cannot hold, a colour photo's colours not used) reached the page's API but was never shown. The page shows it, as
+    the command line's "Note:" lines."""
+    page.set_input_files("#photo-input", str(photos[0]))  # a colour photo, to the colorizer
+    page.wait_for_selector("#photos img")
+    page.click("[data-tab=colorize]")
+    page.click("#colorize-run")
+    page.wait_for_selector("#result-img[src*='/results/']", timeout=60_000)
+    page.wait_for_selector("#notes:not([hidden])")
+    assert page.inner_text("#notes") == ("Note: photo.jpg is a colour photo: its own colours were not used, only the "
+                                         "lightness (colorize is for black-and-white photos)")
+    assert page.is_hidden("#message")  # a note is not an error
+
+
 def test_the_optimization_shows_its_progress_and_cancels(page, server, photos):
     photo, painting, _ = photos
     page.set_input_files("#photo-input", str(photo))

@@ -101,10 +101,8 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
 
 def _colour_photos(outcome: BatchReport) -> list[str]:
     """A note where some of the photos done were in colour: one expected enhanced gets new colours."""
+    from stylize.tasks.colorize import colour_photos_note
+
     sources = [str(result.source) for result in outcome.results
                if result.status == "done" and (result.details or {}).get("in_colour")]
-    if not sources:
-        return []
-    what = "are colour photos: their" if len(sources) > 1 else "is a colour photo: its"
-    return [f"{file_jobs.first_and_more(sources)} {what} own colours were not used, only the lightness (colorize is "
-            "for black-and-white photos)"]
+    return [colour_photos_note(file_jobs.first_and_more(sources), len(sources) > 1)] if sources else []

@@ -385,6 +385,7 @@ class JobQueue:
 
     def _finish(self, job: StudioJob, output: Path, size: tuple[int, int], details: dict | None = None) -> None:
         from stylize.images import load_image
+        from stylize.tasks.colorize import colour_photos_note
         from stylize.tasks.upscale import Upscaler
 
         recipe = job.recipe
@@ -403,6 +404,8 @@ class JobQueue:
             chosen = Upscaler.network_chosen(details) if recipe.kind == "upscale" else None
             if chosen:  # --degradation auto gave a low-quality JPEG the other network: the result says so
                 settings["network"] = chosen
+            if recipe.kind == "colorize" and (details or {}).get("in_colour"):
+                job.notices.append(colour_photos_note(recipe.photo.name))
             job.result = ResultEntry(output.name, job.session, time.time(), recipe.kind, settings,
                                      recipe.command(output), inputs, size[0], size[1], round(job.seconds, 2))
             self.results.record(job.result)

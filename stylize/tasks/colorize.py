@@ -143,6 +143,12 @@ def is_colour_photo(pixels: torch.Tensor) -> bool:
     return (lab[1:] - means[:, band]).square().sum(0).mean().sqrt().item() > TONED_SPREAD
 
 
+def colour_photos_note(subject: str, several: bool = False) -> str:
+    """What the CLI and the page say where `subject` (a photo's name, or "a.jpg and 2 more") was in colour."""
+    what = "are colour photos: their" if several else "is a colour photo: its"
+    return f"{subject} {what} own colours were not used, only the lightness (colorize is for black-and-white photos)"
+
+
 @dataclass
 class Reference:
     """A colour reference prepared for matching: features (positions x dims), chroma and lightness at the

@@ -289,6 +289,11 @@ function showJob(job) {
     $("#result-img").src = `/api/jobs/${job.id}/preview?v=${job.preview_version}`;
   }
   if (job.state === "failed" || (job.files && job.message)) say(job.message);
+  // The job's notes (an HDR clip brought to SDR, a colour photo's colours not used, a smaller working size), as the
+  // command line prints them.
+  const notes = job.notices || [];
+  $("#notes").textContent = notes.map((note) => `Note: ${note}`).join("\n");
+  $("#notes").hidden = notes.length === 0;
   if (job.state === "done" && job.files) {
     say("");
     $("#stage").textContent = "";
