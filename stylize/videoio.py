@@ -551,7 +551,14 @@ class SegmentWriter:
             interpolation=self.interpolation)
         frame.pts = pts
         frame.time_base = self.time_base
-        for packet in self.stream.encode(frame):
+        try:  # (the encoder opens with the first frame)
+            packets = self.stream.encode(frame)
+        except self.av.error.FFmpegError as error:
+            if isinstance(error, OSError):  # a full disk: the job's WriteError, with its --resume hint
+                raise
+            raise VideoError(f"the encoder refused frames of {frame.width}x{frame.height} "
+                             f"({self.stream.codec_context.name}: {_reason(error)})") from None
+        for packet in packets:
             self.container.mux(packet)
 
     def close(self) -> None:

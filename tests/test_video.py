@@ -1104,10 +1104,26 @@ def test_upscale_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path, mo
                       "--io-threads, --suffix are for photos, not a video")
     invoke.error_line(invoke("upscale", photo, "--crf", "20"), 2, "--crf is for a video, not photos")
     invoke.error_line(invoke("upscale", source, "--no-temporal"), 2, "No such option '--no-temporal'")
+    # Red-team: a 2100x60 GIF enlarged x8 (16800 px long, under the area H.264 holds) failed after its first frame
+    # with a traceback from x264, which takes 16384 px a side; libwebp takes 16383. Refused before any work now.
+    monkeypatch.setattr(video_task, "H264_MAX_SIDE", 100)
+    invoke.error_line(invoke("upscale", source, "--scale", "2", "-o", tmp_path / "big.mp4"), 1,
+                      "frames of 64x48 enlarged x2 would be 128 px long, over the 100 px a side H.264 holds: use a "
+                      "smaller --scale")
+    monkeypatch.setattr(video_task, "MAX_SIDES", {"webp": ("WebP", 95)})
+    invoke.error_line(invoke("upscale", source, "--scale", "1.5", "-o", tmp_path / "big.webp"), 1,
+                      "frames of 64x48 enlarged x1.5 would be 96 px long, over the 95 px a side WebP holds")
     monkeypatch.setattr(video_task, "MAX_FRAME_PIXELS", 100 * 100)
     invoke.error_line(invoke("upscale", source, "--scale", "2", "-o", tmp_path / "big.mp4"), 1,
                       "frames of 64x48 enlarged x2 would be over 0.0 MP")
-    assert not (tmp_path / "big.mp4").exists()
+    assert not (tmp_path / "big.mp4").exists() and not (tmp_path / "big.webp").exists()
+    # What an encoder refuses all the same is one line (VideoError), not PyAV's traceback.
+    from stylize.videoio import SegmentWriter
+
+    writer = SegmentWriter(tmp_path / "wide.mp4", probe(source), 16400, 16, 18, "mp4")
+    with pytest.raises(VideoError, match=r"^the encoder refused frames of 16400x16 \(libx264: .+\)$"):
+        writer.write(np.zeros((16, 16400, 3), np.uint8), 0)
+    writer.abandon()
 
 
 @pytest.mark.parametrize(("name", "options"), [

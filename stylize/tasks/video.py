@@ -601,6 +601,11 @@ _SEGMENT = re.compile(r"segment_(\d{5,})\.mp4")  # a finished or unfinished segm
 # The largest frame H.264 holds (level 6.2: 139,264 macroblocks of 16x16, 8192x4352), and about what a
 # decoding queue of a few frames and a tiled network can hold in memory without surprise.
 MAX_FRAME_PIXELS = 8192 * 4352
+# The longest side each output holds, as its encoder takes it: x264 (every output's segments but WebM's) opened
+# at 16384 px and failed at 16400 (a 2100x60 GIF enlarged x8 failed after its first frame, with a traceback); libvpx
+# takes 65536 (VP9's 16 bits); libwebp 16383.
+MAX_SIDES = {"webm": ("VP9", 65536), "webp": ("WebP", 16383)}
+H264_MAX_SIDE = 16384
 
 
 def _own(name: str) -> bool:
@@ -701,6 +706,12 @@ class VideoJob:
             raise VideoError(f"frames of {width}x{height} enlarged x{scale:g} would be over "
                              f"{MAX_FRAME_PIXELS / 1e6:.1f} MP, the largest frame H.264 holds (8192x4352): use a "
                              "smaller --scale")
+        codec, longest = MAX_SIDES.get(output_format(self.output), ("H.264", H264_MAX_SIDE))
+        side = round(max(width, height) * scale)
+        if side > longest:
+            made = f"frames of {width}x{height}" + (f" enlarged x{scale:g}" if scale != 1 else "")
+            raise VideoError(f"{made} would be {side} px long, over the {longest} px a side {codec} holds: use a "
+                             f"smaller {'--scale' if scale != 1 else '--size'}")
         if masks is not None:
             masks.check(height, width, self.info.frames, self.info.rotation)
 
