@@ -1,4 +1,4 @@
-"""The contact sheet of the README's video pictures (video_masks.py, old_film.py): rows of a clip's frames,
+"""The contact sheet of the README's video pictures (video_masks.py, old_film.py, sticker.py): rows of a clip's frames,
 each labelled, at half size."""
 
 from __future__ import annotations
