@@ -1417,6 +1417,16 @@ def test_run_on_an_animation_says_that_its_first_frame_is_styled(invoke, tmp_pat
     assert result.exit_code == 0 and Image.open(tmp_path / "out.png").size == (48, 32)
     assert (f"Note: {tmp_path / 'loop.gif'} is an animation of 3 frames: its first is styled here; `stylize video "
             f"{tmp_path / 'loop.gif'}` styles them all") in result.stderr
+    # An animation (or an album's TIFF) as the painting: its first frame (page) is the painting, and said so.
+    frames[0].save(tmp_path / "album.tif", save_all=True, append_images=frames[1:])
+    photo = tmp_path / "photo.png"
+    frames[1].save(photo)
+    for painting, said in (("loop.gif", "is an animation: its first frame is the painting"),
+                           ("album.tif", "has 3 pages: its first page is the painting")):
+        result = invoke("run", photo, "--model", "arbitrary", "--style", tmp_path / painting, "--refine", "0",
+                        "-o", tmp_path / "painted.png")
+        assert result.exit_code == 0, result.output
+        assert f"Note: {tmp_path / painting} {said}" in result.stderr.splitlines()
 
 
 def _reference_folder(folder: Path) -> Path:

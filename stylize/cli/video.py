@@ -10,7 +10,13 @@ import click
 
 from stylize.cli.exits import fail_interrupted
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
-from stylize.cli.styling import ARBITRARY_MODE, choose_mode, mask_set, refuse_mask_options
+from stylize.cli.styling import (
+    ARBITRARY_MODE,
+    choose_mode,
+    mask_set,
+    refuse_mask_options,
+    say_first_pictures_of_paintings,
+)
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
 if TYPE_CHECKING:
@@ -75,6 +81,8 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     if regions is not None:
         regions.register(reads)
     check_video_paths(reads, source, output)
+    if not quiet:
+        say_first_pictures_of_paintings(styles)
     clip_masks = None if regions is None else ClipMasks(regions)
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks,
                                                                     clip=source)
