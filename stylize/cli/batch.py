@@ -9,7 +9,7 @@ import click
 
 from stylize.cli import jobs as file_jobs
 from stylize.cli.options import device_option, given, quality_option, quiet_option
-from stylize.cli.styling import plan_style, say_first_pictures_of_paintings, style_options
+from stylize.cli.styling import plan_style, style_options
 
 if TYPE_CHECKING:
     from stylize.batch import JobResult
@@ -45,7 +45,7 @@ def batch(ctx: click.Context, inputs: tuple[str, ...], output_dir: Path, fmt: st
 
     plan = plan_style(ctx, styles, models, masks, options)
     if not quiet:
-        say_first_pictures_of_paintings(plan.styles)
+        file_jobs.say_first_pictures_of(plan.styles)
     reads = plan.reads()
     jobs, not_images, shard_label, report = file_jobs.plan(inputs, output_dir, fmt, suffix, reads, shard, report)
     task = plan.build(device, on_notice=None if quiet else lambda message: click.echo(f"Note: {message}", err=True),

@@ -56,6 +56,8 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
 
     reads = ReadFiles()
     reads.add_all(references, "a reference")
+    if not quiet:
+        file_jobs.say_first_pictures_of(references, "reference")
     if model is not None:
         guard_model(reads, model)
     if reference_folder is not None:

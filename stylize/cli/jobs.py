@@ -314,6 +314,19 @@ def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -
                    "of its own to do them all", err=True)
 
 
+def say_first_pictures_of(paths: Sequence[Path], role: str = "painting") -> None:
+    """A note where a painting (--style; or a colorizer's reference, `role`) is an animation or a TIFF of several
+    pages: its first frame or page is the one used, which would otherwise pass unsaid."""
+    from stylize.images import tiff_pages
+    from stylize.videoio import animation_frames
+
+    for path in paths:
+        if animation_frames(path) > 1:
+            click.echo(f"Note: {path} is an animation: its first frame is the {role}", err=True)
+        elif tiff_pages(path) > 1:
+            click.echo(f"Note: {path} has {tiff_pages(path)} pages: its first page is the {role}", err=True)
+
+
 def _failure(result: JobResult) -> str:
     """The source and why it failed, the source said once: an image's own errors start with its path."""
     error = result.error or "failed"

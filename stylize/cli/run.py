@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from stylize.cli.jobs import check_output_file, conclude_single, progress_bar, tile_progress
+from stylize.cli.jobs import check_output_file, conclude_single, progress_bar, say_first_pictures_of, tile_progress
 from stylize.cli.options import device_option, existing_file, quality_option, quiet_option
-from stylize.cli.styling import plan_style, say_first_pictures_of_paintings, style_options
+from stylize.cli.styling import plan_style, style_options
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +58,7 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
         click.echo(f"Note: {content} is an animation of {frames} frames: its first is styled here; `stylize video "
                    f"{content}` styles them all", err=True)
     if not quiet:
-        say_first_pictures_of_paintings(plan.styles)
+        say_first_pictures_of(plan.styles)
     from stylize.batch import alpha_at, run_jobs, single_job, with_transparency
     from stylize.images import load_image, save_image
 

@@ -120,19 +120,6 @@ def plan_style(ctx: click.Context, styles: tuple[Path, ...], models: tuple[str, 
     return StylePlan(tuple(styles), tuple(models), config, mask_set(masks, config, styles, models))
 
 
-def say_first_pictures_of_paintings(styles: Sequence[Path]) -> None:
-    """A note where a painting (--style) is an animation or a TIFF of several pages: its first frame or page is the
-    painting, which would otherwise pass unsaid."""
-    from stylize.images import tiff_pages
-    from stylize.videoio import animation_frames
-
-    for style in styles:
-        if animation_frames(style) > 1:
-            click.echo(f"Note: {style} is an animation: its first frame is the painting", err=True)
-        elif tiff_pages(style) > 1:
-            click.echo(f"Note: {style} has {tiff_pages(style)} pages: its first page is the painting", err=True)
-
-
 def refuse_mask_options(ctx: click.Context, masks: Sequence[Path]) -> None:
     """--feather and --mask-invert say how to use masks: without one they are usage errors."""
     if not masks:

@@ -9,14 +9,9 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from stylize.cli.exits import fail_interrupted
+from stylize.cli.jobs import say_first_pictures_of
 from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
-from stylize.cli.styling import (
-    ARBITRARY_MODE,
-    choose_mode,
-    mask_set,
-    refuse_mask_options,
-    say_first_pictures_of_paintings,
-)
+from stylize.cli.styling import ARBITRARY_MODE, choose_mode, mask_set, refuse_mask_options
 from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
 if TYPE_CHECKING:
@@ -82,7 +77,7 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
         regions.register(reads)
     check_video_paths(reads, source, output)
     if not quiet:
-        say_first_pictures_of_paintings(styles)
+        say_first_pictures_of(styles)
     clip_masks = None if regions is None else ClipMasks(regions)
     stylize_frames, refine, task_device, settings = frame_functions(model, styles, frame_config, device, clip_masks,
                                                                     clip=source)
