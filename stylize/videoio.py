@@ -225,6 +225,7 @@ def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
             time = 0
             for index in range(image.n_frames):
                 image.seek(index)  # (frames are decoded in order, each from the one before)
+                image.load()  # (and a frame's duration is known once it is decoded)
                 if index >= start:
                     rgba = np.asarray(image.convert("RGBA"))
                     yield Frame(index, time, _over_white(rgba), rgba[..., 3].copy())

@@ -462,6 +462,7 @@ def test_an_animated_webp_is_a_clip_read_by_pillow(invoke, tmp_path, model, monk
                      loop=0, lossless=True)
     frames = list(read_frames(tmp_path / "loop.webp"))
     assert [frame.pts for frame in frames] == [0, 100, 300, 400] and probe(tmp_path / "loop.webp").frames == 4
+    assert [frame.pts for frame in read_frames(tmp_path / "loop.webp", 2)] == [300, 400]  # (a resumed job's)
     assert np.array_equal(frames[1].rgb[:24], scene(48, 32, 1.0)[:24]) and (frames[1].rgb[24:] == 255).all()
     assert invoke("video", tmp_path / "loop.webp", "--model", model, "-o", tmp_path / "loop.mp4", "-q").exit_code == 0
     assert [round(time * 1000) for time in seconds(tmp_path / "loop.mp4")] == [0, 100, 300, 400]
