@@ -223,11 +223,17 @@ _LIBRAW_UNNAMED = "unknown file: "
 def _libraw_said() -> Iterator[list[str]]:
     """LibRaw (C) prints some of its errors to the process's stderr itself before rawpy raises, a line above the
     one-line error. While it works, stderr goes to a temporary file: its lines come back as the list yielded, for the
-    error, and whatever else was written there meanwhile (another thread's progress bar) goes on to stderr after."""
+    error, and whatever else was written there meanwhile (another thread's progress bar) goes on to stderr after.
+    Where no temporary file or descriptor can be had (a full disk, no stderr), LibRaw prints as it would."""
     said: list[str] = []
-    with _STDERR_HELD, tempfile.TemporaryFile() as held:
-        _flush_stderr()
-        original = os.dup(2)
+    with _STDERR_HELD, contextlib.ExitStack() as stack:
+        try:
+            held = stack.enter_context(tempfile.TemporaryFile())
+            _flush_stderr()
+            original = os.dup(2)
+        except OSError:
+            yield said
+            return
         os.dup2(held.fileno(), 2)
         try:
             yield said

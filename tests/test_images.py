@@ -613,6 +613,17 @@ def test_libraws_own_messages_join_the_one_line_error_and_nothing_else_is_lost(t
     with pytest.raises(ImageError, match=r"\(Corrupted data or internal error; data corrupted at 1234\)$"):
         load_image(path)
     assert capfd.readouterr().err == "50%|#####     | 1/2\n"
+    monkeypatch.undo()  # and with no temporary file to be had (a full disk), LibRaw prints as it would
+    import tempfile
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", full)
+    assert load_image(path).pixels.shape == (1, 3, 200, 300)
+    with pytest.raises(ImageError, match=r"\(Input/output error\)$"):
+        load_image(cut)
+    assert capfd.readouterr().err == "unknown file: Unexpected end of file\n"
 
 
 def test_a_monochrome_cameras_raw_is_a_gray_photo(tmp_path):
