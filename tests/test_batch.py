@@ -64,11 +64,14 @@ def test_animations_among_the_images_are_done_as_their_first_frame_and_said_so(i
     frames = [gradient_image(40, 30, seed=seed) for seed in range(3)]
     frames[0].save(tree / "loop.gif", save_all=True, append_images=frames[1:], duration=100)
     frames[0].save(tree / "trip" / "spin.webp", save_all=True, append_images=frames[1:], duration=100)
+    # An animated PNG named .apng, as `stylize video -o x.apng` writes one (it was "not an image" to a folder's scan).
+    frames[0].save(tree / "trip" / "wave.apng", format="PNG", save_all=True, append_images=frames[1:], duration=100)
     frames[0].save(tree / "still.gif")
     result = invoke("batch", tree / "loop.gif", tree / "trip", tree / "still.gif", "-o", tmp_path / "out",
                     "--model", model)
-    assert result.exit_code == 1 and "6 done" in result.stderr  # trip/ holds the bad files of `tree`
-    assert (f"Note: {tree / 'loop.gif'} and 1 more are animations: the first frame was done here; `stylize video "
+    assert result.exit_code == 1 and "7 done" in result.stderr  # trip/ holds the bad files of `tree`
+    assert (tmp_path / "out" / "wave.png").is_file()
+    assert (f"Note: {tree / 'loop.gif'} and 2 more are animations: the first frame was done here; `stylize video "
             "FILE` does one whole") in result.stderr
     result = invoke("upscale", tree / "trip" / "spin.webp", tree / "a.jpg", "--scale", "2", "-o", tmp_path / "big")
     assert result.exit_code == 0
