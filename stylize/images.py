@@ -43,8 +43,7 @@ RAW_EXTENSIONS = frozenset({
 })
 # Extensions taken as images when scanning folders; reading itself accepts whatever Pillow can decode. AVIF and
 # JPEG 2000 (archives' scans) Pillow reads itself; HEIF (an iPhone's .HEIC, a Canon's or Fujifilm's .HIF) with
-# the heic extra; camera RAW with the raw extra; an animated PNG named .apng (as `stylize video -o x.apng` writes
-# one) as a PNG.
+# the heic extra; camera RAW with the raw extra; an animated PNG named .apng as a PNG.
 IMAGE_EXTENSIONS = frozenset({
     ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".ppm", ".pgm",
     ".pbm", ".pnm", ".tga", ".avif", ".jp2", ".j2k", ".jpf", ".jpx", ".heic", ".heif", ".hif", *RAW_EXTENSIONS,

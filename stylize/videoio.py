@@ -43,7 +43,7 @@ _SHORTEST_SHOWN_MS, _SHOWN_INSTEAD_MS = 10, 100
 # Output containers by extension, with their video encoder and what they can carry unchanged.
 CONTAINERS = {
     ".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".gif": "gif",
-    ".webp": "webp", ".apng": "apng",
+    ".webp": "webp", ".png": "apng", ".apng": "apng",
 }
 # An animated image (GIF, WebP, APNG) is made from segments of H.264 in MP4 at 4:4:4 (a GIF's palette is chosen
 # from full colour: a finely coloured GIF, pixel art say, keeps its colour edges) once the clip is done
@@ -475,12 +475,19 @@ def _progressive(av: Any, frames: Iterator[Any], stream: Any) -> Iterator[Any]:
             yield frame
 
 
+def animation_suffixes(source: Path) -> frozenset[str]:
+    """The extensions of `-o` that ask upscale or colorize for an animation of `source` (an animation given alone),
+    where another image format asks for a still of its first frame: .gif, .webp and .apng, and .png for an animated
+    PNG (its own kind and name; a GIF's `-o first.png` is a still). `stylize video` always makes a clip."""
+    own = {".png"} if Path(source).suffix.lower() in (".png", ".apng") else set()
+    return frozenset({".gif", ".webp", ".apng", *own})
+
+
 def clip_suffix(source: Path) -> str:
     """The extension a clip's result has unless told: the source's own container where stylize writes it (an
-    animation comes back as its kind: GIF, WebP, and an animated PNG as .apng, since a .png is a still image to
-    `upscale -o`), else .mp4."""
+    animation comes back as its kind and name: GIF, WebP, an animated PNG as .png, as sticker sites take one, or
+    .apng), else .mp4."""
     suffix = Path(source).suffix.lower()
-    suffix = ".apng" if suffix == ".png" else suffix
     return suffix if suffix in CONTAINERS and suffix != ".m4v" else ".mp4"
 
 

@@ -345,12 +345,12 @@ def test_a_gif_comes_back_as_a_gif_with_its_delays_and_loop(invoke, tmp_path, mo
 
 
 @pytest.mark.parametrize(("source_name", "fmt", "written"), [("loop.webp", "WEBP", "loop_udnie.webp"),
-                                                              ("loop.png", "PNG", "loop_udnie.apng")])
+                                                              ("loop.png", "PNG", "loop_udnie.png")])
 def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, monkeypatch, source_name, fmt, written):
     """Red-team: an animated WebP or PNG (a sticker, an emoji) given to `stylize video` came back as an MP4, where a
-    GIF comes back as a GIF. It comes back as its own kind now (an animated PNG as .apng: -o x.png asks upscale for a
-    still of its first frame), in full colour, each frame shown as long as in the source (its last frame's pause
-    too) and played as often; `-o x.webp` or `-o x.apng` makes one from any clip."""
+    GIF comes back as a GIF. It comes back as its own kind and name now (an animated PNG as .png, as sticker sites
+    take one), in full colour, each frame shown as long as in the source (its last frame's pause too) and played as
+    often; `-o x.webp`, `-o x.png` or `-o x.apng` makes one from any clip."""
     monkeypatch.chdir(tmp_path)
     pictures = [Image.fromarray(scene(64, 48, shift)) for shift in (0.0, 1.0, 2.0, 3.0, 4.0)]
     pictures[0].save(tmp_path / source_name, format=fmt, save_all=True, append_images=pictures[1:],
@@ -387,9 +387,15 @@ def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, mo
     segment = write_clip(tmp_path / "segment.mp4", held, Fraction(25), crf=0)
     write_animation([segment], segment, tmp_path / f"held{suffix}", probe(segment))
     assert gif_frames(tmp_path / f"held{suffix}")[1] == ([40, 120] if fmt == "WEBP" else [40.0] * 4)
+    # -o in the animation's own kind (for an animated PNG: .png, and .apng) is the animation enlarged; another image
+    # format, a still of its first frame (as a GIF's -o first.png is).
+    for name, frames_out in ((f"big{suffix}", 5), ("big.apng", 5), ("first.jpg", 1)):
+        assert invoke("upscale", tmp_path / source_name, "--scale", "2", "-o", tmp_path / name, "-q").exit_code == 0
+        with Image.open(tmp_path / name) as image:
+            assert (getattr(image, "n_frames", 1), image.size) == (frames_out, (128, 96)), name
 
 
-@pytest.mark.parametrize(("fmt", "written"), [("PNG", "apng"), ("GIF", "gif"), ("WEBP", "webp")])
+@pytest.mark.parametrize(("fmt", "written"), [("PNG", "png"), ("GIF", "gif"), ("WEBP", "webp")])
 def test_a_transparent_animation_is_read_on_white_and_keeps_its_transparency(invoke, tmp_path, model, monkeypatch,
                                                                              fmt, written):
     """Red-team: a styled sticker (an animation with transparency) came back opaque, and an APNG's transparent

@@ -110,12 +110,12 @@ def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Seq
     (`video_options`) given with photos."""
     from stylize.cli.options import given, option_name
     from stylize.images import IMAGE_EXTENSIONS
-    from stylize.videoio import CONTAINERS, VIDEO_EXTENSIONS, animation_frames
+    from stylize.videoio import VIDEO_EXTENSIONS, animation_frames, animation_suffixes
 
     files = [Path(spec).expanduser() for spec in inputs]
     clips = [path for path in files if path.suffix.lower() in VIDEO_EXTENSIONS and path.is_file()]
-    # (.gif and .webp are an animation out where one comes in)
-    still = output is not None and output.suffix.lower() in IMAGE_EXTENSIONS - set(CONTAINERS)
+    still = (output is not None and len(files) == 1
+             and output.suffix.lower() in IMAGE_EXTENSIONS - animation_suffixes(files[0]))
     if not clips and len(files) == 1 and files[0].is_file() and animation_frames(files[0]) > 1 and not still:
         clips = files
     if clips and len(files) > 1:

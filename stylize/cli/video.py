@@ -24,7 +24,7 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @click.command()
 @click.argument("source", type=existing_file("a folder of frames or photos goes through `stylize batch`"))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Output video (.mp4, .mov, .mkv or .webm), or an animated .gif, .webp or .apng. Default: "
+              help="Output video (.mp4, .mov, .mkv or .webm), or an animated .gif, .webp or .png (.apng). Default: "
                    "SOURCE_NAME.mp4 (or the source's own kind) in the current folder.")
 @click.option("--model", help="A fast style model: a name from `stylize models` or a .safetensors file; "
                               "`--model arbitrary` with --style applies any painting.")
