@@ -77,6 +77,13 @@ def test_animations_among_the_images_are_done_as_their_first_frame_and_said_so(i
     assert result.exit_code == 0
     assert (f"Note: {tree / 'trip' / 'spin.webp'} is an animation: the first frame was done here; `stylize upscale "
             f"{tree / 'trip' / 'spin.webp'}` does it whole") in result.stderr
+    # A video among a folder's files is not an image to it: the line names the command that does it.
+    clip = tree / "trip" / "clip.mp4"
+    clip.write_bytes(b"\0" * 16)
+    result = invoke("batch", tree / "trip", "-o", tmp_path / "again", "--model", model)
+    assert f"  not an image: {clip} (a video: `stylize video {clip}` does it)" in result.stderr.splitlines()
+    result = invoke("upscale", tree / "trip", "--scale", "2", "-o", tmp_path / "bigger")
+    assert f"(a video: `stylize upscale {clip}` does it)" in result.stderr
     # One animation with a still image as -o: the same note after the "Wrote" line.
     result = invoke("upscale", tree / "loop.gif", "--scale", "2", "-o", tmp_path / "first.png")
     assert result.exit_code == 0 and Image.open(tmp_path / "first.png").size == (80, 60)

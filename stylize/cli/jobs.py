@@ -300,8 +300,7 @@ def say_first_pictures(sources: Sequence[str | Path], animations: bool = True) -
 
     moving = [str(source) for source in sources if animations and animation_frames(Path(source)) > 1]
     if moving:
-        command = click.get_current_context(silent=True)
-        name = command.info_name if command is not None and command.info_name not in ("batch", "run") else "video"
+        name = _clip_command()
         whole = (f"`stylize {name} FILE` does one whole" if len(moving) > 1
                  else f"`stylize {name} {moving[0]}` does it whole")
         what = "are animations" if len(moving) > 1 else "is an animation"
@@ -325,6 +324,21 @@ def say_first_pictures_of(paths: Sequence[Path], role: str = "painting") -> None
             click.echo(f"Note: {path} is an animation: its first frame is the {role}", err=True)
         elif tiff_pages(path) > 1:
             click.echo(f"Note: {path} has {tiff_pages(path)} pages: its first page is the {role}", err=True)
+
+
+def _video_hint(path: Path) -> str:
+    """For a video among a folder's files: the command that does it (a folder's jobs are images)."""
+    from stylize.videoio import VIDEO_EXTENSIONS
+
+    if Path(path).suffix.lower() not in VIDEO_EXTENSIONS:
+        return ""
+    return f" (a video: `stylize {_clip_command()} {path}` does it)"
+
+
+def _clip_command() -> str:
+    """The command that does a whole clip for the one running: upscale and colorize themselves, else video."""
+    command = click.get_current_context(silent=True)
+    return command.info_name if command is not None and command.info_name not in ("batch", "run") else "video"
 
 
 def _failure(result: JobResult) -> str:
@@ -366,7 +380,7 @@ def conclude(outcome: BatchReport, not_images: list[Path], report: Path | None, 
         click.echo(f"{outcome.count('done')} done, {outcome.count('skipped') - busy} skipped (output exists){taken}, "
                    f"{outcome.count('failed')} failed, {len(not_images)} not images", err=True)
         for path in not_images:
-            click.echo(f"  not an image: {path}", err=True)
+            click.echo(f"  not an image: {path}{_video_hint(path)}", err=True)
         _say_raw_twins(outcome.raw_twins)
         say_first_pictures([result.source for result in outcome.results if result.status == "done"])
         for note in notes:
