@@ -503,8 +503,9 @@ def output_format(path: Path) -> str:
 class SegmentWriter:
     """Encodes frames into one segment file (video only), atomically: SEGMENT.part, renamed on close.
 
-    H.264 (VP9 for WebM) at constant quality `crf`; 4:2:0 chroma where the size allows it (both sides
-    even), else 4:4:4 so that the size stays exactly the input's (and always for a GIF, made from them later).
+    H.264 (VP9 for WebM) at constant quality `crf` (lossless for an animated image's); 4:2:0 chroma where the size
+    allows it (both sides even), else 4:4:4 so that the size stays exactly the input's (and always for an animated
+    image, made from them later).
     """
 
     def __init__(self, path: Path, info: VideoInfo, width: int, height: int, crf: int, fmt: str) -> None:
@@ -531,6 +532,10 @@ class SegmentWriter:
         # pixels a mask kept in the tests' finely coloured clip: 0.66 levels off, against 2.87 untold). VP9 has
         # no such field, and FFmpeg reads its chroma where it was made (a clip of benchmarks/video_colours.py
         # written as WebM: 0.09 levels off, as in MP4).
+        # An animated image's segments are an intermediate, made again into its own colours (animation.py): lossless
+        # (x264's crf 0), where --crf 18 had left a styled clip's APNG 3.23 levels off its frames, against 0.38 (the
+        # YUV rounding) now; --crf is the video's own quality.
+        crf = 0 if fmt in _SEGMENT_CONTAINERS else crf
         self.stream.options = ({"crf": str(crf), "x264-params": "chromaloc=1"} if codec == "libx264"
                                else {"crf": str(crf), "b": "0"})
         if info.rotation:

@@ -395,6 +395,24 @@ def test_an_animated_webp_or_png_comes_back_as_its_own_kind(invoke, tmp_path, mo
             assert (getattr(image, "n_frames", 1), image.size) == (frames_out, (128, 96)), name
 
 
+def test_an_animated_images_segments_are_lossless(tmp_path, model):
+    """Red-team: an animated image is made from the job's H.264 segments, which were written at the video's --crf
+    (18): a styled clip's APNG came out 3.23 levels off its styled frames (a WebP 3.57, a GIF 4.33; 12 frames of a
+    held-out photo, udnie). The segments of an animated image are lossless now (0.38, 2.34 and 3.25: the YUV
+    rounding, and the WebP's and the GIF's own loss)."""
+    from stylize.config import FastConfig
+    from stylize.tasks.video import frame_functions
+
+    source = make_clip(tmp_path / "pan.mp4", frames=4, pan=3.0, audio=False)
+    stylize_frames, _, _, settings = frame_functions(str(model), [], FastConfig(), "cpu")
+    styled = stylize_frames([frame.rgb for frame in read_frames(source)])
+    expected = [np.asarray(frame.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0)).astype(int) for frame in styled]
+    VideoJob(source, tmp_path / "out.png", stylize_frames, VideoConfig(temporal=False), settings).run()
+    written, _, _ = gif_frames(tmp_path / "out.png")
+    assert len(written) == 4
+    assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(written, expected, strict=True)]) < 1
+
+
 @pytest.mark.parametrize(("fmt", "written"), [("PNG", "png"), ("GIF", "gif"), ("WEBP", "webp")])
 def test_a_transparent_animation_is_read_on_white_and_keeps_its_transparency(invoke, tmp_path, model, monkeypatch,
                                                                              fmt, written):
