@@ -322,8 +322,8 @@ def say_first_pictures_of(paths: Sequence[Path], role: str = "painting") -> None
     for path in paths:
         if animation_frames(path) > 1:
             click.echo(f"Note: {path} is an animation: its first frame is the {role}", err=True)
-        elif tiff_pages(path) > 1:
-            click.echo(f"Note: {path} has {tiff_pages(path)} pages: its first page is the {role}", err=True)
+        elif (pages := tiff_pages(path)) > 1:
+            click.echo(f"Note: {path} has {pages} pages: its first page is the {role}", err=True)
 
 
 def _video_hint(path: Path) -> str:
