@@ -31,7 +31,7 @@ import numpy as np
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable
-from stylize.videoio import VideoInfo, output_format, probe, read_frames, shown_ms, upright
+from stylize.videoio import ANIMATED_FORMATS, VideoInfo, output_format, probe, read_frames, shown_ms, upright
 
 # GIF counts time in hundredths of a second, and browsers (Chromium, Firefox, Safari, after Netscape and Internet
 # Explorer) play a delay of 0 or 1 as 10: frames closer than 2 to the last one kept are left out, so that a 60
@@ -78,6 +78,13 @@ WEBP_OPTIONS = {"quality": "95"}
 APNG_OPTIONS = {"pred": "mixed"}
 
 
+def keeps_transparency(info: VideoInfo, output: Path) -> bool:
+    """Whether `output` gets the transparency of the source `info` describes, frame by frame (write_animation): an
+    animation (a sticker) made into an animated image. A video's frames, even with an alpha plane (ProRes 4444),
+    and any source made into a video are shown laid on white."""
+    return info.codec in _ANIMATION_CODECS and output_format(output) in ANIMATED_FORMATS
+
+
 def write_animation(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
     """Join the finished segments into the animated image `output` (a GIF, WebP or APNG by its extension),
     atomically (written as muxing.EXT beside the segments, then moved): their frames upright, at their times, played
@@ -89,7 +96,7 @@ def write_animation(segments: list[Path], source: Path, output: Path, info: Vide
     tick, shortest = _CLOCKS[fmt]
     temporary = Path(segments[0]).with_name(f"muxing{output.suffix}")
     # An animation's transparency (a sticker's) is its own, frame by frame: read from it again, not stylized.
-    shown = _ShownFrames(segments, tick, shortest, source if info.codec in _ANIMATION_CODECS else None)
+    shown = _ShownFrames(segments, tick, shortest, source if keeps_transparency(info, output) else None)
     plays, last_ms = _timing(source, info)
     try:
         if fmt == "gif":

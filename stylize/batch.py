@@ -43,9 +43,9 @@ from stylize.images import (
     LoadedImage,
     load_image,
     made_by_stylize,
-    on_white,
     raw_twins,
     save_image,
+    white_where_clear,
 )
 
 _GLOB_CHARS = set("*?[")
@@ -119,13 +119,13 @@ ProcessBatch = Callable[[list[LoadedImage], list[Job]], Sequence[Result]]
 
 
 def with_transparency(process: ProcessBatch) -> ProcessBatch:
-    """`process` for a task that paints over the picture (a style, colours): it sees each image laid on white,
-    as a viewer shows it, and each result gets its image's transparency back, resized where the task resized
-    the picture, so that a cut-out stays cut out. For run_jobs(keep_alpha=True); the upscaler enlarges the
-    transparency itself."""
+    """`process` for a task that paints over the picture (a style, colours): it sees each image white where it
+    is clear (images.white_where_clear: a half-clear shadow is as dark as it was), and each result gets its
+    image's transparency back, resized where the task resized the picture, so that a cut-out stays cut out.
+    For run_jobs(keep_alpha=True); the upscaler enlarges the transparency itself."""
 
     def process_with_transparency(images: list[LoadedImage], jobs: list[Job]) -> Sequence[Result]:
-        laid = [image if image.alpha is None else replace(image, pixels=on_white(image.pixels, image.alpha),
+        laid = [image if image.alpha is None else replace(image, pixels=white_where_clear(image.pixels, image.alpha),
                                                           alpha=None) for image in images]
         results = []
         for image, result in zip(images, process(laid, jobs), strict=True):

@@ -138,12 +138,15 @@ class VideoInfo:
 @dataclass
 class Frame:
     """A decoded frame: its index in the stream, its timestamp, its RGB pixels (H, W, 3) uint8 (uint16: deep), and
-    where it has transparency (an animation's: GIF, APNG, WebP), its alpha (H, W) uint8, the RGB laid on white."""
+    where it has transparency (an animation's: GIF, APNG, WebP), its alpha (H, W) uint8, the RGB laid on white,
+    and the colours as stored under the transparency (`straight`, (H, W, 3) uint8: a result that keeps the
+    transparency is made from them, its clear pixels white or spread, tasks.video)."""
 
     index: int
     pts: int | None
     rgb: np.ndarray
     alpha: np.ndarray | None = None
+    straight: np.ndarray | None = None
 
 
 def animation_frames(path: Path) -> int:
@@ -228,7 +231,7 @@ def _webp_frames(path: Path, start: int) -> Iterator[Frame]:
                 image.load()  # (and a frame's duration is known once it is decoded)
                 if index >= start:
                     rgba = np.asarray(image.convert("RGBA"))
-                    yield Frame(index, time, _over_white(rgba), rgba[..., 3].copy())
+                    yield Frame(index, time, _over_white(rgba), rgba[..., 3].copy(), rgba[..., :3].copy())
                 time += shown_ms(int(image.info.get("duration") or 0))
     except (OSError, ValueError, EOFError) as error:
         raise VideoError(f"{path}: decoding failed ({_reason(error)})") from None
@@ -432,7 +435,7 @@ def _read_frames(path: Path, start: int, seek: bool, deep: bool = False) -> Iter
                         # Laid on white, as a page shows it and as an animated WebP is read (_webp_frames): taken
                         # as RGB, an APNG sticker's transparent pixels were the black they are stored as.
                         rgba = frame.to_ndarray(format="rgba", **options)
-                        yield Frame(index, pts, _over_white(rgba), rgba[..., 3].copy())
+                        yield Frame(index, pts, _over_white(rgba), rgba[..., 3].copy(), rgba[..., :3].copy())
                         continue
                     # Deep: planar 16-bit RGB, which PyAV gives as (H, W, 3) in RGB order. Packed rgb48le with
                     # the chroma interpolated (FULL_CHR_H_INT) came out wrong from this libswscale: a green of

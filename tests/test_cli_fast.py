@@ -58,8 +58,8 @@ def _cut_out(path, width: int = 48, height: int = 32):
 
 def test_a_cut_out_stays_cut_out_and_a_jpeg_of_it_is_laid_on_white(invoke, model_file, tmp_path):
     """Red-team: a logo or a product photo cut out (a PNG with transparency) came back as a rectangle, its
-    transparent part painted. The picture is still stylized laid on white, and the output keeps its
-    transparency where the format has one (resized with --size); a JPEG is laid on white."""
+    transparent part painted. The output keeps its transparency where the format has one (resized with
+    --size); a JPEG is laid on white."""
     from PIL import Image
 
     source = _cut_out(tmp_path / "logo.png")
@@ -74,6 +74,37 @@ def test_a_cut_out_stays_cut_out_and_a_jpeg_of_it_is_laid_on_white(invoke, model
     assert small.mode == "RGBA" and small.size == (24, 16)
     assert small.getpixel((0, 0))[3] == 0 and small.getpixel((12, 8))[3] == 255
     assert jpeg.mode == "RGB" and min(jpeg.getpixel((0, 0))) >= 250
+
+
+def test_a_cut_outs_half_clear_pixels_keep_their_colour_and_what_is_stored_under_clear_ones_changes_nothing(
+        invoke, model_file, tmp_path):
+    """A cut-out was styled laid on white, and the transparency put back on the result: a half-clear pixel came
+    out paler twice, once laid and once shown (at --strength 0, the photo itself, a drop shadow at 40 % black
+    showed at 16 %). Each pixel that is not wholly clear is worked on in its own colour, the clear ones white
+    (images.white_where_clear): shown on white, the photo at --strength 0 is the cut-out as it was, and what
+    the file stores under its clear pixels (black, green) changes nothing."""
+    import numpy as np
+    from PIL import Image
+
+    source = np.asarray(_cut_out(tmp_path / "logo.png")).copy()
+    source[20:, 30:, 3] = np.maximum(source[20:, 30:, 3], 102)  # a drop shadow at 40 %, black
+    source[20:, 30:, :3] = np.where(source[20:, 30:, 3:] == 102, 0, source[20:, 30:, :3])
+    outputs = []
+    for stored in ((0, 0, 0), (0, 255, 0)):
+        source[source[..., 3] == 0, :3] = stored
+        Image.fromarray(source).save(tmp_path / "logo.png")
+        for strength in ("0", "1"):
+            result = invoke("run", tmp_path / "logo.png", "--model", "stripes", "--strength", strength,
+                            "-o", tmp_path / f"out{strength}.png")
+            assert result.exit_code == 0, result.output
+        outputs.append(np.asarray(Image.open(tmp_path / "out1.png")))
+
+        def shown(path):
+            return np.asarray(Image.alpha_composite(Image.new("RGBA", (48, 32), "white"),
+                                                    Image.open(path).convert("RGBA")).convert("RGB")).astype(int)
+
+        assert np.abs(shown(tmp_path / "out0.png") - shown(tmp_path / "logo.png")).max() <= 2
+    assert np.array_equal(outputs[0], outputs[1])
 
 
 def test_run_model_by_path_with_every_fast_option(invoke, photo, model_file, tmp_path):

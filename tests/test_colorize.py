@@ -4,6 +4,7 @@ import json
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import gradient_image, stripes_image
@@ -321,6 +322,23 @@ def test_a_gray_photo_with_transparency_comes_back_in_colour_with_it(invoke, tmp
     out = Image.open(tmp_path / "scan_color.png")
     assert out.mode == "RGBA" and out.getchannel("A").tobytes() == cut.tobytes()
     assert rgb_to_lab(pil_to_tensor(out.convert("RGB")))[:, 1:].abs().mean() > 1
+
+
+def test_a_half_clear_shadow_is_as_dark_once_colorized(invoke, tmp_path, shipped_automatic):
+    """A cut-out's drop shadow, black at 40 % opacity, came back at 16 % once shown on white: colorize worked
+    on the picture laid on white, which the kept transparency then paled again. Its lightness, shown on
+    white, is now the scan's, in PNG and in JPEG (laid on white once, when written)."""
+    scan = np.zeros((48, 64, 2), np.uint8)
+    scan[8:40, 8:40] = (150, 255)
+    scan[14:44, 36:60, 1] = 102  # the shadow's opacity, 0.4; its gray is 0 (black)
+    Image.fromarray(scan, "LA").save(tmp_path / "cut.png")
+    shadow = (slice(20, 44), slice(42, 60))
+    for name in ("cut_color.png", "cut_color.jpg"):
+        result = invoke("colorize", tmp_path / "cut.png", "-o", tmp_path / name, "--device", "cpu")
+        assert result.exit_code == 0, result.output
+        shown = np.asarray(Image.alpha_composite(Image.new("RGBA", (64, 48), "white"),
+                                                 Image.open(tmp_path / name).convert("RGBA")).convert("L"))
+        assert abs(shown[shadow].mean() - 153) < 3, (name, shown[shadow].mean())
 
 
 def test_a_thin_image_among_the_references_is_passed_over_and_named_when_given_alone(invoke, tmp_path):

@@ -104,6 +104,29 @@ def test_transparent_pixels_are_laid_on_white(tmp_path):
     assert torch.allclose(pixels[0, :, 0, 0], torch.tensor([1.0, 0, 0]))
 
 
+def test_what_a_task_works_on_under_transparency():
+    """A painter (images.white_where_clear) and an upscaler (images.on_own_colours) see an opaque pixel in its
+    colour and a half-clear one too (laid on white it was paler, and paler again once shown); a clear one is
+    white to the painter, and takes the colours near it for the upscaler (not what the file stores there);
+    with every pixel clear the picture is white."""
+    from stylize.images import on_own_colours, white_where_clear
+
+    pixels = torch.rand(1, 3, 9, 13)
+    alpha = torch.zeros(1, 1, 9, 13)
+    alpha[..., 2:5, 3:7] = 1
+    alpha[..., 6, 2] = 0.4
+    pixels[..., 2:5, 3:7] = torch.tensor([0.9, 0.3, 0.1]).view(1, 3, 1, 1)
+    laid = on_own_colours(pixels, alpha)
+    assert laid.shape == pixels.shape and torch.equal(laid[..., 2:5, 3:7], pixels[..., 2:5, 3:7])
+    assert torch.equal(laid[..., 6, 2], pixels[..., 6, 2])
+    clear = (alpha == 0).expand_as(pixels)
+    assert torch.equal(on_own_colours(torch.rand(1, 3, 9, 13).where(clear, pixels), alpha), laid)
+    assert (laid[..., 0, 12] - torch.tensor([0.9, 0.3, 0.1])).abs().max() < 0.25  # the red-orange, far off
+    assert torch.equal(on_own_colours(pixels, torch.zeros_like(alpha)), torch.ones_like(pixels))
+    painted = white_where_clear(pixels, alpha)
+    assert torch.equal(painted, laid.where(alpha > 0, torch.ones_like(laid)))
+
+
 def _png_header_only(width: int, height: int) -> bytes:
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

@@ -39,6 +39,10 @@ def model_file(tmp_path):
     return save_model(tmp_path / "x3.safetensors", tiny(3), "upscale", {})
 
 
+SHIPPED_SCALES = [scale for scale in (2, 3, 4)
+                  if any(e.name == f"upscale-x{scale}" for e in __import__("stylize.zoo").zoo.available_models())]
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 @pytest.mark.parametrize("shape", [(1, 3, 17, 23), (2, 3, 8, 5)])
 def test_output_is_exactly_scale_times_the_input(scale, shape):
@@ -212,6 +216,48 @@ def test_a_few_training_steps_lower_the_loss(tmp_path, degradation, recorded):
     assert upscaler.scale == 2 and upscaler.info.document["upscale"]["kind"] == "faithful"
     assert upscaler.info.document["upscale"]["degradation"] == recorded
     assert (tmp_path / "x2_previews" / "step0000030.png").is_file()
+
+
+@pytest.mark.skipif(2 not in SHIPPED_SCALES, reason="no shipped upscale models")
+@pytest.mark.parametrize("suffix", [".png", ".apng"])
+def test_a_cut_outs_enlarged_edge_keeps_its_colour_whatever_is_stored_under_its_clear_pixels(invoke, tmp_path,
+                                                                                              suffix):
+    """A cut-out's clear pixels store a colour that means nothing (often black, here also green and white): the
+    network spread it into the enlarged edge, a dark, green or light fringe. It enlarges the picture over its
+    own colours spread there (images.on_own_colours): an orange disc's edge stays orange, and the output is the
+    same whatever is stored. A sticker's frames the same (an animated PNG)."""
+    disc = np.zeros((20, 28, 4), np.uint8)
+    disc[..., :3] = (230, 120, 40)
+    ys, xs = np.mgrid[0:20, 0:28]
+    disc[..., 3] = np.clip((8.5 - np.hypot(ys - 9.5, xs - 13.5)) * 128, 0, 255).astype(np.uint8)  # a soft edge
+    outputs = []
+    for stored in ((0, 0, 0), (0, 255, 0), (255, 255, 255)):
+        disc[disc[..., 3] == 0, :3] = stored
+        frames = [Image.fromarray(disc), Image.fromarray(np.roll(disc, 1, axis=1))][: 2 if suffix == ".apng" else 1]
+        frames[0].save(tmp_path / f"cut{suffix}", format="PNG", save_all=True, append_images=frames[1:], duration=100)
+        result = invoke("upscale", tmp_path / f"cut{suffix}", "--scale", "2", "-o", tmp_path / f"big{suffix}")
+        assert result.exit_code == 0, result.output
+        with Image.open(tmp_path / f"big{suffix}") as big:
+            outputs.append(np.asarray(big.convert("RGBA")).astype(int))
+        seen = outputs[-1][..., 3] > 8
+        assert outputs[-1].shape == (40, 56, 4) and seen.sum() > 700
+        assert np.abs(outputs[-1][..., :3][seen] - (230, 120, 40)).max() <= 12, stored
+    assert all(np.array_equal(outputs[0][seen], other[seen]) for other in outputs[1:])
+
+
+def test_a_gray_cut_out_stays_gray_whatever_is_stored_under_its_clear_pixels(invoke, model_file, tmp_path):
+    """A black-and-white cut-out saved as RGBA with green under its clear pixels was taken for a colour photo, and
+    the tiny network's tint stayed: its colours are its own spread there (images.on_own_colours), and it stays
+    neutral."""
+    cut = np.asarray(gradient_image(21, 15).convert("L").convert("RGBA")).copy()
+    cut[:, :6] = (0, 255, 0, 0)
+    Image.fromarray(cut).save(tmp_path / "scan.png")
+    result = invoke("upscale", tmp_path / "scan.png", "--model", model_file, "-o", tmp_path / "big.png")
+    assert result.exit_code == 0, result.output
+    big = np.asarray(Image.open(tmp_path / "big.png").convert("RGBA")).astype(int)
+    seen = big[..., 3] > 0
+    assert big.shape == (45, 63, 4) and seen.any()
+    assert (big[..., 0] == big[..., 1])[seen].all() and (big[..., 1] == big[..., 2])[seen].all()
 
 
 def test_cli_single_file_keeps_alpha_and_metadata(invoke, model_file, tmp_path):
@@ -502,10 +548,6 @@ def test_export_onnx_upscaler_round_trip_and_colorizer_refused(invoke, model_fil
     refused = invoke("export", colorizer, "-o", tmp_path / "k.onnx")
     assert refused.exit_code == 1 and "only style, upscale and arbitrary models can be exported" in refused.stderr
     assert not (tmp_path / "k.onnx").exists()
-
-
-SHIPPED_SCALES = [scale for scale in (2, 3, 4)
-                  if any(e.name == f"upscale-x{scale}" for e in __import__("stylize.zoo").zoo.available_models())]
 
 
 @pytest.mark.skipif(not SHIPPED_SCALES, reason="no shipped upscale models")

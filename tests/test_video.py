@@ -451,6 +451,45 @@ def test_a_transparent_animation_is_read_on_white_and_keeps_its_transparency(inv
                 assert (np.abs(corner - expected) <= 2).all(), (name, index)
 
 
+def test_a_stickers_half_clear_shadow_shows_as_it_was_and_its_stored_colours_change_nothing(invoke, tmp_path,
+                                                                                             model):
+    """A sticker was worked on laid on white and its transparency put back: a drop shadow at 40 % black came out
+    paler twice (at --strength 0, the frames themselves, it showed at 16 %). Where the output keeps the
+    transparency each pixel not wholly clear is worked on in its own colour (images.white_where_clear), where it
+    does not (a video) laid on white: either way it shows as it was, and what the file stores under its clear
+    pixels changes nothing."""
+    pictures = []
+    for shift in (0, 2):
+        pixels = np.dstack([scene(48, 32, float(shift)), np.full((32, 48), 255, np.uint8)])
+        pixels[:, 32:] = (0, 0, 0, 0)
+        pixels[8 + shift : 28, 34:44] = (0, 0, 0, 102)  # the shadow
+        pictures.append(pixels)
+
+    def shown_on_white(frame):
+        return np.asarray(Image.alpha_composite(Image.new("RGBA", frame.size, "white"), frame.convert("RGBA"))
+                          .convert("RGB")).astype(int)
+
+    outputs = []
+    for stored in ((0, 0, 0), (0, 255, 0)):
+        for pixels in pictures:
+            pixels[pixels[..., 3] == 0, :3] = stored
+        images = [Image.fromarray(pixels, "RGBA") for pixels in pictures]
+        images[0].save(tmp_path / "sticker.png", save_all=True, append_images=images[1:], duration=100, loop=0)
+        for name, strength in (("same.png", "0"), ("same.mp4", "0"), ("styled.png", "1")):
+            result = invoke("video", tmp_path / "sticker.png", "--model", model, "--strength", strength,
+                            "--no-temporal", "-o", tmp_path / name, "-q")
+            assert result.exit_code == 0, result.output
+        with Image.open(tmp_path / "same.png") as same, Image.open(tmp_path / "styled.png") as styled:
+            for index, source in enumerate(images):
+                same.seek(index)
+                styled.seek(index)
+                assert np.abs(shown_on_white(same) - shown_on_white(source)).max() <= 3, index
+                outputs.append(np.asarray(styled.convert("RGBA")))
+        video = [shown_on_white(Image.fromarray(frame.rgb)) for frame in read_frames(tmp_path / "same.mp4")]
+        assert np.abs(video[0][8:28, 34:44] - 153).mean() < 4
+    assert all(np.array_equal(a, b) for a, b in zip(outputs[:2], outputs[2:], strict=True))
+
+
 def test_a_gif_of_a_still_scene_does_not_flicker_and_a_fast_clip_keeps_its_speed(invoke, tmp_path, model):
     """One palette for the clip and ordered dithering: a scene that does not move is the same picture in every
     frame of the GIF. A 60 frames/s clip plays at its speed: a GIF delay under 2/100 s plays as 1/10 s, so

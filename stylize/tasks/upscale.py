@@ -30,7 +30,7 @@ from stylize.config import MAX_PIXELS, UPSCALE_SCALES, UpscaleConfig, UpscaleTra
 from stylize.degrade import camera_and_web
 from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
-from stylize.images import ImageInput, LoadedImage, as_pixels, jpeg_quality, pil_to_tensor
+from stylize.images import ImageInput, LoadedImage, as_pixels, jpeg_quality, on_own_colours, pil_to_tensor
 from stylize.losses import content_loss
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
@@ -244,10 +244,15 @@ class Upscaler:
         return f"a JPEG of quality {quality}: {network}" if quality is not None else network
 
     def _enlarged(self, images: list[LoadedImage]) -> list[Output]:
-        upscaled = self(torch.cat([image.pixels for image in images]))
+        # What a file stores under its clear pixels means nothing, and the network spread it into the edges (a
+        # black or green fringe): they take the picture's own colours (and a gray cut-out stays gray whatever is
+        # stored there).
+        pictures = [image.pixels if image.alpha is None else on_own_colours(image.pixels, image.alpha)
+                    for image in images]
+        upscaled = self(torch.cat(pictures))
         outputs = []
-        for image, pixels in zip(images, upscaled.split(1), strict=True):
-            if image.grayscale or is_neutral(image.pixels):
+        for image, picture, pixels in zip(images, pictures, upscaled.split(1), strict=True):
+            if image.grayscale or is_neutral(picture):
                 _neutral(pixels)
             alpha = None
             if image.alpha is not None:

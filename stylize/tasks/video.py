@@ -48,13 +48,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylize.animation import write_animation
+from stylize.animation import keeps_transparency, write_animation
 from stylize.config import ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
 from stylize.hdr import HDR_NAMES, is_hdr, to_sdr
-from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray
+from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray, on_own_colours, white_where_clear
 from stylize.masks import MaskSet, composite, coverage
 from stylize.videoio import (
     ANIMATED_FORMATS,
@@ -240,6 +240,16 @@ def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], flow: Flo
         total += float((difference * trust).sum())
         weight += float(trust.sum())
     return total / max(weight, 1.0)
+
+
+def _worked_on(frame: Frame, clear: str) -> np.ndarray:
+    """The picture a result that keeps a frame's transparency is made from, (H, W, 3) uint8: its stored colours, and
+    under its clear pixels white or (clear "spread") the colours near them (images.white_where_clear, on_own_colours).
+    An opaque frame's own pixels."""
+    if frame.straight is None or frame.alpha is None:
+        return frame.rgb
+    colour, alpha = frames_to_tensor([frame.straight]), torch.from_numpy(frame.alpha)[None, None].float().div_(255)
+    return rounded_frame((on_own_colours if clear == "spread" else white_where_clear)(colour, alpha))[1]
 
 
 def frames_to_tensor(frames: list[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
@@ -666,13 +676,16 @@ class VideoJob:
     sdr: an HDR clip (a phone's HLG, HDR10's PQ) is brought to SDR BT.709 before stylize_frames and written so
     (hdr.py): a style network learned from SDR photos, and its painting's colours were shown through the HDR curve
     and BT.2020's primaries, more saturated and brighter than the painting. Off, the HDR signal is kept as it is.
+    spread: where the output keeps an animation's transparency (a sticker's), its clear pixels are given the colours
+    near them (images.on_own_colours, what an upscaler enlarges) instead of white (images.white_where_clear, what a
+    painter sees).
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
                  scale: float = 1.0, restart: Callable[[], None] | None = None, square_pixels: bool = False,
-                 sdr: bool = False) -> None:
+                 sdr: bool = False, spread: bool = False) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
         self.restart = restart
@@ -690,6 +703,11 @@ class VideoJob:
         self.notices: list[str] = []  # what was done about the source, said after the job
         if self.stretch:
             self.settings["pixels"] = "square"
+        # Where the output keeps a sticker's transparency, each of its pixels that is not wholly clear is worked on
+        # in its own colour (laid on white, half-clear ones came out paler twice); a video shows it laid on white.
+        self.clear = ("spread" if spread else "white") if keeps_transparency(self.info, self.output) else None
+        if self.clear:
+            self.settings["clear pixels"] = self.clear
         if self.hdr is not None:
             self.written_info = replace(self.written_info, colour=VideoColour(BT709, BT709, BT709))
             self.settings["hdr"] = "sdr"
@@ -905,7 +923,7 @@ class VideoJob:
                 for frame in read_frames(self.source, first_frame, deep=self.hdr is not None):
                     if end_frame is not None and frame.index >= end_frame:
                         break
-                    rgb = self._resized(frame.rgb)
+                    rgb = self._resized(frame.rgb if self.clear is None else _worked_on(frame, self.clear))
                     frame.rgb = self._fitted(rgb if self.hdr is None else to_sdr(rgb, self.hdr), frame.index)
                     estimate: Future | None = None
                     if flows is not None:
@@ -1106,7 +1124,7 @@ def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoC
     together. No temporal blend: the network's output follows its frame as steadily as the frame moves, and a
     blend would only soften it."""
     return VideoJob(source, output, tensor_frames(upscaler.frames, upscaler.device), config.replace(temporal=False),
-                    settings, batch=batch, scale=upscaler.scale)
+                    settings, batch=batch, scale=upscaler.scale, spread=True)
 
 
 def square_width(width: int, pixel_aspect: Fraction) -> int:
