@@ -674,12 +674,14 @@ def on_own_colours(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         mean_colour = F.avg_pool2d(colour, 2, ceil_mode=True) / mean_weight.clamp_min(1e-12)
         weight = (4 * mean_weight).clamp_(max=1)  # four pixels' weights summed, a full pixel at most
         colour = mean_colour * weight
-    for finer_colour, finer_weight in reversed(levels):
+    while levels:  # in place, each level let go once used: at 30 megapixels 1.1 GB at most (1.8 GB otherwise)
+        finer_colour, finer_weight = levels.pop()
         size = finer_weight.shape[-2:]
-        gap = 1 - finer_weight
-        colour = finer_colour + gap * F.interpolate(colour, size=size, mode="bilinear", align_corners=False)
-        weight = finer_weight + gap * F.interpolate(weight, size=size, mode="bilinear", align_corners=False)
-    spread = torch.where(weight > 1e-6, colour / weight.clamp_min(1e-12), 1.0)
+        gap = finer_weight.neg().add_(1)
+        colour = F.interpolate(colour, size=size, mode="bilinear", align_corners=False).mul_(gap).add_(finer_colour)
+        weight = F.interpolate(weight, size=size, mode="bilinear", align_corners=False).mul_(gap).add_(finer_weight)
+        del finer_colour, finer_weight, gap
+    spread = colour.div_(weight.clamp_min(1e-12)).masked_fill_(weight <= 1e-6, 1.0)
     return torch.where(alpha > 0, pixels, spread).clamp_(0, 1)
 
 
