@@ -32,7 +32,7 @@ from PIL import Image
 from video_consistency import clip_frames, held_out
 
 from stylize import animation
-from stylize.config import VideoConfig
+from stylize.config import WEBP_QUALITY, VideoConfig
 from stylize.tasks.fast import FastStylizer
 from stylize.tasks.video import VideoJob, tensor_frames, warping_error
 from stylize.videoio import probe, read_frames, write_clip
@@ -48,11 +48,10 @@ WAYS = [
     ("GIF, one palette, Sierra 2-4A (FFmpeg's default)", "gif", {"PALETTE_USE": "dither=sierra2_4a"}),
     ("GIF, one palette, no dithering", "gif", {"PALETTE_USE": "dither=none:diff_mode=rectangle"}),
     ("GIF, Pillow: a palette per frame", "pillow", {}),
-    ("WebP, shipped: " + ", ".join(f"{k} {v}" for k, v in animation.WEBP_OPTIONS.items()), "webp",
-     {"WEBP_OPTIONS": animation.WEBP_OPTIONS}),
-    ("WebP, quality 75 (libwebp's default)", "webp", {"WEBP_OPTIONS": {"quality": "75"}}),
-    ("WebP, quality 90", "webp", {"WEBP_OPTIONS": {"quality": "90"}}),
-    ("WebP, lossless", "webp", {"WEBP_OPTIONS": {"lossless": "1"}}),
+    (f"WebP, shipped: quality {WEBP_QUALITY}", "webp", {"webp_quality": WEBP_QUALITY}),
+    ("WebP, quality 75 (libwebp's default)", "webp", {"webp_quality": 75}),
+    ("WebP, quality 90", "webp", {"webp_quality": 90}),
+    ("WebP, lossless (--quality 100)", "webp", {"webp_quality": 100}),
     ("APNG, shipped: pred " + animation.APNG_OPTIONS["pred"], "apng", {"APNG_OPTIONS": animation.APNG_OPTIONS}),
     ("APNG, no prediction (FFmpeg's default)", "apng", {"APNG_OPTIONS": {"pred": "none"}}),
     ("APNG, Paeth prediction", "apng", {"APNG_OPTIONS": {"pred": "paeth"}}),
@@ -82,8 +81,10 @@ def write_way(way: tuple[str, str, dict[str, object]], frames: list[np.ndarray],
         pictures[0].save(output, save_all=True, append_images=pictures[1:], duration=1000 / FPS, loop=0)
     else:
         for name, value in settings.items():
-            setattr(animation, name, value)
-        animation.write_animation([segment], source, output, probe(source))
+            if name != "webp_quality":
+                setattr(animation, name, value)
+        animation.write_animation([segment], source, output, probe(source),
+                                  int(settings.get("webp_quality", WEBP_QUALITY)))
     return gif_frames(output), output.stat().st_size
 
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from stylize.config import WEBP_QUALITY
 from stylize.errors import VideoError
 from stylize.extras import require
 from stylize.files import check_writable
@@ -67,12 +68,6 @@ _ANIMATION_CODECS = frozenset({"gif", "apng", "webp"})
 _MILLISECOND = Fraction(1, 1000)
 _CLOCKS = {"gif": (_CENTISECOND, GIF_MIN_DELAY), "webp": (_MILLISECOND, 11), "apng": (_MILLISECOND, 11)}
 _NAMES = {"gif": "a GIF", "webp": "an animated WebP", "apng": "an animated PNG"}
-# libwebp's settings for the frames of an animated WebP: lossy at quality 95 (of 100; libwebp's default is 75).
-# benchmarks/video_gif.py (stylized pans and still shots of 3 held-out photos, 24 frames of 320x240): 1.52 levels
-# off the full-colour frames, 0.044 x1e-3 of flicker added, 472 KB, where 90 gave 2.07, 0.071 and 274 KB, 75 gave
-# 3.48, 0.216 (by eye blurred and blocky) and 132 KB, and lossless 0.44, 0.000 and 1671 KB. The shipped GIF: 2.33,
-# 0.036 and 950 KB.
-WEBP_OPTIONS = {"quality": "95"}
 # FFmpeg's PNG encoder's settings for an APNG's frames: each row predicted from its neighbours as the encoder finds
 # best for that row ("mixed"; its default is none): 2768 KB for those clips, against 4333 KB, and Paeth's 2773.
 APNG_OPTIONS = {"pred": "mixed"}
@@ -85,11 +80,23 @@ def keeps_transparency(info: VideoInfo, output: Path) -> bool:
     return info.codec in _ANIMATION_CODECS and output_format(output) in ANIMATED_FORMATS
 
 
-def write_animation(segments: list[Path], source: Path, output: Path, info: VideoInfo) -> list[str]:
+# libwebp's quality for the frames of an animated WebP by default (config.WEBP_QUALITY): lossy at 95 (of 100;
+# libwebp's default is 75). benchmarks/video_gif.py (stylized pans and still shots of 3 held-out photos, 24 frames of
+# 320x240): 1.52 levels off the full-colour frames, 0.044 x1e-3 of flicker added, 472 KB, where 90 gave 2.07, 0.071
+# and 274 KB, 75 gave 3.48, 0.216 (by eye blurred and blocky) and 132 KB, and lossless 0.44, 0.000 and 1671 KB. The
+# shipped GIF: 2.33, 0.036 and 950 KB. --quality chooses another (sticker apps cap a file's size); 100 is lossless, as
+# a still WebP's (images.save_image).
+def webp_options(quality: int) -> dict[str, str]:
+    """FFmpeg's libwebp_anim options for a WebP's quality (1 to 100): lossy, or lossless at 100."""
+    return {"lossless": "1"} if quality >= 100 else {"quality": str(quality)}
+
+
+def write_animation(segments: list[Path], source: Path, output: Path, info: VideoInfo,
+                    webp_quality: int = WEBP_QUALITY) -> list[str]:
     """Join the finished segments into the animated image `output` (a GIF, WebP or APNG by its extension),
     atomically (written as muxing.EXT beside the segments, then moved): their frames upright, at their times, played
-    as often as the source animation is (forever for a video). Returns notices: the streams an animated image
-    cannot hold, the frames left out."""
+    as often as the source animation is (forever for a video); a WebP's at `webp_quality` (webp_options). Returns
+    notices: the streams an animated image cannot hold, the frames left out."""
     av = require("av")
     fmt = output_format(output)
     check_writable(output)
@@ -102,7 +109,7 @@ def write_animation(segments: list[Path], source: Path, output: Path, info: Vide
         if fmt == "gif":
             _write_gif(av, shown, temporary, plays, last_ms, info)
         elif fmt == "webp":
-            _write_webp(av, shown, temporary, plays)
+            _write_webp(av, shown, temporary, plays, webp_quality)
             # libwebp gives the last frame the mean of the gaps between the frames it was given (FFmpeg does not
             # tell it when the clip ends: WebPAnimEncoderAssemble in libwebp's anim_encode.c), added to what that
             # frame already lasts where the frames before it were joined to it: that mean is replaced.
@@ -145,9 +152,9 @@ def _write_gif(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: in
             target.mux(stream.encode(None))
 
 
-def _write_webp(av: Any, shown: _ShownFrames, path: Path, plays: int) -> None:
+def _write_webp(av: Any, shown: _ShownFrames, path: Path, plays: int, quality: int) -> None:
     with av.open(str(path), "w", format="webp", options={"loop": str(plays)}) as target:
-        _encode(av, target, shown, "libwebp_anim", {3: "bgra", 4: "bgra"}, WEBP_OPTIONS)
+        _encode(av, target, shown, "libwebp_anim", {3: "bgra", 4: "bgra"}, webp_options(quality))
 
 
 def _write_apng(av: Any, shown: _ShownFrames, path: Path, plays: int, last_ms: int | None, info: VideoInfo) -> None:

@@ -26,6 +26,8 @@ MAX_SIDE = math.isqrt(4 * MAX_PIXELS)
 # to 256; Huang & Belongie 2017: 256). At 2048 px each of VGG19's first-block activations (64 channels, fp32)
 # is 1.1 GB a crop; crops of 100000 px asked for 120 GB and the kernel killed the data loader.
 MAX_CROP_SIDE = 2048
+# An animated WebP's quality by default (libwebp's, of 100; its own default is 75), measured in animation.py.
+WEBP_QUALITY = 95
 
 OPTIMIZERS = ("lbfgs", "adam")
 INITS = ("content", "noise", "style", "arbitrary")

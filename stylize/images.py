@@ -784,13 +784,12 @@ def save_image(
 ) -> Path:
     """Write an image atomically (temporary file in the same folder, then rename); format from extension.
 
-    JPEG and WebP use `quality`; JPEG keeps full-resolution colour (4:4:4), since stylized images are
-    rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format has an alpha
-    channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its Software.
-    `icc_profile` is written where it describes the written pixels (a gray profile on grayscale output,
-    others on colour). `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray
-    and alpha in PNG). `sixteen_bit` writes a PNG with 16 bits a channel, alpha included (JPEG and WebP
-    have 8).
+    JPEG and WebP use `quality` (a WebP at 100 is lossless); JPEG keeps full-resolution colour (4:4:4), since
+    stylized images are rich in fine colour detail. `alpha` ((1, 1, H, W) in [0, 1]) is written where the format
+    has an alpha channel and laid on white for JPEG. `exif` (LoadedImage.exif) is written with stylize as its
+    Software. `icc_profile` is written where it describes the written pixels (a gray profile on grayscale output,
+    others on colour). `grayscale` writes one channel (ITU-R BT.601 luma of the pixels; with alpha, gray and alpha
+    in PNG). `sixteen_bit` writes a PNG with 16 bits a channel, alpha included (JPEG and WebP have 8).
     A reader never sees a partial file, and a failed write leaves none; every failure is an ImageError.
     """
     path = Path(path)
@@ -836,7 +835,8 @@ def save_image(
         if fmt == "JPEG":
             options["subsampling"] = 0
         else:
-            options["method"] = 4
+            # At 100 a WebP is lossless (libwebp's lossy 100 is not), as an animated WebP's (animation.webp_options).
+            options.update(method=4, lossless=quality >= 100)
     return _write(path, lambda stream: image.save(stream, format=fmt, **options))
 
 

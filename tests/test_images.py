@@ -511,6 +511,18 @@ def test_formats_pillow_reads_are_images_in_folders(tmp_path, suffix):
     assert load_image(path).pixels.shape == (1, 3, 30, 40)
 
 
+def test_a_webp_at_quality_100_is_lossless(tmp_path):
+    """libwebp's lossy quality 100 still changes the pixels: --quality 100 writes a lossless WebP."""
+    from stylize.images import save_image
+
+    pixels = torch.rand(1, 3, 24, 32)
+    for quality in (95, 100):
+        save_image(pixels, tmp_path / f"q{quality}.webp", quality=quality)
+    levels = pixels.mul(255).round()
+    back = {quality: load_image(tmp_path / f"q{quality}.webp").pixels.mul(255).round() for quality in (95, 100)}
+    assert torch.equal(back[100], levels) and not torch.equal(back[95], levels)
+
+
 def test_a_jpegs_quality_is_read_from_its_quantization_tables(tmp_path):
     from stylize.images import jpeg_quality
 

@@ -413,6 +413,32 @@ def test_an_animated_images_segments_are_lossless(tmp_path, model):
     assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(written, expected, strict=True)]) < 1
 
 
+def test_an_animated_webps_quality_is_chosen_and_100_is_lossless(invoke, tmp_path, model):
+    """Red-team: an animated WebP was always written at libwebp's quality 95 (472 KB for 24 frames of 320x240),
+    and sticker apps cap a file's size. --quality chooses it (video; upscale's and colorize's own --quality for a
+    clip), and 100 is lossless: the styled frames themselves, where libwebp's lossy 100 is not."""
+    from stylize.config import FastConfig
+    from stylize.tasks.video import frame_functions
+
+    source = make_clip(tmp_path / "pan.mp4", frames=4, pan=3.0, audio=False)
+    stylize_frames, _, _, _ = frame_functions(str(model), [], FastConfig(), "cpu")
+    styled = stylize_frames([frame.rgb for frame in read_frames(source)])
+    expected = [np.asarray(frame.clamp(0, 1).mul(255).round().byte().permute(1, 2, 0)).astype(int) for frame in styled]
+    off, sizes = {}, {}
+    for quality in ("30", "95", "100"):
+        output = tmp_path / f"q{quality}.webp"
+        result = invoke("video", source, "--model", model, "--no-temporal", "--quality", quality, "-o", output, "-q")
+        assert result.exit_code == 0, result.output
+        written, _, _ = gif_frames(output)
+        off[quality] = np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(written, expected, strict=True)])
+        sizes[quality] = output.stat().st_size
+    assert off["100"] < 1 < off["95"] < off["30"] and sizes["30"] < sizes["95"] < sizes["100"], (off, sizes)
+    for quality in ("30", "100"):
+        assert invoke("upscale", tmp_path / "q100.webp", "--scale", "2", "--quality", quality,
+                      "-o", tmp_path / f"big{quality}.webp", "-q").exit_code == 0
+    assert (tmp_path / "big30.webp").stat().st_size < (tmp_path / "big100.webp").stat().st_size / 2
+
+
 @pytest.mark.parametrize(("fmt", "written"), [("PNG", "png"), ("GIF", "gif"), ("WEBP", "webp")])
 def test_a_transparent_animation_is_read_on_white_and_keeps_its_transparency(invoke, tmp_path, model, monkeypatch,
                                                                              fmt, written):
@@ -1125,7 +1151,11 @@ def test_colorize_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path):
     source = make_clip(tmp_path / "film.mp4", frames=2)
     photo = tmp_path / "p.png"
     Image.fromarray(scene(32, 24)).save(photo)
-    invoke.error_line(invoke("colorize", source, "--quality", "80"), 2, "--quality is for photos, not a video")
+    invoke.error_line(invoke("colorize", source, "--quality", "80"), 2,
+                      "--quality is an animated WebP's, and film_color.mp4 is not one (a video's quality is --crf; "
+                      "a GIF's and an animated PNG's are fixed)")
+    invoke.error_line(invoke("video", source, "--model", "starry", "--quality", "80", "-o", tmp_path / "x.gif"), 2,
+                      "--quality is an animated WebP's, and x.gif is not one")
     invoke.error_line(invoke("colorize", photo, "--crf", "20", "--resume"), 2,
                       "--crf, --resume are for a video, not photos")
     invoke.error_line(invoke("colorize", photo, source, "-o", tmp_path / "out"), 2,

@@ -75,7 +75,7 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         settings = {"colorize": {"references": [str(r) for r in references], "model": model,
                                  "reference_folder": str(reference_folder) if reference_folder else None,
                                  "config": config.to_dict()}}
-        job = colorizing_job(clip, output, task, video_config, settings)
+        job = colorizing_job(clip, output, task, video_config, settings, quality)
         run_video_job(job, resume, quiet, task.device)
         return
     single = file_jobs.is_single(inputs, output)

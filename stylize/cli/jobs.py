@@ -29,10 +29,10 @@ def inputs_and_output(default_name: str) -> Callable[[Any], Any]:
 
 
 def file_options(command: Any) -> Any:
-    """folder_options and --quality, --device, --quiet: what every command over files takes."""
-    from stylize.cli.options import device_option, quality_option, quiet_option
+    """folder_options and --quality, --device, --quiet: what every command over files and clips takes."""
+    from stylize.cli.options import clip_quality_option, device_option, quiet_option
 
-    for decorator in (quiet_option, device_option, quality_option, folder_options):
+    for decorator in (quiet_option, device_option, clip_quality_option, folder_options):
         command = decorator(command)
     return command
 
@@ -98,8 +98,9 @@ def _nothing_to_do(not_images: list[Path]) -> str:
     return f"no input images found: {first} is not an image{more}"
 
 
-# What a command over photos takes that a clip has no use for (a clip is one file to one video file).
-PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "quality")
+# What a command over photos takes that a clip has no use for (a clip is one file to one video file; --quality is
+# an animated WebP's too, and refused for another clip output by cli.video.video_output).
+PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads")
 
 
 def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str],

@@ -164,7 +164,14 @@ def quiet_option(command: Any) -> Any:
 
 def quality_option(command: Any) -> Any:
     return click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                        help="JPEG and WebP quality.")(command)
+                        help="JPEG and WebP quality (a WebP at 100: lossless).")(command)
+
+
+def clip_quality_option(command: Any) -> Any:
+    """--quality of the commands that also take a clip: an animated WebP's too (animation.webp_options)."""
+    return click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
+                        help="JPEG and WebP quality, an animated WebP's too (a WebP at 100: lossless; sticker "
+                             "apps cap a file's size).")(command)
 
 
 class ExistingFile(click.Path):

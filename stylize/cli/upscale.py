@@ -44,8 +44,8 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
     video_fields = VideoConfig.field_names() - set(VIDEO_SKIPPED)
     clip = file_jobs.video_source(ctx, inputs, [*video_fields, "resume"], output)
     if clip is not None:
-        _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, device,
-                       quiet)
+        _upscale_video(clip, output, model, config, VideoConfig.from_options(options), resume, batch_size, quality,
+                       device, quiet)
         return
     from stylize.batch import JobResult
     from stylize.files import ReadFiles
@@ -80,7 +80,8 @@ def upscale(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, mo
 
 
 def _upscale_video(clip: Path, output: Path | None, model: str | None, config: UpscaleConfig,
-                   video_config: VideoConfig, resume: bool, batch_size: int, device: str, quiet: bool) -> None:
+                   video_config: VideoConfig, resume: bool, batch_size: int, quality: int, device: str,
+                   quiet: bool) -> None:
     from stylize.cli.video import check_video_paths, run_video_job, video_output
     from stylize.files import ReadFiles
     from stylize.tasks.upscale import Upscaler, scale_text
@@ -94,5 +95,5 @@ def _upscale_video(clip: Path, output: Path | None, model: str | None, config: U
     check_video_paths(reads, clip, output)
     settings = {"upscale": {"model": str(task.info.path) if task.info else None, "scale": task.scale,
                             "config": config.to_dict()}}
-    job = upscaling_job(clip, output, task, video_config, settings, batch_size)
+    job = upscaling_job(clip, output, task, video_config, settings, batch_size, quality)
     run_video_job(job, resume, quiet, task.device)

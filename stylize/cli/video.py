@@ -10,9 +10,9 @@ import click
 
 from stylize.cli.exits import fail_interrupted
 from stylize.cli.jobs import say_first_pictures_of
-from stylize.cli.options import config_options, device_option, existing_file, quiet_option, refuse_misplaced
+from stylize.cli.options import config_options, device_option, existing_file, given, quiet_option, refuse_misplaced
 from stylize.cli.styling import ARBITRARY_MODE, choose_mode, mask_set, refuse_mask_options
-from stylize.config import ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
+from stylize.config import WEBP_QUALITY, ArbitraryConfig, FastConfig, GatysVideoConfig, VideoConfig
 
 if TYPE_CHECKING:
     from stylize.files import ReadFiles
@@ -41,11 +41,14 @@ MODES = (("--style", GatysVideoConfig), ("--model", FastConfig), (ARBITRARY_MODE
 @click.option("--resume", is_flag=True, help="Continue an interrupted job after its last finished segment.")
 @click.option("--batch-size", type=click.IntRange(min=1),
               help="With --model: frames stylized together. Default: 8 on CUDA, 1 on the CPU.")
+@click.option("--quality", type=click.IntRange(1, 100), default=WEBP_QUALITY, show_default=True,
+              help="An animated WebP's quality (-o x.webp; 100: lossless, about 3.5 times larger; sticker apps cap "
+                   "a file's size).")
 @device_option
 @quiet_option
 @click.pass_context
 def video(ctx: click.Context, source: Path, output: Path | None, model: str | None, styles: tuple[Path, ...],
-          masks: tuple[Path, ...], resume: bool, batch_size: int | None, device: str, quiet: bool,
+          masks: tuple[Path, ...], resume: bool, batch_size: int | None, quality: int, device: str, quiet: bool,
           **options: Any) -> None:
     """Stylize the video SOURCE frame by frame, keeping its frame rate, frame count, rotation, audio and
     subtitles. Temporal consistency (on by default) blends in the previous stylized frame where the
@@ -84,22 +87,28 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
     if batch_size is None:
         batch_size = 8 if model and task_device.type == "cuda" else 1
     job = VideoJob(source, output, stylize_frames, config, settings, batch=batch_size,
-                   size=frame_config.size, refine=refine, masks=clip_masks, square_pixels=True, sdr=True)
+                   size=frame_config.size, refine=refine, masks=clip_masks, square_pixels=True, sdr=True,
+                   webp_quality=quality)
     run_video_job(job, resume, quiet, task_device)
 
 
 def video_output(source: Path, output: Path | None, name: str) -> Path:
     """-o, or SOURCE_NAME in the source's container (videoio.clip_suffix) in the current folder. A container stylize
-    does not write is a usage error (exit 2), as `run -o x.tif` is."""
+    does not write is a usage error (exit 2), as `run -o x.tif` is, and so is --quality given for an output other
+    than an animated WebP (it would be ignored)."""
     from stylize.errors import VideoError
     from stylize.videoio import clip_suffix, output_format
 
     output = output or Path.cwd() / f"{source.stem}_{name}{clip_suffix(source)}"
 
     try:
-        output_format(output)
+        fmt = output_format(output)
     except VideoError as error:
         raise click.BadParameter(str(error), param_hint="'-o'") from None
+    ctx = click.get_current_context(silent=True)
+    if fmt != "webp" and ctx is not None and "quality" in ctx.params and given(ctx, ["quality"]):
+        raise click.UsageError(f"--quality is an animated WebP's, and {output.name} is not one (a video's quality is "
+                               "--crf; a GIF's and an animated PNG's are fixed)")
     return output
 
 

@@ -49,7 +49,7 @@ import torch
 import torch.nn.functional as F
 
 from stylize.animation import keeps_transparency, write_animation
-from stylize.config import ArbitraryConfig, VideoConfig
+from stylize.config import WEBP_QUALITY, ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
@@ -679,16 +679,17 @@ class VideoJob:
     spread: where the output keeps an animation's transparency (a sticker's), its clear pixels are given the colours
     near them (images.on_own_colours, what an upscaler enlarges) instead of white (images.white_where_clear, what a
     painter sees).
+    webp_quality: an animated WebP output's quality (animation.webp_options: 100 is lossless).
     """
 
     def __init__(self, source: Path, output: Path, stylize_frames: FrameStylizer, config: VideoConfig,
                  settings: dict[str, Any], batch: int = 1, size: int = 0,
                  refine: Callable[..., torch.Tensor] | None = None, masks: ClipMasks | None = None,
                  scale: float = 1.0, restart: Callable[[], None] | None = None, square_pixels: bool = False,
-                 sdr: bool = False, spread: bool = False) -> None:
+                 sdr: bool = False, spread: bool = False, webp_quality: int = WEBP_QUALITY) -> None:
         self.source, self.output = Path(source), Path(output)
         self.stylize_frames, self.config, self.batch, self.refine = stylize_frames, config, batch, refine
-        self.restart = restart
+        self.restart, self.webp_quality = restart, webp_quality
         self.masks = masks
         self.size = size  # longest side frames are resized to first; 0 keeps them
         output_format(self.output)
@@ -804,8 +805,11 @@ class VideoJob:
         if not env.main:
             return VideoResult(None, written, resumed_from, None, [], env.world)
         segments = self._segments()
-        join = write_animation if output_format(self.output) in ANIMATED_FORMATS else mux
-        notices = self.notices + join(segments, self.source, self.output, self.written_info)
+        if output_format(self.output) in ANIMATED_FORMATS:
+            joined = write_animation(segments, self.source, self.output, self.written_info, self.webp_quality)
+        else:
+            joined = mux(segments, self.source, self.output, self.written_info)
+        notices = self.notices + joined
         notices += cut_short_notice(self.source, written, self.info)
         clear_work_folder(self.work)
         return VideoResult(self.output, written, resumed_from, None, notices, env.world)
@@ -1107,24 +1111,25 @@ def colorizing_frames(colorizer: Colorizer | Callable[[torch.Tensor], torch.Tens
 
 
 def colorizing_job(source: Path, output: Path, colorizer: Colorizer, config: VideoConfig,
-                   settings: dict[str, Any]) -> VideoJob:
+                   settings: dict[str, Any], webp_quality: int = WEBP_QUALITY) -> VideoJob:
     """A VideoJob that colorizes `source` with a tasks.colorize.Colorizer (`stylize colorize CLIP`), its chroma
     steadied by colorizing_frames' blend, a --references folder's images chosen once a shot (FilmReferences),
-    frame by frame."""
+    frame by frame; an animated WebP output at `webp_quality`."""
     from stylize.tasks.colorize import FilmReferences
 
     film = FilmReferences(colorizer)
     stylize_frames, refine = colorizing_frames(film, config.consistency)
-    return VideoJob(source, output, stylize_frames, config, settings, refine=refine, restart=film.restart)
+    return VideoJob(source, output, stylize_frames, config, settings, refine=refine, restart=film.restart,
+                    webp_quality=webp_quality)
 
 
 def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoConfig, settings: dict[str, Any],
-                  batch: int = 1) -> VideoJob:
+                  batch: int = 1, webp_quality: int = WEBP_QUALITY) -> VideoJob:
     """A VideoJob that enlarges `source` with a tasks.upscale.Upscaler (`stylize upscale CLIP`), `batch` frames
     together. No temporal blend: the network's output follows its frame as steadily as the frame moves, and a
     blend would only soften it."""
     return VideoJob(source, output, tensor_frames(upscaler.frames, upscaler.device), config.replace(temporal=False),
-                    settings, batch=batch, scale=upscaler.scale, spread=True)
+                    settings, batch=batch, scale=upscaler.scale, spread=True, webp_quality=webp_quality)
 
 
 def square_width(width: int, pixel_aspect: Fraction) -> int:
