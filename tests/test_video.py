@@ -1156,6 +1156,11 @@ def test_colorize_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path):
                       "a GIF's and an animated PNG's are fixed)")
     invoke.error_line(invoke("video", source, "--model", "starry", "--quality", "80", "-o", tmp_path / "x.gif"), 2,
                       "--quality is an animated WebP's, and x.gif is not one")
+    # An animated image is made from lossless segments: --crf would be ignored.
+    invoke.error_line(invoke("video", source, "--model", "starry", "--crf", "30", "-o", tmp_path / "x.webp"), 2,
+                      "--crf is a video's quality, and x.webp is an animated image (its own is --quality)")
+    invoke.error_line(invoke("colorize", source, "--crf", "30", "-o", tmp_path / "x.png"), 2,
+                      "--crf is a video's quality, and x.png is an animated image (its quality is fixed)")
     invoke.error_line(invoke("colorize", photo, "--crf", "20", "--resume"), 2,
                       "--crf, --resume are for a video, not photos")
     invoke.error_line(invoke("colorize", photo, source, "-o", tmp_path / "out"), 2,

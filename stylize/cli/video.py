@@ -94,10 +94,10 @@ def video(ctx: click.Context, source: Path, output: Path | None, model: str | No
 
 def video_output(source: Path, output: Path | None, name: str) -> Path:
     """-o, or SOURCE_NAME in the source's container (videoio.clip_suffix) in the current folder. A container stylize
-    does not write is a usage error (exit 2), as `run -o x.tif` is, and so is --quality given for an output other
-    than an animated WebP (it would be ignored)."""
+    does not write is a usage error (exit 2), as `run -o x.tif` is, and so are --quality given for an output other
+    than an animated WebP and --crf for an animated image (they would be ignored)."""
     from stylize.errors import VideoError
-    from stylize.videoio import clip_suffix, output_format
+    from stylize.videoio import ANIMATED_FORMATS, clip_suffix, output_format
 
     output = output or Path.cwd() / f"{source.stem}_{name}{clip_suffix(source)}"
 
@@ -109,6 +109,10 @@ def video_output(source: Path, output: Path | None, name: str) -> Path:
     if fmt != "webp" and ctx is not None and "quality" in ctx.params and given(ctx, ["quality"]):
         raise click.UsageError(f"--quality is an animated WebP's, and {output.name} is not one (a video's quality is "
                                "--crf; a GIF's and an animated PNG's are fixed)")
+    if fmt in ANIMATED_FORMATS and ctx is not None and "crf" in ctx.params and given(ctx, ["crf"]):
+        # (an animated image is made from lossless segments: videoio.SegmentWriter)
+        raise click.UsageError(f"--crf is a video's quality, and {output.name} is an animated image"
+                               + (" (its own is --quality)" if fmt == "webp" else " (its quality is fixed)"))
     return output
 
 
