@@ -73,6 +73,36 @@ _NAMES = {"gif": "a GIF", "webp": "an animated WebP", "apng": "an animated PNG"}
 APNG_OPTIONS = {"pred": "mixed"}
 
 
+# Bytes an animated image takes for each pixel of each frame, and an MP4's (x264 at --crf 18), measured on 48 frames
+# of a 720p pan stylized with udnie (benchmarks/video_gif.py's kind of clip): a GIF took 47 MB, a WebP at quality 95
+# 23 MB, an APNG 95 MB, the MP4 1.3 MB. A rough guide (a still shot takes less), for large_animation_note.
+BYTES_PER_PIXEL = {"gif": 1.06, "webp": 0.52, "apng": 2.15, "mp4": 0.029}
+# An animated image past this size is said to be one before the job starts: `upscale film.mp4 -o film.png` writes an
+# animated PNG of the whole film, which a minute of 1080p makes about 8 GB.
+LARGE_ANIMATION_BYTES = 1e9
+
+
+def large_animation_note(output: Path, frames: int, width: int, height: int) -> str | None:
+    """A note that an animated image of `frames` frames of width x height will be large (over LARGE_ANIMATION_BYTES
+    by BYTES_PER_PIXEL), and what a video would take; None for a smaller one or a video."""
+    fmt = output_format(output)
+    if fmt not in ANIMATED_FORMATS:
+        return None
+    estimate = BYTES_PER_PIXEL[fmt] * frames * width * height
+    if estimate <= LARGE_ANIMATION_BYTES:
+        return None
+    video = BYTES_PER_PIXEL["mp4"] * frames * width * height
+    return (f"{frames} frames of {width}x{height} as {_NAMES[fmt]} come to about {_bytes(estimate)}, where a video "
+            f"takes about {_bytes(video)}: -o {output.stem}.mp4 writes one")
+
+
+def _bytes(count: float) -> str:
+    """A file's size in words: 8 GB, 1.5 GB, 108 MB, 39 KB."""
+    unit, name = next(((unit, name) for unit, name in ((1e9, "GB"), (1e6, "MB")) if count >= unit), (1e3, "KB"))
+    value = count / unit
+    return f"{value:.0f} {name}" if value >= 10 else f"{value:.1f} {name}"
+
+
 def keeps_transparency(info: VideoInfo, output: Path) -> bool:
     """Whether `output` gets the transparency of the source `info` describes, frame by frame (write_animation): an
     animation (a sticker) made into an animated image. A video's frames, even with an alpha plane (ProRes 4444),

@@ -413,6 +413,25 @@ def test_an_animated_images_segments_are_lossless(tmp_path, model):
     assert np.mean([np.abs(a.astype(int) - b).mean() for a, b in zip(written, expected, strict=True)]) < 1
 
 
+def test_a_large_animated_image_is_said_to_be_one_before_the_work(invoke, tmp_path, model, monkeypatch):
+    """Red-team: `stylize upscale film.mp4 -o film.png` writes the whole film as an animated PNG (a minute of 1080p:
+    about 8 GB), unsaid until the disk was full. Past LARGE_ANIMATION_BYTES a note says so before the first frame,
+    with what a video would take; a small one, and a video, say nothing."""
+    import stylize.animation as animation
+
+    assert animation.large_animation_note(tmp_path / "film.png", 1800, 1920, 1080) == (
+        "1800 frames of 1920x1080 as an animated PNG come to about 8.0 GB, where a video takes about 108 MB: "
+        "-o film.mp4 writes one")
+    assert animation.large_animation_note(tmp_path / "film.webp", 250, 1280, 720) is None
+    assert animation.large_animation_note(tmp_path / "film.mp4", 10**6, 1920, 1080) is None
+    source = make_clip(tmp_path / "clip.mp4", frames=3, audio=False)
+    monkeypatch.setattr(animation, "LARGE_ANIMATION_BYTES", 1000.0)
+    result = invoke("upscale", source, "--scale", "2", "-o", tmp_path / "big.gif")
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines()[0] == ("Note: 3 frames of 128x96 as a GIF come to about 39 KB, where a video "
+                                             "takes about 1.1 KB: -o big.mp4 writes one")
+
+
 def test_an_animated_webps_quality_is_chosen_and_100_is_lossless(invoke, tmp_path, model):
     """Red-team: an animated WebP was always written at libwebp's quality 95 (472 KB for 24 frames of 320x240),
     and sticker apps cap a file's size. --quality chooses it (video; upscale's and colorize's own --quality for a

@@ -133,6 +133,8 @@ def run_video_job(job: VideoJob, resume: bool, quiet: bool, device: Any) -> None
     from stylize.tasks.video import VideoProgress
 
     quiet = quiet or not DistributedEnv.from_environment().main
+    if not quiet and job.forewarning:
+        click.echo(f"Note: {job.forewarning}", err=True)
     bar = progress_bar(quiet, total=job.info.expected_frames or None, unit="frame")
 
     def on_progress(progress: VideoProgress) -> None:

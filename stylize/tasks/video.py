@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from stylize.animation import keeps_transparency, write_animation
+from stylize.animation import keeps_transparency, large_animation_note, write_animation
 from stylize.config import WEBP_QUALITY, ArbitraryConfig, VideoConfig
 from stylize.errors import ConfigError, VideoError, WriteError
 from stylize.extras import require
@@ -733,6 +733,9 @@ class VideoJob:
                              f"smaller {'--scale' if scale != 1 else '--size'}")
         if masks is not None:
             masks.check(height, width, self.info.frames, self.info.rotation)
+        # Said before the work starts (the notices are said after it).
+        self.forewarning = large_animation_note(self.output, self.info.expected_frames, round(width * scale),
+                                                round(height * scale))
 
     def run(self, resume: bool = False, on_progress: Callable[[VideoProgress], None] | None = None) -> VideoResult:
         """Stylize the whole clip (or, with resume, what an interrupted run left); one job at a time per output
