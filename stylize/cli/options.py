@@ -162,16 +162,14 @@ def quiet_option(command: Any) -> Any:
     return click.option("-q", "--quiet", is_flag=True, help="No progress bar or messages; errors only.")(command)
 
 
-def quality_option(command: Any) -> Any:
-    return click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                        help="JPEG and WebP quality (a WebP at 100: lossless).")(command)
+def _quality_option(help: str) -> Any:
+    return click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True, help=help)
 
 
-def clip_quality_option(command: Any) -> Any:
-    """--quality of the commands that also take a clip: an animated WebP's too (animation.webp_options)."""
-    return click.option("--quality", type=click.IntRange(1, 100), default=95, show_default=True,
-                        help="JPEG and WebP quality, an animated WebP's too (a WebP at 100: lossless; sticker "
-                             "apps cap a file's size).")(command)
+quality_option = _quality_option("JPEG and WebP quality (a WebP at 100: lossless).")
+# The commands that also take a clip: an animated WebP's too (animation.webp_options).
+clip_quality_option = _quality_option("JPEG and WebP quality, an animated WebP's too (a WebP at 100: lossless; "
+                                      "sticker apps cap a file's size).")
 
 
 class ExistingFile(click.Path):
