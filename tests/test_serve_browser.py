@@ -121,7 +121,25 @@ def test_a_jobs_notes_are_shown_beside_its_result(page, server, photos):
     page.wait_for_selector("#notes:not([hidden])")
     assert page.inner_text("#notes") == ("Note: photo.jpg is a colour photo: its own colours were not used, only the "
                                          "lightness (colorize is for black-and-white photos)")
-    assert page.is_hidden("#message")  # a note is not an error
+    assert page.is_hidden("#message"), page.inner_text("#message")  # a note is not an error
+
+
+def test_a_preview_due_does_not_replace_a_job_run_on_another_tab(page, server, photos):
+    """Red-team (a CI run failed on it): a photo dropped on the style tab asks for a preview 350 ms later. A user who
+    went to the colorize tab and ran it within that time got the preview's job shown in place of theirs (or, with no
+    model listed yet, its error beside their result)."""
+    page.wait_for_selector("#model option[value=starry]", state="attached")
+    page.select_option("#model", "starry")
+    page.set_input_files("#photo-input", str(photos[0]))  # a preview is now due
+    page.wait_for_selector("#photos img")
+    page.click("[data-tab=colorize]")
+    page.click("#colorize-run")
+    page.wait_for_timeout(1000)  # past when the preview was due
+    jobs = page.request.get(server[0] + "api/jobs").json()
+    assert [job["kind"] for job in jobs] == ["colorize"], jobs  # no preview was made once it was not wanted
+    page.wait_for_selector("#result-img[src*='/results/']", timeout=60_000)
+    assert page.inner_text("#command").startswith("stylize colorize photo.jpg")
+    assert page.is_hidden("#message"), page.inner_text("#message")
 
 
 def test_the_optimization_shows_its_progress_and_cancels(page, server, photos):

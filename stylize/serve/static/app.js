@@ -152,14 +152,19 @@ function modelTask(name) {
   return model ? model.task : null;
 }
 
-function schedulePreview() {
-  // A network answers in about a second even on a CPU: preview as the user moves a slider. The optimization
-  // waits for "Paint".
-  clearTimeout(state.previewTimer);
+function previewWanted() {
+  // The optimization waits for "Paint"; no model is chosen until the server's list has come.
   const choice = $("#model").value;
-  if (state.tab !== "style" || !state.photo || choice === "optimize") return;
-  if (modelTask(choice) === "arbitrary" && !state.painting) return;
-  state.previewTimer = setTimeout(() => submit(styleRecipe(true)), 350);
+  if (state.tab !== "style" || !state.photo || !choice || choice === "optimize") return false;
+  return modelTask(choice) !== "arbitrary" || Boolean(state.painting);
+}
+
+function schedulePreview() {
+  // A network answers in about a second even on a CPU: preview as the user moves a slider. Asked again when the
+  // timer fires: by then the user may have gone to another tab and run a job there, which a preview must not hide.
+  clearTimeout(state.previewTimer);
+  if (!previewWanted()) return;
+  state.previewTimer = setTimeout(() => { if (previewWanted()) submit(styleRecipe(true)); }, 350);
 }
 
 function describeEstimate(estimate) {
@@ -186,6 +191,7 @@ async function worthIt(body) {
 }
 
 async function submit(body) {
+  if (!body.preview) clearTimeout(state.previewTimer);  // the job asked for is the one shown
   if (!body.photo && !body.folder) { say("Drop a photo first."); return; }
   if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
     api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(() => {});
@@ -519,6 +525,7 @@ async function start() {
       else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
     }
     select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+    schedulePreview();  // a photo dropped before the list came
   } catch (error) {
     say(error.message);
   }
