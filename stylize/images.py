@@ -32,7 +32,8 @@ from stylize.png16 import write_png16
 from stylize.tensors import check_pixels, fit_longest_side
 from stylize.version import __version__
 
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+# An animated PNG of one frame is a PNG: `-o x.apng` for a still (a one-frame APNG read is one) writes one.
+SAVE_FORMATS = {".png": "PNG", ".apng": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 # Camera RAW files: the sensor's data before demosaicing, developed by LibRaw through rawpy (the raw extra). Most
 # are TIFF files whose first image is the camera's small preview (a Nikon NEF's 160x120, a DNG's 256 px), which
