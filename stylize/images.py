@@ -656,6 +656,15 @@ def white_where_clear(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor
     return torch.where(alpha > 0, pixels, 1.0)
 
 
+def painted_over(image: Image.Image) -> tuple[torch.Tensor, Image.Image | None]:
+    """A PIL image as the (1, 3, H, W) pixels a task that paints over it works on (white_where_clear, where it
+    has transparency) and its transparency ("L") or None: for the Python API, which puts the transparency back
+    on the result, as the commands do (batch.with_transparency)."""
+    colour, alpha = split_alpha(image)
+    pixels = pil_to_tensor(colour)
+    return (pixels, None) if alpha is None else (white_where_clear(pixels, _gray_to_tensor(alpha)), alpha)
+
+
 def on_own_colours(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """Pixels (N, 3, H, W) with their colours spread into their clear parts through their transparency
     (N, 1, H, W): the picture an upscaler enlarges before the enlarged transparency is put back on it.

@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 from conftest import gradient_image, stripes_image
@@ -186,6 +187,24 @@ def test_transfer_takes_pil_and_returns_pil_at_the_requested_size(device):
     result = transfer(gradient_image(60, 40), stripes_image(30, 30), size=48, steps=2, device=device)
     assert isinstance(result, Image.Image)
     assert result.size == (48, 32)
+
+
+def test_transfer_gives_a_cut_out_its_transparency_back(device):
+    """A PIL cut-out came back opaque, its clear part white: `stylize run` kept it (batch.with_transparency), the
+    Python API did not. Its transparency comes back at the result's size, and its half-clear shadow is painted
+    from its own colour, not from the colour paled on white."""
+    cut_out = gradient_image(60, 40).convert("RGBA")
+    alpha = Image.new("L", cut_out.size, 0)
+    alpha.paste(255, (0, 0, 30, 40))
+    alpha.paste(102, (30, 0, 45, 40))  # a 40 % shadow
+    cut_out.putalpha(alpha)
+    result = transfer(cut_out, stripes_image(30, 30), size=48, steps=2, device=device)
+    assert result.mode == "RGBA" and result.size == (48, 32)
+    shown = np.asarray(result.getchannel("A")).astype(int)
+    assert shown[:, :22].min() == 255 and shown[:, 38:].max() == 0 and abs(shown[:, 26:34].mean() - 102) < 2
+    dark = transfer(Image.merge("RGBA", (*Image.new("RGB", (60, 40)).split(), alpha)), stripes_image(30, 30),
+                    size=48, steps=1, device=device)
+    assert np.asarray(dark.convert("RGB"))[:, 26:34].mean() < 60  # a black shadow, not a pale gray one
 
 
 def test_transfer_takes_tensors_and_returns_tensors(content, style, device):

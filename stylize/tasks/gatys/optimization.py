@@ -37,7 +37,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
-from stylize.images import ImageInput, LoadedImage, as_pixels, tensor_to_pil
+from stylize.images import ImageInput, LoadedImage, as_pixels, painted_over, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite, coverage
@@ -583,13 +583,20 @@ def transfer(
     """Stylize `content` with one style image or a list of them.
 
     Images are PIL images or (1, 3, H, W) / (3, H, W) tensors in [0, 1]; the result has the content's
-    type. Keyword options are GatysConfig fields, e.g. transfer(photo, monet, size=512, steps=200).
+    type, and a PIL content's transparency (a cut-out's, painted white where clear, as `stylize run` does).
+    Keyword options are GatysConfig fields, e.g. transfer(photo, monet, size=512, steps=200).
     """
     config = config or GatysConfig()
     if options:
         config = config.replace(**options)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
-    content_pixels = _to_tensor(content, config.size or None, "content")
+    pixels, alpha = painted_over(content) if isinstance(content, Image.Image) else (content, None)
+    content_pixels = _to_tensor(pixels, config.size or None, "content")
     style_pixels = [_to_tensor(s, None, "style") for s in styles]
     result = GatysTransfer(style_pixels, config, device)(content_pixels, on_step=on_step)
-    return result if isinstance(content, torch.Tensor) else tensor_to_pil(result)
+    if isinstance(content, torch.Tensor):
+        return result
+    picture = tensor_to_pil(result)
+    if alpha is not None:
+        picture.putalpha(alpha.resize(picture.size, Image.Resampling.LANCZOS))
+    return picture
