@@ -79,11 +79,14 @@ def _style_summary(info: ModelHeader) -> str:
     style = info.style
     what = ", ".join(style[k] for k in ("title", "artist", "year") if style.get(k)) or style.get("file", "")
     what += f" [{style['license']}]" if style.get("license") else ""
-    crops = info.training.get("image_size")
+    crops, painting = info.training.get("image_size"), info.training.get("style_size")
     if isinstance(crops, int) and crops < 256:
         # Trained on small crops for a few thousand steps (a CPU session): next to reference outputs of the
-        # field these recolour more than they paint (issue 35); --model arbitrary --style paints strokes.
-        what += "; a quick CPU training, closer to a colour filter than a painting"
+        # field these recolour more than they paint (issue 35); --model arbitrary --style paints strokes. With
+        # the painting's Gram matrices taken at 512 px (stop 68) they paint its broad strokes and palette.
+        broad = isinstance(painting, int) and painting >= 512
+        what += ("; a quick CPU training: the painting's palette and broad strokes, little fine texture" if broad
+                 else "; a quick CPU training, closer to a colour filter than a painting")
     return what
 
 

@@ -111,6 +111,13 @@ def test_listing_says_what_each_kind_of_model_does(tmp_path):
     assert describe(read_model_info(style)) == "Waves, Anon [CC0], 50 steps"
     assert describe(read_model_info(crisp)) == "x3, crisp, 200 steps (fine-tuned)"
     assert describe(read_model_info(colors)) == "automatic colorization"
+    said = {256: "Waves; a quick CPU training, closer to a colour filter than a painting, 2000 steps",
+            512: "Waves; a quick CPU training: the painting's palette and broad strokes, little fine texture, "
+                 "2000 steps"}
+    for painting, what in said.items():  # the painting's Gram matrices at 256 px or (stop 68) 512
+        cpu = save_model(tmp_path / f"{painting}.safetensors", _tiny(), "style", {
+            "style": {"title": "Waves"}, "training": {"steps_done": 2000, "image_size": 128, "style_size": painting}})
+        assert describe(read_model_info(cpu)) == what
 
 
 def test_the_cpu_trained_style_models_say_what_they_are_and_the_arbitrary_model_how_to_use_it():
