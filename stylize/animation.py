@@ -69,7 +69,7 @@ _MILLISECOND = Fraction(1, 1000)
 _CLOCKS = {"gif": (_CENTISECOND, GIF_MIN_DELAY), "webp": (_MILLISECOND, 11), "apng": (_MILLISECOND, 11)}
 _NAMES = {"gif": "a GIF", "webp": "an animated WebP", "apng": "an animated PNG"}
 # FFmpeg's PNG encoder's settings for an APNG's frames: each row predicted from its neighbours as the encoder finds
-# best for that row ("mixed"; its default is none): 2768 KB for those clips, against 4333 KB, and Paeth's 2773.
+# best for that row ("mixed"; its default is none): 2413 KB for those clips, against 3711 KB, and Paeth's 2436.
 APNG_OPTIONS = {"pred": "mixed"}
 
 
@@ -112,10 +112,10 @@ def keeps_transparency(info: VideoInfo, output: Path) -> bool:
 
 # libwebp's quality for the frames of an animated WebP by default (config.WEBP_QUALITY): lossy at 95 (of 100;
 # libwebp's default is 75). benchmarks/video_gif.py (stylized pans and still shots of 3 held-out photos, 24 frames of
-# 320x240): 1.52 levels off the full-colour frames, 0.044 x1e-3 of flicker added, 472 KB, where 90 gave 2.07, 0.071
-# and 274 KB, 75 gave 3.48, 0.216 (by eye blurred and blocky) and 132 KB, and lossless 0.44, 0.000 and 1671 KB. The
-# shipped GIF: 2.33, 0.036 and 950 KB. --quality chooses another (sticker apps cap a file's size); 100 is lossless, as
-# a still WebP's (images.save_image).
+# 320x240, the udnie of stop 68): 1.20 levels off the full-colour frames, 0.033 x1e-3 of flicker added, 317 KB, where
+# 90 gave 1.70, 0.054 and 184 KB, 75 gave 2.84, 0.144 (by eye blurred and blocky) and 83 KB, and lossless 0.17, 0.000
+# and 1343 KB. The shipped GIF: 1.67, 0.017 and 952 KB. --quality chooses another (sticker apps cap a file's size);
+# 100 is lossless, as a still WebP's (images.save_image).
 def webp_options(quality: int) -> dict[str, str]:
     """FFmpeg's libwebp_anim options for a WebP's quality (1 to 100): lossy, or lossless at 100."""
     return {"lossless": "1"} if quality >= 100 else {"quality": str(quality)}
