@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from stylize.config import MAX_PIXELS
 from stylize.device import is_out_of_memory
@@ -41,6 +40,7 @@ from stylize.images import (
     IMAGE_EXTENSIONS,
     SAVE_FORMATS,
     LoadedImage,
+    alpha_at,
     load_image,
     made_by_stylize,
     raw_twins,
@@ -136,13 +136,6 @@ def with_transparency(process: ProcessBatch) -> ProcessBatch:
         return results
 
     return process_with_transparency
-
-
-def alpha_at(alpha: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    """A transparency (N, 1, H, W) at the size (height, width) of a picture painted over its image."""
-    if tuple(alpha.shape[-2:]) != tuple(size):
-        alpha = F.interpolate(alpha, size=tuple(size), mode="bilinear", antialias=True)
-    return alpha.clamp(0, 1)
 
 
 def _is_pattern(spec: str) -> bool:

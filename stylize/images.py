@@ -13,7 +13,7 @@ import sys
 import tempfile
 import threading
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -656,13 +656,29 @@ def white_where_clear(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor
     return torch.where(alpha > 0, pixels, 1.0)
 
 
-def painted_over(image: Image.Image) -> tuple[torch.Tensor, Image.Image | None]:
+def painted_over(image: Image.Image) -> tuple[torch.Tensor, torch.Tensor | None]:
     """A PIL image as the (1, 3, H, W) pixels a task that paints over it works on (white_where_clear, where it
-    has transparency) and its transparency ("L") or None: for the Python API, which puts the transparency back
-    on the result, as the commands do (batch.with_transparency)."""
+    has transparency) and its transparency (1, 1, H, W) or None: for the Python API, which puts the
+    transparency back on the result (alpha_at, alpha_image), as the commands do (batch.with_transparency)."""
     colour, alpha = split_alpha(image)
     pixels = pil_to_tensor(colour)
-    return (pixels, None) if alpha is None else (white_where_clear(pixels, _gray_to_tensor(alpha)), alpha)
+    if alpha is None:
+        return pixels, None
+    transparency = _gray_to_tensor(alpha)
+    return white_where_clear(pixels, transparency), transparency
+
+
+def alpha_at(alpha: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    """A transparency (N, 1, H, W) at the size (height, width) of a picture painted over its image: the one
+    way a result gets its input's transparency back (the commands' results and steps, transfer())."""
+    if tuple(alpha.shape[-2:]) != tuple(size):
+        alpha = F.interpolate(alpha, size=tuple(size), mode="bilinear", antialias=True)
+    return alpha.clamp(0, 1)
+
+
+def alpha_image(alpha: torch.Tensor) -> Image.Image:
+    """A transparency (1, 1, H, W) in [0, 1] as an 8-bit "L" image, for Pillow's putalpha and composite."""
+    return Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].cpu().numpy())
 
 
 def on_own_colours(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
@@ -820,7 +836,7 @@ def save_image(
         image = image.convert("L")
     check_output_size(path, *image.size)
     if alpha is not None:
-        mask = Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].numpy())
+        mask = alpha_image(alpha)
         if fmt == "JPEG":
             background = Image.new(image.mode, image.size, ALPHA_BACKGROUND[: len(image.getbands())])
             image = Image.composite(image, background, mask)

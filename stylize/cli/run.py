@@ -59,8 +59,8 @@ def run(ctx: click.Context, content: Path, output: Path | None, save_every: int 
                    f"{content}` styles them all", err=True)
     if not quiet:
         say_first_pictures_of(plan.styles)
-    from stylize.batch import alpha_at, run_jobs, single_job, with_transparency
-    from stylize.images import load_image, save_image
+    from stylize.batch import run_jobs, single_job, with_transparency
+    from stylize.images import alpha_at, load_image, save_image
 
     job = single_job(content, output, plan.reads())
     bar: Any = None  # a tqdm bar, made at the first step

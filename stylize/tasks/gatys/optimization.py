@@ -37,7 +37,7 @@ from stylize.device import (
     seed_everything,
 )
 from stylize.errors import ConfigError, ResourceError, StylizeError
-from stylize.images import ImageInput, LoadedImage, as_pixels, painted_over, tensor_to_pil
+from stylize.images import ImageInput, LoadedImage, alpha_at, alpha_image, as_pixels, painted_over, tensor_to_pil
 from stylize.lbfgs import LBFGS
 from stylize.losses import blend_grams, gram, perceptual_losses, range_loss, tv_loss
 from stylize.masks import MaskSet, composite, coverage
@@ -598,5 +598,5 @@ def transfer(
         return result
     picture = tensor_to_pil(result)
     if alpha is not None:
-        picture.putalpha(alpha.resize(picture.size, Image.Resampling.LANCZOS))
+        picture.putalpha(alpha_image(alpha_at(alpha, result.shape[-2:])))
     return picture
