@@ -1,3 +1,5 @@
+import itertools
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -217,6 +219,22 @@ def test_the_readme_names_every_option_of_every_command():
                if isinstance(option, click.Option) and "--help" not in option.opts
                and not any(flag in readme for flag in option.opts + option.secondary_opts if flag.startswith("--"))]
     assert missing == []
+
+
+def test_the_documents_tables_end_and_their_pictures_exist():
+    """A line right after a table's last row is read as one more row (GitHub's Markdown): the README's sentence
+    after the shipped models' table was shown inside it. And every picture the README and docs show is shipped."""
+    root = Path(__file__).resolve().parents[1]
+    documents = [root / "README.md", root / "examples" / "README.md", *sorted((root / "docs").glob("*.md"))]
+    glued, missing = [], []
+    for document in documents:
+        text = document.read_text()
+        lines = text.splitlines()
+        glued += [f"{document.name}:{number + 2}" for number, (line, after) in enumerate(itertools.pairwise(lines))
+                  if line.startswith("|") and after.strip() and not after.startswith("|")]
+        missing += [f"{document.name}: {target}" for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+                    if not (document.parent / target).is_file()]
+    assert glued == [] and missing == []
 
 
 def test_python_dash_m_and_fast_help():
