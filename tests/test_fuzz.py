@@ -63,7 +63,7 @@ def test_the_pages_and_frames_of_mutated_files_are_counted_without_an_error(tmp_
 
     from stylize.animation import _timing
     from stylize.images import tiff_pages
-    from stylize.tasks.video import _is_matte
+    from stylize.tasks.video.regions import _is_matte
     from stylize.videoio import animation_frames
 
     pages = [gradient_image(40, 30, seed=seed) for seed in range(3)]

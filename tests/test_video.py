@@ -165,7 +165,7 @@ def test_a_noisy_still_clip_stays_still_with_temporal_blending(tmp_path, model):
 @pytest.mark.parametrize("flow_side", [960, 48])
 def test_a_pan_has_lower_warping_error_than_frames_alone(tmp_path, model, monkeypatch, flow_side):
     """Also with the flow estimated on frames shrunk to half size, as 1080p frames are (FLOW_SIDE)."""
-    monkeypatch.setattr("stylize.tasks.video.FLOW_SIDE", flow_side)
+    monkeypatch.setattr("stylize.tasks.video.job.FLOW_SIDE", flow_side)
     source = make_clip(tmp_path / "pan.mp4", frames=8, pan=2.0, noise=3.0, audio=False, width=96, height=64)
     for temporal in (True, False):
         _job(source, tmp_path / f"{temporal}.mp4", model, temporal).run()
@@ -207,7 +207,7 @@ def test_flows_estimated_several_at_once_give_the_frames_of_one_at_a_time(tmp_pa
     import threading
     import time
 
-    from stylize.tasks import video as video_task
+    from stylize.tasks.video import job as video_task
 
     source = make_clip(tmp_path / "pan.mp4", frames=10, pan=2.0, noise=3.0, audio=False, width=96, height=64)
     threads, real_motion = set(), video_task.Flow.motion
@@ -1093,7 +1093,7 @@ def test_sigterm_while_joining_the_segments_exits_143_with_the_resume_hint(invok
     """Red-team 8: SIGTERM outside the per-frame loop (during the final mux) gave no --resume hint."""
     from clips import make_clip
 
-    import stylize.tasks.video as video_task
+    import stylize.tasks.video.job as video_task
     from stylize.cli.exits import Terminated
 
     def terminated(*args, **kwargs):
@@ -1213,7 +1213,7 @@ def test_upscale_takes_a_clip_and_keeps_a_black_and_white_film_neutral(invoke, t
 
 
 def test_upscale_refuses_what_a_clip_or_a_photo_cannot_take(invoke, tmp_path, monkeypatch):
-    import stylize.tasks.video as video_task
+    import stylize.tasks.video.job as video_task
 
     source = make_clip(tmp_path / "film.mp4", frames=2)
     photo = tmp_path / "p.png"
@@ -1406,7 +1406,7 @@ def test_torchrun_processes_each_write_their_share_and_the_first_joins_them(tmp_
     # 9 frames of warm-up at consistency 0.5 leave under half a level of the unknown start: a few pixels a level
     # off in the share's first frames (a few more after 4:2:0 chroma), then the start is forgotten, to the bit.
     assert difference[0] < 0.1 and np.all(difference[5:] == 0)
-    monkeypatch.setattr("stylize.tasks.video.warmup_frames", lambda *args: 0)
+    monkeypatch.setattr("stylize.tasks.video.job.warmup_frames", lambda *args: 0)
     _ThreadedJob(2).run(lambda: job("cold.mp4"), monkeypatch)
     cold = np.abs(np.stack(expected[20:]).astype(int) - np.stack(shown(tmp_path / "cold.mp4")[20:]))
     assert cold.mean(axis=(1, 2, 3))[0] > 20 * difference[0]  # the first frame stylized alone, as a clip's first

@@ -313,7 +313,7 @@ class JobQueue:
             job.message = f"{done} done, {failed} failed" + (f"; first: {first.source}: {first.error}" if first else "")
 
     def _run_video(self, job: StudioJob) -> None:
-        """A whole clip through tasks/video.py as `stylize video`, `upscale CLIP` and `colorize CLIP` run it
+        """A whole clip through tasks/video as `stylize video`, `upscale CLIP` and `colorize CLIP` run it
         (temporal consistency where it steadies, segments, sound kept), the frames counted as they are
         written; a cancelled clip leaves nothing behind."""
         from stylize.tasks.video import clear_work_folder, work_folder

@@ -115,7 +115,7 @@ class Uploads:
                                  f"{self.max_pixels / 1e6:.0f} MP")
             # As players show the clip: pixels of their shape (a camcorder's are not square), then upright (a
             # phone's portrait clip is stored on its side). A mask painted over this frame is drawn as the clip
-            # is seen, and tasks/video.py ClipMasks fits it to the stored frames.
+            # is seen, and tasks/video ClipMasks fits it to the stored frames.
             stored = torch.from_numpy(next(read_frames(path)).rgb).permute(2, 0, 1)[None].float().div(255)
             if info.pixel_aspect:
                 stored = resize_to(stored, (info.height, round(info.width * info.pixel_aspect)))

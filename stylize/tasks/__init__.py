@@ -13,6 +13,6 @@ an Objective for training/loop.py. Which tasks have model files is stylize/task_
     arbitrary.py any painting in one pass (feature transforms between VGG19 and decoders), and its objective
     upscale.py   super-resolution, and its objective
     colorize.py  colorization from references or automatic, and its objective
-    video.py     frames through any of the above, with temporal consistency
+    video/       frames through any of the above, with temporal consistency: flow, blend, masks, the job
     network.py   applying any feed-forward network from a model file, tiled
 """

@@ -1,36 +1,10 @@
-"""Video: stylize every frame of a clip, without the flicker of frames stylized alone (and, through the same
-VideoJob, enlarge or colorize one: Upscaler.frames, colorizing_frames).
-
-Temporal consistency (fast models): the previous stylized frame is warped to the current one by the
-optical flow between the input frames (OpenCV's DIS flow, Kroeger et al. 2016) and blended in where the
-flow is reliable, so static and smoothly moving areas keep their strokes while new content is stylized
-fresh. Reliability follows Ruder, Dosovitskiy & Brox 2016 ("Artistic style transfer for videos"): the
-forward-backward consistency check (after Sundaram et al. 2010) marks occlusions, and large flow gradients
-mark motion boundaries. The blend is a training-free form of the short-term consistency that Lai et al.
-2018 ("Learning Blind Video Temporal Consistency") train a network for; it is measured with their warping
-error (benchmarks/video_consistency.py).
-
-Optimization (style images): the first frame as `stylize run`; each later frame starts from the warped
-previous result and adds Ruder et al.'s temporal loss on reliable pixels, so it needs far fewer steps.
-
-Masks (ClipMasks): one per style or model, an image for every frame or a video of masks (a matte) frame by
-frame, laid in as `stylize run --mask` lays them; the blend is confined to pixels stylized in both frames, so
-that the photo stays exactly where no mask is and a moving region's edge takes nothing of the previous photo.
-
-Frames stream through threads: decoding (with a pool of threads estimating the flows), the model, encoding.
-Frames go to the model's device as 8 bits; the warp, the blend and the rounding run where the stylized frames
-are, so on a card a frame crosses to and from the CPU once each way, as 8 bits, and costs its host's CPU
-little besides the flow.
-Output is written in segments with the state needed to continue (the last input and output frames, losslessly),
-so `--resume` continues an interrupted job exactly where its last finished segment ended; the final file is
-written only at the end, atomically.
-"""
+"""VideoJob: a clip through a FrameStylizer into an output, in segments that a resumed job goes on after, on one
+process or a torchrun job's many; frames stream through threads (decoding and the flows, the model, encoding)."""
 
 from __future__ import annotations
 
 import contextlib
 import datetime
-import functools
 import json
 import math
 import os
@@ -46,16 +20,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from stylize.animation import keeps_transparency, large_animation_note, write_animation
-from stylize.config import WEBP_QUALITY, ArbitraryConfig, VideoConfig
-from stylize.errors import ConfigError, VideoError, WriteError
+from stylize.config import WEBP_QUALITY, VideoConfig
+from stylize.errors import VideoError, WriteError
 from stylize.extras import require
 from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
 from stylize.hdr import HDR_NAMES, is_hdr, to_sdr
-from stylize.images import IMAGE_EXTENSIONS, frames_in, load_gray, on_own_colours, white_where_clear
-from stylize.masks import MaskSet, composite, coverage
+from stylize.images import on_own_colours, white_where_clear
+from stylize.tasks.video.blend import TemporalBlend, warp_previous
+from stylize.tasks.video.flow import FLOW_SIDE, Flow, Motion, to_gray
+from stylize.tasks.video.frames import frames_to_tensor, rounded_frame
+from stylize.tasks.video.regions import ClipMasks, FrameRegions
 from stylize.videoio import (
     ANIMATED_FORMATS,
     BT709,
@@ -66,437 +42,17 @@ from stylize.videoio import (
     mux,
     output_format,
     probe,
-    quarter_turns,
     read_frames,
 )
 
 if TYPE_CHECKING:
     from stylize.device import DistributedEnv, ProcessGroup
-    from stylize.tasks.colorize import Colorizer
-    from stylize.tasks.upscale import Upscaler
 
-# Ruder et al. 2016, eq. (3) and (4): the flow at x is inconsistent when the backward flow and the
-# forward flow at its target do not cancel within 1 % of their size plus half a pixel, and at a motion
-# boundary when its gradient is large against its size.
-CONSISTENCY_RELATIVE, CONSISTENCY_ABSOLUTE = 0.01, 0.5
-BOUNDARY_RELATIVE, BOUNDARY_ABSOLUTE = 0.01, 0.002
-# Softening of the reliability mask, in px, so that blended and fresh regions meet without a seam.
-RELIABILITY_BLUR = 1.5
-# The blend's flow is estimated on frames shrunk to this longest side (1080p: half size) and brought back up,
-# about the size Ruder et al. 2016 worked at (Sintel's frames are 1024x436): DIS and the consistency check cost
-# what the pixels cost. At 1920x1080 on 2 cores the flow and the blend took 0.51 s a frame, and now 0.10 s (with
-# the float32 check below); the warping error of pans and zooms went from 0.07 to 0.14 to 0.08 to 0.16 x1e-3,
-# against 2.2 to 4.3 for frames alone; at 1280 px, 0.08 to 0.15 in 0.16 s (benchmarks/video_consistency.py
-# --blend-size 1920x1080). The thresholds above are in pixels of the frames the flow is estimated on.
-FLOW_SIDE = 960
-# DIS refuses frames under 12 px, and its pyramid fails on strips under 16 px high (OpenCV 5.1): the flow is
-# estimated on frames with at least this short side, a thin strip's or a tiny clip's enlarged.
-FLOW_MIN_SIDE = 32
+
 # Frames whose flows are estimated at once, each in a thread with its own DIS (no more than the cores): one DIS
 # does not use many cores well. On 2 cores, one 1080p frame's flow took 108 to 114 ms and four at once 83 to 90 ms
 # a frame (benchmarks/arbitrary_speed.py). The flow runs beside the model; on a card it bounds the frame rate.
 FLOW_THREADS = 4
-
-
-def _cv2() -> Any:
-    return require("cv2")
-
-
-def to_gray(rgb: np.ndarray) -> np.ndarray:
-    return _cv2().cvtColor(rgb, _cv2().COLOR_RGB2GRAY)
-
-
-@dataclass
-class Motion:
-    """From one input frame to the next: the backward flow (current -> previous) and its reliability, at the
-    size they were estimated at (small: a few of them wait in the decoding queue)."""
-
-    backward: np.ndarray  # (h, w, 2) float32, in pixels of (h, w)
-    trust: np.ndarray  # (h, w) float32 in [0, 1]
-
-    def at(self, height: int, width: int, device: str | torch.device = "cpu",
-           unit: tuple[float, float] = (1.0, 1.0)) -> tuple[torch.Tensor, torch.Tensor]:
-        """The flow (1, 2, H, W) in pixels of a frame of (height, width) times `unit` (x, y), and the reliability
-        (1, 1, H, W), on `device`: they travel at the small size and are brought to the frame's there
-        (bilinear, pixel centres aligned, as cv2.resize), the vectors stretched with the frame."""
-        small_height, small_width = self.trust.shape
-        backward = torch.from_numpy(self.backward).to(device).permute(2, 0, 1)[None]
-        trust = torch.from_numpy(self.trust).to(device)[None, None]
-        scale = torch.tensor([width / small_width * unit[0], height / small_height * unit[1]], device=device)
-        backward = backward * scale.view(1, 2, 1, 1)
-        if (small_height, small_width) == (height, width):
-            return backward, trust.clone()
-        return (F.interpolate(backward, (height, width), mode="bilinear", align_corners=False),
-                F.interpolate(trust, (height, width), mode="bilinear", align_corners=False))
-
-    def warp(self, previous: torch.Tensor, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """The previous frame (1, C, h, w) brought to the current one of (height, width) along the backward
-        flow (sampled bilinearly at x + flow(x), borders replicated), and the reliability (1, 1, H, W), both on
-        `previous`'s device: on a card, where the frames are, the blend costs the CPU nothing. Both are the
-        caller's to change."""
-        # grid_sample's units (align_corners): -1 and 1 at the centres of the edge pixels.
-        unit = (2 / max(width - 1, 1), 2 / max(height - 1, 1))
-        backward, trust = self.at(height, width, previous.device, unit)
-        grid = _unit_grid(height, width, previous.device) + backward.permute(0, 2, 3, 1)
-        warped = F.grid_sample(previous.float(), grid, mode="bilinear", padding_mode="border", align_corners=True)
-        return warped, trust
-
-
-@functools.lru_cache(maxsize=4)  # a job's sizes: the frames' (and the benchmarks' few)
-def _unit_grid(height: int, width: int, device: torch.device) -> torch.Tensor:
-    """(1, H, W, 2) each pixel's x and y in grid_sample's units (align_corners: -1 and 1 at the edge pixels)."""
-    rows, columns = (torch.linspace(-1, 1, side, device=device) for side in (height, width))
-    return torch.stack(torch.meshgrid(columns, rows, indexing="xy"), dim=-1)[None]
-
-
-class Flow:
-    """Dense optical flow between frames (OpenCV's DIS, medium preset) and what it says about them;
-    estimated on frames shrunk to `longest_side` at most (0: as they are)."""
-
-    def __init__(self, longest_side: int = 0) -> None:
-        cv2 = _cv2()
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
-        self.longest_side = longest_side
-
-    def between(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """(H, W, 2) flow: pixel x of `source` moves to x + flow(x) in `target` (gray uint8 frames)."""
-        return self.dis.calc(source, target, None)
-
-    def motion(self, previous: np.ndarray, current: np.ndarray) -> Motion:
-        """The motion from `previous` to `current` (gray uint8 frames), at the size it is estimated at."""
-        height, width = current.shape[:2]
-        scale = min(1.0, self.longest_side / max(height, width)) if self.longest_side else 1.0
-        # Each side on its own: Motion.at stretches x and y apart, so a thin strip only thickens.
-        size = (max(FLOW_MIN_SIDE, round(width * scale)), max(FLOW_MIN_SIDE, round(height * scale)))
-        if size != (width, height):
-            cv2 = _cv2()
-            method = cv2.INTER_AREA if size[0] <= width and size[1] <= height else cv2.INTER_LINEAR
-            previous, current = (cv2.resize(frame, size, interpolation=method) for frame in (previous, current))
-        backward = self.between(current, previous)
-        return Motion(backward, reliability(backward, self.between(previous, current)))
-
-    def backward_and_reliability(self, previous: np.ndarray, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(flow from current to previous (H, W, 2), reliability in [0, 1] (H, W)) for gray frames, at their
-        size."""
-        backward, trust = self.motion(previous, current).at(*current.shape[:2])
-        return backward[0].permute(1, 2, 0).numpy(), trust[0, 0].numpy()
-
-
-@functools.lru_cache(maxsize=2)  # a job's two sizes: the flow's and the frames'
-def _pixel_grid(height: int, width: int) -> np.ndarray:
-    """(H, W, 2) float32: each pixel's x and y (kept: 16 MB to build for each 1080p frame otherwise)."""
-    grid = np.dstack(np.meshgrid(np.arange(width, dtype=np.float32), np.arange(height, dtype=np.float32)))
-    grid.flags.writeable = False
-    return grid
-
-
-def _squared_length(vectors: np.ndarray) -> np.ndarray:
-    """|v|^2 of (H, W, 2) vectors (a quarter of the time of numpy's sum over the last axis)."""
-    return vectors[..., 0] ** 2 + vectors[..., 1] ** 2
-
-
-def _positions(flow: np.ndarray) -> np.ndarray:
-    """(H, W, 2) x + flow(x) for every pixel x."""
-    return _cv2().add(_pixel_grid(*flow.shape[:2]), flow)
-
-
-def _sample(field: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """field (H, W, C) sampled at `positions`, bilinear, borders replicated."""
-    cv2 = _cv2()
-    return cv2.remap(field, positions, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-
-
-def reliability(backward: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    """Where the backward flow can be trusted (1) or not (0: occluded, at a motion boundary, leaving the
-    frame), softened by a small blur. In float32 with OpenCV's operations: 15 ms for 960x540 on 2 cores, where
-    numpy in float64 took 38 ms, with the same mask."""
-    cv2 = _cv2()
-    height, width = backward.shape[:2]
-    positions = _positions(backward)
-    forward_there = _sample(forward, positions)
-    length = _squared_length(backward)
-    consistent = _squared_length(cv2.add(backward, forward_there)) <= \
-        CONSISTENCY_RELATIVE * (length + _squared_length(forward_there)) + CONSISTENCY_ABSOLUTE
-    # Central differences of both components (as numpy.gradient inside the frame).
-    along_x, along_y = (cv2.Sobel(backward, cv2.CV_32F, dx, 1 - dx, ksize=1, scale=0.5,
-                                  borderType=cv2.BORDER_REPLICATE) for dx in (1, 0))
-    smooth = _squared_length(along_x) + _squared_length(along_y) <= BOUNDARY_RELATIVE * length + BOUNDARY_ABSOLUTE
-    inside = cv2.inRange(positions, (0, 0), (width - 1, height - 1)) > 0
-    mask = (consistent & smooth & inside).astype(np.float32)
-    return cv2.GaussianBlur(mask, (0, 0), RELIABILITY_BLUR) * mask
-
-
-def warping_error(outputs: list[np.ndarray], inputs: list[np.ndarray], flow: Flow | None = None) -> float:
-    """Lai et al. 2018's warping error: mean over frames of the reliability-weighted squared difference
-    between each output frame and the previous output warped to it, the flow and its reliability taken
-    from the input frames (so it judges the outputs, not their own motion). Values in [0, 1] per pixel."""
-    flow = flow or Flow()
-    total, weight = 0.0, 0.0
-    for index in range(1, len(outputs)):
-        current = frames_to_tensor([outputs[index]])
-        motion = flow.motion(to_gray(inputs[index - 1]), to_gray(inputs[index]))
-        previous, trust = motion.warp(frames_to_tensor([outputs[index - 1]]), *current.shape[-2:])
-        difference = ((current - previous) ** 2).mean(dim=1, keepdim=True)
-        total += float((difference * trust).sum())
-        weight += float(trust.sum())
-    return total / max(weight, 1.0)
-
-
-def _worked_on(frame: Frame, clear: str) -> np.ndarray:
-    """The picture a result that keeps a frame's transparency is made from, (H, W, 3) uint8: its stored colours, and
-    under its clear pixels white or (clear "spread") the colours near them (images.white_where_clear, on_own_colours).
-    An opaque frame's own pixels."""
-    if frame.straight is None or frame.alpha is None:
-        return frame.rgb
-    colour, alpha = frames_to_tensor([frame.straight]), torch.from_numpy(frame.alpha)[None, None].float().div_(255)
-    return rounded_frame((on_own_colours if clear == "spread" else white_where_clear)(colour, alpha))[1]
-
-
-def frames_to_tensor(frames: list[np.ndarray], device: str | torch.device = "cpu") -> torch.Tensor:
-    """uint8 RGB frames (H, W, 3) as a (N, 3, H, W) float batch in [0, 1] on `device` (unit_frames)."""
-    return unit_frames(torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2), device)
-
-
-def unit_frames(frames: torch.Tensor, device: str | torch.device) -> torch.Tensor:
-    """8-bit frames (N, 3, H, W) as floats in [0, 1] on `device`, converted there: the uint8 frames are a
-    quarter of the bytes to move, and on a 2-core CPU the conversion of a 1080p frame took 8 ms of the model
-    thread's time. One conversion for every frame, so that a previous output read back from a resumed job's
-    state is, to the bit, the one an uninterrupted job blends with."""
-    return frames.to(device).to(torch.float32, memory_format=torch.contiguous_format).div_(255)
-
-
-def rounded_frame(image: torch.Tensor) -> tuple[torch.Tensor, np.ndarray]:
-    """A (1, 3, H, W) frame in [0, 1] rounded to 8 bits where it lies (uint8, (1, 3, H, W)), and the same as a
-    (H, W, 3) array for the encoder: the blend takes the previous output as it was written."""
-    levels = image.float().clamp(0, 1).mul_(255).round_()
-    # Converted and laid out as the encoder takes it (height, width, channel) in one pass, where it lies.
-    rgb = torch.empty((*levels.shape[-2:], 3), dtype=torch.uint8, device=levels.device)
-    rgb.copy_(levels[0].permute(1, 2, 0))
-    return rgb.permute(2, 0, 1)[None], rgb.cpu().numpy()
-
-
-class _Encoder:
-    """Encodes in its own thread, so encoding overlaps the model: open a segment, write frames, finish it
-    (close the file, then save the state with `finish`'s callback). An error there is raised here."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-        self.writer: SegmentWriter | None = None
-        self.thread = threading.Thread(target=self._work, name="stylize-encode", daemon=True)
-        self.thread.start()
-
-    def _work(self) -> None:
-        while True:
-            command, arguments = self.queue.get()
-            if command == "stop":
-                return
-            if self.error is not None:
-                continue
-            try:
-                if command == "open":
-                    self.writer = SegmentWriter(*arguments)
-                elif command == "write":
-                    self.writer.write(*arguments)
-                elif command == "finish":
-                    callback, *rest = arguments
-                    self.writer.close()
-                    self.writer = None
-                    callback(*rest)
-            except BaseException as error:  # raised again in the main thread by _put
-                self.error = error
-
-    def _put(self, command: str, *arguments: Any) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((command, arguments))
-
-    def open(self, *arguments: Any) -> None:
-        self._put("open", *arguments)
-
-    def write(self, rgb: np.ndarray, pts: int | None) -> None:
-        """rgb: a frame of its own (not changed after this call)."""
-        self._put("write", rgb, pts)
-
-    def finish(self, callback: Callable[..., None], *arguments: Any) -> None:
-        self._put("finish", callback, *arguments)
-
-    def close(self) -> None:
-        """Wait for everything queued to be written; raise an encoding error if there was one."""
-        self._put("stop")
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        """Stop at once (after an interruption): the segment in progress is deleted."""
-        if self.thread.is_alive():
-            self.queue.put(("stop", ()))
-            self.thread.join()
-        if self.writer is not None:
-            self.writer.abandon()
-            self.writer = None
-
-
-class TemporalBlend:
-    """Blends each stylized frame with the warped previous output where the flow is reliable."""
-
-    def __init__(self, consistency: float) -> None:
-        self.consistency = consistency
-
-    def __call__(self, motion: Motion | None, previous_output: torch.Tensor | None, stylized: torch.Tensor,
-                 regions: FrameRegions | None = None) -> torch.Tensor:
-        """motion: from the previous input frame to this one (None for the first); previous_output: the 8-bit
-        frame written before (uint8, (1, 3, H, W)); stylized: (1, 3, H, W) in [0, 1]. Blended on the stylized
-        frame's device (the previous output is moved there). regions: with masks, the blend is confined to the
-        pixels stylized in both frames (FrameRegions.coverage), so that where no mask is the frame stays as
-        it came."""
-        if motion is None or previous_output is None or self.consistency <= 0:
-            return stylized
-        warped, trust = warp_previous(motion, previous_output, *stylized.shape[-2:], stylized.device, regions)
-        # stylized (1 - w) + warped w, in one pass.
-        return torch.lerp(stylized.float(), warped, trust.mul_(self.consistency))
-
-
-@dataclass
-class FrameRegions:
-    """A frame's masks (one per style or model, (1, 1, H, W) each, on ClipMasks.device) and the frame's before
-    it."""
-
-    masks: list[torch.Tensor]
-    before: list[torch.Tensor] | None  # None before the clip's first frame
-
-    def coverage(self, device: torch.device, before: bool = False) -> torch.Tensor:
-        """masks.coverage of this frame's masks (or the frame's before), (1, 1, H, W), on `device`."""
-        masks = self.before if before and self.before is not None else self.masks
-        return coverage([mask.to(device) for mask in masks])
-
-
-def warp_previous(motion: Motion, previous_output: torch.Tensor, height: int, width: int, device: torch.device,
-                  regions: FrameRegions | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The previous 8-bit output warped to this frame's size along the motion, on `device`, and how far each
-    pixel may be taken from it. With masks, only as far as the pixel is stylized in this frame and was in the
-    previous one (warped with it): where a region moves onto new pixels, or content moves into a still region,
-    the previous output there is the photo, and blending it in would leave a pale band along the edge."""
-    previous = unit_frames(previous_output, device)
-    if regions is None:
-        return motion.warp(previous, height, width)
-    stacked = torch.cat([previous, regions.coverage(device, before=True)], dim=1)
-    warped, trust = motion.warp(stacked, height, width)
-    return warped[:, :3], trust.mul_(warped[:, 3:]).mul_(regions.coverage(device))
-
-
-class ClipMasks:
-    """A clip's masks, one per style or model: an image is the same mask for every frame; a video (a matte, as
-    compositing and rotoscoping tools export them) gives each frame the mask of its own frame in that video.
-    A mask is drawn on the picture as players show it: for a clip with a display rotation (a phone's portrait
-    clip is stored on its side) it is turned back to the stored frames, and a matte's own rotation is applied
-    first. Either is brought to the frames' size; a still mask is read once for the whole clip. They are made
-    on `device` (frame_functions sets the model's): a 1080p mask is 8 MB to move to a card, three times a
-    frame otherwise."""
-
-    device: torch.device = torch.device("cpu")
-
-    def __init__(self, masks: MaskSet) -> None:
-        for source in masks.sources:
-            if Path(source).is_dir():
-                raise ConfigError(f"mask {source} is a folder: a clip takes one mask (an image, or a video of "
-                                  "its frames' masks) per style or model")
-        self.masks = masks
-        self.moving = [_is_matte(Path(source)) for source in masks.sources]
-        self._still: dict[tuple[int, int, int, str], list[torch.Tensor | None]] = {}
-        self._probed: dict[Path, VideoInfo] = {}
-
-    def check(self, height: int, width: int, frames: int | None, rotation: int = 0) -> None:
-        """Read every still mask at the frames' size (an unreadable or all-black one is an ImageError), and
-        check that every matte is a video with a frame for each of the clip's: before any work is begun.
-        rotation: the clip's display rotation (VideoInfo.rotation); (height, width) are its stored frames'."""
-        self._stills(height, width, rotation)
-        for source, moving in zip(self.masks.sources, self.moving, strict=True):
-            if moving:
-                count = self._matte(Path(source)).frames
-                if frames and count and count < frames:
-                    raise VideoError(f"the mask {source} has {count} frames, fewer than the clip's {frames}")
-
-    def frames(self, first: int, height: int, width: int, rotation: int = 0) -> Iterator[FrameRegions]:
-        """The masks of each frame from frame `first` on, with those of the frame before (as for check)."""
-        masks = self._masks(max(0, first - 1), height, width, rotation)
-        before = next(masks) if first > 0 else None
-        for own in masks:
-            yield FrameRegions(own, before)
-            before = own
-
-    def _masks(self, first: int, height: int, width: int, rotation: int) -> Iterator[list[torch.Tensor]]:
-        stills = self._stills(height, width, rotation)
-        readers = [read_frames(Path(source), first) if moving else None
-                   for source, moving in zip(self.masks.sources, self.moving, strict=True)]
-        # A matte's stored frames: turned upright by its own rotation, then back by the clip's.
-        turns = [quarter_turns(self._matte(Path(source)).rotation) - quarter_turns(rotation) if moving else 0
-                 for source, moving in zip(self.masks.sources, self.moving, strict=True)]
-        index = first
-        while True:
-            masks = []
-            for source, still, reader, turn in zip(self.masks.sources, stills, readers, turns, strict=True):
-                if reader is None:
-                    assert still is not None
-                    masks.append(still)
-                    continue
-                frame = next(reader, None)
-                if frame is None:
-                    raise VideoError(f"the mask {source} ends at frame {index}, before the clip does")
-                gray = np.rot90(to_gray(frame.rgb), turn)
-                cv2 = _cv2()  # as mask images are resized: area when shrinking, bilinear when enlarging
-                shrinking = gray.shape[1] > width
-                gray = cv2.resize(np.ascontiguousarray(gray), (width, height),
-                                  interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
-                levels = torch.from_numpy(gray).to(self.device)  # moved as 8 bits, feathered there
-                masks.append(self.masks.prepared(levels[None, None].float().div_(255)))
-            yield masks
-            index += 1
-
-    def _matte(self, source: Path) -> VideoInfo:
-        """A matte's frame count and rotation, probed once."""
-        if source not in self._probed:
-            try:
-                self._probed[source] = probe(source)
-            except VideoError as error:  # named as the mask, not as a source
-                raise VideoError(f"mask {error}") from None
-        return self._probed[source]
-
-    def _stills(self, height: int, width: int, rotation: int) -> list[torch.Tensor | None]:
-        turns = quarter_turns(rotation)
-        key = (height, width, turns, str(self.device))
-        if key not in self._still:
-            shown = (width, height) if turns % 2 else (height, width)  # (height, width) as players show it
-            self._still[key] = [
-                None if moving else self.masks.prepared(
-                    torch.rot90(load_gray(Path(source), shown), -turns, dims=(2, 3)).contiguous(), Path(source)
-                ).to(self.device)
-                for source, moving in zip(self.masks.sources, self.moving, strict=True)]
-        return self._still[key]
-
-
-def _is_matte(path: Path) -> bool:
-    """A mask that is a video: one with more than one frame, or a file Pillow cannot read that is not named as
-    an image (a corrupt image is then reported as one)."""
-    frames = frames_in(path)
-    return frames > 1 if frames is not None else path.suffix.lower() not in IMAGE_EXTENSIONS
-
-
-def masked_frames(stylize_each: Callable[[torch.Tensor], list[torch.Tensor]], device: str | torch.device
-                  ) -> Callable[[list[np.ndarray], list[FrameRegions]], torch.Tensor]:
-    """A FrameStylizer for regions: it takes each frame's masks too (ClipMasks.frames), and lays the frames'
-    stylized versions (stylize_each on the batch: one (N, 3, H, W) per mask, so a fast model still stylizes
-    frames together) into each frame through its own masks; the frame stays where no mask is."""
-    def run(frames: list[np.ndarray], regions: list[FrameRegions]) -> torch.Tensor:
-        pixels = frames_to_tensor(frames, device)
-        stylized = stylize_each(pixels)
-        return torch.cat([
-            composite(pixels[index:index + 1], [one[index:index + 1] for one in stylized],
-                      [mask.to(pixels.device) for mask in own.masks])
-            for index, own in enumerate(regions)])
-
-    return run
 
 
 # uint8 RGB frames (H, W, 3) in; out, the same, or a (N, 3, H, W) float batch in [0, 1] on any device, where the
@@ -652,6 +208,97 @@ def clear_work_folder(work: Path) -> None:
         work.rmdir()
     except OSError:  # something appeared that is not ours: leave it
         pass
+
+def _worked_on(frame: Frame, clear: str) -> np.ndarray:
+    """The picture a result that keeps a frame's transparency is made from, (H, W, 3) uint8: its stored colours, and
+    under its clear pixels white or (clear "spread") the colours near them (images.white_where_clear, on_own_colours).
+    An opaque frame's own pixels."""
+    if frame.straight is None or frame.alpha is None:
+        return frame.rgb
+    colour, alpha = frames_to_tensor([frame.straight]), torch.from_numpy(frame.alpha)[None, None].float().div_(255)
+    return rounded_frame((on_own_colours if clear == "spread" else white_where_clear)(colour, alpha))[1]
+
+
+class _Encoder:
+    """Encodes in its own thread, so encoding overlaps the model: open a segment, write frames, finish it
+    (close the file, then save the state with `finish`'s callback). An error there is raised here."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=8)
+        self.error: BaseException | None = None
+        self.writer: SegmentWriter | None = None
+        self.thread = threading.Thread(target=self._work, name="stylize-encode", daemon=True)
+        self.thread.start()
+
+    def _work(self) -> None:
+        while True:
+            command, arguments = self.queue.get()
+            if command == "stop":
+                return
+            if self.error is not None:
+                continue
+            try:
+                if command == "open":
+                    self.writer = SegmentWriter(*arguments)
+                elif command == "write":
+                    self.writer.write(*arguments)
+                elif command == "finish":
+                    callback, *rest = arguments
+                    self.writer.close()
+                    self.writer = None
+                    callback(*rest)
+            except BaseException as error:  # raised again in the main thread by _put
+                self.error = error
+
+    def _put(self, command: str, *arguments: Any) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put((command, arguments))
+
+    def open(self, *arguments: Any) -> None:
+        self._put("open", *arguments)
+
+    def write(self, rgb: np.ndarray, pts: int | None) -> None:
+        """rgb: a frame of its own (not changed after this call)."""
+        self._put("write", rgb, pts)
+
+    def finish(self, callback: Callable[..., None], *arguments: Any) -> None:
+        self._put("finish", callback, *arguments)
+
+    def close(self) -> None:
+        """Wait for everything queued to be written; raise an encoding error if there was one."""
+        self._put("stop")
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abandon(self) -> None:
+        """Stop at once (after an interruption): the segment in progress is deleted."""
+        if self.thread.is_alive():
+            self.queue.put(("stop", ()))
+            self.thread.join()
+        if self.writer is not None:
+            self.writer.abandon()
+            self.writer = None
+
+
+def square_width(width: int, pixel_aspect: Fraction) -> int:
+    """The width of a frame of non-square pixels brought to square ones: to an even width, which 4:2:0 video needs
+    (NTSC DV's 720 x 40/33 would be 873)."""
+    return max(2, 2 * round(width * pixel_aspect / 2))
+
+
+def output_longest(clip: Path, size: int = 0) -> int | None:
+    """The longest side of a VideoJob's frames for this clip (square_pixels): --size where given, else the clip's
+    shown frame (a widescreen DV camcorder's 720x480 is 872 wide); None where the clip cannot be probed (the job
+    says why)."""
+    if size:
+        return size
+    try:
+        info = probe(clip)
+    except (VideoError, ImportError):
+        return None
+    return max(square_width(info.width, info.pixel_aspect) if info.pixel_aspect else info.width, info.height)
 
 
 class VideoJob:
@@ -992,7 +639,7 @@ class VideoJob:
         if not any(notice.startswith("the video changes size") for notice in self.notices):
             self.notices.append(f"the video changes size at frame {index} ({rgb.shape[1]}x{rgb.shape[0]}, "
                                 f"was {width}x{height}): later frames are fitted into {width}x{height}")
-        cv2 = _cv2()
+        cv2 = require("cv2")
         scale = min(width / rgb.shape[1], height / rgb.shape[0])
         inner = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
         fitted = np.zeros((height, width, 3), np.uint8)
@@ -1021,7 +668,7 @@ class VideoJob:
         size = self._target(width, height)
         if size == (width, height):
             return rgb
-        cv2 = _cv2()
+        cv2 = require("cv2")
         shrinking = size[0] <= width and size[1] <= height
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
 
@@ -1077,155 +724,3 @@ def _fingerprint(path: Path) -> dict[str, Any]:
 
 def _jsonable(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def tensor_frames(stylize: Callable[[torch.Tensor], torch.Tensor], device: str | torch.device = "cpu"
-                  ) -> FrameStylizer:
-    """A FrameStylizer from a function on (N, 3, H, W) float batches in [0, 1]: the frames go to `device` as
-    uint8 and come back as its output, where it lies (the blend and the rounding run there)."""
-    def run(frames: list[np.ndarray]) -> torch.Tensor:
-        return stylize(frames_to_tensor(frames, device))
-
-    return run
-
-
-def colorizing_frames(colorizer: Colorizer | Callable[[torch.Tensor], torch.Tensor], consistency: float
-                      ) -> tuple[FrameStylizer, Callable[..., torch.Tensor]]:
-    """(stylize_frames, refine) for a VideoJob that colorizes (a tasks.colorize.Colorizer): each frame colorized
-    alone, then its chroma blended with the previous output's, warped by the flow, where the flow is reliable.
-
-    Only the chroma: a frame's lightness is its own, exactly as a colorized photo's is. A film colorized frame by
-    frame flickers in its colours, not in its light (the network's guess of an unsure region, a wall, a coat,
-    swings between frames that differ only by grain); blending the whole picture, as TemporalBlend does a
-    painting, would also drag the previous frame's light over the new one's. consistency: how much of each
-    reliable pixel's chroma comes from the previous output (VideoConfig.consistency)."""
-    from stylize.colorspace import lab_to_rgb_in_gamut, rgb_to_lab
-
-    def refine(current: np.ndarray, colorized: torch.Tensor, warped: torch.Tensor | None,
-               trust: torch.Tensor | None, regions: list[torch.Tensor] | None) -> torch.Tensor:
-        if warped is None or trust is None or consistency <= 0:
-            return colorized
-        lab = rgb_to_lab(colorized.float())
-        previous = rgb_to_lab(warped.to(lab.device))
-        chroma = torch.lerp(lab[:, 1:], previous[:, 1:], trust.to(lab.device) * consistency)
-        return lab_to_rgb_in_gamut(lab[:, :1], chroma)
-
-    return tensor_frames(colorizer), refine
-
-
-def colorizing_job(source: Path, output: Path, colorizer: Colorizer, config: VideoConfig,
-                   settings: dict[str, Any], webp_quality: int = WEBP_QUALITY) -> VideoJob:
-    """A VideoJob that colorizes `source` with a tasks.colorize.Colorizer (`stylize colorize CLIP`), its chroma
-    steadied by colorizing_frames' blend, a --references folder's images chosen once a shot (FilmReferences),
-    frame by frame; an animated WebP output at `webp_quality`."""
-    from stylize.tasks.colorize import FilmReferences
-
-    film = FilmReferences(colorizer)
-    stylize_frames, refine = colorizing_frames(film, config.consistency)
-    return VideoJob(source, output, stylize_frames, config, settings, refine=refine, restart=film.restart,
-                    webp_quality=webp_quality)
-
-
-def upscaling_job(source: Path, output: Path, upscaler: Upscaler, config: VideoConfig, settings: dict[str, Any],
-                  batch: int = 1, webp_quality: int = WEBP_QUALITY) -> VideoJob:
-    """A VideoJob that enlarges `source` with a tasks.upscale.Upscaler (`stylize upscale CLIP`), `batch` frames
-    together. No temporal blend: the network's output follows its frame as steadily as the frame moves, and a
-    blend would only soften it."""
-    return VideoJob(source, output, tensor_frames(upscaler.frames, upscaler.device), config.replace(temporal=False),
-                    settings, batch=batch, scale=upscaler.scale, spread=True, webp_quality=webp_quality)
-
-
-def square_width(width: int, pixel_aspect: Fraction) -> int:
-    """The width of a frame of non-square pixels brought to square ones: to an even width, which 4:2:0 video needs
-    (NTSC DV's 720 x 40/33 would be 873)."""
-    return max(2, 2 * round(width * pixel_aspect / 2))
-
-
-def output_longest(clip: Path, size: int = 0) -> int | None:
-    """The longest side of a VideoJob's frames for this clip (square_pixels): --size where given, else the clip's
-    shown frame (a widescreen DV camcorder's 720x480 is 872 wide); None where the clip cannot be probed (the job
-    says why)."""
-    if size:
-        return size
-    try:
-        info = probe(clip)
-    except (VideoError, ImportError):
-        return None
-    return max(square_width(info.width, info.pixel_aspect) if info.pixel_aspect else info.width, info.height)
-
-
-def frame_functions(model: str | None, styles: tuple[Path, ...] | list[Path], config: Any,
-                    device: str | torch.device = "auto", masks: ClipMasks | None = None, clip: Path | None = None
-                    ) -> tuple[FrameStylizer, Any, torch.device, dict[str, Any]]:
-    """(stylize_frames, refine or None, device, settings) for a fast model, the arbitrary-style model with
-    style images, or style images alone.
-
-    A fast model stylizes batches of frames (half precision under CUDA autocast); the arbitrary-style model
-    (an ArbitraryConfig) each frame in one pass with the styles' statistics computed once. Style images alone
-    optimize every frame: the first with the whole schedule, each later one from the warped previous
-    result for config.frame_steps steps with the temporal loss on reliable pixels (Ruder et al. 2016).
-    masks: one per style image (one for a fast model); each style paints its region of every frame and the
-    frame stays where no mask is; give the same ClipMasks to the VideoJob, which hands each frame's masks to
-    stylize_frames (masked_frames) and refine.
-    clip: the clip the frames come from, at config.size: a painting is then read no larger than its frames use it
-    (tasks.paintings.load_styles), where a museum's 24 MP scan stayed in memory whole for the whole job.
-    """
-    longest = None if clip is None or not styles else output_longest(clip, getattr(config, "size", 0))
-    mask_settings = {} if masks is None else {"masks": [str(source) for source in masks.masks.sources]}
-    if model is not None and isinstance(config, ArbitraryConfig):
-        from stylize.tasks.arbitrary import ArbitraryStylizer
-        from stylize.tasks.paintings import load_styles
-
-        # Frames are one pass: steps of the optimization on each frame (--refine for pictures) would cost
-        # five VGG19 passes a frame and stir up the textures that the temporal blend keeps still.
-        config = config.replace(refine=0)
-
-        task = ArbitraryStylizer.load(model, device, config).with_styles(load_styles(styles, longest,
-                                                                                    config.style_scale))
-        info = task.stylizer.info
-        settings = {"model": str(info.path) if info else model, "styles": [str(s) for s in styles],
-                    "config": config.to_dict(), **mask_settings}
-        if masks is None:
-            return tensor_frames(task, task.device), None, task.device, settings
-        masks.masks.check_count(len(styles), "style images", config.style_blend)
-        masks.device = task.device
-        def each_style(frames: torch.Tensor) -> list[torch.Tensor]:  # one frame at a time, as the task takes them
-            return [torch.cat([task.alone(index, frame[None]) for frame in frames]) for index in range(len(styles))]
-
-        each = masked_frames(each_style, task.device)
-        return each, None, task.device, settings
-    if model is not None:
-        from stylize.tasks.fast import FastStylizer
-
-        stylizer = FastStylizer.load(model, device, config)
-        info = stylizer.info
-        settings = {"model": str(info.path) if info else model, "config": config.to_dict(), **mask_settings}
-        if masks is None:
-            return tensor_frames(stylizer, stylizer.device), None, stylizer.device, settings
-        masks.masks.check_count(1, "models")
-        masks.device = stylizer.device
-        return masked_frames(lambda frame: [stylizer(frame)], stylizer.device), None, stylizer.device, settings
-
-    from stylize.tasks.gatys import GatysTransfer
-
-    transfer = GatysTransfer.from_files(list(styles), config, device, masks=None if masks is None else masks.masks,
-                                        output_longest=longest)
-
-    def identity(frames: list[np.ndarray], masks: list[list[torch.Tensor]] | None = None) -> list[np.ndarray]:
-        return frames  # the work happens in refine, which needs the previous frame (and takes the masks)
-
-    def refine(current: np.ndarray, content: torch.Tensor, warped: torch.Tensor | None,
-               trust: torch.Tensor | None, regions: list[torch.Tensor] | None) -> torch.Tensor:
-        pixels = content.cpu()
-        if warped is None or trust is None:
-            return transfer(pixels, masks=regions)
-        target, weight = warped.to(transfer.device), trust.to(transfer.device)
-        init = weight * target + (1 - weight) * pixels.to(transfer.device)
-
-        def temporal(image: torch.Tensor) -> torch.Tensor:
-            return config.temporal_weight * (weight * (image - target) ** 2).mean()
-
-        return transfer.refine(pixels, init, config.frame_steps, temporal, masks=regions)
-
-    settings = {"styles": [str(s) for s in styles], "config": config.to_dict(), **mask_settings}
-    return identity, refine, transfer.device, settings
