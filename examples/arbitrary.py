@@ -10,6 +10,7 @@ Run: python examples/arbitrary.py   (the paintings come from ../shared/data/styl
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -29,6 +30,7 @@ SIDE, LABEL, GAP = 384, 22, 6
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     stylizer = ArbitraryStylizer.load("arbitrary", "cpu")
     photo = resize_longest(load_image(HERE / "chelsea.jpg").pixels, SIDE)
     height, width = photo.shape[-2:]

@@ -16,6 +16,7 @@ Run: python examples/colorize.py
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -92,6 +93,7 @@ def old_photos(model: torch.nn.Module) -> list[Row]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     model = automatic_model()
     save_sheet(reference_and_cat(model), "colorize.jpg")
     if model is not None:

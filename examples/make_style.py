@@ -4,6 +4,7 @@ The project generates this image itself so that it can ship under the project's 
 Run: python examples/make_style.py
 """
 
+import argparse
 import math
 import random
 from pathlib import Path
@@ -25,6 +26,7 @@ def flow_angle(x: float, y: float) -> float:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     rng = random.Random(1889)
     image = Image.new("RGB", (SIZE, SIZE), PALETTE[0])
     draw = ImageDraw.Draw(image)

@@ -13,6 +13,7 @@ Run: python examples/masks.py
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -27,6 +28,7 @@ LABEL = 22
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     photo = load_image(HERE / "coffee.jpg").pixels
     height, width = photo.shape[-2:]
     mask_image = Image.new("L", (width, height), 0)

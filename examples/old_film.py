@@ -12,6 +12,7 @@ Needs the video extra (pip install "stylize[video]"). Run: python examples/old_f
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -31,6 +32,7 @@ GRAIN = 6.0  # levels of 255: the film's grain, new in every frame
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     gray = np.asarray(Image.open(HERE / "astronaut.jpg").convert("L"), dtype=np.float32)
     generator = np.random.default_rng(0)
     film = []

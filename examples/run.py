@@ -8,6 +8,7 @@ Run: python examples/run.py
 
 from __future__ import annotations
 
+import argparse
 import time
 from pathlib import Path
 
@@ -23,6 +24,7 @@ LABEL, GAP = 22, 6
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     config = GatysConfig()
     photo = load_image(HERE / "chelsea.jpg").pixels
     style = load_image(HERE / "brushstrokes.jpg").pixels

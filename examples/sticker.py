@@ -13,6 +13,7 @@ Needs the video extra (pip install "stylize[video]"). Run: python examples/stick
 
 from __future__ import annotations
 
+import argparse
 import math
 import tempfile
 from pathlib import Path
@@ -63,6 +64,7 @@ def read_all(path: Path) -> list[Image.Image]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     frames = sticker_frames()
     with tempfile.TemporaryDirectory() as folder:
         source, result = Path(folder) / "sticker.webp", Path(folder) / "sticker_starry.webp"

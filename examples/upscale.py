@@ -11,6 +11,7 @@ Run: python examples/upscale.py
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import torch
@@ -28,6 +29,7 @@ LABEL, ZOOM = 22, 2
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     photo = load_image(HERE / "chelsea.jpg").pixels
     crop = photo[..., 60:180, 120:280]  # the left eye and its fur: 160x120
     low = quantize(resize_matlab(crop, 1 / 4))

@@ -13,6 +13,7 @@ Needs the video extra (pip install "stylize[video]"). Run: python examples/video
 
 from __future__ import annotations
 
+import argparse
 import tempfile
 from pathlib import Path
 
@@ -36,6 +37,7 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     photo = np.asarray(Image.open(HERE / "coffee.jpg").convert("RGB"))
     pans, mattes = [], []
     for index in range(FRAMES):

@@ -237,6 +237,22 @@ def test_the_documents_tables_end_and_their_pictures_exist():
     assert glued == [] and missing == []
 
 
+def test_the_example_scripts_answer_help_without_making_their_pictures():
+    """`python examples/video_masks.py --help` made and wrote examples/video_masks.jpg again: a script that makes a
+    shipped picture says what it does, and writes nothing, when asked for help."""
+    examples = Path(__file__).resolve().parents[1] / "examples"
+    scripts = sorted(path for path in examples.glob("*.py") if path.name != "frame_sheet.py")
+    before = {path: path.stat().st_mtime_ns for path in examples.iterdir()}
+    code = ("import runpy, sys\nfor script in sys.argv[1:]:\n    sys.argv = [script, '--help']\n    try:\n"
+            "        runpy.run_path(script, run_name='__main__')\n    except SystemExit as done:\n"
+            "        assert done.code == 0, script\n    else:\n        raise AssertionError(script + ' ran')\n")
+    result = subprocess.run([sys.executable, "-c", code, *map(str, scripts)], capture_output=True, text=True,
+                            cwd=examples)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("usage:") == len(scripts) >= 10
+    assert {path: path.stat().st_mtime_ns for path in examples.iterdir()} == before
+
+
 def test_python_dash_m_and_fast_help():
     # --help must not import torch: start-up is a feature users feel on every command.
     code = "import sys, runpy; sys.argv=['stylize','--help']\ntry: runpy.run_module('stylize', run_name='__main__')\n" \
