@@ -253,6 +253,17 @@ def test_the_example_scripts_answer_help_without_making_their_pictures():
     assert {path: path.stat().st_mtime_ns for path in examples.iterdir()} == before
 
 
+def test_every_package_is_installed():
+    """pyproject.toml names its packages one by one: a new one left out (stylize.tasks.video, when video.py became a
+    package) is missing from a wheel and from `pip install .`, though an editable install, as the tests run, finds
+    it. Every folder of stylize/ with Python in it is named."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
+    root = Path(__file__).resolve().parents[1]
+    named = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {".".join(path.parent.relative_to(root).parts) for path in (root / "stylize").rglob("__init__.py")}
+    assert folders <= named, sorted(folders - named)
+
+
 def test_python_dash_m_and_fast_help():
     # --help must not import torch: start-up is a feature users feel on every command.
     code = "import sys, runpy; sys.argv=['stylize','--help']\ntry: runpy.run_module('stylize', run_name='__main__')\n" \
