@@ -256,12 +256,16 @@ def test_the_example_scripts_answer_help_without_making_their_pictures():
 def test_every_package_is_installed():
     """pyproject.toml names its packages one by one: a new one left out (stylize.tasks.video, when video.py became a
     package) is missing from a wheel and from `pip install .`, though an editable install, as the tests run, finds
-    it. Every folder of stylize/ with Python in it is named."""
+    it. Every folder of stylize/ with Python in it is named, and every file of the page matches its package data."""
     tomllib = pytest.importorskip("tomllib")  # Python 3.11 on
     root = Path(__file__).resolve().parents[1]
-    named = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    setuptools = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]
+    named = set(setuptools["packages"])
     folders = {".".join(path.parent.relative_to(root).parts) for path in (root / "stylize").rglob("__init__.py")}
     assert folders <= named, sorted(folders - named)
+    page = [path for path in (root / "stylize" / "serve" / "static").iterdir() if path.is_file()]
+    patterns = setuptools["package-data"]["stylize.serve.static"]
+    assert page and [path.name for path in page if not any(path.match(pattern) for pattern in patterns)] == []
 
 
 def test_python_dash_m_and_fast_help():
