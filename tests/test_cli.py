@@ -223,7 +223,8 @@ def test_the_readme_names_every_option_of_every_command():
 
 def test_the_documents_tables_end_and_their_pictures_exist():
     """A line right after a table's last row is read as one more row (GitHub's Markdown): the README's sentence
-    after the shipped models' table was shown inside it. And every picture the README and docs show is shipped."""
+    after the shipped models' table was shown inside it. And every picture the README and docs show is shipped, and
+    examples/README.md says what each example file is and where it comes from (three pictures were missing)."""
     root = Path(__file__).resolve().parents[1]
     documents = [root / "README.md", root / "examples" / "README.md", *sorted((root / "docs").glob("*.md"))]
     glued, missing = [], []
@@ -235,6 +236,9 @@ def test_the_documents_tables_end_and_their_pictures_exist():
         missing += [f"{document.name}: {target}" for target in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
                     if not (document.parent / target).is_file()]
     assert glued == [] and missing == []
+    listed = (root / "examples" / "README.md").read_text()  # what each example file is, where it comes from
+    assert [path.name for path in sorted((root / "examples").iterdir()) if path.suffix in (".jpg", ".png", ".py")
+            and not re.search(rf"(?<![\w.]){re.escape(path.name)}", listed)] == []
 
 
 def test_the_example_scripts_answer_help_without_making_their_pictures():
