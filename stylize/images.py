@@ -491,6 +491,11 @@ def as_pixels(value: ImageInput, name: str = "image") -> torch.Tensor:
     return pil_to_tensor(value) if isinstance(value, Image.Image) else check_pixels(value, name)
 
 
+def _eight_bit(values: torch.Tensor) -> torch.Tensor:
+    """Values in [0, 1] (clipped outside) as 8-bit levels, rounded: what a picture or a transparency is written as."""
+    return values.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
 def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) tensor in [0, 1] -> 8-bit RGB PIL image (values outside are clipped)."""
     if pixels.dim() == 4:
@@ -499,7 +504,7 @@ def tensor_to_pil(pixels: torch.Tensor) -> Image.Image:
         pixels = pixels[0]
     if pixels.dim() != 3 or pixels.shape[0] != 3:
         raise ValueError(f"expected a (3, H, W) RGB tensor, got shape {tuple(pixels.shape)}")
-    data = pixels.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)
+    data = _eight_bit(pixels)
     # numpy comes with torchvision; its buffer hands the bytes over without a Python-level copy.
     return Image.fromarray(data.permute(1, 2, 0).contiguous().cpu().numpy())
 
@@ -678,7 +683,7 @@ def alpha_at(alpha: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
 
 def alpha_image(alpha: torch.Tensor) -> Image.Image:
     """A transparency (1, 1, H, W) in [0, 1] as an 8-bit "L" image, for Pillow's putalpha and composite."""
-    return Image.fromarray(alpha.detach().float().clamp(0, 1).mul(255).round().to(torch.uint8)[0, 0].cpu().numpy())
+    return Image.fromarray(_eight_bit(alpha)[0, 0].cpu().numpy())
 
 
 def on_own_colours(pixels: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
