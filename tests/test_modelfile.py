@@ -1,5 +1,6 @@
 import json
 import struct
+from pathlib import Path
 
 import pytest
 import torch
@@ -164,6 +165,25 @@ def test_training_state_round_trip_missing_and_foreign(tmp_path):
     torch.save({"state_dict": {"w": torch.ones(2)}}, tmp_path / "foreign.ckpt")
     with pytest.raises(ModelFileError, match="not a stylize training checkpoint"):
         load_training_state(tmp_path / "foreign.ckpt")
+
+
+def test_unreadable_checkpoints_say_why_in_a_few_words_and_never_advise_loading_them_unsafely(tmp_path):
+    """torch.load's refusal opens with a paragraph (terminal escapes included) that advises loading again with
+    weights_only=False, which may run the file's code: the message names what was refused instead."""
+    complete = tmp_path / "objects.ckpt"
+    torch.save({"task": "style", "where": Path("x")}, complete)  # a Python object torch will not load as data
+    (tmp_path / "text.ckpt").write_text("not a checkpoint\n")
+    (tmp_path / "cut.ckpt").write_bytes(complete.read_bytes()[:200])
+    (tmp_path / "empty.ckpt").write_bytes(b"")
+    path_class = f"{type(Path('x')).__module__}.{type(Path('x')).__name__}"
+    expected = {"objects": f"it holds Python objects ({path_class}), not only tensors and plain values",
+                "text": "not a PyTorch file", "cut": "a damaged or cut-short PyTorch file",
+                "empty": "empty or cut short"}
+    for name, reason in expected.items():
+        with pytest.raises(ModelFileError) as refused:
+            load_training_state(tmp_path / f"{name}.ckpt")
+        message = str(refused.value)
+        assert message == f"{tmp_path / name}.ckpt is not a readable training checkpoint ({reason})"
 
 
 @pytest.mark.parametrize("change", ["truncated", "padded"])

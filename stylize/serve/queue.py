@@ -27,7 +27,7 @@ from stylize.batch import (
     with_transparency,
 )
 from stylize.config import MAX_PIXELS
-from stylize.errors import ConfigError, StylizeError
+from stylize.errors import ConfigError, StylizeError, first_line
 from stylize.images import preview_png
 from stylize.serve.recipe import Recipe, build_task
 from stylize.serve.results import ResultEntry, ResultFolder
@@ -212,7 +212,7 @@ class JobQueue:
             try:
                 self._run(job)
             except Exception as error:  # the worker must outlive any one job; the page shows the line
-                job.state, job.message = "failed", (str(error).strip() or type(error).__name__).splitlines()[0]
+                job.state, job.message = "failed", first_line(error)
             finally:
                 self._current = None
 

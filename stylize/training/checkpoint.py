@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from stylize.errors import ModelFileError
+from stylize.errors import ModelFileError, load_refusal
 from stylize.files import write_bytes_atomic
 
 # What every checkpoint holds, with the types a foreign file must match before anything uses it.
@@ -36,8 +36,7 @@ def load_training_state(path: Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises several types for corrupt or foreign files
-        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
-        raise ModelFileError(f"{path} is not a readable training checkpoint ({first})") from None
+        raise ModelFileError(f"{path} is not a readable training checkpoint ({load_refusal(error)})") from None
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} is not a stylize training checkpoint")
     if "task" not in state and isinstance(state.get("style_sha256"), str):

@@ -34,7 +34,7 @@ from stylize.device import (
     resolve_device,
     seed_everything,
 )
-from stylize.errors import ConfigError, DataError, ModelFileError, ResourceError, TrainingError
+from stylize.errors import ConfigError, DataError, ModelFileError, ResourceError, TrainingError, first_line
 from stylize.files import check_writable, check_writable_folder, exclusive, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
@@ -308,7 +308,7 @@ class _Run:
             except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as error:
                 # Its keys and types were checked when read: what is left is a checkpoint whose contents do not
                 # fit this network (other shapes, an optimizer without parameter groups, a foreign RNG state).
-                reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+                reason = first_line(error)[:200]
                 raise ModelFileError(f"{self.checkpoint_path} does not fit this training ({reason}): a damaged or "
                                      "tampered checkpoint; delete it to start afresh") from None
             at = _Position(state["step"], state["epoch"], state["position"])
