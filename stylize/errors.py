@@ -1,6 +1,7 @@
 """Every error the library raises for a problem a user can fix; the CLI shows the message as one line.
 
-The class decides the exit code (see `stylize.cli`): usage problems exit 2, runtime problems 1.
+The class decides the exit code (see `stylize.cli`): usage problems exit 2, runtime problems 1. Below them, the
+one way to cut another library's exception to the line a message quotes (`first_line`, `load_refusal`).
 """
 
 from __future__ import annotations
