@@ -88,7 +88,7 @@ def load_refusal(error: BaseException) -> str:
     """
     text = str(error)
     if "Weights only load failed" in text:
-        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        found = re.search(r"Unsupported (?:global: GLOBAL|class) ([\w.]+)", text)  # newer, older torch
         return f"it holds Python objects ({found.group(1)}), not only tensors and plain values" if found \
             else "not a PyTorch file"
     if isinstance(error, EOFError):
