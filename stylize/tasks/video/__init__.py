@@ -25,30 +25,21 @@ Output is written in segments with the state needed to continue (the last input 
 so `--resume` continues an interrupted job exactly where its last finished segment ended; the final file is
 written only at the end, atomically.
 
-    frames.py    frames between 8-bit arrays (decoders, encoders) and float batches
-    flow.py      optical flow (DIS), its reliability, the warping error
-    blend.py     the temporal blend of each stylized frame with the warped previous output
-    regions.py   a clip's masks (ClipMasks) and frames stylized in their regions
-    job.py       VideoJob: segments, resume, torchrun shares, the work folder, the threads
-    per_task.py  what each task does to frames: frame_functions (styles), colorizing_job, upscaling_job
+    frames.py      frames between 8-bit arrays (decoders, encoders) and float batches
+    flow.py        optical flow (DIS), its reliability, the warping error
+    blend.py       the temporal blend of each stylized frame with the warped previous output
+    regions.py     a clip's masks (ClipMasks) and frames stylized in their regions
+    job.py         VideoJob: segments, resume, the threads (decoding and flows, the model)
+    encoder.py     SegmentEncoder: segments encoded in a thread of their own
+    shares.py      the segments each torchrun process computes, what an interrupted job has left
+    workfolder.py  the work folder: segments and their state until the output is written, cleared safely
+    per_task.py    what each task does to frames: frame_functions (styles), colorizing_job, upscaling_job
 """
 
 from stylize.tasks.video.blend import TemporalBlend, warp_previous
 from stylize.tasks.video.flow import FLOW_SIDE, Flow, Motion, reliability, to_gray, warping_error
 from stylize.tasks.video.frames import frames_to_tensor, rounded_frame, unit_frames
-from stylize.tasks.video.job import (
-    FLOW_THREADS,
-    FrameStylizer,
-    VideoJob,
-    VideoProgress,
-    VideoResult,
-    clear_work_folder,
-    output_longest,
-    unfinished_spans,
-    video_shares,
-    warmup_frames,
-    work_folder,
-)
+from stylize.tasks.video.job import FLOW_THREADS, FrameStylizer, VideoJob, VideoProgress, VideoResult, output_longest
 from stylize.tasks.video.per_task import (
     colorizing_frames,
     colorizing_job,
@@ -57,6 +48,8 @@ from stylize.tasks.video.per_task import (
     upscaling_job,
 )
 from stylize.tasks.video.regions import ClipMasks, FrameRegions, masked_frames
+from stylize.tasks.video.shares import unfinished_spans, video_shares, warmup_frames
+from stylize.tasks.video.workfolder import clear_work_folder, work_folder
 
 __all__ = [
     "FLOW_SIDE", "FLOW_THREADS", "ClipMasks", "Flow", "FrameRegions", "FrameStylizer", "Motion", "TemporalBlend",

@@ -1,15 +1,13 @@
 """VideoJob: a clip through a FrameStylizer into an output, in segments that a resumed job goes on after, on one
-process or a torchrun job's many; frames stream through threads (decoding and the flows, the model, encoding)."""
+process or a torchrun job's many; frames stream through threads (decoding and the flows, the model, encoding).
+The segments wait in the work folder (workfolder.py); shares.py divides them among processes."""
 
 from __future__ import annotations
 
 import contextlib
-import datetime
-import json
 import math
 import os
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,18 +23,20 @@ from stylize.animation import keeps_transparency, large_animation_note, write_an
 from stylize.config import WEBP_QUALITY, VideoConfig
 from stylize.errors import VideoError, WriteError
 from stylize.extras import require
-from stylize.files import atomic_output, check_writable, companion_name, exclusive, is_within, part_writer
+from stylize.files import check_writable, exclusive
 from stylize.hdr import HDR_NAMES, is_hdr, to_sdr
 from stylize.images import on_own_colours, white_where_clear
 from stylize.tasks.video.blend import TemporalBlend, warp_previous
+from stylize.tasks.video.encoder import SegmentEncoder
 from stylize.tasks.video.flow import FLOW_SIDE, Flow, Motion, to_gray
 from stylize.tasks.video.frames import frames_to_tensor, rounded_frame
 from stylize.tasks.video.regions import ClipMasks, FrameRegions
+from stylize.tasks.video.shares import JOB_TIMEOUT, collective, unfinished_spans, video_shares, warmup_frames
+from stylize.tasks.video.workfolder import WorkFolder, fingerprint
 from stylize.videoio import (
     ANIMATED_FORMATS,
     BT709,
     Frame,
-    SegmentWriter,
     VideoColour,
     VideoInfo,
     mux,
@@ -78,13 +78,6 @@ class VideoResult:
     processes: int = 1  # under torchrun, the processes that shared the job
 
 
-# How long the processes of a torchrun job wait for the slowest one's share (each share takes about as long).
-JOB_TIMEOUT = datetime.timedelta(days=7)
-# A share whose previous segment is not finished starts from the frames before it (warmup_frames): until what
-# they carry over of their unknown start is under half a level of 8 bits.
-WARMUP_LEVEL = 0.5 / 255
-
-
 # A clip that gives fewer frames than this share of what its container lists (or its duration holds, an estimate
 # that may count a frame or two of sound beyond the picture) was cut short: an unfinished download or copy of a
 # Matroska or MPEG-TS file plays, and is read, up to its cut.
@@ -101,69 +94,9 @@ def cut_short_notice(source: Path, frames: int, info: VideoInfo) -> list[str]:
             "and the output ends where it does"]
 
 
-def warmup_frames(config: VideoConfig, segment_frames: int) -> int:
-    """The frames before a segment stylized again, not written, when the state before it is not known (the first
-    segment of a torchrun process's share): the blend carries `consistency` of the warped previous output into
-    each frame where the flow is reliable, so a different start fades as consistency ** n (0.8, the default:
-    28 frames; 0.95: 122), and less where the flow is not reliable. At most one segment's frames."""
-    if not config.temporal or config.consistency <= 0:
-        return 0
-    return min(segment_frames, math.ceil(math.log(WARMUP_LEVEL) / math.log(config.consistency)))
-
-
-def video_shares(segments: int, processes: int) -> list[tuple[int, int | None]]:
-    """Each torchrun process's segments, (first, end): in order, as many each as can be, the first ones taking
-    one more where they do not divide (where the container cannot seek, the others decode the clip up to their
-    share first: read_frames); the last one's end is None (the clip's end), because the count is the
-    container's, for some only an estimate."""
-    bounds = [-(-segments * rank // processes) for rank in range(processes + 1)]
-    return [(bounds[rank], bounds[rank + 1] if rank < processes - 1 else None) for rank in range(processes)]
-
-
-def unfinished_spans(first: int, end: int | None, finished: set[int]) -> list[tuple[int, int | None]]:
-    """The runs of segments from `first` to `end` (None: no end) that are not in `finished`, as (first, end)
-    pairs; the last one is open when `end` is None."""
-    spans: list[tuple[int, int | None]] = []
-    start: int | None = None
-    scan_end = end if end is not None else max(finished, default=-1) + 1
-    for index in range(first, scan_end):
-        if index in finished:
-            if start is not None:
-                spans.append((start, index))
-            start = None
-        elif start is None:
-            start = index
-    if end is None:
-        spans.append((start if start is not None else max(first, scan_end), None))
-    elif start is not None:
-        spans.append((start, end))
-    return spans
-
-
-def _collective(operation: Callable[..., Any], *values: Any) -> Any:
-    """A ProcessGroup operation of a torchrun job; VideoError if another process has stopped (gloo's
-    RuntimeError when a peer's connection closes)."""
-    try:
-        return operation(*values)
-    except RuntimeError:  # gloo's words ("Connection closed by peer [127.0.0.1]:1933 ... GLHF!") say no more
-        raise VideoError("another process of this torchrun job stopped; the finished segments are kept: run the "
-                         "same command with --resume to continue") from None
-
-
 RESUME_HINT = "finished segments are kept: run the same command with --resume after freeing space"
 
 
-def work_folder(output: Path) -> Path:
-    """Where segments and their state wait until the final file is written: .OUTPUT.stylize beside it."""
-    return Path(output).with_name(companion_name(Path(output).name, ".", ".stylize"))
-
-
-# The only names a job writes in its work folder (segment_00000.mp4, its .input/.output.png, and their .part;
-# the final file while it is muxed).
-_WORK_FILE = re.compile(r"job\.json|segment_\d{5,}\.(mp4|input\.png|output\.png)(\.part)?|muxing\.\w{3,4}")
-
-
-_SEGMENT = re.compile(r"segment_(\d{5,})\.mp4")  # a finished or unfinished segment's name (_segment)
 # The largest frame H.264 holds (level 6.2: 139,264 macroblocks of 16x16, 8192x4352), and about what a
 # decoding queue of a few frames and a tiled network can hold in memory without surprise.
 MAX_FRAME_PIXELS = 8192 * 4352
@@ -174,41 +107,6 @@ MAX_SIDES = {"webm": ("VP9", 65536), "webp": ("WebP", 16383)}
 H264_MAX_SIDE = 16384
 
 
-def _own(name: str) -> bool:
-    """A name a job writes in its work folder, or a temporary file of files.atomic_output's there."""
-    return bool(_WORK_FILE.fullmatch(name)) or part_writer(name) is not None
-
-
-def check_work_folder(work: Path, source: Path) -> None:
-    """VideoError unless `work` is absent or a real folder holding nothing but a job's own files, and the
-    source lies outside it: clearing it then can never delete a user's file."""
-    if is_within(source, work):
-        raise VideoError(f"the input {source} lies inside the work folder {work} of this output; "
-                         "move it or choose another -o")
-    if not (work.exists() or work.is_symlink()):
-        return
-    if work.is_symlink() or not work.is_dir():
-        raise VideoError(f"{work} (the work folder of this output) exists and is not a folder; "
-                         "move it or choose another -o")
-    foreign = sorted(entry.name for entry in work.iterdir() if not (_own(entry.name)
-                                                                   and entry.is_file() and not entry.is_symlink()))
-    if foreign:
-        raise VideoError(f"the work folder {work} holds {foreign[0]!r}, which stylize did not write; "
-                         "move it or choose another -o")
-
-
-def clear_work_folder(work: Path) -> None:
-    """Remove a job's work folder file by file: only the names a job writes (see check_work_folder)."""
-    if work.is_symlink() or not work.is_dir():
-        return
-    for entry in work.iterdir():
-        if _own(entry.name) and not entry.is_symlink():
-            entry.unlink(missing_ok=True)
-    try:
-        work.rmdir()
-    except OSError:  # something appeared that is not ours: leave it
-        pass
-
 def _worked_on(frame: Frame, clear: str) -> np.ndarray:
     """The picture a result that keeps a frame's transparency is made from, (H, W, 3) uint8: its stored colours, and
     under its clear pixels white or (clear "spread") the colours near them (images.white_where_clear, on_own_colours).
@@ -217,69 +115,6 @@ def _worked_on(frame: Frame, clear: str) -> np.ndarray:
         return frame.rgb
     colour, alpha = frames_to_tensor([frame.straight]), torch.from_numpy(frame.alpha)[None, None].float().div_(255)
     return rounded_frame((on_own_colours if clear == "spread" else white_where_clear)(colour, alpha))[1]
-
-
-class _Encoder:
-    """Encodes in its own thread, so encoding overlaps the model: open a segment, write frames, finish it
-    (close the file, then save the state with `finish`'s callback). An error there is raised here."""
-
-    def __init__(self) -> None:
-        self.queue: queue.Queue = queue.Queue(maxsize=8)
-        self.error: BaseException | None = None
-        self.writer: SegmentWriter | None = None
-        self.thread = threading.Thread(target=self._work, name="stylize-encode", daemon=True)
-        self.thread.start()
-
-    def _work(self) -> None:
-        while True:
-            command, arguments = self.queue.get()
-            if command == "stop":
-                return
-            if self.error is not None:
-                continue
-            try:
-                if command == "open":
-                    self.writer = SegmentWriter(*arguments)
-                elif command == "write":
-                    self.writer.write(*arguments)
-                elif command == "finish":
-                    callback, *rest = arguments
-                    self.writer.close()
-                    self.writer = None
-                    callback(*rest)
-            except BaseException as error:  # raised again in the main thread by _put
-                self.error = error
-
-    def _put(self, command: str, *arguments: Any) -> None:
-        if self.error is not None:
-            raise self.error
-        self.queue.put((command, arguments))
-
-    def open(self, *arguments: Any) -> None:
-        self._put("open", *arguments)
-
-    def write(self, rgb: np.ndarray, pts: int | None) -> None:
-        """rgb: a frame of its own (not changed after this call)."""
-        self._put("write", rgb, pts)
-
-    def finish(self, callback: Callable[..., None], *arguments: Any) -> None:
-        self._put("finish", callback, *arguments)
-
-    def close(self) -> None:
-        """Wait for everything queued to be written; raise an encoding error if there was one."""
-        self._put("stop")
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
-
-    def abandon(self) -> None:
-        """Stop at once (after an interruption): the segment in progress is deleted."""
-        if self.thread.is_alive():
-            self.queue.put(("stop", ()))
-            self.thread.join()
-        if self.writer is not None:
-            self.writer.abandon()
-            self.writer = None
 
 
 def square_width(width: int, pixel_aspect: Fraction) -> int:
@@ -347,7 +182,7 @@ class VideoJob:
         self.written_info = replace(self.info, pixel_aspect=None) if self.stretch else self.info
         # The HDR transfer its frames are brought to SDR from (hdr.py), or None.
         self.hdr = self.info.colour.transfer if sdr and is_hdr(self.info.colour.transfer) else None
-        self.settings = {**settings, "video": config.to_dict(), "source": _fingerprint(self.source)}
+        self.settings = {**settings, "video": config.to_dict(), "source": fingerprint(self.source)}
         self.notices: list[str] = []  # what was done about the source, said after the job
         if self.stretch:
             self.settings["pixels"] = "square"
@@ -361,8 +196,7 @@ class VideoJob:
             self.settings["hdr"] = "sdr"
             self.notices.append(f"{self.source} is HDR ({HDR_NAMES[self.hdr]}, BT.2020): its frames were brought to "
                                 "SDR (BT.709) for the style, as an SDR screen shows them, and the output is SDR")
-        self.work = work_folder(self.output)
-        check_work_folder(self.work, self.source)
+        self.work = WorkFolder(self.output, self.source)
         self.segment_frames = max(1, round(config.segment_seconds * float(self.info.fps)))
         height, width = self._frame_size()
         if width * height > MAX_FRAME_PIXELS:
@@ -403,10 +237,10 @@ class VideoJob:
                 if env.main:
                     try:
                         held.enter_context(exclusive(self.output))
-                        self._prepare(resume)
+                        self.work.prepare(resume, self.settings)
                     except Exception as error:  # raised here, and in the others as it is
                         failure = error
-                failure = _collective(group.from_main, failure)
+                failure = collective(group.from_main, failure)
                 if failure is not None:
                     raise failure
                 try:
@@ -421,14 +255,14 @@ class VideoJob:
 
     def _run(self, env: DistributedEnv, group: ProcessGroup,
              on_progress: Callable[[VideoProgress], None] | None) -> VideoResult:
-        finished = self._finished()
+        finished = self.work.finished()
         first, end = video_shares(self._expected_segments(), env.world)[env.rank]
         spans = unfinished_spans(first, end, finished)
         share_frames = self._share_frames(first, end)
         done = self.segment_frames * len([index for index in finished if index >= first
                                           and (end is None or index < end)])
         computed, interrupted = 0, None
-        encoder = _Encoder()
+        encoder = SegmentEncoder()
 
         def progress(segment: int) -> None:
             nonlocal done, computed
@@ -446,7 +280,7 @@ class VideoJob:
             encoder.abandon()
         resumed_from = spans[0][0] * self.segment_frames if spans and finished else 0
         try:
-            interrupted_anywhere, computed_everywhere = _collective(group.sums, interrupted is not None, computed)
+            interrupted_anywhere, computed_everywhere = collective(group.sums, interrupted is not None, computed)
         except KeyboardInterrupt as error:  # while waiting for the others: they keep their share's segments
             interrupted_anywhere, computed_everywhere, interrupted = True, 0, interrupted or error
         if interrupted_anywhere:
@@ -454,17 +288,17 @@ class VideoJob:
         written = len(finished) * self.segment_frames + computed_everywhere
         if not env.main:
             return VideoResult(None, written, resumed_from, None, [], env.world)
-        segments = self._segments()
+        segments = self.work.segments()
         if output_format(self.output) in ANIMATED_FORMATS:
             joined = write_animation(segments, self.source, self.output, self.written_info, self.webp_quality)
         else:
             joined = mux(segments, self.source, self.output, self.written_info)
         notices = self.notices + joined
         notices += cut_short_notice(self.source, written, self.info)
-        clear_work_folder(self.work)
+        self.work.clear()
         return VideoResult(self.output, written, resumed_from, None, notices, env.world)
 
-    def _compute(self, span: tuple[int, int | None], finished: set[int], encoder: _Encoder,
+    def _compute(self, span: tuple[int, int | None], finished: set[int], encoder: SegmentEncoder,
                  progress: Callable[[int], None]) -> None:
         """Write the segments of `span` (first, end; end None: to the clip's end). It starts from the state the
         segment before it left when that one is finished (exactly as an uninterrupted run); else from the
@@ -476,7 +310,7 @@ class VideoJob:
         read_from = first_frame
         previous_input = previous_output = None
         if first_segment > 0 and first_segment - 1 in finished:
-            previous_input, previous_output = self._state(first_segment)
+            previous_input, previous_output = self.work.state(first_segment)
         elif first_segment > 0:
             read_from = max(0, first_frame - warmup_frames(self.config, self.segment_frames))
         # The previous output as the blend takes it: 8-bit, channels first, where the frames are.
@@ -488,10 +322,10 @@ class VideoJob:
             for frame, motion, stylized, own in zip(frames, motions, stylized_frames, masks, strict=True):
                 if frame.index >= first_frame and (frame.index // self.segment_frames != segment or not opened):
                     if opened:
-                        encoder.finish(self._finish, segment, previous_input, previous_output)
+                        encoder.finish(self.work.save_state, segment, previous_input, previous_output)
                     segment = frame.index // self.segment_frames
                     height, width = stylized.shape[-2:] if torch.is_tensor(stylized) else stylized.shape[:2]
-                    encoder.open(self._segment(segment), self.written_info, width, height, self.config.crf,
+                    encoder.open(self.work.segment(segment), self.written_info, width, height, self.config.crf,
                                  output_format(self.output))
                     opened = True
                 previous, output = self._written(blend, motion, previous, frame.rgb, stylized, own)
@@ -500,7 +334,7 @@ class VideoJob:
                     encoder.write(output, frame.pts)
                     progress(segment)
         if opened:
-            encoder.finish(self._finish, segment, previous_input, previous_output)
+            encoder.finish(self.work.save_state, segment, previous_input, previous_output)
 
     def _expected_segments(self) -> int:
         return math.ceil(self.info.expected_frames / self.segment_frames)
@@ -512,22 +346,6 @@ class VideoJob:
             return 0
         last = expected if end is None else min(expected, end * self.segment_frames)
         return max(0, last - first * self.segment_frames)
-
-    def _finished(self) -> set[int]:
-        """The segments written with their state (the output frame is saved last: the sign that one is done)."""
-        written = (_SEGMENT.fullmatch(path.name) for path in self.work.glob("segment_*.mp4"))
-        return {int(match[1]) for match in written if match and self._state_path(int(match[1]), "output").is_file()}
-
-    def _segments(self) -> list[Path]:
-        """The finished segments, in order; VideoError where one is missing between them."""
-        finished = sorted(self._finished())
-        if not finished:
-            raise VideoError(f"{self.source} gave no frames to write")
-        missing = sorted(set(range(finished[-1] + 1)) - set(finished))
-        if missing:
-            raise VideoError(f"segment {missing[0] + 1} of {self.output} was not written; run the same command "
-                             "with --resume to compute it")
-        return [self._segment(index) for index in finished]
 
     def _written(self, blend: TemporalBlend | None, motion: Motion | None, previous: torch.Tensor | None,
                  current: np.ndarray, stylized: torch.Tensor | np.ndarray, masks: FrameRegions | None
@@ -671,56 +489,3 @@ class VideoJob:
         cv2 = require("cv2")
         shrinking = size[0] <= width and size[1] <= height
         return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC)
-
-    def _prepare(self, resume: bool) -> None:
-        """Ready the work folder: with resume, keep the finished segments of a job with the same settings (their
-        unfinished parts removed); else start it afresh."""
-        manifest = self.work / "job.json"
-        if resume and manifest.is_file():
-            try:
-                saved = json.loads(manifest.read_text())
-            except (OSError, json.JSONDecodeError):
-                saved = None
-            if saved != _jsonable(self.settings):
-                raise VideoError(f"the unfinished job in {self.work} was made with other settings or another input; "
-                                 "run without --resume to start again")
-            for stale in self.work.glob("*.part"):
-                stale.unlink()
-            return
-        check_work_folder(self.work, self.source)  # again: the folder may have changed since the job was made
-        clear_work_folder(self.work)
-        self.work.mkdir(parents=True, exist_ok=True)
-        (self.work / "job.json").write_text(json.dumps(_jsonable(self.settings)))
-
-    def _segment(self, index: int) -> Path:
-        return self.work / f"segment_{index:05d}.mp4"
-
-    def _state_path(self, index: int, kind: str) -> Path:
-        return self.work / f"segment_{index:05d}.{kind}.png"
-
-    def _state(self, start_segment: int) -> tuple[np.ndarray, np.ndarray]:
-        """The last input and output frames before `start_segment`, for the flow and the blend."""
-        from PIL import Image
-
-        with Image.open(self._state_path(start_segment - 1, "input")) as image_in, \
-                Image.open(self._state_path(start_segment - 1, "output")) as image_out:
-            return np.array(image_in.convert("RGB")), np.array(image_out.convert("RGB"))
-
-    def _finish(self, segment: int, last_input: np.ndarray | None, last_output: np.ndarray | None) -> None:
-        """Save the state after a closed segment (the output frame last, as the sign that it is done)."""
-        from PIL import Image
-
-        if last_input is None or last_output is None:
-            return
-        for kind, pixels in (("input", last_input), ("output", last_output)):
-            with atomic_output(self._state_path(segment, kind)) as stream:
-                Image.fromarray(pixels).save(stream, format="PNG")
-
-
-def _fingerprint(path: Path) -> dict[str, Any]:
-    info = path.stat()
-    return {"path": str(path.resolve()), "size": info.st_size, "mtime": math.floor(info.st_mtime)}
-
-
-def _jsonable(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
