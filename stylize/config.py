@@ -499,7 +499,8 @@ class ColorizeConfig(Settings):
     """Colorizing black-and-white photos from colour references (stylize colorize)."""
 
     strength: float = setting(1.0, "Colour saturation of the result: 0 keeps the photo gray, 1 takes the "
-                                   "references' colours in full.", min=0, max=1)
+                                   "colours as found (the references', or the automatic colorizer's), above 1 "
+                                   "stronger ones (the automatic colours are soft).", min=0, max=2)
     working_size: int = setting(384, "Longest side at which photo and references are matched (the colours are "
                                      "then brought to the photo's full size along its edges); larger finds "
                                      "smaller details, slower.", min=64, max=2048)

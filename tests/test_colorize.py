@@ -443,6 +443,28 @@ def test_aged_scans_are_reduced_to_lightness_and_colorized(invoke, tmp_path, shi
     assert "Note" not in result.stderr  # a toned print is not a colour photo (the next test)
 
 
+def test_strength_above_one_strengthens_the_automatic_colours(invoke, tmp_path, shipped_automatic):
+    """Issue 31: the automatic colours are soft; --strength up to 2 lets a user ask for stronger ones. 1.5 gives
+    about 1.5 times the chroma of 1 (less only where sRGB cannot hold it), the same hues and the same lightness;
+    above 2 is refused in one line."""
+    cat = load_image(Path(__file__).resolve().parents[1] / "examples" / "chelsea.jpg", 96).pixels
+    gray = _save_gray(gray_rgb(rgb_to_lab(cat)[:, :1]), tmp_path / "cat.png")
+    for strength in ("1", "1.5"):
+        result = invoke("colorize", gray, "-o", tmp_path / f"cat_{strength}.png", "--strength", strength,
+                        "--device", "cpu")
+        assert result.exit_code == 0, result.output
+    source, soft, strong = (rgb_to_lab(load_image(tmp_path / name).pixels)
+                            for name in ("cat.png", "cat_1.png", "cat_1.5.png"))
+    assert (strong[:, :1] - source[:, :1]).abs().max() < 0.6
+    ratio = strong[:, 1:].norm(dim=1).mean() / soft[:, 1:].norm(dim=1).mean()
+    assert 1.3 < ratio < 1.55, ratio
+    coloured = soft[:, 1:].norm(dim=1) > 3
+    hue_turn = torch.atan2(soft[:, 2], soft[:, 1]) - torch.atan2(strong[:, 2], strong[:, 1])
+    assert torch.remainder(hue_turn + math.pi, 2 * math.pi).sub(math.pi)[coloured].abs().mean() < 0.05
+    result = invoke("colorize", gray, "-o", tmp_path / "cat_3.png", "--strength", "3", "--device", "cpu")
+    assert result.exit_code == 2 and "0<=x<=2" in result.output and not (tmp_path / "cat_3.png").exists()
+
+
 def test_a_colour_photo_given_to_colorize_is_said_to_lose_its_colours(invoke, tmp_path, shipped_automatic):
     """Red-team: `stylize colorize photo.jpg` on a colour photo (one a user hoped to see enhanced, a faded print
     say) replaced its colours without a word. A note says so now; a gray photo, or a toned print (one colour at each
