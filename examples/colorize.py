@@ -8,8 +8,9 @@ old_photos.jpg: old-style photos of people, colorized automatically. Rows: the a
 (examples/astronaut.jpg) aged as a faded, grainy sepia print; a held-out photo of a firefighter
 (../shared/data/photos/bsd100_img_056.jpg, never trained on; the row is left out without it) aged as a
 faded, scratched, grainy print; the cameraman (examples/cameraman.jpg), a real black-and-white photo.
-Columns: what `stylize colorize` is given, what it returns, and the true colours where there are some. The
-ageing is stylize/degrade.py's, with fixed settings.
+Columns: what `stylize colorize` is given, what it returns, the same with `--strength 1.5` (stronger colours, for
+those who find the automatic ones soft), and the true colours where there are some. The ageing is
+stylize/degrade.py's, with fixed settings.
 
 Run: python examples/colorize.py
 """
@@ -23,6 +24,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from stylize.colorspace import gray_rgb, rgb_to_lab
+from stylize.config import ColorizeConfig
 from stylize.degrade import fade, grain, scratches, tone
 from stylize.images import load_image, save_image, tensor_to_pil
 from stylize.tasks.colorize import Colorizer, automatic_model
@@ -31,6 +33,7 @@ from stylize.tensors import gaussian_blur
 HERE = Path(__file__).resolve().parent
 HELD_OUT_PORTRAIT = HERE.parents[1] / "shared" / "data" / "photos" / "bsd100_img_056.jpg"
 OLD_PHOTO_HEIGHT = 300
+STRONGER = 1.5  # the strength of the third column
 LABEL = 22
 
 Row = list[tuple[str, torch.Tensor]]
@@ -78,6 +81,7 @@ def reference_and_cat(model: torch.nn.Module | None) -> list[Row]:
 
 def old_photos(model: torch.nn.Module) -> list[Row]:
     colorizer = Colorizer([], device="cpu", model=model)
+    stronger = Colorizer([], ColorizeConfig(strength=STRONGER), device="cpu", model=model)
     torch.manual_seed(0)
     astronaut = load_image(HERE / "astronaut.jpg", OLD_PHOTO_HEIGHT).pixels
     examples = [("a sepia print", sepia_print(astronaut), astronaut)]
@@ -87,7 +91,8 @@ def old_photos(model: torch.nn.Module) -> list[Row]:
     examples.append(("a black-and-white photo", load_image(HERE / "cameraman.jpg", OLD_PHOTO_HEIGHT).pixels, None))
     rows = []
     for label, old, truth in examples:
-        row = [(label, old), ("stylize colorize (automatic)", colorizer(old))]
+        row = [(label, old), ("stylize colorize (automatic)", colorizer(old)),
+               (f"the same, --strength {STRONGER:g}", stronger(old))]
         rows.append(row + ([("true colours", truth)] if truth is not None else []))
     return rows
 
