@@ -42,6 +42,7 @@ from stylize.colorspace import gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.images import load_image, tensor_to_pil
 from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
+from stylize.tasks.hints import ColorHint
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -145,6 +146,49 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
     print("  (CIEDE2000 lower is better; colourfulness as a fraction of the true photos', 1 is theirs)")
 
 
+def simulated_hints(truth: torch.Tensor, count: int, seed: int) -> list[ColorHint]:
+    """`count` hints as a user might give them (Zhang et al. 2017, section 3.2): points drawn from a Gaussian
+    around the photo's centre (a quarter of its size as deviation), each with the true colour averaged over a
+    7x7 patch (a user names a region's colour, not a pixel's)."""
+    height, width = truth.shape[-2:]
+    generator = torch.Generator().manual_seed(seed)
+    hints = []
+    for _ in range(count):
+        y, x = (torch.randn(2, generator=generator) * torch.tensor([height / 4, width / 4])
+                + torch.tensor([height / 2, width / 2])).tolist()
+        row, col = min(max(int(y), 3), height - 4), min(max(int(x), 3), width - 4)
+        patch = truth[0, :, row - 3 : row + 4, col - 3 : col + 4].mean(dim=(1, 2))
+        red, green, blue = patch.mul(255).round().int().tolist()
+        hints.append(ColorHint(col, row, (red, green, blue)))
+    return hints
+
+
+def hinted_quality(limit: int | None, photos: list[Path], counts: tuple[int, ...] = (0, 1, 3, 10)) -> None:
+    """The automatic colorizer given 0, 1, 3 and 10 simulated hints (simulated_hints) on whole photos made gray."""
+    colorizer = Colorizer([], ColorizeConfig(), "cpu")
+    scores: dict[int, list[float]] = {count: [] for count in counts}
+    scored = 0
+    for index, path in enumerate(photos[:limit]):
+        truth = load_image(path).pixels
+        if is_gray(truth):
+            continue
+        scored += 1
+        gray = gray_rgb(rgb_to_lab(truth)[:, :1])
+        for count in counts:
+            result, _ = colorizer.colorize(gray, hints=simulated_hints(truth, count, seed=index))
+            scores[count].append(ciede2000(result, truth))
+    print(f"hints: {scored} colour photos, whole, made gray, automatic with simulated hints (true colours of "
+          "7x7 patches at points around the centre)")
+    for count, distances in scores.items():
+        print(f"  {count:>2} hints  CIEDE2000 {np.mean(distances):6.2f}")
+
+
+def training_sample() -> list[Path]:
+    """Every eighth training photo (not held out), where the hints' constants were chosen."""
+    held_out = {path.name for path in held_out_photos()}
+    return sorted(path for path in PHOTOS.glob("*.jpg") if path.name not in held_out)[::8]
+
+
 def quality(limit: int | None) -> None:
     photos = held_out_photos()[:limit]
     if not photos:
@@ -197,7 +241,13 @@ def main() -> None:
     parser.add_argument("--automatic-only", action="store_true", help="only the automatic table")
     parser.add_argument("--model", action="append", default=[],
                         help="an automatic colorization model to score beside the shipped one (repeatable)")
+    parser.add_argument("--hints", choices=["held-out", "training"],
+                        help="only the table of simulated hints, on the held-out photos or every eighth training "
+                             "photo (where the hints' constants were chosen)")
     args = parser.parse_args()
+    if args.hints:
+        hinted_quality(args.limit, held_out_photos() if args.hints == "held-out" else training_sample())
+        return
     if not args.automatic_only:
         quality(args.limit)
         print()

@@ -12,6 +12,9 @@ Columns: what `stylize colorize` is given, what it returns, the same with `--str
 those who find the automatic ones soft), and the true colours where there are some. The ageing is
 stylize/degrade.py's, with fixed settings.
 
+hints.jpg: the automatic colorizer told a few colours with `--hint` (HINTED): the astronaut's sepia print and the
+cameraman; what it is given (the points drawn on it), its colours without the hints, with them, and the truth.
+
 Run: python examples/colorize.py
 """
 
@@ -26,8 +29,9 @@ from PIL import Image, ImageDraw
 from stylize.colorspace import gray_rgb, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.degrade import fade, grain, scratches, tone
-from stylize.images import load_image, save_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, automatic_model
+from stylize.images import load_image, pil_to_tensor, save_image, tensor_to_pil
+from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
+from stylize.tasks.hints import ColorHint
 from stylize.tensors import gaussian_blur
 
 HERE = Path(__file__).resolve().parent
@@ -97,12 +101,45 @@ def old_photos(model: torch.nn.Module) -> list[Row]:
     return rows
 
 
+# hints.jpg: (photo, its hints as `--hint` takes them). The astronaut's cheek, hair, orange suit and the flag's red
+# stripe; the cameraman's lawn, which the automatic colours leave beige and blue-gray, and the sky.
+HINTED = [
+    ("astronaut.jpg", ["39%,23%,#d8a080", "42%,8%,#6b4a30", "6%,35%,#b03040", "20%,72%,#e05a28", "45%,64%,#e05a28"]),
+    ("cameraman.jpg", ["70%,70%,#5a8040", "88%,94%,#5a8040", "80%,10%,#a8c4e0"]),
+]
+
+
+def with_points(pixels: torch.Tensor, hints: list[ColorHint]) -> torch.Tensor:
+    """The photo with each hint drawn as a dot of its colour, ringed in white."""
+    image = tensor_to_pil(pixels)
+    draw = ImageDraw.Draw(image)
+    for hint in hints:
+        x, y = hint.x * image.width, hint.y * image.height
+        draw.ellipse([x - 6, y - 6, x + 6, y + 6], fill=hint.colour, outline="white", width=2)
+    return pil_to_tensor(image)
+
+
+def hinted(model: torch.nn.Module) -> list[Row]:
+    colorizer = Colorizer([], device="cpu", model=model)
+    torch.manual_seed(0)
+    rows = []
+    for name, texts in HINTED:
+        photo = load_image(HERE / name, OLD_PHOTO_HEIGHT).pixels
+        given = sepia_print(photo) if name == "astronaut.jpg" else photo
+        hints = [ColorHint.parse(text) for text in texts]
+        row = [(f"given, with {len(hints)} --hint points", with_points(given, hints)),
+               ("automatic, no hints", colorizer(given)), ("with the hints", colorizer.colorize(given, hints=hints)[0])]
+        rows.append(row + ([("true colours", photo)] if not is_gray(photo) else []))
+    return rows
+
+
 def main() -> None:
     argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()  # --help, not a run
     model = automatic_model()
     save_sheet(reference_and_cat(model), "colorize.jpg")
     if model is not None:
         save_sheet(old_photos(model), "old_photos.jpg", quality=85)
+        save_sheet(hinted(model), "hints.jpg", quality=85)
 
 
 if __name__ == "__main__":

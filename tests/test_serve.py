@@ -680,6 +680,8 @@ def _mask_png(width: int, height: int) -> bytes:
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "degradation": "real"}}, id="upscale as a JPEG"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
+    pytest.param({"kind": "colorize", "hints": [{"x": 0.3127, "y": 0.4, "colour": "#3050d0"},
+                                                {"x": 0.9, "y": 0.05, "colour": "tan"}]}, id="colorize with points"),
     pytest.param({"kind": "style", "model": "starry", "cutout": True}, id="a cut-out photo"),
 ])
 def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invoke, monkeypatch, recipe):
@@ -724,6 +726,34 @@ def test_the_command_a_result_shows_makes_the_same_result(studio, tmp_path, invo
     entry = next(entry for entry in studio.get("/api/results").json() if entry["name"] == status["result"])
     network = "a JPEG of quality 40: the network for JPEG and noisy photos" if recipe.get("web_jpeg") else None
     assert entry["settings"].get("network") == network  # the result says which network enlarged it
+
+
+def test_colour_points_colour_the_photo_and_bad_ones_are_one_line_400s(studio, tmp_path):
+    """Colorize's colour points (the page's `--hint`): a blue point turns the photo blue around it, the command
+    names it; malformed points, too many, and points for another job are refused in one line."""
+    photo = _upload(studio, _png(48, 40, 1))
+    plain = _wait(studio, studio.post("/api/jobs", json={"kind": "colorize", "photo": photo["id"]}).json()["id"])
+    body = {"kind": "colorize", "photo": photo["id"], "hints": [{"x": 0.5, "y": 0.5, "colour": "#2040e0"}]}
+    hinted = _wait(studio, studio.post("/api/jobs", json=body).json()["id"])
+    assert plain["state"] == hinted["state"] == "done", (plain, hinted)
+    assert "--hint '50%,50%,#2040e0'" in hinted["command"] and "--hint" not in plain["command"]
+    from stylize.colorspace import rgb_to_lab
+
+    before, after = (rgb_to_lab(pil_to_tensor(Image.open(tmp_path / "out" / job["result"]).convert("RGB")))
+                     for job in (plain, hinted))
+    middle = after[0, 1:, 16:24, 20:28].mean(dim=(1, 2))
+    assert middle[1] < -20 and (after - before)[0, 1:, 16:24, 20:28].norm(dim=0).mean() > 15  # blue: b* well below 0
+    too_many = [{"x": 0.5, "y": 0.5, "colour": "red"}] * 65
+    for hints, words in [("red", "a list"), (too_many, "at most 64"), ([{"x": 0.5, "y": 0.5}], '"colour"'),
+                         ([{"x": "1", "y": 0.5, "colour": "red"}], "numbers from 0 to 1"),
+                         ([{"x": True, "y": 0.5, "colour": "red"}], "numbers from 0 to 1"),
+                         ([{"x": 1.5, "y": 0.5, "colour": "red"}], "lie in the photo"),
+                         ([{"x": 0.5, "y": 0.5, "colour": "blurple"}], "not a colour"),
+                         ([{"x": 0.5, "y": 0.5, "colour": "x" * 41}], "a string such as")]:
+        answer = studio.post("/api/jobs", json={**body, "hints": hints})
+        assert answer.status_code == 400 and words in answer.json()["error"], (hints, answer.text)
+    answer = studio.post("/api/jobs", json={"kind": "upscale", "photo": photo["id"], "hints": body["hints"]})
+    assert answer.status_code == 400 and "for colorizing one photo" in answer.json()["error"]
 
 
 def _encoded(image: Image.Image, fmt: str) -> bytes:

@@ -367,3 +367,29 @@ def test_a_tiff_scan_and_a_tiff_painting_are_shown_and_painted(page, server, tmp
     _wait_loaded(page, "#painting-thumb")
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
     _wait_loaded(page, "#result-img")
+
+
+def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, server, photos):
+    """Colorize's colour points: clicked onto the picture where it is shown (not its letterboxed box), drawn as dots,
+    sent with the job as `--hint` points at the fractions clicked; a new photo starts without points."""
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    _wait_loaded(page, "#before")
+    page.click("[data-tab=colorize]")
+    page.click("#hint-tools summary")
+    page.fill("#hint_colour", "#2040e0")
+    page.click("#hint-place")
+    box = page.locator("#hint-layer").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
+    page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.2)
+    page.click("#hint-place")  # "Done": clicks go to the picture's slider again
+    assert page.locator(".hint-dot").count() == 2 and "(2 points)" in page.inner_text("#hint-tools summary")
+    points = page.evaluate("hints.points")
+    assert [point["colour"] for point in points] == ["#2040e0"] * 2
+    assert abs(points[0]["x"] - 0.25) < 0.01 and abs(points[0]["y"] - 0.5) < 0.01, points
+    page.click("#colorize-run")
+    page.wait_for_selector("#command:has-text('--hint')", timeout=60_000)
+    assert page.inner_text("#command").count("--hint") == 2
+    page.set_input_files("#photo-input", str(photos[1]))
+    page.wait_for_selector("#photos img >> nth=1")
+    assert page.locator(".hint-dot").count() == 0 and page.evaluate("hints.points.length") == 0

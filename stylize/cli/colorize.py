@@ -13,6 +13,7 @@ from stylize.config import ColorizeConfig, VideoConfig
 
 if TYPE_CHECKING:
     from stylize.batch import BatchReport, JobResult
+    from stylize.tasks.hints import ColorHint
 
 
 @click.command()
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
                    "report).")
 @click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
                               "colorize`); default: the shipped one.")
+@click.option("--hint", multiple=True, callback=lambda ctx, param, value: _hints(value),
+              help="X,Y,COLOUR: a colour you know at a point of the photo (pixels from its top left corner, or "
+                   "per cent with %), spread over what looks alike around it; repeat for several. COLOUR: a name "
+                   "(tan), #RRGGBB or rgb(R, G, B). One photo at a time.")
 @config_options([("", ColorizeConfig)])
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="A video: continue an interrupted job after its last finished "
@@ -32,9 +37,9 @@ if TYPE_CHECKING:
 @file_jobs.file_options
 @click.pass_context
 def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, references: tuple[Path, ...],
-             reference_folder: Path | None, model: str | None, resume: bool, fmt: str, suffix: str, overwrite: bool,
-             report: Path | None, shard: str | None, io_threads: int, quality: int, device: str, quiet: bool,
-             **options: Any) -> None:
+             reference_folder: Path | None, model: str | None, hint: tuple[ColorHint, ...], resume: bool, fmt: str,
+             suffix: str, overwrite: bool, report: Path | None, shard: str | None, io_threads: int, quality: int,
+             device: str, quiet: bool, **options: Any) -> None:
     """Colorize INPUTS (files, folders, glob patterns) with the colours of --reference photos, or
     automatically (a network trained on photos) when none is given.
 
@@ -79,26 +84,42 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
         run_video_job(job, resume, quiet, task.device)
         return
     single = file_jobs.is_single(inputs, output)
+    if hint and not single:
+        raise click.UsageError("--hint is for one photo at a time: its points are that photo's")
     jobs, not_images, shard_label, report = file_jobs.plan_files_or_folder(
         inputs, output, lambda source: f"{source.stem}_color.png", fmt, suffix, reads, shard, report)
     # A folder of references is indexed before the first photo (a few hundred take a minute on a CPU).
     with file_jobs.tile_progress(quiet, unit="reference") as on_indexed:
-        task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed)
+        task = Colorizer.from_files(list(references), reference_folder, config, device, model, on_indexed, hint)
         outcome = file_jobs.execute(jobs, with_transparency(task.process), quiet=quiet or single,
                                     overwrite=overwrite or single, quality=quality, io_threads=io_threads,
                                     keep_alpha=True)
     settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
-                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict()}
+                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict(),
+                "hints": [h.text() for h in hint]}
     if single:
         def describe(result: JobResult) -> str:
             used = ", ".join(Path(reference).name for reference in result.details["references"])
             how = f"references: {used}" if used else "automatic colorizer, no references"
+            if hint:
+                how += f", {len(hint)} hint{'s' if len(hint) > 1 else ''}"
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"
 
         file_jobs.conclude_single(outcome, quiet, describe, report, settings, notes=_colour_photos(outcome))
         return
     file_jobs.conclude(outcome, not_images, report, settings, quiet, notes=_colour_photos(outcome))
+
+
+def _hints(texts: tuple[str, ...]) -> tuple[ColorHint, ...]:
+    """--hint X,Y,COLOUR values, each checked (a bad one is a usage error naming it)."""
+    from stylize.errors import ConfigError
+    from stylize.tasks.hints import ColorHint
+
+    try:
+        return tuple(ColorHint.parse(text) for text in texts)
+    except ConfigError as error:
+        raise click.BadParameter(str(error), param_hint="'--hint'") from None
 
 
 def _colour_photos(outcome: BatchReport) -> list[str]:

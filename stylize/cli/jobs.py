@@ -100,7 +100,7 @@ def _nothing_to_do(not_images: list[Path]) -> str:
 
 # What a command over photos takes that a clip has no use for (a clip is one file to one video file; --quality is
 # an animated WebP's too, and refused for another clip output by cli.video.video_output).
-PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads")
+PHOTO_ONLY = ("fmt", "suffix", "overwrite", "report", "shard", "io_threads", "hint")
 
 
 def video_source(ctx: click.Context, inputs: tuple[str, ...], video_options: Sequence[str],

@@ -15,6 +15,7 @@ from stylize.files import is_within
 from stylize.masks import MaskSet
 from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
+from stylize.tasks.hints import ColorHint
 from stylize.tasks.styling import build_style_task
 from stylize.tasks.upscale import DEFAULT_SCALE, enlarged_size, scale_text
 from stylize.tensors import fit_longest_side
@@ -39,6 +40,7 @@ _MASK_SETTINGS = ("feather", "mask_invert")  # with a mask, in every way of styl
 # The page is shared, and one job runs at a time: an optimization's steps a scale are bounded where the command
 # line's are not. 300 is what the optimization ran before its coarse-to-fine schedule (README), 15 times today's.
 PAGE_MAX_STEPS = 300
+PAGE_MAX_HINTS = 64  # colour points a colorize job may carry (each is one small solve; a page gives a handful)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,7 @@ class Recipe:
     settings: dict[str, Any] = field(default_factory=dict)  # what the page sent, as checked
     folder: Path | None = None  # a folder job (batch): a folder below the server's --root, resolved
     folder_name: str = ""  # that folder as the page named it, relative to --root
+    hints: tuple[ColorHint, ...] = ()  # colorize: colours the user clicked onto the photo (fractions of its size)
 
     @property
     def clip(self) -> bool:
@@ -97,7 +100,7 @@ class Recipe:
         """Equal for recipes that build the same task (the page caches the last ones)."""
         images = tuple(upload.id for upload in (self.style, self.reference, self.mask) if upload is not None)
         config = self.config.replace(size=0) if hasattr(self.config, "size") else self.config
-        return (self.mode, self.model, images, config)
+        return (self.mode, self.model, images, config, self.hints)
 
     def tuned(self) -> dict[str, Any]:
         """The settings a user tunes for this way of working, as the config holds them (defaults included)."""
@@ -140,6 +143,8 @@ class Recipe:
             words += ["--reference", self.reference.name]
         if self.mask is not None:
             words += ["--mask", self.mask.name]
+        for hint in self.hints:
+            words += ["--hint", hint.text()]
         for name, value in changed.items():
             flag = "--" + name.replace("_", "-")
             if isinstance(value, bool):
@@ -235,8 +240,30 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     if isinstance(config, GatysConfig) and config.steps > PAGE_MAX_STEPS:
         raise ConfigError(f"steps {config.steps} is over the page's limit of {PAGE_MAX_STEPS}: run longer "
                           "optimizations with `stylize run --steps`")
+    hints = _hints(body.get("hints"), kind, photo)
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
-                  bool(body.get("preview")), dict(settings), folder, folder_name)
+                  bool(body.get("preview")), dict(settings), folder, folder_name, hints)
+
+
+def _hints(value: object, kind: str, photo: Upload | None) -> tuple[ColorHint, ...]:
+    """The page's colour points ([{"x": 0.4, "y": 0.3, "colour": "#d8a080"}, ...], x and y fractions of the
+    photo's width and height), checked as `--hint` checks them; only for colorizing one photo."""
+    if value is None or value == []:
+        return ()
+    if kind != "colorize" or photo is None or photo.video:
+        raise ConfigError("colour points are for colorizing one photo (not a clip, a folder or another job)")
+    if not isinstance(value, list) or len(value) > PAGE_MAX_HINTS:
+        raise ConfigError(f"hints must be a list of at most {PAGE_MAX_HINTS} points")
+    hints = []
+    for point in value:
+        if not isinstance(point, dict) or set(point) != {"x", "y", "colour"}:
+            raise ConfigError('each colour point is {"x": X, "y": Y, "colour": "#RRGGBB"}')
+        x, y, colour = point["x"], point["y"], point["colour"]
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)) or not isinstance(
+                colour, str) or len(colour) > 40:
+            raise ConfigError("a colour point's x and y are numbers from 0 to 1, its colour a string such as #d8a080")
+        hints.append(ColorHint.parse(f"{100 * x!r}%,{100 * y!r}%,{colour}"))
+    return tuple(hints)
 
 
 def _folder_below(root: Path | None, name: str) -> Path:
@@ -283,4 +310,4 @@ def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,
 
     assert isinstance(recipe.config, ColorizeConfig)
     references = [recipe.reference.path] if recipe.reference is not None else []
-    return Colorizer.from_files(references, None, recipe.config, device, recipe.model)
+    return Colorizer.from_files(references, None, recipe.config, device, recipe.model, hints=recipe.hints)

@@ -18,6 +18,8 @@ Colorization") but without a trained network, only the bundled VGG19:
    luminance edges, so colours do not bleed across them.
 6. The chroma is scaled down per pixel just enough to stay in the sRGB gamut, so the lightness stays the
    photo's (colorspace.lab_to_rgb_in_gamut).
+Colours the user knows at points of the photo (`--hint`, tasks/hints.py) are spread over the chroma at the match
+grid, before step 5.
 Without a reference, a small network trained with `stylize train --task colorize` predicts a distribution
 over a*b* colours from the same VGG19 features, read out as its annealed mean (nets/colornet.py, after
 Zhang, Isola & Efros 2016); steps 5 and 6 are the same. It learns from colour photos whose lightness is aged
@@ -48,6 +50,7 @@ from stylize.errors import ConfigError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
 from stylize.nets.colornet import SOFT_SIGMA, ColorNet, smoothed_prior
 from stylize.task_table import COLORIZE
+from stylize.tasks.hints import ColorHint, spread_hints
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
 from stylize.tensors import (
     gaussian_blur,
@@ -211,9 +214,13 @@ class Colorizer:
     def __init__(self, references: Sequence[tuple[str, ImageInput] | ImageInput],
                  config: ColorizeConfig | None = None, device: str | torch.device = "auto",
                  pool: list[tuple[str, Path]] | None = None,
-                 model: nn.Module | None = None, on_progress: ProgressCallback | None = None) -> None:
-        """on_progress: (done, total) as a folder of references is indexed, before the first photo."""
+                 model: nn.Module | None = None, on_progress: ProgressCallback | None = None,
+                 hints: Sequence[ColorHint] = ()) -> None:
+        """on_progress: (done, total) as a folder of references is indexed, before the first photo; hints: colours
+        the user knows at points of the photos (tasks/hints.py), used for every photo unless colorize() is given
+        its own."""
         self.config = config or ColorizeConfig()
+        self.hints = tuple(hints)
         self.device = resolve_device(device)
         self.layout = memory_format(self.device)
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS), weights="caffe").to(self.device, memory_format=self.layout)
@@ -236,9 +243,9 @@ class Colorizer:
     @classmethod
     def from_files(cls, references: list[Path], folder: Path | None = None, config: ColorizeConfig | None = None,
                    device: str | torch.device = "auto", model: str | Path | None = None,
-                   on_progress: ProgressCallback | None = None) -> Colorizer:
+                   on_progress: ProgressCallback | None = None, hints: Sequence[ColorHint] = ()) -> Colorizer:
         """References from files, and optionally a folder whose best matches are chosen per photo; without
-        either, the automatic network (`model`, or the shipped one)."""
+        either, the automatic network (`model`, or the shipped one); hints as in __init__."""
         loaded = []
         for path in references:
             pixels = load_image(path).pixels
@@ -256,7 +263,7 @@ class Colorizer:
             raise ConfigError("--model is the automatic colorizer, for photos without --reference or --references")
         # Without references and without `model`, __init__ takes the shipped automatic model.
         network = automatic_model(model) if model is not None else None
-        return cls(loaded, config, device, pool, network, on_progress)
+        return cls(loaded, config, device, pool, network, on_progress, hints)
 
     def _named(self, name: str, pixels: torch.Tensor) -> Reference:
         """prepare(), with a reference that cannot serve (too thin for the features) named in the error."""
@@ -363,25 +370,34 @@ class Colorizer:
         return torch.cat([self.colorize(image[None])[0] for image in pixels])
 
     @torch.no_grad()
-    def colorize(self, pixels: torch.Tensor, choose: Callable[[torch.Tensor], list[Reference]] | None = None
-                 ) -> tuple[torch.Tensor, list[str]]:
+    def colorize(self, pixels: torch.Tensor, choose: Callable[[torch.Tensor], list[Reference]] | None = None,
+                 hints: Sequence[ColorHint] | None = None) -> tuple[torch.Tensor, list[str]]:
         """One (1, 3, H, W) image -> (colorized image, names of the references used): those `choose` gives for
-        its lightness (a film's FilmReferences.choose), else choose()'s."""
+        its lightness (a film's FilmReferences.choose), else choose()'s; with `hints` (else the Colorizer's)."""
         with accelerated(self.device):
             lightness = lightness_of(pixels.to(self.device))
             references = (choose or self.choose)(lightness)
-            coefficients, guide_low = self._coarse(lightness, references)
+            coefficients, guide_low = self._coarse(lightness, references, self.hints if hints is None else hints)
             return self._full_resolution(lightness, coefficients, guide_low).cpu(), [r.name for r in references]
 
-    def _coarse(self, lightness: torch.Tensor, references: list[Reference]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The chroma model at the match grid: guided-filter coefficients (or plain chroma), and the guide."""
+    def _coarse(self, lightness: torch.Tensor, references: list[Reference], hints: Sequence[ColorHint]
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The chroma model at the match grid, the hints spread over it: guided-filter coefficients (or plain
+        chroma), and the guide."""
         working = self._working(lightness / 100) * 100
         maps = self.vgg(gray_rgb(working).contiguous(memory_format=self.layout))
         features, grid = flatten_features(maps)
         guide = F.adaptive_avg_pool2d(working / 100, grid)
         if not references:  # automatic: the network predicts the chroma from the same features
-            chroma_map = self._predicted_chroma(maps, working, guide) * self.config.strength
-            return self._coefficients(chroma_map, guide), guide
+            chroma_map = self._predicted_chroma(maps, working, guide)
+        else:
+            chroma_map = self._matched_chroma(features, guide, grid, references)
+        chroma_map = spread_hints(chroma_map, features, guide, hints, tuple(lightness.shape[-2:]))
+        return self._coefficients(chroma_map * self.config.strength, guide), guide
+
+    def _matched_chroma(self, features: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int],
+                        references: list[Reference]) -> torch.Tensor:
+        """The references' chroma at the match grid: a soft nearest neighbour of every position among theirs."""
         ref_features = torch.cat([r.features for r in references])
         ref_chroma = torch.cat([r.chroma for r in references])
         ref_lightness = torch.cat([r.lightness for r in references])
@@ -395,8 +411,7 @@ class Colorizer:
             chroma.append(torch.softmax(similarity / TEMPERATURE, dim=1) @ ref_chroma)
         chroma_map = torch.cat(chroma).T.reshape(1, 2, *grid)
         confidence = ((torch.cat(best) - CONFIDENCE_FLOOR) / CONFIDENCE_RAMP).clamp(0, 1).reshape(1, 1, *grid)
-        chroma_map = _fill_unconfident(chroma_map, confidence, ref_chroma.mean(dim=0).view(1, 2, 1, 1))
-        return self._coefficients(chroma_map * self.config.strength, guide), guide
+        return _fill_unconfident(chroma_map, confidence, ref_chroma.mean(dim=0).view(1, 2, 1, 1))
 
     def _predicted_chroma(self, maps: dict[str, torch.Tensor], working: torch.Tensor,
                           guide: torch.Tensor) -> torch.Tensor:

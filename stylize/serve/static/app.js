@@ -75,6 +75,7 @@ function choosePhoto(photo) {
   $("#empty").hidden = true;
   $("#result-actions").hidden = true;
   updateOutputs();  // a clip's first frame has no refinement slider (its frames are one pass)
+  clearHints();  // points belong to the photo they were placed on
   schedulePreview();
 }
 
@@ -210,11 +211,22 @@ async function submit(body) {
 
 // Masks: dropped as a file, or painted with a brush over the photo -------------------------------------------
 
+function overPicture(element) {
+  // Over the picture itself, not its box: a panorama (or any photo on a narrow screen) is letterboxed in its box
+  // (object-fit: contain within the box's least height), and a stroke there landed lower in the mask than drawn.
+  const photo = $("#before");
+  const shown = Math.min(photo.clientWidth / photo.naturalWidth, photo.clientHeight / photo.naturalHeight);
+  const width = photo.naturalWidth * shown, height = photo.naturalHeight * shown;
+  element.style.left = `${photo.offsetLeft + (photo.clientWidth - width) / 2}px`;
+  element.style.top = `${photo.offsetTop + (photo.clientHeight - height) / 2}px`;
+  element.style.width = `${width}px`;
+  element.style.height = `${height}px`;
+}
+
 const brush = { painting: false, drawing: false, context: null };
 
 function startBrush() {
   const canvas = $("#mask-canvas");
-  const photo = $("#before");
   if (!state.photo) { say("Drop a photo first."); return; }
   const scale = Math.min(1, 1024 / Math.max(state.photo.width, state.photo.height));
   if (!brush.context || canvas.dataset.photo !== state.photo.id) {
@@ -223,14 +235,7 @@ function startBrush() {
     canvas.dataset.photo = state.photo.id;
     brush.context = canvas.getContext("2d");
   }
-  // Over the picture itself, not its box: a panorama (or any photo on a narrow screen) is letterboxed in its box
-  // (object-fit: contain within the box's least height), and a stroke there landed lower in the mask than drawn.
-  const shown = Math.min(photo.clientWidth / photo.naturalWidth, photo.clientHeight / photo.naturalHeight);
-  const width = photo.naturalWidth * shown, height = photo.naturalHeight * shown;
-  canvas.style.left = `${photo.offsetLeft + (photo.clientWidth - width) / 2}px`;
-  canvas.style.top = `${photo.offsetTop + (photo.clientHeight - height) / 2}px`;
-  canvas.style.width = `${width}px`;
-  canvas.style.height = `${height}px`;
+  overPicture(canvas);
   canvas.hidden = false;
   $("#divider").hidden = true;
   brush.painting = true;
@@ -273,6 +278,46 @@ function clearMask() {
   $("#mask-label").textContent = "Drop a mask (white where the style goes)";
   if (brush.context) brush.context.clearRect(0, 0, $("#mask-canvas").width, $("#mask-canvas").height);
   schedulePreview();
+}
+
+// Colour points: colours the user knows, clicked onto the photo for colorize (its --hint) ---------------------
+
+const hints = { placing: false, points: [] };  // the current photo's points: x, y as fractions of it, a colour
+
+function drawHints() {
+  const layer = $("#hint-layer");
+  layer.hidden = state.tab !== "colorize" || (!hints.placing && hints.points.length === 0) || !$("#before").naturalWidth;
+  if (!layer.hidden) overPicture(layer);
+  layer.classList.toggle("placing", hints.placing);
+  layer.replaceChildren(...hints.points.map((point) => {
+    const dot = document.createElement("span");
+    dot.className = "hint-dot";
+    dot.style.left = `${100 * point.x}%`;
+    dot.style.top = `${100 * point.y}%`;
+    dot.style.background = point.colour;
+    dot.title = point.colour;
+    return dot;
+  }));
+  const count = hints.points.length;
+  $("#hint-count").textContent = count ? `(${count} point${count > 1 ? "s" : ""})` : "";
+  $("#hint-place").textContent = hints.placing ? "Done" : "Place points";
+  $("#divider").hidden = hints.placing || brush.painting;
+}
+
+function placeHint(event) {
+  if (!hints.placing) return;
+  const box = $("#hint-layer").getBoundingClientRect();
+  const x = (event.clientX - box.left) / box.width, y = (event.clientY - box.top) / box.height;
+  if (x < 0 || x > 1 || y < 0 || y > 1) return;
+  // To a hundredth of a per cent: the command the result shows (--hint X%,Y%,COLOUR) then places it exactly there.
+  hints.points.push({ x: Math.round(x * 1e4) / 1e4, y: Math.round(y * 1e4) / 1e4, colour: $("#hint_colour").value });
+  drawHints();
+}
+
+function clearHints() {
+  hints.placing = false;
+  hints.points = [];
+  drawHints();
 }
 
 // Progress ------------------------------------------------------------------------------------------------
@@ -417,6 +462,8 @@ function showTab(tab) {
   document.querySelectorAll("[data-panel]").forEach((panel) => { panel.hidden = panel.dataset.panel !== tab; });
   $("#inputs").hidden = tab === "results";
   $("#view").hidden = tab === "results";
+  if (tab !== "colorize") hints.placing = false;
+  drawHints();
   if (tab === "results") loadResults();
 }
 
@@ -480,10 +527,20 @@ async function start() {
   const upscaleRecipe = (photo) => ({ kind: "upscale", photo, settings: upscaleSettings() });
   $("#degradation").onchange = () => { $("#sharpness").disabled = $("#degradation").value === "real"; };
   $("#degradation").onchange();  // a browser may restore the choice on reload
+  // The colour points go with the photo they were placed on (a clip's are refused by the server, in one line).
   const colorizeRecipe = (photo) => ({
     kind: "colorize", photo, reference: state.reference && state.reference.id,
-    settings: { strength: Number($("#color_strength").value) },
+    settings: { strength: Number($("#color_strength").value) }, hints: hints.points,
   });
+  $("#hint-place").onclick = () => {
+    if (!state.photo) { say("Drop a photo first."); return; }
+    hints.placing = !hints.placing;
+    drawHints();
+  };
+  $("#hint-clear").onclick = clearHints;
+  $("#hint-layer").addEventListener("click", placeHint);
+  $("#before").addEventListener("load", drawHints);  // the dots over the picture as it is now shown
+  window.addEventListener("resize", drawHints);
   $("#upscale-run").onclick = () => submit(upscaleRecipe(photoOrClip()));
   $("#colorize-run").onclick = () => submit(colorizeRecipe(photoOrClip()));
   // The clip's first frame (an image upload of its own) as a picture.
