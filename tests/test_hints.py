@@ -66,6 +66,26 @@ def pale_house(seed: int) -> torch.Tensor:
     return image
 
 
+def test_on_a_large_grid_the_spread_is_solved_coarser_and_still_stops_at_an_outline():
+    """A --working-size of 2048 gives a match grid of 512 a side, where the solve took minutes: it is solved at most
+    HINT_GRID a side and brought back. Two halves of unlike features and lightness: a hint on the left colours the
+    left half, the right half keeps its colours, the map keeps its size."""
+    from stylize.tasks.hints import HINT_GRID, spread_hints
+
+    side = 2 * HINT_GRID + 40
+    on_left = torch.arange(side) < side // 2
+    features = torch.where(on_left.repeat(side)[:, None], torch.eye(8)[0], torch.eye(8)[1])  # (side * side, 8)
+    lightness = torch.where(on_left, 0.5, 0.8).view(1, 1, 1, side).expand(1, 1, side, side)
+    chroma = torch.full((1, 2, side, side), 5.0)
+    hint = ColorHint(0.2, 0.5, (40, 80, 220), relative=True)
+    spread = spread_hints(chroma, features, lightness, [hint], (4 * side, 4 * side))
+    assert spread.shape == chroma.shape
+    assert (spread[0, :, side // 2, side // 5] - hint.chroma()).abs().max() < 0.5  # at the hint: its colour
+    change = (spread[0] - 5).norm(dim=0)
+    assert change[:, : side // 2 - 4].mean() > 40  # the hint's half, coloured
+    assert change[:, side // 2 + 4 :].max() < 0.5  # past the outline: untouched
+
+
 def test_a_hint_recolours_its_region_and_leaves_the_others(tmp_path):
     """With a reference of the scene's own colours, a blue hint on the pale house turns the house blue; the sky
     and the ground keep the reference's colours, the lightness is the photo's, and without the hint nothing
@@ -111,6 +131,8 @@ def test_colorize_hint_on_the_command_line_with_the_shipped_model(invoke, tmp_pa
         result = invoke("colorize", gray, "-o", tmp_path / "bad.png", *options, "--device", "cpu")
         assert result.exit_code == code and words in result.output and "Traceback" not in result.output
         assert not (tmp_path / "bad.png").exists()
+    result = invoke("colorize", gray, "-o", tmp_path / "bad.png", *["--hint", "5,4,red"] * 65, "--device", "cpu")
+    assert result.exit_code == 2 and "65 hints: at most 64 a photo" in result.output
     second = tmp_path / "second.png"
     Image.open(gray).save(second)
     result = invoke("colorize", gray, second, "-o", tmp_path / "out", "--hint", "5,4,red", "--device", "cpu")

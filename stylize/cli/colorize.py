@@ -114,8 +114,10 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
 def _hints(texts: tuple[str, ...]) -> tuple[ColorHint, ...]:
     """--hint X,Y,COLOUR values, each checked (a bad one is a usage error naming it)."""
     from stylize.errors import ConfigError
-    from stylize.tasks.hints import ColorHint
+    from stylize.tasks.hints import MAX_HINTS, ColorHint
 
+    if len(texts) > MAX_HINTS:
+        raise click.BadParameter(f"{len(texts)} hints: at most {MAX_HINTS} a photo", param_hint="'--hint'")
     try:
         return tuple(ColorHint.parse(text) for text in texts)
     except ConfigError as error:

@@ -15,7 +15,7 @@ from stylize.files import is_within
 from stylize.masks import MaskSet
 from stylize.serve.uploads import Upload, Uploads, safe_stem
 from stylize.task_table import ARBITRARY, TASKS
-from stylize.tasks.hints import ColorHint
+from stylize.tasks.hints import MAX_HINTS, ColorHint
 from stylize.tasks.styling import build_style_task
 from stylize.tasks.upscale import DEFAULT_SCALE, enlarged_size, scale_text
 from stylize.tensors import fit_longest_side
@@ -40,7 +40,6 @@ _MASK_SETTINGS = ("feather", "mask_invert")  # with a mask, in every way of styl
 # The page is shared, and one job runs at a time: an optimization's steps a scale are bounded where the command
 # line's are not. 300 is what the optimization ran before its coarse-to-fine schedule (README), 15 times today's.
 PAGE_MAX_STEPS = 300
-PAGE_MAX_HINTS = 64  # colour points a colorize job may carry (each is one small solve; a page gives a handful)
 
 
 @dataclass(frozen=True)
@@ -252,8 +251,8 @@ def _hints(value: object, kind: str, photo: Upload | None) -> tuple[ColorHint, .
         return ()
     if kind != "colorize" or photo is None or photo.video:
         raise ConfigError("colour points are for colorizing one photo (not a clip, a folder or another job)")
-    if not isinstance(value, list) or len(value) > PAGE_MAX_HINTS:
-        raise ConfigError(f"hints must be a list of at most {PAGE_MAX_HINTS} points")
+    if not isinstance(value, list) or len(value) > MAX_HINTS:
+        raise ConfigError(f"hints must be a list of at most {MAX_HINTS} points")
     hints = []
     for point in value:
         if not isinstance(point, dict) or set(point) != {"x", "y", "colour"}:
