@@ -28,7 +28,7 @@ from stylize.errors import ConfigError
 # The constants below were chosen on every eighth training photo with simulated hints (`python
 # benchmarks/colorize_quality.py --hints training`: mean CIEDE2000 with 0, 1, 3 and 10 hints 8.53, 8.10, 7.65 and
 # 6.25), never on the held-out photos, and by eye on two portraits (examples/hints.jpg: a point on a cheek colours
-# the face and not the hair; one on a flag's red stripe colours the stripes more than the white between them).
+# the face and little of the hair; one on a flag's red stripe colours the stripes more than the white between them).
 # How strongly neighbouring positions are tied by their features: exp((cosine - 1) / HINT_TEMPERATURE). 0.1 held
 # a hint back (8.27, 7.97, 6.84); 0.3 scored about the same (8.03, 7.54, 6.18) and carried a cheek's skin further
 # into the hair.
