@@ -19,9 +19,14 @@ the automatic network (the shipped colorize-auto, and each --model); beside it, 
 mean CIEDE2000 as above, and the colourfulness of Hasler & Suesstrunk 2003 (M = sigma_rgyb + 0.3 mu_rgyb on
 0-255 sRGB) of the results over that of the true photos (the mean of each): a muted result is far below 1.
 
+Hints (--hints held-out|training, that table alone): the automatic colorizer given 0, 1, 3 and 10 `--hint` points
+as Zhang et al. 2017 simulate a user's (simulated_hints), on the held-out photos or on every eighth training photo
+(where the hints' constants were chosen); mean CIEDE2000 as above.
+
 Also: seconds per photo, and the peak memory of colorizing a 24 MP scan (--rss).
 
 Run: python benchmarks/colorize_quality.py [--limit N] [--rss] [--automatic-only] [--model FILE ...]
+     python benchmarks/colorize_quality.py --hints held-out
 """
 
 from __future__ import annotations
