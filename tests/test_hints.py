@@ -104,6 +104,8 @@ def test_a_hint_recolours_its_region_and_leaves_the_others(tmp_path):
         assert moved < 3, moved
     assert (hinted_lab[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
     assert torch.equal(colorizer.colorize(gray, hints=[])[0], plain)
+    bound = colorizer.with_hints([ColorHint(48, 48, (40, 80, 220))])  # the studio's: the networks shared
+    assert bound.vgg is colorizer.vgg and colorizer.hints == () and torch.equal(bound(gray), hinted)
 
 
 def test_colorize_hint_on_the_command_line_with_the_shipped_model(invoke, tmp_path):

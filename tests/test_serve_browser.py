@@ -371,7 +371,8 @@ def test_a_tiff_scan_and_a_tiff_painting_are_shown_and_painted(page, server, tmp
 
 def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, server, photos):
     """Colorize's colour points: clicked onto the picture where it is shown (not its letterboxed box), drawn as dots,
-    sent with the job as `--hint` points at the fractions clicked; a new photo starts without points."""
+    previewed at once, sent with the job as `--hint` points at the fractions clicked; a new photo starts without
+    points."""
     page.set_input_files("#photo-input", str(photos[0]))
     page.wait_for_selector("#photos img")
     _wait_loaded(page, "#before")
@@ -384,6 +385,9 @@ def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, ser
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.2)
     page.click("#hint-place")  # "Done": clicks go to the picture's slider again
     assert page.locator(".hint-dot").count() == 2 and "(2 points)" in page.inner_text("#hint-tools summary")
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # the colours with the points, at once
+    previews = [job for job in page.request.get(server[0] + "api/jobs").json() if job["preview_only"]]
+    assert previews and {job["kind"] for job in previews} == {"colorize"}, previews
     points = page.evaluate("hints.points")
     assert [point["colour"] for point in points] == ["#2040e0"] * 2
     assert abs(points[0]["x"] - 0.25) < 0.01 and abs(points[0]["y"] - 0.5) < 0.01, points

@@ -29,7 +29,7 @@ from stylize.batch import (
 from stylize.config import MAX_PIXELS
 from stylize.errors import ConfigError, StylizeError, first_line
 from stylize.images import preview_png
-from stylize.serve.recipe import Recipe, build_task
+from stylize.serve.recipe import Recipe, build_task, with_points
 from stylize.serve.results import ResultEntry, ResultFolder
 from stylize.serve.uploads import safe_stem
 from stylize.tasks.gatys import StepInfo
@@ -225,13 +225,13 @@ class JobQueue:
         key = recipe.task_key()
         if key in self._tasks:
             self._tasks.move_to_end(key)
-            return self._tasks[key]
+            return with_points(self._tasks[key], recipe)
         task = build_task(recipe, self.device, on_step=self._on_step, on_progress=self._on_progress,
                           on_notice=self._on_notice)
         self._tasks[key] = task
         while len(self._tasks) > TASKS_KEPT:
             self._tasks.popitem(last=False)
-        return task
+        return with_points(task, recipe)
 
     def _run(self, job: StudioJob) -> None:
         recipe = job.recipe

@@ -99,7 +99,7 @@ class Recipe:
         """Equal for recipes that build the same task (the page caches the last ones)."""
         images = tuple(upload.id for upload in (self.style, self.reference, self.mask) if upload is not None)
         config = self.config.replace(size=0) if hasattr(self.config, "size") else self.config
-        return (self.mode, self.model, images, config, self.hints)
+        return (self.mode, self.model, images, config)  # colour points are given to the built task (with_points)
 
     def tuned(self) -> dict[str, Any]:
         """The settings a user tunes for this way of working, as the config holds them (defaults included)."""
@@ -309,4 +309,15 @@ def build_task(recipe: Recipe, device: str, on_step: StepCallback | None = None,
 
     assert isinstance(recipe.config, ColorizeConfig)
     references = [recipe.reference.path] if recipe.reference is not None else []
-    return Colorizer.from_files(references, None, recipe.config, device, recipe.model, hints=recipe.hints)
+    return Colorizer.from_files(references, None, recipe.config, device, recipe.model)
+
+
+def with_points(task: Task, recipe: Recipe) -> Task:
+    """A built task (kept for the next jobs, without colour points) with this recipe's colour points: the colorizer
+    shares its networks, so a point placed does not load them again."""
+    if recipe.kind != "colorize":
+        return task
+    from stylize.tasks.colorize import Colorizer
+
+    assert isinstance(task, Colorizer)
+    return task.with_hints(recipe.hints)

@@ -30,6 +30,7 @@ bands of rows: memory stays bounded for any size.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
@@ -264,6 +265,13 @@ class Colorizer:
         # Without references and without `model`, __init__ takes the shipped automatic model.
         network = automatic_model(model) if model is not None else None
         return cls(loaded, config, device, pool, network, on_progress, hints)
+
+    def with_hints(self, hints: Sequence[ColorHint]) -> Colorizer:
+        """This colorizer with other hints, its networks and references shared (the studio places a point and
+        colorizes again without loading them again)."""
+        other = copy.copy(self)
+        other.hints = tuple(hints)
+        return other
 
     def _named(self, name: str, pixels: torch.Tensor) -> Reference:
         """prepare(), with a reference that cannot serve (too thin for the features) named in the error."""

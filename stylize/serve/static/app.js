@@ -95,7 +95,7 @@ async function setInput(kind, file) {
     state[kind] = image;
     thumb.hidden = false;
     say("");
-    if (kind === "painting" || kind === "mask") schedulePreview();
+    if (kind === "painting" || kind === "mask" || kind === "reference") schedulePreview();
   } catch (error) {
     say(error.message);
   }
@@ -153,11 +153,26 @@ function modelTask(name) {
   return model ? model.task : null;
 }
 
+function colorizeRecipe(photo) {
+  // The colour points go with the photo they were placed on (a clip's are refused by the server, in one line).
+  return {
+    kind: "colorize", photo, reference: state.reference && state.reference.id,
+    settings: { strength: Number($("#color_strength").value) }, hints: hints.points,
+  };
+}
+
 function previewWanted() {
+  if (!state.photo) return false;
+  // The colorizer previews a photo (a clip is colorized whole) as points are placed and the strength moves.
+  if (state.tab === "colorize") return !state.photo.videoId;
   // The optimization waits for "Paint"; no model is chosen until the server's list has come.
   const choice = $("#model").value;
-  if (state.tab !== "style" || !state.photo || !choice || choice === "optimize") return false;
+  if (state.tab !== "style" || !choice || choice === "optimize") return false;
   return modelTask(choice) !== "arbitrary" || Boolean(state.painting);
+}
+
+function previewRecipe() {
+  return state.tab === "colorize" ? { ...colorizeRecipe(state.photo.id), preview: true } : styleRecipe(true);
 }
 
 function schedulePreview() {
@@ -165,7 +180,7 @@ function schedulePreview() {
   // timer fires: by then the user may have gone to another tab and run a job there, which a preview must not hide.
   clearTimeout(state.previewTimer);
   if (!previewWanted()) return;
-  state.previewTimer = setTimeout(() => { if (previewWanted()) submit(styleRecipe(true)); }, 350);
+  state.previewTimer = setTimeout(() => { if (previewWanted()) submit(previewRecipe()); }, 350);
 }
 
 function describeEstimate(estimate) {
@@ -312,12 +327,15 @@ function placeHint(event) {
   // To a hundredth of a per cent: the command the result shows (--hint X%,Y%,COLOUR) then places it exactly there.
   hints.points.push({ x: Math.round(x * 1e4) / 1e4, y: Math.round(y * 1e4) / 1e4, colour: $("#hint_colour").value });
   drawHints();
+  schedulePreview();  // the colours with the new point, a second or two later
 }
 
 function clearHints() {
+  const had = hints.points.length > 0;
   hints.placing = false;
   hints.points = [];
   drawHints();
+  if (had) schedulePreview();
 }
 
 // Progress ------------------------------------------------------------------------------------------------
@@ -464,6 +482,7 @@ function showTab(tab) {
   $("#view").hidden = tab === "results";
   if (tab !== "colorize") hints.placing = false;
   drawHints();
+  schedulePreview();  // the colorize tab shows its photo's colours at once, as a style model does
   if (tab === "results") loadResults();
 }
 
@@ -527,11 +546,6 @@ async function start() {
   const upscaleRecipe = (photo) => ({ kind: "upscale", photo, settings: upscaleSettings() });
   $("#degradation").onchange = () => { $("#sharpness").disabled = $("#degradation").value === "real"; };
   $("#degradation").onchange();  // a browser may restore the choice on reload
-  // The colour points go with the photo they were placed on (a clip's are refused by the server, in one line).
-  const colorizeRecipe = (photo) => ({
-    kind: "colorize", photo, reference: state.reference && state.reference.id,
-    settings: { strength: Number($("#color_strength").value) }, hints: hints.points,
-  });
   $("#hint-place").onclick = () => {
     if (!state.photo) { say("Drop a photo first."); return; }
     hints.placing = !hints.placing;
