@@ -394,6 +394,11 @@ def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, ser
     page.click("#colorize-run")
     page.wait_for_selector("#command:has-text('--hint')", timeout=60_000)
     assert page.inner_text("#command").count("--hint") == 2
+    page.click("#hint-clear")
+    page.click("[data-tab=results]")  # "Tweak" puts the result's points back on its photo
+    page.wait_for_selector("#result-list .card")
+    page.locator("#result-list .card button", has_text="Tweak").first.click()
+    assert page.locator(".hint-dot").count() == 2 and page.evaluate("hints.points") == points
     page.set_input_files("#photo-input", str(photos[1]))
     page.wait_for_selector("#photos img >> nth=1")
     assert page.locator(".hint-dot").count() == 0 and page.evaluate("hints.points.length") == 0

@@ -401,6 +401,8 @@ class JobQueue:
             if recipe.reference is not None:
                 inputs["reference"] = recipe.reference.name
             settings = {"model": recipe.model, "mode": recipe.mode, **recipe.tuned()}
+            if recipe.hints:  # as --hint takes them: the card lists them, "Tweak" puts them back on the photo
+                settings["hints"] = [hint.text() for hint in recipe.hints]
             chosen = Upscaler.network_chosen(details) if recipe.kind == "upscale" else None
             if chosen:  # --degradation auto gave a low-quality JPEG the other network: the result says so
                 settings["network"] = chosen

@@ -468,6 +468,16 @@ function tweak(entry) {
     }
     $("#preserve_color").checked = Boolean(settings.preserve_color);
   }
+  if (entry.kind === "colorize") {
+    if (settings.strength != null) $("#color_strength").value = settings.strength;
+    // Its colour points, where its photo is the one on the page ("X%,Y%,#RRGGBB", as --hint takes them).
+    const same = state.photo && entry.inputs && entry.inputs.photo === state.photo.name;
+    hints.placing = false;
+    hints.points = same ? (settings.hints || []).map((text) => {
+      const [x, y, colour] = text.split(",");
+      return { x: Math.round(parseFloat(x) * 100) / 1e4, y: Math.round(parseFloat(y) * 100) / 1e4, colour };
+    }) : [];
+  }
   showTab(entry.kind);
   updateOutputs();
 }
