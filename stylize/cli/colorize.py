@@ -26,10 +26,10 @@ if TYPE_CHECKING:
                    "report).")
 @click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
                               "colorize`); default: the shipped one.")
-@click.option("--hint", multiple=True, callback=lambda ctx, param, value: _hints(value),
-              help="X,Y,COLOUR: a colour you know at a point of the photo (pixels from its top left corner, or "
-                   "per cent with %), spread over what looks alike around it; repeat for several. COLOUR: a name "
-                   "(tan), #RRGGBB or rgb(R, G, B). One photo at a time.")
+@click.option("--hint", multiple=True, metavar="X,Y,COLOUR", callback=lambda ctx, param, value: _hints(value),
+              help="A colour you know at a point of the photo (X, Y in pixels from its top left corner, or per cent "
+                   "with %), spread over what looks alike around it; repeat for several. COLOUR: a name (tan), "
+                   "#RRGGBB or rgb(R, G, B). One photo at a time.")
 @config_options([("", ColorizeConfig)])
 @config_options([("", VideoConfig)])
 @click.option("--resume", is_flag=True, help="A video: continue an interrupted job after its last finished "
