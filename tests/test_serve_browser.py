@@ -382,6 +382,11 @@ def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, ser
     page.click("#hint-place")
     box = page.locator("#hint-layer").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 0.25, box["y"] + box["height"] * 0.5)
+    page.click("#hint-place")  # "Done", then a swatch: a common colour in one click
+    page.click("#swatches button[title='grass']")
+    assert page.input_value("#hint_colour") == "#5a8040"
+    assert page.get_attribute("#swatches button[title='grass']", "aria-pressed") == "true"
+    page.click("#hint-place")
     page.mouse.click(box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.2)
     page.click("#hint-place")  # "Done": clicks go to the picture's slider again
     assert page.locator(".hint-dot").count() == 2 and "(2 points)" in page.inner_text("#hint-tools summary")
@@ -389,7 +394,7 @@ def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, ser
     previews = [job for job in page.request.get(server[0] + "api/jobs").json() if job["preview_only"]]
     assert previews and {job["kind"] for job in previews} == {"colorize"}, previews
     points = page.evaluate("hints.points")
-    assert [point["colour"] for point in points] == ["#2040e0"] * 2
+    assert [point["colour"] for point in points] == ["#2040e0", "#5a8040"]
     assert abs(points[0]["x"] - 0.25) < 0.01 and abs(points[0]["y"] - 0.5) < 0.01, points
     page.click("#colorize-run")
     page.wait_for_selector("#command:has-text('--hint')", timeout=60_000)

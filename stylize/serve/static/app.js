@@ -562,6 +562,16 @@ async function start() {
     drawHints();
   };
   $("#hint-clear").onclick = clearHints;
+  // The swatches take their colours from their data (a style attribute would break the Content-Security-Policy).
+  const swatches = [...document.querySelectorAll("#swatches button")];
+  const showChosen = () => swatches.forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.colour === $("#hint_colour").value)));
+  for (const swatch of swatches) {
+    swatch.style.background = swatch.dataset.colour;
+    swatch.setAttribute("aria-label", swatch.title);
+    swatch.onclick = () => { $("#hint_colour").value = swatch.dataset.colour; showChosen(); };
+  }
+  $("#hint_colour").addEventListener("input", showChosen);
+  showChosen();
   $("#hint-layer").addEventListener("click", placeHint);
   $("#before").addEventListener("load", drawHints);  // the dots over the picture as it is now shown
   window.addEventListener("resize", drawHints);
