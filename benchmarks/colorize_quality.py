@@ -180,7 +180,7 @@ def hinted_quality(limit: int | None, photos: list[Path], counts: tuple[int, ...
         scored += 1
         gray = gray_rgb(rgb_to_lab(truth)[:, :1])
         for count in counts:
-            result, _ = colorizer.colorize(gray, hints=simulated_hints(truth, count, seed=index))
+            result = colorizer.with_hints(simulated_hints(truth, count, seed=index))(gray)
             scores[count].append(ciede2000(result, truth))
     print(f"hints: {scored} colour photos, whole, made gray, automatic with simulated hints (true colours of "
           "7x7 patches at points around the centre)")

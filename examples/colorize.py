@@ -128,7 +128,7 @@ def hinted(model: torch.nn.Module) -> list[Row]:
         given = sepia_print(photo) if name == "astronaut.jpg" else photo
         hints = [ColorHint.parse(text) for text in texts]
         row = [(f"given, with {len(hints)} --hint points", with_points(given, hints)),
-               ("automatic, no hints", colorizer(given)), ("with the hints", colorizer.colorize(given, hints=hints)[0])]
+               ("automatic, no hints", colorizer(given)), ("with the hints", colorizer.with_hints(hints)(given))]
         rows.append(row + ([("true colours", photo)] if not is_gray(photo) else []))
     return rows
 

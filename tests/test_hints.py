@@ -94,7 +94,8 @@ def test_a_hint_recolours_its_region_and_leaves_the_others(tmp_path):
     gray = gray_rgb(rgb_to_lab(truth)[:, :1])
     colorizer = Colorizer([pale_house(1)], device="cpu")
     plain, _ = colorizer.colorize(gray)
-    hinted, _ = colorizer.colorize(gray, hints=[ColorHint(48, 48, (40, 80, 220))])
+    blue = [ColorHint(48, 48, (40, 80, 220))]
+    hinted, _ = Colorizer([pale_house(1)], device="cpu", hints=blue).colorize(gray)
     plain_lab, hinted_lab = rgb_to_lab(plain), rgb_to_lab(hinted)
     house, sky, ground = (slice(38, 58), slice(38, 58)), (slice(4, 24), slice(4, 92)), (slice(72, 92), slice(4, 92))
     assert 60 < hue_degrees(plain_lab[..., house[0], house[1]]) < 120  # yellow
@@ -103,8 +104,8 @@ def test_a_hint_recolours_its_region_and_leaves_the_others(tmp_path):
         moved = (hinted_lab - plain_lab)[:, 1:, rows, cols].norm(dim=1).mean()
         assert moved < 3, moved
     assert (hinted_lab[:, :1] - rgb_to_lab(gray)[:, :1]).abs().max() < 0.6
-    assert torch.equal(colorizer.colorize(gray, hints=[])[0], plain)
-    bound = colorizer.with_hints([ColorHint(48, 48, (40, 80, 220))])  # the studio's: the networks shared
+    assert torch.equal(colorizer.with_hints([]).colorize(gray)[0], plain)
+    bound = colorizer.with_hints(blue)  # the studio's: the networks shared
     assert bound.vgg is colorizer.vgg and colorizer.hints == () and torch.equal(bound(gray), hinted)
 
 

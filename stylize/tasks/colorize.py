@@ -218,8 +218,7 @@ class Colorizer:
                  model: nn.Module | None = None, on_progress: ProgressCallback | None = None,
                  hints: Sequence[ColorHint] = ()) -> None:
         """on_progress: (done, total) as a folder of references is indexed, before the first photo; hints: colours
-        the user knows at points of the photos (tasks/hints.py), used for every photo unless colorize() is given
-        its own."""
+        the user knows at points of the photos (tasks/hints.py), used for every photo (with_hints: others)."""
         self.config = config or ColorizeConfig()
         self.hints = tuple(hints)
         self.device = resolve_device(device)
@@ -378,18 +377,17 @@ class Colorizer:
         return torch.cat([self.colorize(image[None])[0] for image in pixels])
 
     @torch.no_grad()
-    def colorize(self, pixels: torch.Tensor, choose: Callable[[torch.Tensor], list[Reference]] | None = None,
-                 hints: Sequence[ColorHint] | None = None) -> tuple[torch.Tensor, list[str]]:
+    def colorize(self, pixels: torch.Tensor, choose: Callable[[torch.Tensor], list[Reference]] | None = None
+                 ) -> tuple[torch.Tensor, list[str]]:
         """One (1, 3, H, W) image -> (colorized image, names of the references used): those `choose` gives for
-        its lightness (a film's FilmReferences.choose), else choose()'s; with `hints` (else the Colorizer's)."""
+        its lightness (a film's FilmReferences.choose), else choose()'s; with the Colorizer's hints."""
         with accelerated(self.device):
             lightness = lightness_of(pixels.to(self.device))
             references = (choose or self.choose)(lightness)
-            coefficients, guide_low = self._coarse(lightness, references, self.hints if hints is None else hints)
+            coefficients, guide_low = self._coarse(lightness, references)
             return self._full_resolution(lightness, coefficients, guide_low).cpu(), [r.name for r in references]
 
-    def _coarse(self, lightness: torch.Tensor, references: list[Reference], hints: Sequence[ColorHint]
-                ) -> tuple[torch.Tensor, torch.Tensor]:
+    def _coarse(self, lightness: torch.Tensor, references: list[Reference]) -> tuple[torch.Tensor, torch.Tensor]:
         """The chroma model at the match grid, the hints spread over it: guided-filter coefficients (or plain
         chroma), and the guide."""
         working = self._working(lightness / 100) * 100
@@ -400,7 +398,7 @@ class Colorizer:
             chroma_map = self._predicted_chroma(maps, working, guide)
         else:
             chroma_map = self._matched_chroma(features, guide, grid, references)
-        chroma_map = spread_hints(chroma_map, features, guide, hints, tuple(lightness.shape[-2:]))
+        chroma_map = spread_hints(chroma_map, features, guide, self.hints, tuple(lightness.shape[-2:]))
         return self._coefficients(chroma_map * self.config.strength, guide), guide
 
     def _matched_chroma(self, features: torch.Tensor, guide: torch.Tensor, grid: tuple[int, int],
