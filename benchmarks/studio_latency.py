@@ -2,15 +2,19 @@
 
 For a 12 MP photo (the example photo enlarged to 4000x3000) and the example painting: the upload (decode and
 checks), then a preview at the page's preview size with a shipped style model, with the arbitrary-style model,
-and the first forming picture of the optimization; then the shipped model at full size. Prints seconds.
+and the first forming picture of the optimization; then the shipped model at full size; then the camera's frames a
+second (the page sends one when the last is back) at 640x480 and 512x384, with a style model and any painting's one
+pass, each frame's round trip through the API (a JPEG of the example photo up, the painted JPEG back). Prints
+seconds and frames a second.
 
-    python benchmarks/studio_latency.py [--device cuda]
+    python benchmarks/studio_latency.py [--device cuda] [--camera-only]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +45,7 @@ def _timed(client: TestClient, body: dict, until: str = "done") -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="auto")
+    parser.add_argument("--camera-only", action="store_true", help="only the camera's frames a second")
     args = parser.parse_args()
     photo = io.BytesIO()
     Image.open(EXAMPLES / "chelsea.jpg").convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC).save(
@@ -49,7 +54,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         app = create_app(StudioSettings(output_dir=Path(folder), device=args.device))
         with TestClient(app, base_url="http://127.0.0.1") as client:
-            _measure(client, photo.getvalue(), painting)
+            if not args.camera_only:
+                _measure(client, photo.getvalue(), painting)
+            _camera(client, painting)
 
 
 def _measure(client: TestClient, photo: bytes, painting: bytes) -> None:
@@ -70,6 +77,27 @@ def _measure(client: TestClient, photo: bytes, painting: bytes) -> None:
         print(f"{label}: {_timed(client, recipe, until):.2f} s")
     full = {"kind": "style", "photo": photo_id, "model": "starry"}
     print(f"full size 4000x3000, shipped model, written: {_timed(client, full):.2f} s")
+
+
+
+def _camera(client: TestClient, painting: bytes, frames: int = 20) -> None:
+    """Frames a second of the camera, each frame sent when the last came back (as the page does), after 2 frames
+    that load the model."""
+    painting_id = client.post("/api/uploads?name=painting.jpg", content=painting).json()["id"]
+    for width, height in ((640, 480), (512, 384)):
+        frame = io.BytesIO()
+        Image.open(EXAMPLES / "chelsea.jpg").convert("RGB").resize((width, height)).save(frame, "JPEG", quality=85)
+        for label, recipe in [("style model (starry)", {"kind": "style", "model": "starry"}),
+                              ("any painting, one pass", {"kind": "style", "model": "arbitrary", "style": painting_id,
+                                                          "settings": {"refine": 0}})]:
+            url = f"/api/live?recipe={json.dumps(recipe)}"
+            for _ in range(2):
+                client.post(url, content=frame.getvalue()).raise_for_status()
+            started = time.perf_counter()
+            for _ in range(frames):
+                client.post(url, content=frame.getvalue()).raise_for_status()
+            rate = frames / (time.perf_counter() - started)
+            print(f"camera {width}x{height}, {label}: {rate:.1f} frames a second")
 
 
 if __name__ == "__main__":

@@ -253,6 +253,10 @@ def test_batch_usage_errors(invoke, tree, model, tmp_path, args, message, monkey
     ("colorize", ["clips"], "clips/a.mp4 is a video; `stylize colorize` takes one clip at a time (stylize colorize "
                             "CLIP -o OUT)"),
     ("colorize", ["notes"], "no input images found: notes/todo.txt is not an image"),
+    ("batch", ["empty"], "no input images found: empty holds no files, in subfolders either (hidden ones are not "
+                         "read)"),
+    ("upscale", ["empty", "empty/deeper"], "no input images found: empty, empty/deeper hold no files, in subfolders "
+                                           "either"),
 ])
 def test_inputs_without_an_image_are_a_usage_error_not_zero_done(invoke, model, tmp_path, monkeypatch, command,
                                                                  inputs, message):
@@ -264,6 +268,8 @@ def test_inputs_without_an_image_are_a_usage_error_not_zero_done(invoke, model, 
     (tmp_path / "notes" / "todo.txt").write_text("no pictures")
     (tmp_path / "clips").mkdir()
     (tmp_path / "clips" / "a.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42")
+    (tmp_path / "empty" / "deeper").mkdir(parents=True)
+    (tmp_path / "empty" / "deeper" / ".DS_Store").write_bytes(b"\x00")
     extra = ["--model", model] if command == "batch" else []
     result = invoke(command, *inputs, "-o", tmp_path / "out.mp4", *extra)
     invoke.error_line(result, 2, message)

@@ -854,3 +854,121 @@ def test_a_clip_of_pixels_that_are_not_square_is_shown_in_its_shape_and_masked_t
     pairs = zip(stretched, shown(tmp_path / "back.mp4"), strict=True)
     change = np.mean([np.abs(a.astype(float) - b).mean(axis=(0, 2)) for a, b in pairs], axis=0)  # by column
     assert change.shape == (96,) and change[:40].mean() > 10 and change[56:].mean() < 3
+
+
+def _jpeg(width: int = 64, height: int = 48, seed: int = 0) -> bytes:
+    buffer = io.BytesIO()
+    gradient_image(width, height, seed).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def _live(client: TestClient, recipe: dict, frame: bytes):
+    return client.post(f"/api/live?recipe={json.dumps(recipe)}", content=frame)
+
+
+def test_a_camera_frame_comes_back_painted_at_its_own_size(studio):
+    frame = _jpeg(64, 48)
+    response = _live(studio, {"kind": "style", "model": "starry", "settings": {"strength": 1}}, frame)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "image/jpeg" and response.headers["cache-control"] == "no-store"
+    painted = Image.open(io.BytesIO(response.content))
+    assert painted.format == "JPEG" and painted.size == (64, 48)
+    original = pil_to_tensor(Image.open(io.BytesIO(frame)))
+    assert (pil_to_tensor(painted) - original).abs().mean() > 0.05
+    # The sliders apply to the next frame: strength 0 gives the frame back (up to JPEG's rounding).
+    unpainted = _live(studio, {"kind": "style", "model": "starry", "settings": {"strength": 0}}, frame)
+    assert (pil_to_tensor(Image.open(io.BytesIO(unpainted.content))) - original).abs().mean() < 0.02
+    # Nothing is written: a frame is shown, never kept.
+    assert studio.get("/api/results").json() == [] and studio.get("/api/jobs").json() == []
+
+
+@pytest.mark.parametrize(("recipe", "frame", "status", "says"), [
+    ({"kind": "style", "settings": {}}, None, 400, "the camera paints with a style model or any painting"),
+    ({"kind": "upscale"}, None, 400, "the camera paints with a style model"),
+    ({"kind": "style", "model": "starry", "photo": "x"}, None, 400, "send no photo"),
+    ({"kind": "style", "model": "starry", "preview": True}, None, 400, "send no photo, folder or preview"),
+    ({"kind": "style", "model": "arbitrary", "settings": {"refine": 5}}, None, 400, "drop a painting first"),
+    ({"kind": "style", "model": "nosuch"}, None, 400, "unknown model 'nosuch'"),
+    ({"kind": "style", "model": "starry"}, b"not an image", 400, "the frame is not a JPEG, PNG or WebP image"),
+    ({"kind": "style", "model": "starry"}, "tiff", 400, "the frame is not a JPEG, PNG or WebP image"),
+    ({"kind": "style", "model": "starry"}, "huge", 400, "over the limit of 0.9216 MP for a camera frame"),
+    ({"kind": "style", "model": "starry"}, "truncated", 400, "the frame is corrupt or truncated"),
+    ({"kind": "style", "model": "starry"}, "heavy", 413, "the frame is over 4 MB"),
+])
+def test_a_camera_frame_or_recipe_the_studio_cannot_take_is_a_one_line_4xx(studio, recipe, frame, status, says):
+    frames = {None: _jpeg(), "truncated": _jpeg()[:300], "heavy": b"\xff" * (4 * 2**20 + 1)}
+    buffer = io.BytesIO()
+    if frame == "tiff":
+        gradient_image(32, 32).save(buffer, format="TIFF")
+    elif frame == "huge":  # larger than 1280x720, a small file
+        Image.new("RGB", (1600, 1200)).save(buffer, format="JPEG")
+    frames["tiff"] = frames["huge"] = buffer.getvalue()
+    response = _live(studio, recipe, frames[frame] if frame in frames else frame)
+    assert response.status_code == status and says in response.json()["error"], response.text
+    assert "\n" not in response.json()["error"]
+
+
+def test_the_camera_takes_any_paintings_one_pass_and_no_mask(studio):
+    painting = _upload(studio, _png(32, 32, seed=1), "painting.png")
+    arbitrary = {"kind": "style", "model": "arbitrary", "style": painting["id"]}
+    refined = _live(studio, {**arbitrary, "settings": {"refine": 5}}, _jpeg())
+    assert refined.status_code == 400 and "one pass: send refine 0" in refined.json()["error"]
+    one_pass = _live(studio, {**arbitrary, "settings": {"refine": 0}}, _jpeg(48, 40))
+    assert one_pass.status_code == 200 and Image.open(io.BytesIO(one_pass.content)).size == (48, 40)
+    mask = _upload(studio, _png(32, 32), "mask.png")
+    masked = _live(studio, {"kind": "style", "model": "starry", "mask": mask["id"]}, _jpeg())
+    assert masked.status_code == 400 and "a mask is drawn for one photo" in masked.json()["error"]
+    assert _live(studio, {"kind": "style", "model": "starry"}, _jpeg()).status_code == 200
+    bad = studio.post("/api/live?recipe={not json", content=_jpeg())
+    assert bad.status_code == 400 and bad.json()["error"] == "the recipe (?recipe=) is not JSON"
+
+
+def test_a_camera_frame_goes_before_waiting_jobs_and_is_told_busy_while_a_job_has_the_device(studio, monkeypatch):
+    """A running job is not interrupted by the camera: a frame waits for it at most LIVE_WAIT_SECONDS, then is
+    answered 503 (the page says so and tries again); a frame sent while it runs is painted before the jobs that
+    wait, and once it ends, the frames are painted again."""
+    import threading
+
+    from stylize.serve import queue as studio_queue
+
+    gate, order = threading.Event(), []
+    built = studio_queue.build_task
+
+    class HeldTask:
+        """The photo jobs wait at the gate; a camera frame (camera.jpg) is painted at once, darkened."""
+
+        def __init__(self, task):
+            self.device, self.task = task.device, task
+
+        def process(self, images, jobs):
+            order.append(jobs[0].source.name)
+            if jobs[0].source.name != "camera.jpg":
+                assert gate.wait(30)
+                return self.task.process(images, jobs)
+            return [image.pixels * 0.5 for image in images]
+
+    monkeypatch.setattr(studio_queue, "build_task", lambda *a, **k: HeldTask(built(*a, **k)))
+    monkeypatch.setattr(studio_queue, "LIVE_WAIT_SECONDS", 0.5)
+    photo = _upload(studio, _png())
+    job = studio.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+    _wait(studio, job["id"], states=("running",))
+    recipe = {"kind": "style", "model": "starry"}
+    busy = _live(studio, recipe, _jpeg())
+    assert busy.status_code == 503 and busy.json()["error"] == (
+        "the studio is busy with a job: the camera goes on when it ends")
+    second = studio.post("/api/jobs", json={"kind": "style", "photo": photo["id"], "model": "starry"}).json()
+    monkeypatch.setattr(studio_queue, "LIVE_WAIT_SECONDS", 30)
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(_live(studio, recipe, _jpeg())))
+    waiting.start()
+    time.sleep(0.3)  # the frame waits behind the running job, beside the second job
+    gate.set()
+    waiting.join(30)
+    assert answers[0].status_code == 200
+    assert _wait(studio, job["id"])["state"] == _wait(studio, second["id"])["state"] == "done"
+    # The frame went before the job that waited (the photo jobs read the server's copy of the upload).
+    assert [name == "camera.jpg" for name in order] == [False, True, False]
+    painted = _live(studio, recipe, _jpeg())
+    assert painted.status_code == 200
+    darkened = pil_to_tensor(Image.open(io.BytesIO(painted.content)))
+    assert abs(darkened.mean() - pil_to_tensor(Image.open(io.BytesIO(_jpeg()))).mean() * 0.5) < 0.02

@@ -55,7 +55,9 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        # A fake camera (Chromium's test pattern, a moving pie and a clock) and no permission prompt to answer.
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
         yield browser
         browser.close()
 
@@ -89,6 +91,17 @@ def _wait_loaded(page, selector: str) -> None:
     while not image.evaluate("element => element.complete && element.naturalWidth > 0"):
         assert time.monotonic() < deadline, f"{selector} never loaded"
         time.sleep(0.05)
+
+
+def _small_pixels(page, selector: str) -> list[int]:
+    """The image's pixels drawn at 32x18 (RGBA levels): enough to tell two pictures apart, few to send."""
+    return page.locator(selector).evaluate("""image => {
+        const canvas = document.createElement("canvas");
+        canvas.width = 32; canvas.height = 18;
+        const context = canvas.getContext("2d");
+        context.drawImage(image, 0, 0, 32, 18);
+        return Array.from(context.getImageData(0, 0, 32, 18).data);
+    }""")
 
 
 def test_a_shipped_model_paints_the_dropped_photo(page, server, photos):
@@ -407,3 +420,56 @@ def test_colour_points_clicked_on_the_photo_reach_the_colorize_command(page, ser
     page.set_input_files("#photo-input", str(photos[1]))
     page.wait_for_selector("#photos img >> nth=1")
     assert page.locator(".hint-dot").count() == 0 and page.evaluate("hints.points.length") == 0
+
+
+def test_a_slider_moved_after_a_preview_shows_the_new_preview(page, photos):
+    """Red-team: each preview job counts its pictures from 1, and the page kept only the count, so after the first
+    preview no other (a strength moved, another model) was ever shown: the picture stayed the first one's."""
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    page.select_option("#model", "starry")
+    page.wait_for_selector("#result-img[src*='/preview']")
+    first = page.get_attribute("#result-img", "src")
+    page.fill("#strength", "0.2")
+    page.dispatch_event("#strength", "input")
+    page.wait_for_function("first => document.querySelector('#result-img').src.indexOf(first) < 0", arg=first,
+                           timeout=60_000)
+    assert "/preview" in page.get_attribute("#result-img", "src")
+
+
+def test_the_camera_is_painted_live_and_a_frame_kept_becomes_a_photo(page, photos):
+    page.select_option("#model", "optimize")
+    page.click("#camera")  # the optimization takes too long a frame: said, and no camera is opened
+    assert "the camera paints with a style model or any painting" in page.inner_text("#message").lower()
+    assert page.inner_text("#camera") == "Camera"
+    page.select_option("#model", "udnie")
+    page.click("#camera")
+    page.wait_for_selector("#result-img[src^='blob:']", timeout=30_000)
+    _wait_loaded(page, "#result-img")
+    page.wait_for_function("document.querySelector('#camera-status').textContent.includes('frames a second')",
+                           timeout=30_000)
+    painted, frame = _small_pixels(page, "#result-img"), _small_pixels(page, "#before")
+    assert sum(abs(a - b) for a, b in zip(painted, frame, strict=True)) / len(frame) > 10
+    size = page.locator("#result-img").evaluate("image => [image.naturalWidth, image.naturalHeight]")
+    assert max(size) == 512  # the Size slider's 512, within the camera's 640
+    page.click("#camera-keep")  # the camera's whole picture, as a photo of the page's
+    page.wait_for_selector("#photos img[title^='camera-']")
+    assert page.inner_text("#camera") == "Camera" and page.is_hidden("#camera-tools")
+    title = page.get_attribute("#photos img[title^='camera-']", "title")
+    assert title.endswith("(1280x720)") or title.endswith("(640x480)"), title
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # the kept frame previews, as a photo
+
+
+def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
+    """A studio opened on a LAN address over plain HTTP: browsers give such a page no navigator.mediaDevices."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.add_init_script("Object.defineProperty(navigator, 'mediaDevices', { value: undefined });")
+    page = context.new_page()
+    page.goto(server[0])
+    page.wait_for_selector("#model option[value=udnie]", state="attached")
+    page.select_option("#model", "udnie")
+    page.click("#camera")
+    message = page.inner_text("#message")
+    assert "no camera at this address" in message and "127.0.0.1" in message and "HTTPS" in message
+    assert page.inner_text("#camera") == "Camera" and page.is_hidden("#camera-tools")
+    context.close()

@@ -75,15 +75,19 @@ def plan(
             report = report.with_name(f"{report.stem}.rank{env.rank}{report.suffix}")
     found, not_images = batching.collect_inputs(inputs, exclude=[output])
     if not found:
-        raise click.UsageError(_nothing_to_do(not_images))
+        raise click.UsageError(_nothing_to_do(not_images, inputs))
     jobs = batching.shard(batching.plan_jobs(found, output, fmt, suffix, reads), shard_index, shard_count)
     batching.prepare_outputs(jobs, report, reads)
     return jobs, not_images, f"{shard_index + 1}/{shard_count}", report
 
 
-def _nothing_to_do(not_images: list[Path]) -> str:
+def _nothing_to_do(not_images: list[Path], inputs: Sequence[str]) -> str:
     """Why a job with no input image stops (a usage error: it would otherwise end "0 done" with exit 0)."""
     if not not_images:
+        folders = [name for name in inputs if Path(name).expanduser().is_dir()]
+        if folders and len(folders) == len(inputs):  # an empty folder, named
+            which = f"{folders[0]} holds" if len(folders) == 1 else f"{', '.join(folders)} hold"
+            return f"no input images found: {which} no files, in subfolders either (hidden ones are not read)"
         return "no input images found"
     first, others = not_images[0], len(not_images) - 1
     more = f" (and {others} other file{'s' * (others != 1)})" if others else ""

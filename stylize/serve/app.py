@@ -23,7 +23,8 @@ from typing import Any
 
 from stylize.errors import StylizeError
 from stylize.extras import require
-from stylize.serve.queue import JobQueue, QueueFull, StudioJob
+from stylize.images import decode_frame, preview_jpeg
+from stylize.serve.queue import Busy, JobQueue, QueueFull, StudioJob
 from stylize.serve.recipe import folders_below, parse_recipe
 from stylize.serve.results import ResultFolder
 from stylize.serve.uploads import Uploads
@@ -40,6 +41,10 @@ TOKEN_COOKIE = "stylize_token"
 TOKEN_HEADER = "x-stylize-token"
 # A recipe is a few settings and upload ids (under 1 KB from the page); a body this large is not one.
 MAX_JSON_BYTES = 64 * 1024
+# A camera frame: the page sends at most 640 px a side as a JPEG (about 50 to 150 KB); these leave room for a
+# 1280x720 one, and no more (a frame is painted whole, ahead of the queue).
+MAX_FRAME_BYTES = 4 * 2**20
+MAX_FRAME_PIXELS = 1280 * 720
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
 # Static files are package data, named here: no path from a request is ever looked up on disk.
 STATIC = {"app.js": "text/javascript", "style.css": "text/css", "index.html": "text/html"}
@@ -207,6 +212,30 @@ async def _submit(request: Request) -> Response:
     return AsciiJSONResponse(studio.queue.status(job), status_code=202)
 
 
+async def _live(request: Request) -> Response:
+    """A camera frame (the body: JPEG, PNG or WebP bytes) painted with the recipe in the query (`?recipe=` the
+    style recipe's JSON, without a photo): the picture back as a JPEG of the same size. 503 while a job keeps the
+    device (the page tries again), 400 for a frame or recipe it cannot take."""
+    studio: Studio = request.app.state.studio
+    session = _session(request)
+    text = request.query_params.get("recipe", "")
+    if len(text) > MAX_JSON_BYTES:
+        return _error(413, f"the recipe is over {MAX_JSON_BYTES // 1024} KB")
+    try:
+        body = json.loads(text)
+    except (ValueError, RecursionError):
+        return _error(400, "the recipe (?recipe=) is not JSON")
+    recipe = parse_recipe(body, session, studio.uploads, studio.model_tasks(), live=True)
+    data = await _body(request, MAX_FRAME_BYTES, f"the frame is over {MAX_FRAME_BYTES // 2**20} MB")
+    pixels = await run_in_threadpool(decode_frame, data, MAX_FRAME_PIXELS)
+    try:
+        painted = await run_in_threadpool(studio.queue.live, session, recipe, pixels)
+    except Busy as error:
+        return _error(503, str(error))
+    encoded = await run_in_threadpool(preview_jpeg, painted, max(painted.shape[-2:]))
+    return Response(encoded, media_type="image/jpeg", headers={"cache-control": "no-store"})
+
+
 async def _estimate(request: Request) -> Response:
     studio: Studio = request.app.state.studio
     recipe = parse_recipe(await _json_body(request), _session(request), studio.uploads, studio.model_tasks(),
@@ -348,7 +377,7 @@ def create_app(settings: StudioSettings) -> Starlette:
     routes = [
         ("/", _index, ["GET"]), ("/static/{name}", _static, ["GET"]), ("/api/info", _info, ["GET"]),
         ("/api/uploads", _upload, ["POST"]), ("/api/uploads/{upload}/image", _upload_image, ["GET"]),
-        ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]),
+        ("/api/jobs", _submit, ["POST"]), ("/api/jobs", _jobs, ["GET"]), ("/api/live", _live, ["POST"]),
         ("/api/estimate", _estimate, ["POST"]), ("/api/folders", _folders, ["GET"]),
         ("/api/jobs/{job}", _job, ["GET"]), ("/api/jobs/{job}/preview", _preview, ["GET"]),
         ("/api/jobs/{job}/cancel", _cancel, ["POST"]), ("/api/cancel-all", _cancel_all, ["POST"]),

@@ -19,6 +19,7 @@ import torch
 from stylize.batch import (
     Job,
     JobResult,
+    Output,
     ProcessBatch,
     collect_inputs,
     plan_jobs,
@@ -28,7 +29,7 @@ from stylize.batch import (
 )
 from stylize.config import MAX_PIXELS
 from stylize.errors import ConfigError, StylizeError, first_line
-from stylize.images import preview_png
+from stylize.images import LoadedImage, preview_png
 from stylize.serve.recipe import Recipe, build_task, with_points
 from stylize.serve.results import ResultEntry, ResultFolder
 from stylize.serve.uploads import safe_stem
@@ -39,6 +40,10 @@ from stylize.tasks.video import VideoJob, VideoProgress
 # How often a forming picture is sent again: encoding it costs a few ms, and a page polls about this often.
 PREVIEW_SECONDS = 0.5
 TASKS_KEPT = 2  # built tasks kept for the next job (a slider nudge reuses the loaded model or the style targets)
+# How long a camera frame waits for the device while a job has it: past this, the page is told the studio is busy
+# (and tries again a moment later) rather than left hanging on a job that may take minutes.
+LIVE_WAIT_SECONDS = 10.0
+LIVE_PENDING = 8  # camera frames waiting at once, from every page (each page sends its next when one is back)
 ENDED_KEPT = 200  # ended jobs remembered (with their pictures) for the pages; older ones are forgotten
 
 
@@ -59,6 +64,21 @@ class Cancelled(KeyboardInterrupt):
 
 class QueueFull(StylizeError):
     """More jobs waiting than the server allows."""
+
+
+class Busy(StylizeError):
+    """A camera frame that could not have the device in time (a job is running): a 503, and the page tries again."""
+
+
+@dataclass
+class LiveFrame:
+    """A camera frame waiting for the worker, and then its painted pixels (or the one line that says why not)."""
+
+    recipe: Recipe
+    pixels: torch.Tensor
+    done: threading.Event = field(default_factory=threading.Event)
+    result: torch.Tensor | None = None
+    error: str | None = None
 
 
 @dataclass
@@ -106,6 +126,9 @@ class JobQueue:
         self._jobs: dict[str, StudioJob] = {}
         self._waiting: deque[StudioJob] = deque()
         self._seen: dict[str, float] = {}
+        self._live: deque[LiveFrame] = deque()  # camera frames, served before waiting jobs
+        self._live_running = False
+        self._frame_last = False  # the worker's last turn was a frame: a waiting job has the next
         self._tasks: OrderedDict[tuple, Task] = OrderedDict()
         self._current: StudioJob | None = None
         self._seconds_per_megapixel: dict[str, float] = {}  # measured here, by way of working
@@ -184,6 +207,31 @@ class JobQueue:
             self.cancel(job)
         return len(jobs)
 
+    def live(self, session: str, recipe: Recipe, pixels: torch.Tensor) -> torch.Tensor:
+        """A camera frame painted by the recipe's task on the worker (the device's one user), ahead of waiting jobs:
+        a frame takes a fraction of a second, and the page sends the next only when this one is back, so a job
+        still gets its turn between two frames (and takes the turn after a frame when several cameras keep
+        frames waiting). Busy when a running job keeps the device past LIVE_WAIT_SECONDS, or LIVE_PENDING frames
+        already wait."""
+        frame = LiveFrame(recipe, pixels)
+        with self._wake:
+            if self._closed:
+                raise Busy("the studio is stopping")
+            if len(self._live) >= LIVE_PENDING:
+                raise Busy(f"{LIVE_PENDING} camera frames are waiting, the most this studio takes: trying again")
+            self._live.append(frame)
+            self._seen[session] = time.monotonic()
+            self._wake.notify()
+        if not frame.done.wait(LIVE_WAIT_SECONDS):
+            with self._wake:
+                if frame in self._live:  # not begun: given up (one that has begun ends in a moment)
+                    self._live.remove(frame)
+                    raise Busy("the studio is busy with a job: the camera goes on when it ends")
+            frame.done.wait()
+        if frame.error is not None or frame.result is None:
+            raise StylizeError(frame.error or "the frame was not painted")
+        return frame.result
+
     def seen(self, session: str) -> None:
         """The session's page is still there (it polls): its jobs go on."""
         self._seen[session] = time.monotonic()
@@ -203,18 +251,43 @@ class JobQueue:
     def _work(self) -> None:
         while True:
             with self._wake:
-                while not self._waiting and not self._closed:
+                while not self._waiting and not self._live and not self._closed:
                     self._wake.wait(timeout=1.0)
                 if self._closed:
+                    for frame in self._live:
+                        frame.error = "the studio is stopping"
+                        frame.done.set()
                     return
-                job = self._waiting.popleft()
-                self._current = job
+                if self._live and not (self._frame_last and self._waiting):
+                    frame = self._live.popleft()
+                    self._live_running = True
+                else:
+                    frame, job = None, self._waiting.popleft()
+                    self._current = job
+                self._frame_last = frame is not None
+            if frame is not None:
+                self._paint_frame(frame)
+                continue
             try:
                 self._run(job)
             except Exception as error:  # the worker must outlive any one job; the page shows the line
                 job.state, job.message = "failed", first_line(error)
             finally:
                 self._current = None
+
+    def _paint_frame(self, frame: LiveFrame) -> None:
+        """One camera frame through the recipe's task (kept for the next frames, as a preview's is): its pixels at
+        the size the page sent, never a file."""
+        try:
+            task = self._task(frame.recipe)
+            name = Path("camera.jpg")
+            output = task.process([LoadedImage(frame.pixels)], [Job(name, name, name.name)])[0]
+            frame.result = (output.pixels if isinstance(output, Output) else output).clamp(0, 1).cpu()
+        except Exception as error:  # the worker outlives any frame; the page shows the line
+            frame.error = first_line(error)
+        finally:
+            self._live_running = False
+            frame.done.set()
 
     def _abandoned(self, session: str) -> bool:
         """Whether the session's page stopped polling (the tab crashed or the laptop slept without the page's
@@ -372,6 +445,8 @@ class JobQueue:
 
     def _on_video_progress(self, progress: VideoProgress) -> None:
         job = self._checked()
+        if job is None:
+            return
         job.done = float(progress.frames_done)
         job.total = max(job.total, job.done)
         job.stage = f"frame {progress.frames_done}" + (f" of {int(job.total)}" if job.total else "")
@@ -415,7 +490,11 @@ class JobQueue:
             self._seconds_per_megapixel[recipe.mode] = job.seconds / (size[0] * size[1] / 1e6)
         job.state, job.stage, job.done = "done", "", job.total
 
-    def _checked(self) -> StudioJob:
+    def _checked(self) -> StudioJob | None:
+        """The running job, or None while a camera frame is painted (a frame reports no progress); Cancelled when
+        the job was cancelled or its page went away."""
+        if self._live_running:
+            return None
         job = self._current
         if job is None:
             raise ConfigError("a task reported progress outside a job")
@@ -428,6 +507,8 @@ class JobQueue:
 
     def _on_step(self, info: StepInfo) -> None:
         job = self._checked()
+        if job is None:
+            return
         job.done, job.total = info.work_done, info.work_total
         job.stage = step_stage(info, refining=job.recipe.mode == "arbitrary")
         now = time.monotonic()
@@ -439,12 +520,16 @@ class JobQueue:
 
     def _on_progress(self, done: int, total: int) -> None:
         job = self._checked()
+        if job is None:
+            return
         # A folder job counts images, and a clip frames, not one image's tiles.
         if job.recipe.folder is None and not job.recipe.clip:
             job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
 
     def _on_result(self, result: JobResult) -> None:
         job = self._checked()
+        if job is None:
+            return
         job.done += 1
         job.stage = f"{int(job.done)} of {int(job.total)} images"
         now = time.monotonic()

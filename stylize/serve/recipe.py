@@ -156,9 +156,10 @@ class Recipe:
 
 
 def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str, str],
-                 root: Path | None = None) -> Recipe:
+                 root: Path | None = None, live: bool = False) -> Recipe:
     """A Recipe from the page's JSON, or ConfigError (one line, a 400 answer). models: name -> task of the
-    models the page may name; root: the folder below which folder jobs may read (None: no folder jobs)."""
+    models the page may name; root: the folder below which folder jobs may read (None: no folder jobs); live: the
+    recipe of the camera's frames, which come with it (no photo; a style model or any painting in one pass)."""
     if not isinstance(body, dict):
         raise ConfigError("the request must be a JSON object")
     kind = body.get("kind")
@@ -180,7 +181,9 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         folder = _folder_below(root, folder_name)
         if body.get("preview"):
             raise ConfigError("a folder job has no preview: preview one of its photos")
-    photo = upload("photo", required=folder is None) if folder is None else None
+    if live and (body.get("photo") is not None or folder is not None or body.get("preview")):
+        raise ConfigError("the camera's frames are its photos: send no photo, folder or preview with them")
+    photo = upload("photo", required=folder is None and not live) if folder is None else None
     # A clip is painted (kind video), enlarged or colorized whole, as `stylize video`, `upscale CLIP` and
     # `colorize CLIP` do; its first frame, an image upload of its own, is what previews and pictures take.
     if (kind == "video" or (photo is not None and photo.video)) and body.get("preview"):
@@ -197,6 +200,9 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
     if mask is not None and mask.video and kind != "video":
         raise ConfigError(f"{mask.name} is a video of masks: it goes with a whole clip (a video job); a picture "
                           "takes a mask image")
+    if live and (kind != "style" or model is None):  # the optimization takes seconds a frame, the others are not styles
+        raise ConfigError("the camera paints with a style model or any painting (the optimization takes too long "
+                          "a frame)")
     task = models.get(model) if model else None
     if kind in ("style", "video"):
         if task == ARBITRARY.name:
@@ -240,8 +246,19 @@ def parse_recipe(body: object, session: str, uploads: Uploads, models: dict[str,
         raise ConfigError(f"steps {config.steps} is over the page's limit of {PAGE_MAX_STEPS}: run longer "
                           "optimizations with `stylize run --steps`")
     hints = _hints(body.get("hints"), kind, photo)
+    if live:
+        _check_live(mask, config)
     return Recipe(kind, mode, photo, config, model, style, reference if kind == "colorize" else None, mask,
                   bool(body.get("preview")), dict(settings), folder, folder_name, hints)
+
+
+def _check_live(mask: Upload | None, config: Settings) -> None:
+    """What the camera takes besides a model: one pass a frame (any painting's refinement takes seconds a frame),
+    and no mask, which is drawn for one photo's shape."""
+    if mask is not None:
+        raise ConfigError("a mask is drawn for one photo: the camera paints the whole frame")
+    if getattr(config, "refine", 0):
+        raise ConfigError("the camera shows any painting's one pass: send refine 0")
 
 
 def _hints(value: object, kind: str, photo: Upload | None) -> tuple[ColorHint, ...]:

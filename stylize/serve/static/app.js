@@ -62,6 +62,7 @@ function drawPhotos() {
 }
 
 function choosePhoto(photo) {
+  stopCamera();  // the photo is shown, not the camera
   state.photo = photo;
   $("#video-run").hidden = !photo.videoId;
   // A clip is enlarged or colorized whole: the buttons say so.
@@ -162,7 +163,7 @@ function colorizeRecipe(photo) {
 }
 
 function previewWanted() {
-  if (!state.photo) return false;
+  if (!state.photo || camera.running) return false;  // the camera's frames are the preview
   // The colorizer previews a photo (a clip is colorized whole) as points are placed and the strength moves.
   if (state.tab === "colorize") return !state.photo.videoId;
   // The optimization waits for "Paint"; no model is chosen until the server's list has come.
@@ -338,6 +339,142 @@ function clearHints() {
   if (had) schedulePreview();
 }
 
+// Camera: what the webcam sees, painted live by a style model or any painting's one pass (POST /api/live) -------
+
+const camera = { stream: null, running: false, urls: [], rate: 0 };
+const CAMERA_SIDE = 640;  // the frames' longest side at most (a camera's 640x480; the Size slider may ask less)
+
+function cameraRecipe() {
+  // The style recipe without a photo (the frames are the photos): the model and its sliders, one pass a frame.
+  const choice = $("#model").value;
+  const body = { kind: "style", model: choice, settings: {
+    strength: Number($("#strength").value), preserve_color: $("#preserve_color").checked, size: 0 } };
+  if (modelTask(choice) === "arbitrary") {
+    body.style = state.painting && state.painting.id;
+    body.settings.refine = 0;
+  }
+  return body;
+}
+
+function grabFrame(longest) {
+  // The camera's picture now, its longest side at most `longest` (the whole picture for "Keep this frame").
+  const video = $("#camera-video");
+  const scale = Math.min(1, longest / Math.max(video.videoWidth, video.videoHeight));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(video.videoWidth * scale);
+  canvas.height = Math.round(video.videoHeight * scale);
+  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  return canvas;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const asBlob = (canvas, quality) => new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
+
+async function startCamera() {
+  const choice = $("#model").value;
+  if (!choice || choice === "optimize") {
+    say("The camera paints with a style model or any painting: choose one in “Style with” (the optimization takes too long a frame).");
+    return;
+  }
+  if (modelTask(choice) === "arbitrary" && !state.painting) { say("Drop a painting first: the camera is painted in its style."); return; }
+  if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) {
+    // Browsers give a page the camera only in a secure context: HTTPS, or this computer's own address.
+    say("This browser gives the page no camera at this address: open the studio at http://127.0.0.1 (or localhost) on the computer it runs on, or over HTTPS.");
+    return;
+  }
+  try {
+    camera.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
+  } catch (error) {
+    say(`No camera: ${error.message || error.name}`);
+    return;
+  }
+  const video = $("#camera-video");
+  video.srcObject = camera.stream;
+  await video.play();
+  clearTimeout(state.previewTimer);
+  if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
+    api(`/api/jobs/${state.job.id}/cancel`, { method: "POST" }).catch(() => {});
+  }
+  camera.running = true;
+  camera.rate = 0;
+  say("");
+  $("#compare").hidden = false;
+  $("#empty").hidden = true;
+  $("#result-actions").hidden = true;
+  $("#result-video").hidden = true;
+  $("#camera").textContent = "Stop camera";
+  $("#camera-tools").hidden = false;
+  paintFrames();
+}
+
+function stopCamera() {
+  if (!camera.stream) return;
+  camera.running = false;
+  camera.stream.getTracks().forEach((track) => track.stop());
+  camera.stream = null;
+  $("#camera-video").srcObject = null;
+  $("#camera").textContent = "Camera";
+  $("#camera-tools").hidden = true;
+  $("#camera-status").textContent = "";
+  // Back to the photo the buttons paint (or to the empty page): the last frame is not a photo of the page's.
+  $("#result-img").removeAttribute("src");
+  if (state.photo) $("#before").src = state.photo.url;
+  else { $("#compare").hidden = true; $("#empty").hidden = false; }
+  camera.urls.forEach((url) => URL.revokeObjectURL(url));
+  camera.urls = [];
+  schedulePreview();
+}
+
+async function paintFrames() {
+  // One frame at a time: the next is sent when this one is back, so a slow device shows fewer frames, never a
+  // backlog; the sliders and the model apply from the next frame.
+  let last = performance.now();
+  while (camera.running) {
+    if (!$("#camera-video").videoWidth) { await sleep(100); continue; }
+    const canvas = grabFrame(Math.min(CAMERA_SIDE, Number($("#size").value)));
+    const frame = await asBlob(canvas, 0.85);
+    let response;
+    try {
+      response = await fetch(`/api/live?recipe=${encodeURIComponent(JSON.stringify(cameraRecipe()))}`,
+        { method: "POST", body: frame, credentials: "same-origin" });
+    } catch (error) {
+      say(error.message);
+      stopCamera();
+      return;
+    }
+    if (!camera.running) return;
+    if (!response.ok) {
+      const body = await response.json().catch(() => null);
+      const message = (body && body.error) || `${response.status} ${response.statusText}`;
+      if (response.status === 503) { $("#camera-status").textContent = message; await sleep(1000); continue; }
+      say(message);
+      stopCamera();
+      return;
+    }
+    const painted = await response.blob();
+    if (!camera.running) return;
+    const urls = [URL.createObjectURL(frame), URL.createObjectURL(painted)];
+    $("#before").src = urls[0];
+    $("#result-img").src = urls[1];
+    camera.urls.forEach((url) => URL.revokeObjectURL(url));
+    camera.urls = urls;
+    const now = performance.now();
+    const rate = 1000 / (now - last);
+    last = now;
+    camera.rate = camera.rate ? 0.8 * camera.rate + 0.2 * rate : rate;
+    $("#camera-status").textContent = `${camera.rate.toFixed(1)} frames a second at ${canvas.width}x${canvas.height}`;
+  }
+}
+
+async function keepFrame() {
+  // The camera's whole picture (not the frame sent, which is smaller) as a photo: "Full size" paints it.
+  if (!camera.running) return;
+  const blob = await asBlob(grabFrame(Infinity), 0.92);
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[-:]/g, "").replace("T", "-");
+  stopCamera();
+  await addPhotos([new File([blob], `camera-${stamp}.jpg`, { type: "image/jpeg" })]);
+}
+
 // Progress ------------------------------------------------------------------------------------------------
 
 function formatSeconds(seconds) {
@@ -345,7 +482,7 @@ function formatSeconds(seconds) {
   return seconds < 60 ? `${Math.ceil(seconds)} s left` : `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s left`;
 }
 
-let shownVersion = null;
+let shownPreview = null;  // the job and version of the picture shown: each job counts its versions from 1
 function showJob(job) {
   const running = job.state === "queued" || job.state === "running";
   $("#status").hidden = !running;
@@ -353,8 +490,8 @@ function showJob(job) {
   if (job.total > 0) { progress.max = job.total; progress.value = job.done; } else { progress.removeAttribute("value"); }
   $("#stage").textContent = job.state === "queued" ? `waiting: number ${job.position} in the queue` : (job.stage || "working");
   $("#eta").textContent = formatSeconds(job.eta);
-  if (job.preview_version != null && job.preview_version !== shownVersion) {
-    shownVersion = job.preview_version;
+  if (job.preview_version != null && `${job.id}:${job.preview_version}` !== shownPreview) {
+    shownPreview = `${job.id}:${job.preview_version}`;
     $("#result-img").src = `/api/jobs/${job.id}/preview?v=${job.preview_version}`;
   }
   if (job.state === "failed" || (job.files && job.message)) say(job.message);
@@ -491,6 +628,7 @@ function showTab(tab) {
   $("#inputs").hidden = tab === "results";
   $("#view").hidden = tab === "results";
   if (tab !== "colorize") hints.placing = false;
+  if (tab !== "style") stopCamera();
   drawHints();
   schedulePreview();  // the colorize tab shows its photo's colours at once, as a style model does
   if (tab === "results") loadResults();
@@ -525,6 +663,9 @@ async function start() {
   canvas.addEventListener("pointerup", () => { brush.drawing = false; });
   document.querySelectorAll("input[type=range], input[type=checkbox], select").forEach((input) => {
     input.addEventListener("input", () => { updateOutputs(); if (!["divider", "brush_size"].includes(input.id)) schedulePreview(); });
+  });
+  $("#model").addEventListener("input", () => {
+    if ($("#model").value === "optimize") stopCamera();  // the camera goes on with any other model
   });
   $("#divider").addEventListener("input", () => {
     $("#result-img").style.clipPath = `inset(0 ${100 - Number($("#divider").value)}% 0 0)`;
@@ -602,7 +743,11 @@ async function start() {
   };
   $("#copy").onclick = () => navigator.clipboard && navigator.clipboard.writeText($("#command").textContent);
   // Closing the tab cancels its jobs at once (and the server's heartbeat catches a tab that just vanished).
-  window.addEventListener("pagehide", () => navigator.sendBeacon("/api/cancel-all"));
+  window.addEventListener("pagehide", () => { stopCamera(); navigator.sendBeacon("/api/cancel-all"); });
+  // A tab out of sight keeps no camera (its light stays on) and no device busy with frames nobody sees.
+  document.addEventListener("visibilitychange", () => { if (document.hidden) stopCamera(); });
+  $("#camera").onclick = () => (camera.running ? stopCamera() : startCamera());
+  $("#camera-keep").onclick = keepFrame;
 
   try {
     const info = await api("/api/info");
