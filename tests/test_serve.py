@@ -972,3 +972,55 @@ def test_a_camera_frame_goes_before_waiting_jobs_and_is_told_busy_while_a_job_ha
     assert painted.status_code == 200
     darkened = pil_to_tensor(Image.open(io.BytesIO(painted.content)))
     assert abs(darkened.mean() - pil_to_tensor(Image.open(io.BytesIO(_jpeg()))).mean() * 0.5) < 0.02
+
+
+def _certificate(folder: Path, name: str, subject: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A self-signed certificate and its key, made by the openssl command (the test is skipped without it)."""
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("no openssl command to make a certificate with")
+    cert, key = folder / f"{name}.pem", folder / f"{name}.key"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+                    "-days", "1", "-subj", f"/CN={subject}"], check=True, capture_output=True)
+    return cert, key
+
+
+def test_the_studio_serves_https_with_a_certificate_and_refuses_a_wrong_pair(invoke, tmp_path):
+    """A browser gives a page on another machine's address (a phone on the LAN) its camera only over HTTPS."""
+    import ssl
+    import subprocess
+    import sys
+    import urllib.request
+
+    cert, key = _certificate(tmp_path, "studio")
+    other_cert, other_key = _certificate(tmp_path, "other", "elsewhere")
+    invoke.error_line(invoke("serve", "--certfile", cert), 2, "--certfile and --keyfile go together")
+    invoke.error_line(invoke("serve", "--certfile", cert, "--keyfile", other_key), 2,
+                      f"--certfile {cert}, --keyfile {other_key}: the key is not this certificate's")
+    invoke.error_line(invoke("serve", "--certfile", key, "--keyfile", key), 2,
+                      "they are not a PEM certificate and a PEM private key")
+    port = _free_port()
+    studio = subprocess.Popen([sys.executable, "-m", "stylize", "serve", "--port", str(port), "--certfile", str(cert),
+                               "--keyfile", str(key), "--output-dir", str(tmp_path / "out")], stderr=subprocess.PIPE,
+                              text=True)
+    try:
+        assert f"stylize studio at https://127.0.0.1:{port}/" in studio.stderr.readline()
+        trusted = ssl.create_default_context(cafile=str(cert))
+        trusted.check_hostname = False  # the certificate names 127.0.0.1 as its subject, not as an address
+        deadline = time.monotonic() + 30
+        while True:  # the socket is bound before the banner; uvicorn listens a moment later
+            try:
+                answer = urllib.request.urlopen(f"https://127.0.0.1:{port}/api/info", context=trusted, timeout=30)
+                break
+            except urllib.error.URLError as error:
+                if not isinstance(error.reason, ConnectionRefusedError) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        with answer:
+            assert json.loads(answer.read())["version"] and "Secure" in answer.headers["set-cookie"]
+    finally:
+        studio.terminate()
+        studio.wait(timeout=30)
+        studio.stderr.close()

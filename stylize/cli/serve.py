@@ -32,9 +32,14 @@ DEFAULT_PORT = 7860  # the port of the field's Gradio demos, which users of styl
                    "is 150).")
 @click.option("--max-queue", type=click.IntRange(1, 1000), default=16, show_default=True,
               help="Most jobs waiting at once, from every browser.")
+@click.option("--certfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Serve over HTTPS with this certificate (PEM; with --keyfile): a browser gives a page on another "
+                   "machine's address its camera only over HTTPS.")
+@click.option("--keyfile", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="The private key of --certfile (PEM).")
 @device_option
 def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path | None, max_upload_mb: int,
-          max_megapixels: float, max_queue: int, device: str) -> None:
+          max_megapixels: float, max_queue: int, certfile: Path | None, keyfile: Path | None, device: str) -> None:
     """Serve the studio: drop photos and paintings into a page, move sliders, compare, keep results.
 
     Opens nothing by itself: visit the printed address. Everything the page needs is served from the package
@@ -48,6 +53,10 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
     from stylize.device import resolve_device
     from stylize.serve.app import StudioSettings, create_app, is_loopback, new_token
 
+    if (certfile is None) != (keyfile is None):
+        raise click.UsageError("--certfile and --keyfile go together (a certificate and its private key)")
+    if certfile is not None and keyfile is not None:
+        _check_certificate(certfile, keyfile)
     if not is_loopback(host) and not token:
         token = new_token()
     resolve_device(device)  # a missing CUDA is a usage error now, not a failed first job
@@ -58,11 +67,12 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
     listening = _listening_socket(host, port)  # before the app: a port in use leaves no upload folder behind
     app = create_app(settings)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    address = f"http://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
+    scheme = "https" if certfile else "http"
+    address = f"{scheme}://{'[' + shown + ']' if ':' in shown else shown}:{port}/"
     click.echo(f"stylize studio at {address}{'?token=' + token if token else ''}  (results in {output_dir}; "
                "Ctrl-C stops)", err=True)
     server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False,
-                                           timeout_graceful_shutdown=5))
+                                           timeout_graceful_shutdown=5, ssl_certfile=certfile, ssl_keyfile=keyfile))
     try:
         server.run(sockets=[listening])
     except KeyboardInterrupt:
@@ -73,6 +83,21 @@ def serve(host: str, port: int, token: str | None, output_dir: Path, root: Path 
     finally:  # the app's shutdown does it too; not when the server stops before its startup (Ctrl-C at once)
         app.state.studio.close()
     click.echo(f"Stopped the studio (results in {output_dir})", err=True)
+
+
+def _check_certificate(certfile: Path, keyfile: Path) -> None:
+    """The certificate and key loaded as the server will load them, so that a wrong file or a key of another
+    certificate is a one-line usage error now, not uvicorn's traceback after the address was printed."""
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except ssl.SSLError as error:
+        why = ("the key is not this certificate's" if error.reason == "KEY_VALUES_MISMATCH"
+               else "they are not a PEM certificate and a PEM private key")
+        raise click.UsageError(f"--certfile {certfile}, --keyfile {keyfile}: {why}") from None
+    except OSError as error:
+        raise click.UsageError(f"cannot read --certfile or --keyfile: {error.strerror or error}") from None
 
 
 def _listening_socket(host: str, port: int) -> socket.socket:

@@ -126,7 +126,8 @@ async def _index(request: Request) -> Response:
     if studio.settings.token and request.query_params.get("token"):
         # The printed URL carries the token once; from then on a cookie does, and the address bar is clean.
         response: Response = RedirectResponse("/", status_code=303)
-        response.set_cookie(TOKEN_COOKIE, request.query_params["token"], httponly=True, samesite="strict")
+        response.set_cookie(TOKEN_COOKIE, request.query_params["token"], httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https")  # over HTTPS (--certfile), never sent in clear
         return response
     return _static_response("index.html")
 
@@ -364,6 +365,7 @@ def _guarded(studio: Studio, handler: Handler) -> Handler:
             response = _error(500, f"internal error ({type(error).__name__})")
         if fresh:
             response.set_cookie(SESSION_COOKIE, request.state.session, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https",
                                 max_age=365 * 86400)
         response.headers.update(SECURITY_HEADERS)
         return response

@@ -379,7 +379,7 @@ async function startCamera() {
   if (modelTask(choice) === "arbitrary" && !state.painting) { say("Drop a painting first: the camera is painted in its style."); return; }
   if (!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia)) {
     // Browsers give a page the camera only in a secure context: HTTPS, or this computer's own address.
-    say("This browser gives the page no camera at this address: open the studio at http://127.0.0.1 (or localhost) on the computer it runs on, or over HTTPS.");
+    say("This browser gives the page no camera at this address: open the studio at http://127.0.0.1 (or localhost) on the computer it runs on, or over HTTPS (stylize serve --certfile FILE --keyfile FILE).");
     return;
   }
   try {
