@@ -93,6 +93,15 @@ def _wait_loaded(page, selector: str) -> None:
         time.sleep(0.05)
 
 
+def _wait_text(page, selector: str, text: str, seconds: float = 30) -> None:
+    """Until the element's text holds `text` (polled from here: the page's Content-Security-Policy forbids the
+    string that wait_for_function would evaluate)."""
+    deadline = time.monotonic() + seconds
+    while text not in page.inner_text(selector):
+        assert time.monotonic() < deadline, f"{selector} never said {text!r}"
+        time.sleep(0.05)
+
+
 def _small_pixels(page, selector: str) -> list[int]:
     """The image's pixels drawn at 32x18 (RGBA levels): enough to tell two pictures apart, few to send."""
     return page.locator(selector).evaluate("""image => {
@@ -432,8 +441,10 @@ def test_a_slider_moved_after_a_preview_shows_the_new_preview(page, photos):
     first = page.get_attribute("#result-img", "src")
     page.fill("#strength", "0.2")
     page.dispatch_event("#strength", "input")
-    page.wait_for_function("first => document.querySelector('#result-img').src.indexOf(first) < 0", arg=first,
-                           timeout=60_000)
+    deadline = time.monotonic() + 60
+    while page.get_attribute("#result-img", "src") == first:  # the new job's picture, a moment later
+        assert time.monotonic() < deadline, "the preview after the slider never came"
+        time.sleep(0.05)
     assert "/preview" in page.get_attribute("#result-img", "src")
 
 
@@ -446,12 +457,15 @@ def test_the_camera_is_painted_live_and_a_frame_kept_becomes_a_photo(page, photo
     page.click("#camera")
     page.wait_for_selector("#result-img[src^='blob:']", timeout=30_000)
     _wait_loaded(page, "#result-img")
-    page.wait_for_function("document.querySelector('#camera-status').textContent.includes('frames a second')",
-                           timeout=30_000)
+    _wait_text(page, "#camera-status", "frames a second")
     painted, frame = _small_pixels(page, "#result-img"), _small_pixels(page, "#before")
     assert sum(abs(a - b) for a, b in zip(painted, frame, strict=True)) / len(frame) > 10
     size = page.locator("#result-img").evaluate("image => [image.naturalWidth, image.naturalHeight]")
     assert max(size) == 512  # the Size slider's 512, within the camera's 640
+    page.click("#run")  # a job asked for stops the camera: its picture is the one shown
+    assert page.inner_text("#camera") == "Camera" and page.is_hidden("#camera-tools")
+    page.click("#camera")
+    _wait_text(page, "#camera-status", "frames a second")
     page.click("#camera-keep")  # the camera's whole picture, as a photo of the page's
     page.wait_for_selector("#photos img[title^='camera-']")
     assert page.inner_text("#camera") == "Camera" and page.is_hidden("#camera-tools")

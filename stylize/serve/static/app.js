@@ -208,6 +208,7 @@ async function worthIt(body) {
 }
 
 async function submit(body) {
+  if (!body.preview) stopCamera();  // a job's picture is shown, not the camera's
   if (!body.preview) clearTimeout(state.previewTimer);  // the job asked for is the one shown
   if (!body.photo && !body.folder) { say("Drop a photo first."); return; }
   if (state.job && ["queued", "running"].includes(state.job.state) && state.job.preview_only) {
@@ -382,11 +383,14 @@ async function startCamera() {
     say("This browser gives the page no camera at this address: open the studio at http://127.0.0.1 (or localhost) on the computer it runs on, or over HTTPS (stylize serve --certfile FILE --keyfile FILE).");
     return;
   }
+  $("#camera").disabled = true;  // while the browser asks for the camera: a second click opens no second one
   try {
     camera.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
   } catch (error) {
     say(`No camera: ${error.message || error.name}`);
     return;
+  } finally {
+    $("#camera").disabled = false;
   }
   const video = $("#camera-video");
   video.srcObject = camera.stream;
@@ -670,7 +674,11 @@ async function start() {
   $("#divider").addEventListener("input", () => {
     $("#result-img").style.clipPath = `inset(0 ${100 - Number($("#divider").value)}% 0 0)`;
   });
-  $("#run").onclick = () => submit(styleRecipe($("#model").value !== "optimize"));
+  $("#run").onclick = () => {
+    stopCamera();  // the photo's picture is asked for, not the camera's
+    clearTimeout(state.previewTimer);
+    submit(styleRecipe($("#model").value !== "optimize"));
+  };
   $("#full-size").onclick = async () => {
     const body = styleRecipe(false);
     body.settings.size = 0;
