@@ -543,7 +543,7 @@ def decode_frame(data: bytes, max_pixels: int) -> torch.Tensor:
             with Image.open(io.BytesIO(data), formats=FRAME_FORMATS) as image:
                 if image.width * image.height > max_pixels:
                     raise ImageError(f"the frame is {image.width}x{image.height}, over the limit of "
-                                     f"{max_pixels / 1e6:g} MP for a camera frame")
+                                     f"{max_pixels:,} pixels for a camera frame")
                 image.load()
                 return pil_to_tensor(image)
     except Image.DecompressionBombError:  # Pillow's own guard (about 179 MP) fires inside Image.open, before ours

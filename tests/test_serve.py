@@ -891,7 +891,7 @@ def test_a_camera_frame_comes_back_painted_at_its_own_size(studio):
     ({"kind": "style", "model": "nosuch"}, None, 400, "unknown model 'nosuch'"),
     ({"kind": "style", "model": "starry"}, b"not an image", 400, "the frame is not a JPEG, PNG or WebP image"),
     ({"kind": "style", "model": "starry"}, "tiff", 400, "the frame is not a JPEG, PNG or WebP image"),
-    ({"kind": "style", "model": "starry"}, "huge", 400, "over the limit of 0.9216 MP for a camera frame"),
+    ({"kind": "style", "model": "starry"}, "huge", 400, "over the limit of 921,600 pixels for a camera frame"),
     ({"kind": "style", "model": "starry"}, "truncated", 400, "the frame is corrupt or truncated"),
     ({"kind": "style", "model": "starry"}, "heavy", 413, "the frame is over 4 MB"),
 ])
