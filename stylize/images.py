@@ -547,7 +547,7 @@ def decode_frame(data: bytes, max_pixels: int) -> torch.Tensor:
                 image.load()
                 return pil_to_tensor(image)
     except Image.DecompressionBombError:  # Pillow's own guard (about 179 MP) fires inside Image.open, before ours
-        raise ImageError(f"the frame is over the limit of {max_pixels / 1e6:g} MP for a camera frame") from None
+        raise ImageError(f"the frame is over the limit of {max_pixels:,} pixels for a camera frame") from None
     except UnidentifiedImageError:
         raise ImageError("the frame is not a JPEG, PNG or WebP image") from None
     except (OSError, SyntaxError, ValueError) as error:
