@@ -74,6 +74,7 @@ class Busy(StylizeError):
 class LiveFrame:
     """A camera frame waiting for the worker, and then its painted pixels (or the one line that says why not)."""
 
+    session: str
     recipe: Recipe
     pixels: torch.Tensor
     done: threading.Event = field(default_factory=threading.Event)
@@ -127,7 +128,6 @@ class JobQueue:
         self._waiting: deque[StudioJob] = deque()
         self._seen: dict[str, float] = {}
         self._live: deque[LiveFrame] = deque()  # camera frames, served before waiting jobs
-        self._live_running = False
         self._frame_last = False  # the worker's last turn was a frame: a waiting job has the next
         self._tasks: OrderedDict[tuple, Task] = OrderedDict()
         self._current: StudioJob | None = None
@@ -213,7 +213,7 @@ class JobQueue:
         still gets its turn between two frames (and takes the turn after a frame when several cameras keep
         frames waiting). Busy when a running job keeps the device past LIVE_WAIT_SECONDS, or LIVE_PENDING frames
         already wait."""
-        frame = LiveFrame(recipe, pixels)
+        frame = LiveFrame(session, recipe, pixels)
         with self._wake:
             if self._closed:
                 raise Busy("the studio is stopping")
@@ -260,16 +260,17 @@ class JobQueue:
                     return
                 if self._live and not (self._frame_last and self._waiting):
                     frame = self._live.popleft()
-                    self._live_running = True
+                    # The frame's own job while it is painted: the task's callbacks report to it, and nobody reads it.
+                    job = StudioJob("camera", frame.session, frame.recipe, state="running")
                 else:
                     frame, job = None, self._waiting.popleft()
-                    self._current = job
+                self._current = job
                 self._frame_last = frame is not None
-            if frame is not None:
-                self._paint_frame(frame)
-                continue
             try:
-                self._run(job)
+                if frame is not None:
+                    self._paint_frame(frame)
+                else:
+                    self._run(job)
             except Exception as error:  # the worker must outlive any one job; the page shows the line
                 job.state, job.message = "failed", first_line(error)
             finally:
@@ -283,10 +284,11 @@ class JobQueue:
             name = Path("camera.jpg")
             output = task.process([LoadedImage(frame.pixels)], [Job(name, name, name.name)])[0]
             frame.result = (output.pixels if isinstance(output, Output) else output).clamp(0, 1).cpu()
+        except Cancelled:  # the studio stopping (close): the frame's job was cancelled with the others
+            frame.error = "the studio is stopping"
         except Exception as error:  # the worker outlives any frame; the page shows the line
             frame.error = first_line(error)
         finally:
-            self._live_running = False
             frame.done.set()
 
     def _abandoned(self, session: str) -> bool:
@@ -445,8 +447,6 @@ class JobQueue:
 
     def _on_video_progress(self, progress: VideoProgress) -> None:
         job = self._checked()
-        if job is None:
-            return
         job.done = float(progress.frames_done)
         job.total = max(job.total, job.done)
         job.stage = f"frame {progress.frames_done}" + (f" of {int(job.total)}" if job.total else "")
@@ -490,11 +490,7 @@ class JobQueue:
             self._seconds_per_megapixel[recipe.mode] = job.seconds / (size[0] * size[1] / 1e6)
         job.state, job.stage, job.done = "done", "", job.total
 
-    def _checked(self) -> StudioJob | None:
-        """The running job, or None while a camera frame is painted (a frame reports no progress); Cancelled when
-        the job was cancelled or its page went away."""
-        if self._live_running:
-            return None
+    def _checked(self) -> StudioJob:
         job = self._current
         if job is None:
             raise ConfigError("a task reported progress outside a job")
@@ -507,8 +503,6 @@ class JobQueue:
 
     def _on_step(self, info: StepInfo) -> None:
         job = self._checked()
-        if job is None:
-            return
         job.done, job.total = info.work_done, info.work_total
         job.stage = step_stage(info, refining=job.recipe.mode == "arbitrary")
         now = time.monotonic()
@@ -520,16 +514,12 @@ class JobQueue:
 
     def _on_progress(self, done: int, total: int) -> None:
         job = self._checked()
-        if job is None:
-            return
         # A folder job counts images, and a clip frames, not one image's tiles.
         if job.recipe.folder is None and not job.recipe.clip:
             job.done, job.total, job.stage = float(done), float(total), f"tile {done} of {total}"
 
     def _on_result(self, result: JobResult) -> None:
         job = self._checked()
-        if job is None:
-            return
         job.done += 1
         job.stage = f"{int(job.done)} of {int(job.total)} images"
         now = time.monotonic()
