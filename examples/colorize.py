@@ -12,6 +12,9 @@ Columns: what `stylize colorize` is given, what it returns, the same with `--str
 those who find the automatic ones soft), and the true colours where there are some. The ageing is
 stylize/degrade.py's, with fixed settings.
 
+portraits.jpg: the same old photos by the default automatic colorizer (colorize-auto) and by the one for portraits
+(colorize-portrait, which counted the skin of its training photos of people 12 times), and the true colours.
+
 hints.jpg: the automatic colorizer told a few colours with `--hint` (HINTED): the astronaut's sepia print and the
 cameraman; what it is given (the points drawn on it), its colours without the hints, with them, and the truth.
 
@@ -29,12 +32,14 @@ from PIL import Image, ImageDraw
 from stylize.colorspace import gray_rgb, rgb_to_lab
 from stylize.config import ColorizeConfig
 from stylize.degrade import fade, grain, scratches, tone
+from stylize.errors import StylizeError
 from stylize.images import load_image, pil_to_tensor, save_image, tensor_to_pil
 from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
 from stylize.tasks.hints import ColorHint
 from stylize.tensors import gaussian_blur
 
 HERE = Path(__file__).resolve().parent
+PORTRAIT_MODEL = "colorize-portrait"
 HELD_OUT_PORTRAIT = HERE.parents[1] / "shared" / "data" / "photos" / "bsd100_img_056.jpg"
 OLD_PHOTO_HEIGHT = 300
 STRONGER = 1.5  # the strength of the third column
@@ -83,9 +88,9 @@ def reference_and_cat(model: torch.nn.Module | None) -> list[Row]:
     return rows
 
 
-def old_photos(model: torch.nn.Module) -> list[Row]:
-    colorizer = Colorizer([], device="cpu", model=model)
-    stronger = Colorizer([], ColorizeConfig(strength=STRONGER), device="cpu", model=model)
+def old_examples() -> list[tuple[str, torch.Tensor, torch.Tensor | None]]:
+    """(what it is, the old photo, its true colours or None): the astronaut's sepia print, the firefighter's worn
+    print (where the shared photos are), the cameraman."""
     torch.manual_seed(0)
     astronaut = load_image(HERE / "astronaut.jpg", OLD_PHOTO_HEIGHT).pixels
     examples = [("a sepia print", sepia_print(astronaut), astronaut)]
@@ -93,10 +98,28 @@ def old_photos(model: torch.nn.Module) -> list[Row]:
         firefighter = load_image(HELD_OUT_PORTRAIT, OLD_PHOTO_HEIGHT).pixels
         examples.append(("a worn print", worn_print(firefighter), firefighter))
     examples.append(("a black-and-white photo", load_image(HERE / "cameraman.jpg", OLD_PHOTO_HEIGHT).pixels, None))
+    return examples
+
+
+def old_photos(model: torch.nn.Module) -> list[Row]:
+    colorizer = Colorizer([], device="cpu", model=model)
+    stronger = Colorizer([], ColorizeConfig(strength=STRONGER), device="cpu", model=model)
     rows = []
-    for label, old, truth in examples:
+    for label, old, truth in old_examples():
         row = [(label, old), ("stylize colorize (automatic)", colorizer(old)),
                (f"the same, --strength {STRONGER:g}", stronger(old))]
+        rows.append(row + ([("true colours", truth)] if truth is not None else []))
+    return rows
+
+
+def portraits(model: torch.nn.Module, portrait: torch.nn.Module) -> list[Row]:
+    """portraits.jpg: the same old photos by colorize-auto and by colorize-portrait (`--model colorize-portrait`)."""
+    automatic = Colorizer([], device="cpu", model=model)
+    for_portraits = Colorizer([], device="cpu", model=portrait)
+    rows = []
+    for label, old, truth in old_examples():
+        row = [(label, old), ("automatic (colorize-auto)", automatic(old)),
+               ("--model colorize-portrait", for_portraits(old))]
         rows.append(row + ([("true colours", truth)] if truth is not None else []))
     return rows
 
@@ -140,6 +163,12 @@ def main() -> None:
     if model is not None:
         save_sheet(old_photos(model), "old_photos.jpg", quality=85)
         save_sheet(hinted(model), "hints.jpg", quality=85)
+        try:
+            portrait = automatic_model(f"shipped:{PORTRAIT_MODEL}")
+        except StylizeError:
+            print(f"{PORTRAIT_MODEL} is not installed: portraits.jpg left as it is")
+        else:
+            save_sheet(portraits(model, portrait), "portraits.jpg", quality=85)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@
     any_painting = ArbitraryStylizer.load()(pixels, painting)   # any painting, one pass
     fit(StyleObjective(StyleTrainConfig(), style, credit), photos, "mine.safetensors")   # train one
     big = Upscaler.load(config=UpscaleConfig(scale=2))(pixels)  # super-resolution, shipped models
-    Colorizer (with ColorHint points); VideoJob with frame_functions, colorizing_job, upscaling_job: colorize
-    photos; stylize, colorize or enlarge videos
+    Colorizer (with ColorHint points; automatic_model("colorize-portrait") for photos of people); VideoJob with
+    frame_functions, colorizing_job, upscaling_job: colorize photos; stylize, colorize or enlarge videos
 
 Names are loaded on first use, so `import stylize` (and the CLI's --help) does not pay for importing torch;
 type checkers see the real definitions below.
@@ -49,7 +49,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time __getattr__
     from stylize.masks import MaskSet  # noqa: F401
     from stylize.modelfile import ModelInfo, load_model, read_model_info, save_model  # noqa: F401
     from stylize.tasks.arbitrary import ArbitraryObjective, ArbitraryStylizer, StyledTask  # noqa: F401
-    from stylize.tasks.colorize import ColorizeObjective, Colorizer  # noqa: F401
+    from stylize.tasks.colorize import ColorizeObjective, Colorizer, automatic_model  # noqa: F401
     from stylize.tasks.fast import FastStylizer, StyleObjective  # noqa: F401
     from stylize.tasks.gatys import GatysTransfer, StepInfo, transfer  # noqa: F401
     from stylize.tasks.hints import ColorHint  # noqa: F401
@@ -85,6 +85,7 @@ _EXPORTS = {
     "UpscaleObjective": "stylize.tasks.upscale",
     "Colorizer": "stylize.tasks.colorize",
     "ColorizeObjective": "stylize.tasks.colorize",
+    "automatic_model": "stylize.tasks.colorize",
     "ColorHint": "stylize.tasks.hints",
     "VideoJob": "stylize.tasks.video",
     "ClipMasks": "stylize.tasks.video",

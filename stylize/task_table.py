@@ -97,6 +97,15 @@ def _upscale_summary(info: ModelHeader) -> str:
     return f"x{section.get('scale', info.arguments.get('scale', '?'))}, {kind}{real}"
 
 
+def _colorize_summary(info: ModelHeader) -> str:
+    section = info.document.get("colorize", {})
+    weight, people = section.get("skin_weight"), section.get("people")
+    if isinstance(weight, (int, float)) and weight > 1 and isinstance(people, list):
+        # colorize-portrait: the skin of its photos of people weighted up (tasks/colorize.py, issue 31).
+        return f"automatic colorization for portraits (skin of {len(people)} photos of people counted {weight:g}x)"
+    return "automatic colorization"
+
+
 STYLE = TaskRow(
     name="style", architecture="johnson", commands=("run", "batch", "video"), usage="stylize run --model",
     train_config=StyleTrainConfig, objective="stylize.tasks.fast:StyleObjective", summary=_style_summary,
@@ -110,7 +119,7 @@ UPSCALE = TaskRow(
 COLORIZE = TaskRow(
     name="colorize", architecture="colorhist", commands=("colorize",), usage="stylize colorize --model",
     train_config=ColorizeTrainConfig, objective="stylize.tasks.colorize:ColorizeObjective",
-    summary=lambda info: "automatic colorization", help="automatic colorization (for photos without a reference)",
+    summary=_colorize_summary, help="automatic colorization (for photos without a reference)",
 )
 ARBITRARY = TaskRow(
     name="arbitrary", architecture="vggdecoders", commands=("run", "batch", "video"),

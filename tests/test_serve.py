@@ -679,6 +679,7 @@ def _mask_png(width: int, height: int) -> bytes:
     pytest.param({"kind": "upscale", "settings": {"scale": 2}, "web_jpeg": True}, id="upscale a web JPEG"),
     pytest.param({"kind": "upscale", "settings": {"scale": 2, "degradation": "real"}}, id="upscale as a JPEG"),
     pytest.param({"kind": "colorize", "settings": {"strength": 0.8}}, id="automatic colorize"),
+    pytest.param({"kind": "colorize", "model": "colorize-portrait"}, id="colorize for portraits"),
     pytest.param({"kind": "colorize", "reference": True}, id="colorize with a reference"),
     pytest.param({"kind": "colorize", "hints": [{"x": 0.3127, "y": 0.4, "colour": "#3050d0"},
                                                 {"x": 0.9, "y": 0.05, "colour": "tan"}]}, id="colorize with points"),

@@ -487,3 +487,26 @@ def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
     assert "no camera at this address" in message and "127.0.0.1" in message and "HTTPS" in message
     assert page.inner_text("#camera") == "Camera" and page.is_hidden("#camera-tools")
     context.close()
+
+
+def test_the_colorize_tab_offers_the_portrait_model_and_its_command_names_it(page, server, photos):
+    """With two automatic colorizers shipped (colorize-auto, colorize-portrait), the Colorize tab offers the choice
+    (colorize-auto first chosen); the portrait model previews at once and its job's command says --model."""
+    shipped = {model["name"] for model in page.request.get(server[0] + "api/info").json()["models"]}
+    if not {"colorize-auto", "colorize-portrait"} <= shipped:
+        pytest.skip("colorize-portrait is not shipped")
+    page.set_input_files("#photo-input", str(photos[0]))
+    page.wait_for_selector("#photos img")
+    page.click("[data-tab=colorize]")
+    assert page.is_visible("#color_model") and page.input_value("#color_model") == "colorize-auto"
+    assert "for portraits" in page.locator("#color_model option[value='colorize-portrait']").inner_text()
+    page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
+    first = page.get_attribute("#result-img", "src")
+    page.select_option("#color_model", "colorize-portrait")
+    deadline = time.monotonic() + 60
+    while page.get_attribute("#result-img", "src") == first:  # the portrait model's preview, at once
+        assert time.monotonic() < deadline, "no preview with the portrait model"
+        time.sleep(0.1)
+    page.click("#colorize-run")
+    page.wait_for_selector("#command:has-text('stylize colorize')", timeout=60_000)
+    assert "--model colorize-portrait" in page.inner_text("#command")

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
 @click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of colour photos: for each input, the --top most similar are used (and named in the "
                    "report).")
-@click.option("--model", help="The automatic colorizer used without references (a model from `stylize train --task "
-                              "colorize`); default: the shipped one.")
+@click.option("--model", help="The automatic colorizer used without references: colorize-auto (the default), "
+                              "colorize-portrait (for photos of people) or a model from `stylize train --task "
+                              "colorize`.")
 @click.option("--hint", multiple=True, metavar="X,Y,COLOUR", callback=lambda ctx, param, value: _hints(value),
               help="A colour you know at a point of the photo (X, Y in pixels from its top left corner, or per cent "
                    "with %), spread over what looks alike around it; repeat for several. COLOUR: a name (tan), "
@@ -96,12 +97,13 @@ def colorize(ctx: click.Context, inputs: tuple[str, ...], output: Path | None, r
                                     keep_alpha=True)
     settings = {"inputs": list(inputs), "output": str(output), "references": [str(r) for r in references],
                 "reference_folder": str(reference_folder) if reference_folder else None, "format": fmt,
-                "suffix": suffix, "shard": shard_label, "device": str(task.device), "config": config.to_dict(),
+                "suffix": suffix, "shard": shard_label, "device": str(task.device), "model": model,
+                "config": config.to_dict(),
                 "hints": [h.text() for h in hint]}
     if single:
         def describe(result: JobResult) -> str:
             used = ", ".join(Path(reference).name for reference in result.details["references"])
-            how = f"references: {used}" if used else "automatic colorizer, no references"
+            how = f"references: {used}" if used else f"automatic colorizer{' ' + model if model else ''}, no references"
             if hint:
                 how += f", {len(hint)} hint{'s' if len(hint) > 1 else ''}"
             return f"Wrote {result.output} ({result.size[0]}x{result.size[1]}; {how})"

@@ -47,8 +47,9 @@ from stylize.colorspace import gray_rgb, lab_to_rgb_in_gamut, rgb_to_lab
 from stylize.config import ColorizeConfig, ColorizeTrainConfig
 from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
-from stylize.errors import ConfigError, ImageError
+from stylize.errors import ConfigError, DataError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
+from stylize.modelfile import file_sha256
 from stylize.nets.colornet import SOFT_SIGMA, ColorNet, smoothed_prior
 from stylize.task_table import COLORIZE
 from stylize.tasks.hints import ColorHint, spread_hints
@@ -96,6 +97,13 @@ SOFT_NEIGHBOURS = 5
 # batches: Zhang et al. count all of ImageNet beforehand; a running mean needs no pass before training).
 PRIOR_MOMENTUM = 0.99
 PREVIEW_HEIGHT = 256  # training previews: every held-back photo at this height
+# Skin, for --people/--skin-weight: hues (degrees from +a* towards +b*) and chromas chosen here around the faces
+# of the training photos of people (the astronaut's true face: hue 62); 7 % of all training pixels fall in it,
+# mostly wood, sand and dry grass outside the photos of people (issue 31: weighted in every photo, it turned
+# every photo sepia; docs/colorize-automatic.md).
+SKIN_HUES = (35.0, 68.0)
+SKIN_CHROMAS = (10.0, 40.0)
+PEOPLE_LIST_BYTES = 1 << 20  # a list of photo names, not a photo: larger is the wrong file
 
 
 def automatic_model(model: str | Path | None = None) -> nn.Module | None:
@@ -490,21 +498,27 @@ WORKING_JITTER = 1.4
 class ColorCrops:
     """A photo -> a training item (4, S, S): a random square crop at the scale `colorize` sees photos at (the
     longest side shrunk to the working size, jittered by up to WORKING_JITTER either way; flipped half the time)
-    as RGB, and its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel."""
+    as RGB, and its lightness aged as an old print (degrade.old_print), / 100, as the fourth channel. Given the
+    names of the photos of people, a fifth channel says whether the crop is of one (1) or not (0)."""
 
-    def __init__(self, size: int, working_size: int) -> None:
+    def __init__(self, size: int, working_size: int, people: frozenset[str] | None = None) -> None:
         from torchvision.transforms import v2
 
-        self.size, self.working_size = size, working_size
+        self.size, self.working_size, self.people = size, working_size, people
+        self.wants_path = people is not None  # ImageFiles then gives the photo's path too
         self.crop = v2.Compose([v2.RandomCrop(size), v2.RandomHorizontalFlip()])
 
-    def __call__(self, image: Image.Image) -> torch.Tensor:
+    def __call__(self, image: Image.Image, path: Path | None = None) -> torch.Tensor:
         # As colorize: shrunk to the working size, never enlarged (a small photo is seen at its own size).
         working = round(self.working_size * WORKING_JITTER ** (2 * float(torch.rand(())) - 1))
         scale = max(self.size, min(working, max(image.size))) / max(image.size)
         size = (max(self.size, round(image.width * scale)), max(self.size, round(image.height * scale)))
         pixels = pil_to_tensor(self.crop(image.resize(size, Image.Resampling.BILINEAR)))
-        return torch.cat([pixels, old_print(lightness_of(pixels)) / 100], dim=1)[0]
+        item = torch.cat([pixels, old_print(lightness_of(pixels)) / 100], dim=1)[0]
+        if self.people is None:
+            return item
+        flag = 1.0 if path is not None and path.name in self.people else 0.0
+        return torch.cat([item, torch.full_like(item[:1], flag)])
 
     def decode_longest(self, width: int, height: int) -> int:
         """The largest the photo is shrunk to (the working size at its largest jitter): larger is never used."""
@@ -521,17 +535,32 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
     loss_names = ("colour",)
     cpu_bf16 = True  # the frozen VGG19 is most of a step: bf16 on CPUs with AMX (the loop decides)
 
+    def __init__(self, config: ColorizeTrainConfig) -> None:
+        super().__init__(config)
+        # Read now: a wrong list is reported before the photos are scanned.
+        self.people = read_photo_list(Path(config.people)) if config.people else None
+        self.people_sha256 = file_sha256(Path(config.people)) if config.people else None
+
+    def inputs(self) -> dict[str, str]:
+        return {"people_sha256": self.people_sha256} if self.people_sha256 else {}
+
+    def check_photos(self, photos: list[Path]) -> None:
+        """A --people list that names none of the training photos weighs nothing: said before training."""
+        if self.people is not None and not any(photo.name in self.people for photo in photos):
+            raise DataError(f"none of the {len(self.people)} photos that {self.config.people} names is among the "
+                            "training photos (they are matched by file name, held-back preview photos aside)")
+
     def build(self) -> nn.Module:
         return ColorNet(self.config.width)
 
     def transform(self) -> ColorCrops:
-        return ColorCrops(self.config.image_size, ColorizeConfig().working_size)
+        return ColorCrops(self.config.image_size, ColorizeConfig().working_size, self.people)
 
     def prepare(self, device: torch.device) -> None:
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS)).to(device, memory_format=memory_format(device))
 
     def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        truth, aged = batch[:, :3].float(), batch[:, 3:].float() * 100
+        truth, aged = batch[:, :3].float(), batch[:, 3:4].float() * 100
         with torch.no_grad():
             with torch.autocast(batch.device.type, enabled=False):  # colour science in fp32 under any autocast
                 gray, true_chroma = gray_rgb(aged), rgb_to_lab(truth)[:, 1:]
@@ -546,7 +575,10 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
             # Zhang et al. 2016, section 2.2: the weights are made from the prior smoothed in a*b*.
             weights = rebalancing_weights(smoothed_prior(colornet.prior, colornet.bins), self.config.rebalance)
         cross_entropy = -(target * F.log_softmax(logits, dim=1)).sum(dim=1)
-        return (weights[nearest] * cross_entropy).mean()[None]
+        weighted = weights[nearest] * cross_entropy
+        if batch.shape[1] > 4:  # crops flagged as photos of people (--people): their skin counts more
+            weighted = weighted * skin_weights(chroma, batch[:, 4, 0, 0] > 0.5, self.config.skin_weight)
+        return weighted.mean()[None]
 
     @torch.no_grad()
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
@@ -564,8 +596,41 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
         return preview_sheet(columns)
 
     def metadata(self) -> dict[str, object]:
-        return {"colorize": {"features": list(MATCH_LAYERS), "weights": "caffe", "bins": "zhang2016 a*b* step 10",
-                             "rebalance": self.config.rebalance}}
+        section: dict[str, object] = {"features": list(MATCH_LAYERS), "weights": "caffe",
+                                      "bins": "zhang2016 a*b* step 10", "rebalance": self.config.rebalance}
+        if self.people is not None:
+            section |= {"skin_weight": self.config.skin_weight, "people": sorted(self.people)}
+        return {"colorize": section}
+
+
+def skin_weights(chroma: torch.Tensor, people: torch.Tensor, weight: float) -> torch.Tensor:
+    """Loss weights (N, h, w) for true chroma (N, 2, h, w): `weight` at skin-hued positions (SKIN_HUES,
+    SKIN_CHROMAS) of the crops that `people` (N,) flags, 1 elsewhere."""
+    hue = torch.rad2deg(torch.atan2(chroma[:, 1], chroma[:, 0]))
+    size = chroma.norm(dim=1)
+    skin = ((hue >= SKIN_HUES[0]) & (hue <= SKIN_HUES[1]) & (size >= SKIN_CHROMAS[0]) & (size <= SKIN_CHROMAS[1])
+            & people[:, None, None])
+    return 1 + (weight - 1) * skin.float()
+
+
+def read_photo_list(path: Path) -> frozenset[str]:
+    """The file names a --people list holds: one a line, blank lines and # comments left out."""
+    try:
+        if path.stat().st_size > PEOPLE_LIST_BYTES:
+            raise DataError(f"{path} is over {PEOPLE_LIST_BYTES >> 20} MB: not a list of photo names")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist (the list of photos of people)") from None
+    except IsADirectoryError:
+        raise DataError(f"{path} is a folder: give a text file naming photos, one a line") from None
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text file: give one naming photos, one a line") from None
+    except OSError as error:
+        raise DataError(f"{path} cannot be read: {error.strerror or error}") from None
+    names = frozenset(name for line in text.splitlines() if (name := line.split("#", 1)[0].strip()))
+    if not names:
+        raise DataError(f"{path} names no photos: give one file name a line")
+    return frozenset(Path(name).name for name in names)
 
 
 def soft_encode(chroma: torch.Tensor, bins: torch.Tensor, neighbours: int = SOFT_NEIGHBOURS

@@ -74,6 +74,9 @@ class Objective(Protocol):
     def metadata(self) -> dict[str, Any]:
         """Sections for the model file (credits, degradation...)."""
 
+    # One whose inputs name training photos (colorize's --people) may also have check_photos(paths), which the
+    # loop calls with the training photos before any step and which raises DataError where they do not fit.
+
 
 TrainConfigT = TypeVar("TrainConfigT", bound="TrainConfig")
 

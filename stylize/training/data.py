@@ -25,6 +25,8 @@ from stylize.images import IMAGE_EXTENSIONS, header_size, needs_heic_extra, open
 # ever shrinks photos may say how large it needs them, so that a large JPEG is decoded smaller (open_image's
 # `longest`: libjpeg's scaled DCT; a 12 MP photo's item then takes a quarter of the time): a method
 # decode_longest(width, height) -> the longest side that loses nothing it keeps, for a photo of that size.
+# One whose items depend on which photo it is (colorize's --people) has wants_path true and is also given the
+# photo's path.
 Transform = Callable[[Image.Image], Any]
 
 
@@ -75,6 +77,7 @@ class ImageFiles(Dataset):
         self.seed = seed
         self.sizes = sizes or {}  # stored (width, height), from find_images: what decode_longest is asked about
         self.decode_longest: Callable[[int, int], int] | None = getattr(transform, "decode_longest", None)
+        self.wants_path: bool = getattr(transform, "wants_path", False)
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -93,7 +96,7 @@ class ImageFiles(Dataset):
                 continue
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(hash((self.seed, epoch, index)) & 0x7FFF_FFFF)
-                return self.transform(image)
+                return self.transform(image, path) if self.wants_path else self.transform(image)
         raise DataError("none of the training images could be decoded")
 
 

@@ -11,6 +11,7 @@ so that `--resume` with another style or other photos is refused rather than mix
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import random
 import signal
 import time
@@ -197,6 +198,9 @@ class _Run:
         config, env = self.config, self.env
         state = load_training_state(self.checkpoint_path) if resume else None
         split = self._split()
+        check_photos = getattr(self.objective, "check_photos", None)  # an objective that names photos checks them
+        if check_photos is not None:
+            check_photos(split.train)
         inputs, init_path = self._inputs(split)
         if state is not None:
             self._check_resumable(state, inputs)
@@ -395,13 +399,18 @@ class _Run:
             raise ConfigError(f"the checkpoint {self.checkpoint_path} trains a {state['task']} model, not "
                               f"{self.objective.task}: start afresh or use another -o")
         saved, current = state["config"], self.config.to_dict()
-        changed = [k for k in current if k not in self.config.RESUMABLE_CHANGES and saved.get(k) != current[k]]
+        # A setting added since the checkpoint was made had its default then.
+        defaults = {f.name: list(f.default) if isinstance(f.default, tuple) else f.default
+                    for f in dataclasses.fields(self.config)}
+        changed = [k for k in current
+                   if k not in self.config.RESUMABLE_CHANGES and saved.get(k, defaults[k]) != current[k]]
         if changed:
             details = ", ".join(f"{k}={saved.get(k)!r} (now {current[k]!r})" for k in changed)
             raise ConfigError(f"the checkpoint was made with other settings: {details}; use those, or start afresh")
         for key, value in state["inputs"].items():
             if inputs.get(key, value) != value:
-                what = {"data": "photos under --data", "init_sha256": "--init model"}.get(
+                what = {"data": "photos under --data", "init_sha256": "--init model",
+                        "people_sha256": "--people list"}.get(
                     key, key.replace("_sha256", " image").replace("_", " "))
                 raise ConfigError(f"the checkpoint was trained with other {what} than now: resuming would mix the "
                                   "two; use the same files, or start afresh")

@@ -156,9 +156,14 @@ function modelTask(name) {
 
 function colorizeRecipe(photo) {
   // The colour points go with the photo they were placed on (a clip's are refused by the server, in one line).
+  return { ...colorizeFolderRecipe(), photo, hints: hints.points };
+}
+
+function colorizeFolderRecipe() {
+  // The automatic network chosen (the server's default, colorize-auto, where there is no choice to make).
   return {
-    kind: "colorize", photo, reference: state.reference && state.reference.id,
-    settings: { strength: Number($("#color_strength").value) }, hints: hints.points,
+    kind: "colorize", reference: state.reference && state.reference.id, model: $("#color_model").value || null,
+    settings: { strength: Number($("#color_strength").value) },
   };
 }
 
@@ -611,6 +616,7 @@ function tweak(entry) {
   }
   if (entry.kind === "colorize") {
     if (settings.strength != null) $("#color_strength").value = settings.strength;
+    if (settings.model && state.models.some((m) => m.name === settings.model)) $("#color_model").value = settings.model;
     // Its colour points, where its photo is the one on the page ("X%,Y%,#RRGGBB", as --hint takes them).
     const same = state.photo && entry.inputs && entry.inputs.photo === state.photo.name;
     hints.placing = false;
@@ -733,8 +739,7 @@ async function start() {
     const recipes = {
       style: () => styleRecipe(false),
       upscale: () => ({ kind: "upscale", settings: upscaleSettings() }),
-      colorize: () => ({ kind: "colorize", reference: state.reference && state.reference.id,
-                         settings: { strength: Number($("#color_strength").value) } }),
+      colorize: colorizeFolderRecipe,
     };
     const body = (recipes[state.tab] || recipes.style)();
     delete body.photo;
@@ -769,6 +774,11 @@ async function start() {
       else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
     }
     select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
+    // The automatic colorizers (colorize-auto, colorize-portrait, any trained ones): a choice where there are two.
+    const colorizers = info.models.filter((model) => model.task === "colorize");
+    $("#color_model").replaceChildren(...colorizers.map((model) => new Option(`${model.name}: ${model.summary}`,
+      model.name, model.name === "colorize-auto", model.name === "colorize-auto")));
+    $("#color-model-tools").hidden = colorizers.length < 2;
     schedulePreview();  // a photo dropped before the list came
   } catch (error) {
     say(error.message);
