@@ -55,9 +55,9 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with sync_api.sync_playwright() as playwright:
-        # A fake camera (Chromium's test pattern, a moving pie and a clock) and no permission prompt to answer.
+        # Two fake cameras (Chromium's test pattern, a moving pie and a clock) and no permission prompt to answer.
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[
-            "--no-sandbox", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"])
+            "--no-sandbox", "--use-fake-device-for-media-stream=device-count=2", "--use-fake-ui-for-media-stream"])
         yield browser
         browser.close()
 
@@ -474,6 +474,30 @@ def test_the_camera_is_painted_live_and_a_frame_kept_becomes_a_photo(page, photo
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)  # the kept frame previews, as a photo
 
 
+def test_a_phone_s_other_camera_is_switched_to_and_painted(page, photos):
+    """"Switch camera" (shown where the device has two, as a phone's back and front ones): the frames go on from the
+    next camera, painted."""
+    page.select_option("#model", "udnie")
+    page.click("#camera")
+    _wait_text(page, "#camera-status", "frames a second")
+    page.wait_for_selector("#camera-switch:not([hidden])")
+    assert page.evaluate("camera.devices.length") == 2
+    first = page.evaluate("camera.stream.getVideoTracks()[0].label")
+    page.click("#camera-switch")
+    deadline = time.monotonic() + 30
+    while page.evaluate("camera.stream.getVideoTracks()[0].label") == first:
+        assert time.monotonic() < deadline, "the camera was not switched"
+        time.sleep(0.05)
+    shown = page.get_attribute("#result-img", "src")
+    deadline = time.monotonic() + 30
+    while page.get_attribute("#result-img", "src") == shown:  # painted frames from the other camera
+        assert time.monotonic() < deadline, "no frame painted after the switch"
+        time.sleep(0.05)
+    assert page.inner_text("#camera") == "Stop camera" and not page.is_hidden("#camera-tools")
+    page.click("#camera")
+    assert page.is_hidden("#camera-tools")
+
+
 def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
     """A studio opened on a LAN address over plain HTTP: browsers give such a page no navigator.mediaDevices."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
@@ -491,7 +515,8 @@ def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
 
 def test_the_colorize_tab_offers_the_portrait_model_and_its_command_names_it(page, server, photos):
     """With two automatic colorizers shipped (colorize-auto, colorize-portrait), the Colorize tab offers the choice
-    (colorize-auto first chosen); the portrait model previews at once and its job's command says --model."""
+    (colorize-auto first chosen); the portrait model previews at once and its job's command says --model; with a
+    reference dropped there is no choice, and no --model."""
     shipped = {model["name"] for model in page.request.get(server[0] + "api/info").json()["models"]}
     if not {"colorize-auto", "colorize-portrait"} <= shipped:
         pytest.skip("colorize-portrait is not shipped")
@@ -510,3 +535,11 @@ def test_the_colorize_tab_offers_the_portrait_model_and_its_command_names_it(pag
     page.click("#colorize-run")
     page.wait_for_selector("#command:has-text('stylize colorize')", timeout=60_000)
     assert "--model colorize-portrait" in page.inner_text("#command")
+    # A reference takes the place of any network: the choice goes, and the job is the reference's alone (the model
+    # sent beside it failed the job: "--model is the automatic colorizer, for photos without --reference").
+    page.set_input_files("#reference-input", str(photos[1]))
+    page.wait_for_selector("#reference-thumb:not([hidden])")
+    assert not page.is_visible("#color_model")
+    page.click("#colorize-run")
+    page.wait_for_selector("#command:has-text('--reference')", timeout=60_000)
+    assert "--model" not in page.inner_text("#command")

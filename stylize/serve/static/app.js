@@ -96,6 +96,7 @@ async function setInput(kind, file) {
     state[kind] = image;
     thumb.hidden = false;
     say("");
+    if (kind === "reference") updateOutputs();  // no choice of automatic network once there is a reference
     if (kind === "painting" || kind === "mask" || kind === "reference") schedulePreview();
   } catch (error) {
     say(error.message);
@@ -160,9 +161,11 @@ function colorizeRecipe(photo) {
 }
 
 function colorizeFolderRecipe() {
-  // The automatic network chosen (the server's default, colorize-auto, where there is no choice to make).
+  // The automatic network chosen, where there is a choice (else the server's default, colorize-auto); a reference
+  // takes the place of any network.
+  const chosen = !state.reference && !$("#color-model-tools").hidden && $("#color_model").value;
   return {
-    kind: "colorize", reference: state.reference && state.reference.id, model: $("#color_model").value || null,
+    kind: "colorize", reference: state.reference && state.reference.id, model: chosen || null,
     settings: { strength: Number($("#color_strength").value) },
   };
 }
@@ -347,7 +350,7 @@ function clearHints() {
 
 // Camera: what the webcam sees, painted live by a style model or any painting's one pass (POST /api/live) -------
 
-const camera = { stream: null, running: false, urls: [], rate: 0 };
+const camera = { stream: null, running: false, urls: [], rate: 0, devices: [] };
 const CAMERA_SIDE = 640;  // the frames' longest side at most (a camera's 640x480; the Size slider may ask less)
 
 function cameraRecipe() {
@@ -376,6 +379,13 @@ function grabFrame(longest) {
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const asBlob = (canvas, quality) => new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
 
+function openCamera(deviceId) {
+  // The browser's default camera, or the one asked for; 1280x720 where it has it ("Keep this frame" keeps it all).
+  const video = { width: { ideal: 1280 }, height: { ideal: 720 } };
+  if (deviceId) video.deviceId = { exact: deviceId };
+  return navigator.mediaDevices.getUserMedia({ video, audio: false });
+}
+
 async function startCamera() {
   const choice = $("#model").value;
   if (!choice || choice === "optimize") {
@@ -390,7 +400,7 @@ async function startCamera() {
   }
   $("#camera").disabled = true;  // while the browser asks for the camera: a second click opens no second one
   try {
-    camera.stream = await navigator.mediaDevices.getUserMedia({ video: { width: { ideal: 1280 }, height: { ideal: 720 } }, audio: false });
+    camera.stream = await openCamera();
   } catch (error) {
     say(`No camera: ${error.message || error.name}`);
     return;
@@ -414,6 +424,29 @@ async function startCamera() {
   $("#camera").textContent = "Stop camera";
   $("#camera-tools").hidden = false;
   paintFrames();
+  // The cameras are listed once one is open (before, a browser may hide them); a phone has a back and a front one.
+  camera.devices = (await navigator.mediaDevices.enumerateDevices()).filter((device) => device.kind === "videoinput");
+  $("#camera-switch").hidden = camera.devices.length < 2;
+}
+
+async function switchCamera() {
+  // The next camera of the list; the frames go on from it, the model and the sliders as they are.
+  if (!camera.running || camera.devices.length < 2) return;
+  const current = camera.stream.getVideoTracks()[0].getSettings().deviceId;
+  const next = camera.devices[(camera.devices.findIndex((device) => device.deviceId === current) + 1) % camera.devices.length];
+  $("#camera-switch").disabled = true;
+  try {
+    const stream = await openCamera(next.deviceId);
+    if (!camera.running) { stream.getTracks().forEach((track) => track.stop()); return; }  // stopped meanwhile
+    camera.stream.getTracks().forEach((track) => track.stop());
+    camera.stream = stream;
+    $("#camera-video").srcObject = stream;
+    await $("#camera-video").play();
+  } catch (error) {
+    say(`That camera did not open: ${error.message || error.name}`);
+  } finally {
+    $("#camera-switch").disabled = false;
+  }
 }
 
 function stopCamera() {
@@ -657,6 +690,7 @@ function updateOutputs() {
   document.querySelector('[data-for="refine"]').hidden = modelTask(choice) !== "arbitrary" || Boolean(state.photo && state.photo.videoId);
   $("#painting-drop").hidden = network && modelTask(choice) !== "arbitrary";
   $("#run").textContent = network ? "Preview" : "Paint";
+  $("#color-model-tools").hidden = $("#color_model").options.length < 2 || Boolean(state.reference);
 }
 
 async function start() {
@@ -761,6 +795,7 @@ async function start() {
   document.addEventListener("visibilitychange", () => { if (document.hidden) stopCamera(); });
   $("#camera").onclick = () => (camera.running ? stopCamera() : startCamera());
   $("#camera-keep").onclick = keepFrame;
+  $("#camera-switch").onclick = switchCamera;
 
   try {
     const info = await api("/api/info");
@@ -778,7 +813,7 @@ async function start() {
     const colorizers = info.models.filter((model) => model.task === "colorize");
     $("#color_model").replaceChildren(...colorizers.map((model) => new Option(`${model.name}: ${model.summary}`,
       model.name, model.name === "colorize-auto", model.name === "colorize-auto")));
-    $("#color-model-tools").hidden = colorizers.length < 2;
+    updateOutputs();  // shows the choice where there are two
     schedulePreview();  // a photo dropped before the list came
   } catch (error) {
     say(error.message);
