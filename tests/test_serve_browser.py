@@ -498,6 +498,27 @@ def test_a_phone_s_other_camera_is_switched_to_and_painted(page, photos):
     assert page.is_hidden("#camera-tools")
 
 
+def test_mirror_flips_the_frames_painted_and_kept(page, photos):
+    """"Mirror" (a selfie camera's own view): the frame grabbed from the camera, the one that is painted and the one
+    that is kept, is the camera's picture flipped left to right (two grabs of the same video frame compared)."""
+    page.select_option("#model", "udnie")
+    page.click("#camera")
+    _wait_text(page, "#camera-status", "frames a second")
+    assert not page.is_checked("#camera-mirror")  # Chromium's fake camera says nothing of where it faces
+    plain, mirrored = page.evaluate("""() => {
+        const box = document.querySelector("#camera-mirror");
+        const pixels = (flip) => { box.checked = flip; const canvas = grabFrame(64);
+            return [canvas.width, Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data)]; };
+        const grabs = [pixels(false), pixels(true)];
+        box.checked = false;
+        return grabs; }""")
+    width, plain, mirrored = plain[0], plain[1], mirrored[1]
+    rows = len(plain) // (4 * width)
+    flipped = [plain[(r * width + (width - 1 - x)) * 4 + c] for r in range(rows) for x in range(width) for c in range(4)]
+    assert plain != mirrored
+    assert sum(abs(a - b) for a, b in zip(flipped, mirrored, strict=True)) / len(plain) < 1
+
+
 def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
     """A studio opened on a LAN address over plain HTTP: browsers give such a page no navigator.mediaDevices."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})

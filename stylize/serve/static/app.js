@@ -372,18 +372,25 @@ function grabFrame(longest) {
   const canvas = document.createElement("canvas");
   canvas.width = Math.round(video.videoWidth * scale);
   canvas.height = Math.round(video.videoHeight * scale);
-  canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+  const context = canvas.getContext("2d");
+  if ($("#camera-mirror").checked) context.setTransform(-1, 0, 0, 1, canvas.width, 0);  // what is painted is what is seen
+  context.drawImage(video, 0, 0, canvas.width, canvas.height);
   return canvas;
 }
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const asBlob = (canvas, quality) => new Promise((resolve) => canvas.toBlob(resolve, "image/jpeg", quality));
 
-function openCamera(deviceId) {
+async function openCamera(deviceId) {
   // The browser's default camera, or the one asked for; 1280x720 where it has it ("Keep this frame" keeps it all).
+  // A camera that says it faces the user (a phone's front one) is mirrored, as its own app shows it, one that faces
+  // away is not; a computer's webcam mostly says neither, and keeps the user's choice.
   const video = { width: { ideal: 1280 }, height: { ideal: 720 } };
   if (deviceId) video.deviceId = { exact: deviceId };
-  return navigator.mediaDevices.getUserMedia({ video, audio: false });
+  const stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+  const facing = stream.getVideoTracks()[0].getSettings().facingMode;
+  if (facing === "user" || facing === "environment") $("#camera-mirror").checked = facing === "user";
+  return stream;
 }
 
 async function startCamera() {
