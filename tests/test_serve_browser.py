@@ -507,14 +507,18 @@ def test_mirror_flips_the_frames_painted_and_kept(page, photos):
     assert not page.is_checked("#camera-mirror")  # Chromium's fake camera says nothing of where it faces
     plain, mirrored = page.evaluate("""() => {
         const box = document.querySelector("#camera-mirror");
-        const pixels = (flip) => { box.checked = flip; const canvas = grabFrame(64);
-            return [canvas.width, Array.from(canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data)]; };
+        const pixels = (flip) => {
+            box.checked = flip;
+            const canvas = grabFrame(64);
+            const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+            return [canvas.width, Array.from(data)]; };
         const grabs = [pixels(false), pixels(true)];
         box.checked = false;
         return grabs; }""")
     width, plain, mirrored = plain[0], plain[1], mirrored[1]
     rows = len(plain) // (4 * width)
-    flipped = [plain[(r * width + (width - 1 - x)) * 4 + c] for r in range(rows) for x in range(width) for c in range(4)]
+    flipped = [plain[(row * width + width - 1 - x) * 4 + channel]
+               for row in range(rows) for x in range(width) for channel in range(4)]
     assert plain != mirrored
     assert sum(abs(a - b) for a, b in zip(flipped, mirrored, strict=True)) / len(plain) < 1
 
