@@ -675,11 +675,12 @@ def test_training_with_people_records_them_and_bad_lists_are_one_line_errors(inv
 
 @pytest.fixture
 def shipped_portrait():
+    from stylize.errors import ModelFileError
     from stylize.zoo import resolve_model
 
     try:
         resolve_model("shipped:colorize-portrait")
-    except Exception:
+    except ModelFileError:
         pytest.skip("no shipped colorize-portrait model")
 
 

@@ -627,10 +627,10 @@ def read_photo_list(path: Path) -> frozenset[str]:
         raise DataError(f"{path} is not a text file: give one naming photos, one a line") from None
     except OSError as error:
         raise DataError(f"{path} cannot be read: {error.strerror or error}") from None
-    names = frozenset(name for line in text.splitlines() if (name := line.split("#", 1)[0].strip()))
+    names = frozenset(Path(name).name for line in text.splitlines() if (name := line.split("#", 1)[0].strip()))
     if not names:
         raise DataError(f"{path} names no photos: give one file name a line")
-    return frozenset(Path(name).name for name in names)
+    return names
 
 
 def soft_encode(chroma: torch.Tensor, bins: torch.Tensor, neighbours: int = SOFT_NEIGHBOURS
