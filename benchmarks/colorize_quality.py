@@ -15,7 +15,8 @@ Methods, side by side on the same pairs:
 
 Automatic (no reference, issue 31's protocol): each held-out colour photo whole (512 px; the black-and-white
 ones are left out and named), made gray, colorized by
-the automatic network (the shipped colorize-auto, and each --model); beside it, the gray photo. Scores: the
+the automatic network (the shipped colorize-auto, the other shipped ones such as colorize-portrait, and each
+--model); beside them, the gray photo. Scores: the
 mean CIEDE2000 as above, and the colourfulness of Hasler & Suesstrunk 2003 (M = sigma_rgyb + 0.3 mu_rgyb on
 0-255 sRGB) of the results over that of the true photos (the mean of each): a muted result is far below 1.
 
@@ -48,6 +49,7 @@ from stylize.config import ColorizeConfig
 from stylize.images import load_image, tensor_to_pil
 from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
 from stylize.tasks.hints import ColorHint
+from stylize.zoo import available_models
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = ROOT.parent / "shared" / "data" / "photos"
@@ -119,6 +121,10 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
     shipped = automatic_model()
     if shipped is not None:
         colorizers["colorize-auto"] = Colorizer([], ColorizeConfig(), "cpu", model=shipped)
+    for entry in available_models():  # the other shipped ones (colorize-portrait), the default first
+        shipped_colorizer = entry.source == "shipped" and entry.info is not None and entry.info.task == "colorize"
+        if shipped_colorizer and entry.name not in colorizers:
+            colorizers[entry.name] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(entry.path))
     for model in models:
         name = Path(model).stem if Path(model).stem not in colorizers else model  # a retrained colorize-auto
         colorizers[name] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(model))
