@@ -15,8 +15,8 @@ Methods, side by side on the same pairs:
 
 Automatic (no reference, issue 31's protocol): each held-out colour photo whole (512 px; the black-and-white
 ones are left out and named), made gray, colorized by
-the automatic network (the shipped colorize-auto, the other shipped ones such as colorize-portrait, and each
---model); beside them, the gray photo. Scores: the
+the automatic network: the default (colorize-auto with colorize-portrait's colours where that one is sure of
+skin), each shipped network alone, and each --model; beside them, the gray photo. Scores: the
 mean CIEDE2000 as above, and the colourfulness of Hasler & Suesstrunk 2003 (M = sigma_rgyb + 0.3 mu_rgyb on
 0-255 sRGB) of the results over that of the true photos (the mean of each): a muted result is far below 1.
 
@@ -118,10 +118,10 @@ def automatic_quality(limit: int | None, models: list[str]) -> None:
     if not photos:
         raise SystemExit(f"no held-out photos found under {PHOTOS}")
     colorizers = {"gray": None}
-    shipped = automatic_model()
-    if shipped is not None:
-        colorizers["colorize-auto"] = Colorizer([], ColorizeConfig(), "cpu", model=shipped)
-    for entry in available_models():  # the other shipped ones (colorize-portrait), the default first
+    default = automatic_model()  # colorize-auto with colorize-portrait's skin (SkinBlend), where both are shipped
+    if default is not None:
+        colorizers["default"] = Colorizer([], ColorizeConfig(), "cpu", model=default)
+    for entry in available_models():  # each shipped one alone: colorize-auto, colorize-portrait
         shipped_colorizer = entry.source == "shipped" and entry.info is not None and entry.info.task == "colorize"
         if shipped_colorizer and entry.name not in colorizers:
             colorizers[entry.name] = Colorizer([], ColorizeConfig(), "cpu", model=automatic_model(entry.path))

@@ -12,8 +12,9 @@ Columns: what `stylize colorize` is given, what it returns, the same with `--str
 those who find the automatic ones soft), and the true colours where there are some. The ageing is
 stylize/degrade.py's, with fixed settings.
 
-portraits.jpg: the same old photos by the default automatic colorizer (colorize-auto) and by the one for portraits
-(colorize-portrait, which counted the skin of its training photos of people 12 times), and the true colours.
+portraits.jpg: the same old photos by colorize-auto alone, by the default (colorize-auto with the colours of
+colorize-portrait, which counted the skin of its training photos of people 12 times, where that one is sure of
+skin) and by colorize-portrait alone, and the true colours.
 
 hints.jpg: the automatic colorizer told a few colours with `--hint` (HINTED): the astronaut's sepia print and the
 cameraman; what it is given (the points drawn on it), its colours without the hints, with them, and the truth.
@@ -34,12 +35,11 @@ from stylize.config import ColorizeConfig
 from stylize.degrade import fade, grain, scratches, tone
 from stylize.errors import StylizeError
 from stylize.images import load_image, pil_to_tensor, save_image, tensor_to_pil
-from stylize.tasks.colorize import Colorizer, automatic_model, is_gray
+from stylize.tasks.colorize import AUTOMATIC_MODEL, PORTRAIT_MODEL, Colorizer, automatic_model, is_gray
 from stylize.tasks.hints import ColorHint
 from stylize.tensors import gaussian_blur
 
 HERE = Path(__file__).resolve().parent
-PORTRAIT_MODEL = "colorize-portrait"
 HELD_OUT_PORTRAIT = HERE.parents[1] / "shared" / "data" / "photos" / "bsd100_img_056.jpg"
 OLD_PHOTO_HEIGHT = 300
 STRONGER = 1.5  # the strength of the third column
@@ -112,14 +112,15 @@ def old_photos(model: torch.nn.Module) -> list[Row]:
     return rows
 
 
-def portraits(model: torch.nn.Module, portrait: torch.nn.Module) -> list[Row]:
-    """portraits.jpg: the same old photos by colorize-auto and by colorize-portrait (`--model colorize-portrait`)."""
-    automatic = Colorizer([], device="cpu", model=model)
-    for_portraits = Colorizer([], device="cpu", model=portrait)
+def portraits(model: torch.nn.Module, general: torch.nn.Module, portrait: torch.nn.Module) -> list[Row]:
+    """portraits.jpg: the same old photos by colorize-auto alone, by the default (colorize-auto with
+    colorize-portrait's skin) and by colorize-portrait alone."""
+    columns = [("--model colorize-auto", Colorizer([], device="cpu", model=general)),
+               ("stylize colorize (the default)", Colorizer([], device="cpu", model=model)),
+               ("--model colorize-portrait", Colorizer([], device="cpu", model=portrait))]
     rows = []
     for label, old, truth in old_examples():
-        row = [(label, old), ("automatic (colorize-auto)", automatic(old)),
-               ("--model colorize-portrait", for_portraits(old))]
+        row = [(label, old), *((name, colorizer(old)) for name, colorizer in columns)]
         rows.append(row + ([("true colours", truth)] if truth is not None else []))
     return rows
 
@@ -164,11 +165,11 @@ def main() -> None:
         save_sheet(old_photos(model), "old_photos.jpg", quality=85)
         save_sheet(hinted(model), "hints.jpg", quality=85)
         try:
-            portrait = automatic_model(f"shipped:{PORTRAIT_MODEL}")
+            general, portrait = (automatic_model(f"shipped:{name}") for name in (AUTOMATIC_MODEL, PORTRAIT_MODEL))
         except StylizeError:
             print(f"{PORTRAIT_MODEL} is not installed: portraits.jpg left as it is")
         else:
-            save_sheet(portraits(model, portrait), "portraits.jpg", quality=85)
+            save_sheet(portraits(model, general, portrait), "portraits.jpg", quality=85)
 
 
 if __name__ == "__main__":

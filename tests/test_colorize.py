@@ -390,12 +390,11 @@ def shipped_automatic():
         pytest.skip("no shipped automatic colorization model")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 31 is open: the shipped colorize-auto gives the face a yellow hue "
-                                       "(86 degrees at 160 px, 85 at 384; the true face is 62)")
 def test_shipped_automatic_model_gives_a_face_skin_tones(invoke, tmp_path, shipped_automatic):
     """Issue 31: people first. The astronaut (examples/astronaut.jpg, never trained on) made gray at 160 px:
     her face comes back in skin hues (CIE hue angle 25-80 degrees, from red-orange to yellow-orange) with
-    some chroma, not gray-green."""
+    some chroma, not gray-green. By default since colorize-portrait's skin is blended in (74 degrees; the true
+    face 62); colorize-auto alone gave 86, a yellow (this test was an expected failure until then)."""
     portrait = load_image(Path(__file__).resolve().parents[1] / "examples" / "astronaut.jpg", 160).pixels
     gray = _save_gray(gray_rgb(rgb_to_lab(portrait)[:, :1]), tmp_path / "portrait.png")
     result = invoke("colorize", gray, "-o", tmp_path / "portrait_color.png", "--device", "cpu")
@@ -717,3 +716,27 @@ def test_a_checkpoint_made_before_a_setting_existed_resumes_with_its_default(tmp
     save_training_state(path, state)
     resumed = fit(ColorizeObjective(config.replace(steps=3)), data, output, device="cpu", resume=True)
     assert resumed.steps == 3
+
+
+def test_the_default_blends_the_skin_network_s_colours_where_it_is_sure_of_skin(shipped_automatic, shipped_portrait):
+    """SkinBlend: the skin network's colours where it puts SKIN_MASS[1] or more of its distribution on skin cells,
+    the general network's where it puts SKIN_MASS[0] or less; automatic_model() is this blend of colorize-auto and
+    colorize-portrait, a name is that model alone."""
+    from stylize.nets.colornet import FEATURE_LAYERS, ColorNet, SkinBlend, is_skin
+    from stylize.tasks.colorize import automatic_model
+
+    torch.manual_seed(0)
+    general, skin = ColorNet(width=8), ColorNet(width=8)
+    cells = is_skin(skin.bins)
+    green = int(((skin.bins - torch.tensor([-40.0, 40.0])).norm(dim=1)).argmin())
+    features = {name: torch.rand(1, channels, 2, 2) for name, channels in FEATURE_LAYERS.items()}
+    lightness = torch.rand(1, 1, 2, 2)
+    blend = SkinBlend(general, skin)
+    with torch.no_grad():
+        skin.out.bias.copy_(torch.where(cells, 10.0, -10.0))  # sure of skin everywhere
+        assert torch.allclose(blend.chroma(features, lightness), skin.chroma(features, lightness), atol=1e-4)
+        skin.out.bias.fill_(-10.0)
+        skin.out.bias[green] = 10.0  # sure of green: no skin
+        assert torch.allclose(blend.chroma(features, lightness), general.chroma(features, lightness), atol=1e-4)
+    assert isinstance(automatic_model(), SkinBlend)
+    assert isinstance(automatic_model("colorize-auto"), ColorNet)

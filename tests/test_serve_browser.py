@@ -540,15 +540,16 @@ def test_where_the_browser_gives_no_camera_the_page_says_why(browser, server):
 
 def test_the_colorize_tab_offers_the_portrait_model_and_its_command_names_it(page, server, photos):
     """With two automatic colorizers shipped (colorize-auto, colorize-portrait), the Colorize tab offers the choice
-    (colorize-auto first chosen); the portrait model previews at once and its job's command says --model; with a
-    reference dropped there is no choice, and no --model."""
+    (the default, their blend, first chosen; each alone after it); the portrait model previews at once and its
+    job's command says --model; with a reference dropped there is no choice, and no --model."""
     shipped = {model["name"] for model in page.request.get(server[0] + "api/info").json()["models"]}
     if not {"colorize-auto", "colorize-portrait"} <= shipped:
         pytest.skip("colorize-portrait is not shipped")
     page.set_input_files("#photo-input", str(photos[0]))
     page.wait_for_selector("#photos img")
     page.click("[data-tab=colorize]")
-    assert page.is_visible("#color_model") and page.input_value("#color_model") == "colorize-auto"
+    assert page.is_visible("#color_model") and page.input_value("#color_model") == ""  # the default: the blend
+    assert "faces from colorize-portrait" in page.locator("#color_model option[value='']").inner_text()
     assert "for portraits" in page.locator("#color_model option[value='colorize-portrait']").inner_text()
     page.wait_for_selector("#result-img[src*='/preview']", timeout=60_000)
     first = page.get_attribute("#result-img", "src")

@@ -24,9 +24,10 @@ if TYPE_CHECKING:
 @click.option("--references", "reference_folder", type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A folder of colour photos: for each input, the --top most similar are used (and named in the "
                    "report).")
-@click.option("--model", help="The automatic colorizer used without references: colorize-auto (the default), "
+@click.option("--model", help="The automatic colorizer used without references, alone: colorize-auto, "
                               "colorize-portrait (for photos of people) or a model from `stylize train --task "
-                              "colorize`.")
+                              "colorize`. Default: colorize-auto, with colorize-portrait's colours where that one "
+                              "is sure of skin.")
 @click.option("--hint", multiple=True, metavar="X,Y,COLOUR", callback=lambda ctx, param, value: _hints(value),
               help="A colour you know at a point of the photo (X, Y in pixels from its top left corner, or per cent "
                    "with %), spread over what looks alike around it; repeat for several. COLOUR: a name (tan), "

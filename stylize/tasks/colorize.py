@@ -23,7 +23,9 @@ grid, before step 5.
 Without a reference, a small network trained with `stylize train --task colorize` predicts a distribution
 over a*b* colours from the same VGG19 features, read out as its annealed mean (nets/colornet.py, after
 Zhang, Isola & Efros 2016); steps 5 and 6 are the same. It learns from colour photos whose lightness is aged
-as an old print's (degrade.py), so grain, blur, fading and toning do not throw it.
+as an old print's (degrade.py), so grain, blur, fading and toning do not throw it. By default two such networks
+are read as one (nets/colornet.py's SkinBlend): colorize-auto, and colorize-portrait (trained with the skin of its
+photos of people weighted up, `--people`) where that one is sure of skin.
 Large photos are matched at the working size and only the final linear step runs at full resolution, in
 bands of rows: memory stays bounded for any size.
 """
@@ -50,7 +52,7 @@ from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, DataError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
 from stylize.modelfile import file_sha256
-from stylize.nets.colornet import SOFT_SIGMA, ColorNet, smoothed_prior
+from stylize.nets.colornet import SOFT_SIGMA, ColorNet, SkinBlend, is_skin, smoothed_prior
 from stylize.task_table import COLORIZE
 from stylize.tasks.hints import ColorHint, spread_hints
 from stylize.tasks.protocol import PhotosOnly, ProgressCallback
@@ -88,8 +90,10 @@ GLOBAL_LAYERS = ("relu4_1", "relu5_1")
 # folder of 280 photos, each prepared in full, took 18.9 minutes and over 12 GB (issue 35).
 RANK_SIDE = 224
 PREPARED_KEPT = 16  # prepared references of a folder kept for the next photos (each some 15 MB of features)
-# The shipped network for photos without a reference (trained by pretrained/retrain.py).
+# The shipped networks for photos without a reference (trained by pretrained/retrain.py): the general one, and the
+# one for people whose colours the default takes where it is sure of skin (nets/colornet.py's SkinBlend).
 AUTOMATIC_MODEL = "colorize-auto"
+PORTRAIT_MODEL = "colorize-portrait"
 # Training the automatic network (Zhang, Isola & Efros 2016, section 2.1): each true colour is soft-encoded
 # over its 5 nearest a*b* cells with a Gaussian of sigma 5 (SOFT_SIGMA).
 SOFT_NEIGHBOURS = 5
@@ -97,27 +101,29 @@ SOFT_NEIGHBOURS = 5
 # batches: Zhang et al. count all of ImageNet beforehand; a running mean needs no pass before training).
 PRIOR_MOMENTUM = 0.99
 PREVIEW_HEIGHT = 256  # training previews: every held-back photo at this height
-# Skin, for --people/--skin-weight: hues (degrees from +a* towards +b*) and chromas chosen here around the faces
-# of the training photos of people (the astronaut's true face: hue 62); 7 % of all training pixels fall in it,
-# mostly wood, sand and dry grass outside the photos of people (issue 31: weighted in every photo, it turned
-# every photo sepia; docs/colorize-automatic.md).
-SKIN_HUES = (35.0, 68.0)
-SKIN_CHROMAS = (10.0, 40.0)
 PEOPLE_LIST_BYTES = 1 << 20  # a list of photo names, not a photo: larger is the wrong file
 
 
 def automatic_model(model: str | Path | None = None) -> nn.Module | None:
-    """The automatic colorization network: a given model file or name, else the shipped one if installed."""
+    """The automatic colorization network: a given model file or name alone; else the shipped default,
+    colorize-auto with colorize-portrait's colours where that one is sure of skin (SkinBlend), colorize-auto
+    alone where the other is not installed, None where neither is."""
     from stylize.errors import ModelFileError
     from stylize.modelfile import load_model
     from stylize.zoo import resolve_model
 
     if model is not None:
         return load_model(resolve_model(model), task=COLORIZE.name)[0]
-    try:
-        return load_model(resolve_model(f"shipped:{AUTOMATIC_MODEL}"), task=COLORIZE.name)[0]
-    except ModelFileError:
-        return None
+    shipped = []
+    for name in (AUTOMATIC_MODEL, PORTRAIT_MODEL):
+        try:
+            shipped.append(load_model(resolve_model(f"shipped:{name}"), task=COLORIZE.name)[0])
+        except ModelFileError:
+            shipped.append(None)
+    general, skin = shipped
+    if general is None or skin is None:
+        return general
+    return SkinBlend(general, skin)
 
 
 def lightness_of(pixels: torch.Tensor) -> torch.Tensor:
@@ -604,13 +610,10 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
 
 
 def skin_weights(chroma: torch.Tensor, people: torch.Tensor, weight: float) -> torch.Tensor:
-    """Loss weights (N, h, w) for true chroma (N, 2, h, w): `weight` at skin-hued positions (SKIN_HUES,
-    SKIN_CHROMAS) of the crops that `people` (N,) flags, 1 elsewhere."""
-    hue = torch.rad2deg(torch.atan2(chroma[:, 1], chroma[:, 0]))
-    size = chroma.norm(dim=1)
-    skin = ((hue >= SKIN_HUES[0]) & (hue <= SKIN_HUES[1]) & (size >= SKIN_CHROMAS[0]) & (size <= SKIN_CHROMAS[1])
-            & people[:, None, None])
-    return 1 + (weight - 1) * skin.float()
+    """Loss weights (N, h, w) for true chroma (N, 2, h, w): `weight` at skin-hued positions (nets/colornet.py's
+    is_skin, on the true colour) of the crops that `people` (N,) flags, 1 elsewhere."""
+    skin = is_skin(chroma.movedim(1, -1))
+    return 1 + (weight - 1) * (skin & people[:, None, None]).float()
 
 
 def read_photo_list(path: Path) -> frozenset[str]:

@@ -161,8 +161,8 @@ function colorizeRecipe(photo) {
 }
 
 function colorizeFolderRecipe() {
-  // The automatic network chosen, where there is a choice (else the server's default, colorize-auto); a reference
-  // takes the place of any network.
+  // The automatic network chosen, where there is a choice (else, and for "default", the server's default); a
+  // reference takes the place of any network.
   const chosen = !state.reference && !$("#color-model-tools").hidden && $("#color_model").value;
   return {
     kind: "colorize", reference: state.reference && state.reference.id, model: chosen || null,
@@ -656,7 +656,7 @@ function tweak(entry) {
   }
   if (entry.kind === "colorize") {
     if (settings.strength != null) $("#color_strength").value = settings.strength;
-    if (settings.model && state.models.some((m) => m.name === settings.model)) $("#color_model").value = settings.model;
+    if (!settings.model || state.models.some((m) => m.name === settings.model)) $("#color_model").value = settings.model || "";
     // Its colour points, where its photo is the one on the page ("X%,Y%,#RRGGBB", as --hint takes them).
     const same = state.photo && entry.inputs && entry.inputs.photo === state.photo.name;
     hints.placing = false;
@@ -697,7 +697,7 @@ function updateOutputs() {
   document.querySelector('[data-for="refine"]').hidden = modelTask(choice) !== "arbitrary" || Boolean(state.photo && state.photo.videoId);
   $("#painting-drop").hidden = network && modelTask(choice) !== "arbitrary";
   $("#run").textContent = network ? "Preview" : "Paint";
-  $("#color-model-tools").hidden = $("#color_model").options.length < 2 || Boolean(state.reference);
+  $("#color-model-tools").hidden = $("#color_model").options.length < 3 || Boolean(state.reference);
 }
 
 async function start() {
@@ -816,10 +816,12 @@ async function start() {
       else if (model.task === "style") options.push([model.name, `${model.name}: ${model.summary}`]);
     }
     select.replaceChildren(...options.map(([value, text]) => new Option(text, value)));
-    // The automatic colorizers (colorize-auto, colorize-portrait, any trained ones): a choice where there are two.
+    // The automatic colorizers (colorize-auto, colorize-portrait, any trained ones), each alone, after the default
+    // (the server's: colorize-auto with colorize-portrait's skin): a choice where there are two.
     const colorizers = info.models.filter((model) => model.task === "colorize");
-    $("#color_model").replaceChildren(...colorizers.map((model) => new Option(`${model.name}: ${model.summary}`,
-      model.name, model.name === "colorize-auto", model.name === "colorize-auto")));
+    const blended = ["colorize-auto", "colorize-portrait"].every((name) => colorizers.some((model) => model.name === name));
+    $("#color_model").replaceChildren(new Option(`default: colorize-auto${blended ? ", faces from colorize-portrait" : ""}`, ""),
+      ...colorizers.map((model) => new Option(`${model.name} alone: ${model.summary}`, model.name)));
     updateOutputs();  // shows the choice where there are two
     schedulePreview();  // a photo dropped before the list came
   } catch (error) {
