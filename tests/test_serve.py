@@ -962,7 +962,13 @@ def test_a_camera_frame_goes_before_waiting_jobs_and_is_told_busy_while_a_job_ha
     answers = []
     waiting = threading.Thread(target=lambda: answers.append(_live(studio, recipe, _jpeg())))
     waiting.start()
-    time.sleep(0.3)  # the frame waits behind the running job, beside the second job
+    # The frame waits behind the running job, beside the second job: polled, not slept for (a fixed 0.3 s was too
+    # short on a loaded CI machine, where the frame came after the gate had opened and the second job had begun).
+    queue = studio.app.state.studio.queue
+    deadline = time.monotonic() + 30
+    while not queue._live:
+        assert time.monotonic() < deadline, "the camera frame never reached the queue"
+        time.sleep(0.01)
     gate.set()
     waiting.join(30)
     assert answers[0].status_code == 200
