@@ -10,6 +10,8 @@ import shlex
 import socket
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -295,11 +297,24 @@ def test_ctrl_c_or_sigterm_stops_the_studio_as_a_server_ends(tmp_path, signum):
     import subprocess
     import sys
 
-    studio = subprocess.Popen([sys.executable, "-m", "stylize", "serve", "--port", str(_free_port()), "--output-dir",
+    port = _free_port()
+    studio = subprocess.Popen([sys.executable, "-m", "stylize", "serve", "--port", str(port), "--output-dir",
                                str(tmp_path / "out")], stderr=subprocess.PIPE, text=True)
     try:
         assert "stylize studio at http://127.0.0.1:" in studio.stderr.readline()
-        time.sleep(0.5)  # past the banner, into uvicorn's loop
+        # Past the banner, into uvicorn's loop (its signal handlers are set before it serves): polled until it
+        # answers a request (the socket listens before uvicorn accepts), not slept for, so that a loaded machine
+        # does not send the signal too early.
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/api/info", timeout=2).close()
+                break
+            except urllib.error.HTTPError:  # any answer (the token is not given here) is uvicorn serving
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the studio never answered"
+                time.sleep(0.05)
         studio.send_signal(getattr(signal, signum))
         code = studio.wait(timeout=30)
         rest = studio.stderr.read()
