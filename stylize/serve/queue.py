@@ -220,7 +220,7 @@ class JobQueue:
             if len(self._live) >= LIVE_PENDING:
                 raise Busy(f"{LIVE_PENDING} camera frames are waiting, the most this studio takes: trying again")
             self._live.append(frame)
-            self._seen[session] = time.monotonic()
+            self.seen(session)
             self._wake.notify()
         if not frame.done.wait(LIVE_WAIT_SECONDS):
             with self._wake:
