@@ -378,6 +378,11 @@ class TrainConfig(Settings):
     checkpoint_every: int = setting(500, "Steps between checkpoints (OUTPUT.ckpt).", min=1)
     preview_every: int = setting(500, "Steps between previews (OUTPUT_previews/).", min=1)
     preview_images: int = setting(4, "Photos held back from training for the previews.", min=0, max=64)
+    validation_images: int = setting(0, "Photos held back from training to measure the loss on, every "
+                                        "--validate-every steps and at the end (0: none).", min=0, max=10000)
+    validate_every: int = setting(500, "Steps between validation losses (with --validation-images).", min=1)
+    keep_best: bool = setting(False, "Write the weights of the step with the lowest validation loss instead of "
+                                     "the last step's (with --validation-images).")
     amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).")
     lr_decay: str = _lr_decay("none")
     init: str | None = setting(None, "A model file (or name) to start from: its weights with matching names and "
@@ -385,11 +390,13 @@ class TrainConfig(Settings):
 
     # Fields that may change between an interrupted run and its resumption without changing the result.
     RESUMABLE_CHANGES: ClassVar[frozenset[str]] = frozenset(
-        {"steps", "epochs", "workers", "log_every", "checkpoint_every", "preview_every"})
+        {"steps", "epochs", "workers", "log_every", "checkpoint_every", "preview_every", "validate_every"})
 
     def _validate(self) -> None:
         if not self.lr > 0:
             raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        if self.keep_best and not self.validation_images:
+            raise ConfigError("--keep-best needs --validation-images: the photos held back to choose the best step by")
         if self.epochs is None and self.steps is None:
             raise ConfigError("give a positive number of steps or of epochs")
 

@@ -251,3 +251,154 @@ def test_held_back_panoramas_are_centre_cropped_for_the_preview_sheet():
     assert preview_crop(torch.rand(1, 3, 1, 2000)).shape[-2:] == (1, 2)
     assert preview_crop(torch.rand(1, 3, 300, 10)).shape[-2:] == (20, 10)
     assert preview_crop(torch.rand(1, 3, 48, 64)).shape[-2:] == (48, 64)  # a photo's shape is kept
+
+
+class _Recorded(loop.ImageFiles):
+    """ImageFiles that notes the photos each dataset is made of (the training one first, then the validation one)."""
+
+    made: list[list] = []
+
+    def __init__(self, paths, *args, **kwargs):
+        super().__init__(paths, *args, **kwargs)
+        _Recorded.made.append(sorted(paths))
+
+
+def test_validation_photos_are_held_back_and_the_loss_on_them_is_reported_and_recorded(dataset, tmp_path,
+                                                                                       monkeypatch):
+    data, style = dataset
+    monkeypatch.setattr(loop, "ImageFiles", _Recorded)
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 5)  # 64 as shipped: fewer here, to be quick
+    _Recorded.made = []
+    starts, checks = [], []
+    config = TINY.replace(steps=12, validation_images=2, validate_every=5)
+    result = train(config, style, data, tmp_path / "m.safetensors", device="cpu", on_start=starts.append,
+                   on_validate=checks.append)
+    trained, validation = _Recorded.made
+    assert len(validation) == 2 and not set(validation) & set(trained)
+    assert starts[0].images == 8 - 2 - 2 and starts[0].validation == 2 and starts[0].held_back == 2
+    assert [check.step for check in checks] == [5, 10, 12]  # every 5 steps and at the end
+    assert all(check.losses["total"] == pytest.approx(sum(v for k, v in check.losses.items() if k != "total"))
+               for check in checks)
+    assert result.validation == [(check.step, check.losses["total"]) for check in checks]
+    best = min(result.validation, key=lambda entry: entry[1])
+    assert checks[-1].best_step == best[0] and checks[-1].best_total == best[1]
+    recorded = load_model(result.model_path)[1].training
+    assert recorded["validation"]["images"] == 2 and recorded["validation"]["crops"] == 6  # 3 of each photo
+    assert [step for step, _ in recorded["validation"]["losses"]] == [5, 10, 12]
+    assert recorded["validation"]["weights_of_step"] == 12  # without --keep-best: the last step's
+
+    # Without validation photos the split is as before: those two photos train again, nothing else moves.
+    _Recorded.made = []
+    train(TINY.replace(steps=1), style, data, tmp_path / "n.safetensors", device="cpu")
+    assert _Recorded.made == [sorted(trained + validation)]
+
+
+def test_validation_changes_nothing_in_training_and_gives_the_same_figure_for_the_same_weights(tmp_path,
+                                                                                            monkeypatch):
+    """Measured in eval mode without gradients, its random draws and the network's buffers put back: colorize's
+    running colour prior, updated by every training loss, is not touched by the validation photos."""
+    from stylize.config import ColorizeTrainConfig
+    from stylize.tasks.colorize import ColorizeObjective
+
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 4)  # a few crops, to be quick: their number is not the subject
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(6):
+        gradient_image(80, 64, seed=i).save(data / f"{i}.png")
+    config = ColorizeTrainConfig(image_size=64, batch_size=2, steps=4, width=8, workers=0, preview_images=0,
+                                 validation_images=2)
+    often = fit(ColorizeObjective(config.replace(validate_every=1)), data, tmp_path / "a.safetensors", device="cpu")
+    once = fit(ColorizeObjective(config), data, tmp_path / "b.safetensors", device="cpu")
+    assert [step for step, _ in often.validation] == [1, 2, 3, 4] and [step for step, _ in once.validation] == [4]
+    assert often.validation[-1] == once.validation[-1]
+    a, b = load_model(often.model_path)[0].state_dict(), load_model(once.model_path)[0].state_dict()
+    assert "prior" in a and all(torch.equal(a[k], b[k]) for k in a)
+
+
+_STYLE_LOSS = StyleObjective.loss
+
+
+def _valley_loss(self, net, batch):
+    """A style objective's loss whose validation figure is lowest after 10 training steps (scripted: the real one
+    falls with these few steps), to check which weights --keep-best writes."""
+    if net.training:
+        self.steps = getattr(self, "steps", 0) + 1
+        return _STYLE_LOSS(self, net, batch)
+    return torch.tensor([abs(self.steps - 10) + 1.0, 0.0, 0.0], device=batch.device)
+
+
+def test_keep_best_writes_the_weights_of_the_lowest_validation_loss(dataset, tmp_path, monkeypatch):
+    data, style = dataset
+    config = TINY.replace(steps=20, validation_images=2, validate_every=5, keep_best=True)
+    monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
+    result = train(config, style, data, tmp_path / "best.safetensors", device="cpu")
+    assert result.validation == [(5, 6.0), (10, 1.0), (15, 6.0), (20, 11.0)] and result.kept_step == 10
+    # The weights of step 10: those of the same run stopped there (a constant learning rate, the same batches).
+    stopped = train(config.replace(steps=10, keep_best=False), style, data, tmp_path / "ten.safetensors", device="cpu")
+    best, ten = load_model(result.model_path), load_model(stopped.model_path)
+    assert all(torch.equal(best[0].state_dict()[k], v) for k, v in ten[0].state_dict().items())
+    assert best[1].training["steps_done"] == 20 and best[1].training["validation"]["weights_of_step"] == 10
+    # The checkpoint keeps the last step's weights, to train on from.
+    last = torch.load(checkpoint_path_for(result.model_path), weights_only=True)
+    assert last["step"] == 20 and last["validation"]["best_step"] == 10
+    assert not all(torch.equal(last["model"][k], v) for k, v in ten[0].state_dict().items())
+
+
+def test_an_interrupted_run_with_validation_resumes_to_the_same_figures_and_weights(dataset, tmp_path,
+                                                                                    monkeypatch):
+    data, style = dataset
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 4)
+    config = TINY.replace(steps=12, checkpoint_every=4, validation_images=2, validate_every=3, keep_best=True)
+    straight = train(config, style, data, tmp_path / "a.safetensors", device="cpu")
+    calls = []
+    stopped = train(config, style, data, tmp_path / "b.safetensors", device="cpu",
+                    should_stop=lambda: calls.append(1) or len(calls) >= 7)
+    assert stopped.interrupted and stopped.validation == straight.validation[:2]
+    resumed = train(config, style, data, tmp_path / "b.safetensors", device="cpu", resume=True)
+    assert resumed.validation == straight.validation and resumed.kept_step == straight.kept_step
+    a, b = load_model(straight.model_path)[0].state_dict(), load_model(resumed.model_path)[0].state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_validation_options_that_cannot_work_are_one_line_errors(dataset, tmp_path, invoke):
+    data, style = dataset
+    base = ("train", "--style", style, "--data", data, "-o", tmp_path / "m.safetensors", "--steps", "1",
+            "--image-size", "48", "--width", "8", "--residual-blocks", "1", "--workers", "0")
+    invoke.error_line(invoke(*base, "--keep-best"), 2, "--keep-best needs --validation-images")
+    too_many = invoke(*base, "--validation-images", "5", "--batch-size", "2", "--preview-images", "2")
+    invoke.error_line(too_many, 1, "1 training image(s) under")  # 8 photos, 2 for previews, 5 held back
+    assert "hold fewer back with --validation-images" in too_many.stderr
+    invoke.error_line(invoke(*base, "--validation-images", "-1"), 2, "--validation-images")
+
+
+def test_train_prints_each_validation_loss_and_which_weights_it_wrote(dataset, tmp_path, invoke, monkeypatch):
+    data, style = dataset
+    monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
+    result = invoke("train", "--style", style, "--data", data, "-o", tmp_path / "m.safetensors", "--steps", "20",
+                    "--image-size", "48", "--width", "8", "--residual-blocks", "1", "--workers", "0",
+                    "--batch-size", "2", "--style-size", "64", "--validation-images", "2", "--validate-every", "5",
+                    "--keep-best")
+    assert result.exit_code == 0, result.output
+    assert "Training on 2 images (4 held back for previews, 2 for the validation loss)" in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Validation loss")]
+    assert lines == ["Validation loss at step 5: 6 (content 6, style 0, tv 0); the lowest so far",
+                     "Validation loss at step 10: 1 (content 1, style 0, tv 0); the lowest so far",
+                     "Validation loss at step 15: 6 (content 6, style 0, tv 0); the lowest: 1 at step 10",
+                     "Validation loss at step 20: 11 (content 11, style 0, tv 0); the lowest: 1 at step 10"]
+    assert result.stderr.rstrip().endswith("; the weights of step 10, whose validation loss was the lowest (1)")
+
+
+def test_a_checkpoint_whose_validation_section_is_damaged_is_one_line(dataset, tmp_path, monkeypatch):
+    from stylize.errors import ModelFileError
+
+    data, style = dataset
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
+    config = TINY.replace(steps=2, validation_images=2, preview_images=0, keep_best=True)
+    result = train(config, style, data, tmp_path / "m.safetensors", device="cpu")
+    state = torch.load(result.checkpoint_path, weights_only=True)
+    for damaged in ({"history": [["step", 1.0]]}, {**state["validation"], "best_weights": {"w": "not a tensor"}}):
+        save_training_state(result.checkpoint_path, {**state, "step": 1, "validation": damaged})
+        with pytest.raises(ModelFileError, match="does not fit this training"):
+            train(config.replace(steps=3), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shlex
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +69,7 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         reads.check(path, what)
 
     from stylize.cli.jobs import progress_bar
-    from stylize.training.loop import TrainLog, TrainStart, fit
+    from stylize.training.loop import TrainLog, TrainStart, TrainValidation, fit
 
     credit = {k: v for k, v in (("title", title), ("artist", artist), ("year", year), ("license", license_)) if v}
     objective = row.make_objective(config, style, credit)
@@ -86,9 +87,10 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         nonlocal bar
         if not quiet:
             skipped = f", {info.unreadable} unreadable skipped" if info.unreadable else ""
-            click.echo(f"Training on {info.images} images{skipped} ({info.held_back} held back for previews); "
-                       f"{info.world_size} process(es), effective batch {info.effective_batch}, on {info.device}",
-                       err=True)
+            validation = f", {info.validation} for the validation loss" if info.validation else ""
+            click.echo(f"Training on {info.images} images{skipped} ({info.held_back} held back for previews"
+                       f"{validation}); {info.world_size} process(es), effective batch {info.effective_batch}, "
+                       f"on {info.device}", err=True)
         if info.enlarged:  # said even with -q: it is a reason the model may come out blurry
             click.echo(f"Warning: {info.enlarged} of the {info.images} training photos are smaller than the "
                        f"{config.image_size} px crops and are enlarged to fit, which teaches the network blur: "
@@ -105,10 +107,24 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
                             refresh=False)
             bar.update(log.step - bar.n)
 
+    def on_validate(check: TrainValidation) -> None:
+        if quiet:
+            return
+        terms = [f"{k} {v:.4g}" for k, v in check.losses.items() if k != "total"]
+        terms_text = f" ({', '.join(terms)})" if len(terms) > 1 else ""  # one term is the total itself
+        best = "the lowest so far" if check.best_step == check.step else \
+            f"the lowest: {check.best_total:.4g} at step {check.best_step}"
+        line = f"Validation loss at step {check.step}: {check.losses['total']:.4g}{terms_text}; {best}"
+        if bar is not None:
+            bar.write(line, file=sys.stderr)  # above the bar, which is then drawn again
+        else:
+            click.echo(line, err=True)
+
     previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = fit(objective, data, output, device=device, resume=resume, record={"command": _command(ctx)},
-                     on_start=on_start, on_log=on_log, should_stop=lambda: bool(stop_requested))
+                     on_start=on_start, on_log=on_log, on_validate=on_validate,
+                     should_stop=lambda: bool(stop_requested))
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
@@ -124,7 +140,11 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
         return
     if not quiet and result.model_path is not None:
         losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
-        click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses})", err=True)
+        kept = ""
+        if result.kept_step is not None and result.kept_step != result.steps:
+            lowest = dict(result.validation)[result.kept_step]
+            kept = f"; the weights of step {result.kept_step}, whose validation loss was the lowest ({lowest:.4g})"
+        click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses}){kept}", err=True)
 
 
 def _command(ctx: click.Context) -> str:

@@ -577,7 +577,8 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
         colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
         target, nearest = soft_encode(chroma, colornet.bins)
         with torch.no_grad():
-            _update_prior(colornet.prior, nearest)
+            if colornet.training:  # the training photos' prior: a validation loss (eval mode) does not add to it
+                _update_prior(colornet.prior, nearest)
             # Zhang et al. 2016, section 2.2: the weights are made from the prior smoothed in a*b*.
             weights = rebalancing_weights(smoothed_prior(colornet.prior, colornet.bins), self.config.rebalance)
         cross_entropy = -(target * F.log_softmax(logits, dim=1)).sum(dim=1)

@@ -1,5 +1,6 @@
 """The one training loop, for every task: AMP, DistributedDataParallel under torchrun, exact resume,
-previews and a stop on non-finite losses.
+previews, a validation loss on held-back photos (and the best step's weights kept) and a stop on non-finite
+losses.
 
 A task takes part with an Objective: its network, the transform that turns a photo into a training item,
 its loss, previews and the metadata its model files carry. Only rank 0 logs and writes files. Checkpoints
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import random
 import signal
 import time
@@ -22,7 +24,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, default_collate
 
 from stylize.device import (
     DistributedEnv,
@@ -65,6 +67,15 @@ class TrainStart:
     device: str
     enlarged: int = 0  # training photos smaller than a crop, with an objective that has native_crops
     heif_without_extra: int = 0  # unreadable photos that are HEIF, which the heic extra would read
+    validation: int = 0  # photos held back for the validation loss (--validation-images)
+
+
+# The validation loss is measured on at least this many crops of the held-back photos (each photo the same number
+# of them), drawn once and the same at every measurement: on one crop each of a few photos, the figure swings
+# with which crops were drawn more than with the step.
+VALIDATION_CROPS = 64
+# Added to --seed for the validation crops' draw, so that they are not the training crops' first draws.
+VALIDATION_SEED = 7919
 
 
 @dataclass(frozen=True)
@@ -76,6 +87,17 @@ class TrainLog:
     images_per_second: float
 
 
+@dataclass(frozen=True)
+class TrainValidation:
+    """The loss on the held-back validation photos at a step (the network in eval mode, nothing learned)."""
+
+    step: int
+    total_steps: int
+    losses: dict[str, float]  # weighted, averaged over the validation crops, and "total"
+    best_step: int  # the step of the lowest total so far (this one, where it is the lowest)
+    best_total: float
+
+
 @dataclass
 class TrainResult:
     model_path: Path | None
@@ -84,6 +106,8 @@ class TrainResult:
     losses: dict[str, float] = field(default_factory=dict)
     interrupted: bool = False
     finished_before: bool = False  # --resume found the run finished and its model written: nothing was done
+    validation: list[tuple[int, float]] = field(default_factory=list)  # (step, total validation loss), in order
+    kept_step: int | None = None  # --keep-best: the step whose weights were written
 
 
 def preview_dir_for(output: Path) -> Path:
@@ -111,13 +135,16 @@ def fit(
     on_start: Callable[[TrainStart], None] | None = None,
     on_log: Callable[[TrainLog], None] | None = None,
     on_preview: Callable[[Path], None] | None = None,
+    on_validate: Callable[[TrainValidation], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train the objective's network on the photos under `data`; write the model to `output`.
 
     Checkpoints go to OUTPUT.ckpt, previews to OUTPUT_previews/; `record` (e.g. the command line) is stored
-    in the model's training section. Returns early (interrupted=True, after a checkpoint) when
-    should_stop() turns true before the last step. Raises TrainingError when the loss stops being finite.
+    in the model's training section. With config.validation_images, the loss on those held-back photos goes to
+    on_validate every config.validate_every steps and at the end, and into the model file. Returns early
+    (interrupted=True, after a checkpoint) when should_stop() turns true before the last step. Raises
+    TrainingError when the loss stops being finite.
     """
     output = Path(output)
     check_outputs(output)
@@ -133,7 +160,7 @@ def fit(
         try:
             with accelerated(device):
                 return _Run(objective, Path(data), output, device, group, record or {}).fit(
-                    resume, on_start, on_log, on_preview, should_stop)
+                    resume, on_start, on_log, on_preview, on_validate, should_stop)
         finally:
             group.close()
 
@@ -147,6 +174,7 @@ class _Split:
     train: list[Path]
     previews: list[Path]
     preview_images: list[torch.Tensor]  # loaded on the main process only
+    validation: list[Path]
 
 
 @dataclass
@@ -156,6 +184,31 @@ class _Position:
     step: int = 0
     epoch: int = 0
     position: int = 0
+
+
+@dataclass
+class _Validation:
+    """The held-back photos' crops (keys of their ImageFiles, drawn once) and what was measured on them."""
+
+    dataset: ImageFiles
+    keys: list[tuple[int, int]]
+    history: list[tuple[int, float]] = field(default_factory=list)  # (step, total)
+    best_step: int = 0
+    best_total: float = math.inf
+    best_weights: dict[str, torch.Tensor] | None = None  # on the CPU, with --keep-best
+
+    def state(self) -> dict[str, Any]:
+        return {"history": [list(entry) for entry in self.history], "best_step": self.best_step,
+                "best_total": self.best_total, "best_weights": self.best_weights or {}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """From a checkpoint's "validation" section (types checked: a foreign file raises TypeError or ValueError)."""
+        history = [(int(step), float(total)) for step, total in state["history"]]
+        weights = state["best_weights"]
+        if not isinstance(weights, dict) or not all(isinstance(w, torch.Tensor) for w in weights.values()):
+            raise TypeError("best_weights is not a dict of tensors")
+        self.history, self.best_step, self.best_total = history, int(state["best_step"]), float(state["best_total"])
+        self.best_weights = weights or None
 
 
 @dataclass
@@ -172,6 +225,7 @@ class _Parts:
     sampler: ResumableSampler
     total: int
     at: _Position
+    validation: _Validation | None  # with --validation-images
 
 
 class _Log:
@@ -194,6 +248,7 @@ class _Run:
 
     def fit(self, resume: bool, on_start: Callable[[TrainStart], None] | None,
             on_log: Callable[[TrainLog], None] | None, on_preview: Callable[[Path], None] | None,
+            on_validate: Callable[[TrainValidation], None] | None,
             should_stop: Callable[[], bool] | None) -> TrainResult:
         config, env = self.config, self.env
         state = load_training_state(self.checkpoint_path) if resume else None
@@ -215,22 +270,28 @@ class _Run:
             enlarged = sum(min(split.sizes[p]) < config.image_size for p in split.train) if native else 0
             on_start(TrainStart(len(split.train), len(split.unreadable), len(split.previews), parts.total,
                                 parts.at.step, env.world, config.batch_size * env.world, str(self.device), enlarged,
-                                heif_without_extra(split.unreadable)))
+                                heif_without_extra(split.unreadable), len(split.validation)))
         log = _Log(self.objective.loss_names, parts.at.step, self.device)
         try:
-            interrupted = self._steps(parts, split, inputs, log, on_log, on_preview, should_stop)
+            interrupted = self._steps(parts, split, inputs, log, on_log, on_preview, on_validate, should_stop)
         except (MemoryError, RuntimeError) as error:
             if not is_out_of_memory(error):
                 raise
             # One line that says what to change; the checkpoints written so far resume with --resume.
             raise ResourceError(f"out of memory while training, at step {parts.at.step}: lower --batch-size or "
                                 f"--image-size (now {config.batch_size} and {config.image_size})") from None
-        model_path = None if interrupted or not env.main else self._save_model(parts, split, log.last)
+        model_path, kept_step = None, None
+        if not interrupted and env.main:
+            kept_step = self._keep_best(parts)
+            model_path = self._save_model(parts, split, log.last, kept_step)
         self.group.barrier()
-        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted)
+        history = parts.validation.history if parts.validation else []
+        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted, validation=history,
+                           kept_step=kept_step)
 
     def _steps(self, parts: _Parts, split: _Split, inputs: dict[str, str], log: _Log,
                on_log: Callable[[TrainLog], None] | None, on_preview: Callable[[Path], None] | None,
+               on_validate: Callable[[TrainValidation], None] | None,
                should_stop: Callable[[], bool] | None) -> bool:
         """The optimizer steps from where the run stands, with their logs, previews and checkpoints; whether a
         stop was asked for (the model is then not written)."""
@@ -245,6 +306,8 @@ class _Run:
             interrupted = not done and should_stop is not None and should_stop()
             if at_log or at_checkpoint or interrupted:
                 self._report(parts, log, on_log if at_log else None)
+            if parts.validation is not None and (parts.at.step % config.validate_every == 0 or done):
+                self._validate(parts, parts.validation, on_validate)  # before the checkpoint, which keeps its result
             if at_checkpoint or interrupted:  # before the preview: whatever befalls a preview, the steps are kept
                 self._save_checkpoint(parts, inputs)
             if env.main and split.preview_images and (parts.at.step % config.preview_every == 0 or done):
@@ -258,7 +321,8 @@ class _Run:
     # The parts of a run ------------------------------------------------------------------------------------
 
     def _split(self) -> _Split:
-        """The photos, a seeded few held back for previews, the rest to train on (enough for a batch each)."""
+        """The photos, a seeded few held back for previews and --validation-images for the validation loss, the
+        rest to train on (enough for a batch each)."""
         config, env = self.config, self.env
         sizes, unreadable = find_images(self.data)
         paths = list(sizes)
@@ -268,14 +332,18 @@ class _Run:
         # Only photos big enough to show (MIN_PREVIEW_SIDE): a 1x1 one held back for an upscaler's preview was
         # a crop no network could take (a traceback at the first preview). The others still train, enlarged.
         shown = set([path for path in shuffled if min(sizes[path]) >= MIN_PREVIEW_SIDE][:held_back])
-        previews, train = sorted(shown), sorted(path for path in shuffled if path not in shown)
+        rest = [path for path in shuffled if path not in shown]
+        # The validation photos are the next in the same seeded order: without them the split is as it was.
+        validation = sorted(rest[: config.validation_images])
+        previews, train = sorted(shown), sorted(rest[config.validation_images :])
         if len(train) < config.batch_size * env.world:
+            fewer = " or hold fewer back with --validation-images" if config.validation_images else ""
             raise DataError(
                 f"{len(train)} training image(s) under {self.data}: fewer than one batch of "
-                f"{config.batch_size} for each of {env.world} process(es): add photos or lower --batch-size"
+                f"{config.batch_size} for each of {env.world} process(es): add photos{fewer} or lower --batch-size"
             )
         images = [preview_crop(pil_to_tensor(to_rgb(open_image(p)))) for p in previews] if env.main else []
-        return _Split(sizes, unreadable, train, previews, images)
+        return _Split(sizes, unreadable, train, previews, images, validation)
 
     def _inputs(self, split: _Split) -> tuple[dict[str, str], Path | None]:
         """Fingerprints of what is learned from (the photos, the objective's own inputs, an --init model),
@@ -300,6 +368,12 @@ class _Run:
         amp_dtype = autocast_dtype(device, self.objective.cpu_bf16) if config.amp else None
         scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
         dataset = ImageFiles(split.train, self.objective.transform(), config.seed, split.sizes)
+        validation = None
+        if split.validation:
+            per_photo = -(-VALIDATION_CROPS // len(split.validation))
+            validation = _Validation(
+                ImageFiles(split.validation, self.objective.transform(), config.seed + VALIDATION_SEED, split.sizes),
+                [(draw, index) for draw in range(per_photo) for index in range(len(split.validation))])
         sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world, config.batch_size)
         total = config.epochs * (sampler.per_epoch() // config.batch_size) if config.epochs else config.steps
         at = _Position()
@@ -309,6 +383,8 @@ class _Run:
                 optimizer.load_state_dict(state["optimizer"])
                 scaler.load_state_dict(state["scaler"])
                 torch.set_rng_state(state["rng_cpu"])
+                if validation is not None and "validation" in state:
+                    validation.restore(state["validation"])
             except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as error:
                 # Its keys and types were checked when read: what is left is a checkpoint whose contents do not
                 # fit this network (other shapes, an optimizer without parameter groups, a foreign RNG state).
@@ -323,7 +399,7 @@ class _Run:
             device_ids = [device.index] if device.type == "cuda" else None
             model = nn.parallel.DistributedDataParallel(net, device_ids=device_ids)
         self.objective.prepare(device)
-        return _Parts(net, model, optimizer, scaler, amp_dtype, layout, dataset, sampler, total, at)
+        return _Parts(net, model, optimizer, scaler, amp_dtype, layout, dataset, sampler, total, at, validation)
 
     def _loader(self, parts: _Parts) -> DataLoader:
         """One loader for the whole run: its sampler runs on from (epoch, position) through later epochs, so
@@ -374,24 +450,78 @@ class _Run:
         log.sums.zero_()
         log.step, log.time = step, time.perf_counter()
 
+    def _validate(self, parts: _Parts, validation: _Validation,
+                  on_validate: Callable[[TrainValidation], None] | None) -> None:
+        """The loss on the validation crops, on the main process, with the network in eval mode: nothing it
+        does reaches training (no gradient; the random state and the network's buffers, such as colorize's
+        running colour prior, are put back as they were)."""
+        if not self.env.main:
+            return
+        net, names = parts.net, self.objective.loss_names
+        sums, count = torch.zeros(len(names), device=self.device), 0
+        buffers = {name: buffer.clone() for name, buffer in net.named_buffers()}
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        was_training = net.training
+        net.eval()
+        try:
+            with torch.no_grad(), torch.random.fork_rng(devices=devices):
+                for start in range(0, len(validation.keys), self.config.batch_size):
+                    items = [validation.dataset[key] for key in validation.keys[start : start + self.config.batch_size]]
+                    batch = _to_device(default_collate(items), self.device, parts.layout)
+                    with autocast(self.device, parts.amp_dtype is not None, self.objective.cpu_bf16):
+                        sums += self.objective.loss(net, batch).float() * len(items)
+                    count += len(items)
+        finally:
+            net.train(was_training)
+            for name, buffer in net.named_buffers():
+                buffer.copy_(buffers[name])
+        values = (sums / count).tolist()
+        losses = dict(zip((*names, "total"), (*values, sum(values)), strict=True))
+        step, total = parts.at.step, losses["total"]
+        validation.history.append((step, total))
+        if _finite(total) and total < validation.best_total:
+            validation.best_step, validation.best_total = step, total
+            if self.config.keep_best:
+                validation.best_weights = {name: value.detach().cpu().clone()
+                                           for name, value in net.state_dict().items()}
+        if on_validate:
+            on_validate(TrainValidation(step, parts.total, losses, validation.best_step, validation.best_total))
+
+    def _keep_best(self, parts: _Parts) -> int | None:
+        """With --keep-best, the network takes the weights of the step with the lowest validation loss (training
+        is over; the checkpoint keeps the last step's); the step whose weights the model file gets."""
+        validation = parts.validation
+        if validation is None or not self.config.keep_best or validation.best_weights is None:
+            return None
+        if validation.best_step != parts.at.step:
+            parts.net.load_state_dict(validation.best_weights)
+        return validation.best_step
+
     def _save_checkpoint(self, parts: _Parts, inputs: dict[str, str]) -> None:
         if self.env.main:
             at = parts.at
-            save_training_state(self.checkpoint_path, {
+            state = {
                 "task": self.objective.task, "step": at.step, "epoch": at.epoch, "position": at.position,
                 "model": parts.net.state_dict(), "optimizer": parts.optimizer.state_dict(),
                 "scaler": parts.scaler.state_dict(), "rng_cpu": torch.get_rng_state(),
                 "config": self.config.to_dict(), "inputs": inputs,
-            })
+            }
+            if parts.validation is not None:
+                state["validation"] = parts.validation.state()
+            save_training_state(self.checkpoint_path, state)
         self.group.barrier()
 
-    def _save_model(self, parts: _Parts, split: _Split, losses: dict[str, float]) -> Path:
-        metadata = {
-            **self.objective.metadata(),
-            "training": {**self.config.to_dict(), **self.record, "steps_done": parts.at.step, "data": str(self.data),
-                         "images": len(split.train), "world_size": self.env.world},
-            "losses": losses,
-        }
+    def _save_model(self, parts: _Parts, split: _Split, losses: dict[str, float], kept_step: int | None) -> Path:
+        training = {**self.config.to_dict(), **self.record, "steps_done": parts.at.step, "data": str(self.data),
+                    "images": len(split.train), "world_size": self.env.world}
+        if parts.validation is not None:
+            validation = parts.validation
+            training["validation"] = {
+                "images": len(split.validation), "crops": len(validation.keys),
+                "losses": [[step, round(total, 6)] for step, total in validation.history],
+                "best_step": validation.best_step, "weights_of_step": parts.at.step if kept_step is None else kept_step,
+            }
+        metadata = {**self.objective.metadata(), "training": training, "losses": losses}
         return save_model(self.output, parts.net, self.objective.task, metadata)
 
     def _check_resumable(self, state: dict[str, Any], inputs: dict[str, str]) -> None:
