@@ -193,13 +193,18 @@ class _Validation:
     dataset: ImageFiles
     keys: list[tuple[int, int]]
     history: list[tuple[int, float]] = field(default_factory=list)  # (step, total)
-    best_step: int = 0
-    best_total: float = math.inf
     best_weights: dict[str, torch.Tensor] | None = None  # on the CPU, with --keep-best
 
+    @property
+    def best(self) -> tuple[int, float]:
+        """(step, total) of the lowest finite total so far, the earliest of equals; (0, inf) before any."""
+        return min((entry for entry in self.history if _finite(entry[1])), key=lambda entry: entry[1],
+                   default=(0, math.inf))
+
     def state(self) -> dict[str, Any]:
-        return {"history": [list(entry) for entry in self.history], "best_step": self.best_step,
-                "best_total": self.best_total, "best_weights": self.best_weights or {}}
+        # best_step is derived from the history; it is written for whoever reads the checkpoint, not read back.
+        return {"history": [list(entry) for entry in self.history], "best_step": self.best[0],
+                "best_weights": self.best_weights or {}}
 
     def restore(self, state: dict[str, Any]) -> None:
         """From a checkpoint's "validation" section (types checked: a foreign file raises TypeError or ValueError)."""
@@ -207,8 +212,7 @@ class _Validation:
         weights = state["best_weights"]
         if not isinstance(weights, dict) or not all(isinstance(w, torch.Tensor) for w in weights.values()):
             raise TypeError("best_weights is not a dict of tensors")
-        self.history, self.best_step, self.best_total = history, int(state["best_step"]), float(state["best_total"])
-        self.best_weights = weights or None
+        self.history, self.best_weights = history, weights or None
 
 
 @dataclass
@@ -477,15 +481,13 @@ class _Run:
                 buffer.copy_(buffers[name])
         values = (sums / count).tolist()
         losses = dict(zip((*names, "total"), (*values, sum(values)), strict=True))
-        step, total = parts.at.step, losses["total"]
-        validation.history.append((step, total))
-        if _finite(total) and total < validation.best_total:
-            validation.best_step, validation.best_total = step, total
-            if self.config.keep_best:
-                validation.best_weights = {name: value.detach().cpu().clone()
-                                           for name, value in net.state_dict().items()}
+        step = parts.at.step
+        validation.history.append((step, losses["total"]))
+        best_step, best_total = validation.best
+        if best_step == step and self.config.keep_best:
+            validation.best_weights = {name: value.detach().cpu().clone() for name, value in net.state_dict().items()}
         if on_validate:
-            on_validate(TrainValidation(step, parts.total, losses, validation.best_step, validation.best_total))
+            on_validate(TrainValidation(step, parts.total, losses, best_step, best_total))
 
     def _keep_best(self, parts: _Parts) -> int | None:
         """With --keep-best, the network takes the weights of the step with the lowest validation loss (training
@@ -493,9 +495,10 @@ class _Run:
         validation = parts.validation
         if validation is None or not self.config.keep_best or validation.best_weights is None:
             return None
-        if validation.best_step != parts.at.step:
+        best_step = validation.best[0]
+        if best_step != parts.at.step:
             parts.net.load_state_dict(validation.best_weights)
-        return validation.best_step
+        return best_step
 
     def _save_checkpoint(self, parts: _Parts, inputs: dict[str, str]) -> None:
         if self.env.main:
@@ -519,7 +522,7 @@ class _Run:
             training["validation"] = {
                 "images": len(split.validation), "crops": len(validation.keys),
                 "losses": [[step, round(total, 6)] for step, total in validation.history],
-                "best_step": validation.best_step, "weights_of_step": parts.at.step if kept_step is None else kept_step,
+                "best_step": validation.best[0], "weights_of_step": parts.at.step if kept_step is None else kept_step,
             }
         metadata = {**self.objective.metadata(), "training": training, "losses": losses}
         return save_model(self.output, parts.net, self.objective.task, metadata)
