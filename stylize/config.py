@@ -378,11 +378,13 @@ class TrainConfig(Settings):
     checkpoint_every: int = setting(500, "Steps between checkpoints (OUTPUT.ckpt).", min=1)
     preview_every: int = setting(500, "Steps between previews (OUTPUT_previews/).", min=1)
     preview_images: int = setting(4, "Photos held back from training for the previews.", min=0, max=64)
-    validation_images: int = setting(0, "Photos held back from training to measure the loss on, every "
+    validation_images: int = setting(0, "Photos held back from training to measure the loss (and the task's "
+                                        "score: CIEDE2000 for colorize, PSNR for upscale) on, every "
                                         "--validate-every steps and at the end (0: none).", min=0, max=10000)
-    validate_every: int = setting(500, "Steps between validation losses (with --validation-images).", min=1)
-    keep_best: bool = setting(False, "Write the weights of the step with the lowest validation loss instead of "
-                                     "the last step's (with --validation-images).")
+    validate_every: int = setting(500, "Steps between validation measurements (with --validation-images).", min=1)
+    keep_best: bool = setting(False, "Write the weights of the step with the best validation score (the lowest "
+                                     "validation loss where the task has none) instead of the last step's (with "
+                                     "--validation-images).")
     amp: bool = setting(True, "Mixed precision on CUDA (bf16 where supported, else fp16 with loss scaling).")
     lr_decay: str = _lr_decay("none")
     init: str | None = setting(None, "A model file (or name) to start from: its weights with matching names and "

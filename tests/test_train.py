@@ -372,14 +372,18 @@ def test_validation_options_that_cannot_work_are_one_line_errors(dataset, tmp_pa
     invoke.error_line(invoke(*base, "--validation-images", "-1"), 2, "--validation-images")
 
 
-def test_train_prints_each_validation_loss_and_which_weights_it_wrote(dataset, tmp_path, invoke, monkeypatch):
+def _train_twenty_steps_keeping_the_best(invoke, dataset, output):
+    """`stylize train` of a tiny style model for 20 steps, validated every 5 on 2 photos, with --keep-best."""
     data, style = dataset
+    return invoke("train", "--style", style, "--data", data, "-o", output, "--steps", "20", "--image-size", "48",
+                  "--width", "8", "--residual-blocks", "1", "--workers", "0", "--batch-size", "2", "--style-size",
+                  "64", "--validation-images", "2", "--validate-every", "5", "--keep-best")
+
+
+def test_train_prints_each_validation_loss_and_which_weights_it_wrote(dataset, tmp_path, invoke, monkeypatch):
     monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
     monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
-    result = invoke("train", "--style", style, "--data", data, "-o", tmp_path / "m.safetensors", "--steps", "20",
-                    "--image-size", "48", "--width", "8", "--residual-blocks", "1", "--workers", "0",
-                    "--batch-size", "2", "--style-size", "64", "--validation-images", "2", "--validate-every", "5",
-                    "--keep-best")
+    result = _train_twenty_steps_keeping_the_best(invoke, dataset, tmp_path / "m.safetensors")
     assert result.exit_code == 0, result.output
     assert "Training on 2 images (4 held back for previews, 2 for the validation loss)" in result.stderr
     lines = [line for line in result.stderr.splitlines() if line.startswith("Validation loss")]
@@ -402,3 +406,109 @@ def test_a_checkpoint_whose_validation_section_is_damaged_is_one_line(dataset, t
         save_training_state(result.checkpoint_path, {**state, "step": 1, "validation": damaged})
         with pytest.raises(ModelFileError, match="does not fit this training"):
             train(config.replace(steps=3), style, data, tmp_path / "m.safetensors", device="cpu", resume=True)
+
+
+def _scored(higher_is_better):
+    """A style objective's score (scripted: style has none) that is best after 15 training steps, while its loss
+    (_valley_loss) is lowest after 10: --keep-best must choose by the score."""
+    from stylize.tasks.protocol import ValidationScore
+
+    def score(self, net, batch):
+        distance = abs(self.steps - 15) + 1.0
+        return torch.full((len(batch),), -distance if higher_is_better else distance, device=batch.device)
+
+    return ValidationScore("PSNR" if higher_is_better else "CIEDE2000", " dB" if higher_is_better else "",
+                           higher_is_better), score
+
+
+@pytest.mark.parametrize("higher_is_better", [True, False])
+def test_keep_best_chooses_by_the_tasks_score_where_it_has_one(dataset, tmp_path, monkeypatch, invoke,
+                                                               higher_is_better):
+    measure, score = _scored(higher_is_better)
+    monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
+    monkeypatch.setattr(StyleObjective, "validation_score", measure, raising=False)
+    monkeypatch.setattr(StyleObjective, "score", score, raising=False)
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
+    result = _train_twenty_steps_keeping_the_best(invoke, dataset, tmp_path / "m.safetensors")
+    assert result.exit_code == 0, result.output
+    sign, name, unit = ("-", "PSNR", " dB") if higher_is_better else ("", "CIEDE2000", "")
+    lines = [line for line in result.stderr.splitlines() if line.startswith("Validation")]
+    assert lines == [f"Validation at step 5: {name} {sign}11{unit}, loss 6 (content 6, style 0, tv 0); the best so far",
+                     f"Validation at step 10: {name} {sign}6{unit}, loss 1 (content 1, style 0, tv 0); the best so far",
+                     f"Validation at step 15: {name} {sign}1{unit}, loss 6 (content 6, style 0, tv 0); the best so far",
+                     f"Validation at step 20: {name} {sign}6{unit}, loss 11 (content 11, style 0, tv 0); "
+                     f"the best: {name} {sign}1{unit} at step 15"]
+    assert result.stderr.rstrip().endswith(f"; the weights of step 15, whose validation {name} was the best "
+                                           f"({sign}1{unit})")
+    recorded = load_model(tmp_path / "m.safetensors")[1].training["validation"]
+    assert recorded["best_step"] == recorded["weights_of_step"] == 15
+    values = [-11.0, -6.0, -1.0, -6.0] if higher_is_better else [11.0, 6.0, 1.0, 6.0]
+    assert recorded["score"] == {"name": name, "higher_is_better": higher_is_better,
+                                 "values": [[step, value] for step, value in zip((5, 10, 15, 20), values, strict=True)]}
+    # Not the last step's weights (the checkpoint keeps those; which step's they are is tested above).
+    kept = load_model(tmp_path / "m.safetensors")[0].state_dict()
+    last = torch.load(checkpoint_path_for(tmp_path / "m.safetensors"), weights_only=True)
+    assert last["validation"]["best_step"] == 15 and last["validation"]["history"][2] == [15, 6.0, values[2]]
+    assert not all(torch.equal(last["model"][k], v) for k, v in kept.items())
+
+
+def test_a_checkpoint_from_before_scores_resumes_and_its_entries_rank_last(dataset, tmp_path, monkeypatch):
+    """A run started before its task measured a score (its history holds (step, total) alone) resumes: the
+    entries without a score are kept and never chosen over one with a score."""
+    data, style = dataset
+    measure, score = _scored(higher_is_better=False)
+    monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
+    config = TINY.replace(steps=10, validation_images=2, validate_every=5, keep_best=True, preview_images=0)
+    before = train(config, style, data, tmp_path / "m.safetensors", device="cpu")
+    assert before.validation_scores == [] and before.kept_step == 10  # no score: the lowest loss, at step 10
+    state = torch.load(before.checkpoint_path, weights_only=True)
+    state["validation"]["history"] = [entry[:2] for entry in state["validation"]["history"]]
+    save_training_state(before.checkpoint_path, state)
+    monkeypatch.setattr(StyleObjective, "validation_score", measure, raising=False)
+    monkeypatch.setattr(StyleObjective, "score", score, raising=False)
+    objective = StyleObjective(config.replace(steps=20), style)
+    objective.steps = 10  # the scripted figures count the steps this objective trained: 10 before the stop
+    resumed = fit(objective, data, tmp_path / "m.safetensors", device="cpu", resume=True)
+    assert resumed.validation == [(5, 6.0), (10, 1.0), (15, 6.0), (20, 11.0)]
+    assert resumed.validation_scores == [(15, 1.0), (20, 6.0)] and resumed.kept_step == 15
+
+
+def test_colorize_and_upscale_report_their_benchmarks_measures_on_the_held_back_photos(tmp_path, monkeypatch):
+    """Colorize: the mean CIEDE2000 of its readout (with the crop's true lightness) to the true colours; upscale:
+    PSNR on luma. Here a colorizer whose readout is gray scores exactly the gray crops' CIEDE2000."""
+    from stylize.colorspace import rgb_to_lab
+    from stylize.config import ColorizeTrainConfig, UpscaleTrainConfig
+    from stylize.metrics import ciede2000, psnr_luma
+    from stylize.nets.colornet import ColorNet
+    from stylize.tasks.colorize import ColorizeObjective
+    from stylize.tasks.upscale import UpscaleObjective
+
+    monkeypatch.setattr(loop, "VALIDATION_CROPS", 4)
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(6):
+        gradient_image(80, 64, seed=i).save(data / f"{i}.png")
+    config = ColorizeTrainConfig(image_size=64, batch_size=2, steps=2, width=8, workers=0, preview_images=0,
+                                 validation_images=2, keep_best=True)
+    colorize = ColorizeObjective(config)
+    result = fit(colorize, data, tmp_path / "c.safetensors", device="cpu")
+    assert [step for step, _ in result.validation_scores] == [2] and 0 < result.validation_scores[0][1] < 100
+    crops = torch.stack([colorize.transform()(gradient_image(80, 64, seed=i).convert("RGB")) for i in range(2)])
+    net = ColorNet(8).eval()
+    monkeypatch.setattr(net, "chroma", lambda maps, lightness: torch.zeros(len(lightness), 2, *lightness.shape[-2:]))
+    true_lab = rgb_to_lab(crops[:, :3])
+    gray = torch.cat([true_lab[:, :1], torch.zeros_like(true_lab[:, 1:])], dim=1)
+    assert torch.allclose(colorize.score(net, crops), ciede2000(gray, true_lab).mean(dim=(1, 2)), atol=1e-5)
+
+    upscale = UpscaleObjective(UpscaleTrainConfig(scale=2, image_size=32, batch_size=2, steps=3, width=8, blocks=1,
+                                                  workers=0, preview_images=0, validation_images=2, validate_every=1,
+                                                  keep_best=True))
+    result = fit(upscale, data, tmp_path / "u.safetensors", device="cpu")
+    scores = dict(result.validation_scores)
+    assert list(scores) == [1, 2, 3] and all(10 < value < 60 for value in scores.values())
+    assert result.kept_step == max(scores, key=scores.get)  # higher is better
+    low, high = upscale.transform()(gradient_image(80, 64, seed=0).convert("RGB"))
+    enlarged = torch.nn.functional.interpolate(low[None], scale_factor=2, mode="nearest")
+    assert torch.allclose(upscale.score(lambda x: torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"),
+                                        (low[None], high[None])), psnr_luma(enlarged, high[None], 2))

@@ -112,9 +112,16 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
             return
         terms = [f"{k} {v:.4g}" for k, v in check.losses.items() if k != "total"]
         terms_text = f" ({', '.join(terms)})" if len(terms) > 1 else ""  # one term is the total itself
-        best = "the lowest so far" if check.best_step == check.step else \
-            f"the lowest: {check.best_total:.4g} at step {check.best_step}"
-        line = f"Validation loss at step {check.step}: {check.losses['total']:.4g}{terms_text}; {best}"
+        loss = f"{check.losses['total']:.4g}{terms_text}"
+        if check.measure is None or check.score is None:
+            best = "the lowest so far" if check.best_step == check.step else \
+                f"the lowest: {check.best_total:.4g} at step {check.best_step}"
+            line = f"Validation loss at step {check.step}: {loss}; {best}"
+        else:
+            name, unit = check.measure.name, check.measure.unit
+            best = "the best so far" if check.best_step == check.step else \
+                f"the best: {name} {check.best_score:.4g}{unit} at step {check.best_step}"
+            line = f"Validation at step {check.step}: {name} {check.score:.4g}{unit}, loss {loss}; {best}"
         if bar is not None:
             bar.write(line, file=sys.stderr)  # above the bar, which is then drawn again
         else:
@@ -141,7 +148,12 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
     if not quiet and result.model_path is not None:
         losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
         kept = ""
-        if result.kept_step is not None and result.kept_step != result.steps:
+        measure = getattr(objective, "validation_score", None)
+        if result.kept_step is not None and result.kept_step != result.steps and measure is not None:
+            best = dict(result.validation_scores)[result.kept_step]
+            kept = (f"; the weights of step {result.kept_step}, whose validation {measure.name} was the best "
+                    f"({best:.4g}{measure.unit})")
+        elif result.kept_step is not None and result.kept_step != result.steps:
             lowest = dict(result.validation)[result.kept_step]
             kept = f"; the weights of step {result.kept_step}, whose validation loss was the lowest ({lowest:.4g})"
         click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses}){kept}", err=True)

@@ -51,11 +51,12 @@ from stylize.degrade import old_print
 from stylize.device import accelerated, memory_format, resolve_device
 from stylize.errors import ConfigError, DataError, ImageError
 from stylize.images import IMAGE_EXTENSIONS, ImageInput, LoadedImage, as_pixels, load_image, pil_to_tensor
+from stylize.metrics import ciede2000
 from stylize.modelfile import file_sha256
 from stylize.nets.colornet import SOFT_SIGMA, ColorNet, SkinBlend, is_skin, smoothed_prior
 from stylize.task_table import COLORIZE
 from stylize.tasks.hints import ColorHint, spread_hints
-from stylize.tasks.protocol import PhotosOnly, ProgressCallback
+from stylize.tasks.protocol import PhotosOnly, ProgressCallback, ValidationScore
 from stylize.tensors import (
     gaussian_blur,
     guided_coefficients,
@@ -565,15 +566,21 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
     def prepare(self, device: torch.device) -> None:
         self.vgg = VGGFeatures(tuple(MATCH_LAYERS)).to(device, memory_format=memory_format(device))
 
-    def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+    @torch.no_grad()
+    def _read(self, batch: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor], torch.Tensor]:
+        """A batch of crops -> their true colours in CIELAB, the VGG19 features of their aged gray version and
+        that version's lightness at the features' grid (the network's two inputs)."""
         truth, aged = batch[:, :3].float(), batch[:, 3:4].float() * 100
-        with torch.no_grad():
-            with torch.autocast(batch.device.type, enabled=False):  # colour science in fp32 under any autocast
-                gray, true_chroma = gray_rgb(aged), rgb_to_lab(truth)[:, 1:]
-            maps = self.vgg(gray.contiguous(memory_format=memory_format(batch.device)))
-            grid = tuple(maps["relu3_1"].shape[-2:])
-            chroma = F.adaptive_avg_pool2d(true_chroma, grid)
-        logits = net(maps, F.adaptive_avg_pool2d(aged / 100, grid)).float()
+        with torch.autocast(batch.device.type, enabled=False):  # colour science in fp32 under any autocast
+            gray, true_lab = gray_rgb(aged), rgb_to_lab(truth)
+        maps = self.vgg(gray.contiguous(memory_format=memory_format(batch.device)))
+        grid = tuple(maps["relu3_1"].shape[-2:])
+        return true_lab, maps, F.adaptive_avg_pool2d(aged / 100, grid)
+
+    def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        true_lab, maps, lightness = self._read(batch)
+        chroma = F.adaptive_avg_pool2d(true_lab[:, 1:], lightness.shape[-2:])
+        logits = net(maps, lightness).float()
         colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
         target, nearest = soft_encode(chroma, colornet.bins)
         with torch.no_grad():
@@ -586,6 +593,22 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
         if batch.shape[1] > 4:  # crops flagged as photos of people (--people): their skin counts more
             weighted = weighted * skin_weights(chroma, batch[:, 4, 0, 0] > 0.5, self.config.skin_weight)
         return weighted.mean()[None]
+
+    # What benchmarks/colorize_quality.py measures, and issue 31 sets limits on.
+    validation_score = ValidationScore("CIEDE2000", "", higher_is_better=False)
+
+    @torch.no_grad()
+    def score(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
+        """Each crop's mean CIEDE2000 to its true colours: the network's readout as colorize makes it (the
+        prior-adjusted annealed mean), enlarged bilinearly to the crop, with the crop's true lightness (the ageing
+        changes the lightness, which colorize keeps and a score of its colours should not count). Colorize's
+        guided enlargement, its mirror average and its fit into the sRGB gamut are left out: on the held-out photos
+        they moved the benchmark by less than 0.1 (docs/colorize-automatic.md)."""
+        true_lab, maps, lightness = self._read(batch)
+        colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+        chroma = colornet.chroma(maps, lightness).float()
+        chroma = F.interpolate(chroma, size=true_lab.shape[-2:], mode="bilinear", align_corners=False)
+        return ciede2000(torch.cat([true_lab[:, :1], chroma], dim=1), true_lab).flatten(1).mean(dim=1)
 
     @torch.no_grad()
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:

@@ -12,6 +12,7 @@ serves one caller.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 if TYPE_CHECKING:
@@ -76,6 +77,20 @@ class Objective(Protocol):
 
     # One whose inputs name training photos (colorize's --people) may also have check_photos(paths), which the
     # loop calls with the training photos before any step and which raises DataError where they do not fit.
+    #
+    # One whose task has a measure of quality may have `validation_score` (a ValidationScore) and
+    # score(net, batch) -> a tensor (N,), one value for each item of a batch (net in eval mode, no gradient):
+    # measured on the held-back photos beside the loss (--validation-images), it is what --keep-best chooses by.
+
+
+@dataclass(frozen=True)
+class ValidationScore:
+    """What a task measures its network by on held-back photos: the benchmarks' own measure, where the loss
+    is a stand-in for it (a colorizer's cross-entropy rewards hedging that its colour difference does not)."""
+
+    name: str  # "CIEDE2000", "PSNR"
+    unit: str  # appended to each figure: "", " dB"
+    higher_is_better: bool
 
 
 TrainConfigT = TypeVar("TrainConfigT", bound="TrainConfig")

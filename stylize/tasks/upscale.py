@@ -32,11 +32,12 @@ from stylize.device import autocast, memory_format
 from stylize.errors import ConfigError, ImageError, ModelFileError
 from stylize.images import ImageInput, LoadedImage, as_pixels, jpeg_quality, on_own_colours, pil_to_tensor
 from stylize.losses import content_loss
+from stylize.metrics import psnr_luma
 from stylize.modelfile import ModelInfo, load_model
 from stylize.nets.srnet import SRNet, upscale_bicubic
 from stylize.task_table import UPSCALE
 from stylize.tasks.network import NetworkRunner, pass_progress
-from stylize.tasks.protocol import PhotosOnly, ProgressCallback
+from stylize.tasks.protocol import PhotosOnly, ProgressCallback, ValidationScore
 from stylize.tensors import quantize, resize_matlab, resize_to
 from stylize.training.preview import preview_sheet
 from stylize.vgg import VGGFeatures
@@ -395,6 +396,15 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
             target = self.vgg(high)["relu2_2"]
         perceptual = content_loss(self.vgg(output)["relu2_2"], target)
         return torch.stack([pixel, self.config.perceptual_weight * perceptual])
+
+    # What benchmarks/upscale_quality.py measures (beside SSIM), as super-resolution papers report it.
+    validation_score = ValidationScore("PSNR", " dB", higher_is_better=True)
+
+    @torch.no_grad()
+    def score(self, net: nn.Module, batch: Any) -> torch.Tensor:
+        """Each crop's PSNR on the luma channel, the scale factor's width of border shaved off."""
+        low, high = batch
+        return psnr_luma(net(low).float(), high.float(), self.config.scale)
 
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
         """Per held-back photo, a centre crop: bicubic on top, the network below, the original at the bottom."""

@@ -1,6 +1,6 @@
 """The one training loop, for every task: AMP, DistributedDataParallel under torchrun, exact resume,
-previews, a validation loss on held-back photos (and the best step's weights kept) and a stop on non-finite
-losses.
+previews, a validation loss and the task's score on held-back photos (and the best step's weights kept) and a
+stop on non-finite losses.
 
 A task takes part with an Objective: its network, the transform that turns a photo into a training item,
 its loss, previews and the metadata its model files carry. Only rank 0 logs and writes files. Checkpoints
@@ -41,7 +41,7 @@ from stylize.errors import ConfigError, DataError, ModelFileError, ResourceError
 from stylize.files import check_writable, check_writable_folder, exclusive, remove_stale_parts
 from stylize.images import open_image, pil_to_tensor, save_image, to_rgb
 from stylize.modelfile import MODEL_SUFFIX, file_sha256, load_model, save_model
-from stylize.tasks.protocol import Objective
+from stylize.tasks.protocol import Objective, ValidationScore
 from stylize.training.checkpoint import checkpoint_path_for, load_training_state, save_training_state
 from stylize.training.data import (
     ImageFiles,
@@ -89,13 +89,19 @@ class TrainLog:
 
 @dataclass(frozen=True)
 class TrainValidation:
-    """The loss on the held-back validation photos at a step (the network in eval mode, nothing learned)."""
+    """The loss on the held-back validation photos at a step, and the task's score where it has one (the network
+    in eval mode, nothing learned)."""
 
     step: int
     total_steps: int
     losses: dict[str, float]  # weighted, averaged over the validation crops, and "total"
-    best_step: int  # the step of the lowest total so far (this one, where it is the lowest)
+    # The best step so far (this one, where it is the best): of the best score where the task has one, else of
+    # the lowest total; and its total.
+    best_step: int
     best_total: float
+    measure: ValidationScore | None = None  # the task's score: its name, unit and direction
+    score: float | None = None  # averaged over the validation crops
+    best_score: float | None = None
 
 
 @dataclass
@@ -107,6 +113,7 @@ class TrainResult:
     interrupted: bool = False
     finished_before: bool = False  # --resume found the run finished and its model written: nothing was done
     validation: list[tuple[int, float]] = field(default_factory=list)  # (step, total validation loss), in order
+    validation_scores: list[tuple[int, float]] = field(default_factory=list)  # (step, score), where the task has one
     kept_step: int | None = None  # --keep-best: the step whose weights were written
 
 
@@ -192,14 +199,23 @@ class _Validation:
 
     dataset: ImageFiles
     keys: list[tuple[int, int]]
-    history: list[tuple[int, float]] = field(default_factory=list)  # (step, total)
+    measure: ValidationScore | None  # the objective's score, if it has one
+    history: list[tuple[int, float, float | None]] = field(default_factory=list)  # (step, total, score)
     best_weights: dict[str, torch.Tensor] | None = None  # on the CPU, with --keep-best
 
+    def _rank(self, entry: tuple[int, float, float | None]) -> float:
+        """What the best step is chosen by, lower is better: the score where the task has one (an entry without
+        one, from a checkpoint made before scores, ranks last), else the total loss."""
+        if self.measure is None:
+            return entry[1]
+        score = math.inf if entry[2] is None else entry[2]
+        return -score if self.measure.higher_is_better else score
+
     @property
-    def best(self) -> tuple[int, float]:
-        """(step, total) of the lowest finite total so far, the earliest of equals; (0, inf) before any."""
-        return min((entry for entry in self.history if _finite(entry[1])), key=lambda entry: entry[1],
-                   default=(0, math.inf))
+    def best(self) -> tuple[int, float, float | None]:
+        """(step, total, score) of the best finite entry so far, the earliest of equals; (0, inf, None) before any."""
+        return min((entry for entry in self.history if _finite(self._rank(entry))), key=self._rank,
+                   default=(0, math.inf, None))
 
     def state(self) -> dict[str, Any]:
         # best_step is derived from the history; it is written for whoever reads the checkpoint, not read back.
@@ -207,12 +223,16 @@ class _Validation:
                 "best_weights": self.best_weights or {}}
 
     def restore(self, state: dict[str, Any]) -> None:
-        """From a checkpoint's "validation" section (types checked: a foreign file raises TypeError or ValueError)."""
-        history = [(int(step), float(total)) for step, total in state["history"]]
+        """From a checkpoint's "validation" section (types checked: a foreign file raises TypeError or ValueError).
+        Entries of (step, total) alone are from before scores were measured."""
+        history = [(int(step), float(total), None if not score or score[0] is None else float(score[0]))
+                   for step, total, *score in state["history"]]
         weights = state["best_weights"]
         if not isinstance(weights, dict) or not all(isinstance(w, torch.Tensor) for w in weights.values()):
             raise TypeError("best_weights is not a dict of tensors")
         self.history, self.best_weights = history, weights or None
+        if self.best[0] == 0:  # no entry to choose by (the weights were chosen by the loss, before scores)
+            self.best_weights = None
 
 
 @dataclass
@@ -290,7 +310,9 @@ class _Run:
             model_path = self._save_model(parts, split, log.last, kept_step)
         self.group.barrier()
         history = parts.validation.history if parts.validation else []
-        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted, validation=history,
+        return TrainResult(model_path, self.checkpoint_path, parts.at.step, log.last, interrupted,
+                           validation=[(step, total) for step, total, _ in history],
+                           validation_scores=[(step, score) for step, _, score in history if score is not None],
                            kept_step=kept_step)
 
     def _steps(self, parts: _Parts, split: _Split, inputs: dict[str, str], log: _Log,
@@ -377,7 +399,8 @@ class _Run:
             per_photo = -(-VALIDATION_CROPS // len(split.validation))
             validation = _Validation(
                 ImageFiles(split.validation, self.objective.transform(), config.seed + VALIDATION_SEED, split.sizes),
-                [(draw, index) for draw in range(per_photo) for index in range(len(split.validation))])
+                [(draw, index) for draw in range(per_photo) for index in range(len(split.validation))],
+                getattr(self.objective, "validation_score", None))
         sampler = ResumableSampler(len(dataset), config.seed, env.rank, env.world, config.batch_size)
         total = config.epochs * (sampler.per_epoch() // config.batch_size) if config.epochs else config.steps
         at = _Position()
@@ -456,13 +479,14 @@ class _Run:
 
     def _validate(self, parts: _Parts, validation: _Validation,
                   on_validate: Callable[[TrainValidation], None] | None) -> None:
-        """The loss on the validation crops, on the main process, with the network in eval mode: nothing it
-        does reaches training (no gradient; the random state and the network's buffers, such as colorize's
-        running colour prior, are put back as they were)."""
+        """The loss and the task's score on the validation crops, on the main process, with the network in eval
+        mode: nothing it does reaches training (no gradient; the random state and the network's buffers, such as
+        colorize's running colour prior, are put back as they were)."""
         if not self.env.main:
             return
-        net, names = parts.net, self.objective.loss_names
+        net, names, measure = parts.net, self.objective.loss_names, validation.measure
         sums, count = torch.zeros(len(names), device=self.device), 0
+        score_sum = torch.zeros((), dtype=torch.float64, device=self.device)
         buffers = {name: buffer.clone() for name, buffer in net.named_buffers()}
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         was_training = net.training
@@ -474,6 +498,8 @@ class _Run:
                     batch = _to_device(default_collate(items), self.device, parts.layout)
                     with autocast(self.device, parts.amp_dtype is not None, self.objective.cpu_bf16):
                         sums += self.objective.loss(net, batch).float() * len(items)
+                        if measure is not None:
+                            score_sum += self.objective.score(net, batch).double().sum()  # type: ignore[attr-defined]
                     count += len(items)
         finally:
             net.train(was_training)
@@ -481,17 +507,19 @@ class _Run:
                 buffer.copy_(buffers[name])
         values = (sums / count).tolist()
         losses = dict(zip((*names, "total"), (*values, sum(values)), strict=True))
+        score = float(score_sum) / count if measure is not None else None
         step = parts.at.step
-        validation.history.append((step, losses["total"]))
-        best_step, best_total = validation.best
+        validation.history.append((step, losses["total"], score))
+        best_step, best_total, best_score = validation.best
         if best_step == step and self.config.keep_best:
             validation.best_weights = {name: value.detach().cpu().clone() for name, value in net.state_dict().items()}
         if on_validate:
-            on_validate(TrainValidation(step, parts.total, losses, best_step, best_total))
+            on_validate(TrainValidation(step, parts.total, losses, best_step, best_total, measure, score, best_score))
 
     def _keep_best(self, parts: _Parts) -> int | None:
-        """With --keep-best, the network takes the weights of the step with the lowest validation loss (training
-        is over; the checkpoint keeps the last step's); the step whose weights the model file gets."""
+        """With --keep-best, the network takes the weights of the step with the best validation score, or the
+        lowest validation loss where the task has no score (training is over; the checkpoint keeps the last
+        step's); the step whose weights the model file gets."""
         validation = parts.validation
         if validation is None or not self.config.keep_best or validation.best_weights is None:
             return None
@@ -521,9 +549,14 @@ class _Run:
             validation = parts.validation
             training["validation"] = {
                 "images": len(split.validation), "crops": len(validation.keys),
-                "losses": [[step, round(total, 6)] for step, total in validation.history],
+                "losses": [[step, round(total, 6)] for step, total, _ in validation.history],
                 "best_step": validation.best[0], "weights_of_step": parts.at.step if kept_step is None else kept_step,
             }
+            if validation.measure is not None:
+                training["validation"]["score"] = {
+                    "name": validation.measure.name, "higher_is_better": validation.measure.higher_is_better,
+                    "values": [[step, round(score, 6)] for step, _, score in validation.history if score is not None],
+                }
         metadata = {**self.objective.metadata(), "training": training, "losses": losses}
         return save_model(self.output, parts.net, self.objective.task, metadata)
 
