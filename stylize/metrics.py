@@ -8,6 +8,8 @@ import math
 
 import torch
 
+from stylize.colorspace import luminance
+
 
 def ciede2000(lab: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """The CIEDE2000 colour difference of two CIELAB images (N, 3, ...) at each position, (N, ...).
@@ -49,8 +51,7 @@ def ciede2000(lab: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 def luma(pixels: torch.Tensor) -> torch.Tensor:
     """sRGB in [0, 1] (N, 3, H, W) -> ITU-R BT.601 luma Y in [16, 235] (N, H, W), as MATLAB's rgb2ycbcr: the
     channel on which super-resolution papers report PSNR since SRCNN (Dong et al. 2014)."""
-    red, green, blue = (pixels.double() * 255).unbind(1)
-    return 16 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255
+    return 16 + 219 * luminance(pixels.double())[:, 0]  # rgb2ycbcr's weights are 219 times YIQ's Y
 
 
 def psnr_luma(output: torch.Tensor, truth: torch.Tensor, border: int) -> torch.Tensor:

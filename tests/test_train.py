@@ -413,21 +413,22 @@ def _scored(higher_is_better):
     (_valley_loss) is lowest after 10: --keep-best must choose by the score."""
     from stylize.tasks.protocol import ValidationScore
 
-    def score(self, net, batch):
+    def validate(self, net, batch):
         distance = abs(self.steps - 15) + 1.0
-        return torch.full((len(batch),), -distance if higher_is_better else distance, device=batch.device)
+        scores = torch.full((len(batch),), -distance if higher_is_better else distance, device=batch.device)
+        return self.loss(net, batch), scores
 
     return ValidationScore("PSNR" if higher_is_better else "CIEDE2000", " dB" if higher_is_better else "",
-                           higher_is_better), score
+                           higher_is_better), validate
 
 
 @pytest.mark.parametrize("higher_is_better", [True, False])
 def test_keep_best_chooses_by_the_tasks_score_where_it_has_one(dataset, tmp_path, monkeypatch, invoke,
                                                                higher_is_better):
-    measure, score = _scored(higher_is_better)
+    measure, validate = _scored(higher_is_better)
     monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
     monkeypatch.setattr(StyleObjective, "validation_score", measure, raising=False)
-    monkeypatch.setattr(StyleObjective, "score", score, raising=False)
+    monkeypatch.setattr(StyleObjective, "validate", validate, raising=False)
     monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
     result = _train_twenty_steps_keeping_the_best(invoke, dataset, tmp_path / "m.safetensors")
     assert result.exit_code == 0, result.output
@@ -456,7 +457,7 @@ def test_a_checkpoint_from_before_scores_resumes_and_its_entries_rank_last(datas
     """A run started before its task measured a score (its history holds (step, total) alone) resumes: the
     entries without a score are kept and never chosen over one with a score."""
     data, style = dataset
-    measure, score = _scored(higher_is_better=False)
+    measure, validate = _scored(higher_is_better=False)
     monkeypatch.setattr(StyleObjective, "loss", _valley_loss)
     monkeypatch.setattr(loop, "VALIDATION_CROPS", 2)
     config = TINY.replace(steps=10, validation_images=2, validate_every=5, keep_best=True, preview_images=0)
@@ -466,7 +467,7 @@ def test_a_checkpoint_from_before_scores_resumes_and_its_entries_rank_last(datas
     state["validation"]["history"] = [entry[:2] for entry in state["validation"]["history"]]
     save_training_state(before.checkpoint_path, state)
     monkeypatch.setattr(StyleObjective, "validation_score", measure, raising=False)
-    monkeypatch.setattr(StyleObjective, "score", score, raising=False)
+    monkeypatch.setattr(StyleObjective, "validate", validate, raising=False)
     objective = StyleObjective(config.replace(steps=20), style)
     objective.steps = 10  # the scripted figures count the steps this objective trained: 10 before the stop
     resumed = fit(objective, data, tmp_path / "m.safetensors", device="cpu", resume=True)
@@ -476,11 +477,11 @@ def test_a_checkpoint_from_before_scores_resumes_and_its_entries_rank_last(datas
 
 def test_colorize_and_upscale_report_their_benchmarks_measures_on_the_held_back_photos(tmp_path, monkeypatch):
     """Colorize: the mean CIEDE2000 of its readout (with the crop's true lightness) to the true colours; upscale:
-    PSNR on luma. Here a colorizer whose readout is gray scores exactly the gray crops' CIEDE2000."""
+    PSNR on luma; each beside its loss, from the same pass. Here a colorizer whose readout is gray scores exactly
+    the gray crops' CIEDE2000."""
     from stylize.colorspace import rgb_to_lab
     from stylize.config import ColorizeTrainConfig, UpscaleTrainConfig
     from stylize.metrics import ciede2000, psnr_luma
-    from stylize.nets.colornet import ColorNet
     from stylize.tasks.colorize import ColorizeObjective
     from stylize.tasks.upscale import UpscaleObjective
 
@@ -495,11 +496,13 @@ def test_colorize_and_upscale_report_their_benchmarks_measures_on_the_held_back_
     result = fit(colorize, data, tmp_path / "c.safetensors", device="cpu")
     assert [step for step, _ in result.validation_scores] == [2] and 0 < result.validation_scores[0][1] < 100
     crops = torch.stack([colorize.transform()(gradient_image(80, 64, seed=i).convert("RGB")) for i in range(2)])
-    net = ColorNet(8).eval()
+    net = load_model(result.model_path)[0]  # eval mode, with the colour prior its loss's weights are made from
     monkeypatch.setattr(net, "chroma", lambda maps, lightness: torch.zeros(len(lightness), 2, *lightness.shape[-2:]))
     true_lab = rgb_to_lab(crops[:, :3])
     gray = torch.cat([true_lab[:, :1], torch.zeros_like(true_lab[:, 1:])], dim=1)
-    assert torch.allclose(colorize.score(net, crops), ciede2000(gray, true_lab).mean(dim=(1, 2)), atol=1e-5)
+    terms, scores = colorize.validate(net, crops)
+    assert torch.allclose(scores, ciede2000(gray, true_lab).mean(dim=(1, 2)), atol=1e-5)
+    assert torch.allclose(terms, colorize.loss(net, crops))
 
     upscale = UpscaleObjective(UpscaleTrainConfig(scale=2, image_size=32, batch_size=2, steps=3, width=8, blocks=1,
                                                   workers=0, preview_images=0, validation_images=2, validate_every=1,
@@ -509,6 +512,9 @@ def test_colorize_and_upscale_report_their_benchmarks_measures_on_the_held_back_
     assert list(scores) == [1, 2, 3] and all(10 < value < 60 for value in scores.values())
     assert result.kept_step == max(scores, key=scores.get)  # higher is better
     low, high = upscale.transform()(gradient_image(80, 64, seed=0).convert("RGB"))
-    enlarged = torch.nn.functional.interpolate(low[None], scale_factor=2, mode="nearest")
-    assert torch.allclose(upscale.score(lambda x: torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest"),
-                                        (low[None], high[None])), psnr_luma(enlarged, high[None], 2))
+    def nearest(pixels):
+        return torch.nn.functional.interpolate(pixels, scale_factor=2, mode="nearest")
+
+    terms, scores = upscale.validate(nearest, (low[None], high[None]))
+    assert torch.allclose(scores, psnr_luma(nearest(low[None]), high[None], 2))
+    assert torch.allclose(terms, upscale.loss(nearest, (low[None], high[None])))

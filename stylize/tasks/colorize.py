@@ -578,7 +578,11 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
         return true_lab, maps, F.adaptive_avg_pool2d(aged / 100, grid)
 
     def loss(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        true_lab, maps, lightness = self._read(batch)
+        return self._cross_entropy(net, batch, *self._read(batch))
+
+    def _cross_entropy(self, net: nn.Module, batch: torch.Tensor, true_lab: torch.Tensor,
+                       maps: dict[str, torch.Tensor], lightness: torch.Tensor) -> torch.Tensor:
+        """The loss of a batch read by _read (the network runs on its features here, with gradients in training)."""
         chroma = F.adaptive_avg_pool2d(true_lab[:, 1:], lightness.shape[-2:])
         logits = net(maps, lightness).float()
         colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
@@ -598,17 +602,19 @@ class ColorizeObjective(PhotosOnly[ColorizeTrainConfig]):
     validation_score = ValidationScore("CIEDE2000", "", higher_is_better=False)
 
     @torch.no_grad()
-    def score(self, net: nn.Module, batch: torch.Tensor) -> torch.Tensor:
-        """Each crop's mean CIEDE2000 to its true colours: the network's readout as colorize makes it (the
-        prior-adjusted annealed mean), enlarged bilinearly to the crop, with the crop's true lightness (the ageing
-        changes the lightness, which colorize keeps and a score of its colours should not count). Colorize's
-        guided enlargement, its mirror average and its fit into the sRGB gamut are left out: on the held-out photos
-        they moved the benchmark by less than 0.1 (docs/colorize-automatic.md)."""
+    def validate(self, net: nn.Module, batch: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss, and each crop's mean CIEDE2000 to its true colours, from one VGG19 pass (most of the cost):
+        the network's readout as colorize makes it (the prior-adjusted annealed mean), enlarged bilinearly to the
+        crop, with the crop's true lightness (the ageing changes the lightness, which colorize keeps and a score of
+        its colours should not count). Colorize's guided enlargement, its mirror average and its fit into the sRGB
+        gamut are left out: on the held-out photos they moved the benchmark by less than 0.1
+        (docs/colorize-automatic.md)."""
         true_lab, maps, lightness = self._read(batch)
         colornet = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
         chroma = colornet.chroma(maps, lightness).float()
         chroma = F.interpolate(chroma, size=true_lab.shape[-2:], mode="bilinear", align_corners=False)
-        return ciede2000(torch.cat([true_lab[:, :1], chroma], dim=1), true_lab).flatten(1).mean(dim=1)
+        scores = ciede2000(torch.cat([true_lab[:, :1], chroma], dim=1), true_lab).flatten(1).mean(dim=1)
+        return self._cross_entropy(net, batch, true_lab, maps, lightness), scores
 
     @torch.no_grad()
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:

@@ -79,8 +79,9 @@ class Objective(Protocol):
     # loop calls with the training photos before any step and which raises DataError where they do not fit.
     #
     # One whose task has a measure of quality may have `validation_score` (a ValidationScore) and
-    # score(net, batch) -> a tensor (N,), one value for each item of a batch (net in eval mode, no gradient):
-    # measured on the held-back photos beside the loss (--validation-images), it is what --keep-best chooses by.
+    # validate(net, batch) -> (the loss's weighted terms, as loss() gives them; a tensor (N,) of the score of each
+    # item), the two from one pass (net in eval mode, no gradient): the loop calls it instead of loss() on the
+    # held-back photos (--validation-images), and --keep-best chooses by the score.
 
 
 @dataclass(frozen=True)

@@ -388,7 +388,10 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
 
     def loss(self, net: nn.Module, batch: Any) -> torch.Tensor:
         low, high = batch
-        output = net(low).float()
+        return self._terms(net(low).float(), high)
+
+    def _terms(self, output: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        """The weighted loss terms of the network's output against the originals."""
         pixel = F.l1_loss(output, high)
         if self.vgg is None:
             return torch.stack([pixel, torch.zeros_like(pixel)])
@@ -401,10 +404,12 @@ class UpscaleObjective(PhotosOnly[UpscaleTrainConfig]):
     validation_score = ValidationScore("PSNR", " dB", higher_is_better=True)
 
     @torch.no_grad()
-    def score(self, net: nn.Module, batch: Any) -> torch.Tensor:
-        """Each crop's PSNR on the luma channel, the scale factor's width of border shaved off."""
+    def validate(self, net: nn.Module, batch: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss, and each crop's PSNR on the luma channel with the scale factor's width of border shaved off,
+        from one pass of the network."""
         low, high = batch
-        return psnr_luma(net(low).float(), high.float(), self.config.scale)
+        output = net(low).float()
+        return self._terms(output, high), psnr_luma(output, high.float(), self.config.scale)
 
     def preview(self, net: nn.Module, photos: list[torch.Tensor], device: torch.device) -> torch.Tensor:
         """Per held-back photo, a centre crop: bicubic on top, the network below, the original at the bottom."""

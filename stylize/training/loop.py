@@ -497,9 +497,12 @@ class _Run:
                     items = [validation.dataset[key] for key in validation.keys[start : start + self.config.batch_size]]
                     batch = _to_device(default_collate(items), self.device, parts.layout)
                     with autocast(self.device, parts.amp_dtype is not None, self.objective.cpu_bf16):
-                        sums += self.objective.loss(net, batch).float() * len(items)
-                        if measure is not None:
-                            score_sum += self.objective.score(net, batch).double().sum()  # type: ignore[attr-defined]
+                        if measure is None:
+                            terms = self.objective.loss(net, batch)
+                        else:
+                            terms, scores = self.objective.validate(net, batch)  # type: ignore[attr-defined]
+                            score_sum += scores.double().sum()
+                        sums += terms.float() * len(items)
                     count += len(items)
         finally:
             net.train(was_training)
