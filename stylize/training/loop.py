@@ -486,7 +486,7 @@ class _Run:
             return
         net, names, measure = parts.net, self.objective.loss_names, validation.measure
         sums, count = torch.zeros(len(names), device=self.device), 0
-        score_sum = torch.zeros((), dtype=torch.float64, device=self.device)
+        score_sum = 0.0
         buffers = {name: buffer.clone() for name, buffer in net.named_buffers()}
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
         was_training = net.training
@@ -501,7 +501,7 @@ class _Run:
                             terms = self.objective.loss(net, batch)
                         else:
                             terms, scores = self.objective.validate(net, batch)  # type: ignore[attr-defined]
-                            score_sum += scores.double().sum()
+                            score_sum += float(scores.float().sum())
                         sums += terms.float() * len(items)
                     count += len(items)
         finally:
@@ -510,7 +510,7 @@ class _Run:
                 buffer.copy_(buffers[name])
         values = (sums / count).tolist()
         losses = dict(zip((*names, "total"), (*values, sum(values)), strict=True))
-        score = float(score_sum) / count if measure is not None else None
+        score = score_sum / count if measure is not None else None
         step = parts.at.step
         validation.history.append((step, losses["total"], score))
         best_step, best_total, best_score = validation.best
