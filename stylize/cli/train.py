@@ -148,14 +148,13 @@ def train(ctx: click.Context, task: str, style: Path | None, data: Path, output:
     if not quiet and result.model_path is not None:
         losses = ", ".join(f"{k} {v:.3g}" for k, v in result.losses.items())
         kept = ""
-        measure = getattr(objective, "validation_score", None)
-        if result.kept_step is not None and result.kept_step != result.steps and measure is not None:
-            best = dict(result.validation_scores)[result.kept_step]
-            kept = (f"; the weights of step {result.kept_step}, whose validation {measure.name} was the best "
-                    f"({best:.4g}{measure.unit})")
-        elif result.kept_step is not None and result.kept_step != result.steps:
-            lowest = dict(result.validation)[result.kept_step]
-            kept = f"; the weights of step {result.kept_step}, whose validation loss was the lowest ({lowest:.4g})"
+        if result.kept_step is not None and result.kept_step != result.steps:
+            measure = getattr(objective, "validation_score", None)
+            figure = "loss was the lowest", f"{dict(result.validation)[result.kept_step]:.4g}"
+            if measure is not None:
+                best = dict(result.validation_scores)[result.kept_step]
+                figure = f"{measure.name} was the best", f"{best:.4g}{measure.unit}"
+            kept = f"; the weights of step {result.kept_step}, whose validation {figure[0]} ({figure[1]})"
         click.echo(f"Wrote {result.model_path} after {result.steps} steps ({losses}){kept}", err=True)
 
 
